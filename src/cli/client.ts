@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultHome } from '../config.js';
+import { Hop3Error } from '../lib/errors.js';
+
+export interface ClientConfig {
+  url: string;
+  token: string | null;
+}
+
+/** HOP3_API_URL and HOP3_TOKEN, falling back to the admin token file when it is readable. */
+export function clientConfig(env: Record<string, string | undefined>, uid = process.getuid?.() ?? 1000): ClientConfig {
+  let token = env.HOP3_TOKEN || null;
+  if (!token) {
+    try {
+      token = readFileSync(join(env.HOP3_HOME || defaultHome(env, uid), 'secrets', 'admin-token'), 'utf8').trim();
+    } catch {
+      token = null;
+    }
+  }
+  return { url: (env.HOP3_API_URL || 'http://127.0.0.1:8000').replace(/\/$/, ''), token };
+}
+
+let nextId = 1;
+
+export async function call<T = unknown>(cfg: ClientConfig, method: string, params: object = {}): Promise<T> {
+  if (!cfg.token) {
+    throw new Hop3Error('user', 'NO_TOKEN', 'no API token', { hint: 'set HOP3_TOKEN, or run as a user who can read $HOP3_HOME/secrets/admin-token' });
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${cfg.url}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+    });
+  } catch (err) {
+    throw new Hop3Error('operational', 'API_UNREACHABLE', `cannot reach hop3-server at ${cfg.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`, {
+      hint: 'is `hop3-server serve` running? set HOP3_API_URL if it listens elsewhere',
+    });
+  }
+  const body = (await res.json().catch(() => null)) as { result?: T; error?: { code: number; message: string; data?: { code?: string; category?: string; hint?: string; details?: unknown } } } | null;
+  if (!body) throw new Hop3Error('operational', 'API_BAD_ANSWER', `hop3-server answered HTTP ${res.status} without JSON-RPC`);
+  if (body.error) {
+    const d = body.error.data ?? {};
+    const category = d.category === 'operational' || d.category === 'internal' ? d.category : 'user';
+    throw new Hop3Error(category, d.code ?? `RPC_${body.error.code}`, body.error.message, { hint: d.hint, details: d.details });
+  }
+  return body.result as T;
+}

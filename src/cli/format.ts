@@ -1,0 +1,40 @@
+import type { DriftRecord, EventRecord } from '../store/types.js';
+
+/** One line per event; the switch is exhaustive so a new kind cannot go unrendered. */
+export function formatEvent(e: EventRecord): string {
+  const head = `${e.at}  ${e.app ?? '-'}  `;
+  switch (e.kind) {
+    case 'release.created':
+      return `${head}release v${e.data.release} created (${e.data.source})`;
+    case 'build.started':
+      return `${head}build of v${e.data.release} started (${e.data.builder})`;
+    case 'build.succeeded':
+      return `${head}build of v${e.data.release} succeeded (${e.data.artifact})`;
+    case 'output':
+      return `${head}v${e.data.release} ${e.data.phase}: ${e.data.line}`;
+    case 'release.live':
+      return `${head}release v${e.data.release} is live`;
+    case 'release.failed':
+      return `${head}release v${e.data.release} failed: ${e.data.message}${e.data.hint ? ` (hint: ${e.data.hint})` : ''}`;
+    case 'config.changed':
+      return `${head}config changed${e.data.set ? ` set ${e.data.set.join(', ')}` : ''}${e.data.unset ? ` unset ${e.data.unset.join(', ')}` : ''}`;
+    case 'drift':
+      return `${head}drift ${e.data.kind} ${e.data.resource}: ${e.data.observed} (${e.data.action})`;
+    case 'app.destroyed':
+      return `${head}app destroyed`;
+    default: {
+      const never: never = e;
+      return `${head}${JSON.stringify(never)}`;
+    }
+  }
+}
+
+export function formatDrift(d: DriftRecord): string {
+  return `${d.detectedAt}  ${d.app}  ${d.kind.padEnd(10)} ${d.resource}  desired: ${d.desired}; observed: ${d.observed}  [${d.action}]`;
+}
+
+export function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const cells = [columns.map((c) => c.toUpperCase()), ...rows.map((r) => columns.map((c) => String(r[c] ?? '-')))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,170 @@
+import { Command, Option } from 'commander';
+import { basename, resolve } from 'node:path';
+import { c as tarCreate } from 'tar';
+import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
+import { sleep } from '../lib/pidfile.js';
+import { formatIssue, loadAppDir, validateAppName } from '../spec/index.js';
+import type { SpecIssue } from '../spec/types.js';
+import type { DriftRecord, EventRecord } from '../store/types.js';
+import { call, clientConfig } from './client.js';
+import { formatDrift, formatEvent, table } from './format.js';
+
+const cfg = clientConfig(process.env);
+const program = new Command('hop3').description('hop3 client: deploy apps and edit their desired state').showHelpAfterError();
+const json = () => new Option('--json', 'machine-readable output on stdout');
+
+const out = (v: unknown, asJson: boolean, human: () => string) => console.log(asJson ? JSON.stringify(v, null, 2) : human());
+
+type AppStatus = { name: string; state: string; sync: string; health: string; release: string | null; message: string; urls: string[] } & Record<string, unknown>;
+
+function statusText(s: AppStatus): string {
+  return Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : String(v ?? '-')}`).join('\n');
+}
+
+/** Pack a directory (without .git) as a gzipped tar, base64. */
+async function packDir(dir: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  const stream = tarCreate({ gzip: true, cwd: dir, portable: true, filter: (p) => !/(^|\/)\.git(\/|$)/.test(p) }, ['.']);
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('base64');
+}
+
+async function lastEventId(app: string): Promise<number> {
+  const events = await call<EventRecord[]>(cfg, 'apps.events', { app, limit: 1 });
+  return events.at(-1)?.id ?? 0;
+}
+
+program
+  .command('deploy')
+  .description('upload DIR as a new release and wait until it serves (or fails)')
+  .argument('[dir]', 'app directory', '.')
+  .option('--app <name>', 'app name (default: [metadata] id, else the directory name)')
+  .option('--timeout <seconds>', 'give up waiting after this long', '900')
+  .addOption(json())
+  .action(async (dirArg: string, o: { app?: string; timeout: string; json?: boolean }) => {
+    const dir = resolve(dirArg);
+    const local = loadAppDir(dir);
+    if (local.issues.length > 0) throw specError(dir, local.issues);
+    const app = o.app ?? local.spec?.name ?? basename(dir);
+    validateAppName(app);
+    const after = await lastEventId(app).catch(() => 0);
+    process.stderr.write(`-----> Uploading ${dir} to ${app}\n`);
+    const started = await call<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
+    process.stderr.write(`-----> Release ${started.release} created\n`);
+    const deadline = Date.now() + Number(o.timeout) * 1000;
+    let cursor = after;
+    while (Date.now() < deadline) {
+      const events = await call<EventRecord[]>(cfg, 'apps.events', { app, after: cursor, limit: 1000 });
+      for (const e of events) {
+        cursor = e.id;
+        if (e.kind === 'output') process.stderr.write(`       ${e.data.line}\n`);
+        else process.stderr.write(`-----> ${formatEvent(e).split('  ').slice(2).join('  ')}\n`);
+        const mine = 'release' in e.data && e.data.release === started.version;
+        if (mine && e.kind === 'release.failed') {
+          throw userError('DEPLOY_FAILED', `release ${started.release} failed: ${e.data.message}`, { hint: e.data.hint ?? 'the previous release keeps serving' });
+        }
+        if (mine && e.kind === 'release.live') {
+          const status = await call<AppStatus>(cfg, 'apps.status', { app });
+          out(status, Boolean(o.json), () => `${app} ${started.release} is serving at ${status.urls.join(' ')}`);
+          return;
+        }
+      }
+      await sleep(150);
+    }
+    throw userError('DEPLOY_TIMEOUT', `release ${started.release} of ${app} did not finish within ${o.timeout} s`, { hint: `see \`hop3 events ${app}\`` });
+  });
+
+program.command('apps').description('list apps').addOption(json()).action(async (o: { json?: boolean }) => {
+  const apps = await call<AppStatus[]>(cfg, 'apps.list');
+  out(apps, Boolean(o.json), () => (apps.length ? table(apps, ['name', 'state', 'sync', 'health', 'release']) : 'no apps'));
+});
+
+program.command('status').description('status of one app').argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
+  const s = await call<AppStatus>(cfg, 'apps.status', { app });
+  out(s, Boolean(o.json), () => statusText(s));
+});
+
+program.command('drift').description('recent drift findings, healed ones too').argument('[app]').addOption(json()).action(async (app: string | undefined, o: { json?: boolean }) => {
+  const d = await call<DriftRecord[]>(cfg, 'apps.drift', app ? { app } : {});
+  out(d, Boolean(o.json), () => (d.length ? d.map(formatDrift).join('\n') : 'no drift found'));
+});
+
+program.command('events').description('event history').argument('[app]').option('--limit <n>', 'how many', '50').addOption(json())
+  .action(async (app: string | undefined, o: { limit: string; json?: boolean }) => {
+    const e = await call<EventRecord[]>(cfg, 'apps.events', { ...(app ? { app } : {}), limit: Number(o.limit) });
+    out(e, Boolean(o.json), () => (e.length ? e.map(formatEvent).join('\n') : 'no events'));
+  });
+
+program.command('releases').description('release history').argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
+  const r = await call<Record<string, unknown>[]>(cfg, 'releases.list', { app });
+  out(r, Boolean(o.json), () => table(r.map((x) => ({ ...x, current: x.current ? '*' : '' })), ['current', 'version', 'status', 'source', 'commit', 'createdAt']));
+});
+
+for (const [name, description] of [['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes']] as const) {
+  program.command(name).description(description).argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
+    const s = await call<AppStatus>(cfg, `apps.${name}`, { app });
+    out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
+  });
+}
+
+program.command('destroy').description('stop an app and delete its files and records').argument('<app>').option('--yes', 'confirm').addOption(json())
+  .action(async (app: string, o: { yes?: boolean; json?: boolean }) => {
+    if (!o.yes) throw userError('CONFIRM', `destroying ${app} deletes its releases and data`, { hint: `run \`hop3 destroy ${app} --yes\`` });
+    const r = await call(cfg, 'apps.destroy', { app });
+    out(r, Boolean(o.json), () => `${app} destroyed`);
+  });
+
+const config = program.command('config').description('environment variables of an app');
+config.command('get').argument('<app>').argument('[key]').addOption(json()).action(async (app: string, key: string | undefined, o: { json?: boolean }) => {
+  const env = await call<Record<string, string>>(cfg, 'config.get', { app });
+  if (key !== undefined) {
+    if (!(key in env)) throw userError('ENV_NOT_SET', `${key} is not set for ${app}`);
+    out({ [key]: env[key] }, Boolean(o.json), () => env[key]!);
+    return;
+  }
+  out(env, Boolean(o.json), () => Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n'));
+});
+config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').addOption(json()).action(async (app: string, pairs: string[], o: { json?: boolean }) => {
+  const values: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw userError('ENV_INVALID', `${JSON.stringify(p)} is not KEY=VALUE`);
+    values[p.slice(0, i)] = p.slice(i + 1);
+  }
+  const r = await call<{ release: string | null }>(cfg, 'config.set', { app, values });
+  out(r, Boolean(o.json), () => `set ${Object.keys(values).join(', ')}${r.release ? `; release ${r.release} rolls out` : ''}`);
+});
+config.command('unset').argument('<app>').argument('<keys...>').addOption(json()).action(async (app: string, keys: string[], o: { json?: boolean }) => {
+  const r = await call<{ release: string | null }>(cfg, 'config.unset', { app, keys });
+  out(r, Boolean(o.json), () => `unset ${keys.join(', ')}${r.release ? `; release ${r.release} rolls out` : ''}`);
+});
+
+function specError(dir: string, issues: SpecIssue[]): Hop3Error {
+  return userError('SPEC_INVALID', `${issues.length} problem(s) in ${dir}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`, { details: issues });
+}
+
+program.command('validate').description('check an app directory locally').argument('[dir]', 'app directory', '.').addOption(json())
+  .action((dirArg: string, o: { json?: boolean }) => {
+    const dir = resolve(dirArg);
+    const { spec, issues } = loadAppDir(dir);
+    if (o.json) console.log(JSON.stringify({ ok: issues.length === 0, issues, spec }, null, 2));
+    if (issues.length > 0) {
+      if (!o.json) console.error(issues.map(formatIssue).join('\n'));
+      process.exitCode = 1;
+      return;
+    }
+    if (!o.json) console.log(`${dir}: ok (${spec!.processes.map((p) => `${p.name}: ${p.kind}`).join(', ') || 'no processes'})`);
+  });
+
+function fail(err: unknown): void {
+  const e = asHop3Error(err);
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify({ error: { code: e.code, category: e.category, message: e.message, hint: e.hint, details: e.details } }, null, 2));
+  } else {
+    console.error(`error: ${e.message}`);
+    if (e.hint) console.error(`hint: ${e.hint}`);
+  }
+  process.exitCode = e.category === 'user' ? 1 : 2;
+}
+
+program.parseAsync().catch(fail);

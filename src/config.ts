@@ -1,0 +1,105 @@
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { userError } from './lib/errors.js';
+
+/** Daemon settings, read from HOP3_* variables. Nothing deeper in the code reads process.env. */
+export interface Config {
+  home: string;
+  listen: { host: string; port: number };
+  httpPort: number;
+  domain: string;
+  /** `embedded`: hop3 runs its own nginx master; `system`: it writes into the system nginx. */
+  nginxMode: 'embedded' | 'system';
+  systemNginxDir: string;
+  nginxBin: string;
+  uwsgiBin: string;
+  pythonBin: string;
+  resyncMs: number;
+  logLevel: string;
+  portRange: { from: number; to: number };
+  deployConcurrency: number;
+  keepReleases: number;
+  healthTimeoutMs: number;
+}
+
+/** Every setting with its variable, default and meaning; the README table is generated from this. */
+export const SETTINGS = [
+  ['HOP3_HOME', 'home directory: records, apps, rendered configs', '/var/lib/hop3 as root, ~/.hop3 otherwise'],
+  ['HOP3_LISTEN', 'address of the JSON-RPC API', '127.0.0.1:8000'],
+  ['HOP3_HTTP_PORT', 'port the embedded nginx listens on for apps', '80'],
+  ['HOP3_DOMAIN', 'apps are also served at <app>.<HOP3_DOMAIN>', 'localhost'],
+  ['HOP3_NGINX', '`embedded` (own nginx master) or `system` (the system nginx, reloaded with `nginx -s reload`)', 'embedded'],
+  ['HOP3_NGINX_SYSTEM_DIR', 'include directory hop3 writes server blocks into when HOP3_NGINX=system', '/etc/nginx/sites-enabled'],
+  ['HOP3_NGINX_BIN', 'nginx binary', 'nginx'],
+  ['HOP3_UWSGI_BIN', 'uWSGI binary', 'uwsgi'],
+  ['HOP3_PYTHON', 'Python used to create app virtualenvs', 'python3'],
+  ['HOP3_RESYNC_SECONDS', 'period of the full resync', '30'],
+  ['HOP3_LOG_LEVEL', 'pino log level', 'info'],
+  ['HOP3_PORT_RANGE', 'loopback ports given to app processes', '20000-29999'],
+  ['HOP3_DEPLOY_CONCURRENCY', 'apps reconciled in parallel', '4'],
+  ['HOP3_KEEP_RELEASES', 'release directories kept per app', '10'],
+  ['HOP3_HEALTH_TIMEOUT', 'seconds a new release may take to pass its health check, unless hop3.toml says otherwise', '30'],
+] as const;
+
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+function int(env: Record<string, string | undefined>, key: string, dflt: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw userError('CONFIG_INVALID', `${key}=${raw} is not an integer between ${min} and ${max}`);
+  }
+  return n;
+}
+
+export function parseHostPort(value: string, key: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw userError('CONFIG_INVALID', `${key}=${value} is not HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function defaultHome(env: Record<string, string | undefined>, uid: number): string {
+  return uid === 0 ? '/var/lib/hop3' : join(env.HOME ?? homedir(), '.hop3');
+}
+
+export function loadConfig(env: Record<string, string | undefined>, uid = process.getuid?.() ?? 1000): Config {
+  const home = resolve(env.HOP3_HOME || defaultHome(env, uid));
+  // The home path is written into uWSGI and nginx files, so it may hold no syntax of theirs.
+  if (!isAbsolute(home) || !SAFE_PATH.test(home)) {
+    throw userError('CONFIG_INVALID', `HOP3_HOME=${home} must be an absolute path of letters, digits, '.', '_', '-' and '/'`);
+  }
+  const nginxMode = env.HOP3_NGINX || 'embedded';
+  if (nginxMode !== 'embedded' && nginxMode !== 'system') {
+    throw userError('CONFIG_INVALID', `HOP3_NGINX=${nginxMode} must be 'embedded' or 'system'`);
+  }
+  const domain = (env.HOP3_DOMAIN || 'localhost').toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) {
+    throw userError('CONFIG_INVALID', `HOP3_DOMAIN=${domain} is not a host name`);
+  }
+  const range = (env.HOP3_PORT_RANGE || '20000-29999').split('-').map(Number);
+  const [from, to] = range;
+  if (range.length !== 2 || !Number.isInteger(from) || !Number.isInteger(to) || from! < 1024 || to! > 65535 || from! >= to!) {
+    throw userError('CONFIG_INVALID', `HOP3_PORT_RANGE=${env.HOP3_PORT_RANGE} must be FROM-TO within 1024-65535`);
+  }
+  const systemNginxDir = env.HOP3_NGINX_SYSTEM_DIR || '/etc/nginx/sites-enabled';
+  if (!SAFE_PATH.test(systemNginxDir)) throw userError('CONFIG_INVALID', `HOP3_NGINX_SYSTEM_DIR=${systemNginxDir} is not a safe absolute path`);
+  return {
+    home,
+    listen: parseHostPort(env.HOP3_LISTEN || '127.0.0.1:8000', 'HOP3_LISTEN'),
+    httpPort: int(env, 'HOP3_HTTP_PORT', 80, 1, 65535),
+    domain,
+    nginxMode,
+    systemNginxDir,
+    nginxBin: env.HOP3_NGINX_BIN || 'nginx',
+    uwsgiBin: env.HOP3_UWSGI_BIN || 'uwsgi',
+    pythonBin: env.HOP3_PYTHON || 'python3',
+    resyncMs: int(env, 'HOP3_RESYNC_SECONDS', 30, 1, 86_400) * 1000,
+    logLevel: env.HOP3_LOG_LEVEL || 'info',
+    portRange: { from: from!, to: to! },
+    deployConcurrency: int(env, 'HOP3_DEPLOY_CONCURRENCY', 4, 1, 64),
+    keepReleases: int(env, 'HOP3_KEEP_RELEASES', 10, 1, 1000),
+    healthTimeoutMs: int(env, 'HOP3_HEALTH_TIMEOUT', 30, 1, 3600) * 1000,
+  };
+}

@@ -1,0 +1,33 @@
+import nunjucks from 'nunjucks';
+import { TEMPLATES_DIR } from './paths.js';
+import { Hop3Error } from './errors.js';
+
+/**
+ * Values written into config files must be plain tokens of that format. Inputs are validated
+ * long before rendering; these filters are the last line: they refuse, they never escape.
+ */
+const INI_SAFE = /^[A-Za-z0-9._:/=+@-]*$/;
+const NGINX_SAFE = /^[A-Za-z0-9._:/*-]*$/;
+
+function guard(pattern: RegExp, format: string) {
+  return (value: unknown) => {
+    const s = String(value);
+    if (!pattern.test(s)) {
+      throw new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(s)} into a ${format} file`);
+    }
+    return s;
+  };
+}
+
+const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(TEMPLATES_DIR), {
+  autoescape: false,
+  throwOnUndefined: true,
+  trimBlocks: true,
+  lstripBlocks: true,
+});
+env.addFilter('ini', guard(INI_SAFE, 'uWSGI ini'));
+env.addFilter('nginx', guard(NGINX_SAFE, 'nginx'));
+
+export function renderTemplate(name: string, vars: object): string {
+  return env.render(name, vars);
+}

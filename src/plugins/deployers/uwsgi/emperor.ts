@@ -1,0 +1,86 @@
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { spawnDetached } from '../../../lib/exec.js';
+import { livePid, sleep } from '../../../lib/pidfile.js';
+import { operationalError } from '../../../lib/errors.js';
+import type { PluginContext } from '../../types.js';
+
+/** What the emperor says about one vassal. */
+export interface VassalStatus {
+  pid: number;
+  /** Times the emperor restarted it after it died: a rise hop3 did not cause is drift. */
+  respawns: number;
+  ready: boolean;
+  cursed: boolean;
+}
+
+/**
+ * hop3's own uWSGI emperor, started detached so that it (and the apps) outlive hop3-server.
+ * Its stats socket is how hop3 observes vassal processes without spawning anything.
+ */
+export class EmperorControl {
+  private readonly ctx: PluginContext;
+  readonly pidfile: string;
+  readonly statsSocket: string;
+
+  constructor(ctx: PluginContext) {
+    this.ctx = ctx;
+    this.pidfile = join(ctx.layout.run, 'emperor.pid');
+    this.statsSocket = join(ctx.layout.run, 'emperor-stats.sock');
+  }
+
+  pid(): number | null {
+    return livePid(this.pidfile, 'uwsgi');
+  }
+
+  async ensureRunning(): Promise<'started' | 'running'> {
+    if (this.pid()) return 'running';
+    const { layout, config } = this.ctx;
+    spawnDetached(
+      [config.uwsgiBin, '--emperor', layout.uwsgiEnabled, '--emperor-stats', this.statsSocket, '--emperor-freq', '1',
+        '--pidfile', this.pidfile, '--die-on-term', '--vacuum'],
+      join(layout.log, 'emperor.log'),
+    );
+    for (let i = 0; i < 200; i++) {
+      if (this.pid() && (await this.stats().then(() => true, () => false))) return 'started';
+      await sleep(25);
+    }
+    throw operationalError('EMPEROR_START_FAILED', `the uWSGI emperor did not start; see ${join(layout.log, 'emperor.log')}`);
+  }
+
+  async stop(): Promise<void> {
+    const pid = this.pid();
+    if (!pid) return;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 200 && this.pid(); i++) await sleep(50);
+  }
+
+  /** Vassal states by vassal file name (`<unit>.ini`). Rejects when the emperor cannot be asked. */
+  stats(timeoutMs = 2000): Promise<Map<string, VassalStatus>> {
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(this.statsSocket);
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => sock.destroy(new Error('emperor stats timed out')), timeoutMs);
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      sock.on('end', () => {
+        clearTimeout(timer);
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { vassals?: Record<string, unknown>[] };
+          const map = new Map<string, VassalStatus>();
+          for (const v of body.vassals ?? []) {
+            map.set(String(v.id), {
+              pid: Number(v.pid), respawns: Number(v.respawns), ready: Number(v.ready) === 1, cursed: Number(v.cursed) !== 0,
+            });
+          }
+          resolve(map);
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { renderTemplate } from '../../../lib/render.js';
+import type { ProcessSpec } from '../../../spec/types.js';
+import type { ReleaseRecord } from '../../../store/types.js';
+import type { Deployer, DeploymentInfo, PluginContext, Unit } from '../../types.js';
+import { unitName } from '../unit-name.js';
+
+/** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
+const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
+
+/**
+ * Runs Procfile processes as vassals of the uWSGI emperor: one vassal per process, per release,
+ * so a new release starts beside the old one and the proxy switches only when it is healthy.
+ */
+export default function uwsgiDeployer(ctx: PluginContext): Deployer {
+  const { layout, config } = ctx;
+  return {
+    kind: 'deployer',
+    name: 'uwsgi',
+    accept: (artifact) => artifact.kind === 'virtualenv',
+    plan(release: ReleaseRecord, { restartCount }) {
+      const artifactDir = join(layout.home, release.artifact!.dir);
+      const cwd = join(artifactDir, 'src');
+      const venv = join(artifactDir, 'venv');
+      const runDir = join(layout.releaseDir(release.app, release.version), 'run');
+      let info: DeploymentInfo | null = null;
+      const units: Unit[] = [];
+      for (const proc of release.spec.processes.filter((p) => RUNS.has(p.kind))) {
+        const name = unitName(release.app, release.version, proc.name);
+        const port = release.ports[proc.name];
+        const env: Record<string, string> = {
+          ...release.env,
+          PATH: `${join(venv, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+          VIRTUAL_ENV: venv,
+          HOME: join(layout.app(release.app), 'data'),
+          LANG: release.env.LANG ?? 'C.UTF-8',
+          PYTHONUNBUFFERED: '1',
+          HOP3_APP: release.app,
+          HOP3_RELEASE: `v${release.version}`,
+          HOP3_PROCESS: proc.name,
+          ...(port === undefined ? {} : { PORT: String(port) }),
+        };
+        const runFile = join(runDir, `${proc.name}.json`);
+        const runContent = `${JSON.stringify(proc.kind === 'wsgi' ? { env, cwd, entry: proc.command } : { env, cwd, command: proc.command }, null, 2)}\n`;
+        const vars = {
+          app: release.app, release: release.version, process: proc.name, port, venv, cwd, runFile, restartCount,
+          libDir: layout.lib, python: config.pythonBin, workers: release.spec.run.workers,
+          pidfile: join(layout.run, `${name}.pid`), logfile: join(layout.appLog(release.app), `${proc.name}.log`),
+        };
+        const ini = renderTemplate(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
+        units.push({
+          name,
+          process: proc.name,
+          config: { resource: `vassal:${name}`, path: join(layout.uwsgiAvailable, `${name}.ini`), content: ini },
+          files: [{ resource: `runfile:${name}`, path: runFile, content: runContent }],
+        });
+        if ((proc.kind === 'wsgi' || proc.kind === 'web') && port !== undefined) info = { protocol: 'http', address: '127.0.0.1', port };
+      }
+      return { units, info };
+    },
+  };
+}

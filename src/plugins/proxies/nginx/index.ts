@@ -1,0 +1,24 @@
+import { join } from 'node:path';
+import { renderTemplate } from '../../../lib/render.js';
+import type { PluginContext, Proxy, ProxySite } from '../../types.js';
+
+/** nginx server blocks, one file per app. */
+export default function nginxProxy(ctx: PluginContext): Proxy {
+  const { config, layout } = ctx;
+  const dir = config.nginxMode === 'system' ? config.systemNginxDir : layout.nginxSites;
+  const prefix = config.nginxMode === 'system' ? 'hop3-' : '';
+  return {
+    kind: 'proxy',
+    name: 'nginx',
+    sitePath: (app) => join(dir, `${prefix}${app}.conf`),
+    render: (site: ProxySite) =>
+      renderTemplate('nginx/site.conf.njk', {
+        app: site.app,
+        release: site.release,
+        listenPort: config.nginxMode === 'system' ? 80 : config.httpPort,
+        serverNames: site.serverNames,
+        staticRoot: site.target.protocol === 'file' ? site.target.root : null,
+        upstreamPort: site.target.protocol === 'http' ? site.target.port : null,
+      }),
+  };
+}

@@ -1,0 +1,88 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../lib/logger.js';
+import type { Layout } from '../lib/layout.js';
+import type { AppSpec } from '../spec/types.js';
+import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
+
+/** What every plugin gets: settings, paths and a logger. No module singletons. */
+export interface PluginContext {
+  config: Config;
+  layout: Layout;
+  log: Logger;
+}
+
+export interface BuildContext {
+  app: string;
+  version: number;
+  spec: AppSpec;
+  env: Record<string, string>;
+  /** Release directory; the source is already extracted into `src/` inside it. */
+  releaseDir: string;
+  onLine: (line: string) => void;
+}
+
+export interface Builder {
+  kind: 'builder';
+  name: string;
+  /** Cheap: looks at the spec and the source tree only. */
+  accept(ctx: BuildContext): boolean;
+  build(ctx: BuildContext): Promise<BuildArtifact>;
+}
+
+/** Where the proxy should send traffic for an app. */
+export type DeploymentInfo =
+  | { protocol: 'http'; address: '127.0.0.1'; port: number }
+  | { protocol: 'file'; root: string };
+
+/** One file the deployer wants on disk, with the resource name used in drift reports. */
+export interface UnitFile {
+  resource: string;
+  path: string;
+  content: string;
+}
+
+/** A process supervisor unit (a uWSGI vassal): its config file and the files it reads. */
+export interface Unit {
+  name: string;
+  process: string;
+  config: UnitFile;
+  files: UnitFile[];
+}
+
+export interface Deployer {
+  kind: 'deployer';
+  name: string;
+  accept(artifact: BuildArtifact): boolean;
+  /** Pure: the units a release needs and where the proxy should point. */
+  plan(release: ReleaseRecord, ctx: { restartCount: number }): { units: Unit[]; info: DeploymentInfo | null };
+}
+
+export interface ProxySite {
+  app: string;
+  release: number;
+  serverNames: string[];
+  target: DeploymentInfo;
+}
+
+export interface Proxy {
+  kind: 'proxy';
+  name: string;
+  /** Pure rendering of one app's site. */
+  render(site: ProxySite): string;
+  /** Path of an app's site file. */
+  sitePath(app: string): string;
+}
+
+export interface OsPlugin {
+  kind: 'os';
+  name: string;
+  displayName: string;
+  packages: string[];
+  detect(osRelease: string): boolean;
+  setupServer(onLine: (line: string) => void): Promise<void>;
+  ensurePackages(packages: string[], opts?: { update?: boolean; onLine?: (line: string) => void }): Promise<void>;
+  ensureUser(user: string, home: string, shell: string, group: string): Promise<void>;
+}
+
+export type Plugin = Builder | Deployer | Proxy | OsPlugin;
+export type PluginFactory<P extends Plugin = Plugin> = (ctx: PluginContext) => P;

@@ -1,0 +1,52 @@
+import type { Config } from '../config.js';
+import type { Plugins } from '../plugins/registry.js';
+import type { DeploymentInfo } from '../plugins/types.js';
+import type { AppRecord, ReleaseRecord } from '../store/types.js';
+import type { DesiredApp } from './types.js';
+
+/** The release to run: the desired one unless it failed, then the one still live. */
+export function targetRelease(app: AppRecord, get: (version: number) => ReleaseRecord | null): ReleaseRecord | null {
+  const desired = app.desiredRelease === null ? null : get(app.desiredRelease);
+  if (desired && desired.status !== 'failed') return desired;
+  return app.currentRelease === null ? null : get(app.currentRelease);
+}
+
+export function serverNames(app: string, release: ReleaseRecord, config: Config): string[] {
+  return [...new Set([`${app}.${config.domain}`, ...release.spec.domains])];
+}
+
+/** Everything the records say about one app, with config files rendered. Pure. */
+export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins: Plugins, config: Config): DesiredApp {
+  const base: DesiredApp = {
+    app: app.name,
+    state: app.desiredState,
+    healPolicy: app.healPolicy,
+    settled: app.generation === app.observedGeneration && target?.status === 'live',
+    target,
+    units: [],
+    site: { path: plugins.proxy.sitePath(app.name), content: null },
+    health: null,
+  };
+  if (!target?.artifact || app.desiredState !== 'running') return base;
+  const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
+  if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
+  const { units, info } = deployer.plan(target, { restartCount: app.restartCount });
+  const names = serverNames(app.name, target, config);
+  return {
+    ...base,
+    units,
+    site: info ? { path: base.site.path, content: plugins.proxy.render({ app: app.name, release: target.version, serverNames: names, target: info }) } : base.site,
+    health: info ? healthCheck(info, target, names[0]!, config) : null,
+  };
+}
+
+function healthCheck(info: DeploymentInfo, release: ReleaseRecord, host: string, config: Config): DesiredApp['health'] {
+  if (info.protocol !== 'http') return null;
+  const hc = release.spec.healthcheck;
+  return {
+    url: `http://127.0.0.1:${info.port}${hc.path}`,
+    host,
+    expectStatus: hc.expectStatus,
+    timeoutMs: hc.timeout === null ? config.healthTimeoutMs : hc.timeout * 1000,
+  };
+}

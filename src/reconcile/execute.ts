@@ -1,0 +1,136 @@
+import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { operationalError, errorMessage } from '../lib/errors.js';
+import { run } from '../lib/exec.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
+import type { Layout } from '../lib/layout.js';
+import type { Logger } from '../lib/logger.js';
+import { sleep } from '../lib/pidfile.js';
+import type { NginxControl } from '../plugins/proxies/nginx/master.js';
+import type { Plugins } from '../plugins/registry.js';
+import type { Store } from '../store/store.js';
+import type { Action, HealthCheck } from './types.js';
+
+export interface ExecContext {
+  app: string;
+  config: Config;
+  layout: Layout;
+  store: Store;
+  plugins: Plugins;
+  nginx: NginxControl;
+  log: Logger;
+  respawnBaseline: Map<string, number>;
+}
+
+/** Build output and release-phase output become events, so `hop3 deploy` can stream them. */
+function outputTo(ctx: ExecContext, version: number, phase: string) {
+  return (line: string) => ctx.store.addEvent(ctx.app, 'output', { release: version, phase, line });
+}
+
+async function build(ctx: ExecContext, version: number): Promise<void> {
+  const release = ctx.store.getRelease(ctx.app, version)!;
+  const releaseDir = ctx.layout.releaseDir(ctx.app, version);
+  const bctx = { app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: outputTo(ctx, version, 'build') };
+  const builder = ctx.plugins.builders.find((b) => b.accept(bctx));
+  if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
+  ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
+  const artifact = await builder.build(bctx);
+  ctx.store.setReleaseArtifact(ctx.app, version, artifact);
+  ctx.store.addEvent(ctx.app, 'build.succeeded', { release: version, artifact: artifact.kind });
+}
+
+async function releasePhase(ctx: ExecContext, version: number, commands: string[]): Promise<void> {
+  const release = ctx.store.getRelease(ctx.app, version)!;
+  const artifactDir = join(ctx.layout.home, release.artifact!.dir);
+  const env = {
+    ...release.env,
+    PATH: `${join(artifactDir, 'venv', 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: join(ctx.layout.app(ctx.app), 'data'),
+    LANG: 'C.UTF-8',
+    HOP3_APP: ctx.app,
+    HOP3_RELEASE: `v${version}`,
+  };
+  mkdirSync(env.HOME, { recursive: true });
+  for (const cmd of commands) {
+    ctx.store.addEvent(ctx.app, 'output', { release: version, phase: 'release', line: `-----> Running release command: ${cmd}` });
+    await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: outputTo(ctx, version, 'release'), timeoutMs: 900_000 });
+  }
+}
+
+async function awaitHealthy(check: HealthCheck): Promise<void> {
+  const deadline = Date.now() + check.timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(check.url, { headers: { host: check.host }, signal: AbortSignal.timeout(Math.max(100, deadline - Date.now())) });
+      await res.arrayBuffer();
+      if (res.status === check.expectStatus) return;
+      last = `status ${res.status}`;
+    } catch (err) {
+      last = errorMessage((err as Error).cause ?? err);
+    }
+    await sleep(50);
+  }
+  throw operationalError('HEALTH_CHECK_FAILED', `health check ${check.url} did not answer ${check.expectStatus} within ${check.timeoutMs / 1000} s (last: ${last})`, {
+    hint: 'see the process log in apps/<app>/log/; set [healthcheck] path or timeout in hop3.toml',
+  });
+}
+
+function enableUnit(layout: Layout, unit: string): void {
+  const link = join(layout.uwsgiEnabled, `${unit}.ini`);
+  if (existsSync(link)) return;
+  // A dangling or foreign entry is replaced by the link hop3 wants.
+  try {
+    if (lstatSync(link)) unlinkSync(link);
+  } catch {
+    /* absent */
+  }
+  symlinkSync(join(layout.uwsgiAvailable, `${unit}.ini`), link);
+}
+
+function removeUnit(layout: Layout, unit: string): void {
+  for (const path of [join(layout.uwsgiEnabled, `${unit}.ini`), join(layout.uwsgiAvailable, `${unit}.ini`)]) {
+    rmSync(path, { force: true });
+  }
+}
+
+function markLive(ctx: ExecContext, version: number): void {
+  const { store, app } = ctx;
+  store.db.transaction(() => {
+    for (const r of store.listReleases(app)) if (r.status === 'live' && r.version !== version) store.setReleaseStatus(app, r.version, 'retired');
+    store.setReleaseStatus(app, version, 'live');
+  })();
+  store.addEvent(app, 'release.live', { release: version });
+}
+
+/** Apply one action. Every action is idempotent: running it twice changes nothing more. */
+export async function execute(ctx: ExecContext, action: Action): Promise<void> {
+  switch (action.type) {
+    case 'build':
+      return build(ctx, action.version);
+    case 'release-phase':
+      return releasePhase(ctx, action.version, action.commands);
+    case 'write-file':
+      // Run files carry the app's environment (secrets): owner-only.
+      writeFileAtomic(action.path, action.content, action.resource.startsWith('runfile:') ? 0o600 : 0o644);
+      return;
+    case 'enable-unit':
+      return enableUnit(ctx.layout, action.unit);
+    case 'remove-unit':
+      return removeUnit(ctx.layout, action.unit);
+    case 'await-healthy':
+      return awaitHealthy(action.check);
+    case 'apply-site':
+      return ctx.nginx.apply(action.path, action.content);
+    case 'mark-live':
+      return markLive(ctx, action.version);
+    case 'ack-respawn':
+      ctx.respawnBaseline.set(action.unit, action.respawns);
+      return;
+    default: {
+      const never: never = action;
+      throw new Error(`unknown action ${JSON.stringify(never)}`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan } from './types.js';
+import { UNKNOWN } from './types.js';
+
+const describe = (content: string | null) => (content === null ? 'absent' : `${content.length} bytes`);
+
+/**
+ * plan(desired, observed) → actions. Pure: no I/O, no clock. Converged ⇔ no actions.
+ *
+ * Order matters for zero downtime: the new release's files and processes come first, then the
+ * health check, then the proxy switch, and only then are the old release's processes retired.
+ */
+export function plan(d: DesiredApp, o: ObservedApp): Plan {
+  const actions: Action[] = [];
+  const findings: DriftFinding[] = [];
+  const target = d.target;
+  const running = d.state === 'running' && target !== null;
+
+  // Build first; the units of a release are only known once it has an artifact.
+  if (running && target.status === 'pending') {
+    return { actions: [{ type: 'build', version: target.version }], findings, rollout: true };
+  }
+  const rollout = running && target.status === 'built';
+
+  /** Queue an action; when nothing new was asked for, it repairs drift (or only reports it). */
+  const act = (action: Action, finding?: Omit<DriftFinding, 'action'>) => {
+    if (!finding || !d.settled || rollout) {
+      actions.push(action);
+      return;
+    }
+    const f: DriftFinding = { ...finding, action: d.healPolicy === 'heal' ? 'healed' : 'reported' };
+    findings.push(f);
+    if (f.action === 'healed') actions.push({ ...action, drift: f });
+  };
+  const unknown = (resource: string, desired: string) =>
+    findings.push({ resource, kind: 'unknown', desired, observed: 'could not be observed', action: 'reported' });
+
+  if (rollout && target.spec.run.beforeRun.length > 0) {
+    actions.push({ type: 'release-phase', version: target.version, commands: target.spec.run.beforeRun });
+  }
+
+  const units = running ? d.units : [];
+  const wanted = new Set(units.map((u) => u.name));
+  for (const unit of units) {
+    for (const file of [...unit.files, unit.config]) {
+      const seen = o.files.get(file.path);
+      if (seen === UNKNOWN) {
+        unknown(file.resource, describe(file.content));
+        continue;
+      }
+      if (seen === file.content) continue;
+      act(
+        { type: 'write-file', resource: file.resource, path: file.path, content: file.content },
+        { resource: file.resource, kind: seen == null ? 'missing' : 'changed', desired: describe(file.content), observed: describe(seen ?? null) },
+      );
+    }
+    if (o.units === UNKNOWN) continue;
+    const seen = o.units.get(unit.name);
+    if (!seen?.enabled) {
+      act(
+        { type: 'enable-unit', unit: unit.name, resource: `vassal:${unit.name}` },
+        { resource: `vassal:${unit.name}`, kind: 'missing', desired: 'enabled', observed: 'not enabled' },
+      );
+    }
+  }
+  if (o.units === UNKNOWN) unknown('vassals', `${units.length} enabled`);
+
+  if (rollout && d.health) actions.push({ type: 'await-healthy', version: target.version, check: d.health });
+
+  if (o.site === UNKNOWN) {
+    unknown(`site:${d.app}`, describe(d.site.content));
+  } else if (o.site !== d.site.content) {
+    act(
+      { type: 'apply-site', resource: `site:${d.app}`, path: d.site.path, content: d.site.content },
+      {
+        resource: `site:${d.app}`,
+        kind: o.site === null ? 'missing' : d.site.content === null ? 'unexpected' : 'changed',
+        desired: describe(d.site.content),
+        observed: describe(o.site),
+      },
+    );
+  }
+
+  if (o.units !== UNKNOWN) {
+    for (const [name, seen] of o.units) {
+      if (wanted.has(name)) {
+        const proc = seen.process;
+        if (proc !== null && proc !== UNKNOWN && proc.unexpectedRespawns > 0) {
+          // The emperor already restarted it; record the drift once and take the new baseline.
+          const f: DriftFinding = {
+            resource: `process:${name}`, kind: 'missing', desired: 'running',
+            observed: `exited unexpectedly; restarted by the emperor as pid ${proc.pid}`, action: 'healed',
+          };
+          findings.push(f);
+          actions.push({ type: 'ack-respawn', unit: name, respawns: proc.respawns, drift: f });
+        }
+        continue;
+      }
+      // Units of other releases are retired by a desired change; anything else is unexpected.
+      act(
+        { type: 'remove-unit', unit: name, resource: `vassal:${name}` },
+        { resource: `vassal:${name}`, kind: 'unexpected', desired: 'absent', observed: seen.enabled ? 'enabled' : 'present' },
+      );
+    }
+  }
+
+  if (rollout) actions.push({ type: 'mark-live', version: target.version });
+  return { actions, findings, rollout };
+}

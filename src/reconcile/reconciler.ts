@@ -1,0 +1,251 @@
+import type { Config } from '../config.js';
+import { asHop3Error, errorMessage } from '../lib/errors.js';
+import type { Layout } from '../lib/layout.js';
+import type { Logger } from '../lib/logger.js';
+import type { Lifecycles } from '../lifecycle/lifecycles.js';
+import type { DeployStep } from '../lifecycle/machine.js';
+import type { EmperorControl, VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
+import type { NginxControl } from '../plugins/proxies/nginx/master.js';
+import type { Plugins } from '../plugins/registry.js';
+import type { Store } from '../store/store.js';
+import type { AppRecord, Health, SyncStatus } from '../store/types.js';
+import { desiredApp, targetRelease } from './desired.js';
+import { execute, type ExecContext } from './execute.js';
+import { observe } from './observe.js';
+import { plan } from './plan.js';
+import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
+import { UNKNOWN } from './types.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface ReconcilerDeps {
+  config: Config;
+  layout: Layout;
+  store: Store;
+  plugins: Plugins;
+  nginx: NginxControl;
+  emperor: EmperorControl;
+  lifecycles: Lifecycles;
+  log: Logger;
+}
+
+const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
+  build: 'building',
+  'release-phase': 'releasing',
+  'write-file': 'configuring',
+  'enable-unit': 'starting',
+  'await-healthy': 'verifying',
+  'apply-site': 'switching',
+  'remove-unit': 'retiring',
+};
+
+/** Figures of the last pass, for tests and benchmarks. */
+export interface PassResult {
+  app: string;
+  actions: Action[];
+  findings: DriftFinding[];
+  error: string | null;
+}
+
+/**
+ * Observe → plan → execute, per app, level-triggered. A trigger only names an app: every pass
+ * reads the records and looks at the machine afresh.
+ */
+export class Reconciler {
+  private readonly d: ReconcilerDeps;
+  private readonly queue: WorkQueue;
+  private readonly respawnBaseline = new Map<string, number>();
+  /** Reported findings already recorded, so a standing one is not written on every pass. */
+  private readonly reported = new Map<string, Set<string>>();
+  /** Rendered desired state per app, reused while the records behind it are unchanged. */
+  private readonly desiredCache = new Map<string, { key: string; desired: DesiredApp }>();
+  private vassalCache: { at: number; value: Promise<Map<string, VassalStatus> | Unknown> } | null = null;
+  readonly lastPass = new Map<string, PassResult>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.d = deps;
+    this.queue = new WorkQueue((app) => this.pass(app), {
+      concurrency: deps.config.deployConcurrency,
+      onError: (app, err, retry) => deps.log.warn({ app, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
+    });
+  }
+
+  trigger(app: string): Promise<void> {
+    return this.queue.trigger(app);
+  }
+
+  triggerAll(): Promise<void> {
+    return Promise.all(this.d.store.appNames().map((a) => this.queue.trigger(a))).then(() => undefined);
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+
+  /** One stats read shared by the passes of the same moment. */
+  private vassals(): Promise<Map<string, VassalStatus> | Unknown> {
+    const now = Date.now();
+    if (!this.vassalCache || now - this.vassalCache.at > 100) {
+      this.vassalCache = { at: now, value: this.d.emperor.stats().catch(() => UNKNOWN) };
+    }
+    return this.vassalCache.value;
+  }
+
+  private desired(app: AppRecord): DesiredApp {
+    const target = targetRelease(app, (v) => this.d.store.getRelease(app.name, v));
+    const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${target?.version}/${target?.status}`;
+    const cached = this.desiredCache.get(app.name);
+    if (cached?.key === key) return cached.desired;
+    const desired = desiredApp(app, target, this.d.plugins, this.d.config);
+    this.desiredCache.set(app.name, { key, desired });
+    return desired;
+  }
+
+  /** Desired state for an app that has no record (destroyed): nothing at all. */
+  private nothing(name: string): DesiredApp {
+    return {
+      app: name, state: 'stopped', healPolicy: 'heal', settled: false, target: null, units: [],
+      site: { path: this.d.plugins.proxy.sitePath(name), content: null }, health: null,
+    };
+  }
+
+  /** Plan one app without acting (used by tests and the benchmark). */
+  async dryRun(name: string): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
+    const app = this.d.store.getApp(name);
+    const desired = app ? this.desired(app) : this.nothing(name);
+    const observed = observe(desired, { layout: this.d.layout, vassals: await this.vassals(), respawnBaseline: this.respawnBaseline });
+    return { desired, observed, plan: plan(desired, observed) };
+  }
+
+  private async pass(name: string): Promise<void> {
+    const { store, lifecycles, log } = this.d;
+    const app = store.getApp(name);
+    const { desired, observed, plan: p } = await this.dryRun(name);
+    const ctx: ExecContext = { ...this.d, app: name, respawnBaseline: this.respawnBaseline };
+    const target = desired.target;
+
+    if (app && p.rollout) {
+      if (!lifecycles.state(name).startsWith('deploying')) lifecycles.send(name, { type: 'DEPLOY' });
+    }
+    let failure: unknown = null;
+    let done = 0;
+    for (const action of p.actions) {
+      const step = STEP_OF[action.type];
+      if (app && p.rollout && step) lifecycles.send(name, { type: 'STEP', step });
+      try {
+        await execute(ctx, action);
+        done++;
+        if (action.type !== 'ack-respawn') log.debug({ app: name, action: action.type }, 'action done');
+      } catch (err) {
+        failure = err;
+        break;
+      }
+    }
+    this.record(name, p.findings, p.actions.slice(0, done));
+    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? errorMessage(failure) : null });
+    if (!app) return;
+
+    if (failure && p.rollout && target) {
+      // The new release never took traffic: mark it failed; the next pass retires its processes.
+      const e = asHop3Error(failure);
+      store.setReleaseStatus(name, target.version, 'failed', e.message);
+      store.addEvent(name, 'release.failed', { release: target.version, code: e.code, message: e.message, hint: e.hint });
+      const serving = app.currentRelease !== null && app.currentRelease !== target.version;
+      lifecycles.send(name, { type: 'FAIL', serving });
+      this.status(app, desired, observed, e.message);
+      void this.trigger(name);
+      return;
+    }
+    if (failure) {
+      this.status(app, desired, observed, errorMessage(failure));
+      throw failure;
+    }
+    if (p.actions.some((a) => a.type === 'build')) {
+      this.status(app, desired, observed, null);
+      void this.trigger(name); // built: the next pass rolls the release out
+      return;
+    }
+    this.settleLifecycle(name, desired, p.rollout);
+    this.status(store.getApp(name)!, desired, observed, null, p.actions.length > 0);
+  }
+
+  /** Move the machine to where a completed pass left the app. */
+  private settleLifecycle(name: string, desired: DesiredApp, rollout: boolean): void {
+    const { lifecycles } = this.d;
+    const state = lifecycles.state(name);
+    if (desired.state === 'stopped') {
+      if (state !== 'stopped') lifecycles.send(name, { type: 'STOP' });
+      return;
+    }
+    if (desired.target?.status !== 'live' && !rollout) return;
+    if (state === 'stopped' || state === 'failed') lifecycles.send(name, { type: 'DEPLOY' });
+    if (lifecycles.state(name).startsWith('deploying')) lifecycles.send(name, { type: 'DEPLOYED' });
+  }
+
+  /** Record drift: healed findings once their action ran, reported ones once while they stand. */
+  private record(app: string, findings: DriftFinding[], done: Action[]): void {
+    const healed = new Set(done.map((a) => a.drift).filter(Boolean));
+    const standing = new Set<string>();
+    const before = this.reported.get(app) ?? new Set<string>();
+    for (const f of findings) {
+      if (f.action === 'healed') {
+        if (!healed.has(f)) continue;
+        this.d.store.addDrift({ app, ...f });
+        this.d.store.addEvent(app, 'drift', { ...f });
+        continue;
+      }
+      const key = `${f.resource}|${f.kind}|${f.observed}`;
+      standing.add(key);
+      if (before.has(key)) continue;
+      this.d.store.addDrift({ app, ...f });
+      this.d.store.addEvent(app, 'drift', { ...f });
+    }
+    this.reported.set(app, standing);
+  }
+
+  private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false): void {
+    const fresh = this.d.store.getApp(app.name) ?? app;
+    const target = targetRelease(fresh, (v) => this.d.store.getRelease(app.name, v));
+    const wanted = fresh.desiredRelease === null ? null : this.d.store.getRelease(app.name, fresh.desiredRelease);
+    let health: Health = 'Healthy';
+    let message = '';
+    const sync: SyncStatus = error === null && (wanted === null || wanted.status !== 'failed') ? 'Synced' : 'OutOfSync';
+    if (wanted?.status === 'failed') message = `release v${wanted.version} failed: ${wanted.message}`;
+    if (error !== null) message = error;
+    if (desired.state === 'stopped') {
+      health = 'Missing';
+      message ||= 'stopped';
+    } else if (!target || target.status !== 'live') {
+      health = error !== null || wanted?.status === 'failed' ? 'Degraded' : target ? 'Progressing' : 'Missing';
+      message ||= target ? `deploying v${target.version}` : 'no release deployed';
+    } else if (error !== null || wanted?.status === 'failed') {
+      health = 'Degraded';
+    } else {
+      health = this.processHealth(desired, observed, acted);
+      if (observed.site === UNKNOWN || observed.units === UNKNOWN) health = 'Unknown';
+    }
+    this.d.store.setStatus(app.name, {
+      sync, health, message,
+      observedGeneration: app.generation,
+      currentRelease: target?.status === 'live' ? target.version : fresh.currentRelease,
+    });
+  }
+
+  private processHealth(desired: DesiredApp, observed: ObservedApp, acted: boolean): Health {
+    if (observed.units === UNKNOWN) return 'Unknown';
+    let health: Health = 'Healthy';
+    for (const unit of desired.units) {
+      const proc = observed.units.get(unit.name)?.process;
+      if (proc === UNKNOWN) return 'Unknown';
+      if (proc?.cursed) return 'Degraded';
+      if (!proc || acted) health = 'Progressing';
+    }
+    return health;
+  }
+
+  /** Drop what the reconciler remembers of an app (after destroy). */
+  forget(app: string): void {
+    this.desiredCache.delete(app);
+    this.reported.delete(app);
+    for (const unit of [...this.respawnBaseline.keys()]) if (unit.startsWith(`${app}.`)) this.respawnBaseline.delete(unit);
+  }
+}

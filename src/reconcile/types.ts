@@ -1,0 +1,78 @@
+import type { DriftKind, DesiredState, HealPolicy, ReleaseRecord } from '../store/types.js';
+import type { Unit } from '../plugins/types.js';
+import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
+
+export const UNKNOWN = Symbol('unknown');
+export type Unknown = typeof UNKNOWN;
+
+export interface HealthCheck {
+  url: string;
+  host: string;
+  expectStatus: number;
+  timeoutMs: number;
+}
+
+/** What the records say one app should be, with every config file already rendered. */
+export interface DesiredApp {
+  app: string;
+  state: DesiredState;
+  healPolicy: HealPolicy;
+  /** Nothing new was asked since the last completed pass: any difference found is drift. */
+  settled: boolean;
+  /** The release to run: the desired one, or the live one when the desired one failed. */
+  target: ReleaseRecord | null;
+  units: Unit[];
+  site: { path: string; content: string | null };
+  health: HealthCheck | null;
+}
+
+export interface ObservedUnit {
+  /** Its config file is in uwsgi-available. */
+  present: boolean;
+  enabled: boolean;
+  /** null: the emperor does not list it; UNKNOWN: the emperor could not be asked. */
+  process: (VassalStatus & { unexpectedRespawns: number }) | null | Unknown;
+}
+
+/** What is really on the machine for one app. */
+export interface ObservedApp {
+  /** Every unit of this app found on disk, any release. */
+  units: Map<string, ObservedUnit> | Unknown;
+  /** Current content of each file the desired units need, by path. */
+  files: Map<string, string | null | Unknown>;
+  site: string | null | Unknown;
+}
+
+export interface DriftFinding {
+  resource: string;
+  kind: DriftKind;
+  desired: string;
+  observed: string;
+  action: 'healed' | 'reported';
+}
+
+interface Base {
+  /** Set when the action repairs drift rather than applying a desired change. */
+  drift?: DriftFinding;
+}
+
+export type Action = Base &
+  (
+    | { type: 'build'; version: number }
+    | { type: 'release-phase'; version: number; commands: string[] }
+    | { type: 'write-file'; resource: string; path: string; content: string }
+    | { type: 'enable-unit'; unit: string; resource: string }
+    | { type: 'remove-unit'; unit: string; resource: string }
+    | { type: 'await-healthy'; version: number; check: HealthCheck }
+    | { type: 'apply-site'; resource: string; path: string; content: string | null }
+    | { type: 'mark-live'; version: number }
+    | { type: 'ack-respawn'; unit: string; respawns: number }
+  );
+
+export interface Plan {
+  actions: Action[];
+  /** Drift found, including what the heal policy leaves as reported. */
+  findings: DriftFinding[];
+  /** True when the plan moves the app to a release that is not live yet. */
+  rollout: boolean;
+}

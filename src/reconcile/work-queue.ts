@@ -1,0 +1,100 @@
+import PQueue from 'p-queue';
+
+interface Slot {
+  queued: boolean;
+  running: boolean;
+  dirty: boolean;
+  failures: number;
+  retry: NodeJS.Timeout | null;
+  waiters: (() => void)[];
+}
+
+export interface WorkQueueOptions {
+  concurrency: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  onError?: (key: string, err: unknown, retryInMs: number) => void;
+}
+
+/**
+ * Level-triggered work queue: one pass per key at a time, repeated triggers collapse into one
+ * pass, a failing key is retried with capped exponential backoff and never blocks the others.
+ */
+export class WorkQueue {
+  private readonly queue: PQueue;
+  private readonly slots = new Map<string, Slot>();
+  private readonly worker: (key: string) => Promise<void>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
+  private closed = false;
+
+  constructor(worker: (key: string) => Promise<void>, opts: WorkQueueOptions) {
+    this.worker = worker;
+    this.opts = { baseDelayMs: 1000, maxDelayMs: 60_000, ...opts };
+    this.queue = new PQueue({ concurrency: opts.concurrency });
+  }
+
+  private slot(key: string): Slot {
+    let s = this.slots.get(key);
+    if (!s) {
+      s = { queued: false, running: false, dirty: false, failures: 0, retry: null, waiters: [] };
+      this.slots.set(key, s);
+    }
+    return s;
+  }
+
+  /** Ask for a pass over `key`; resolves when a pass that started after this call has ended. */
+  trigger(key: string): Promise<void> {
+    const s = this.slot(key);
+    const done = new Promise<void>((resolve) => s.waiters.push(resolve));
+    if (this.closed) return done;
+    if (s.running) s.dirty = true;
+    else this.enqueue(key, s);
+    return done;
+  }
+
+  private enqueue(key: string, s: Slot): void {
+    if (s.queued || this.closed) return;
+    if (s.retry) {
+      clearTimeout(s.retry);
+      s.retry = null;
+    }
+    s.queued = true;
+    void this.queue.add(() => this.runPass(key, s));
+  }
+
+  private async runPass(key: string, s: Slot): Promise<void> {
+    s.queued = false;
+    s.running = true;
+    s.dirty = false;
+    const waiters = s.waiters.splice(0);
+    let failed = false;
+    try {
+      await this.worker(key);
+      s.failures = 0;
+    } catch (err) {
+      failed = true;
+      s.failures++;
+      const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (s.failures - 1));
+      this.opts.onError?.(key, err, delay);
+      if (!this.closed) s.retry = setTimeout(() => { s.retry = null; this.enqueue(key, s); }, delay);
+    } finally {
+      s.running = false;
+      for (const w of waiters) w();
+    }
+    if (s.dirty && !failed) this.enqueue(key, s);
+    else if (!s.queued && !s.running && !s.retry && s.waiters.length === 0) this.slots.delete(key);
+  }
+
+  /** Stop taking work and wait for the passes in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.slots.values()) if (s.retry) clearTimeout(s.retry);
+    this.queue.clear();
+    await this.queue.onIdle();
+    for (const s of this.slots.values()) for (const w of s.waiters.splice(0)) w();
+  }
+
+  onIdle(): Promise<void> {
+    return this.queue.onIdle();
+  }
+}

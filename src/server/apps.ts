@@ -1,0 +1,125 @@
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { x as untar } from 'tar';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { userError } from '../lib/errors.js';
+import { assertValidSpec, loadAppDir } from '../spec/index.js';
+import type { AppSpec } from '../spec/types.js';
+import type { AppRecord, BuildArtifact, ReleaseRecord, ReleaseSource } from '../store/types.js';
+import type { Hop3 } from './hop3.js';
+import { allocatePorts } from './ports.js';
+
+/** The processes that listen on a port of their own. */
+const HTTP_KINDS = new Set(['wsgi', 'web']);
+
+export function requireApp(h: Hop3, name: string): AppRecord {
+  const app = h.store.getApp(name);
+  if (!app) throw userError('APP_NOT_FOUND', `no app named ${name}`, { hint: 'see `hop3 apps`' });
+  return app;
+}
+
+/** Summary shown by `hop3 apps` and `hop3 status`. */
+export function appView(h: Hop3, app: AppRecord) {
+  const release = app.currentRelease === null ? null : `v${app.currentRelease}`;
+  return {
+    name: app.name,
+    state: h.lifecycles.state(app.name),
+    desiredState: app.desiredState,
+    sync: app.sync,
+    health: app.health,
+    release,
+    desiredRelease: app.desiredRelease === null ? null : `v${app.desiredRelease}`,
+    generation: app.generation,
+    observedGeneration: app.observedGeneration,
+    message: app.message,
+    urls: urlsOf(h, app),
+    updatedAt: app.updatedAt,
+  };
+}
+
+function urlsOf(h: Hop3, app: AppRecord): string[] {
+  if (app.currentRelease === null) return [];
+  const release = h.store.getRelease(app.name, app.currentRelease);
+  const port = h.config.nginxMode === 'system' || h.config.httpPort === 80 ? '' : `:${h.config.httpPort}`;
+  const hosts = [`${app.name}.${h.config.domain}`, ...(release?.spec.domains ?? [])];
+  return hosts.map((host) => `http://${host}${port}/`);
+}
+
+export function releaseView(r: ReleaseRecord, current: number | null) {
+  return {
+    version: `v${r.version}`,
+    commit: r.commit,
+    source: r.source,
+    createdAt: r.createdAt,
+    status: r.status,
+    current: r.version === current,
+    message: r.message,
+  };
+}
+
+/** Create a release and make it the desired one. The reconciler builds and rolls it out. */
+async function newRelease(
+  h: Hop3, app: string, r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null },
+): Promise<ReleaseRecord> {
+  const httpProcs = r.spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
+  const ports = await allocatePorts(httpProcs, h.store.portsInUse(), h.config.portRange);
+  const env = { ...r.spec.env, ...h.store.getEnv(app) };
+  const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
+  h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
+  return release;
+}
+
+/**
+ * Deploy an uploaded app directory (gzipped tar). The spec is checked before anything is
+ * recorded: a bad hop3.toml changes nothing and the running release keeps serving.
+ */
+export async function deployArchive(h: Hop3, app: string, archive: Buffer, commit: string | null) {
+  const appDir = h.layout.app(app);
+  const incoming = join(appDir, 'releases', `.incoming-${randomBytes(6).toString('hex')}`);
+  mkdirSync(join(incoming, 'src'), { recursive: true });
+  try {
+    try {
+      await pipeline(Readable.from(archive), untar({ cwd: join(incoming, 'src'), strict: true, preservePaths: false }));
+    } catch (err) {
+      throw userError('ARCHIVE_INVALID', `the uploaded archive could not be unpacked: ${(err as Error).message}`, { hint: 'send a gzipped tar of the app directory' });
+    }
+    const spec = assertValidSpec(loadAppDir(join(incoming, 'src')));
+    h.store.createApp(app);
+    const release = await newRelease(h, app, { source: 'rpc', commit, spec, artifact: null });
+    const releaseDir = h.layout.releaseDir(app, release.version);
+    rmSync(releaseDir, { recursive: true, force: true });
+    renameSync(incoming, releaseDir);
+    for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true });
+    h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
+    return { app, release: `v${release.version}`, version: release.version };
+  } finally {
+    rmSync(incoming, { recursive: true, force: true });
+  }
+}
+
+/** A config change makes a new release from the same build, with the new environment. */
+export async function releaseConfigChange(h: Hop3, app: AppRecord): Promise<string | null> {
+  const base = [app.desiredRelease, app.currentRelease]
+    .map((v) => (v === null ? null : h.store.getRelease(app.name, v)))
+    .find((r) => r?.artifact);
+  if (!base) return null;
+  const release = await newRelease(h, app.name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact });
+  h.store.updateDesired(app.name, { desiredRelease: release.version });
+  return `v${release.version}`;
+}
+
+/** Stop the app, wait until its processes and site are gone, then delete its files and records. */
+export async function destroyApp(h: Hop3, name: string): Promise<void> {
+  requireApp(h, name);
+  h.store.updateDesired(name, { desiredState: 'stopped' });
+  await h.reconciler.trigger(name);
+  h.store.deleteApp(name);
+  h.store.deleteAppHistory(name);
+  h.store.addEvent(name, 'app.destroyed', {});
+  await h.reconciler.trigger(name); // with no record: removes anything left
+  h.lifecycles.forget(name);
+  h.reconciler.forget(name);
+  rmSync(h.layout.app(name), { recursive: true, force: true });
+}

@@ -1,0 +1,55 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { operationalError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { livePid } from '../lib/pidfile.js';
+import { createHttpServer } from './http.js';
+import { createHop3 } from './hop3.js';
+import { ensureAdminToken } from './token.js';
+import { startTriggers } from './triggers.js';
+
+/**
+ * `hop3-server serve`: start (or adopt) the emperor and nginx, serve the API, reconcile.
+ * On SIGTERM/SIGINT it stops taking work, finishes the action in flight and leaves apps running.
+ */
+export async function serve(config: Config, log: Logger): Promise<void> {
+  const h = createHop3(config, log);
+  const pidfile = join(h.layout.run, 'hop3-server.pid');
+  const other = livePid(pidfile, 'hop3-server');
+  if (other && other !== process.pid) {
+    throw operationalError('ALREADY_RUNNING', `hop3-server is already running for ${config.home} (pid ${other})`);
+  }
+  writeFileSync(pidfile, `${process.pid}\n`);
+  const token = ensureAdminToken(h.layout);
+
+  const emperor = await h.emperor.ensureRunning();
+  const nginx = await h.nginx.ensureRunning();
+  log.info({ emperor, nginx, home: config.home }, 'managed servers ready');
+
+  const stopTriggers = startTriggers(h);
+  const http = createHttpServer(h, token);
+  await http.listen({ host: config.listen.host, port: config.listen.port });
+  log.info({ listen: `${config.listen.host}:${config.listen.port}`, httpPort: config.httpPort }, 'hop3-server ready');
+  void h.reconciler.triggerAll();
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'shutting down: finishing work in flight; apps keep running');
+      void (async () => {
+        await http.close();
+        await stopTriggers();
+        await h.reconciler.close();
+        h.store.close();
+        if (readFileSync(pidfile, 'utf8').trim() === String(process.pid)) rmSync(pidfile, { force: true });
+        log.info('stopped');
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

@@ -1,0 +1,47 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { readTextOrNull, writeIfDifferent } from '../lib/fs-atomic.js';
+import { ensureLayout, layoutOf, type Layout } from '../lib/layout.js';
+import type { Logger } from '../lib/logger.js';
+import { TEMPLATES_DIR } from '../lib/paths.js';
+import { Lifecycles } from '../lifecycle/lifecycles.js';
+import { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
+import { NginxControl } from '../plugins/proxies/nginx/master.js';
+import { loadPlugins, type Plugins } from '../plugins/registry.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { Store } from '../store/store.js';
+
+/** The one context object: everything a component needs, passed explicitly. */
+export interface Hop3 {
+  config: Config;
+  layout: Layout;
+  log: Logger;
+  store: Store;
+  plugins: Plugins;
+  nginx: NginxControl;
+  emperor: EmperorControl;
+  lifecycles: Lifecycles;
+  reconciler: Reconciler;
+}
+
+/** Runtime helpers that uWSGI loads, copied into HOP3_HOME so apps never depend on the checkout. */
+function installRuntime(layout: Layout): void {
+  const dir = join(TEMPLATES_DIR, 'runtime');
+  for (const f of readdirSync(dir)) writeIfDifferent(join(layout.lib, f), readTextOrNull(join(dir, f)) ?? '');
+}
+
+export function createHop3(config: Config, log: Logger): Hop3 {
+  const layout = layoutOf(config.home);
+  ensureLayout(layout);
+  installRuntime(layout);
+  const store = new Store(layout.db);
+  const pctx = { config, layout, log };
+  const plugins = loadPlugins(pctx);
+  const nginx = new NginxControl(pctx);
+  const emperor = new EmperorControl(pctx);
+  const lifecycles = new Lifecycles(store);
+  const reconciler = new Reconciler({ config, layout, store, plugins, nginx, emperor, lifecycles, log: log.child({ component: 'reconcile' }) });
+  return { config, layout, log, store, plugins, nginx, emperor, lifecycles, reconciler };
+}
+

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
+import { SCHEMAS_DIR } from '../lib/paths.js';
+import { appView, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp } from './apps.js';
+import type { Hop3 } from './hop3.js';
+
+type Params = Record<string, unknown>;
+type Handler = (h: Hop3, p: Params) => Promise<unknown> | unknown;
+
+const app = (p: Params) => p.app as string;
+
+/** Wait for the pass a desired change triggered, then answer with the app's status. */
+async function settle(h: Hop3, name: string) {
+  await h.reconciler.trigger(name);
+  return appView(h, requireApp(h, name));
+}
+
+const METHODS: Record<string, Handler> = {
+  'apps.list': (h) => h.store.listApps().map((a) => appView(h, a)),
+  'apps.status': (h, p) => appView(h, requireApp(h, app(p))),
+  'apps.deploy': (h, p) => deployArchive(h, app(p), Buffer.from(p.archive as string, 'base64'), (p.commit as string | undefined) ?? null),
+  'apps.start': (h, p) => {
+    requireApp(h, app(p));
+    h.store.updateDesired(app(p), { desiredState: 'running' });
+    return settle(h, app(p));
+  },
+  'apps.stop': (h, p) => {
+    requireApp(h, app(p));
+    h.store.updateDesired(app(p), { desiredState: 'stopped' });
+    return settle(h, app(p));
+  },
+  'apps.restart': (h, p) => {
+    requireApp(h, app(p));
+    h.store.updateDesired(app(p), { desiredState: 'running', restart: true });
+    return settle(h, app(p));
+  },
+  'apps.destroy': async (h, p) => {
+    await destroyApp(h, app(p));
+    return { app: app(p), destroyed: true };
+  },
+  'apps.drift': (h, p) => {
+    if (p.app !== undefined) requireApp(h, app(p));
+    return h.store.listDrift(p.app as string | undefined, (p.limit as number | undefined) ?? 100);
+  },
+  'apps.events': (h, p) =>
+    h.store.listEvents({ app: p.app as string | undefined, after: p.after as number | undefined, limit: p.limit as number | undefined }),
+  'releases.list': (h, p) => {
+    const a = requireApp(h, app(p));
+    return h.store.listReleases(a.name).map((r) => releaseView(r, a.currentRelease));
+  },
+  'config.get': (h, p) => {
+    requireApp(h, app(p));
+    return h.store.getEnv(app(p));
+  },
+  'config.set': async (h, p) => {
+    requireApp(h, app(p));
+    h.store.editEnv(app(p), p.values as Record<string, string>, []);
+    h.store.addEvent(app(p), 'config.changed', { set: Object.keys(p.values as object) });
+    return { app: app(p), release: await releaseConfigChange(h, requireApp(h, app(p))) };
+  },
+  'config.unset': async (h, p) => {
+    const a = requireApp(h, app(p));
+    const present = h.store.getEnv(a.name);
+    const keys = (p.keys as string[]).filter((k) => k in present);
+    if (keys.length === 0) return { app: a.name, release: null };
+    h.store.editEnv(a.name, {}, keys);
+    h.store.addEvent(a.name, 'config.changed', { unset: keys });
+    return { app: a.name, release: await releaseConfigChange(h, requireApp(h, a.name)) };
+  },
+};
+
+interface MethodSchemas {
+  definitions: object;
+  methods: Record<string, { params: object }>;
+}
+
+const schemas = JSON.parse(readFileSync(join(SCHEMAS_DIR, 'rpc.json'), 'utf8')) as MethodSchemas;
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validators = new Map<string, ValidateFunction>(
+  Object.entries(schemas.methods).map(([name, m]) => [name, ajv.compile({ definitions: schemas.definitions, ...m.params })]),
+);
+
+export const RPC_METHODS = Object.keys(METHODS);
+
+export interface JsonRpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+export const RPC = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL: -32603,
+  APP_ERROR: -32000,
+  UNAUTHORIZED: -32001,
+} as const;
+
+function toRpcError(err: Hop3Error): JsonRpcError {
+  const code = err.code === 'PARAMS_INVALID' ? RPC.INVALID_PARAMS : err.category === 'internal' ? RPC.INTERNAL : RPC.APP_ERROR;
+  return { code, message: err.message, data: { code: err.code, category: err.category, hint: err.hint, details: err.details } };
+}
+
+/** Answer one JSON-RPC request object. Never throws. */
+export async function handleRpc(h: Hop3, req: unknown): Promise<{ jsonrpc: '2.0'; id: unknown; result?: unknown; error?: JsonRpcError }> {
+  const r = req as { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
+  const id = typeof r?.id === 'string' || typeof r?.id === 'number' ? r.id : null;
+  if (typeof r !== 'object' || r === null || r.jsonrpc !== '2.0' || typeof r.method !== 'string') {
+    return { jsonrpc: '2.0', id, error: { code: RPC.INVALID_REQUEST, message: 'not a JSON-RPC 2.0 request: needs jsonrpc "2.0" and a method name' } };
+  }
+  const handler = Object.hasOwn(METHODS, r.method) ? METHODS[r.method] : undefined;
+  const validate = validators.get(r.method);
+  if (!handler || !validate) {
+    return { jsonrpc: '2.0', id, error: { code: RPC.METHOD_NOT_FOUND, message: `no method ${r.method}`, data: { methods: RPC_METHODS } } };
+  }
+  const params = r.params ?? {};
+  try {
+    if (!validate(params)) {
+      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || 'params'} ${e.message}${e.params && 'additionalProperty' in e.params ? `: ${String(e.params.additionalProperty)}` : ''}`);
+      throw userError('PARAMS_INVALID', `invalid params for ${r.method}: ${problems.join('; ')}`, { details: problems });
+    }
+    return { jsonrpc: '2.0', id, result: await handler(h, params as Params) };
+  } catch (err) {
+    const e = asHop3Error(err);
+    if (e.category === 'internal') h.log.error({ err, method: r.method }, 'rpc method failed');
+    return { jsonrpc: '2.0', id, error: toRpcError(e) };
+  }
+}

@@ -1,0 +1,75 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { basename } from 'node:path';
+import { parseUnitName } from '../plugins/deployers/unit-name.js';
+import type { Hop3 } from './hop3.js';
+
+/** Which app a managed file belongs to, if any. */
+function appOfFile(path: string): string | null {
+  const name = basename(path);
+  if (name.startsWith('.')) return null; // atomic-write temporaries
+  const unit = name.endsWith('.ini') ? parseUnitName(name.slice(0, -4)) : null;
+  if (unit) return unit.app;
+  const site = /^(?:hop3-)?([a-z0-9-]+)\.conf$/.exec(name);
+  return site ? site[1]! : null;
+}
+
+/**
+ * Everything that makes the reconciler look at an app: record changes, files changed under the
+ * directories hop3 manages, vassal processes that exited or came back, and a periodic resync
+ * (which also restarts the emperor or nginx master if either died).
+ */
+export function startTriggers(h: Hop3): () => Promise<void> {
+  const { reconciler, store, log } = h;
+  const unsubscribe = store.onChange((app) => void reconciler.trigger(app));
+
+  const dirs = [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, h.plugins.proxy.sitePath('x').replace(/\/[^/]*$/, '')];
+  const watcher: FSWatcher = watch(dirs, { ignoreInitial: true, depth: 0 });
+  watcher.on('all', (_event, path) => {
+    const app = appOfFile(path);
+    if (app) void reconciler.trigger(app);
+  });
+
+  // The emperor's stats are the process-exit signal: a vassal's pid, respawn count or
+  // readiness changing means its app needs a look.
+  const seen = new Map<string, string>();
+  let polling = false;
+  const poll = setInterval(async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      const stats = await h.emperor.stats(1000);
+      const byApp = new Map<string, string>();
+      for (const [id, v] of stats) {
+        const app = parseUnitName(id.replace(/\.ini$/, ''))?.app;
+        if (app) byApp.set(app, `${byApp.get(app) ?? ''}${id}:${v.pid}:${v.respawns}:${v.ready}:${v.cursed};`);
+      }
+      for (const app of new Set([...seen.keys(), ...byApp.keys()])) {
+        const sig = byApp.get(app) ?? '';
+        if (seen.get(app) !== sig) void reconciler.trigger(app);
+        if (sig) seen.set(app, sig);
+        else seen.delete(app);
+      }
+    } catch {
+      // The emperor is down or busy: the resync below restarts it.
+    } finally {
+      polling = false;
+    }
+  }, 250);
+
+  const resync = setInterval(async () => {
+    try {
+      await h.emperor.ensureRunning();
+      await h.nginx.ensureRunning();
+    } catch (err) {
+      log.error({ err }, 'could not restart a managed server');
+    }
+    void reconciler.triggerAll();
+  }, h.config.resyncMs);
+
+  return async () => {
+    unsubscribe();
+    clearInterval(poll);
+    clearInterval(resync);
+    await watcher.close();
+  };
+}

@@ -1,0 +1,52 @@
+import schema from '../../schemas/hop3-toml.schema.json' with { type: 'json' };
+import { userError } from '../lib/errors.js';
+
+// The schema is the single source of these rules, so hop3.toml and the CLI/RPC cannot drift apart.
+const defs = schema.definitions;
+
+export const APP_NAME_PATTERN = new RegExp(defs.appName.pattern);
+export const ENV_KEY_PATTERN = new RegExp(defs.envKey.pattern);
+export const DOMAIN_PATTERN = new RegExp(defs.domain.pattern);
+export const ENV_VALUE_MAX_LENGTH = defs.envValue.maxLength;
+export const ENV_MAX_KEYS = schema.properties.env.maxProperties;
+
+/** App names end up in paths, unit names and host names, hence the strict shape. */
+export function validateAppName(name: string): void {
+  if (!APP_NAME_PATTERN.test(name)) {
+    throw userError('APP_NAME_INVALID', `invalid app name ${JSON.stringify(name)}`, {
+      hint: defs.appName.description,
+    });
+  }
+}
+
+export function isValidDomain(d: string): boolean {
+  return d.length <= defs.domain.maxLength && DOMAIN_PATTERN.test(d);
+}
+
+/** Domains are written into nginx configs: anything outside the pattern could inject directives. */
+export function validateDomain(d: string): void {
+  if (!isValidDomain(d)) {
+    throw userError('DOMAIN_INVALID', `invalid domain name ${JSON.stringify(d)}`, {
+      hint: defs.domain.description,
+    });
+  }
+}
+
+/** What is wrong with one environment entry, if anything; shared by the ENV parser and validateEnvEntry. */
+export function envEntryProblem(key: string, value: string): { message: string; hint: string } | undefined {
+  if (key.length > defs.envKey.maxLength || !ENV_KEY_PATTERN.test(key)) {
+    return { message: `invalid environment variable name ${JSON.stringify(key)}`, hint: defs.envKey.description };
+  }
+  if (value.includes('\0')) {
+    return { message: `value of ${key} contains a NUL character`, hint: defs.envValue.description };
+  }
+  if (value.length > ENV_VALUE_MAX_LENGTH) {
+    return { message: `value of ${key} is longer than ${ENV_VALUE_MAX_LENGTH} characters`, hint: defs.envValue.description };
+  }
+  return undefined;
+}
+
+export function validateEnvEntry(key: string, value: string): void {
+  const problem = envEntryProblem(key, value);
+  if (problem) throw userError('ENV_INVALID', problem.message, { hint: problem.hint });
+}

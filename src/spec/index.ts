@@ -1,0 +1,22 @@
+export type { AddonSpec, AppSpec, ProcessKind, ProcessSpec, SpecIssue } from './types.js';
+export { PROCESS_KINDS } from './types.js';
+export {
+  APP_NAME_PATTERN,
+  DOMAIN_PATTERN,
+  ENV_KEY_PATTERN,
+  isValidDomain,
+  validateAppName,
+  validateDomain,
+  validateEnvEntry,
+} from './app-name.js';
+export { HTTP_KINDS, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } from './procfile.js';
+export { parseEnvFile, type ParsedEnvFile } from './env-file.js';
+export {
+  assertValidSpec,
+  detectBuilder,
+  formatIssue,
+  loadAppDir,
+  parseAppSpec,
+  type SpecFiles,
+  type SpecResult,
+} from './load.js';

@@ -1,0 +1,62 @@
+/** The normalized description of an app, built from hop3.toml, Procfile and ENV. */
+
+export const PROCESS_KINDS = ['web', 'wsgi', 'worker', 'static', 'release', 'cron'] as const;
+export type ProcessKind = (typeof PROCESS_KINDS)[number];
+
+export interface ProcessSpec {
+  /** Procfile name: a kind (`web`) or a kind with a suffix (`worker-mail`). */
+  name: string;
+  kind: Exclude<ProcessKind, 'release'>;
+  /** wsgi: `module:callable`; static: a directory relative to the app root; others: a shell command. */
+  command: string;
+  /** cron only: the five schedule fields. */
+  schedule?: string;
+}
+
+export interface AddonSpec {
+  type: 'postgres' | 'mysql' | 'redis';
+  name: string;
+}
+
+export interface AppSpec {
+  /** `[metadata] id`, when given. */
+  name: string | null;
+  metadata: {
+    version?: string;
+    title?: string;
+    description?: string;
+    author?: string;
+    license?: string;
+    url?: string;
+  };
+  build: {
+    builder: 'auto' | 'python' | 'static';
+    /** Shell commands run in the release directory after the builder. */
+    before: string[];
+  };
+  run: {
+    /** uWSGI worker processes for a wsgi process. */
+    workers: number;
+    /** Release-phase commands: `[run] before-run`, then Procfile `release`. */
+    beforeRun: string[];
+  };
+  processes: ProcessSpec[];
+  env: Record<string, string>;
+  domains: string[];
+  healthcheck: {
+    path: string;
+    /** Seconds. */
+    timeout: number | null;
+    expectStatus: number;
+  };
+  addons: AddonSpec[];
+}
+
+/** One thing wrong in an app directory, precise enough to fix without guessing. */
+export interface SpecIssue {
+  file: string;
+  key?: string;
+  line?: number;
+  message: string;
+  hint?: string;
+}

@@ -1,0 +1,15 @@
+import type { DriftFinding } from '../reconcile/types.js';
+
+/** Every kind of event hop3 records, with its payload. The CLI renders each one. */
+export type Hop3Event =
+  | { kind: 'release.created'; data: { release: number; source: string } }
+  | { kind: 'build.started'; data: { release: number; builder: string } }
+  | { kind: 'build.succeeded'; data: { release: number; artifact: string } }
+  | { kind: 'output'; data: { release: number; phase: string; line: string } }
+  | { kind: 'release.live'; data: { release: number } }
+  | { kind: 'release.failed'; data: { release: number; code: string; message: string; hint?: string } }
+  | { kind: 'config.changed'; data: { set?: string[]; unset?: string[] } }
+  | { kind: 'drift'; data: DriftFinding }
+  | { kind: 'app.destroyed'; data: Record<string, never> };
+
+export type EventKind = Hop3Event['kind'];

@@ -1,0 +1,263 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { migrate } from './migrate.js';
+import { STATE_DIR } from '../lib/paths.js';
+import type { AppSpec } from '../spec/types.js';
+import type { EventKind, Hop3Event } from './events.js';
+import type {
+  AppRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
+} from './types.js';
+
+type Row = Record<string, unknown>;
+
+const now = () => new Date().toISOString();
+const json = (v: unknown) => JSON.stringify(v);
+
+function toApp(r: Row): AppRecord {
+  return {
+    name: r.name as string,
+    generation: r.generation as number,
+    observedGeneration: r.observed_generation as number,
+    desiredState: r.desired_state as AppRecord['desiredState'],
+    desiredRelease: r.desired_release as number | null,
+    currentRelease: r.current_release as number | null,
+    restartCount: r.restart_count as number,
+    healPolicy: r.heal_policy as AppRecord['healPolicy'],
+    owner: r.owner as string,
+    lifecycle: r.lifecycle ? JSON.parse(r.lifecycle as string) : null,
+    sync: r.sync as SyncStatus,
+    health: r.health as Health,
+    message: r.message as string,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+function toRelease(r: Row): ReleaseRecord {
+  return {
+    app: r.app as string,
+    version: r.version as number,
+    source: r.source as ReleaseSource,
+    commit: r.commit_sha as string | null,
+    spec: JSON.parse(r.spec as string) as AppSpec,
+    env: JSON.parse(r.env as string) as Record<string, string>,
+    artifact: r.artifact ? (JSON.parse(r.artifact as string) as BuildArtifact) : null,
+    ports: JSON.parse(r.ports as string) as Record<string, number>,
+    status: r.status as ReleaseStatus,
+    message: r.message as string,
+    createdAt: r.created_at as string,
+  };
+}
+
+/** Drift history kept per app; older findings are pruned. */
+const DRIFT_KEPT = 200;
+
+/**
+ * Desired-state records and history in SQLite (WAL). Every write that changes what an app
+ * should be bumps its generation, so the reconciler can tell desired changes from drift.
+ */
+export class Store {
+  readonly db: Database.Database;
+  private readonly listeners = new Set<(app: string) => void>();
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db, STATE_DIR);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Called with the app name after every desired-state change (the reconciler's record trigger). */
+  onChange(fn: (app: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(app: string): void {
+    for (const fn of this.listeners) fn(app);
+  }
+
+  // --- apps -------------------------------------------------------------------------------
+
+  getApp(name: string): AppRecord | null {
+    const r = this.db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as Row | undefined;
+    return r ? toApp(r) : null;
+  }
+
+  listApps(): AppRecord[] {
+    return (this.db.prepare('SELECT * FROM apps ORDER BY name').all() as Row[]).map(toApp);
+  }
+
+  appNames(): string[] {
+    return this.db.prepare('SELECT name FROM apps ORDER BY name').pluck().all() as string[];
+  }
+
+  createApp(name: string, owner = 'admin'): AppRecord {
+    const t = now();
+    this.db
+      .prepare('INSERT INTO apps (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING')
+      .run(name, owner, t, t);
+    return this.getApp(name)!;
+  }
+
+  /** Change desired fields of an app; bumps the generation and triggers a reconcile. */
+  updateDesired(
+    name: string,
+    patch: Partial<Pick<AppRecord, 'desiredState' | 'desiredRelease' | 'healPolicy'>> & { restart?: boolean },
+  ): void {
+    const sets: string[] = ['generation = generation + 1', 'updated_at = @t'];
+    if (patch.desiredState !== undefined) sets.push('desired_state = @desiredState');
+    if (patch.desiredRelease !== undefined) sets.push('desired_release = @desiredRelease');
+    if (patch.healPolicy !== undefined) sets.push('heal_policy = @healPolicy');
+    if (patch.restart) sets.push('restart_count = restart_count + 1');
+    this.db.prepare(`UPDATE apps SET ${sets.join(', ')} WHERE name = @name`).run({
+      name,
+      t: now(),
+      desiredState: patch.desiredState ?? null,
+      desiredRelease: patch.desiredRelease ?? null,
+      healPolicy: patch.healPolicy ?? null,
+    });
+    this.changed(name);
+  }
+
+  /** Controller-side fields: what the last reconcile saw and did. Writes only on change. */
+  setStatus(
+    name: string,
+    s: { sync: SyncStatus; health: Health; message: string; observedGeneration: number; currentRelease: number | null },
+  ): void {
+    this.db
+      .prepare(
+        `UPDATE apps SET sync = @sync, health = @health, message = @message, observed_generation = @observedGeneration,
+           current_release = @currentRelease, updated_at = @t
+         WHERE name = @name AND (sync IS NOT @sync OR health IS NOT @health OR message IS NOT @message
+           OR observed_generation IS NOT @observedGeneration OR current_release IS NOT @currentRelease)`,
+      )
+      .run({ name, t: now(), ...s });
+  }
+
+  saveLifecycle(name: string, snapshot: unknown): void {
+    this.db.prepare('UPDATE apps SET lifecycle = ? WHERE name = ?').run(json(snapshot), name);
+  }
+
+  deleteApp(name: string): void {
+    this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
+    this.changed(name);
+  }
+
+  // --- releases ---------------------------------------------------------------------------
+
+  createRelease(r: {
+    app: string; source: ReleaseSource; commit: string | null; spec: AppSpec; env: Record<string, string>;
+    artifact?: BuildArtifact | null; ports: Record<string, number>;
+  }): ReleaseRecord {
+    return this.db.transaction(() => {
+      const next = ((this.db.prepare('SELECT MAX(version) FROM releases WHERE app = ?').pluck().get(r.app) as number | null) ?? 0) + 1;
+      this.db
+        .prepare(
+          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(r.app, next, r.source, r.commit, json(r.spec), json(r.env), r.artifact ? json(r.artifact) : null,
+          json(r.ports), r.artifact ? 'built' : 'pending', now());
+      return this.getRelease(r.app, next)!;
+    })();
+  }
+
+  getRelease(app: string, version: number): ReleaseRecord | null {
+    const r = this.db.prepare('SELECT * FROM releases WHERE app = ? AND version = ?').get(app, version) as Row | undefined;
+    return r ? toRelease(r) : null;
+  }
+
+  listReleases(app: string): ReleaseRecord[] {
+    return (this.db.prepare('SELECT * FROM releases WHERE app = ? ORDER BY version DESC').all(app) as Row[]).map(toRelease);
+  }
+
+  setReleaseStatus(app: string, version: number, status: ReleaseStatus, message = ''): void {
+    this.db.prepare('UPDATE releases SET status = ?, message = ? WHERE app = ? AND version = ?').run(status, message, app, version);
+  }
+
+  setReleaseArtifact(app: string, version: number, artifact: BuildArtifact): void {
+    this.db.prepare("UPDATE releases SET artifact = ?, status = 'built' WHERE app = ? AND version = ?").run(json(artifact), app, version);
+  }
+
+  /** Ports held by releases that may still run; a new release must not reuse them. */
+  portsInUse(): Set<number> {
+    const rows = this.db.prepare("SELECT ports FROM releases WHERE status IN ('pending', 'built', 'live')").pluck().all() as string[];
+    const used = new Set<number>();
+    for (const r of rows) for (const p of Object.values(JSON.parse(r) as Record<string, number>)) used.add(p);
+    return used;
+  }
+
+  // --- env --------------------------------------------------------------------------------
+
+  getEnv(app: string): Record<string, string> {
+    const rows = this.db.prepare('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as { key: string; value: string }[];
+    return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  /** Set and unset keys in one transaction. */
+  editEnv(app: string, set: Record<string, string>, unset: string[]): void {
+    this.db.transaction(() => {
+      const put = this.db.prepare('INSERT INTO env (app, key, value) VALUES (?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET value = excluded.value');
+      for (const [k, v] of Object.entries(set)) put.run(app, k, v);
+      const del = this.db.prepare('DELETE FROM env WHERE app = ? AND key = ?');
+      for (const k of unset) del.run(app, k);
+    })();
+  }
+
+  // --- events -----------------------------------------------------------------------------
+
+  addEvent<K extends EventKind>(app: string | null, kind: K, data: Extract<Hop3Event, { kind: K }>['data']): number {
+    return Number(this.db.prepare('INSERT INTO events (app, at, kind, data) VALUES (?, ?, ?, ?)').run(app, now(), kind, json(data)).lastInsertRowid);
+  }
+
+  listEvents(opts: { app?: string; after?: number; limit?: number }): EventRecord[] {
+    const limit = Math.min(opts.limit ?? 100, 1000);
+    const rows = (
+      opts.app === undefined
+        ? this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?').all(opts.after ?? 0, limit)
+        : this.db.prepare('SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id DESC LIMIT ?').all(opts.app, opts.after ?? 0, limit)
+    ) as Row[];
+    return rows.reverse().map((r) => ({
+      id: r.id as number, app: r.app as string | null, at: r.at as string, kind: r.kind, data: JSON.parse(r.data as string),
+    }) as EventRecord);
+  }
+
+  // --- drift ------------------------------------------------------------------------------
+
+  addDrift(d: Omit<DriftRecord, 'detectedAt'>): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO drift (app, resource, kind, desired, observed, detected_at, action) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(d.app, d.resource, d.kind, d.desired, d.observed, now(), d.action);
+      this.db
+        .prepare('DELETE FROM drift WHERE app = ? AND id <= (SELECT id FROM drift WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
+        .run(d.app, d.app, DRIFT_KEPT);
+    })();
+  }
+
+  listDrift(app?: string, limit = 100): DriftRecord[] {
+    const rows = (
+      app === undefined
+        ? this.db.prepare('SELECT * FROM drift ORDER BY id DESC LIMIT ?').all(limit)
+        : this.db.prepare('SELECT * FROM drift WHERE app = ? ORDER BY id DESC LIMIT ?').all(app, limit)
+    ) as Row[];
+    return rows.map((r) => ({
+      app: r.app as string, resource: r.resource as string, kind: r.kind as DriftRecord['kind'],
+      desired: r.desired as string, observed: r.observed as string, detectedAt: r.detected_at as string,
+      action: r.action as DriftRecord['action'],
+    }));
+  }
+
+  deleteAppHistory(app: string): void {
+    this.db.prepare('DELETE FROM drift WHERE app = ?').run(app);
+  }
+}

@@ -1,0 +1,66 @@
+import type { AppSpec } from '../spec/types.js';
+import type { Hop3Event } from './events.js';
+
+export type DesiredState = 'running' | 'stopped' | 'paused';
+export type SyncStatus = 'Synced' | 'OutOfSync';
+export type Health = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Unknown';
+export type HealPolicy = 'heal' | 'report';
+export type ReleaseSource = 'push' | 'rpc' | 'gitops' | 'rollback' | 'config';
+export type ReleaseStatus = 'pending' | 'built' | 'live' | 'retired' | 'failed';
+
+export interface AppRecord {
+  name: string;
+  generation: number;
+  observedGeneration: number;
+  desiredState: DesiredState;
+  desiredRelease: number | null;
+  currentRelease: number | null;
+  restartCount: number;
+  healPolicy: HealPolicy;
+  owner: string;
+  lifecycle: unknown;
+  sync: SyncStatus;
+  health: Health;
+  message: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BuildArtifact {
+  kind: 'virtualenv' | 'static';
+  /** Release directory holding `src/` (and `venv/` for virtualenvs), relative to HOP3_HOME. */
+  dir: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface ReleaseRecord {
+  app: string;
+  version: number;
+  source: ReleaseSource;
+  commit: string | null;
+  spec: AppSpec;
+  env: Record<string, string>;
+  artifact: BuildArtifact | null;
+  ports: Record<string, number>;
+  status: ReleaseStatus;
+  message: string;
+  createdAt: string;
+}
+
+export type DriftKind = 'missing' | 'changed' | 'unexpected' | 'unknown';
+
+export interface DriftRecord {
+  app: string;
+  resource: string;
+  kind: DriftKind;
+  desired: string;
+  observed: string;
+  detectedAt: string;
+  action: 'healed' | 'reported';
+}
+
+export type EventRecord = Hop3Event & {
+  id: number;
+  app: string | null;
+  at: string;
+};
