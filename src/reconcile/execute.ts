@@ -20,7 +20,8 @@ export interface ExecContext {
   plugins: Plugins;
   nginx: NginxControl;
   log: Logger;
-  respawnBaseline: Map<string, number>;
+  /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
+  knownPids: Map<string, number>;
 }
 
 /** Build output and release-phase output become events, so `hop3 deploy` can stream them. */
@@ -116,8 +117,10 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       writeFileAtomic(action.path, action.content, action.resource.startsWith('runfile:') ? 0o600 : 0o644);
       return;
     case 'enable-unit':
+      ctx.knownPids.delete(action.unit); // a new vassal: its first pid is expected
       return enableUnit(ctx.layout, action.unit);
     case 'remove-unit':
+      ctx.knownPids.delete(action.unit);
       return removeUnit(ctx.layout, action.unit);
     case 'await-healthy':
       return awaitHealthy(action.check);
@@ -125,8 +128,8 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       return ctx.nginx.apply(action.path, action.content);
     case 'mark-live':
       return markLive(ctx, action.version);
-    case 'ack-respawn':
-      ctx.respawnBaseline.set(action.unit, action.respawns);
+    case 'ack-restart':
+      ctx.knownPids.set(action.unit, action.pid);
       return;
     default: {
       const never: never = action;

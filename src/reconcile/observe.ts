@@ -10,8 +10,8 @@ export interface ObserveDeps {
   layout: Layout;
   /** Vassal states from the emperor, or UNKNOWN when it cannot be asked. */
   vassals: Map<string, VassalStatus> | Unknown;
-  /** Respawn count per unit already accounted for; first sightings set it. */
-  respawnBaseline: Map<string, number>;
+  /** Last known master pid per unit; first sightings set it. */
+  knownPids: Map<string, number>;
 }
 
 function read(path: string): string | null | Unknown {
@@ -36,7 +36,7 @@ function unitsIn(dir: string, app: string): string[] | Unknown {
 
 /** Look at the machine afresh for one app: files, vassal links, processes, the proxy site. */
 export function observe(d: DesiredApp, deps: ObserveDeps): ObservedApp {
-  const { layout, vassals, respawnBaseline } = deps;
+  const { layout, vassals, knownPids } = deps;
   const files = new Map<string, string | null | Unknown>();
   for (const unit of d.units) for (const f of [unit.config, ...unit.files]) files.set(f.path, read(f.path));
 
@@ -53,9 +53,9 @@ export function observe(d: DesiredApp, deps: ObserveDeps): ObservedApp {
         const v = vassals.get(`${name}.ini`);
         process = null;
         if (v) {
-          const base = respawnBaseline.get(name);
-          if (base === undefined || v.respawns < base) respawnBaseline.set(name, v.respawns);
-          process = { ...v, unexpectedRespawns: base === undefined ? 0 : Math.max(0, v.respawns - base) };
+          const known = knownPids.get(name);
+          if (known === undefined) knownPids.set(name, v.pid);
+          process = { ...v, restartedFrom: known !== undefined && known !== v.pid ? known : null };
         }
       }
       units.set(name, { present: available.includes(name), enabled: isEnabled, process });

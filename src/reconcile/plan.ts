@@ -84,14 +84,14 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
     for (const [name, seen] of o.units) {
       if (wanted.has(name)) {
         const proc = seen.process;
-        if (proc !== null && proc !== UNKNOWN && proc.unexpectedRespawns > 0) {
-          // The emperor already restarted it; record the drift once and take the new baseline.
+        if (proc !== null && proc !== UNKNOWN && proc.restartedFrom !== null) {
+          // The emperor already restarted it (a reload keeps the pid); record the drift once.
           const f: DriftFinding = {
             resource: `process:${name}`, kind: 'missing', desired: 'running',
-            observed: `exited unexpectedly; restarted by the emperor as pid ${proc.pid}`, action: 'healed',
+            observed: `pid ${proc.restartedFrom} exited unexpectedly; the emperor restarted it as pid ${proc.pid}`, action: 'healed',
           };
           findings.push(f);
-          actions.push({ type: 'ack-respawn', unit: name, respawns: proc.respawns, drift: f });
+          actions.push({ type: 'ack-restart', unit: name, pid: proc.pid, drift: f });
         }
         continue;
       }

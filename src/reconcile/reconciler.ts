@@ -53,7 +53,7 @@ export interface PassResult {
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly queue: WorkQueue;
-  private readonly respawnBaseline = new Map<string, number>();
+  private readonly knownPids = new Map<string, number>();
   /** Reported findings already recorded, so a standing one is not written on every pass. */
   private readonly reported = new Map<string, Set<string>>();
   /** Rendered desired state per app, reused while the records behind it are unchanged. */
@@ -112,7 +112,7 @@ export class Reconciler {
   async dryRun(name: string): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const app = this.d.store.getApp(name);
     const desired = app ? this.desired(app) : this.nothing(name);
-    const observed = observe(desired, { layout: this.d.layout, vassals: await this.vassals(), respawnBaseline: this.respawnBaseline });
+    const observed = observe(desired, { layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids });
     return { desired, observed, plan: plan(desired, observed) };
   }
 
@@ -120,7 +120,7 @@ export class Reconciler {
     const { store, lifecycles, log } = this.d;
     const app = store.getApp(name);
     const { desired, observed, plan: p } = await this.dryRun(name);
-    const ctx: ExecContext = { ...this.d, app: name, respawnBaseline: this.respawnBaseline };
+    const ctx: ExecContext = { ...this.d, app: name, knownPids: this.knownPids };
     const target = desired.target;
 
     if (app && p.rollout) {
@@ -134,7 +134,7 @@ export class Reconciler {
       try {
         await execute(ctx, action);
         done++;
-        if (action.type !== 'ack-respawn') log.debug({ app: name, action: action.type }, 'action done');
+        if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
       } catch (err) {
         failure = err;
         break;
@@ -246,6 +246,6 @@ export class Reconciler {
   forget(app: string): void {
     this.desiredCache.delete(app);
     this.reported.delete(app);
-    for (const unit of [...this.respawnBaseline.keys()]) if (unit.startsWith(`${app}.`)) this.respawnBaseline.delete(unit);
+    for (const unit of [...this.knownPids.keys()]) if (unit.startsWith(`${app}.`)) this.knownPids.delete(unit);
   }
 }

@@ -31,7 +31,7 @@ export interface ObservedUnit {
   present: boolean;
   enabled: boolean;
   /** null: the emperor does not list it; UNKNOWN: the emperor could not be asked. */
-  process: (VassalStatus & { unexpectedRespawns: number }) | null | Unknown;
+  process: (VassalStatus & { restartedFrom: number | null }) | null | Unknown;
 }
 
 /** What is really on the machine for one app. */
@@ -66,7 +66,7 @@ export type Action = Base &
     | { type: 'await-healthy'; version: number; check: HealthCheck }
     | { type: 'apply-site'; resource: string; path: string; content: string | null }
     | { type: 'mark-live'; version: number }
-    | { type: 'ack-respawn'; unit: string; respawns: number }
+    | { type: 'ack-restart'; unit: string; pid: number }
   );
 
 export interface Plan {
