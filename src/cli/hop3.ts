@@ -84,6 +84,13 @@ program.command('status').description('status of one app').argument('<app>').add
   out(s, Boolean(o.json), () => statusText(s));
 });
 
+program.command('reconcile').description('run a reconcile pass over an app now and show what it did').argument('<app>').addOption(json())
+  .action(async (app: string, o: { json?: boolean }) => {
+    const r = await call<{ actions: { type: string; drift: { kind: string; resource: string } | null }[]; error: string | null }>(cfg, 'apps.reconcile', { app });
+    out(r, Boolean(o.json), () => (r.actions.length ? r.actions.map((a) => `${a.type}${a.drift ? ` (drift: ${a.drift.kind} ${a.drift.resource})` : ''}`).join('\n') : 'converged: nothing to do') + (r.error ? `\nerror: ${r.error}` : ''));
+    if (r.error) process.exitCode = 2;
+  });
+
 program.command('drift').description('recent drift findings, healed ones too').argument('[app]').addOption(json()).action(async (app: string | undefined, o: { json?: boolean }) => {
   const d = await call<DriftRecord[]>(cfg, 'apps.drift', app ? { app } : {});
   out(d, Boolean(o.json), () => (d.length ? d.map(formatDrift).join('\n') : 'no drift found'));

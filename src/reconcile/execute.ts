@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { operationalError, errorMessage } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
+import { httpGet } from '../lib/http-get.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import { sleep } from '../lib/pidfile.js';
@@ -64,12 +65,11 @@ async function awaitHealthy(check: HealthCheck): Promise<void> {
   let last = 'no answer yet';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(check.url, { headers: { host: check.host }, signal: AbortSignal.timeout(Math.max(100, deadline - Date.now())) });
-      await res.arrayBuffer();
+      const res = await httpGet(check.url, check.host, Math.max(100, deadline - Date.now()));
       if (res.status === check.expectStatus) return;
       last = `status ${res.status}`;
     } catch (err) {
-      last = errorMessage((err as Error).cause ?? err);
+      last = errorMessage(err);
     }
     await sleep(50);
   }

@@ -40,6 +40,12 @@ const METHODS: Record<string, Handler> = {
     await destroyApp(h, app(p));
     return { app: app(p), destroyed: true };
   },
+  'apps.reconcile': async (h, p) => {
+    requireApp(h, app(p));
+    await h.reconciler.trigger(app(p));
+    const pass = h.reconciler.lastPass.get(app(p));
+    return { app: app(p), actions: pass?.actions.map(({ type, drift }) => ({ type, drift: drift ?? null })) ?? [], findings: pass?.findings ?? [], error: pass?.error ?? null };
+  },
   'apps.drift': (h, p) => {
     if (p.app !== undefined) requireApp(h, app(p));
     return h.store.listDrift(p.app as string | undefined, (p.limit as number | undefined) ?? 100);

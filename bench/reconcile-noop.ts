@@ -1,0 +1,476 @@
+/**
+ * Benchmark: the converged ("no-op") reconcile pass over N static-site apps.
+ *
+ * For each N it starts a real hop3 controller (real uWSGI emperor, real embedded nginx) in a
+ * throwaway HOP3_HOME on free loopback ports, declares N static sites through the records, lets
+ * the reconciler converge them, then times full passes over every app once nothing is left to
+ * do. DESIGN.md: "a second pass over unchanged state plans nothing and touches nothing: no
+ * writes, no mtime changes, no reloads, no process spawns" — this checks it and measures it.
+ *
+ *   npm run build && node dist/bench/reconcile-noop.js [N...] [--strict] [--profile=DIR]
+ *
+ * N defaults to 100 and 1000. --strict also fails (exit 1) on a missed performance target;
+ * without it only broken invariants (actions, spawns, writes, row changes, mtimes, serving)
+ * fail. --profile=DIR writes a V8 CPU profile of the measured no-op passes only.
+ * Environment: BENCH_CONCURRENCY (HOP3_DEPLOY_CONCURRENCY, default 4, the daemon's default),
+ * BENCH_CONVERGE_TIMEOUT_S (default 1200).
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../src/config.js';
+import { execStats } from '../src/lib/exec.js';
+import { writeStats } from '../src/lib/fs-atomic.js';
+import { createLogger } from '../src/lib/logger.js';
+import { livePid } from '../src/lib/pidfile.js';
+import { createHop3, type Hop3 } from '../src/server/hop3.js';
+import { assertValidSpec, parseAppSpec } from '../src/spec/index.js';
+
+// --- settings ---------------------------------------------------------------------------------
+
+const NOOP_PASSES = 5;
+const MAX_CONVERGE_ROUNDS = 12;
+const CONVERGE_TIMEOUT_MS = Number(process.env.BENCH_CONVERGE_TIMEOUT_S ?? 1200) * 1000;
+const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '4';
+const START_TIMEOUT_MS = 60_000;
+const DECLARE_TIMEOUT_MS = 300_000;
+const PASS_TIMEOUT_MS = 60_000;
+const STEP_TIMEOUT_MS = 30_000;
+/** Hard bound per N: past it, kill what we started, remove HOP3_HOME and exit 2. */
+const WATCHDOG_MS = CONVERGE_TIMEOUT_MS + DECLARE_TIMEOUT_MS + 2 * START_TIMEOUT_MS + (NOOP_PASSES + 2) * PASS_TIMEOUT_MS + 6 * STEP_TIMEOUT_MS;
+
+/** Targets, stated for N = 1000 (and applied to every N: a smaller N must meet them too). */
+const TARGET = { wallMs: 100, spawns: 0, writes: 0, rssMb: 150 };
+
+const HOP3_TOML = '[build]\nbuilder = "static"\n[run]\nstatic = "public"\n';
+
+// --- small helpers ----------------------------------------------------------------------------
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Two distinct free loopback ports (both held open while choosing, so they differ). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve(srv));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+function httpGet(port: number, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path: '/', method: 'GET', agent: false, headers: { Host: host, Connection: 'close' }, timeout: 5000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('HTTP request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** mtime and inode of every file under `dir` (an atomic rename changes the inode). */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const s = statSync(p, { bigint: true });
+        out.set(p, `${s.mtimeNs}/${s.ino}`);
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function changedFiles(before: Map<string, string>, after: Map<string, string>): number {
+  let n = 0;
+  for (const [p, v] of after) if (before.get(p) !== v) n++;
+  for (const p of before.keys()) if (!after.has(p)) n++;
+  return n;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+const appName = (i: number, n: number) => `site-${String(i).padStart(Math.max(3, String(n - 1).length), '0')}`;
+
+// --- emergency cleanup (watchdog, signals) ------------------------------------------------------
+
+interface Live {
+  home: string;
+  nginxPidfile: string;
+  emperorPidfile: string;
+}
+let live: Live | null = null;
+
+/** Synchronous last resort: stop the servers we started and remove HOP3_HOME. */
+function emergencyCleanup(): void {
+  if (!live) return;
+  for (const [pidfile, marker] of [[live.nginxPidfile, 'nginx'], [live.emperorPidfile, 'uwsgi']] as const) {
+    const pid = livePid(pidfile, marker);
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  rmSync(live.home, { recursive: true, force: true });
+  live = null;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: cleaning up`);
+    emergencyCleanup();
+    process.exit(130);
+  });
+}
+
+// --- one N --------------------------------------------------------------------------------------
+
+interface NoopPass {
+  wallMs: number;
+  cpuMs: number;
+  spawns: number;
+  writes: number;
+  rowChanges: number;
+  actions: number;
+  errors: number;
+  rssMb: number;
+}
+
+export interface BenchResult {
+  bench: 'reconcile-noop';
+  date: string;
+  n: number;
+  concurrency: number;
+  node: string;
+  cpus: number;
+  converge: { ms: number; rounds: number; spawns: number; writes: number; nginxTestMs: number; nginxReloadMs: number };
+  served: boolean;
+  noop: {
+    passes: NoopPass[];
+    wallMsMedian: number;
+    cpuMsMedian: number;
+    spawns: number;
+    writes: number;
+    rowChanges: number;
+    actions: number;
+    errors: number;
+    rssMbMax: number;
+    siteMtimeChanges: number;
+  };
+  targets: typeof TARGET;
+  pass: Record<string, boolean>;
+}
+
+function countActions(h: Hop3): { actions: number; errors: number; apps: number } {
+  let actions = 0;
+  let errors = 0;
+  for (const p of h.reconciler.lastPass.values()) {
+    actions += p.actions.length;
+    if (p.error !== null) errors++;
+  }
+  return { actions, errors, apps: h.reconciler.lastPass.size };
+}
+
+function totalChanges(h: Hop3): number {
+  return h.store.db.prepare('SELECT total_changes()').pluck().get() as number;
+}
+
+/** Time nginx -t and reloads during convergence (bench-side wrappers of NginxControl's private steps). */
+function instrumentNginx(h: Hop3): { testMs: number; reloadMs: number } {
+  const acc = { testMs: 0, reloadMs: 0 };
+  const ctl = h.nginx as unknown as { test(): Promise<void>; reload(): Promise<void> };
+  const origTest = ctl.test;
+  const origReload = ctl.reload;
+  ctl.test = async function (this: unknown) {
+    const t = performance.now();
+    try {
+      return await origTest.call(this);
+    } finally {
+      acc.testMs += performance.now() - t;
+    }
+  };
+  ctl.reload = async function (this: unknown) {
+    const t = performance.now();
+    try {
+      return await origReload.call(this);
+    } finally {
+      acc.reloadMs += performance.now() - t;
+    }
+  };
+  return acc;
+}
+
+async function benchOne(n: number, opts: { profileDir: string | null }): Promise<BenchResult> {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-bench-'));
+  const [httpPort, listenPort] = await freePorts(2);
+  const config = loadConfig({
+    HOP3_HOME: home,
+    HOP3_HTTP_PORT: String(httpPort),
+    HOP3_LISTEN: `127.0.0.1:${listenPort}`,
+    HOP3_LOG_LEVEL: 'silent',
+    HOP3_DEPLOY_CONCURRENCY: CONCURRENCY,
+  });
+  const log = createLogger('silent');
+  let h: Hop3 | null = null;
+  const watchdog = setTimeout(() => {
+    console.error(`watchdog: N=${n} exceeded ${Math.round(WATCHDOG_MS / 1000)} s; killing the servers and removing ${home}`);
+    emergencyCleanup();
+    process.exit(2);
+  }, WATCHDOG_MS);
+  watchdog.unref();
+  try {
+    h = createHop3(config, log);
+    live = { home, nginxPidfile: join(h.layout.run, 'nginx.pid'), emperorPidfile: h.emperor.pidfile };
+    const hh = h;
+    const nginxTimes = instrumentNginx(hh);
+
+    // 1. Real managed servers.
+    await withTimeout(hh.emperor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
+    await withTimeout(hh.nginx.ensureRunning(), START_TIMEOUT_MS, 'nginx start');
+
+    // 2. Declare N static sites through the records (as deployArchive does, minus the upload).
+    const spec = assertValidSpec(parseAppSpec({ 'hop3.toml': HOP3_TOML }));
+    const names = Array.from({ length: n }, (_, i) => appName(i, n));
+    const tDeclare = performance.now();
+    for (const name of names) {
+      const src = join(hh.layout.releaseDir(name, 1), 'src');
+      mkdirSync(join(src, 'public'), { recursive: true });
+      writeFileSync(join(src, 'hop3.toml'), HOP3_TOML);
+      writeFileSync(join(src, 'public', 'index.html'), `<!doctype html><title>${name}</title><h1>hello from ${name}</h1>\n`);
+      for (const d of ['data', 'log']) mkdirSync(join(hh.layout.app(name), d), { recursive: true });
+    }
+    hh.store.db.transaction(() => {
+      for (const name of names) {
+        hh.store.createApp(name);
+        const release = hh.store.createRelease({ app: name, source: 'rpc', commit: null, spec, env: {}, artifact: null, ports: {} });
+        hh.store.addEvent(name, 'release.created', { release: release.version, source: 'rpc' });
+        hh.store.updateDesired(name, { desiredRelease: release.version, desiredState: 'running' });
+      }
+    })();
+    console.log(`N=${n}: declared ${n} apps in ${round1((performance.now() - tDeclare) / 1000)} s (HOP3_HOME=${home}, http :${httpPort})`);
+
+    // 3. Converge: each triggerAll waits for one pass per app; a build pass queues its rollout.
+    const converged = () =>
+      names.every((name) => {
+        const p = hh.reconciler.lastPass.get(name);
+        return p !== undefined && p.actions.length === 0 && p.error === null && hh.store.getApp(name)?.health === 'Healthy';
+      });
+    execStats.spawns = 0;
+    writeStats.writes = 0;
+    const tConverge = performance.now();
+    const deadline = tConverge + CONVERGE_TIMEOUT_MS;
+    const progress = setInterval(() => {
+      const healthy = hh.store.listApps().filter((a) => a.health === 'Healthy').length;
+      console.log(`  … ${round1((performance.now() - tConverge) / 1000)} s: ${healthy}/${n} healthy, ${execStats.spawns} spawns`);
+    }, 15_000);
+    let rounds = 0;
+    try {
+      while (!converged()) {
+        if (rounds >= MAX_CONVERGE_ROUNDS) throw new Error(`N=${n}: not converged after ${rounds} rounds`);
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Error(`N=${n}: not converged within ${CONVERGE_TIMEOUT_MS / 1000} s`);
+        const t = performance.now();
+        await withTimeout(hh.reconciler.triggerAll(), left, `convergence round ${rounds + 1}`);
+        rounds++;
+        const c = countActions(hh);
+        console.log(`  round ${rounds}: ${round1((performance.now() - t) / 1000)} s, ${c.actions} actions, ${c.errors} errors`);
+      }
+    } finally {
+      clearInterval(progress);
+    }
+    const convergeMs = performance.now() - tConverge;
+    const converge = {
+      ms: Math.round(convergeMs), rounds, spawns: execStats.spawns, writes: writeStats.writes,
+      nginxTestMs: Math.round(nginxTimes.testMs), nginxReloadMs: Math.round(nginxTimes.reloadMs),
+    };
+    console.log(`N=${n}: converged in ${round1(convergeMs / 1000)} s (${rounds} rounds incl. the final no-op one; ` +
+      `${converge.spawns} spawns, ${converge.writes} writes; nginx -t ${round1(converge.nginxTestMs / 1000)} s, reloads ${round1(converge.nginxReloadMs / 1000)} s)`);
+
+    // Really served?
+    const first = names[0]!;
+    const got = await withTimeout(httpGet(httpPort!, `${first}.${config.domain}`), STEP_TIMEOUT_MS, 'HTTP check');
+    const served = got.status === 200 && got.body.includes(`hello from ${first}`);
+    console.log(`N=${n}: GET http://127.0.0.1:${httpPort}/ Host ${first}.${config.domain} → ${got.status} ${served ? '(index.html served)' : `UNEXPECTED: ${got.body.slice(0, 200)}`}`);
+
+    // 4. The no-op pass, NOOP_PASSES times.
+    const sitesBefore = snapshot(hh.layout.nginxSites);
+    const passes: NoopPass[] = [];
+    let session: Session | null = null;
+    if (opts.profileDir) {
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 100 });
+      await session.post('Profiler.start');
+    }
+    for (let i = 0; i < NOOP_PASSES; i++) {
+      execStats.spawns = 0;
+      writeStats.writes = 0;
+      const rows0 = totalChanges(hh);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await withTimeout(hh.reconciler.triggerAll(), PASS_TIMEOUT_MS, `no-op pass ${i + 1}`);
+      const wallMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const spawns = execStats.spawns;
+      const writes = writeStats.writes;
+      const rowChanges = totalChanges(hh) - rows0;
+      const c = countActions(hh);
+      passes.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, spawns, writes, rowChanges, actions: c.actions, errors: c.errors, rssMb: rssMb() });
+    }
+    if (session && opts.profileDir) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      mkdirSync(opts.profileDir, { recursive: true });
+      const file = join(opts.profileDir, `reconcile-noop-${n}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.log(`N=${n}: CPU profile of the no-op passes → ${file}`);
+    }
+    const siteMtimeChanges = changedFiles(sitesBefore, snapshot(hh.layout.nginxSites));
+
+    const noop = {
+      passes,
+      wallMsMedian: median(passes.map((p) => p.wallMs)),
+      cpuMsMedian: median(passes.map((p) => p.cpuMs)),
+      spawns: Math.max(...passes.map((p) => p.spawns)),
+      writes: Math.max(...passes.map((p) => p.writes)),
+      rowChanges: Math.max(...passes.map((p) => p.rowChanges)),
+      actions: Math.max(...passes.map((p) => p.actions)),
+      errors: Math.max(...passes.map((p) => p.errors)),
+      rssMbMax: Math.max(...passes.map((p) => p.rssMb)),
+      siteMtimeChanges,
+    };
+    const pass = {
+      wall: noop.wallMsMedian <= TARGET.wallMs,
+      spawns: noop.spawns <= TARGET.spawns,
+      writes: noop.writes <= TARGET.writes,
+      rss: noop.rssMbMax <= TARGET.rssMb,
+      actions: noop.actions === 0 && noop.errors === 0,
+      rowChanges: noop.rowChanges === 0,
+      siteMtimes: siteMtimeChanges === 0,
+      served,
+    };
+    return {
+      bench: 'reconcile-noop', date: new Date().toISOString(), n, concurrency: config.deployConcurrency,
+      node: process.version, cpus: (await import('node:os')).availableParallelism(),
+      converge, served, noop, targets: TARGET, pass,
+    };
+  } finally {
+    // 6. Cleanup, always, each step bounded; then make sure nothing we started survives.
+    const steps: [string, () => Promise<void> | void][] = h
+      ? [
+          ['reconciler.close', () => h!.reconciler.close()],
+          ['emperor.stop', () => h!.emperor.stop()],
+          ['nginx.stop', () => h!.nginx.stop()],
+          ['store.close', () => h!.store.close()],
+        ]
+      : [];
+    for (const [what, step] of steps) {
+      try {
+        await withTimeout(Promise.resolve().then(step), STEP_TIMEOUT_MS, what);
+      } catch (err) {
+        console.error(`cleanup: ${what}: ${(err as Error).message}`);
+      }
+    }
+    emergencyCleanup(); // kills leftovers (if any) and removes HOP3_HOME
+    rmSync(home, { recursive: true, force: true });
+    clearTimeout(watchdog);
+  }
+}
+
+// --- report -------------------------------------------------------------------------------------
+
+function table(r: BenchResult): string {
+  const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+  const rows: [string, string, string, string][] = [
+    ['convergence (initial setup)', `${round1(r.converge.ms / 1000)} s`, 'informational', `${r.converge.rounds} rounds`],
+    ['served (GET site-…0 → 200)', r.served ? 'yes' : 'no', 'yes', mark(r.pass.served!)],
+    ['no-op pass wall (median of 5)', `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`, mark(r.pass.wall!)],
+    ['no-op pass CPU (median of 5)', `${round1(r.noop.cpuMsMedian)} ms`, 'informational', ''],
+    ['spawns per pass (max)', String(r.noop.spawns), `${TARGET.spawns}`, mark(r.pass.spawns!)],
+    ['file writes per pass (max)', String(r.noop.writes), `${TARGET.writes}`, mark(r.pass.writes!)],
+    ['RSS after pass (max)', `${round1(r.noop.rssMbMax)} MB`, `≤ ${TARGET.rssMb} MB`, mark(r.pass.rss!)],
+    ['actions over all apps (max)', `${r.noop.actions}${r.noop.errors ? ` (+${r.noop.errors} errors)` : ''}`, '0', mark(r.pass.actions!)],
+    ['DB rows changed per pass (max)', String(r.noop.rowChanges), '0', mark(r.pass.rowChanges!)],
+    ['nginx/sites mtime changes', String(r.noop.siteMtimeChanges), '0', mark(r.pass.siteMtimes!)],
+  ];
+  const head: [string, string, string, string] = [`N = ${r.n}`, 'measured', 'target', 'result'];
+  const all = [head, ...rows];
+  const w = [0, 1, 2, 3].map((i) => Math.max(...all.map((row) => row[i]!.length)));
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const strict = args.includes('--strict');
+  const profileDir = args.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ?? null;
+  const ns = args.filter((a) => !a.startsWith('--')).map(Number);
+  if (ns.some((x) => !Number.isInteger(x) || x < 1 || x > 100_000)) {
+    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--strict] [--profile=DIR]');
+    return 64;
+  }
+  const sizes = ns.length > 0 ? ns : [100, 1000];
+  let failed = false;
+  for (const n of sizes) {
+    let r: BenchResult;
+    try {
+      r = await benchOne(n, { profileDir });
+    } catch (err) {
+      console.error(`N=${n}: FAILED: ${(err as Error).stack ?? err}`);
+      failed = true;
+      continue;
+    }
+    console.log(`\nreconcile no-op pass, N = ${n} (deploy concurrency ${r.concurrency}, ${r.cpus} CPUs, node ${r.node}); targets are stated for N = 1000`);
+    console.log(table(r));
+    console.log(`per pass (wall ms): ${r.noop.passes.map((p) => round1(p.wallMs)).join(', ')}; CPU ms: ${r.noop.passes.map((p) => round1(p.cpuMs)).join(', ')}`);
+    console.log(JSON.stringify(r));
+    console.log('');
+    const invariants = r.pass.served && r.pass.actions && r.pass.spawns && r.pass.writes && r.pass.rowChanges && r.pass.siteMtimes;
+    const perf = r.pass.wall && r.pass.rss;
+    if (!invariants || (strict && !perf)) failed = true;
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    emergencyCleanup();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,146 @@
+import { execa, type Result } from 'execa';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { c as tarCreate } from 'tar';
+import { httpGet } from '../../src/lib/http-get.js';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const EXAMPLES = join(ROOT, 'examples');
+const BIN = join(ROOT, 'bin');
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll until `fn` returns a truthy value or `ms` pass; returns the value and the time it took. */
+export async function within<T>(ms: number, fn: () => Promise<T> | T): Promise<{ value: T; elapsedMs: number }> {
+  const start = Date.now();
+  let last: unknown;
+  while (Date.now() - start < ms) {
+    try {
+      const value = await fn();
+      if (value) return { value, elapsedMs: Date.now() - start };
+    } catch (err) {
+      last = err;
+    }
+    await sleep(50);
+  }
+  throw new Error(`condition not met within ${ms} ms${last ? `: ${String(last)}` : ''}`);
+}
+
+/** A real hop3-server in a throwaway HOP3_HOME on free loopback ports, with its emperor and nginx. */
+export class Daemon {
+  readonly home = mkdtempSync(join(tmpdir(), 'hop3-test-'));
+  httpPort = 0;
+  apiPort = 0;
+  private proc: ReturnType<typeof execa> | null = null;
+
+  get env(): Record<string, string> {
+    return {
+      HOP3_HOME: this.home,
+      HOP3_HTTP_PORT: String(this.httpPort),
+      HOP3_LISTEN: `127.0.0.1:${this.apiPort}`,
+      HOP3_API_URL: `http://127.0.0.1:${this.apiPort}`,
+      HOP3_LOG_LEVEL: 'debug',
+      HOP3_PORT_RANGE: '30000-45000',
+      HOP3_HEALTH_TIMEOUT: '15',
+    };
+  }
+
+  async start(): Promise<this> {
+    if (!this.httpPort) {
+      this.httpPort = await freePort();
+      this.apiPort = await freePort();
+    }
+    this.proc = execa(join(BIN, 'hop3-server'), ['serve'], {
+      env: this.env, reject: false, stdout: { file: join(this.home, 'daemon.log'), append: true }, stderr: { file: join(this.home, 'daemon.log'), append: true },
+    });
+    await within(20_000, async () => (await fetch(`http://127.0.0.1:${this.apiPort}/healthz`)).ok);
+    return this;
+  }
+
+  get pid(): number {
+    return this.proc!.pid!;
+  }
+
+  /** Stop the daemon: SIGTERM (graceful) or SIGKILL. Apps keep running either way. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<Result | undefined> {
+    if (!this.proc) return undefined;
+    this.proc.kill(signal);
+    const result = await this.proc;
+    this.proc = null;
+    return result as Result;
+  }
+
+  hop3(args: string[], opts: { input?: string } = {}): Promise<Result> {
+    return execa(join(BIN, 'hop3'), args, { env: this.env, reject: false, timeout: 120_000, input: opts.input });
+  }
+
+  async json<T = any>(args: string[]): Promise<T> {
+    const r = await this.hop3([...args, '--json']);
+    if (r.exitCode !== 0) throw new Error(`hop3 ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}${r.stdout}`);
+    return JSON.parse(String(r.stdout)) as T;
+  }
+
+  token(): string {
+    return readFileSync(join(this.home, 'secrets', 'admin-token'), 'utf8').trim();
+  }
+
+  async rpc(method: string, params: unknown, token = this.token()): Promise<{ status: number; body: any }> {
+    const res = await fetch(`http://127.0.0.1:${this.apiPort}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
+  /** GET through the embedded nginx with the app's host name. */
+  async get(host: string, path = '/'): Promise<{ status: number; body: string }> {
+    return httpGet(`http://127.0.0.1:${this.httpPort}${path}`, host, 5000);
+  }
+
+  pidOf(file: string): number {
+    return Number(readFileSync(join(this.home, 'run', file), 'utf8').trim());
+  }
+
+  /** Stop everything this daemon started (emperor, apps, nginx) and delete its home. */
+  async cleanup(): Promise<void> {
+    await this.stop('SIGKILL').catch(() => undefined);
+    await execa(join(BIN, 'hop3-server'), ['halt'], { env: this.env, reject: false, timeout: 30_000 });
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+/** A gzipped tar of `files` (path → content), base64: what `hop3 deploy` uploads. */
+export async function archiveOf(files: Record<string, string>): Promise<string> {
+  const dir = appDir(files);
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of tarCreate({ gzip: true, cwd: dir }, Object.keys(files)) as AsyncIterable<Buffer>) chunks.push(chunk);
+    return Buffer.concat(chunks).toString('base64');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Write an app directory from `files` and return its path (removed by the caller's cleanup). */
+export function appDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'hop3-app-'));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}

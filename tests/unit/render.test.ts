@@ -1,0 +1,293 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.js';
+import { Hop3Error } from '../../src/lib/errors.js';
+import { layoutOf } from '../../src/lib/layout.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { renderTemplate } from '../../src/lib/render.js';
+import staticDeployer from '../../src/plugins/deployers/static/index.js';
+import uwsgiDeployer from '../../src/plugins/deployers/uwsgi/index.js';
+import nginxProxy from '../../src/plugins/proxies/nginx/index.js';
+import type { PluginContext, ProxySite } from '../../src/plugins/types.js';
+import type { AppSpec, ProcessSpec } from '../../src/spec/types.js';
+import type { ReleaseRecord } from '../../src/store/types.js';
+
+function context(env: Record<string, string> = {}): PluginContext {
+  const config: Config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080', ...env }, 0);
+  return { config, layout: layoutOf(config.home), log: createLogger('silent') };
+}
+
+function spec(processes: ProcessSpec[], over: Partial<AppSpec> = {}): AppSpec {
+  return {
+    name: null,
+    metadata: {},
+    build: { builder: 'auto', before: [] },
+    run: { workers: 3, beforeRun: [] },
+    processes,
+    env: {},
+    domains: [],
+    healthcheck: { path: '/', timeout: null, expectStatus: 200 },
+    addons: [],
+    ...over,
+  };
+}
+
+function release(over: Partial<ReleaseRecord> & Pick<ReleaseRecord, 'spec'>): ReleaseRecord {
+  return {
+    app: 'blog',
+    version: 3,
+    source: 'push',
+    commit: '0123456789abcdef0123456789abcdef01234567',
+    env: { DATABASE_URL: 'postgres://blog@127.0.0.1/blog', SECRET_KEY: 's3cret' },
+    artifact: { kind: 'virtualenv', dir: 'apps/blog/releases/v3', metadata: {} },
+    ports: {},
+    status: 'built',
+    message: '',
+    createdAt: '2024-01-01T00:00:00.000Z',
+    ...over,
+  };
+}
+
+function thrown(fn: () => unknown): Hop3Error {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(Hop3Error);
+    return err as Hop3Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('uwsgi deployer', () => {
+  const deployer = uwsgiDeployer(context());
+
+  it('accepts virtualenv artifacts only', () => {
+    expect(deployer.accept({ kind: 'virtualenv', dir: 'x', metadata: {} })).toBe(true);
+    expect(deployer.accept({ kind: 'static', dir: 'x', metadata: {} })).toBe(false);
+  });
+
+  it('plans one vassal for a wsgi process', () => {
+    const r = release({ spec: spec([{ name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' }]), ports: { wsgi: 20001 } });
+    const { units, info } = deployer.plan(r, { restartCount: 2 });
+    expect(info).toEqual({ protocol: 'http', address: '127.0.0.1', port: 20001 });
+    expect(units).toHaveLength(1);
+    const u = units[0]!;
+    expect(u.name).toBe('blog.v3.wsgi');
+    expect(u.process).toBe('wsgi');
+    expect(u.config.resource).toBe('vassal:blog.v3.wsgi');
+    expect(u.config.path).toBe('/srv/hop3/uwsgi-available/blog.v3.wsgi.ini');
+    expect(u.files.map((f) => [f.resource, f.path])).toEqual([['runfile:blog.v3.wsgi', '/srv/hop3/apps/blog/releases/v3/run/wsgi.json']]);
+    expect(u.config.content).toMatchSnapshot('wsgi.ini');
+    expect(u.files[0]!.content).toMatchSnapshot('wsgi run file');
+
+    const run = JSON.parse(u.files[0]!.content) as { env: Record<string, string>; cwd: string; entry: string };
+    expect(run.entry).toBe('blog.wsgi:application');
+    expect(run.cwd).toBe('/srv/hop3/apps/blog/releases/v3/src');
+    expect(run.env).toMatchObject({
+      DATABASE_URL: 'postgres://blog@127.0.0.1/blog',
+      SECRET_KEY: 's3cret',
+      PORT: '20001',
+      HOP3_APP: 'blog',
+      HOP3_RELEASE: 'v3',
+      HOP3_PROCESS: 'wsgi',
+      VIRTUAL_ENV: '/srv/hop3/apps/blog/releases/v3/venv',
+    });
+    // The environment lives in the run file only.
+    expect(u.config.content).not.toContain('s3cret');
+    expect(u.config.content).not.toContain('DATABASE_URL');
+    expect(u.config.content).toContain('http-socket = 127.0.0.1:20001');
+    expect(u.config.content).toContain('processes = 3');
+    expect(u.config.content).toContain('; restart 2');
+  });
+
+  it('a restart changes the rendered ini (so uWSGI reloads the vassal)', () => {
+    const r = release({ spec: spec([{ name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' }]), ports: { wsgi: 20001 } });
+    const a = deployer.plan(r, { restartCount: 0 }).units[0]!;
+    const b = deployer.plan(r, { restartCount: 1 }).units[0]!;
+    expect(a.config.content).not.toBe(b.config.content);
+    expect(a.files[0]!.content).toBe(b.files[0]!.content);
+  });
+
+  it('plans web and worker vassals; only web gets a port and the proxy target', () => {
+    const r = release({
+      spec: spec([
+        { name: 'web', kind: 'web', command: 'gunicorn blog.wsgi -b 127.0.0.1:$PORT' },
+        { name: 'worker', kind: 'worker', command: 'python worker.py --queue default' },
+        { name: 'static', kind: 'static', command: 'public' },
+        { name: 'cron', kind: 'cron', command: 'python cleanup.py', schedule: '0 * * * *' },
+      ]),
+      ports: { web: 20002 },
+    });
+    const { units, info } = deployer.plan(r, { restartCount: 0 });
+    expect(info).toEqual({ protocol: 'http', address: '127.0.0.1', port: 20002 });
+    expect(units.map((u) => u.name)).toEqual(['blog.v3.web', 'blog.v3.worker']);
+    for (const u of units) {
+      expect(u.config.content).toMatchSnapshot(`${u.process}.ini`);
+      expect(u.files[0]!.content).toMatchSnapshot(`${u.process} run file`);
+      expect(u.config.content).not.toContain('s3cret');
+      // The command is in the run file, never in the ini.
+      expect(u.config.content).not.toContain('python worker.py');
+      expect(u.config.content).not.toContain('gunicorn');
+      expect(u.config.content).toContain(`attach-daemon2 = cmd=python3 /srv/hop3/lib/hop3_run.py /srv/hop3/apps/blog/releases/v3/run/${u.process}.json,`);
+    }
+    const [web, worker] = units.map((u) => JSON.parse(u.files[0]!.content) as { env: Record<string, string>; command: string });
+    expect(web!.command).toBe('gunicorn blog.wsgi -b 127.0.0.1:$PORT');
+    expect(web!.env.PORT).toBe('20002');
+    expect(worker!.command).toBe('python worker.py --queue default');
+    expect(worker!.env).not.toHaveProperty('PORT');
+    expect(worker!.env.SECRET_KEY).toBe('s3cret');
+  });
+
+  it('a release with only a worker has no proxy target', () => {
+    const r = release({ spec: spec([{ name: 'worker', kind: 'worker', command: 'python worker.py' }]) });
+    const { units, info } = deployer.plan(r, { restartCount: 0 });
+    expect(info).toBeNull();
+    expect(units).toHaveLength(1);
+  });
+
+  it.each([
+    { name: 'newline', value: 'x\nplugin = evil' },
+    { name: ';', value: 'x; rm -rf /' },
+    { name: '{', value: '{"a":1}' },
+    { name: '%', value: '%(home)' },
+    { name: '$(', value: '$(id)' },
+  ])('an env value with $name goes only into the JSON run file', ({ value }) => {
+    const r = release({
+      spec: spec([{ name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' }]),
+      env: { EVIL: value, 'OTHER': 'fine' },
+      ports: { wsgi: 20001 },
+    });
+    const u = deployer.plan(r, { restartCount: 0 }).units[0]!;
+    expect(u.config.content).not.toContain(value);
+    expect(u.config.content).not.toContain('EVIL');
+    expect((JSON.parse(u.files[0]!.content) as { env: Record<string, string> }).env.EVIL).toBe(value);
+  });
+
+  it('refuses to render an unsafe value into the ini (last line of defence)', () => {
+    const r = release({ app: 'blog;x', spec: spec([{ name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' }]), ports: { wsgi: 20001 } });
+    expect(thrown(() => deployer.plan(r, { restartCount: 0 })).code).toBe('UNSAFE_CONFIG_VALUE');
+  });
+});
+
+describe('static deployer', () => {
+  const deployer = staticDeployer(context());
+  const artifact = { kind: 'static' as const, dir: 'apps/site/releases/v1', metadata: {} };
+
+  it('accepts static artifacts only', () => {
+    expect(deployer.accept(artifact)).toBe(true);
+    expect(deployer.accept({ ...artifact, kind: 'virtualenv' })).toBe(false);
+  });
+
+  it.each([
+    { dir: 'public', root: '/srv/hop3/apps/site/releases/v1/src/public' },
+    { dir: 'public/', root: '/srv/hop3/apps/site/releases/v1/src/public' },
+    { dir: '.', root: '/srv/hop3/apps/site/releases/v1/src' },
+    { dir: null, root: '/srv/hop3/apps/site/releases/v1/src' },
+  ])('serves $dir from $root, with no process', ({ dir, root }) => {
+    const processes: ProcessSpec[] = dir === null ? [] : [{ name: 'static', kind: 'static', command: dir }];
+    const r = release({ app: 'site', version: 1, artifact, spec: spec(processes) });
+    expect(deployer.plan(r, { restartCount: 0 })).toEqual({ units: [], info: { protocol: 'file', root } });
+  });
+});
+
+describe('nginx proxy', () => {
+  const http: ProxySite = { app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 } };
+  const file: ProxySite = { app: 'site', release: 1, serverNames: ['site.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/site/releases/v1/src/public' } };
+
+  it.each([
+    { mode: 'embedded', env: {}, sitePath: '/srv/hop3/nginx/sites/blog.conf', listen: 'listen 8080;' },
+    { mode: 'system', env: { HOP3_NGINX: 'system' }, sitePath: '/etc/nginx/sites-enabled/hop3-blog.conf', listen: 'listen 80;' },
+    { mode: 'system, own dir', env: { HOP3_NGINX: 'system', HOP3_NGINX_SYSTEM_DIR: '/etc/nginx/conf.d' }, sitePath: '/etc/nginx/conf.d/hop3-blog.conf', listen: 'listen 80;' },
+  ])('$mode mode', ({ env, sitePath, listen }) => {
+    const proxy = nginxProxy(context(env));
+    expect(proxy.sitePath('blog')).toBe(sitePath);
+    const h = proxy.render(http);
+    const f = proxy.render(file);
+    expect(h).toMatchSnapshot('http target');
+    expect(f).toMatchSnapshot('file target');
+    for (const text of [h, f]) expect(text).toContain(listen);
+    expect(h).toContain('server_name blog.localhost www.example.com;');
+    expect(h).toContain('proxy_pass http://127.0.0.1:20001;');
+    expect(h).not.toContain('root ');
+    expect(f).toContain('root /srv/hop3/apps/site/releases/v1/src/public;');
+    expect(f).not.toContain('proxy_pass');
+  });
+
+  it('refuses a server name or a root that could add a directive', () => {
+    const proxy = nginxProxy(context());
+    expect(thrown(() => proxy.render({ ...http, serverNames: ['a.com;\n  root /etc'] })).code).toBe('UNSAFE_CONFIG_VALUE');
+    expect(thrown(() => proxy.render({ ...file, target: { protocol: 'file', root: '/srv/x; autoindex on' } })).code).toBe('UNSAFE_CONFIG_VALUE');
+  });
+});
+
+describe('nginx main.conf', () => {
+  it.each([
+    { name: 'as root, with a user', user: 'www-data' },
+    { name: 'without a user', user: null },
+  ])('renders $name', ({ user }) => {
+    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080 });
+    expect(text).toMatchSnapshot();
+    expect(text).toContain('include /srv/hop3/nginx/sites/*.conf;');
+    expect(text).toContain('listen 8080 default_server;');
+    if (user) expect(text).toContain(`user ${user};`);
+    else expect(text).not.toMatch(/^user /m);
+  });
+
+  it('refuses an unsafe home', () => {
+    const e = thrown(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80 }));
+    expect(e.code).toBe('UNSAFE_CONFIG_VALUE');
+  });
+});
+
+describe('template filters refuse, never escape', () => {
+  const UNSAFE = [
+    { name: 'newline', bad: 'a.com\nroot /etc' },
+    { name: ';', bad: 'a.com;' },
+    { name: '{', bad: 'a.com{' },
+    { name: '}', bad: 'a.com}' },
+    { name: 'space', bad: 'a.com b.com' },
+    { name: '$(', bad: '$(id)' },
+    { name: '%', bad: '%(home)s' },
+    { name: 'quote', bad: 'a"b' },
+    { name: 'tab', bad: 'a\tb' },
+  ];
+
+  const siteVars = (serverNames: string[]) => ({ app: 'a', release: 1, listenPort: 80, serverNames, staticRoot: null, upstreamPort: 20000 });
+
+  it('the nginx site template renders a safe name', () => {
+    expect(renderTemplate('nginx/site.conf.njk', siteVars(['a.com', '*.a.com']))).toContain('server_name a.com *.a.com;');
+  });
+
+  it.each(UNSAFE)('nginx filter refuses $name', ({ bad }) => {
+    const e = thrown(() => renderTemplate('nginx/site.conf.njk', siteVars([bad])));
+    expect(e.code).toBe('UNSAFE_CONFIG_VALUE');
+    expect(e.category).toBe('internal');
+  });
+
+  it('nginx filter refuses the classic injection', () => {
+    expect(thrown(() => renderTemplate('nginx/site.conf.njk', siteVars(['a.com;\n  root /etc']))).code).toBe('UNSAFE_CONFIG_VALUE');
+  });
+
+  const iniVars = (over: Record<string, unknown>) => ({
+    app: 'a', release: 1, process: 'worker', runFile: '/srv/hop3/r.json', restartCount: 0, libDir: '/srv/hop3/lib', python: 'python3',
+    pidfile: '/srv/hop3/run/a.pid', logfile: '/srv/hop3/log/a.log', ...over,
+  });
+
+  it('the ini template renders safe values', () => {
+    expect(renderTemplate('uwsgi/command.ini.njk', iniVars({}))).toContain('pidfile = /srv/hop3/run/a.pid');
+  });
+
+  it.each(UNSAFE.flatMap((u) => ['app', 'process', 'runFile', 'python', 'logfile'].map((key) => ({ ...u, key }))))(
+    'ini filter refuses $name in $key',
+    ({ bad, key }) => {
+      expect(thrown(() => renderTemplate('uwsgi/command.ini.njk', iniVars({ [key]: bad }))).code).toBe('UNSAFE_CONFIG_VALUE');
+    },
+  );
+
+  it('ini filter refuses a comma in the attach-daemon2 arguments', () => {
+    expect(thrown(() => renderTemplate('uwsgi/command.ini.njk', iniVars({ runFile: '/x.json,stopsignal=9' }))).code).toBe('UNSAFE_CONFIG_VALUE');
+  });
+
+  it('an undefined variable is an error, not an empty string', () => {
+    expect(() => renderTemplate('uwsgi/command.ini.njk', { app: 'a' })).toThrow();
+  });
+});
