@@ -120,6 +120,10 @@ const median = (xs: number[]) => {
 };
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+/** process.memoryUsage() in MB, rounded, for the JSON line. */
+function memory(): Record<string, number> {
+  return Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, round1(v / 2 ** 20)]));
+}
 const appName = (i: number, n: number) => `site-${String(i).padStart(Math.max(3, String(n - 1).length), '0')}`;
 
 // --- emergency cleanup (watchdog, signals) ------------------------------------------------------
@@ -178,6 +182,8 @@ export interface BenchResult {
   cpus: number;
   converge: { ms: number; rounds: number; spawns: number; writes: number; nginxTestMs: number; nginxReloadMs: number };
   served: boolean;
+  /** process.memoryUsage() (MB) at each stage, to tell the controller's steady state from setup garbage. */
+  memory: Record<string, Record<string, number>>;
   noop: {
     passes: NoopPass[];
     wallMsMedian: number;
@@ -256,10 +262,12 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     live = { home, nginxPidfile: join(h.layout.run, 'nginx.pid'), emperorPidfile: h.emperor.pidfile };
     const hh = h;
     const nginxTimes = instrumentNginx(hh);
+    const mem: Record<string, Record<string, number>> = { created: memory() };
 
     // 1. Real managed servers.
     await withTimeout(hh.emperor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
     await withTimeout(hh.nginx.ensureRunning(), START_TIMEOUT_MS, 'nginx start');
+    mem.started = memory();
 
     // 2. Declare N static sites through the records (as deployArchive does, minus the upload).
     const spec = assertValidSpec(parseAppSpec({ 'hop3.toml': HOP3_TOML }));
@@ -280,6 +288,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
         hh.store.updateDesired(name, { desiredRelease: release.version, desiredState: 'running' });
       }
     })();
+    mem.declared = memory();
     console.log(`N=${n}: declared ${n} apps in ${round1((performance.now() - tDeclare) / 1000)} s (HOP3_HOME=${home}, http :${httpPort})`);
 
     // 3. Converge: each triggerAll waits for one pass per app; a build pass queues its rollout.
@@ -312,6 +321,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       clearInterval(progress);
     }
     const convergeMs = performance.now() - tConverge;
+    mem.converged = memory();
     const converge = {
       ms: Math.round(convergeMs), rounds, spawns: execStats.spawns, writes: writeStats.writes,
       nginxTestMs: Math.round(nginxTimes.testMs), nginxReloadMs: Math.round(nginxTimes.reloadMs),
@@ -359,6 +369,12 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       writeFileSync(file, JSON.stringify(profile));
       console.log(`N=${n}: CPU profile of the no-op passes → ${file}`);
     }
+    mem.noop = memory();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) {
+      gc(); // only with node --expose-gc: how much of the RSS is live data
+      mem.noopAfterGc = memory();
+    }
     const siteMtimeChanges = changedFiles(sitesBefore, snapshot(hh.layout.nginxSites));
 
     const noop = {
@@ -386,7 +402,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     return {
       bench: 'reconcile-noop', date: new Date().toISOString(), n, concurrency: config.deployConcurrency,
       node: process.version, cpus: (await import('node:os')).availableParallelism(),
-      converge, served, noop, targets: TARGET, pass,
+      converge, served, memory: mem, noop, targets: TARGET, pass,
     };
   } finally {
     // 6. Cleanup, always, each step bounded; then make sure nothing we started survives.

@@ -33,6 +33,7 @@ export async function call<T = unknown>(cfg: ClientConfig, method: string, param
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}` },
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+      signal: AbortSignal.timeout(600_000),
     });
   } catch (err) {
     throw new Hop3Error('operational', 'API_UNREACHABLE', `cannot reach hop3-server at ${cfg.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`, {

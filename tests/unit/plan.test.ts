@@ -560,6 +560,17 @@ describe('plan: Unknown is not Missing', () => {
     }
   });
 
+  it('unknown units: the files of every unit are still written', () => {
+    const d = desired({ settled: false, units: [unit(1, 'web'), unit(1, 'worker')] });
+    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content };
+    expect(brief(plan(d, o).actions)).toEqual([
+      `write-file:runfile:${WEB}`,
+      `write-file:vassal:${WEB}`,
+      'write-file:runfile:a.v1.worker',
+      'write-file:vassal:a.v1.worker',
+    ]);
+  });
+
   it('an unknown file is not written; the other files still are', () => {
     const d = desired({ units: [unit(1, 'web', 1)], settled: false });
     const o = observedOf(desired());

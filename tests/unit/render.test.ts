@@ -201,7 +201,7 @@ describe('nginx proxy', () => {
   const file: ProxySite = { app: 'site', release: 1, serverNames: ['site.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/site/releases/v1/src/public' } };
 
   it.each([
-    { mode: 'embedded', env: {}, sitePath: '/srv/hop3/nginx/sites/blog.conf', listen: 'listen 8080;' },
+    { mode: 'embedded', env: {} as Record<string, string>, sitePath: '/srv/hop3/nginx/sites/blog.conf', listen: 'listen 8080;' },
     { mode: 'system', env: { HOP3_NGINX: 'system' }, sitePath: '/etc/nginx/sites-enabled/hop3-blog.conf', listen: 'listen 80;' },
     { mode: 'system, own dir', env: { HOP3_NGINX: 'system', HOP3_NGINX_SYSTEM_DIR: '/etc/nginx/conf.d' }, sitePath: '/etc/nginx/conf.d/hop3-blog.conf', listen: 'listen 80;' },
   ])('$mode mode', ({ env, sitePath, listen }) => {

@@ -81,7 +81,10 @@ export class NginxControl {
     }
   }
 
-  /** Reload and wait until a worker started from the new configuration exists. */
+  /**
+   * Reload and wait until the new configuration takes every new connection: new workers are up
+   * and the old ones have stopped accepting (nginx retitles them "shutting down").
+   */
   private async reload(): Promise<void> {
     if (!this.embedded) {
       await run([this.ctx.config.nginxBin, '-s', 'reload'], { timeoutMs: 30_000 });
@@ -91,11 +94,13 @@ export class NginxControl {
     if (!pid) throw operationalError('NGINX_DOWN', 'the embedded nginx master is not running');
     const before = new Set(childPids(pid));
     process.kill(pid, 'SIGHUP');
-    for (let i = 0; i < 200; i++) {
-      if (childPids(pid).some((c) => !before.has(c))) return;
+    const accepting = (c: number) => !(readTextOrNull(`/proc/${c}/cmdline`) ?? 'shutting down').includes('shutting down');
+    for (let i = 0; i < 500; i++) {
+      const now = childPids(pid);
+      if (now.some((c) => !before.has(c)) && ![...before].some(accepting)) return;
       await sleep(10);
     }
-    throw operationalError('NGINX_RELOAD_TIMEOUT', 'nginx did not start new workers within 2 s of a reload');
+    throw operationalError('NGINX_RELOAD_TIMEOUT', 'nginx did not switch to the new configuration within 5 s of a reload');
   }
 
   /**

@@ -1,0 +1,115 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'node:http';
+import { archiveOf, Daemon, EXAMPLES, within } from './harness.js';
+
+const WSGI_APP = `import os
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [os.environ.get("EVIL", "").encode()]
+`;
+
+/** POST with node:http: the server answers 413 before reading an oversized body, which fetch reports as EPIPE. */
+function postRaw(port: number, token: string, body: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/rpc', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', (err) => (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err));
+    req.end(body);
+  });
+}
+
+/** Every file hop3 rendered for the proxy and the emperor. */
+function renderedFiles(home: string): string[] {
+  const dirs = [join(home, 'uwsgi-available'), join(home, 'nginx', 'sites')];
+  return dirs.flatMap((dir) => readdirSync(dir).filter((f) => !f.startsWith('.')).map((f) => readFileSync(join(dir, f), 'utf8')));
+}
+
+describe('hostile input changes nothing and reaches no config file', () => {
+  const d = new Daemon();
+  beforeAll(async () => {
+    await d.start();
+    const r = await d.hop3(['deploy', join(EXAMPLES, 'hello-wsgi'), '--app', 'target']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+  });
+  afterAll(() => d.cleanup());
+
+  it.each([
+    ['newline', 'x\nroot /etc;'],
+    ['semicolon', 'x; include /etc/passwd'],
+    ['brace', 'x { deny all; }'],
+    ['uwsgi magic', '@(/etc/passwd) $(HOME) %(d)'],
+  ])('delivers an env value with a %s to the app verbatim and writes it into no config file', async (_name, value) => {
+    const files = { 'hop3.toml': `[run]\nstart = "app:application"\n[env]\nEVIL = ${JSON.stringify(value)}\n`, 'app.py': WSGI_APP };
+    const app = `env-${_name.replace(/\W/g, '')}`;
+    const res = await d.rpc('apps.deploy', { app, archive: await archiveOf(files) });
+    expect(res.body.error).toBeUndefined();
+    const { value: status } = await within(30_000, async () => {
+      const s = await d.rpc('apps.status', { app });
+      return ['Healthy', 'Degraded'].includes(s.body.result?.health) && s.body.result;
+    });
+    expect(status).toMatchObject({ health: 'Healthy', release: 'v1' });
+    expect((await d.get(`${app}.localhost`)).body).toBe(value);
+    for (const text of renderedFiles(d.home)) {
+      expect(text).not.toContain('/etc/passwd');
+      expect(text).not.toContain('deny all');
+      expect(text).not.toContain('root /etc');
+    }
+  });
+
+  it.each([
+    ['newline', 'evil.com\n  root /etc'],
+    ['semicolon', 'evil.com; include /etc/passwd'],
+    ['brace', 'evil.com { }'],
+  ])('refuses a domain with a %s, naming the key, and changes nothing', async (_name, domain) => {
+    const before = renderedFiles(d.home);
+    const files = { 'hop3.toml': `[run]\nstart = "app:application"\n[domains]\nnames = [${JSON.stringify(domain)}]\n`, 'app.py': WSGI_APP };
+    const res = await d.rpc('apps.deploy', { app: 'target', archive: await archiveOf(files) });
+    expect(res.body.error.data.code).toBe('SPEC_INVALID');
+    expect(JSON.stringify(res.body.error.data.details)).toContain('domains.names[0]');
+    expect(renderedFiles(d.home)).toEqual(before);
+    expect((await d.json(['releases', 'target'])).length).toBe(1);
+  });
+
+  it('refuses a bad env key or a NUL in a value over RPC and stores nothing', async () => {
+    for (const values of [{ 'BAD-KEY': 'x' }, { 'A;B': 'x' }, { OK: 'a\u0000b' }]) {
+      const res = await d.rpc('config.set', { app: 'target', values });
+      expect(res.body.error.code).toBe(-32602);
+      expect(res.body.error.message).toMatch(/values/);
+    }
+    expect(await d.json(['config', 'get', 'target'])).toEqual({});
+  });
+
+  it.each(['My_App', '../etc', 'a.b', '-x', 'x'.repeat(64), 'a b'])('refuses the app name %j', async (name) => {
+    const res = await d.rpc('apps.status', { app: name });
+    expect(res.body.error.code).toBe(-32602);
+    const cli = await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--app', name]);
+    expect(cli.exitCode).toBe(1);
+    expect(String(cli.stderr)).toMatch(/app name/i);
+  });
+
+  it('answers malformed, unauthorized, unknown and oversized requests with JSON-RPC errors', async () => {
+    const url = `http://127.0.0.1:${d.apiPort}/rpc`;
+    const post = (body: string, token = d.token()) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    expect((await post('{"jsonrpc":"2.0","id":1,"method":"apps.list"}', 'wrong')).body.error.code).toBe(-32001);
+    expect((await post('{not json')).body.error.code).toBe(-32700);
+    expect((await post('{"id":1,"method":"apps.list"}')).body.error.code).toBe(-32600);
+    expect((await post('{"jsonrpc":"2.0","id":1,"method":"apps.nope"}')).body.error.code).toBe(-32601);
+    expect((await post('{"jsonrpc":"2.0","id":1,"method":"apps.status","params":{"app":"target","extra":1}}')).body.error.message).toMatch(/extra/);
+    const huge = await postRaw(d.apiPort, d.token(), JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'apps.deploy', params: { app: 'big', archive: 'A'.repeat(70 * 1024 * 1024) } }));
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.message).toMatch(/over/);
+    expect((await d.json<{ name: string }[]>(['apps'])).map((a) => a.name)).not.toContain('big');
+  });
+
+  it('refuses an archive that is not a gzipped tar and creates no app', async () => {
+    const res = await d.rpc('apps.deploy', { app: 'garbage', archive: Buffer.from('not a tarball').toString('base64') });
+    expect(res.body.error.data.code).toBe('ARCHIVE_INVALID');
+    expect((await d.json<{ name: string }[]>(['apps'])).map((a) => a.name)).not.toContain('garbage');
+  });
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { defaultHome, loadConfig, parseHostPort, SETTINGS } from '../../src/config.js';
+import { Hop3Error } from '../../src/lib/errors.js';
+
+function refused(env: Record<string, string>, variable: string): Hop3Error {
+  try {
+    loadConfig({ HOP3_HOME: '/srv/hop3', ...env }, 1000);
+  } catch (err) {
+    expect(err).toBeInstanceOf(Hop3Error);
+    const e = err as Hop3Error;
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.category).toBe('user');
+    expect(e.message).toContain(variable);
+    return e;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({ HOP3_HOME: '/srv/hop3' }, 1000)).toEqual({
+      home: '/srv/hop3',
+      listen: { host: '127.0.0.1', port: 8000 },
+      httpPort: 80,
+      domain: 'localhost',
+      nginxMode: 'embedded',
+      systemNginxDir: '/etc/nginx/sites-enabled',
+      nginxBin: 'nginx',
+      uwsgiBin: 'uwsgi',
+      pythonBin: 'python3',
+      resyncMs: 30_000,
+      logLevel: 'info',
+      portRange: { from: 20000, to: 29999 },
+      deployConcurrency: 4,
+      keepReleases: 10,
+      healthTimeoutMs: 30_000,
+    });
+  });
+
+  it.each([
+    { uid: 0, env: {}, home: '/var/lib/hop3' },
+    { uid: 1000, env: { HOME: '/home/ann' }, home: '/home/ann/.hop3' },
+    { uid: 0, env: { HOME: '/root' }, home: '/var/lib/hop3' },
+  ])('default home for uid $uid is $home', ({ uid, env, home }) => {
+    expect(defaultHome(env, uid)).toBe(home);
+    expect(loadConfig(env, uid).home).toBe(home);
+  });
+
+  it('an empty variable means the default', () => {
+    const c = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '', HOP3_NGINX: '', HOP3_LISTEN: '', HOP3_PORT_RANGE: '' }, 1000);
+    expect(c.httpPort).toBe(80);
+    expect(c.nginxMode).toBe('embedded');
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(c.portRange).toEqual({ from: 20000, to: 29999 });
+  });
+
+  it('reads every setting it documents', () => {
+    const c = loadConfig({
+      HOP3_HOME: '/opt/hop3/',
+      HOP3_LISTEN: '[::1]:9000',
+      HOP3_HTTP_PORT: '8080',
+      HOP3_DOMAIN: 'Apps.Example.COM',
+      HOP3_NGINX: 'system',
+      HOP3_NGINX_SYSTEM_DIR: '/etc/nginx/conf.d',
+      HOP3_NGINX_BIN: '/usr/sbin/nginx',
+      HOP3_UWSGI_BIN: '/usr/bin/uwsgi',
+      HOP3_PYTHON: 'python3.12',
+      HOP3_RESYNC_SECONDS: '5',
+      HOP3_LOG_LEVEL: 'debug',
+      HOP3_PORT_RANGE: '30000-30100',
+      HOP3_DEPLOY_CONCURRENCY: '2',
+      HOP3_KEEP_RELEASES: '3',
+      HOP3_HEALTH_TIMEOUT: '7',
+    }, 1000);
+    expect(c).toEqual({
+      home: '/opt/hop3',
+      listen: { host: '::1', port: 9000 },
+      httpPort: 8080,
+      domain: 'apps.example.com',
+      nginxMode: 'system',
+      systemNginxDir: '/etc/nginx/conf.d',
+      nginxBin: '/usr/sbin/nginx',
+      uwsgiBin: '/usr/bin/uwsgi',
+      pythonBin: 'python3.12',
+      resyncMs: 5000,
+      logLevel: 'debug',
+      portRange: { from: 30000, to: 30100 },
+      deployConcurrency: 2,
+      keepReleases: 3,
+      healthTimeoutMs: 7000,
+    });
+    // Every variable read here is documented.
+    expect(SETTINGS.map(([name]) => name).sort()).toEqual([
+      'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME', 'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES',
+      'HOP3_LISTEN', 'HOP3_LOG_LEVEL', 'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE',
+      'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_UWSGI_BIN',
+    ]);
+  });
+
+  it.each([
+    { name: 'a space', home: '/srv/my hop3' },
+    { name: '";"', home: '/srv/hop3;rm' },
+    { name: 'a newline', home: '/srv/hop3\ninclude /etc' },
+    { name: '"{"', home: '/srv/{hop3}' },
+    { name: '"$"', home: '/srv/$(id)' },
+    { name: '"%"', home: '/srv/%d' },
+    { name: 'a quote', home: "/srv/ho'p3" },
+  ])('refuses HOP3_HOME with $name', ({ home }) => {
+    refused({ HOP3_HOME: home }, 'HOP3_HOME');
+  });
+
+  it('resolves a relative HOP3_HOME against the working directory', () => {
+    const c = loadConfig({ HOP3_HOME: 'hop3-home' }, 1000);
+    expect(c.home.startsWith('/')).toBe(true);
+    expect(c.home.endsWith('/hop3-home')).toBe(true);
+  });
+
+  it.each(['localhost', '127.0.0.1', '8000', ':8000', '127.0.0.1:', '127.0.0.1:99999', '127.0.0.1:8000 ', 'a b:80', 'host:80;x', '[zz]:80', '127.0.0.1:123456'])(
+    'refuses HOP3_LISTEN=%j',
+    (listen) => {
+      refused({ HOP3_LISTEN: listen }, 'HOP3_LISTEN');
+    },
+  );
+
+  it.each([
+    { value: '0.0.0.0:8000', host: '0.0.0.0', port: 8000 },
+    { value: 'localhost:1', host: 'localhost', port: 1 },
+    { value: '[::]:443', host: '::', port: 443 },
+    { value: 'hop3.example.com:65535', host: 'hop3.example.com', port: 65535 },
+  ])('parses HOP3_LISTEN=$value', ({ value, host, port }) => {
+    expect(parseHostPort(value, 'HOP3_LISTEN')).toEqual({ host, port });
+  });
+
+  it.each(['1000-2000', '20000-70000', '30000-20000', '20000-20000', '20000', 'a-b', '20000-30000-40000', '20000.5-30000', ' - '])(
+    'refuses HOP3_PORT_RANGE=%j',
+    (range) => {
+      refused({ HOP3_PORT_RANGE: range }, 'HOP3_PORT_RANGE');
+    },
+  );
+
+  it.each(['1024-1025', '60000-65535'])('accepts HOP3_PORT_RANGE=%s', (range) => {
+    const [from, to] = range.split('-').map(Number);
+    expect(loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_PORT_RANGE: range }, 1000).portRange).toEqual({ from, to });
+  });
+
+  it.each(['Embedded', 'caddy', 'sys', 'system ', 'none'])('refuses HOP3_NGINX=%j', (mode) => {
+    refused({ HOP3_NGINX: mode }, 'HOP3_NGINX');
+  });
+
+  it.each([
+    { key: 'HOP3_HTTP_PORT', value: '0' },
+    { key: 'HOP3_HTTP_PORT', value: '65536' },
+    { key: 'HOP3_HTTP_PORT', value: '80a' },
+    { key: 'HOP3_HTTP_PORT', value: '8.5' },
+    { key: 'HOP3_DEPLOY_CONCURRENCY', value: '0' },
+    { key: 'HOP3_RESYNC_SECONDS', value: '-1' },
+    { key: 'HOP3_HEALTH_TIMEOUT', value: '3601' },
+    { key: 'HOP3_DOMAIN', value: 'bad_domain.com' },
+    { key: 'HOP3_DOMAIN', value: 'a.com;' },
+    { key: 'HOP3_DOMAIN', value: '-a.com' },
+    { key: 'HOP3_NGINX_SYSTEM_DIR', value: 'relative/dir' },
+    { key: 'HOP3_NGINX_SYSTEM_DIR', value: '/etc/nginx dir' },
+  ])('refuses $key=$value', ({ key, value }) => {
+    refused({ [key]: value }, key);
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { layoutOf } from '../../src/lib/layout.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
+import type { Plugin, PluginContext } from '../../src/plugins/types.js';
+
+const config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080' }, 0);
+const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent') };
+
+const DEBIAN = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+`;
+const UBUNTU = `NAME="Ubuntu"
+VERSION="24.04 LTS (Noble Numbat)"
+ID=ubuntu
+ID_LIKE=debian
+`;
+const FEDORA = `NAME="Fedora Linux"
+VERSION="40 (Workstation Edition)"
+ID=fedora
+VERSION_ID=40
+PRETTY_NAME="Fedora Linux 40 (Workstation Edition)"
+HOME_URL="https://fedoraproject.org/"
+SUPPORT_URL="https://ask.fedoraproject.org/"
+`;
+
+/** Checks one plugin against the contract of its kind; returns what was checked. */
+function checkContract(p: Plugin): string {
+  expect(typeof p.name).toBe('string');
+  expect(p.name).toMatch(/^[a-z][a-z0-9-]*$/);
+  switch (p.kind) {
+    case 'builder':
+      expect(typeof p.accept).toBe('function');
+      expect(typeof p.build).toBe('function');
+      return 'builder';
+    case 'deployer':
+      expect(typeof p.accept).toBe('function');
+      expect(typeof p.plan).toBe('function');
+      // Every deployer accepts exactly one of the artifact kinds builders produce.
+      expect([p.accept({ kind: 'virtualenv', dir: 'x', metadata: {} }), p.accept({ kind: 'static', dir: 'x', metadata: {} })].filter(Boolean)).toHaveLength(1);
+      return 'deployer';
+    case 'proxy': {
+      expect(typeof p.render).toBe('function');
+      expect(typeof p.sitePath).toBe('function');
+      const path = p.sitePath('blog');
+      expect(path.startsWith('/')).toBe(true);
+      expect(path).toContain('blog');
+      const out = p.render({ app: 'blog', release: 1, serverNames: ['blog.localhost'], target: { protocol: 'http', address: '127.0.0.1', port: 20000 } });
+      expect(out).toContain('server_name');
+      expect(out).toContain('blog.localhost');
+      expect(out).toContain('20000');
+      return 'proxy';
+    }
+    case 'os':
+      expect(typeof p.displayName).toBe('string');
+      expect(p.displayName.length).toBeGreaterThan(0);
+      expect(Array.isArray(p.packages)).toBe(true);
+      expect(p.packages.length).toBeGreaterThan(0);
+      for (const pkg of p.packages) expect(pkg).toMatch(/^[a-z0-9][a-z0-9.+-]*$/);
+      expect(typeof p.detect).toBe('function');
+      expect(typeof p.ensurePackages).toBe('function');
+      expect(typeof p.ensureUser).toBe('function');
+      expect(typeof p.setupServer).toBe('function');
+      expect(p.detect(DEBIAN)).toBe(true);
+      expect(p.detect(UBUNTU)).toBe(true);
+      expect(p.detect(FEDORA)).toBe(false);
+      expect(p.detect('')).toBe(false);
+      return 'os';
+  }
+}
+
+describe('plugins', () => {
+  it('every registered plugin honours the contract of its kind', () => {
+    expect(PLUGINS.length).toBeGreaterThan(0);
+    const plugins = PLUGINS.map((factory) => factory(ctx));
+    const checked = plugins.map((p) => `${checkContract(p)}:${p.name}`);
+    // Names are unique (across kinds too: the registry maps names to plugins).
+    const names = plugins.map((p) => p.name);
+    expect(new Set(checked).size).toBe(checked.length);
+    expect(new Set(names.map((n, i) => `${plugins[i]!.kind}:${n}`)).size).toBe(names.length);
+    // hop3 cannot work without at least one plugin of each kind.
+    for (const kind of ['builder', 'deployer', 'proxy', 'os'] as const) expect(plugins.some((p) => p.kind === kind)).toBe(true);
+  });
+
+  it('a factory builds a fresh plugin each time, from its context alone', () => {
+    for (const factory of PLUGINS) {
+      const a = factory(ctx);
+      const b = factory(ctx);
+      expect(a).not.toBe(b);
+      expect(a.kind).toBe(b.kind);
+      expect(a.name).toBe(b.name);
+    }
+  });
+
+  it('loadPlugins sorts the registry by kind, keeping the registry order', () => {
+    const plugins = loadPlugins(ctx);
+    const all = PLUGINS.map((f) => f(ctx));
+    expect(plugins.builders.map((p) => p.name)).toEqual(all.filter((p) => p.kind === 'builder').map((p) => p.name));
+    expect(plugins.deployers.map((p) => p.name)).toEqual(all.filter((p) => p.kind === 'deployer').map((p) => p.name));
+    expect(plugins.oses.map((p) => p.name)).toEqual(all.filter((p) => p.kind === 'os').map((p) => p.name));
+    expect(plugins.proxy.name).toBe(all.find((p) => p.kind === 'proxy')!.name);
+  });
+
+  it('loadPlugins refuses a registry without a proxy', () => {
+    expect(() => loadPlugins(ctx, PLUGINS.filter((f) => f(ctx).kind !== 'proxy'))).toThrow(/proxy/);
+  });
+});
