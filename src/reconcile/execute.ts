@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Config } from '../config.js';
 import { operationalError, errorMessage } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
@@ -103,6 +103,26 @@ function markLive(ctx: ExecContext, version: number): void {
     store.setReleaseStatus(app, version, 'live');
   })();
   store.addEvent(app, 'release.live', { release: version });
+  pruneReleases(ctx);
+}
+
+/**
+ * Keep the directories of the newest HOP3_KEEP_RELEASES releases and of any release that is
+ * live or on its way, and any directory a kept release runs from (config releases reuse an
+ * earlier build). Records stay: they are history.
+ */
+function pruneReleases(ctx: ExecContext): void {
+  const releases = ctx.store.listReleases(ctx.app); // newest first
+  const kept = releases.filter((r, i) => i < ctx.config.keepReleases || ['live', 'pending', 'built'].includes(r.status));
+  const keep = new Set<string>();
+  for (const r of kept) {
+    keep.add(relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version)));
+    if (r.artifact) keep.add(r.artifact.dir);
+  }
+  for (const r of releases) {
+    const dir = relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version));
+    if (!keep.has(dir)) rmSync(join(ctx.layout.home, dir), { recursive: true, force: true });
+  }
 }
 
 /** Apply one action. Every action is idempotent: running it twice changes nothing more. */

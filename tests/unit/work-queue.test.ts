@@ -19,7 +19,8 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
-describe('WorkQueue', () => {
+// A broken queue tends to hang (a trigger that never resolves): fail fast instead.
+describe('WorkQueue', { timeout: 5000 }, () => {
   it('runs one pass per trigger when idle', async () => {
     const runs: string[] = [];
     const q = new WorkQueue(async (k) => void runs.push(k), { concurrency: 2 });
