@@ -9,11 +9,15 @@ import { Hop3Error } from './errors.js';
 const INI_SAFE = /^[A-Za-z0-9._:/=+@-]*$/;
 const NGINX_SAFE = /^[A-Za-z0-9._:/*-]*$/;
 
+/** nunjucks wraps what a filter throws in a plain Error; rendering is synchronous, so keep ours here. */
+let refusal: Hop3Error | null = null;
+
 function guard(pattern: RegExp, format: string) {
   return (value: unknown) => {
     const s = String(value);
     if (!pattern.test(s)) {
-      throw new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(s)} into a ${format} file`);
+      refusal = new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(s)} into a ${format} file`);
+      throw refusal;
     }
     return s;
   };
@@ -29,5 +33,12 @@ env.addFilter('ini', guard(INI_SAFE, 'uWSGI ini'));
 env.addFilter('nginx', guard(NGINX_SAFE, 'nginx'));
 
 export function renderTemplate(name: string, vars: object): string {
-  return env.render(name, vars);
+  refusal = null;
+  try {
+    return env.render(name, vars);
+  } catch (err) {
+    throw refusal ?? err;
+  } finally {
+    refusal = null;
+  }
 }

@@ -20,6 +20,7 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
     return { actions: [{ type: 'build', version: target.version }], findings, rollout: true };
   }
   const rollout = running && target.status === 'built';
+  const siteContent = running ? d.site.content : null;
 
   /** Queue an action; when nothing new was asked for, it repairs drift (or only reports it). */
   const act = (action: Action, finding?: Omit<DriftFinding, 'action'>) => {
@@ -34,6 +35,11 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
   const unknown = (resource: string, desired: string) =>
     findings.push({ resource, kind: 'unknown', desired, observed: 'could not be observed', action: 'reported' });
 
+  // A rollout needs to see the vassals it starts and retires; without that it waits.
+  if (rollout && o.units === UNKNOWN) {
+    findings.push({ resource: 'vassals', kind: 'unknown', desired: `release v${target.version}`, observed: 'could not be observed', action: 'reported' });
+    return { actions: [], findings, rollout: false };
+  }
   if (rollout && target.spec.run.beforeRun.length > 0) {
     actions.push({ type: 'release-phase', version: target.version, commands: target.spec.run.beforeRun });
   }
@@ -67,14 +73,14 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
   if (rollout && d.health) actions.push({ type: 'await-healthy', version: target.version, check: d.health });
 
   if (o.site === UNKNOWN) {
-    unknown(`site:${d.app}`, describe(d.site.content));
-  } else if (o.site !== d.site.content) {
+    unknown(`site:${d.app}`, describe(siteContent));
+  } else if (o.site !== siteContent) {
     act(
-      { type: 'apply-site', resource: `site:${d.app}`, path: d.site.path, content: d.site.content },
+      { type: 'apply-site', resource: `site:${d.app}`, path: d.site.path, content: siteContent },
       {
         resource: `site:${d.app}`,
-        kind: o.site === null ? 'missing' : d.site.content === null ? 'unexpected' : 'changed',
-        desired: describe(d.site.content),
+        kind: o.site === null ? 'missing' : siteContent === null ? 'unexpected' : 'changed',
+        desired: describe(siteContent),
         observed: describe(o.site),
       },
     );

@@ -44,9 +44,9 @@ export class WorkQueue {
 
   /** Ask for a pass over `key`; resolves when a pass that started after this call has ended. */
   trigger(key: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
     const s = this.slot(key);
     const done = new Promise<void>((resolve) => s.waiters.push(resolve));
-    if (this.closed) return done;
     if (s.running) s.dirty = true;
     else this.enqueue(key, s);
     return done;

@@ -47,11 +47,7 @@ function release(over: Partial<ReleaseRecord> & Pick<ReleaseRecord, 'spec'>): Re
   };
 }
 
-/**
- * Rendering `fn` is refused by a template filter. The filter throws a Hop3Error with code
- * UNSAFE_CONFIG_VALUE, but nunjucks wraps it into a plain "Template render error" and drops
- * the code (see the `it.fails` test below), so only the message identifies the refusal today.
- */
+/** Rendering `fn` is refused by a template filter (a Hop3Error with code UNSAFE_CONFIG_VALUE). */
 function refused(fn: () => unknown, format: 'nginx' | 'uWSGI ini'): Error {
   try {
     fn();
@@ -292,11 +288,7 @@ describe('template filters refuse, never escape', () => {
     refused(() => renderTemplate('uwsgi/command.ini.njk', iniVars({ runFile: '/x.json,stopsignal=9' })), 'uWSGI ini');
   });
 
-  // KNOWN BUG (src/lib/render.ts): nunjucks wraps the filter's Hop3Error into a plain
-  // "Template render error" without code or cause, so callers (and asHop3Error) see INTERNAL
-  // instead of UNSAFE_CONFIG_VALUE. When renderTemplate is fixed this test starts passing and
-  // vitest reports it: drop `.fails` then.
-  it.fails('a refusal surfaces as a Hop3Error with code UNSAFE_CONFIG_VALUE', () => {
+  it('a refusal surfaces as a Hop3Error with code UNSAFE_CONFIG_VALUE', () => {
     let caught: unknown;
     try {
       renderTemplate('nginx/site.conf.njk', siteVars(['a.com;\n  root /etc']));
