@@ -2,11 +2,11 @@ import { Command, Option } from 'commander';
 import { basename, resolve } from 'node:path';
 import { c as tarCreate } from 'tar';
 import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
-import { sleep } from '../lib/pidfile.js';
 import { formatIssue, loadAppDir, validateAppName } from '../spec/index.js';
 import type { SpecIssue } from '../spec/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
 import { call, clientConfig } from './client.js';
+import { followRelease, lastEventId } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
 
 const cfg = clientConfig(process.env);
@@ -29,9 +29,13 @@ async function packDir(dir: string): Promise<string> {
   return Buffer.concat(chunks).toString('base64');
 }
 
-async function lastEventId(app: string): Promise<number> {
-  const events = await call<EventRecord[]>(cfg, 'apps.events', { app, limit: 1 });
-  return events.at(-1)?.id ?? 0;
+const stderr = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Follow a release until it serves, then print the app's status. */
+async function followAndReport(app: string, version: number, after: number, asJson: boolean, timeoutS = 900): Promise<void> {
+  await followRelease(cfg, app, version, after, stderr, timeoutS * 1000);
+  const status = await call<AppStatus>(cfg, 'apps.status', { app });
+  out(status, asJson, () => `${app} v${version} is serving at ${status.urls.join(' ')}`);
 }
 
 program
@@ -47,31 +51,23 @@ program
     if (local.issues.length > 0) throw specError(dir, local.issues);
     const app = o.app ?? local.spec?.name ?? basename(dir);
     validateAppName(app);
-    const after = await lastEventId(app).catch(() => 0);
-    process.stderr.write(`-----> Uploading ${dir} to ${app}\n`);
+    const after = await lastEventId(cfg, app).catch(() => 0);
+    stderr(`-----> Uploading ${dir} to ${app}`);
     const started = await call<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
-    process.stderr.write(`-----> Release ${started.release} created\n`);
-    const deadline = Date.now() + Number(o.timeout) * 1000;
-    let cursor = after;
-    while (Date.now() < deadline) {
-      const events = await call<EventRecord[]>(cfg, 'apps.events', { app, after: cursor, limit: 1000 });
-      for (const e of events) {
-        cursor = e.id;
-        if (e.kind === 'output') process.stderr.write(`       ${e.data.line}\n`);
-        else process.stderr.write(`-----> ${formatEvent(e).split('  ').slice(2).join('  ')}\n`);
-        const mine = 'release' in e.data && e.data.release === started.version;
-        if (mine && e.kind === 'release.failed') {
-          throw userError('DEPLOY_FAILED', `release ${started.release} failed: ${e.data.message}`, { hint: e.data.hint ?? 'the previous release keeps serving' });
-        }
-        if (mine && e.kind === 'release.live') {
-          const status = await call<AppStatus>(cfg, 'apps.status', { app });
-          out(status, Boolean(o.json), () => `${app} ${started.release} is serving at ${status.urls.join(' ')}`);
-          return;
-        }
-      }
-      await sleep(150);
-    }
-    throw userError('DEPLOY_TIMEOUT', `release ${started.release} of ${app} did not finish within ${o.timeout} s`, { hint: `see \`hop3 events ${app}\`` });
+    await followAndReport(app, started.version, after, Boolean(o.json), Number(o.timeout));
+  });
+
+program
+  .command('rollback')
+  .description('roll back to an earlier release (default: the previous good one) without rebuilding')
+  .argument('<app>')
+  .argument('[version]', 'release to roll back to, e.g. v3')
+  .addOption(json())
+  .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
+    const after = await lastEventId(cfg, app);
+    const r = await call<{ version: number; from: string }>(cfg, 'releases.rollback', { app, ...(version ? { version } : {}) });
+    stderr(`-----> Rolling back ${app} to ${r.from} as v${r.version}`);
+    await followAndReport(app, r.version, after, Boolean(o.json));
   });
 
 program.command('apps').description('list apps').addOption(json()).action(async (o: { json?: boolean }) => {
@@ -138,12 +134,16 @@ config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').
     if (i <= 0) throw userError('ENV_INVALID', `${JSON.stringify(p)} is not KEY=VALUE`);
     values[p.slice(0, i)] = p.slice(i + 1);
   }
-  const r = await call<{ release: string | null }>(cfg, 'config.set', { app, values });
-  out(r, Boolean(o.json), () => `set ${Object.keys(values).join(', ')}${r.release ? `; release ${r.release} rolls out` : ''}`);
+  const after = await lastEventId(cfg, app);
+  const r = await call<{ release?: string; version?: number }>(cfg, 'config.set', { app, values });
+  if (r.version !== undefined) await followRelease(cfg, app, r.version, after, stderr);
+  out(r, Boolean(o.json), () => `set ${Object.keys(values).join(', ')}${r.release ? `; release ${r.release} is live` : ''}`);
 });
 config.command('unset').argument('<app>').argument('<keys...>').addOption(json()).action(async (app: string, keys: string[], o: { json?: boolean }) => {
-  const r = await call<{ release: string | null }>(cfg, 'config.unset', { app, keys });
-  out(r, Boolean(o.json), () => `unset ${keys.join(', ')}${r.release ? `; release ${r.release} rolls out` : ''}`);
+  const after = await lastEventId(cfg, app);
+  const r = await call<{ release?: string; version?: number }>(cfg, 'config.unset', { app, keys });
+  if (r.version !== undefined) await followRelease(cfg, app, r.version, after, stderr);
+  out(r, Boolean(o.json), () => `unset ${keys.join(', ')}${r.release ? `; release ${r.release} is live` : ''}`);
 });
 
 function specError(dir: string, issues: SpecIssue[]): Hop3Error {

@@ -140,6 +140,8 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       ctx.knownPids.delete(action.unit); // a new vassal: its first pid is expected
       return enableUnit(ctx.layout, action.unit);
     case 'remove-unit':
+      // Requests nginx still proxies to the retiring release finish first.
+      await ctx.nginx.drained();
       ctx.knownPids.delete(action.unit);
       return removeUnit(ctx.layout, action.unit);
     case 'await-healthy':

@@ -1,4 +1,5 @@
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { sleep } from '../lib/pidfile.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { x as untar } from 'tar';
@@ -59,23 +60,57 @@ export function releaseView(r: ReleaseRecord, current: number | null) {
   };
 }
 
-/** Create a release and make it the desired one. The reconciler builds and rolls it out. */
+const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
+
+/** Create a release record (the reconciler builds and rolls it out once it is desired). */
 async function newRelease(
   h: Hop3, app: string, r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null },
 ): Promise<ReleaseRecord> {
-  const httpProcs = r.spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
-  const ports = await allocatePorts(httpProcs, h.store.portsInUse(), h.config.portRange);
+  const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
   const env = { ...r.spec.env, ...h.store.getEnv(app) };
   const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
   h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
   return release;
 }
 
+/** Resolves once a release is live or failed (the rollout runs in the reconcile loop). */
+async function settled(h: Hop3, app: string, version: number): Promise<void> {
+  for (;;) {
+    const status = h.store.getRelease(app, version)?.status;
+    const a = h.store.getApp(app);
+    // Stopped or destroyed meanwhile: this release will not roll out now; let the next deploy in.
+    if (!a || a.desiredState !== 'running' || a.desiredRelease !== version) return;
+    if (status === undefined || status === 'live' || status === 'failed' || status === 'retired') return;
+    await sleep(100);
+  }
+}
+
+/**
+ * Make `release` desired while holding the app's deploy lock until it is live or failed, so
+ * deploys to one app happen one after another. Resolves once the release is recorded.
+ */
+function rollOut(h: Hop3, app: string, create: () => Promise<ReleaseRecord>): Promise<ReleaseRecord> {
+  return new Promise((resolve, reject) => {
+    void h.deployLocks.run(app, async () => {
+      let release: ReleaseRecord;
+      try {
+        release = await create();
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
+      resolve(release);
+      await settled(h, app, release.version);
+    });
+  });
+}
+
 /**
  * Deploy an uploaded app directory (gzipped tar). The spec is checked before anything is
  * recorded: a bad hop3.toml changes nothing and the running release keeps serving.
  */
-export async function deployArchive(h: Hop3, app: string, archive: Buffer, commit: string | null) {
+export async function deployArchive(h: Hop3, app: string, archive: Buffer, commit: string | null, source: ReleaseSource = 'rpc') {
   const appDir = h.layout.app(app);
   const incoming = join(appDir, 'releases', `.incoming-${randomBytes(6).toString('hex')}`);
   mkdirSync(join(incoming, 'src'), { recursive: true });
@@ -86,13 +121,15 @@ export async function deployArchive(h: Hop3, app: string, archive: Buffer, commi
       throw userError('ARCHIVE_INVALID', `the uploaded archive could not be unpacked: ${(err as Error).message}`, { hint: 'send a gzipped tar of the app directory' });
     }
     const spec = assertValidSpec(loadAppDir(join(incoming, 'src')));
-    h.store.createApp(app);
-    const release = await newRelease(h, app, { source: 'rpc', commit, spec, artifact: null });
-    const releaseDir = h.layout.releaseDir(app, release.version);
-    rmSync(releaseDir, { recursive: true, force: true });
-    renameSync(incoming, releaseDir);
-    for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true });
-    h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
+    const release = await rollOut(h, app, async () => {
+      h.store.createApp(app);
+      const r = await newRelease(h, app, { source, commit, spec, artifact: null });
+      const releaseDir = h.layout.releaseDir(app, r.version);
+      rmSync(releaseDir, { recursive: true, force: true });
+      renameSync(incoming, releaseDir);
+      for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true });
+      return r;
+    });
     return { app, release: `v${release.version}`, version: release.version };
   } finally {
     rmSync(incoming, { recursive: true, force: true });
@@ -100,14 +137,42 @@ export async function deployArchive(h: Hop3, app: string, archive: Buffer, commi
 }
 
 /** A config change makes a new release from the same build, with the new environment. */
-export async function releaseConfigChange(h: Hop3, app: AppRecord): Promise<string | null> {
+export async function releaseConfigChange(h: Hop3, name: string): Promise<{ release: string; version: number } | null> {
+  const app = requireApp(h, name);
   const base = [app.desiredRelease, app.currentRelease]
     .map((v) => (v === null ? null : h.store.getRelease(app.name, v)))
     .find((r) => r?.artifact);
   if (!base) return null;
-  const release = await newRelease(h, app.name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact });
-  h.store.updateDesired(app.name, { desiredRelease: release.version });
-  return `v${release.version}`;
+  const release = await rollOut(h, name, () => newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }));
+  return { release: `v${release.version}`, version: release.version };
+}
+
+/**
+ * Roll back to an earlier release (default: the one that was live before the current one):
+ * a new release from its build, spec and environment, with no build step.
+ */
+export async function rollback(h: Hop3, name: string, version: number | undefined) {
+  const app = requireApp(h, name);
+  const releases = h.store.listReleases(name);
+  const from =
+    version === undefined
+      ? releases.find((r) => r.status === 'retired' && r.version !== app.currentRelease && r.artifact)
+      : releases.find((r) => r.version === version);
+  if (!from) {
+    throw userError('ROLLBACK_NO_TARGET', version === undefined ? `${name} has no earlier good release to roll back to` : `${name} has no release v${version}`, {
+      hint: `see \`hop3 releases ${name}\``,
+    });
+  }
+  if (!from.artifact || !existsSync(join(h.layout.home, from.artifact.dir))) {
+    throw userError('ROLLBACK_NO_ARTIFACT', `the build of v${from.version} is not available (it failed or was pruned)`, { hint: 'HOP3_KEEP_RELEASES sets how many builds are kept' });
+  }
+  const release = await rollOut(h, name, async () => {
+    const ports = await allocatePorts(httpProcesses(from.spec), h.store.portsInUse(), h.config.portRange);
+    const r = h.store.createRelease({ app: name, source: 'rollback', commit: from.commit, spec: from.spec, env: from.env, artifact: from.artifact, ports });
+    h.store.addEvent(name, 'release.created', { release: r.version, source: 'rollback' });
+    return r;
+  });
+  return { app: name, release: `v${release.version}`, version: release.version, from: `v${from.version}` };
 }
 
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */

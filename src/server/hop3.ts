@@ -5,6 +5,7 @@ import { readTextOrNull, writeIfDifferent } from '../lib/fs-atomic.js';
 import { ensureLayout, layoutOf, type Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import { TEMPLATES_DIR } from '../lib/paths.js';
+import { KeyedMutex } from '../lib/keyed-mutex.js';
 import { Lifecycles } from '../lifecycle/lifecycles.js';
 import { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
 import { NginxControl } from '../plugins/proxies/nginx/master.js';
@@ -23,6 +24,8 @@ export interface Hop3 {
   emperor: EmperorControl;
   lifecycles: Lifecycles;
   reconciler: Reconciler;
+  /** Serializes deploys per app: a second one waits until the first is live or failed. */
+  deployLocks: KeyedMutex;
 }
 
 /** Runtime helpers that uWSGI loads, copied into HOP3_HOME so apps never depend on the checkout. */
@@ -42,6 +45,6 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   const emperor = new EmperorControl(pctx);
   const lifecycles = new Lifecycles(store);
   const reconciler = new Reconciler({ config, layout, store, plugins, nginx, emperor, lifecycles, log: log.child({ component: 'reconcile' }) });
-  return { config, layout, log, store, plugins, nginx, emperor, lifecycles, reconciler };
+  return { config, layout, log, store, plugins, nginx, emperor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
 import { SCHEMAS_DIR } from '../lib/paths.js';
-import { appView, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp } from './apps.js';
+import { appView, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
 
 type Params = Record<string, unknown>;
@@ -52,6 +52,7 @@ const METHODS: Record<string, Handler> = {
   },
   'apps.events': (h, p) =>
     h.store.listEvents({ app: p.app as string | undefined, after: p.after as number | undefined, limit: p.limit as number | undefined }),
+  'releases.rollback': (h, p) => rollback(h, app(p), p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, ''))),
   'releases.list': (h, p) => {
     const a = requireApp(h, app(p));
     return h.store.listReleases(a.name).map((r) => releaseView(r, a.currentRelease));
@@ -64,16 +65,16 @@ const METHODS: Record<string, Handler> = {
     requireApp(h, app(p));
     h.store.editEnv(app(p), p.values as Record<string, string>, []);
     h.store.addEvent(app(p), 'config.changed', { set: Object.keys(p.values as object) });
-    return { app: app(p), release: await releaseConfigChange(h, requireApp(h, app(p))) };
+    return { app: app(p), ...(await releaseConfigChange(h, app(p))) };
   },
   'config.unset': async (h, p) => {
     const a = requireApp(h, app(p));
     const present = h.store.getEnv(a.name);
     const keys = (p.keys as string[]).filter((k) => k in present);
-    if (keys.length === 0) return { app: a.name, release: null };
+    if (keys.length === 0) return { app: a.name };
     h.store.editEnv(a.name, {}, keys);
     h.store.addEvent(a.name, 'config.changed', { unset: keys });
-    return { app: a.name, release: await releaseConfigChange(h, requireApp(h, a.name)) };
+    return { app: a.name, ...(await releaseConfigChange(h, a.name)) };
   },
 };
 

@@ -23,6 +23,8 @@ export class NginxControl {
   private readonly mainConf: string;
   private readonly pidfile: string;
   private lock: Promise<unknown> = Promise.resolve();
+  /** Workers of earlier configurations still finishing their requests. */
+  private readonly retiring = new Set<number>();
 
   constructor(ctx: PluginContext) {
     this.ctx = ctx;
@@ -97,10 +99,28 @@ export class NginxControl {
     const accepting = (c: number) => !(readTextOrNull(`/proc/${c}/cmdline`) ?? 'shutting down').includes('shutting down');
     for (let i = 0; i < 500; i++) {
       const now = childPids(pid);
-      if (now.some((c) => !before.has(c)) && ![...before].some(accepting)) return;
+      if (now.some((c) => !before.has(c)) && ![...before].some(accepting)) {
+        for (const c of before) this.retiring.add(c);
+        return;
+      }
       await sleep(10);
     }
     throw operationalError('NGINX_RELOAD_TIMEOUT', 'nginx did not switch to the new configuration within 5 s of a reload');
+  }
+
+  /**
+   * Wait until the workers of earlier configurations have finished their in-flight requests and
+   * exited, so a backend they proxied to can be stopped without cutting a request.
+   */
+  async drained(timeoutMs = 30_000): Promise<void> {
+    const master = this.pid();
+    const deadline = Date.now() + timeoutMs;
+    while (this.retiring.size > 0 && Date.now() < deadline) {
+      const alive = new Set(master ? childPids(master) : []);
+      for (const c of this.retiring) if (!alive.has(c)) this.retiring.delete(c);
+      if (this.retiring.size > 0) await sleep(20);
+    }
+    this.retiring.clear();
   }
 
   /**
