@@ -5,7 +5,7 @@
 set -euo pipefail
 HOP3_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light git python3 python3-venv ca-certificates)
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light git python3 python3-venv ca-certificates openssh-server openssh-client util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

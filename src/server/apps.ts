@@ -11,6 +11,7 @@ import type { AppSpec } from '../spec/types.js';
 import type { AppRecord, BuildArtifact, ReleaseRecord, ReleaseSource } from '../store/types.js';
 import type { Hop3 } from './hop3.js';
 import { allocatePorts } from './ports.js';
+import { refValue, ZERO_SHA } from '../git/repo.js';
 
 /** The processes that listen on a port of their own. */
 const HTTP_KINDS = new Set(['wsgi', 'web']);
@@ -110,7 +111,9 @@ function rollOut(h: Hop3, app: string, create: () => Promise<ReleaseRecord>): Pr
  * Deploy an uploaded app directory (gzipped tar). The spec is checked before anything is
  * recorded: a bad hop3.toml changes nothing and the running release keeps serving.
  */
-export async function deployArchive(h: Hop3, app: string, archive: Buffer, commit: string | null, source: ReleaseSource = 'rpc') {
+export async function deployArchive(
+  h: Hop3, app: string, archive: Buffer, opts: { commit: string | null; push: { ref: string; old: string } | null },
+) {
   const appDir = h.layout.app(app);
   const incoming = join(appDir, 'releases', `.incoming-${randomBytes(6).toString('hex')}`);
   mkdirSync(join(incoming, 'src'), { recursive: true });
@@ -122,8 +125,9 @@ export async function deployArchive(h: Hop3, app: string, archive: Buffer, commi
     }
     const spec = assertValidSpec(loadAppDir(join(incoming, 'src')));
     const release = await rollOut(h, app, async () => {
+      if (opts.push) await checkBranchUnmoved(h, app, opts.push);
       h.store.createApp(app);
-      const r = await newRelease(h, app, { source, commit, spec, artifact: null });
+      const r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null });
       const releaseDir = h.layout.releaseDir(app, r.version);
       rmSync(releaseDir, { recursive: true, force: true });
       renameSync(incoming, releaseDir);
@@ -133,6 +137,17 @@ export async function deployArchive(h: Hop3, app: string, archive: Buffer, commi
     return { app, release: `v${release.version}`, version: release.version };
   } finally {
     rmSync(incoming, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A push deploys only if its branch still points where the pusher saw it: an HTTP push that
+ * raced another would otherwise deploy code its branch then refuses to record.
+ */
+async function checkBranchUnmoved(h: Hop3, app: string, push: { ref: string; old: string }): Promise<void> {
+  const current = (await refValue(h.layout, app, push.ref)) ?? '0'.repeat(40);
+  if (current !== push.old && !(ZERO_SHA.test(current) && ZERO_SHA.test(push.old))) {
+    throw userError('BRANCH_MOVED', `${push.ref} moved to ${current.slice(0, 12)} while this push was prepared`, { hint: 'fetch, rebase or merge, and push again' });
   }
 }
 

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Hop3 } from './hop3.js';
 import { handleRpc, RPC } from './rpc.js';
 import { tokenMatches } from './token.js';
+import { registerGitHttp } from './git-http.js';
 
 /** Uploads travel base64 inside JSON-RPC; this bounds them (about 48 MiB of archive). */
 export const RPC_BODY_LIMIT = 64 * 1024 * 1024 + 4096;
@@ -10,6 +11,7 @@ export function createHttpServer(h: Hop3, token: string): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: RPC_BODY_LIMIT });
 
   app.get('/healthz', async () => ({ ok: true }));
+  registerGitHttp(app, h, token);
 
   app.post('/rpc', async (req, reply) => {
     const auth = req.headers.authorization;

@@ -5,6 +5,10 @@ import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
 import { SCHEMAS_DIR } from '../lib/paths.js';
 import { appView, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
+import { DEFAULT_DEPLOY_BRANCHES, ensureRepo } from '../git/repo.js';
+import type { AppRecord } from '../store/types.js';
+
+const deployBranches = (a: AppRecord | null) => (a?.deployBranch ? [a.deployBranch] : DEFAULT_DEPLOY_BRANCHES);
 
 type Params = Record<string, unknown>;
 type Handler = (h: Hop3, p: Params) => Promise<unknown> | unknown;
@@ -20,7 +24,20 @@ async function settle(h: Hop3, name: string) {
 const METHODS: Record<string, Handler> = {
   'apps.list': (h) => h.store.listApps().map((a) => appView(h, a)),
   'apps.status': (h, p) => appView(h, requireApp(h, app(p))),
-  'apps.deploy': (h, p) => deployArchive(h, app(p), Buffer.from(p.archive as string, 'base64'), (p.commit as string | undefined) ?? null),
+  'apps.deploy': (h, p) =>
+    deployArchive(h, app(p), Buffer.from(p.archive as string, 'base64'), {
+      commit: (p.commit as string | undefined) ?? null,
+      push: p.ref === undefined ? null : { ref: p.ref as string, old: (p.old as string | undefined) ?? '0'.repeat(40) },
+    }),
+  'apps.configure': (h, p) => {
+    const a = requireApp(h, app(p));
+    if (p.deployBranch !== undefined) h.store.setDeployBranch(a.name, p.deployBranch as string | null);
+    if (p.healPolicy !== undefined) h.store.updateDesired(a.name, { healPolicy: p.healPolicy as 'heal' | 'report' });
+    const fresh = requireApp(h, a.name);
+    return { app: a.name, deployBranch: fresh.deployBranch, deployBranches: deployBranches(fresh), healPolicy: fresh.healPolicy };
+  },
+  'git.info': (h, p) => ({ app: app(p), deployBranches: deployBranches(h.store.getApp(app(p))) }),
+  'git.prepare': async (h, p) => ({ app: app(p), path: await ensureRepo(h.config, h.layout, app(p)) }),
   'apps.start': (h, p) => {
     requireApp(h, app(p));
     h.store.updateDesired(app(p), { desiredState: 'running' });

@@ -24,6 +24,7 @@ function toApp(r: Row): AppRecord {
     currentRelease: r.current_release as number | null,
     restartCount: r.restart_count as number,
     healPolicy: r.heal_policy as AppRecord['healPolicy'],
+    deployBranch: r.deploy_branch as string | null,
     owner: r.owner as string,
     lifecycle: r.lifecycle ? JSON.parse(r.lifecycle as string) : null,
     sync: r.sync as SyncStatus,
@@ -141,6 +142,11 @@ export class Store {
            OR observed_generation IS NOT @observedGeneration OR current_release IS NOT @currentRelease)`,
       )
       .run({ name, t: now(), ...s });
+  }
+
+  /** Settings that do not change what runs (no new generation). */
+  setDeployBranch(name: string, branch: string | null): void {
+    this.db.prepare('UPDATE apps SET deploy_branch = ?, updated_at = ? WHERE name = ?').run(branch, now(), name);
   }
 
   saveLifecycle(name: string, snapshot: unknown): void {

@@ -17,6 +17,8 @@ export interface AppRecord {
   currentRelease: number | null;
   restartCount: number;
   healPolicy: HealPolicy;
+  /** Branch whose pushes deploy; null: main or master. */
+  deployBranch: string | null;
   owner: string;
   lifecycle: unknown;
   sync: SyncStatus;

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { existsSync } from 'node:fs';
+import { APP_NAME_PATTERN } from '../spec/index.js';
+import { ensureRepo, repoPath } from '../git/repo.js';
+import { execStats } from '../lib/exec.js';
+import { KeyedMutex } from '../lib/keyed-mutex.js';
+import type { Hop3 } from './hop3.js';
+import { tokenMatches } from './token.js';
+
+const SERVICES = new Set(['git-upload-pack', 'git-receive-pack']);
+
+/** Basic auth: any user name, the API token as the password. */
+function authorized(req: FastifyRequest, token: string): boolean {
+  const m = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+  if (!m) return false;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  return tokenMatches(token, decoded.slice(decoded.indexOf(':') + 1));
+}
+
+/**
+ * Run `git http-backend` as a CGI program for one request: the request body streams to its
+ * stdin, its headers and body stream back. Push output (the hook's) reaches the client live.
+ */
+function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: string, rest: string): Promise<void> {
+  const url = new URL(req.url, 'http://hop3');
+  execStats.spawns++;
+  const child = spawn('git', ['http-backend'], {
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      GIT_PROJECT_ROOT: h.layout.apps,
+      GIT_HTTP_EXPORT_ALL: '1',
+      PATH_INFO: `/${app}/git/${rest}`,
+      REQUEST_METHOD: req.method,
+      QUERY_STRING: url.search.slice(1),
+      CONTENT_TYPE: req.headers['content-type'] ?? '',
+      HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
+      HTTP_GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+      REMOTE_USER: 'hop3',
+      REMOTE_ADDR: req.ip,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  reply.hijack();
+  const res = reply.raw;
+  let head = Buffer.alloc(0);
+  let headersSent = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (headersSent) {
+      res.write(chunk);
+      return;
+    }
+    head = Buffer.concat([head, chunk]);
+    const end = head.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    let status = 200;
+    const headers: Record<string, string> = {};
+    for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
+      const i = line.indexOf(':');
+      const [k, v] = [line.slice(0, i).trim(), line.slice(i + 1).trim()];
+      if (k.toLowerCase() === 'status') status = Number.parseInt(v, 10);
+      else headers[k] = v;
+    }
+    res.writeHead(status, headers);
+    headersSent = true;
+    res.write(head.subarray(end + 4));
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const body = req.body as NodeJS.ReadableStream | undefined;
+  if (body && typeof body.pipe === 'function') body.pipe(child.stdin);
+  else child.stdin.end();
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      if (!headersSent) {
+        h.log.warn({ app, code, stderr }, 'git http-backend failed');
+        res.writeHead(500, { 'content-type': 'text/plain' });
+      }
+      res.end();
+      resolve();
+    });
+  });
+}
+
+/** Smart HTTP at /git/APP.git: fetch, clone and push (the first push creates the app). */
+export function registerGitHttp(app: FastifyInstance, h: Hop3, token: string): void {
+  // Packs stream to git untouched (and may be gzip-encoded); never buffer or parse them.
+  app.addContentTypeParser(/^application\/x-git-/, (_req, payload, done) => done(null, payload));
+  // One push per app at a time; the hook refuses a push whose branch moved meanwhile.
+  const pushes = new KeyedMutex();
+
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/git/:repo/*',
+    handler: async (req, reply) => {
+      if (!authorized(req, token)) {
+        return reply.code(401).header('www-authenticate', 'Basic realm="hop3"').send('authentication required: use the API token as password\n');
+      }
+      const { repo, '*': rest } = req.params as { repo: string; '*': string };
+      const name = repo.replace(/\.git$/, '');
+      if (!APP_NAME_PATTERN.test(name)) return reply.code(404).send(`no repository ${repo}\n`);
+      const service = rest === 'info/refs' ? new URL(req.url, 'http://hop3').searchParams.get('service') : rest;
+      if (!service || !SERVICES.has(service)) return reply.code(403).send('only smart HTTP is served\n');
+      if (service === 'git-receive-pack') await ensureRepo(h.config, h.layout, name);
+      else if (!existsSync(repoPath(h.layout, name))) return reply.code(404).send(`no repository ${repo}\n`);
+      if (req.method === 'POST' && service === 'git-receive-pack') await pushes.run(name, () => httpBackend(h, req, reply, name, rest));
+      else await httpBackend(h, req, reply, name, rest);
+      return reply;
+    },
+  });
+}
