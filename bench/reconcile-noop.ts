@@ -19,7 +19,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { request } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.js';
@@ -58,7 +58,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/** Two distinct free loopback ports (both held open while choosing, so they differ). */
+/** `count` distinct free loopback ports (all held open while choosing, so they differ). */
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
@@ -180,6 +180,7 @@ export interface BenchResult {
   concurrency: number;
   node: string;
   cpus: number;
+  cpuModel: string;
   converge: { ms: number; rounds: number; spawns: number; writes: number; nginxTestMs: number; nginxReloadMs: number };
   served: boolean;
   /** process.memoryUsage() (MB) at each stage, to tell the controller's steady state from setup garbage. */
@@ -401,7 +402,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     };
     return {
       bench: 'reconcile-noop', date: new Date().toISOString(), n, concurrency: config.deployConcurrency,
-      node: process.version, cpus: (await import('node:os')).availableParallelism(),
+      node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
       converge, served, memory: mem, noop, targets: TARGET, pass,
     };
   } finally {
@@ -433,7 +434,7 @@ function table(r: BenchResult): string {
   const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
   const rows: [string, string, string, string][] = [
     ['convergence (initial setup)', `${round1(r.converge.ms / 1000)} s`, 'informational', `${r.converge.rounds} rounds`],
-    ['served (GET site-…0 → 200)', r.served ? 'yes' : 'no', 'yes', mark(r.pass.served!)],
+    [`${appName(0, r.n)} served (GET → 200)`, r.served ? 'yes' : 'no', 'yes', mark(r.pass.served!)],
     ['no-op pass wall (median of 5)', `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`, mark(r.pass.wall!)],
     ['no-op pass CPU (median of 5)', `${round1(r.noop.cpuMsMedian)} ms`, 'informational', ''],
     ['spawns per pass (max)', String(r.noop.spawns), `${TARGET.spawns}`, mark(r.pass.spawns!)],

@@ -9,6 +9,8 @@ import { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
 import { NginxControl } from '../plugins/proxies/nginx/master.js';
 import { serve } from '../server/daemon.js';
 import { ensureAdminToken } from '../server/token.js';
+import { addKey, authorizedKeysPath, listKeys, removeKey } from '../git/authorized-keys.js';
+import { gitSsh } from '../git/ssh-command.js';
 
 const program = new Command('hop3-server').description('hop3 daemon and administration').showHelpAfterError();
 
@@ -43,6 +45,28 @@ program.command('halt').description('stop the uWSGI emperor (and every app) and 
   await new EmperorControl(ctx).stop();
   await new NginxControl(ctx).stop();
 });
+
+const sshKey = program.command('ssh-key').description('SSH keys allowed to git push (hop3@HOST:APP)');
+sshKey.command('add').argument('<keyfile>', 'OpenSSH public key file (- for stdin)').option('--name <name>', 'key name (default: the key comment)')
+  .action((file: string, o: { name?: string }) => {
+    const { config, layout } = context();
+    const key = addKey(config, layout, readFileSync(file === '-' ? 0 : file, 'utf8'), o.name);
+    console.log(`authorized ${key.name} (${key.type}) in ${authorizedKeysPath(layout)}`);
+  });
+sshKey.command('list').option('--json', 'machine-readable output').action((o: { json?: boolean }) => {
+  const keys = listKeys(context().layout).map(({ name, type }) => ({ name, type }));
+  console.log(o.json ? JSON.stringify(keys, null, 2) : keys.map((k) => `${k.name}  ${k.type}`).join('\n') || 'no keys');
+});
+sshKey.command('remove').argument('<name>').action((name: string) => {
+  removeKey(context().layout, name);
+  console.log(`removed ${name}`);
+});
+
+program.command('git-ssh', { hidden: true }).description('forced command of authorized SSH keys')
+  .requiredOption('--home <dir>').requiredOption('--api <host:port>').requiredOption('--key <name>')
+  .action(async (o: { home: string; api: string; key: string }) => {
+    process.exitCode = await gitSsh(o, process.env.SSH_ORIGINAL_COMMAND);
+  });
 
 program.command('token').description('print the admin API token').action(() => {
   const { layout } = context();

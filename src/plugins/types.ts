@@ -45,6 +45,8 @@ export interface UnitFile {
 export interface Unit {
   name: string;
   process: string;
+  /** Where the process writes its output. */
+  log: string;
   config: UnitFile;
   files: UnitFile[];
 }

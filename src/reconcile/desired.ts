@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { DeploymentInfo } from '../plugins/types.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
-import type { DesiredApp } from './types.js';
+import type { DesiredApp, HealthCheck } from './types.js';
 
 /** The release to run: the desired one unless it failed, then the one still live. */
 export function targetRelease(app: AppRecord, get: (version: number) => ReleaseRecord | null): ReleaseRecord | null {
@@ -36,11 +36,11 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     ...base,
     units,
     site: info ? { path: base.site.path, content: plugins.proxy.render({ app: app.name, release: target.version, serverNames: names, target: info }) } : base.site,
-    health: info ? healthCheck(info, target, names[0]!, config) : null,
+    health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };
 }
 
-function healthCheck(info: DeploymentInfo, release: ReleaseRecord, host: string, config: Config): DesiredApp['health'] {
+function healthCheck(info: DeploymentInfo, release: ReleaseRecord, host: string, config: Config, units: HealthCheck['units']): DesiredApp['health'] {
   if (info.protocol !== 'http') return null;
   const hc = release.spec.healthcheck;
   return {
@@ -48,5 +48,6 @@ function healthCheck(info: DeploymentInfo, release: ReleaseRecord, host: string,
     host,
     expectStatus: hc.expectStatus,
     timeoutMs: hc.timeout === null ? config.healthTimeoutMs : hc.timeout * 1000,
+    units,
   };
 }

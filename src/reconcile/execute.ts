@@ -1,14 +1,15 @@
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { Config } from '../config.js';
 import { operationalError, errorMessage } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
+import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import { sleep } from '../lib/pidfile.js';
 import type { NginxControl } from '../plugins/proxies/nginx/master.js';
+import type { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { Store } from '../store/store.js';
 import type { Action, HealthCheck } from './types.js';
@@ -20,6 +21,7 @@ export interface ExecContext {
   store: Store;
   plugins: Plugins;
   nginx: NginxControl;
+  emperor: EmperorControl;
   log: Logger;
   /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
   knownPids: Map<string, number>;
@@ -60,10 +62,36 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   }
 }
 
-async function awaitHealthy(check: HealthCheck): Promise<void> {
+/** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */
+async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
+  const stats = await ctx.emperor.stats(1000).catch(() => null);
+  return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
+}
+
+function tail(path: string, lines: number): string[] {
+  return (readTextOrNull(path) ?? '').split('\n').filter(Boolean).slice(-lines);
+}
+
+async function awaitHealthy(ctx: ExecContext, version: number, check: HealthCheck): Promise<void> {
+  try {
+    await pollHealthy(ctx, check);
+  } catch (err) {
+    // Show the pusher why: the last lines the new processes wrote.
+    for (const u of check.units) {
+      for (const line of tail(u.log, 20)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line });
+    }
+    throw err;
+  }
+}
+
+async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> {
   const deadline = Date.now() + check.timeoutMs;
   let last = 'no answer yet';
-  while (Date.now() < deadline) {
+  for (let i = 0; Date.now() < deadline; i++) {
+    if (i % 5 === 4) {
+      const cursed = await cursedUnit(ctx, check);
+      if (cursed) throw operationalError('PROCESS_CRASHING', `process ${cursed} keeps exiting before it serves`, { hint: `its log is in apps/${ctx.app}/log/` });
+    }
     try {
       const res = await httpGet(check.url, check.host, Math.max(100, deadline - Date.now()));
       if (res.status === check.expectStatus) return;
@@ -74,7 +102,7 @@ async function awaitHealthy(check: HealthCheck): Promise<void> {
     await sleep(50);
   }
   throw operationalError('HEALTH_CHECK_FAILED', `health check ${check.url} did not answer ${check.expectStatus} within ${check.timeoutMs / 1000} s (last: ${last})`, {
-    hint: 'see the process log in apps/<app>/log/; set [healthcheck] path or timeout in hop3.toml',
+    hint: `see the process log in apps/${ctx.app}/log/; set [healthcheck] path or timeout in hop3.toml`,
   });
 }
 
@@ -145,7 +173,7 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       ctx.knownPids.delete(action.unit);
       return removeUnit(ctx.layout, action.unit);
     case 'await-healthy':
-      return awaitHealthy(action.check);
+      return awaitHealthy(ctx, action.version, action.check);
     case 'apply-site':
       return ctx.nginx.apply(action.path, action.content);
     case 'mark-live':

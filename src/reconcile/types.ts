@@ -10,6 +10,8 @@ export interface HealthCheck {
   host: string;
   expectStatus: number;
   timeoutMs: number;
+  /** The release's units and their logs: a unit that keeps dying fails the check early. */
+  units: { name: string; log: string }[];
 }
 
 /** What the records say one app should be, with every config file already rendered. */

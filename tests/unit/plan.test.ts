@@ -50,6 +50,7 @@ function unit(version: number, proc: string, restart = 0): Unit {
   return {
     name,
     process: proc,
+    log: `${HOME}/apps/${APP}/log/${proc}.log`,
     config: { resource: `vassal:${name}`, path: iniPath(version, proc), content: `[uwsgi]\n; ${name} restart ${restart}\n` },
     files: [{ resource: `runfile:${name}`, path: runPath(version, proc), content: `{"unit":"${name}"}\n` }],
   };
@@ -58,7 +59,7 @@ function unit(version: number, proc: string, restart = 0): Unit {
 const SITE_PATH = `${HOME}/nginx/sites/${APP}.conf`;
 const siteContent = (version: number) => `server { # ${APP} v${version} }\n`;
 
-const HEALTH: HealthCheck = { url: 'http://127.0.0.1:20002/', host: `${APP}.localhost`, expectStatus: 200, timeoutMs: 30_000 };
+const HEALTH: HealthCheck = { url: 'http://127.0.0.1:20002/', host: `${APP}.localhost`, expectStatus: 200, timeoutMs: 30_000, units: [{ name: unitNameOf(2, 'web'), log: `${HOME}/apps/${APP}/log/web.log` }] };
 
 function desired(over: Partial<DesiredApp> = {}): DesiredApp {
   return {
