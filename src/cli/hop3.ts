@@ -87,6 +87,17 @@ program.command('reconcile').description('run a reconcile pass over an app now a
     if (r.error) process.exitCode = 2;
   });
 
+program.command('set').description('per-app settings: deploy branch, heal policy').argument('<app>')
+  .option('--deploy-branch <branch>', 'branch whose pushes deploy (default: main or master)')
+  .addOption(new Option('--heal-policy <policy>', 'repair drift, or only report it').choices(['heal', 'report']))
+  .addOption(json())
+  .action(async (app: string, o: { deployBranch?: string; healPolicy?: string; json?: boolean }) => {
+    const r = await call<{ deployBranches: string[]; healPolicy: string }>(cfg, 'apps.configure', {
+      app, ...(o.deployBranch === undefined ? {} : { deployBranch: o.deployBranch }), ...(o.healPolicy === undefined ? {} : { healPolicy: o.healPolicy }),
+    });
+    out(r, Boolean(o.json), () => `${app}: deploys from ${r.deployBranches.join(' or ')}; drift is ${r.healPolicy === 'heal' ? 'repaired' : 'only reported'}`);
+  });
+
 program.command('drift').description('recent drift findings, healed ones too').argument('[app]').addOption(json()).action(async (app: string | undefined, o: { json?: boolean }) => {
   const d = await call<DriftRecord[]>(cfg, 'apps.drift', app ? { app } : {});
   out(d, Boolean(o.json), () => (d.length ? d.map(formatDrift).join('\n') : 'no drift found'));
