@@ -54,7 +54,7 @@ sshKey.command('add').argument('<keyfile>', 'OpenSSH public key file (- for stdi
     console.log(`authorized ${key.name} (${key.type}) in ${authorizedKeysPath(layout)}`);
   });
 sshKey.command('list').option('--json', 'machine-readable output').action((o: { json?: boolean }) => {
-  const keys = listKeys(context().layout).map(({ name, type }) => ({ name, type }));
+  const keys = listKeys(context().layout);
   console.log(o.json ? JSON.stringify(keys, null, 2) : keys.map((k) => `${k.name}  ${k.type}`).join('\n') || 'no keys');
 });
 sshKey.command('remove').argument('<name>').action((name: string) => {

@@ -13,7 +13,6 @@ const MARK = / hop3:([A-Za-z0-9._@-]+)$/;
 export interface SshKey {
   name: string;
   type: string;
-  fingerprintSource: string;
 }
 
 export const authorizedKeysPath = (layout: Layout) => join(layout.home, '.ssh', 'authorized_keys');
@@ -25,9 +24,8 @@ function read(layout: Layout): string[] {
 export function listKeys(layout: Layout): SshKey[] {
   return read(layout).flatMap((line) => {
     const name = MARK.exec(line)?.[1];
-    const parts = line.split(' ');
-    const type = parts.find((p) => KEY.test(`${p} AAAA`)) ?? '?';
-    return name ? [{ name, type, fingerprintSource: line }] : [];
+    const type = line.split(' ').find((p) => KEY.test(`${p} AAAA`)) ?? '?';
+    return name ? [{ name, type }] : [];
   });
 }
 
@@ -50,7 +48,7 @@ export function addKey(config: Config, layout: Layout, publicKey: string, name?:
   const line = `command="${command}",restrict,no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ${m[1]} ${m[2]} hop3:${keyName}`;
   mkdirSync(join(layout.home, '.ssh'), { recursive: true, mode: 0o700 });
   writeFileAtomic(authorizedKeysPath(layout), [...lines, line, ''].join('\n'), 0o600);
-  return { name: keyName, type: m[1]!, fingerprintSource: line };
+  return { name: keyName, type: m[1]! };
 }
 
 export function removeKey(layout: Layout, name: string): void {

@@ -1,28 +1,16 @@
 import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import type { Config } from '../config.js';
 import { operationalError, errorMessage } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import type { Layout } from '../lib/layout.js';
-import type { Logger } from '../lib/logger.js';
 import { sleep } from '../lib/pidfile.js';
-import type { NginxControl } from '../plugins/proxies/nginx/master.js';
-import type { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
-import type { Plugins } from '../plugins/registry.js';
-import type { Store } from '../store/store.js';
+import type { ReconcilerDeps } from './reconciler.js';
 import type { Action, HealthCheck } from './types.js';
 
-export interface ExecContext {
+export interface ExecContext extends ReconcilerDeps {
   app: string;
-  config: Config;
-  layout: Layout;
-  store: Store;
-  plugins: Plugins;
-  nginx: NginxControl;
-  emperor: EmperorControl;
-  log: Logger;
   /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
   knownPids: Map<string, number>;
 }

@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../../lib/exec.js';
+import { detectBuilder } from '../../spec/index.js';
 import type { BuildContext } from '../types.js';
 
 /** Builds see the release env and a minimal PATH, never the daemon's own environment. */
@@ -10,4 +14,17 @@ export function buildEnv(ctx: BuildContext, extraPath: string[] = []): Record<st
     HOP3_APP: ctx.app,
     HOP3_RELEASE: `v${ctx.version}`,
   };
+}
+
+/** Whether the spec (or the source tree) asks for this builder. */
+export function wants(b: BuildContext, builder: 'python' | 'static'): boolean {
+  return detectBuilder(b.spec, (rel) => existsSync(join(b.releaseDir, 'src', rel))) === builder;
+}
+
+/** `[build] before-build` commands: the app's own shell commands, run in its source tree. */
+export async function runBuildCommands(b: BuildContext, extraPath: string[] = []): Promise<void> {
+  for (const cmd of b.spec.build.before) {
+    b.onLine(`-----> Running build command: ${cmd}`);
+    await run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: buildEnv(b, extraPath), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000 });
+  }
 }

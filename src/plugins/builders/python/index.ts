@@ -1,9 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { run } from '../../../lib/exec.js';
-import { detectBuilder } from '../../../spec/index.js';
-import type { Builder, BuildContext, PluginContext } from '../../types.js';
-import { buildEnv } from '../build-env.js';
+import type { Builder, PluginContext } from '../../types.js';
+import { buildEnv, runBuildCommands, wants } from '../build-env.js';
 
 function hasRequirements(src: string): boolean {
   const file = join(src, 'requirements.txt');
@@ -19,7 +18,7 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
   return {
     kind: 'builder',
     name: 'python',
-    accept: (b: BuildContext) => detectBuilder(b.spec, (rel) => existsSync(join(b.releaseDir, 'src', rel))) === 'python',
+    accept: (b) => wants(b, 'python'),
     async build(b) {
       const src = join(b.releaseDir, 'src');
       const venv = join(b.releaseDir, 'venv');
@@ -34,10 +33,7 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
           cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000,
         });
       }
-      for (const cmd of b.spec.build.before) {
-        b.onLine(`-----> Running build command: ${cmd}`);
-        await run(['/bin/sh', '-c', cmd], { cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000 });
-      }
+      await runBuildCommands(b, [join(venv, 'bin')]);
       const { stdout } = await run([join(venv, 'bin', 'python'), '-c', 'import sys; print(sys.version.split()[0])']);
       return { kind: 'virtualenv', dir: relative(ctx.layout.home, b.releaseDir), metadata: { python: stdout.trim(), pip: withPip } };
     },
