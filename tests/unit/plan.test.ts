@@ -583,4 +583,20 @@ describe('plan: Unknown is not Missing', () => {
       { resource: `vassal:${WEB}`, kind: 'unknown', desired: bytes(unit(1, 'web', 1).config.content), observed: 'could not be observed', action: 'reported' },
     ]);
   });
+
+  it('a rollout waits when the units cannot be observed: nothing is switched or marked live', () => {
+    const d = desired({
+      target: release(2, 'built'),
+      settled: false,
+      units: [unit(2, 'web')],
+      site: { path: SITE_PATH, content: siteContent(2) },
+      health: HEALTH,
+    });
+    const o = observedOf(desired({ units: [unit(1, 'web')] }));
+    o.units = UNKNOWN;
+    const p = plan(d, o);
+    expect(p.actions).toEqual([]);
+    expect(p.rollout).toBe(false);
+    expect(p.findings).toEqual([{ resource: 'vassals', kind: 'unknown', desired: 'release v2', observed: 'could not be observed', action: 'reported' }]);
+  });
 });
