@@ -2,8 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { createRequire } from 'node:module';
-const require = createRequire(import.meta.url);
 import { archiveOf, Daemon, EXAMPLES, within } from './harness.js';
 
 const WSGI_APP = `import os
@@ -106,13 +104,8 @@ describe('hostile input changes nothing and reaches no config file', () => {
     const huge = await postRaw(d.apiPort, d.token(), JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'apps.deploy', params: { app: 'big', archive: 'A'.repeat(70 * 1024 * 1024) } }));
     expect(huge.status).toBe(413);
     expect(huge.body.error.message).toMatch(/over/);
-    const t0 = Date.now();
-    const timer = setInterval(() => console.log('waiting', Date.now() - t0, require('node:child_process').execSync(`ps -eo pid,ppid,stat,wchan:20,etimes,cmd | grep -E 'hop3|vitest' | grep -v grep | head -20`).toString()), 10_000);
+    // The daemon still answers, and created nothing.
     const rpc = await d.rpc('apps.list', {});
-    console.log('rpc ok', Date.now() - t0);
-    const listed = await d.json<{ name: string }[]>(['apps']);
-    clearInterval(timer);
-    expect(listed.map((a) => a.name)).not.toContain('big');
     expect(rpc.body.result.map((a: { name: string }) => a.name)).not.toContain('big');
   });
 
