@@ -30,7 +30,7 @@ export async function followRelease(
       }
       if (e.kind === 'release.live') return;
     }
-    await sleep(150);
+    await sleep(50);
   }
   throw userError('DEPLOY_TIMEOUT', `release v${version} of ${app} did not finish within ${timeoutMs / 1000} s`, { hint: `see \`hop3 events ${app}\`` });
 }

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { execa } from 'execa';
 import { Hop3Error } from './errors.js';
 
 export interface ExecOptions {
@@ -46,6 +45,8 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
   execStats.spawns++;
+  // Loaded on first use: short-lived programs (the git hook, the CLI) start faster without it.
+  const { execa } = await import('execa');
   const child = execa(file, args, {
     cwd: opts.cwd,
     env: opts.env,

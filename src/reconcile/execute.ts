@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { operationalError, errorMessage } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
@@ -37,7 +37,7 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   const artifactDir = join(ctx.layout.home, release.artifact!.dir);
   const env = {
     ...release.env,
-    PATH: `${join(artifactDir, 'venv', 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+    PATH: `${join(ctx.layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'), 'bin')}:/usr/local/bin:/usr/bin:/bin`,
     HOME: join(ctx.layout.app(ctx.app), 'data'),
     LANG: 'C.UTF-8',
     HOP3_APP: ctx.app,
@@ -106,6 +106,28 @@ function enableUnit(layout: Layout, unit: string): void {
   symlinkSync(join(layout.uwsgiAvailable, `${unit}.ini`), link);
 }
 
+/**
+ * Any event on the emperor's queue makes it rescan its directory at once instead of at its next
+ * tick; a stats request is such an event.
+ */
+function pokeEmperor(ctx: ExecContext): void {
+  ctx.emperor.stats(1000).catch(() => undefined);
+}
+
+/**
+ * The emperor reloads a vassal when its config's mtime, in whole seconds, grows: a rewrite
+ * within the same second as the last one must still move it forward.
+ */
+function writeVassal(ctx: ExecContext, path: string, content: string): void {
+  const before = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  writeFileAtomic(path, content);
+  if (before !== undefined) {
+    const next = Math.max(Date.now() / 1000, Math.floor(before / 1000) + 1);
+    utimesSync(path, next, next);
+  }
+  pokeEmperor(ctx);
+}
+
 function removeUnit(layout: Layout, unit: string): void {
   for (const path of [join(layout.uwsgiEnabled, `${unit}.ini`), join(layout.uwsgiAvailable, `${unit}.ini`)]) {
     rmSync(path, { force: true });
@@ -134,10 +156,15 @@ function pruneReleases(ctx: ExecContext): void {
   for (const r of kept) {
     keep.add(relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version)));
     if (r.artifact) keep.add(r.artifact.dir);
+    if (r.artifact?.venv) keep.add(r.artifact.venv);
   }
   for (const r of releases) {
     const dir = relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version));
     if (!keep.has(dir)) rmSync(join(ctx.layout.home, dir), { recursive: true, force: true });
+  }
+  const venvs = join(ctx.layout.app(ctx.app), 'venvs');
+  for (const name of existsSync(venvs) ? readdirSync(venvs) : []) {
+    if (!keep.has(relative(ctx.layout.home, join(venvs, name)))) rmSync(join(venvs, name), { recursive: true, force: true });
   }
 }
 
@@ -149,12 +176,15 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
     case 'release-phase':
       return releasePhase(ctx, action.version, action.commands);
     case 'write-file':
+      if (action.resource.startsWith('vassal:')) return writeVassal(ctx, action.path, action.content);
       // Run files carry the app's environment (secrets): owner-only.
-      writeFileAtomic(action.path, action.content, action.resource.startsWith('runfile:') ? 0o600 : 0o644);
+      writeFileAtomic(action.path, action.content, 0o600);
       return;
     case 'enable-unit':
       ctx.knownPids.delete(action.unit); // a new vassal: its first pid is expected
-      return enableUnit(ctx.layout, action.unit);
+      enableUnit(ctx.layout, action.unit);
+      pokeEmperor(ctx);
+      return;
     case 'remove-unit':
       // Requests nginx still proxies to the retiring release finish first.
       await ctx.nginx.drained();

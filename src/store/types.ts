@@ -30,8 +30,10 @@ export interface AppRecord {
 
 export interface BuildArtifact {
   kind: 'virtualenv' | 'static';
-  /** Release directory holding `src/` (and `venv/` for virtualenvs), relative to HOP3_HOME. */
+  /** Release directory holding `src/`, relative to HOP3_HOME. */
   dir: string;
+  /** The virtualenv (possibly shared between releases), relative to HOP3_HOME. */
+  venv?: string;
   metadata: Record<string, unknown>;
 }
 

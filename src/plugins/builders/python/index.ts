@@ -1,18 +1,18 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { run } from '../../../lib/exec.js';
+import { readTextOrNull } from '../../../lib/fs-atomic.js';
 import type { Builder, PluginContext } from '../../types.js';
 import { buildEnv, runBuildCommands, wants } from '../build-env.js';
 
-function hasRequirements(src: string): boolean {
-  const file = join(src, 'requirements.txt');
-  if (!existsSync(file)) return false;
-  return readFileSync(file, 'utf8').split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
-}
+const listsPackages = (requirements: string) => requirements.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
 
 /**
- * A virtualenv per release. It sees Debian's python3-* packages (system site packages), so apps
- * can use them without an index; pip runs only when requirements.txt lists something.
+ * Python apps get a virtualenv that also sees Debian's python3-* packages (system site
+ * packages), so they can use those without an index; pip runs only when requirements.txt lists
+ * something. Releases with the same requirements.txt share one virtualenv, so a code change
+ * does not rebuild it; apps with build commands (which may change it) get their own.
  */
 export default function pythonBuilder(ctx: PluginContext): Builder {
   return {
@@ -21,21 +21,31 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
     accept: (b) => wants(b, 'python'),
     async build(b) {
       const src = join(b.releaseDir, 'src');
-      const venv = join(b.releaseDir, 'venv');
-      const withPip = hasRequirements(src);
-      b.onLine(`-----> Creating virtualenv (${withPip ? 'with' : 'without'} pip)`);
-      await run([ctx.config.pythonBin, '-m', 'venv', '--system-site-packages', ...(withPip ? [] : ['--without-pip']), venv], {
-        cwd: src, onLine: b.onLine, timeoutMs: 120_000,
-      });
-      if (withPip) {
-        b.onLine('-----> Installing requirements.txt');
-        await run([join(venv, 'bin', 'pip'), 'install', '--no-input', '--disable-pip-version-check', '-r', 'requirements.txt'], {
-          cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000,
+      const requirements = readTextOrNull(join(src, 'requirements.txt')) ?? '';
+      const withPip = listsPackages(requirements);
+      const shared = b.spec.build.before.length === 0;
+      const key = createHash('sha256').update(`${ctx.config.pythonBin}\n${requirements}`).digest('hex').slice(0, 16);
+      const venv = shared ? join(ctx.layout.app(b.app), 'venvs', key) : join(b.releaseDir, 'venv');
+      const ready = join(venv, '.hop3-ready');
+      if (existsSync(ready)) {
+        b.onLine('-----> Reusing virtualenv (requirements.txt unchanged)');
+      } else {
+        rmSync(venv, { recursive: true, force: true }); // a build cut short leaves no marker
+        b.onLine(`-----> Creating virtualenv (${withPip ? 'with' : 'without'} pip)`);
+        await run([ctx.config.pythonBin, '-m', 'venv', '--system-site-packages', ...(withPip ? [] : ['--without-pip']), venv], {
+          cwd: src, onLine: b.onLine, timeoutMs: 120_000,
         });
+        if (withPip) {
+          b.onLine('-----> Installing requirements.txt');
+          await run([join(venv, 'bin', 'pip'), 'install', '--no-input', '--disable-pip-version-check', '-r', 'requirements.txt'], {
+            cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000,
+          });
+        }
+        await runBuildCommands(b, [join(venv, 'bin')]);
+        writeFileSync(ready, '');
       }
-      await runBuildCommands(b, [join(venv, 'bin')]);
-      const { stdout } = await run([join(venv, 'bin', 'python'), '-c', 'import sys; print(sys.version.split()[0])']);
-      return { kind: 'virtualenv', dir: relative(ctx.layout.home, b.releaseDir), metadata: { python: stdout.trim(), pip: withPip } };
+      const python = /^version(?:_info)?\s*=\s*(\S+)/m.exec(readTextOrNull(join(venv, 'pyvenv.cfg')) ?? '')?.[1] ?? 'unknown';
+      return { kind: 'virtualenv', dir: relative(ctx.layout.home, b.releaseDir), venv: relative(ctx.layout.home, venv), metadata: { python, pip: withPip } };
     },
   };
 }

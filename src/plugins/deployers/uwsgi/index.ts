@@ -21,7 +21,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
     plan(release: ReleaseRecord, { restartCount }) {
       const artifactDir = join(layout.home, release.artifact!.dir);
       const cwd = join(artifactDir, 'src');
-      const venv = join(artifactDir, 'venv');
+      const venv = join(layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'));
       const runDir = join(layout.releaseDir(release.app, release.version), 'run');
       let info: DeploymentInfo | null = null;
       const units: Unit[] = [];
