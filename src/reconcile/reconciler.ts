@@ -165,7 +165,7 @@ export class Reconciler {
       return;
     }
     this.settleLifecycle(name, desired, p.rollout);
-    this.status(store.getApp(name)!, desired, observed, null, p.actions.length > 0);
+    this.status(app, desired, observed, null, p.actions.length > 0);
   }
 
   /** Move the machine to where a completed pass left the app. */
@@ -202,6 +202,7 @@ export class Reconciler {
     this.reported.set(app, standing);
   }
 
+  /** Record what the pass saw and did; `app` is the record the pass started from. */
   private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false): void {
     const fresh = this.d.store.getApp(app.name) ?? app;
     const target = targetRelease(fresh, (v) => this.d.store.getRelease(app.name, v));
