@@ -10,7 +10,6 @@ import { NginxControl } from '../plugins/proxies/nginx/master.js';
 import { serve } from '../server/daemon.js';
 import { ensureAdminToken } from '../server/token.js';
 import { addKey, authorizedKeysPath, listKeys, removeKey } from '../git/authorized-keys.js';
-import { gitSsh } from '../git/ssh-command.js';
 
 const program = new Command('hop3-server').description('hop3 daemon and administration').showHelpAfterError();
 
@@ -61,12 +60,6 @@ sshKey.command('remove').argument('<name>').action((name: string) => {
   removeKey(context().layout, name);
   console.log(`removed ${name}`);
 });
-
-program.command('git-ssh', { hidden: true }).description('forced command of authorized SSH keys')
-  .requiredOption('--home <dir>').requiredOption('--api <host:port>').requiredOption('--key <name>')
-  .action(async (o: { home: string; api: string; key: string }) => {
-    process.exitCode = await gitSsh(o, process.env.SSH_ORIGINAL_COMMAND);
-  });
 
 program.command('token').description('print the admin API token').action(() => {
   const { layout } = context();

@@ -43,7 +43,7 @@ export function addKey(config: Config, layout: Layout, publicKey: string, name?:
   if (lines.some((l) => l.includes(` ${m[2]} `))) throw userError('SSH_KEY_EXISTS', 'this key is already authorized');
   // Paths and names here are hop3's own (validated HOP3_HOME, project root, key name); the
   // node that runs this admin command runs the forced command too (sshd's PATH may hold an older one).
-  const command = `${process.execPath} ${join(PROJECT_ROOT, 'dist', 'src', 'cli', 'hop3-server.js')} git-ssh --home ${config.home} --api ${config.listen.host}:${config.listen.port} --key ${keyName}`;
+  const command = `${process.execPath} ${join(PROJECT_ROOT, 'dist', 'src', 'git', 'ssh-entry.js')} --home ${config.home} --api ${config.listen.host}:${config.listen.port} --key ${keyName}`;
   if (!/^[A-Za-z0-9._/:@ -]+$/.test(command)) throw userError('SSH_COMMAND_UNSAFE', `cannot write a forced command for ${command}`);
   const line = `command="${command}",restrict,no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ${m[1]} ${m[2]} hop3:${keyName}`;
   mkdirSync(join(layout.home, '.ssh'), { recursive: true, mode: 0o700 });

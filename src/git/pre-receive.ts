@@ -1,16 +1,13 @@
 /**
  * The pre-receive hook of every app repository. git runs it with the pushed refs on stdin and
- * relays its output to the pusher as `remote:` lines. For the deploy branch it uploads the
- * pushed commit as a release and follows it; a non-zero exit rejects the push, so the branch
- * only moves when the new release serves.
+ * relays its output to the pusher as `remote:` lines. For the deploy branch it has the daemon
+ * deploy the pushed commit as a release and follows it; a non-zero exit rejects the push, so
+ * the branch only moves when the new release serves.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { call, clientConfig } from '../cli/client.js';
 import { followRelease, lastEventId } from '../cli/follow.js';
 import { asHop3Error } from '../lib/errors.js';
-import { run } from '../lib/exec.js';
 import { ZERO_SHA } from './repo.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -28,19 +25,13 @@ async function main(app: string): Promise<void> {
     }
     if (ZERO_SHA.test(sha)) throw new Error(`deleting the deploy branch ${branch} is refused`);
     out(`-----> Deploying ${sha.slice(0, 12)} (${branch}) to ${app}`);
-    const dir = mkdtempSync(join(tmpdir(), 'hop3-push-'));
-    try {
-      // git archive sees the pushed objects, still in the push's quarantine.
-      await run(['git', 'archive', '--format=tar.gz', '-o', join(dir, 'src.tar.gz'), sha]);
-      const after = await lastEventId(cfg, app).catch(() => 0);
-      const archive = readFileSync(join(dir, 'src.tar.gz')).toString('base64');
-      const r = await call<{ version: number }>(cfg, 'apps.deploy', { app, archive, commit: sha, ref, old });
-      await followRelease(cfg, app, r.version, after, out);
-      const status = await call<{ urls: string[] }>(cfg, 'apps.status', { app });
-      out(`-----> ${app} v${r.version} is serving at ${status.urls.join(' ')}`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const after = await lastEventId(cfg, app).catch(() => 0);
+    // The daemon reads the commit from the repository, through the push's quarantine.
+    const quarantine = process.env.GIT_QUARANTINE_PATH;
+    const r = await call<{ version: number }>(cfg, 'apps.deploy', { app, commit: sha, ref, old, ...(quarantine ? { quarantine } : {}) });
+    await followRelease(cfg, app, r.version, after, out);
+    const status = await call<{ urls: string[] }>(cfg, 'apps.status', { app });
+    out(`-----> ${app} v${r.version} is serving at ${status.urls.join(' ')}`);
   }
 }
 

@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.js';
-import { Hop3Error } from '../lib/errors.js';
+import { Hop3Error, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { writeIfDifferent } from '../lib/fs-atomic.js';
 import type { Layout } from '../lib/layout.js';
@@ -40,6 +41,34 @@ export async function ensureRepo(config: Config, layout: Layout, app: string): P
   }
   writeIfDifferent(join(path, 'hooks', 'pre-receive'), preReceiveHook(config, app), 0o755);
   return path;
+}
+
+/**
+ * A commit of the app's repository as a gzipped tar. While a push is being received its objects
+ * are still in the push's quarantine directory (inside the repository's objects/), which the
+ * hook names.
+ */
+export async function archiveCommit(layout: Layout, app: string, commit: string, quarantine: string | null): Promise<Buffer> {
+  const repo = repoPath(layout, app);
+  const objects = join(repo, 'objects');
+  const env: Record<string, string> = {};
+  if (quarantine !== null) {
+    quarantine = resolve(quarantine); // git names it through the repository's ./objects
+    if (dirname(quarantine) !== objects || !/^(tmp_objdir-)?incoming-[A-Za-z0-9_]+$/.test(basename(quarantine))) {
+      throw userError('QUARANTINE_INVALID', `${quarantine} is not a push quarantine of ${app}`);
+    }
+    env.GIT_OBJECT_DIRECTORY = quarantine;
+    env.GIT_ALTERNATE_OBJECT_DIRECTORIES = objects;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'hop3-archive-'));
+  try {
+    await run(['git', '-C', repo, 'archive', '--format=tar.gz', '-o', join(dir, 'src.tar.gz'), commit], { env });
+    return readFileSync(join(dir, 'src.tar.gz'));
+  } catch (err) {
+    throw userError('COMMIT_UNKNOWN', `cannot read commit ${commit} of ${app}`, { cause: err });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The commit a branch points at in the app's repository, or null. */

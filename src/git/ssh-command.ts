@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { call, clientConfig } from '../cli/client.js';
-import { userError } from '../lib/errors.js';
-import { APP_NAME_PATTERN } from '../spec/index.js';
+import { asHop3Error, userError } from '../lib/errors.js';
+import { APP_NAME_PATTERN } from '../spec/app-name.js';
 
 /**
  * The forced command of every authorized key. sshd hands over what the client asked for in
@@ -24,4 +24,21 @@ export async function gitSsh(opts: { home: string; api: string; key: string }, o
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, HOP3_SSH_KEY: opts.key } });
     child.on('close', (code) => resolve(code ?? 1));
   });
+}
+
+/** Run the forced command with its arguments; errors reach the SSH client on stderr. */
+export async function runSshCommand(argv: string[]): Promise<void> {
+  const opt = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    const v = i >= 0 ? argv[i + 1] : undefined;
+    if (!v) throw userError('SSH_COMMAND_BROKEN', `the forced command misses --${name}`, { hint: 're-add the key with hop3-server ssh-key add' });
+    return v;
+  };
+  try {
+    process.exitCode = await gitSsh({ home: opt('home'), api: opt('api'), key: opt('key') }, process.env.SSH_ORIGINAL_COMMAND);
+  } catch (err) {
+    const e = asHop3Error(err);
+    process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+    process.exitCode = 1;
+  }
 }

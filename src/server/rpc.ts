@@ -5,7 +5,7 @@ import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
 import { SCHEMAS_DIR } from '../lib/paths.js';
 import { appView, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
-import { DEFAULT_DEPLOY_BRANCHES, ensureRepo } from '../git/repo.js';
+import { archiveCommit, DEFAULT_DEPLOY_BRANCHES, ensureRepo } from '../git/repo.js';
 import type { AppRecord } from '../store/types.js';
 
 const deployBranches = (a: AppRecord | null) => (a?.deployBranch ? [a.deployBranch] : DEFAULT_DEPLOY_BRANCHES);
@@ -24,11 +24,17 @@ async function settle(h: Hop3, name: string) {
 const METHODS: Record<string, Handler> = {
   'apps.list': (h) => h.store.listApps().map((a) => appView(h, a)),
   'apps.status': (h, p) => appView(h, requireApp(h, app(p))),
-  'apps.deploy': (h, p) =>
-    deployArchive(h, app(p), Buffer.from(p.archive as string, 'base64'), {
-      commit: (p.commit as string | undefined) ?? null,
+  'apps.deploy': async (h, p) => {
+    const commit = (p.commit as string | undefined) ?? null;
+    // Without an upload, the commit comes from the app's repository (a push).
+    const archive = p.archive === undefined
+      ? await archiveCommit(h.layout, app(p), commit!, (p.quarantine as string | undefined) ?? null)
+      : Buffer.from(p.archive as string, 'base64');
+    return deployArchive(h, app(p), archive, {
+      commit,
       push: p.ref === undefined ? null : { ref: p.ref as string, old: (p.old as string | undefined) ?? '0'.repeat(40) },
-    }),
+    });
+  },
   'apps.configure': (h, p) => {
     const a = requireApp(h, app(p));
     if (p.deployBranch !== undefined) h.store.setDeployBranch(a.name, p.deployBranch as string | null);

@@ -24,7 +24,7 @@ describe('authorized keys', () => {
     const { config, layout } = setup();
     expect(addKey(config, layout, KEY)).toEqual({ name: 'alice@laptop', type: 'ssh-ed25519' });
     const text = readFileSync(authorizedKeysPath(layout), 'utf8');
-    expect(text).toMatch(/^command="[^"]+ git-ssh --home \S+ --api 127\.0\.0\.1:8123 --key alice@laptop",restrict,no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ssh-ed25519 \S+ hop3:alice@laptop\n$/);
+    expect(text).toMatch(/^command="[^"]+ssh-entry\.js --home \S+ --api 127\.0\.0\.1:8123 --key alice@laptop",restrict,no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty ssh-ed25519 \S+ hop3:alice@laptop\n$/);
     expect(statSync(authorizedKeysPath(layout)).mode & 0o777).toBe(0o600);
   });
 
