@@ -21,7 +21,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.js';
@@ -189,7 +189,11 @@ export interface BenchResult {
   node: string;
   cpus: number;
   cpuModel: string;
-  converge: { ms: number; rounds: number; spawns: number; writes: number; nginxTestMs: number; nginxReloadMs: number };
+  converge: {
+    ms: number; rounds: number; healthy: number; spawns: number; writes: number; nginxTestMs: number; nginxReloadMs: number;
+    errors: { app: string; error: string }[];
+    unhealthy: { app: string; health: string; message: string }[];
+  };
   served: boolean;
   /** process.memoryUsage() (MB) at each stage, to tell the controller's steady state from setup garbage. */
   memory: Record<string, Record<string, number>>;
@@ -204,6 +208,10 @@ export interface BenchResult {
     errors: number;
     rssMbMax: number;
     siteMtimeChanges: number;
+    /** One emperor stats-socket round trip (the only await of a no-op pass), median of 5. */
+    emperorStatsMsMedian: number;
+    /** 1-minute load average before and after the measured passes (a shared machine shows here). */
+    loadavg1: [number, number];
   };
   targets: typeof TARGET;
   pass: Record<string, boolean>;
@@ -249,7 +257,7 @@ function instrumentNginx(h: Hop3): { testMs: number; reloadMs: number } {
 }
 
 async function benchOne(n: number, opts: { profileDir: string | null }): Promise<BenchResult> {
-  const home = mkdtempSync(join(tmpdir(), 'hop3-bench-'));
+  const home = mkdtempSync(join(tmpdir(), 'hop3-bench-noop-'));
   const [httpPort, listenPort] = await freePorts(2);
   const config = loadConfig({
     HOP3_HOME: home,
@@ -301,11 +309,20 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     console.log(`N=${n}: declared ${n} apps in ${round1((performance.now() - tDeclare) / 1000)} s (HOP3_HOME=${home}, http :${httpPort})`);
 
     // 3. Converge: each triggerAll waits for one pass per app; a build pass queues its rollout.
-    const converged = () =>
+    // Settled: every app's last pass planned nothing and failed nothing. Converged: settled and
+    // every app Healthy. An app left unhealthy by a settled pass stays so (a failed release is
+    // final until a new deploy): once the unhealthy set stops changing, stop and report it.
+    const settled = () =>
       names.every((name) => {
         const p = hh.reconciler.lastPass.get(name);
-        return p !== undefined && p.actions.length === 0 && p.error === null && hh.store.getApp(name)?.health === 'Healthy';
+        return p !== undefined && p.actions.length === 0 && p.error === null;
       });
+    const unhealthy = () =>
+      names.flatMap((name) => {
+        const app = hh.store.getApp(name);
+        return app?.health === 'Healthy' ? [] : [{ app: name, health: app?.health ?? 'no record', message: app?.message ?? '' }];
+      });
+    const errorsSeen = new Map<string, string>();
     execStats.spawns = 0;
     writeStats.writes = 0;
     const tConverge = performance.now();
@@ -315,14 +332,23 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       console.log(`  … ${round1((performance.now() - tConverge) / 1000)} s: ${healthy}/${n} healthy, ${execStats.spawns} spawns`);
     }, 15_000);
     let rounds = 0;
+    let stuck: ReturnType<typeof unhealthy> = [];
     try {
-      while (!converged()) {
-        if (rounds >= MAX_CONVERGE_ROUNDS) throw new Error(`N=${n}: not converged after ${rounds} rounds`);
+      let previous: string | null = null;
+      for (;;) {
+        if (rounds > 0 && settled()) {
+          stuck = unhealthy();
+          const key = JSON.stringify(stuck);
+          if (stuck.length === 0 || key === previous) break;
+          previous = key;
+        }
+        if (rounds >= MAX_CONVERGE_ROUNDS) throw new Error(`N=${n}: not settled after ${rounds} rounds`);
         const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`N=${n}: not converged within ${CONVERGE_TIMEOUT_MS / 1000} s`);
+        if (left <= 0) throw new Error(`N=${n}: not settled within ${CONVERGE_TIMEOUT_MS / 1000} s`);
         const t = performance.now();
         await withTimeout(hh.reconciler.triggerAll(), left, `convergence round ${rounds + 1}`);
         rounds++;
+        for (const p of hh.reconciler.lastPass.values()) if (p.error !== null && !errorsSeen.has(p.app)) errorsSeen.set(p.app, p.error);
         const c = countActions(hh);
         console.log(`  round ${rounds}: ${round1((performance.now() - t) / 1000)} s, ${c.actions} actions, ${c.errors} errors`);
       }
@@ -332,17 +358,34 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     const convergeMs = performance.now() - tConverge;
     mem.converged = memory();
     const converge = {
-      ms: Math.round(convergeMs), rounds, spawns: execStats.spawns, writes: writeStats.writes,
+      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: execStats.spawns, writes: writeStats.writes,
       nginxTestMs: Math.round(nginxTimes.testMs), nginxReloadMs: Math.round(nginxTimes.reloadMs),
+      errors: [...errorsSeen].slice(0, 20).map(([app, error]) => ({ app, error })),
+      unhealthy: stuck.slice(0, 20),
     };
-    console.log(`N=${n}: converged in ${round1(convergeMs / 1000)} s (${rounds} rounds incl. the final no-op one; ` +
+    console.log(`N=${n}: ${stuck.length === 0 ? 'converged' : `settled with ${stuck.length} app(s) NOT healthy`} in ` +
+      `${round1(convergeMs / 1000)} s (${rounds} rounds incl. the final no-op one; ` +
       `${converge.spawns} spawns, ${converge.writes} writes; nginx -t ${round1(converge.nginxTestMs / 1000)} s, reloads ${round1(converge.nginxReloadMs / 1000)} s)`);
+    for (const [app, error] of [...errorsSeen].slice(0, 10)) console.log(`  pass error during convergence: ${app}: ${error}`);
+    for (const u of stuck.slice(0, 10)) {
+      const rel = hh.store.listReleases(u.app).map((r) => `v${r.version} ${r.status}`).join(', ');
+      console.log(`  not healthy: ${u.app}: ${u.health} — ${u.message} (releases: ${rel}; lifecycle: ${hh.lifecycles.state(u.app)})`);
+    }
 
     // Really served?
     const first = names[0]!;
     const got = await withTimeout(httpGet(httpPort!, `${first}.${config.domain}`), STEP_TIMEOUT_MS, 'HTTP check');
     const served = got.status === 200 && got.body.includes(`hello from ${first}`);
     console.log(`N=${n}: GET http://127.0.0.1:${httpPort}/ Host ${first}.${config.domain} → ${got.status} ${served ? '(index.html served)' : `UNEXPECTED: ${got.body.slice(0, 200)}`}`);
+
+    // Context for reading wall vs CPU: machine load, and the one await of a no-op pass (emperor stats).
+    const statsMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      await withTimeout(hh.emperor.stats(), STEP_TIMEOUT_MS, 'emperor stats');
+      statsMs.push(performance.now() - t);
+    }
+    const loadBefore = loadavg()[0]!;
 
     // 4. The no-op pass, NOOP_PASSES times.
     const sitesBefore = snapshot(hh.layout.nginxSites);
@@ -397,6 +440,8 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       errors: Math.max(...passes.map((p) => p.errors)),
       rssMbMax: Math.max(...passes.map((p) => p.rssMb)),
       siteMtimeChanges,
+      emperorStatsMsMedian: median(statsMs),
+      loadavg1: [round1(loadBefore), round1(loadavg()[0]!)] as [number, number],
     };
     const pass = {
       wall: noop.wallMsMedian <= TARGET.wallMs,
@@ -407,6 +452,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       rowChanges: noop.rowChanges === 0,
       siteMtimes: siteMtimeChanges === 0,
       served,
+      converged: converge.healthy === n,
     };
     return {
       bench: 'reconcile-noop', date: new Date().toISOString(), n, concurrency: config.deployConcurrency,
@@ -442,6 +488,7 @@ function table(r: BenchResult): string {
   const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
   const rows: [string, string, string, string][] = [
     ['convergence (initial setup)', `${round1(r.converge.ms / 1000)} s`, 'informational', `${r.converge.rounds} rounds`],
+    ['apps Healthy after convergence', `${r.converge.healthy}/${r.n}`, `${r.n}/${r.n}`, mark(r.pass.converged!)],
     [`${appName(0, r.n)} served (GET → 200)`, r.served ? 'yes' : 'no', 'yes', mark(r.pass.served!)],
     ['no-op pass wall (median of 5)', `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`, mark(r.pass.wall!)],
     ['no-op pass CPU (median of 5)', `${round1(r.noop.cpuMsMedian)} ms`, 'informational', ''],
@@ -504,12 +551,14 @@ async function main(): Promise<number> {
     console.error(`N=${n}: FAILED: ${(err as Error).stack ?? err}`);
     return 1;
   }
-  console.log(`\nreconcile no-op pass, N = ${n} (deploy concurrency ${r.concurrency}, ${r.cpus} CPUs ${r.cpuModel}, node ${r.node}); targets are stated for N = 1000`);
+  console.log(`\nreconcile no-op pass, N = ${n} (deploy concurrency ${r.concurrency}, ${r.cpus} CPUs ${r.cpuModel}, node ${r.node}, ` +
+    `load average ${r.noop.loadavg1.join(' → ')}); targets are stated for N = 1000`);
   console.log(table(r));
-  console.log(`per pass (wall ms): ${r.noop.passes.map((p) => round1(p.wallMs)).join(', ')}; CPU ms: ${r.noop.passes.map((p) => round1(p.cpuMs)).join(', ')}`);
+  console.log(`per pass (wall ms): ${r.noop.passes.map((p) => round1(p.wallMs)).join(', ')}; CPU ms: ${r.noop.passes.map((p) => round1(p.cpuMs)).join(', ')}; ` +
+    `emperor stats round trip ${round1(r.noop.emperorStatsMsMedian)} ms`);
   console.log(JSON.stringify(r));
   console.log('');
-  const invariants = r.pass.served && r.pass.actions && r.pass.spawns && r.pass.writes && r.pass.rowChanges && r.pass.siteMtimes;
+  const invariants = r.pass.converged && r.pass.served && r.pass.actions && r.pass.spawns && r.pass.writes && r.pass.rowChanges && r.pass.siteMtimes;
   const perf = r.pass.wall && r.pass.rss;
   return !invariants || (strict && !perf) ? 1 : 0;
 }

@@ -105,7 +105,7 @@ describe('git push over smart HTTP', () => {
     expect((await git(work, ['checkout', '-q', 'main'])).exitCode).toBe(0);
   });
 
-  describe.each([
+  const broken: { what: string; files: Record<string, string>; reason: RegExp }[] = [
     {
       what: 'the build fails',
       files: { 'hop3.toml': `${HOP3_TOML}\n[build]\nbefore-build = ["exit 3"]\n` },
@@ -121,7 +121,8 @@ describe('git push over smart HTTP', () => {
       files: { 'hop3.toml': HOP3_TOML.replace('path = "/health"', 'path = "/missing"').replace('timeout = 10', 'timeout = 3'), 'app.py': appPy('unhealthy') },
       reason: /remote: .*health check .*\/missing did not answer 200 within 3 s \(last: status 404\)/,
     },
-  ])('a push where $what', ({ files, reason }) => {
+  ];
+  describe.each(broken)('a push where $what', ({ files, reason }) => {
     it('is rejected with the reason, leaves the branch alone and keeps the previous release serving', async () => {
       const before = (await releases()).length;
       expect((await git(work, ['reset', '-q', '--hard', shas.two!])).exitCode).toBe(0);

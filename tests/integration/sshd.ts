@@ -35,7 +35,12 @@ export class Sshd {
   clientKey = '';
   private proc: ResultPromise | null = null;
 
-  constructor(private readonly hop3Home: string) {}
+  private readonly hop3Home: string;
+
+  /** `hop3Home`: the HOP3_HOME whose `.ssh/authorized_keys` this server reads. */
+  constructor(hop3Home: string) {
+    this.hop3Home = hop3Home;
+  }
 
   get logFile(): string {
     return join(this.dir, 'sshd.log');
