@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Layout } from '../lib/layout.js';
 import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
@@ -6,8 +6,47 @@ import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { DesiredApp, ObservedApp, ObservedUnit, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 
+/**
+ * The unit names in a vassal directory, grouped by app. The listing is redone only when the
+ * directory's mtime moves (any entry added, removed or renamed), so a pass over many apps lists
+ * each directory once instead of once per app. The kernel stamps mtimes from a coarse clock, so
+ * a listing taken within a few ms of the last change is not trusted for the next look.
+ */
+export class UnitDirectory {
+  private readonly dir: string;
+  private mtimeMs = -1;
+  private listedAt = 0;
+  private byApp = new Map<string, string[]>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  unitsOf(app: string): string[] | Unknown {
+    try {
+      const mtimeMs = statSync(this.dir).mtimeMs;
+      if (mtimeMs !== this.mtimeMs || this.listedAt - mtimeMs < 50) {
+        const byApp = new Map<string, string[]>();
+        for (const f of readdirSync(this.dir)) {
+          const unit = f.endsWith('.ini') ? parseUnitName(f.slice(0, -4)) : null;
+          if (unit) byApp.set(unit.app, [...(byApp.get(unit.app) ?? []), f.slice(0, -4)]);
+        }
+        this.byApp = byApp;
+        this.mtimeMs = mtimeMs;
+        this.listedAt = Date.now();
+      }
+      return this.byApp.get(app) ?? [];
+    } catch {
+      this.mtimeMs = -1;
+      return UNKNOWN;
+    }
+  }
+}
+
 export interface ObserveDeps {
   layout: Layout;
+  available: UnitDirectory;
+  enabled: UnitDirectory;
   /** Vassal states from the emperor, or UNKNOWN when it cannot be asked. */
   vassals: Map<string, VassalStatus> | Unknown;
   /** Last known master pid per unit; first sightings set it. */
@@ -22,26 +61,14 @@ function read(path: string): string | null | Unknown {
   }
 }
 
-/** Names of this app's units in a vassal directory. */
-function unitsIn(dir: string, app: string): string[] | Unknown {
-  try {
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.ini'))
-      .map((f) => f.slice(0, -4))
-      .filter((n) => parseUnitName(n)?.app === app);
-  } catch {
-    return UNKNOWN;
-  }
-}
-
 /** Look at the machine afresh for one app: files, vassal links, processes, the proxy site. */
 export function observe(d: DesiredApp, deps: ObserveDeps): ObservedApp {
   const { layout, vassals, knownPids } = deps;
   const files = new Map<string, string | null | Unknown>();
   for (const unit of d.units) for (const f of [unit.config, ...unit.files]) files.set(f.path, read(f.path));
 
-  const available = unitsIn(layout.uwsgiAvailable, d.app);
-  const enabled = unitsIn(layout.uwsgiEnabled, d.app);
+  const available = deps.available.unitsOf(d.app);
+  const enabled = deps.enabled.unitsOf(d.app);
   let units: ObservedApp['units'] = UNKNOWN;
   if (available !== UNKNOWN && enabled !== UNKNOWN) {
     units = new Map<string, ObservedUnit>();

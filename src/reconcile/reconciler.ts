@@ -11,7 +11,7 @@ import type { Store } from '../store/store.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
 import { execute, type ExecContext } from './execute.js';
-import { observe } from './observe.js';
+import { observe, UnitDirectory } from './observe.js';
 import { plan } from './plan.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
@@ -38,6 +38,14 @@ const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
   'remove-unit': 'retiring',
 };
 
+/**
+ * Failures that are the release's own (its build, release command, processes, health check,
+ * or a site nginx refuses) fail it; anything else (nginx or the emperor unreachable, a full
+ * disk) is retried with backoff and the rollout goes on once the machine recovers.
+ */
+const RELEASE_FAULTS = new Set(['UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID']);
+const releaseFault = (err: unknown) => RELEASE_FAULTS.has(asHop3Error(err).code);
+
 /** Figures of the last pass, for tests and benchmarks. */
 export interface PassResult {
   app: string;
@@ -60,9 +68,11 @@ export class Reconciler {
   private readonly desiredCache = new Map<string, { key: string; desired: DesiredApp }>();
   private vassalCache: { at: number; value: Promise<Map<string, VassalStatus> | Unknown> } | null = null;
   readonly lastPass = new Map<string, PassResult>();
+  private readonly dirs: { available: UnitDirectory; enabled: UnitDirectory };
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
+    this.dirs = { available: new UnitDirectory(deps.layout.uwsgiAvailable), enabled: new UnitDirectory(deps.layout.uwsgiEnabled) };
     this.queue = new WorkQueue((app) => this.pass(app), {
       concurrency: deps.config.deployConcurrency,
       onError: (app, err, retry) => deps.log.warn({ app, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
@@ -109,17 +119,16 @@ export class Reconciler {
   }
 
   /** Plan one app without acting (used by tests and the benchmark). */
-  async dryRun(name: string): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
-    const app = this.d.store.getApp(name);
+  async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const desired = app ? this.desired(app) : this.nothing(name);
-    const observed = observe(desired, { layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids });
+    const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids });
     return { desired, observed, plan: plan(desired, observed) };
   }
 
   private async pass(name: string): Promise<void> {
     const { store, lifecycles, log } = this.d;
     const app = store.getApp(name);
-    const { desired, observed, plan: p } = await this.dryRun(name);
+    const { desired, observed, plan: p } = await this.dryRun(name, app);
     const ctx: ExecContext = { ...this.d, app: name, knownPids: this.knownPids };
     const target = desired.target;
 
@@ -144,7 +153,7 @@ export class Reconciler {
     this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? errorMessage(failure) : null });
     if (!app) return;
 
-    if (failure && p.rollout && target) {
+    if (failure && p.rollout && target && releaseFault(failure)) {
       // The new release never took traffic: mark it failed; the next pass retires its processes.
       const e = asHop3Error(failure);
       store.setReleaseStatus(name, target.version, 'failed', e.message);
@@ -160,7 +169,7 @@ export class Reconciler {
       throw failure;
     }
     if (p.actions.some((a) => a.type === 'build')) {
-      this.status(app, desired, observed, null);
+      this.status(app, desired, observed, null, true);
       void this.trigger(name); // built: the next pass rolls the release out
       return;
     }
@@ -204,9 +213,12 @@ export class Reconciler {
 
   /** Record what the pass saw and did; `app` is the record the pass started from. */
   private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false): void {
-    const fresh = this.d.store.getApp(app.name) ?? app;
-    const target = targetRelease(fresh, (v) => this.d.store.getRelease(app.name, v));
-    const wanted = fresh.desiredRelease === null ? null : this.d.store.getRelease(app.name, fresh.desiredRelease);
+    // A pass that changed nothing (the common, converged case) reads nothing more.
+    const changed = acted || error !== null;
+    const fresh = changed ? (this.d.store.getApp(app.name) ?? app) : app;
+    const target = changed ? targetRelease(fresh, (v) => this.d.store.getRelease(app.name, v)) : desired.target;
+    const wanted = fresh.desiredRelease === null ? null
+      : fresh.desiredRelease === target?.version ? target : this.d.store.getRelease(app.name, fresh.desiredRelease);
     let health: Health = 'Healthy';
     let message = '';
     const sync: SyncStatus = error === null && (wanted === null || wanted.status !== 'failed') ? 'Synced' : 'OutOfSync';
@@ -224,11 +236,13 @@ export class Reconciler {
       health = this.processHealth(desired, observed, acted);
       if (observed.site === UNKNOWN || observed.units === UNKNOWN) health = 'Unknown';
     }
-    this.d.store.setStatus(app.name, {
+    const next = {
       sync, health, message,
       observedGeneration: app.generation,
       currentRelease: target?.status === 'live' ? target.version : fresh.currentRelease,
-    });
+    };
+    const same = (Object.keys(next) as (keyof typeof next)[]).every((k) => fresh[k] === next[k]);
+    if (!same) this.d.store.setStatus(app.name, next);
   }
 
   private processHealth(desired: DesiredApp, observed: ObservedApp, acted: boolean): Health {

@@ -76,6 +76,23 @@ export class Store {
     this.db.close();
   }
 
+  /**
+   * Statements are prepared once and reused: preparing is most of the cost of a query, and
+   * each prepared statement holds native memory until a full garbage collection.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private sql(text: string, pluck = false): Database.Statement {
+    const key = pluck ? `pluck:${text}` : text;
+    let stmt = this.statements.get(key);
+    if (!stmt) {
+      stmt = this.db.prepare(text);
+      if (pluck) stmt.pluck();
+      this.statements.set(key, stmt);
+    }
+    return stmt;
+  }
+
   /** Called with the app name after every desired-state change (the reconciler's record trigger). */
   onChange(fn: (app: string) => void): () => void {
     this.listeners.add(fn);
@@ -89,22 +106,21 @@ export class Store {
   // --- apps -------------------------------------------------------------------------------
 
   getApp(name: string): AppRecord | null {
-    const r = this.db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as Row | undefined;
+    const r = this.sql('SELECT * FROM apps WHERE name = ?').get(name) as Row | undefined;
     return r ? toApp(r) : null;
   }
 
   listApps(): AppRecord[] {
-    return (this.db.prepare('SELECT * FROM apps ORDER BY name').all() as Row[]).map(toApp);
+    return (this.sql('SELECT * FROM apps ORDER BY name').all() as Row[]).map(toApp);
   }
 
   appNames(): string[] {
-    return this.db.prepare('SELECT name FROM apps ORDER BY name').pluck().all() as string[];
+    return this.sql('SELECT name FROM apps ORDER BY name', true).all() as string[];
   }
 
   createApp(name: string, owner = 'admin'): AppRecord {
     const t = now();
-    this.db
-      .prepare('INSERT INTO apps (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING')
+    this.sql('INSERT INTO apps (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING')
       .run(name, owner, t, t);
     return this.getApp(name)!;
   }
@@ -119,7 +135,7 @@ export class Store {
     if (patch.desiredRelease !== undefined) sets.push('desired_release = @desiredRelease');
     if (patch.healPolicy !== undefined) sets.push('heal_policy = @healPolicy');
     if (patch.restart) sets.push('restart_count = restart_count + 1');
-    this.db.prepare(`UPDATE apps SET ${sets.join(', ')} WHERE name = @name`).run({
+    this.sql(`UPDATE apps SET ${sets.join(', ')} WHERE name = @name`).run({
       name,
       t: now(),
       desiredState: patch.desiredState ?? null,
@@ -134,8 +150,7 @@ export class Store {
     name: string,
     s: { sync: SyncStatus; health: Health; message: string; observedGeneration: number; currentRelease: number | null },
   ): void {
-    this.db
-      .prepare(
+    this.sql(
         `UPDATE apps SET sync = @sync, health = @health, message = @message, observed_generation = @observedGeneration,
            current_release = @currentRelease, updated_at = @t
          WHERE name = @name AND (sync IS NOT @sync OR health IS NOT @health OR message IS NOT @message
@@ -146,15 +161,15 @@ export class Store {
 
   /** Settings that do not change what runs (no new generation). */
   setDeployBranch(name: string, branch: string | null): void {
-    this.db.prepare('UPDATE apps SET deploy_branch = ?, updated_at = ? WHERE name = ?').run(branch, now(), name);
+    this.sql('UPDATE apps SET deploy_branch = ?, updated_at = ? WHERE name = ?').run(branch, now(), name);
   }
 
   saveLifecycle(name: string, snapshot: unknown): void {
-    this.db.prepare('UPDATE apps SET lifecycle = ? WHERE name = ?').run(json(snapshot), name);
+    this.sql('UPDATE apps SET lifecycle = ? WHERE name = ?').run(json(snapshot), name);
   }
 
   deleteApp(name: string): void {
-    this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
+    this.sql('DELETE FROM apps WHERE name = ?').run(name);
     this.changed(name);
   }
 
@@ -165,9 +180,8 @@ export class Store {
     artifact?: BuildArtifact | null; ports: Record<string, number>;
   }): ReleaseRecord {
     return this.db.transaction(() => {
-      const next = ((this.db.prepare('SELECT MAX(version) FROM releases WHERE app = ?').pluck().get(r.app) as number | null) ?? 0) + 1;
-      this.db
-        .prepare(
+      const next = ((this.sql('SELECT MAX(version) FROM releases WHERE app = ?', true).get(r.app) as number | null) ?? 0) + 1;
+      this.sql(
           `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
@@ -178,25 +192,25 @@ export class Store {
   }
 
   getRelease(app: string, version: number): ReleaseRecord | null {
-    const r = this.db.prepare('SELECT * FROM releases WHERE app = ? AND version = ?').get(app, version) as Row | undefined;
+    const r = this.sql('SELECT * FROM releases WHERE app = ? AND version = ?').get(app, version) as Row | undefined;
     return r ? toRelease(r) : null;
   }
 
   listReleases(app: string): ReleaseRecord[] {
-    return (this.db.prepare('SELECT * FROM releases WHERE app = ? ORDER BY version DESC').all(app) as Row[]).map(toRelease);
+    return (this.sql('SELECT * FROM releases WHERE app = ? ORDER BY version DESC').all(app) as Row[]).map(toRelease);
   }
 
   setReleaseStatus(app: string, version: number, status: ReleaseStatus, message = ''): void {
-    this.db.prepare('UPDATE releases SET status = ?, message = ? WHERE app = ? AND version = ?').run(status, message, app, version);
+    this.sql('UPDATE releases SET status = ?, message = ? WHERE app = ? AND version = ?').run(status, message, app, version);
   }
 
   setReleaseArtifact(app: string, version: number, artifact: BuildArtifact): void {
-    this.db.prepare("UPDATE releases SET artifact = ?, status = 'built' WHERE app = ? AND version = ?").run(json(artifact), app, version);
+    this.sql("UPDATE releases SET artifact = ?, status = 'built' WHERE app = ? AND version = ?").run(json(artifact), app, version);
   }
 
   /** Ports held by releases that may still run; a new release must not reuse them. */
   portsInUse(): Set<number> {
-    const rows = this.db.prepare("SELECT ports FROM releases WHERE status IN ('pending', 'built', 'live')").pluck().all() as string[];
+    const rows = this.sql("SELECT ports FROM releases WHERE status IN ('pending', 'built', 'live')", true).all() as string[];
     const used = new Set<number>();
     for (const r of rows) for (const p of Object.values(JSON.parse(r) as Record<string, number>)) used.add(p);
     return used;
@@ -205,16 +219,16 @@ export class Store {
   // --- env --------------------------------------------------------------------------------
 
   getEnv(app: string): Record<string, string> {
-    const rows = this.db.prepare('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as { key: string; value: string }[];
+    const rows = this.sql('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as { key: string; value: string }[];
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));
   }
 
   /** Set and unset keys in one transaction. */
   editEnv(app: string, set: Record<string, string>, unset: string[]): void {
     this.db.transaction(() => {
-      const put = this.db.prepare('INSERT INTO env (app, key, value) VALUES (?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET value = excluded.value');
+      const put = this.sql('INSERT INTO env (app, key, value) VALUES (?, ?, ?) ON CONFLICT(app, key) DO UPDATE SET value = excluded.value');
       for (const [k, v] of Object.entries(set)) put.run(app, k, v);
-      const del = this.db.prepare('DELETE FROM env WHERE app = ? AND key = ?');
+      const del = this.sql('DELETE FROM env WHERE app = ? AND key = ?');
       for (const k of unset) del.run(app, k);
     })();
   }
@@ -222,15 +236,15 @@ export class Store {
   // --- events -----------------------------------------------------------------------------
 
   addEvent<K extends EventKind>(app: string | null, kind: K, data: Extract<Hop3Event, { kind: K }>['data']): number {
-    return Number(this.db.prepare('INSERT INTO events (app, at, kind, data) VALUES (?, ?, ?, ?)').run(app, now(), kind, json(data)).lastInsertRowid);
+    return Number(this.sql('INSERT INTO events (app, at, kind, data) VALUES (?, ?, ?, ?)').run(app, now(), kind, json(data)).lastInsertRowid);
   }
 
   listEvents(opts: { app?: string; after?: number; limit?: number }): EventRecord[] {
     const limit = Math.min(opts.limit ?? 100, 1000);
     const rows = (
       opts.app === undefined
-        ? this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?').all(opts.after ?? 0, limit)
-        : this.db.prepare('SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id DESC LIMIT ?').all(opts.app, opts.after ?? 0, limit)
+        ? this.sql('SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?').all(opts.after ?? 0, limit)
+        : this.sql('SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id DESC LIMIT ?').all(opts.app, opts.after ?? 0, limit)
     ) as Row[];
     return rows.reverse().map((r) => ({
       id: r.id as number, app: r.app as string | null, at: r.at as string, kind: r.kind, data: JSON.parse(r.data as string),
@@ -241,11 +255,9 @@ export class Store {
 
   addDrift(d: Omit<DriftRecord, 'detectedAt'>): void {
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO drift (app, resource, kind, desired, observed, detected_at, action) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO drift (app, resource, kind, desired, observed, detected_at, action) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(d.app, d.resource, d.kind, d.desired, d.observed, now(), d.action);
-      this.db
-        .prepare('DELETE FROM drift WHERE app = ? AND id <= (SELECT id FROM drift WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
+      this.sql('DELETE FROM drift WHERE app = ? AND id <= (SELECT id FROM drift WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
         .run(d.app, d.app, DRIFT_KEPT);
     })();
   }
@@ -253,8 +265,8 @@ export class Store {
   listDrift(app?: string, limit = 100): DriftRecord[] {
     const rows = (
       app === undefined
-        ? this.db.prepare('SELECT * FROM drift ORDER BY id DESC LIMIT ?').all(limit)
-        : this.db.prepare('SELECT * FROM drift WHERE app = ? ORDER BY id DESC LIMIT ?').all(app, limit)
+        ? this.sql('SELECT * FROM drift ORDER BY id DESC LIMIT ?').all(limit)
+        : this.sql('SELECT * FROM drift WHERE app = ? ORDER BY id DESC LIMIT ?').all(app, limit)
     ) as Row[];
     return rows.map((r) => ({
       app: r.app as string, resource: r.resource as string, kind: r.kind as DriftRecord['kind'],
@@ -264,6 +276,6 @@ export class Store {
   }
 
   deleteAppHistory(app: string): void {
-    this.db.prepare('DELETE FROM drift WHERE app = ?').run(app);
+    this.sql('DELETE FROM drift WHERE app = ?').run(app);
   }
 }
