@@ -12,6 +12,7 @@ import type { AppRecord, BuildArtifact, ReleaseRecord, ReleaseSource } from '../
 import type { Hop3 } from './hop3.js';
 import { allocatePorts } from './ports.js';
 import { refValue, ZERO_SHA } from '../git/repo.js';
+import { serverNames } from '../reconcile/desired.js';
 
 /** The processes that listen on a port of their own. */
 const HTTP_KINDS = new Set(['wsgi', 'web']);
@@ -42,11 +43,10 @@ export function appView(h: Hop3, app: AppRecord) {
 }
 
 function urlsOf(h: Hop3, app: AppRecord): string[] {
-  if (app.currentRelease === null) return [];
-  const release = h.store.getRelease(app.name, app.currentRelease);
+  const release = app.currentRelease === null ? null : h.store.getRelease(app.name, app.currentRelease);
+  if (!release) return [];
   const port = h.config.nginxMode === 'system' || h.config.httpPort === 80 ? '' : `:${h.config.httpPort}`;
-  const hosts = [`${app.name}.${h.config.domain}`, ...(release?.spec.domains ?? [])];
-  return hosts.map((host) => `http://${host}${port}/`);
+  return serverNames(app.name, release, h.config).map((host) => `http://${host}${port}/`);
 }
 
 export function releaseView(r: ReleaseRecord, current: number | null) {
@@ -63,12 +63,16 @@ export function releaseView(r: ReleaseRecord, current: number | null) {
 
 const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
 
-/** Create a release record (the reconciler builds and rolls it out once it is desired). */
+/**
+ * Create a release record (the reconciler builds and rolls it out once it is desired). Its env
+ * is the spec's overlaid with `config set` values, unless given (a rollback restores an old one).
+ */
 async function newRelease(
-  h: Hop3, app: string, r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null },
+  h: Hop3, app: string,
+  r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string> },
 ): Promise<ReleaseRecord> {
   const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
-  const env = { ...r.spec.env, ...h.store.getEnv(app) };
+  const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
   const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
   h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
   return release;
@@ -87,22 +91,23 @@ async function settled(h: Hop3, app: string, version: number): Promise<void> {
 }
 
 /**
- * Make `release` desired while holding the app's deploy lock until it is live or failed, so
- * deploys to one app happen one after another. Resolves once the release is recorded.
+ * Under the app's deploy lock (so deploys to one app happen one after another, each seeing the
+ * one before), create a release and make it desired; hold the lock until it is live or failed.
+ * Resolves once the release is recorded.
  */
-function rollOut(h: Hop3, app: string, create: () => Promise<ReleaseRecord>): Promise<ReleaseRecord> {
+function rollOut<R extends ReleaseRecord | null>(h: Hop3, app: string, create: () => Promise<R>): Promise<R> {
   return new Promise((resolve, reject) => {
     void h.deployLocks.run(app, async () => {
-      let release: ReleaseRecord;
+      let release: R;
       try {
         release = await create();
       } catch (err) {
         reject(err);
         return;
       }
-      h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
+      if (release) h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
       resolve(release);
-      await settled(h, app, release.version);
+      if (release) await settled(h, app, release.version);
     });
   });
 }
@@ -153,13 +158,15 @@ async function checkBranchUnmoved(h: Hop3, app: string, push: { ref: string; old
 
 /** A config change makes a new release from the same build, with the new environment. */
 export async function releaseConfigChange(h: Hop3, name: string): Promise<{ release: string; version: number } | null> {
-  const app = requireApp(h, name);
-  const base = [app.desiredRelease, app.currentRelease]
-    .map((v) => (v === null ? null : h.store.getRelease(app.name, v)))
-    .find((r) => r?.artifact);
-  if (!base) return null;
-  const release = await rollOut(h, name, () => newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }));
-  return { release: `v${release.version}`, version: release.version };
+  const release = await rollOut(h, name, async () => {
+    // Chosen under the lock: a deploy that was in progress is the base once it is live.
+    const app = requireApp(h, name);
+    const base = [app.desiredRelease, app.currentRelease]
+      .map((v) => (v === null ? null : h.store.getRelease(app.name, v)))
+      .find((r) => r?.artifact && r.status !== 'failed');
+    return base ? newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }) : null;
+  });
+  return release && { release: `v${release.version}`, version: release.version };
 }
 
 /**
@@ -167,27 +174,26 @@ export async function releaseConfigChange(h: Hop3, name: string): Promise<{ rele
  * a new release from its build, spec and environment, with no build step.
  */
 export async function rollback(h: Hop3, name: string, version: number | undefined) {
-  const app = requireApp(h, name);
-  const releases = h.store.listReleases(name);
-  const from =
-    version === undefined
+  requireApp(h, name);
+  let from: ReleaseRecord | undefined;
+  const release = await rollOut(h, name, async () => {
+    // Chosen under the lock, once any deploy in progress is live or failed.
+    const app = requireApp(h, name);
+    const releases = h.store.listReleases(name);
+    from = version === undefined
       ? releases.find((r) => r.status === 'retired' && r.version !== app.currentRelease && r.artifact)
       : releases.find((r) => r.version === version);
-  if (!from) {
-    throw userError('ROLLBACK_NO_TARGET', version === undefined ? `${name} has no earlier good release to roll back to` : `${name} has no release v${version}`, {
-      hint: `see \`hop3 releases ${name}\``,
-    });
-  }
-  if (!from.artifact || !existsSync(join(h.layout.home, from.artifact.dir))) {
-    throw userError('ROLLBACK_NO_ARTIFACT', `the build of v${from.version} is not available (it failed or was pruned)`, { hint: 'HOP3_KEEP_RELEASES sets how many builds are kept' });
-  }
-  const release = await rollOut(h, name, async () => {
-    const ports = await allocatePorts(httpProcesses(from.spec), h.store.portsInUse(), h.config.portRange);
-    const r = h.store.createRelease({ app: name, source: 'rollback', commit: from.commit, spec: from.spec, env: from.env, artifact: from.artifact, ports });
-    h.store.addEvent(name, 'release.created', { release: r.version, source: 'rollback' });
-    return r;
+    if (!from) {
+      throw userError('ROLLBACK_NO_TARGET', version === undefined ? `${name} has no earlier good release to roll back to` : `${name} has no release v${version}`, {
+        hint: `see \`hop3 releases ${name}\``,
+      });
+    }
+    if (!from.artifact || !existsSync(join(h.layout.home, from.artifact.dir))) {
+      throw userError('ROLLBACK_NO_ARTIFACT', `the build of v${from.version} is not available (it failed or was pruned)`, { hint: 'HOP3_KEEP_RELEASES sets how many builds are kept' });
+    }
+    return newRelease(h, name, { source: 'rollback', commit: from.commit, spec: from.spec, artifact: from.artifact, env: from.env });
   });
-  return { app: name, release: `v${release.version}`, version: release.version, from: `v${from.version}` };
+  return { app: name, release: `v${release.version}`, version: release.version, from: `v${from!.version}` };
 }
 
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */
