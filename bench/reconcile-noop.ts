@@ -258,24 +258,24 @@ function instrumentNginx(h: Hop3): { testMs: number; reloadMs: number } {
 
 async function benchOne(n: number, opts: { profileDir: string | null }): Promise<BenchResult> {
   const home = mkdtempSync(join(tmpdir(), 'hop3-bench-noop-'));
-  const [httpPort, listenPort] = await freePorts(2);
-  const config = loadConfig({
-    HOP3_HOME: home,
-    HOP3_HTTP_PORT: String(httpPort),
-    HOP3_LISTEN: `127.0.0.1:${listenPort}`,
-    HOP3_LOG_LEVEL: 'silent',
-    HOP3_DEPLOY_CONCURRENCY: CONCURRENCY,
-  });
-  const log = createLogger('silent');
   let h: Hop3 | null = null;
   const watchdog = setTimeout(() => {
     console.error(`watchdog: N=${n} exceeded ${Math.round(WATCHDOG_MS / 1000)} s; killing the servers and removing ${home}`);
     emergencyCleanup();
+    rmSync(home, { recursive: true, force: true });
     process.exit(2);
   }, WATCHDOG_MS);
   watchdog.unref();
   try {
-    h = createHop3(config, log);
+    const [httpPort, listenPort] = await freePorts(2);
+    const config = loadConfig({
+      HOP3_HOME: home,
+      HOP3_HTTP_PORT: String(httpPort),
+      HOP3_LISTEN: `127.0.0.1:${listenPort}`,
+      HOP3_LOG_LEVEL: 'silent',
+      HOP3_DEPLOY_CONCURRENCY: CONCURRENCY,
+    });
+    h = createHop3(config, createLogger('silent'));
     live = { home, nginxPidfile: join(h.layout.run, 'nginx.pid'), emperorPidfile: h.emperor.pidfile };
     const hh = h;
     const nginxTimes = instrumentNginx(hh);

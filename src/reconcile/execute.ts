@@ -66,7 +66,7 @@ async function awaitHealthy(ctx: ExecContext, version: number, check: HealthChec
   } catch (err) {
     // Show the pusher why: the last lines the new processes wrote.
     for (const u of check.units) {
-      for (const line of tail(u.log, 20)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line });
+      for (const line of tail(u.log, 8)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line });
     }
     throw err;
   }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, Daemon, EXAMPLES, within } from './harness.js';
@@ -60,6 +60,7 @@ describe('deploys onto the real emperor and nginx', () => {
     expect(String(r.stderr)).toMatch(/run\.workers/);
     expect((await d.json(['releases', 'hello-wsgi'])).length).toBe(1);
     expect(JSON.parse((await d.get('hello-wsgi.localhost')).body).release).toBe('v1');
+    rmSync(bad, { recursive: true, force: true });
   });
 
   it('makes a new release on a config change and the app sees the exact value', async () => {

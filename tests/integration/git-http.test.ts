@@ -7,7 +7,7 @@ import { appDir, Daemon } from './harness.js';
 
 /** git without the machine's global config, prompts or credential helpers. */
 const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
-const git = (cwd: string, args: string[]): Promise<Result> =>
+const git = (cwd: string, args: string[]) =>
   execa('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, env: GIT_ENV, reject: false, timeout: 120_000 });
 const output = (r: Result) => `${String(r.stdout)}\n${String(r.stderr)}`;
 
@@ -197,5 +197,52 @@ describe('git push over smart HTTP', () => {
     await rollback([], 'v2', 'two');
     // The branch is not moved by a rollback.
     expect(await lsRemote('main')).toBe(shas.two);
+  });
+
+  it('serializes two concurrent pushes to one app: the one prepared against the old tip is refused ("moved")', async () => {
+    expect((await git(work, ['reset', '-q', '--hard', shas.two!])).exitCode).toBe(0);
+    const c1 = await commit({ 'app.py': appPy('c1') }, 'c1');
+    const c2 = await commit({ 'app.py': appPy('c2') }, 'c2');
+    const first = git(work, ['push', url, `${c1}:refs/heads/main`]);
+    let seen = '';
+    first.stderr?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+    const started = Date.now();
+    while (!seen.includes('Deploying') && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 10));
+    // The first push is deploying; the second one reads the refs now (main is still v2's commit).
+    const second = git(work, ['push', url, `${c2}:refs/heads/main`]);
+    const [r1, r2] = await Promise.all([first, second]);
+    expect(r1.exitCode, output(r1)).toBe(0);
+    expect(r2.exitCode, output(r2)).not.toBe(0);
+    expect(String(r2.stderr)).toMatch(/remote: .*refs\/heads\/main moved to [0-9a-f]{12} while this push was prepared/);
+    expect(await lsRemote('main')).toBe(c1);
+    expect((await served()).code).toBe('c1');
+    // Pushed again, on top of the new tip, it deploys.
+    const again = await git(work, ['push', url, `${c2}:refs/heads/main`]);
+    expect(again.exitCode, output(again)).toBe(0);
+    expect(await lsRemote('main')).toBe(c2);
+    expect((await served()).code).toBe('c2');
+    const list = await releases();
+    expect(list.slice(0, 2).map((x) => [x.source, x.commit, x.current])).toEqual([['push', c2, true], ['push', c1, false]]);
+  });
+
+  it('deploys from another branch once it is the deploy branch', async () => {
+    const set = await d.hop3(['set', APP, '--deploy-branch', 'feature']);
+    expect(set.exitCode, output(set)).toBe(0);
+    const onMain = await commit({ 'app.py': appPy('main-only') }, 'main-only');
+    const stored = await git(work, ['push', url, 'main']);
+    expect(stored.exitCode, output(stored)).toBe(0);
+    expect(String(stored.stderr)).toMatch(/remote: .*refs\/heads\/main stored \(deploys happen from feature\)/);
+    expect(await lsRemote('main')).toBe(onMain);
+    expect((await served()).code).toBe('c2');
+
+    expect((await git(work, ['checkout', '-q', 'feature'])).exitCode).toBe(0);
+    const next = await commit({ 'app.py': appPy('feature-2') }, 'feature-2');
+    const deployed = await git(work, ['push', url, 'feature']);
+    expect(deployed.exitCode, output(deployed)).toBe(0);
+    expect(String(deployed.stderr)).toMatch(/remote: .*release v\d+ is live/);
+    expect((await served()).code).toBe('feature-2');
+    expect((await releases())[0]).toMatchObject({ source: 'push', commit: next, status: 'live', current: true });
+    expect((await git(work, ['checkout', '-q', 'main'])).exitCode).toBe(0);
+    expect((await d.hop3(['set', APP, '--deploy-branch', 'main'])).exitCode).toBe(0);
   });
 });

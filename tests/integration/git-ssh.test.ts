@@ -58,7 +58,7 @@ describe('git push over SSH', () => {
     expect(add.exitCode, output(add)).toBe(0);
     expect(String(add.stdout)).toContain('authorized alice (ssh-ed25519)');
     const line = readFileSync(join(d.home, '.ssh', 'authorized_keys'), 'utf8').trim();
-    expect(line).toMatch(/^command="[^"]* git-ssh --home [^"]*",restrict,.*no-pty ssh-ed25519 \S+ hop3:alice$/);
+    expect(line).toMatch(/^command="[^"]*\/ssh-entry\.js --home [^"]*",restrict,.*no-pty ssh-ed25519 \S+ hop3:alice$/);
     const list = await admin(['ssh-key', 'list', '--json']);
     expect(JSON.parse(String(list.stdout))).toEqual([{ name: 'alice', type: 'ssh-ed25519' }]);
 

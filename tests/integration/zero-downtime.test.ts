@@ -1,0 +1,91 @@
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, EXAMPLES } from './harness.js';
+
+const WORKERS = 4;
+const REDEPLOYS = 10;
+/** Hard bound on the request loop, whatever happens to the redeploys. */
+const LOAD_LIMIT_MS = 90_000;
+
+/** One GET on a fresh connection (no keep-alive), through nginx with the app's Host header. */
+function getOnce(port: number, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { Host: host, Connection: 'close' }, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface LoadResult { ok: number; failures: string[]; releases: Map<string, number>; ms: number }
+
+/** WORKERS concurrent request loops until `done` resolves (or LOAD_LIMIT_MS passes). */
+async function underLoad(port: number, host: string, work: () => Promise<void>): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, failures: [], releases: new Map(), ms: 0 };
+  let stop = false;
+  const start = Date.now();
+  const worker = async () => {
+    while (!stop && Date.now() - start < LOAD_LIMIT_MS) {
+      try {
+        const r = await getOnce(port, host);
+        if (r.status < 200 || r.status > 299) {
+          result.failures.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+          continue;
+        }
+        const release = (JSON.parse(r.body) as { release: string }).release;
+        result.releases.set(release, (result.releases.get(release) ?? 0) + 1);
+        result.ok++;
+      } catch (err) {
+        result.failures.push(`${new Date().toISOString()} ${String(err)}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: WORKERS }, worker);
+  try {
+    await work();
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+    result.ms = Date.now() - start;
+  }
+  return result;
+}
+
+describe('redeploys under load drop no request', () => {
+  const d = new Daemon();
+  beforeAll(() => d.start());
+  afterAll(() => d.cleanup());
+
+  it.each(['hello-wsgi', 'web-command'])('%s: 10 config changes while 4 clients hammer it', async (app) => {
+    const r = await d.hop3(['deploy', join(EXAMPLES, app)]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect((await d.get(`${app}.localhost`)).status).toBe(200);
+
+    const load = await underLoad(d.httpPort, `${app}.localhost`, async () => {
+      for (let i = 1; i <= REDEPLOYS; i++) {
+        const c = await d.hop3(['config', 'set', app, `N=${i}`, '--json']);
+        expect(c.exitCode, String(c.stderr)).toBe(0);
+        expect(JSON.parse(String(c.stdout)).release).toBe(`v${i + 1}`);
+      }
+    });
+
+    const seen = [...load.releases.entries()].map(([v, n]) => `${v}:${n}`).join(' ');
+    console.log(`${app}: ${load.ok} requests in ${load.ms} ms (${Math.round((load.ok * 1000) / load.ms)}/s), ${load.failures.length} failed; served ${seen}`);
+    expect(load.failures.slice(0, 20)).toEqual([]);
+    expect(load.ok).toBeGreaterThanOrEqual(2000);
+    // Every release served some of the traffic, and the last one serves now.
+    expect(load.releases.size).toBeGreaterThanOrEqual(REDEPLOYS);
+    expect(load.releases.has(`v${REDEPLOYS + 1}`)).toBe(true);
+    const status = await d.json(['status', app]);
+    expect(status).toMatchObject({ release: `v${REDEPLOYS + 1}`, health: 'Healthy' });
+    expect(JSON.parse((await d.get(`${app}.localhost`)).body).release).toBe(`v${REDEPLOYS + 1}`);
+    const live = (await d.json<{ version: string; status: string }[]>(['releases', app])).filter((x) => x.status === 'live');
+    expect(live.map((x) => x.version)).toEqual([`v${REDEPLOYS + 1}`]);
+  });
+});
