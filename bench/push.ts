@@ -22,12 +22,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa, type Result } from 'execa';
+import { freePorts } from '../src/lib/free-ports.js';
+import { httpGet } from '../src/lib/http-get.js';
 
 // --- settings ---------------------------------------------------------------------------------
 
@@ -46,38 +46,10 @@ const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((res, rej) => {
-      const srv = createServer();
-      srv.once('error', rej);
-      srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => res(srv));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
-
-/** One GET on a fresh connection with an explicit Host header. */
-function httpGet(port: number, host: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
-  return new Promise((res, rej) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { Host: host, Connection: 'close' }, timeout: timeoutMs }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => res({ status: r.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      r.on('error', rej);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', rej);
-    req.end();
-  });
-}
-
 /** Poll GET every POLL_MS until the body contains `needle`; resolves with the time it was seen. */
 async function servedAt(port: number, host: string, needle: string, deadline: number): Promise<number> {
   while (performance.now() < deadline) {
-    const r = await httpGet(port, host).catch(() => null);
+    const r = await httpGet(`http://127.0.0.1:${port}/`, host, 2000).catch(() => null);
     if (r && r.status === 200 && r.body.includes(needle)) return performance.now();
     await sleep(POLL_MS);
   }
@@ -242,7 +214,7 @@ async function bareUwsgiStart(dir: string): Promise<number> {
   children.add(child);
   try {
     for (;;) {
-      const r = await httpGet(port!, 'localhost', 1000).catch(() => null);
+      const r = await httpGet(`http://127.0.0.1:${port!}/`, 'localhost', 1000).catch(() => null);
       if (r?.status === 200) return performance.now() - t0;
       if (child.exitCode !== null) throw new Error(`uwsgi exited with ${child.exitCode}`);
       if (performance.now() - t0 > SERVE_TIMEOUT_MS) throw new Error('uwsgi did not answer in time');

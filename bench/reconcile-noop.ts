@@ -18,15 +18,15 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
 import { Session } from 'node:inspector/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.js';
 import { execStats } from '../src/lib/exec.js';
+import { freePorts } from '../src/lib/free-ports.js';
 import { writeStats } from '../src/lib/fs-atomic.js';
+import { httpGet } from '../src/lib/http-get.js';
 import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
@@ -58,37 +58,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${Math.round(ms / 1000)} s`)), ms);
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
-/** `count` distinct free loopback ports (all held open while choosing, so they differ). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => resolve(srv));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
-
-function httpGet(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/', method: 'GET', agent: false, headers: { Host: host, Connection: 'close' }, timeout: 5000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('HTTP request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** mtime and inode of every file under `dir` (an atomic rename changes the inode). */
@@ -374,7 +343,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
 
     // Really served?
     const first = names[0]!;
-    const got = await withTimeout(httpGet(httpPort!, `${first}.${config.domain}`), STEP_TIMEOUT_MS, 'HTTP check');
+    const got = await withTimeout(httpGet(`http://127.0.0.1:${httpPort!}/`, `${first}.${config.domain}`, 5000), STEP_TIMEOUT_MS, 'HTTP check');
     const served = got.status === 200 && got.body.includes(`hello from ${first}`);
     console.log(`N=${n}: GET http://127.0.0.1:${httpPort}/ Host ${first}.${config.domain} → ${got.status} ${served ? '(index.html served)' : `UNEXPECTED: ${got.body.slice(0, 200)}`}`);
 

@@ -6,7 +6,7 @@ import { request } from 'node:http';
  */
 export function httpGet(url: string, host: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers: { host, connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = request(url, { method: 'GET', agent: false, headers: { host, connection: 'close' }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

@@ -1,8 +1,8 @@
 import { execa, type Result } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { c as tarCreate } from 'tar';
+import { freePorts } from '../../src/lib/free-ports.js';
 import { httpGet } from '../../src/lib/http-get.js';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -10,16 +10,7 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const EXAMPLES = join(ROOT, 'examples');
 const BIN = join(ROOT, 'bin');
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
+export const freePort = async () => (await freePorts(1))[0]!;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,27 +1,12 @@
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpGet } from '../../src/lib/http-get.js';
 import { Daemon, EXAMPLES } from './harness.js';
 
 const WORKERS = 4;
 const REDEPLOYS = 10;
 /** Hard bound on the request loop, whatever happens to the redeploys. */
 const LOAD_LIMIT_MS = 90_000;
-
-/** One GET on a fresh connection (no keep-alive), through nginx with the app's Host header. */
-function getOnce(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { Host: host, Connection: 'close' }, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface LoadResult { ok: number; failures: string[]; releases: Map<string, number>; ms: number }
 
@@ -33,7 +18,7 @@ async function underLoad(port: number, host: string, work: () => Promise<void>):
   const worker = async () => {
     while (!stop && Date.now() - start < LOAD_LIMIT_MS) {
       try {
-        const r = await getOnce(port, host);
+        const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
         if (r.status < 200 || r.status > 299) {
           result.failures.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 200)}`);
           continue;
