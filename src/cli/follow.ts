@@ -1,5 +1,5 @@
 import { userError } from '../lib/errors.js';
-import { sleep } from '../lib/pidfile.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventRecord } from '../store/types.js';
 import { call, type ClientConfig } from './client.js';
 import { formatEvent } from './format.js';

@@ -25,4 +25,3 @@ export function childPids(pid: number): number[] {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -5,7 +5,7 @@ import { run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import type { Layout } from '../lib/layout.js';
-import { sleep } from '../lib/pidfile.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './reconciler.js';
 import type { Action, HealthCheck } from './types.js';
 

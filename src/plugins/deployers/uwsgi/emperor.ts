@@ -1,7 +1,8 @@
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { spawnDetached } from '../../../lib/exec.js';
-import { livePid, sleep } from '../../../lib/pidfile.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { livePid } from '../../../lib/pidfile.js';
 import { operationalError } from '../../../lib/errors.js';
 import type { PluginContext } from '../../types.js';
 

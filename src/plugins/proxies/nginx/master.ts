@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { run } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
-import { childPids, livePid, sleep } from '../../../lib/pidfile.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { childPids, livePid } from '../../../lib/pidfile.js';
 import { renderTemplate } from '../../../lib/render.js';
 import type { PluginContext } from '../../types.js';
 
