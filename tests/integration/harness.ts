@@ -36,6 +36,11 @@ export class Daemon {
   httpPort = 0;
   apiPort = 0;
   private proc: ReturnType<typeof execa> | null = null;
+  private readonly extraEnv: Record<string, string>;
+
+  constructor(extraEnv: Record<string, string> = {}) {
+    this.extraEnv = extraEnv;
+  }
 
   get env(): Record<string, string> {
     return {
@@ -46,6 +51,7 @@ export class Daemon {
       HOP3_LOG_LEVEL: 'debug',
       HOP3_PORT_RANGE: '30000-45000',
       HOP3_HEALTH_TIMEOUT: '15',
+      ...this.extraEnv,
     };
   }
 
