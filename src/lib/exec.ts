@@ -11,6 +11,11 @@ export interface ExecOptions {
   input?: string;
   /** Called for each output line (stdout and stderr) as it arrives. */
   onLine?: (line: string) => void;
+  /**
+   * Run in a process group of its own and kill the whole group when the program exits: an app's
+   * shell command that leaves something in the background must not hold hop3 (or live on).
+   */
+  killGroup?: boolean;
 }
 
 export interface ExecResult {
@@ -58,7 +63,17 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     all: true,
     lines: false,
     stripFinalNewline: true,
+    detached: opts.killGroup ?? false,
   });
+  if (opts.killGroup) {
+    child.nodeChildProcess.on('exit', () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // the group is already gone
+      }
+    });
+  }
   if (opts.onLine) {
     const onLine = opts.onLine;
     let pending = '';

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Where things live under HOP3_HOME (see DESIGN.md, "Reality"). */
@@ -39,6 +39,15 @@ export function layoutOf(home: string): Layout {
     releaseDir: (name, version) => join(app(name), 'releases', `v${version}`),
     appLog: (name) => join(app(name), 'log'),
   };
+}
+
+/** Whether `link` is a symlink to `target` (a plain file or a link elsewhere is not). */
+export function linksTo(link: string, target: string): boolean {
+  try {
+    return readlinkSync(link) === target;
+  } catch {
+    return false;
+  }
 }
 
 /** Create the directory layout (idempotent). Served files must be reachable by nginx workers. */

@@ -1,10 +1,10 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { operationalError, errorMessage } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
-import type { Layout } from '../lib/layout.js';
+import { linksTo, type Layout } from '../lib/layout.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './reconciler.js';
 import type { Action, HealthCheck } from './types.js';
@@ -46,7 +46,7 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   mkdirSync(env.HOME, { recursive: true });
   for (const cmd of commands) {
     ctx.store.addEvent(ctx.app, 'output', { release: version, phase: 'release', line: `-----> Running release command: ${cmd}` });
-    await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: outputTo(ctx, version, 'release'), timeoutMs: 900_000 });
+    await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: outputTo(ctx, version, 'release'), timeoutMs: 900_000, killGroup: true });
   }
 }
 
@@ -96,14 +96,11 @@ async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> 
 
 function enableUnit(layout: Layout, unit: string): void {
   const link = join(layout.uwsgiEnabled, `${unit}.ini`);
-  if (existsSync(link)) return;
-  // A dangling or foreign entry is replaced by the link hop3 wants.
-  try {
-    if (lstatSync(link)) unlinkSync(link);
-  } catch {
-    /* absent */
-  }
-  symlinkSync(join(layout.uwsgiAvailable, `${unit}.ini`), link);
+  const target = join(layout.uwsgiAvailable, `${unit}.ini`);
+  if (linksTo(link, target)) return;
+  // A dangling link, a plain file or a link elsewhere is replaced by the link hop3 wants.
+  rmSync(link, { force: true });
+  symlinkSync(target, link);
 }
 
 /**

@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Layout } from '../lib/layout.js';
+import { linksTo, type Layout } from '../lib/layout.js';
 import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { DesiredApp, ObservedApp, ObservedUnit, Unknown } from './types.js';
@@ -73,8 +73,9 @@ export function observe(d: DesiredApp, deps: ObserveDeps): ObservedApp {
   if (available !== UNKNOWN && enabled !== UNKNOWN) {
     units = new Map<string, ObservedUnit>();
     for (const name of new Set([...available, ...enabled])) {
-      // An enabled link only counts when it leads to a config file.
-      const isEnabled = enabled.includes(name) && existsSync(join(layout.uwsgiEnabled, `${name}.ini`));
+      // Enabled means hop3's own link to hop3's config file, nothing else in its place.
+      const isEnabled = enabled.includes(name) && available.includes(name)
+        && linksTo(join(layout.uwsgiEnabled, `${name}.ini`), join(layout.uwsgiAvailable, `${name}.ini`));
       let process: ObservedUnit['process'] = UNKNOWN;
       if (vassals !== UNKNOWN) {
         const v = vassals.get(`${name}.ini`);

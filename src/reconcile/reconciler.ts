@@ -128,7 +128,17 @@ export class Reconciler {
   private async pass(name: string): Promise<void> {
     const { store, lifecycles, log } = this.d;
     const app = store.getApp(name);
-    const { desired, observed, plan: p } = await this.dryRun(name, app);
+    let run;
+    try {
+      run = await this.dryRun(name, app);
+    } catch (err) {
+      // A release whose configs cannot be rendered never goes live; anything else is retried.
+      const target = app && targetRelease(app, (v) => store.getRelease(name, v));
+      if (!app || !target || target.status === 'live' || !releaseFault(err)) throw err;
+      this.failRelease(app, target.version, err);
+      return;
+    }
+    const { desired, observed, plan: p } = run;
     const ctx: ExecContext = { ...this.d, app: name, knownPids: this.knownPids };
     const target = desired.target;
 
@@ -154,14 +164,8 @@ export class Reconciler {
     if (!app) return;
 
     if (failure && p.rollout && target && releaseFault(failure)) {
-      // The new release never took traffic: mark it failed; the next pass retires its processes.
-      const e = asHop3Error(failure);
-      store.setReleaseStatus(name, target.version, 'failed', e.message);
-      store.addEvent(name, 'release.failed', { release: target.version, code: e.code, message: e.message, hint: e.hint });
-      const serving = app.currentRelease !== null && app.currentRelease !== target.version;
-      lifecycles.send(name, { type: 'FAIL', serving });
-      this.status(app, desired, observed, e.message);
-      void this.trigger(name);
+      this.failRelease(app, target.version, failure);
+      this.status(app, desired, observed, asHop3Error(failure).message);
       return;
     }
     if (failure) {
@@ -175,6 +179,16 @@ export class Reconciler {
     }
     this.settleLifecycle(name, desired, p.rollout);
     this.status(app, desired, observed, null, p.actions.length > 0);
+  }
+
+  /** The new release never took traffic: mark it failed; the next pass retires its processes. */
+  private failRelease(app: AppRecord, version: number, err: unknown): void {
+    const { store, lifecycles } = this.d;
+    const e = asHop3Error(err);
+    store.setReleaseStatus(app.name, version, 'failed', e.message);
+    store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
+    lifecycles.send(app.name, { type: 'FAIL', serving: app.currentRelease !== null && app.currentRelease !== version });
+    void this.trigger(app.name);
   }
 
   /** Move the machine to where a completed pass left the app. */
@@ -238,7 +252,9 @@ export class Reconciler {
     }
     const next = {
       sync, health, message,
-      observedGeneration: app.generation,
+      // Only a pass that completed has seen its generation through; after a failure the next pass
+      // still applies it as a desired change (not drift).
+      observedGeneration: error === null ? app.generation : fresh.observedGeneration,
       currentRelease: target?.status === 'live' ? target.version : fresh.currentRelease,
     };
     const same = (Object.keys(next) as (keyof typeof next)[]).every((k) => fresh[k] === next[k]);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { x as untar } from 'tar';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { userError } from '../lib/errors.js';
+import { operationalError, userError } from '../lib/errors.js';
 import { assertValidSpec, loadAppDir } from '../spec/index.js';
 import type { AppSpec } from '../spec/types.js';
 import type { AppRecord, BuildArtifact, ReleaseRecord, ReleaseSource } from '../store/types.js';
@@ -61,6 +61,27 @@ export function releaseView(r: ReleaseRecord, current: number | null) {
   };
 }
 
+/**
+ * A host name serves one app: names under HOP3_DOMAIN are hop3's own (<app>.<HOP3_DOMAIN>), and
+ * a domain another app's running or desired release declares stays that app's.
+ */
+function checkDomainsFree(h: Hop3, app: string, spec: AppSpec): void {
+  const taken = new Map<string, string>();
+  for (const other of h.store.listApps()) {
+    if (other.name === app) continue;
+    for (const v of new Set([other.currentRelease, other.desiredRelease])) {
+      for (const d of (v === null ? null : h.store.getRelease(other.name, v))?.spec.domains ?? []) taken.set(d, other.name);
+    }
+  }
+  for (const d of spec.domains) {
+    const owner = taken.get(d);
+    if (owner) throw userError('DOMAIN_TAKEN', `${d} is already served by app ${owner}`, { hint: 'remove it from that app first' });
+    if (d === h.config.domain || d.endsWith(`.${h.config.domain}`)) {
+      throw userError('DOMAIN_RESERVED', `${d} is under HOP3_DOMAIN (${h.config.domain}), whose names hop3 gives to apps`, { hint: `every app is served at <app>.${h.config.domain} already` });
+    }
+  }
+}
+
 const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
 
 /**
@@ -71,6 +92,7 @@ async function newRelease(
   h: Hop3, app: string,
   r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string> },
 ): Promise<ReleaseRecord> {
+  checkDomainsFree(h, app, r.spec);
   const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
   const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
   const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
@@ -108,7 +130,7 @@ function rollOut<R extends ReleaseRecord | null>(h: Hop3, app: string, create: (
       if (release) h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
       resolve(release);
       if (release) await settled(h, app, release.version);
-    });
+    }).catch((err: unknown) => h.log.error({ app, err }, 'deploy lock holder failed'));
   });
 }
 
@@ -131,8 +153,16 @@ export async function deployArchive(
     const spec = assertValidSpec(loadAppDir(join(incoming, 'src')));
     const release = await rollOut(h, app, async () => {
       if (opts.push) await checkBranchUnmoved(h, app, opts.push);
+      // The first deploy creates the app; a refused first deploy leaves nothing behind.
+      const isNew = h.store.getApp(app) === null;
       h.store.createApp(app);
-      const r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null });
+      let r: ReleaseRecord;
+      try {
+        r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null });
+      } catch (err) {
+        if (isNew) h.store.deleteApp(app);
+        throw err;
+      }
       const releaseDir = h.layout.releaseDir(app, r.version);
       rmSync(releaseDir, { recursive: true, force: true });
       renameSync(incoming, releaseDir);
@@ -199,8 +229,20 @@ export async function rollback(h: Hop3, name: string, version: number | undefine
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */
 export async function destroyApp(h: Hop3, name: string): Promise<void> {
   requireApp(h, name);
-  h.store.updateDesired(name, { desiredState: 'stopped' });
-  await h.reconciler.trigger(name);
+  // Under the deploy lock: no deploy of this app can start (or recreate it) halfway.
+  await h.deployLocks.run(name, async () => {
+    h.store.updateDesired(name, { desiredState: 'stopped' });
+    await h.reconciler.trigger(name);
+    const error = h.reconciler.lastPass.get(name)?.error;
+    if (error) {
+      throw operationalError('DESTROY_INCOMPLETE', `could not stop ${name}: ${error}`, { hint: 'it is stopped as far as possible; run destroy again' });
+    }
+    await forgetApp(h, name);
+  });
+}
+
+/** Delete an app that no longer runs: records, history, files. */
+async function forgetApp(h: Hop3, name: string): Promise<void> {
   h.store.deleteApp(name);
   h.store.deleteAppHistory(name);
   h.store.addEvent(name, 'app.destroyed', {});

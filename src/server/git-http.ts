@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { APP_NAME_PATTERN } from '../spec/index.js';
 import { ensureRepo, repoPath } from '../git/repo.js';
 import { execStats } from '../lib/exec.js';
-import { KeyedMutex } from '../lib/keyed-mutex.js';
 import type { Hop3 } from './hop3.js';
 import { tokenMatches } from './token.js';
 
@@ -22,10 +22,12 @@ function authorized(req: FastifyRequest, token: string): boolean {
  * Run `git http-backend` as a CGI program for one request: the request body streams to its
  * stdin, its headers and body stream back. Push output (the hook's) reaches the client live.
  */
-function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: string, rest: string): Promise<void> {
+function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: string, rest: string, push: boolean): Promise<void> {
   const url = new URL(req.url, 'http://hop3');
   execStats.spawns++;
-  const child = spawn('git', ['http-backend'], {
+  // A push holds the same per-repository lock as an SSH push, for its whole run.
+  const argv = push ? ['flock', join(repoPath(h.layout, app), 'hop3-push.lock'), 'git', 'http-backend'] : ['git', 'http-backend'];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin',
       GIT_PROJECT_ROOT: h.layout.apps,
@@ -67,10 +69,25 @@ function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: str
   });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  // A client that goes away, or a backend that exits before reading everything, ends this
+  // request only; it must never take the daemon down.
   const body = req.body as NodeJS.ReadableStream | undefined;
-  if (body && typeof body.pipe === 'function') body.pipe(child.stdin);
-  else child.stdin.end();
+  child.stdin.on('error', () => undefined);
+  res.on('close', () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  });
+  if (body && typeof body.pipe === 'function') {
+    body.on('error', () => child.stdin.destroy());
+    body.pipe(child.stdin);
+  } else child.stdin.end();
   return new Promise((resolve) => {
+    child.on('error', (err) => {
+      h.log.error({ app, err }, 'git http-backend could not be started');
+      if (!headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      headersSent = true;
+      res.end();
+      resolve();
+    });
     child.on('close', (code) => {
       if (!headersSent) {
         h.log.warn({ app, code, stderr }, 'git http-backend failed');
@@ -86,8 +103,6 @@ function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: str
 export function registerGitHttp(app: FastifyInstance, h: Hop3, token: string): void {
   // Packs stream to git untouched (and may be gzip-encoded); never buffer or parse them.
   app.addContentTypeParser(/^application\/x-git-/, (_req, payload, done) => done(null, payload));
-  // One push per app at a time; the hook refuses a push whose branch moved meanwhile.
-  const pushes = new KeyedMutex();
 
   app.route({
     method: ['GET', 'POST'],
@@ -103,8 +118,8 @@ export function registerGitHttp(app: FastifyInstance, h: Hop3, token: string): v
       if (!service || !SERVICES.has(service)) return reply.code(403).send('only smart HTTP is served\n');
       if (service === 'git-receive-pack') await ensureRepo(h.config, h.layout, name);
       else if (!existsSync(repoPath(h.layout, name))) return reply.code(404).send(`no repository ${repo}\n`);
-      if (req.method === 'POST' && service === 'git-receive-pack') await pushes.run(name, () => httpBackend(h, req, reply, name, rest));
-      else await httpBackend(h, req, reply, name, rest);
+      // Pushes to one app run one at a time; the hook refuses a push whose branch moved meanwhile.
+      await httpBackend(h, req, reply, name, rest, req.method === 'POST' && service === 'git-receive-pack');
       return reply;
     },
   });

@@ -239,14 +239,18 @@ export class Store {
     return Number(this.sql('INSERT INTO events (app, at, kind, data) VALUES (?, ?, ?, ?)').run(app, now(), kind, json(data)).lastInsertRowid);
   }
 
+  /**
+   * With `after`, the next events after that id, oldest first (to follow progress); without it,
+   * the newest `limit` events, oldest first.
+   */
   listEvents(opts: { app?: string; after?: number; limit?: number }): EventRecord[] {
     const limit = Math.min(opts.limit ?? 100, 1000);
-    const rows = (
-      opts.app === undefined
-        ? this.sql('SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?').all(opts.after ?? 0, limit)
-        : this.sql('SELECT * FROM events WHERE app = ? AND id > ? ORDER BY id DESC LIMIT ?').all(opts.app, opts.after ?? 0, limit)
-    ) as Row[];
-    return rows.reverse().map((r) => ({
+    const forward = opts.after !== undefined;
+    const where = opts.app === undefined ? 'id > @after' : 'app = @app AND id > @after';
+    const rows = this.sql(`SELECT * FROM events WHERE ${where} ORDER BY id ${forward ? 'ASC' : 'DESC'} LIMIT @limit`)
+      .all({ app: opts.app, after: opts.after ?? 0, limit }) as Row[];
+    if (!forward) rows.reverse();
+    return rows.map((r) => ({
       id: r.id as number, app: r.app as string | null, at: r.at as string, kind: r.kind, data: JSON.parse(r.data as string),
     }) as EventRecord);
   }

@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, EXAMPLES, within } from './harness.js';
@@ -64,6 +64,14 @@ describe('drift is reported and repaired', () => {
     appendFileSync(site(), '\n# edited by hand\n');
     await expectHealed('site:static-site', 'changed', () => readFileSync(site(), 'utf8') === good, since);
     expect((await d.get('static-site.localhost')).status).toBe(200);
+  });
+
+  it('replaces a plain file put where the enabled link belongs', async () => {
+    const link = join(d.home, 'uwsgi-enabled', 'hello-wsgi.v1.wsgi.ini');
+    const since = new Date().toISOString();
+    rmSync(link);
+    writeFileSync(link, readFileSync(vassal(), 'utf8'));
+    await expectHealed('vassal:hello-wsgi.v1.wsgi', 'missing', () => lstatSync(link).isSymbolicLink() && readlinkSync(link) === vassal(), since);
   });
 
   it('plans nothing once the drift is repaired', async () => {

@@ -75,6 +75,18 @@ describe('hostile input changes nothing and reaches no config file', () => {
     expect((await d.json(['releases', 'target'])).length).toBe(1);
   });
 
+  it("refuses a domain another app serves, or one under HOP3_DOMAIN, and creates no release", async () => {
+    const withDomain = (name: string) => ({ 'hop3.toml': `[run]\nstart = "app:application"\n[domains]\nnames = ["${name}"]\n`, 'app.py': WSGI_APP });
+    const first = await d.rpc('apps.deploy', { app: 'shop', archive: await archiveOf(withDomain('shop.example.com')) });
+    expect(first.body.error).toBeUndefined();
+    const stolen = await d.rpc('apps.deploy', { app: 'thief', archive: await archiveOf(withDomain('shop.example.com')) });
+    expect(stolen.body.error.data.code).toBe('DOMAIN_TAKEN');
+    expect(stolen.body.error.message).toContain('shop');
+    const reserved = await d.rpc('apps.deploy', { app: 'thief', archive: await archiveOf(withDomain('target.localhost')) });
+    expect(reserved.body.error.data.code).toBe('DOMAIN_RESERVED');
+    expect((await d.rpc('releases.list', { app: 'thief' })).body.error.data.code).toBe('APP_NOT_FOUND');
+  });
+
   it('refuses a bad env key or a NUL in a value over RPC and stores nothing', async () => {
     for (const values of [{ 'BAD-KEY': 'x' }, { 'A;B': 'x' }, { OK: 'a\u0000b' }]) {
       const res = await d.rpc('config.set', { app: 'target', values });

@@ -439,3 +439,17 @@ describe('loadAppDir', () => {
     expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile' })]);
   });
 });
+
+describe('static directories are written into nginx, so only plain path characters pass', () => {
+  it.each(['my site', 'a;b', 'x{y}', 'pub~lic', 'a@b'])('refuses [run] static = %j', (dir) => {
+    const { spec, issues } = parseAppSpec({ 'hop3.toml': `[run]\nstatic = ${JSON.stringify(dir)}\n` });
+    expect(spec).toBeNull();
+    expect(issues.map((i) => i.key)).toContain('run.static');
+  });
+
+  it.each(['my site', 'a;b'])('refuses a Procfile static directory %j', (dir) => {
+    const { spec, issues } = parseAppSpec({ Procfile: `static: ${dir}\n` });
+    expect(spec).toBeNull();
+    expect(issues[0]?.file).toBe('Procfile');
+  });
+});

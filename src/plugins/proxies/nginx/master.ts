@@ -168,11 +168,12 @@ export class NginxControl {
     for (const c of changes) put(c.path, c.content);
     try {
       await this.test();
+      await this.reload();
     } catch (err) {
+      // Not applied: leave the files as they were, so disk says what nginx serves.
       for (const c of changes) put(c.path, c.previous);
       throw err;
     }
-    await this.reload();
   }
 }
 
