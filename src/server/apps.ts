@@ -82,6 +82,9 @@ function checkDomainsFree(h: Hop3, app: string, spec: AppSpec): void {
   }
 }
 
+/** Not an app name (those have no spaces), so it never meets an app's deploy lock. */
+const PORTS_LOCK = 'port allocation';
+
 const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
 
 /**
@@ -93,9 +96,12 @@ async function newRelease(
   r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string> },
 ): Promise<ReleaseRecord> {
   checkDomainsFree(h, app, r.spec);
-  const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
   const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
-  const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
+  // Ports are chosen and recorded one release at a time, across apps, so no two get the same.
+  const release = await h.deployLocks.run(PORTS_LOCK, async () => {
+    const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
+    return h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
+  });
   h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
   return release;
 }
