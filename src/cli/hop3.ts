@@ -5,6 +5,7 @@ import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
 import { formatIssue, loadAppDir, validateAppName } from '../spec/index.js';
 import type { SpecIssue } from '../spec/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
+import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
 import { call, clientConfig } from './client.js';
 import { followRelease, lastEventId } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
@@ -21,12 +22,21 @@ function statusText(s: AppStatus): string {
   return Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : String(v ?? '-')}`).join('\n');
 }
 
+/** The upload limit the daemon enforces (schemas/rpc.json), checked here to fail before sending. */
+const MAX_ARCHIVE = rpcSchema.methods['apps.deploy'].params.properties.archive.maxLength;
+
 /** Pack a directory (without .git) as a gzipped tar, base64. */
 async function packDir(dir: string): Promise<string> {
   const chunks: Buffer[] = [];
   const stream = tarCreate({ gzip: true, cwd: dir, portable: true, filter: (p) => !/(^|\/)\.git(\/|$)/.test(p) }, ['.']);
   for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks).toString('base64');
+  const archive = Buffer.concat(chunks).toString('base64');
+  if (archive.length > MAX_ARCHIVE) {
+    throw userError('ARCHIVE_TOO_LARGE', `${dir} packs to ${Math.round(archive.length / 1048576)} MiB (base64), over the ${MAX_ARCHIVE / 1048576} MiB upload limit`, {
+      hint: 'leave build outputs and dependencies out of the directory, or deploy with git push',
+    });
+  }
+  return archive;
 }
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);

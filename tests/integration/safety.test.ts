@@ -10,16 +10,24 @@ def application(environ, start_response):
     return [os.environ.get("EVIL", "").encode()]
 `;
 
-/** POST with node:http: the server answers 413 before reading an oversized body, which fetch reports as EPIPE. */
-function postRaw(port: number, token: string, body: string): Promise<{ status: number; body: any }> {
+/**
+ * Announce a body of `length` bytes and send only its first chunk: the daemon must refuse it
+ * from the Content-Length alone, before reading it. (Streaming the whole body races the
+ * daemon's close of the connection, which can reset it before the answer is read.)
+ */
+function postOversized(port: number, token: string, length: number): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/rpc', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path: '/rpc', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': length } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        req.destroy();
+      });
     });
-    req.on('error', (err) => (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err));
-    req.end(body);
+    req.on('error', (err) => (err as NodeJS.ErrnoException).code === 'ECONNRESET' || (err as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(err));
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer to an oversized request within 10 s')));
+    req.write('{"jsonrpc":"2.0","id":1,"method":"apps.deploy","params":{"app":"big","archive":"AAAA');
   });
 }
 
@@ -113,7 +121,7 @@ describe('hostile input changes nothing and reaches no config file', () => {
     expect((await post('{"id":1,"method":"apps.list"}')).body.error.code).toBe(-32600);
     expect((await post('{"jsonrpc":"2.0","id":1,"method":"apps.nope"}')).body.error.code).toBe(-32601);
     expect((await post('{"jsonrpc":"2.0","id":1,"method":"apps.status","params":{"app":"target","extra":1}}')).body.error.message).toMatch(/extra/);
-    const huge = await postRaw(d.apiPort, d.token(), JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'apps.deploy', params: { app: 'big', archive: 'A'.repeat(70 * 1024 * 1024) } }));
+    const huge = await postOversized(d.apiPort, d.token(), 70 * 1024 * 1024);
     expect(huge.status).toBe(413);
     expect(huge.body.error.message).toMatch(/over/);
     // The daemon still answers, and created nothing.
