@@ -25,7 +25,10 @@ function authorized(req: FastifyRequest, token: string): boolean {
 function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: string, rest: string, push: boolean): Promise<void> {
   const url = new URL(req.url, 'http://hop3');
   execStats.spawns++;
-  // A push holds the same per-repository lock as an SSH push, for its whole run.
+  // Push requests hold the same per-repository lock as an SSH push. The advertisement (GET
+  // info/refs) takes it too, so a push that starts while another one deploys waits and then
+  // sees that push's commit, as over SSH; only pushes that both read the refs before either
+  // landed still race, and the hook refuses the later one ("moved").
   const argv = push ? ['flock', join(repoPath(h.layout, app), 'hop3-push.lock'), 'git', 'http-backend'] : ['git', 'http-backend'];
   const child = spawn(argv[0]!, argv.slice(1), {
     env: {
@@ -118,8 +121,7 @@ export function registerGitHttp(app: FastifyInstance, h: Hop3, token: string): v
       if (!service || !SERVICES.has(service)) return reply.code(403).send('only smart HTTP is served\n');
       if (service === 'git-receive-pack') await ensureRepo(h.config, h.layout, name);
       else if (!existsSync(repoPath(h.layout, name))) return reply.code(404).send(`no repository ${repo}\n`);
-      // Pushes to one app run one at a time; the hook refuses a push whose branch moved meanwhile.
-      await httpBackend(h, req, reply, name, rest, req.method === 'POST' && service === 'git-receive-pack');
+      await httpBackend(h, req, reply, name, rest, service === 'git-receive-pack');
       return reply;
     },
   });

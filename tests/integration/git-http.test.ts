@@ -199,8 +199,10 @@ describe('git push over smart HTTP', () => {
     expect(await lsRemote('main')).toBe(shas.two);
   });
 
-  it('serializes two concurrent pushes to one app: the one prepared against the old tip is refused ("moved")', async () => {
+  it('serializes two concurrent pushes to one app: the second waits, then deploys on top', async () => {
     expect((await git(work, ['reset', '-q', '--hard', shas.two!])).exitCode).toBe(0);
+    const before = (await releases())[0]!.version;
+    const next = (n: number) => `v${Number(before.slice(1)) + n}`;
     const c1 = await commit({ 'app.py': appPy('c1') }, 'c1');
     const c2 = await commit({ 'app.py': appPy('c2') }, 'c2');
     const first = git(work, ['push', url, `${c1}:refs/heads/main`]);
@@ -208,21 +210,31 @@ describe('git push over smart HTTP', () => {
     first.stderr?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
     const started = Date.now();
     while (!seen.includes('Deploying') && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 10));
-    // The first push is deploying; the second one reads the refs now (main is still v2's commit).
+    expect(seen).toContain('Deploying');
+    // The first push is deploying; the second one asks for the refs now and is answered once
+    // the first has landed, so it pushes on top of c1.
     const second = git(work, ['push', url, `${c2}:refs/heads/main`]);
     const [r1, r2] = await Promise.all([first, second]);
     expect(r1.exitCode, output(r1)).toBe(0);
-    expect(r2.exitCode, output(r2)).not.toBe(0);
-    expect(String(r2.stderr)).toMatch(/remote: .*refs\/heads\/main moved to [0-9a-f]{12} while this push was prepared/);
-    expect(await lsRemote('main')).toBe(c1);
-    expect((await served()).code).toBe('c1');
-    // Pushed again, on top of the new tip, it deploys.
-    const again = await git(work, ['push', url, `${c2}:refs/heads/main`]);
-    expect(again.exitCode, output(again)).toBe(0);
+    expect(r2.exitCode, output(r2)).toBe(0);
+    expect(String(r1.stderr)).toContain(`${APP} ${next(1)} is serving`);
+    expect(String(r2.stderr)).toContain(`${APP} ${next(2)} is serving`);
     expect(await lsRemote('main')).toBe(c2);
-    expect((await served()).code).toBe('c2');
+    expect(await served()).toEqual({ status: 200, code: 'c2', release: next(2) });
     const list = await releases();
-    expect(list.slice(0, 2).map((x) => [x.source, x.commit, x.current])).toEqual([['push', c2, true], ['push', c1, false]]);
+    expect(list.slice(0, 2).map((x) => [x.version, x.source, x.commit, x.current])).toEqual([[next(2), 'push', c2, true], [next(1), 'push', c1, false]]);
+  });
+
+  it('refuses to deploy a push whose branch moved after the pusher read it', async () => {
+    // Two HTTP pushes that both read the refs before either landed: the later one names an
+    // old tip. The daemon refuses it before recording anything.
+    const head = await lsRemote('main');
+    const count = (await releases()).length;
+    const r = await d.rpc('apps.deploy', { app: APP, commit: head, ref: 'refs/heads/main', old: shas.two });
+    expect(r.body.error?.data?.code).toBe('BRANCH_MOVED');
+    expect(r.body.error?.message).toMatch(/refs\/heads\/main moved to [0-9a-f]{12} while this push was prepared/);
+    expect((await releases()).length).toBe(count);
+    expect(await lsRemote('main')).toBe(head);
   });
 
   it('deploys from another branch once it is the deploy branch', async () => {
