@@ -1,15 +1,8 @@
-import { execa, type Result } from 'execa';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon } from './harness.js';
-
-/** git without the machine's global config, prompts or credential helpers. */
-const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
-const git = (cwd: string, args: string[]) =>
-  execa('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, env: GIT_ENV, reject: false, timeout: 120_000 });
-const output = (r: Result) => `${String(r.stdout)}\n${String(r.stderr)}`;
+import { appDir, Daemon, git, output } from './harness.js';
 
 /** A WSGI app whose body names its code version; 404 on anything but / and /health. */
 const appPy = (code: string) => `import json, os

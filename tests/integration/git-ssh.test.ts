@@ -1,12 +1,10 @@
-import { execa, type Result } from 'execa';
+import { execa } from 'execa';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, ROOT } from './harness.js';
+import { appDir, Daemon, git as gitIn, output, ROOT } from './harness.js';
 import { Sshd } from './sshd.js';
 
-const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
-const output = (r: Result) => `${String(r.stdout)}\n${String(r.stderr)}`;
 
 const appPy = (code: string) => `import json, os
 CODE = ${JSON.stringify(code)}
@@ -27,8 +25,7 @@ describe('git push over SSH', () => {
   let work = '';
 
   const admin = (args: string[]) => execa(join(ROOT, 'bin', 'hop3-server'), args, { env: d.env, reject: false, timeout: 30_000 });
-  const git = (args: string[], key?: string) =>
-    execa('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: work, env: { ...GIT_ENV, ...sshd.gitEnv(key) }, reject: false, timeout: 120_000 });
+  const git = (args: string[], key?: string) => gitIn(work, args, sshd.gitEnv(key));
   const commit = async (code: string) => {
     writeFileSync(join(work, 'app.py'), appPy(code));
     expect((await git(['commit', '-q', '-am', code])).exitCode).toBe(0);

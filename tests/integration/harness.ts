@@ -12,6 +12,12 @@ const BIN = join(ROOT, 'bin');
 
 export const freePort = async () => (await freePorts(1))[0]!;
 
+/** git without the machine's global config, prompts or credential helpers. */
+export const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+export const git = (cwd: string, args: string[], env: Record<string, string> = {}) =>
+  execa('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, env: { ...GIT_ENV, ...env }, reject: false, timeout: 120_000 });
+export const output = (r: Result) => `${String(r.stdout)}\n${String(r.stderr)}`;
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until `fn` returns a truthy value or `ms` pass; returns the value and the time it took. */
