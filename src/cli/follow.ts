@@ -1,8 +1,10 @@
-import { userError } from '../lib/errors.js';
+import { asHop3Error, userError } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventRecord } from '../store/types.js';
 import { call, type ClientConfig } from './client.js';
 import { formatEvent } from './format.js';
+
+const UNREACHABLE_GRACE_MS = 15_000;
 
 /** The id of the newest event of an app (0 when it has none), to follow what comes after. */
 export async function lastEventId(cfg: ClientConfig, app: string): Promise<number> {
@@ -19,8 +21,19 @@ export async function followRelease(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let cursor = after;
+  let unreachableSince: number | null = null;
   while (Date.now() < deadline) {
-    const events = await call<EventRecord[]>(cfg, 'apps.events', { app, after: cursor, limit: 1000 });
+    let events: EventRecord[];
+    try {
+      events = await call<EventRecord[]>(cfg, 'apps.events', { app, after: cursor, limit: 1000 });
+      unreachableSince = null;
+    } catch (err) {
+      // A daemon restart takes a second or two; ride it out, then report it.
+      unreachableSince ??= Date.now();
+      if (asHop3Error(err).code !== 'API_UNREACHABLE' || Date.now() - unreachableSince > UNREACHABLE_GRACE_MS) throw err;
+      await sleep(250);
+      continue;
+    }
     for (const e of events) {
       cursor = e.id;
       if (!('release' in e.data) || e.data.release !== version) continue;

@@ -41,6 +41,10 @@ async function packDir(dir: string): Promise<string> {
 
 const stderr = (line: string) => process.stderr.write(`${line}\n`);
 
+/** What the daemon answers when it records a release. */
+type Recorded = { app: string; release: string; version: number; desiredState: string };
+const stoppedNote = (r: Recorded) => `${r.app} is ${r.desiredState}: ${r.release} is recorded and runs when it starts`;
+
 /** Follow a release until it serves, then print the app's status. */
 async function followAndReport(app: string, version: number, after: number, asJson: boolean, timeoutS = 900): Promise<void> {
   await followRelease(cfg, app, version, after, stderr, timeoutS * 1000);
@@ -75,9 +79,22 @@ program
   .addOption(json())
   .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
     const after = await lastEventId(cfg, app);
-    const r = await call<{ version: number; from: string }>(cfg, 'releases.rollback', { app, ...(version ? { version } : {}) });
+    const r = await call<Recorded & { from: string }>(cfg, 'releases.rollback', { app, ...(version ? { version } : {}) });
     stderr(`-----> Rolling back ${app} to ${r.from} as v${r.version}`);
-    await followAndReport(app, r.version, after, Boolean(o.json));
+    if (r.desiredState === 'running') await followAndReport(app, r.version, after, Boolean(o.json));
+    else out(r, Boolean(o.json), () => stoppedNote(r));
+  });
+
+program
+  .command('cancel')
+  .description('cancel a deploy in progress: its build stops and the release that was live keeps serving')
+  .argument('<app>')
+  .argument('[version]', 'release to cancel (default: the one being deployed)')
+  .addOption(json())
+  .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
+    const r = await call<{ release: string; cancelled: boolean; status: string }>(cfg, 'releases.cancel', { app, ...(version ? { version } : {}) });
+    out(r, Boolean(o.json), () => (r.cancelled ? `${app} ${r.release} cancelled` : `${app} ${r.release} was not cancelled: it is ${r.status}`));
+    if (!r.cancelled) process.exitCode = 1;
   });
 
 program.command('apps').description('list apps').addOption(json()).action(async (o: { json?: boolean }) => {
@@ -156,16 +173,20 @@ config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').
     values[p.slice(0, i)] = p.slice(i + 1);
   }
   const after = await lastEventId(cfg, app);
-  const r = await call<{ release?: string; version?: number }>(cfg, 'config.set', { app, values });
-  if (r.version !== undefined) await followRelease(cfg, app, r.version, after, stderr);
-  out(r, Boolean(o.json), () => `set ${Object.keys(values).join(', ')}${r.release ? `; release ${r.release} is live` : ''}`);
+  const r = await call<Partial<Recorded>>(cfg, 'config.set', { app, values });
+  await followConfigRelease(app, r, after, Boolean(o.json), `set ${Object.keys(values).join(', ')}`);
 });
 config.command('unset').argument('<app>').argument('<keys...>').addOption(json()).action(async (app: string, keys: string[], o: { json?: boolean }) => {
   const after = await lastEventId(cfg, app);
-  const r = await call<{ release?: string; version?: number }>(cfg, 'config.unset', { app, keys });
-  if (r.version !== undefined) await followRelease(cfg, app, r.version, after, stderr);
-  out(r, Boolean(o.json), () => `unset ${keys.join(', ')}${r.release ? `; release ${r.release} is live` : ''}`);
+  const r = await call<Partial<Recorded>>(cfg, 'config.unset', { app, keys });
+  await followConfigRelease(app, r, after, Boolean(o.json), `unset ${keys.join(', ')}`);
 });
+
+/** A config change rolls out a new release, unless the app has none yet or is stopped. */
+async function followConfigRelease(app: string, r: Partial<Recorded>, after: number, asJson: boolean, what: string): Promise<void> {
+  if (r.version !== undefined && r.desiredState === 'running') await followRelease(cfg, app, r.version, after, stderr);
+  out(r, asJson, () => `${what}${r.version === undefined ? '' : r.desiredState === 'running' ? `; release ${r.release} is live` : `; ${stoppedNote(r as Recorded)}`}`);
+}
 
 function specError(dir: string, issues: SpecIssue[]): Hop3Error {
   return userError('SPEC_INVALID', `${issues.length} problem(s) in ${dir}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`, { details: issues });

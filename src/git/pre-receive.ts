@@ -2,43 +2,67 @@
  * The pre-receive hook of every app repository. git runs it with the pushed refs on stdin and
  * relays its output to the pusher as `remote:` lines. For the deploy branch it has the daemon
  * deploy the pushed commit as a release and follows it; a non-zero exit rejects the push, so
- * the branch only moves when the new release serves.
+ * the branch only moves when the new release serves, and a rejected push never goes live.
  */
 import { readFileSync } from 'node:fs';
 import { call, clientConfig } from '../cli/client.js';
 import { followRelease, lastEventId } from '../cli/follow.js';
-import { asHop3Error } from '../lib/errors.js';
-import { ZERO_SHA } from './repo.js';
+import { asHop3Error, userError } from '../lib/errors.js';
+import { splitPush, ZERO_SHA } from './repo.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const cfg = clientConfig(process.env);
 
-async function main(app: string): Promise<void> {
-  const cfg = clientConfig(process.env);
-  const input = readFileSync(0, 'utf8');
-  const updates = input.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string, string]);
-  const { deployBranches } = await call<{ deployBranches: string[] }>(cfg, 'git.info', { app });
-  for (const [old, sha, ref] of updates) {
-    const branch = ref.replace(/^refs\/heads\//, '');
-    if (!ref.startsWith('refs/heads/') || !deployBranches.includes(branch)) {
-      out(`-----> ${ref} stored (deploys happen from ${deployBranches.join(' or ')})`);
-      continue;
-    }
-    if (ZERO_SHA.test(sha)) throw new Error(`deleting the deploy branch ${branch} is refused`);
-    out(`-----> Deploying ${sha.slice(0, 12)} (${branch}) to ${app}`);
-    const after = await lastEventId(cfg, app).catch(() => 0);
-    // The daemon reads the commit from the repository, through the push's quarantine.
-    const quarantine = process.env.GIT_QUARANTINE_PATH;
-    const r = await call<{ version: number }>(cfg, 'apps.deploy', { app, commit: sha, ref, old, ...(quarantine ? { quarantine } : {}) });
-    await followRelease(cfg, app, r.version, after, out);
-    const status = await call<{ urls: string[] }>(cfg, 'apps.status', { app });
-    out(`-----> ${app} v${r.version} is serving at ${status.urls.join(' ')}`);
-  }
+/** The release this push created and still waits for. */
+let pending: { app: string; version: number } | null = null;
+
+/** A push that is rejected takes its release with it (a no-op if that release already failed). */
+async function cancelPending(reason: string): Promise<void> {
+  if (!pending) return;
+  const { app, version } = pending;
+  pending = null;
+  await call(cfg, 'releases.cancel', { app, version: `v${version}`, reason }).catch(() => undefined);
 }
 
-main(process.argv[2] ?? '').catch((err: unknown) => {
+async function main(app: string): Promise<void> {
+  const { deployBranches } = await call<{ deployBranches: string[] }>(cfg, 'git.info', { app });
+  const { stored, deploys } = splitPush(readFileSync(0, 'utf8'), deployBranches);
+  // One push, one release: a push that moved two deploy branches could only half succeed.
+  if (deploys.length > 1) {
+    throw userError('PUSH_SEVERAL_DEPLOY_BRANCHES', `this push updates ${deploys.map((u) => u.branch).join(' and ')}, each of which deploys ${app}`, {
+      hint: 'push one deploy branch at a time',
+    });
+  }
+  for (const u of stored) out(`-----> ${u.ref} stored (deploys happen from ${deployBranches.join(' or ')})`);
+  const u = deploys[0];
+  if (!u) return;
+  if (ZERO_SHA.test(u.sha)) throw new Error(`deleting the deploy branch ${u.branch} is refused`);
+  out(`-----> Deploying ${u.sha.slice(0, 12)} (${u.branch}) to ${app}`);
+  const after = await lastEventId(cfg, app).catch(() => 0);
+  // The daemon reads the commit from the repository, through the push's quarantine.
+  const quarantine = process.env.GIT_QUARANTINE_PATH;
+  const r = await call<{ version: number }>(cfg, 'apps.deploy', { app, commit: u.sha, ref: u.ref, old: u.old, ...(quarantine ? { quarantine } : {}) });
+  pending = { app, version: r.version };
+  await followRelease(cfg, app, r.version, after, out);
+  pending = null;
+  const status = await call<{ urls: string[] }>(cfg, 'apps.status', { app }).catch(() => ({ urls: [] }));
+  out(`-----> ${app} v${r.version} is serving${status.urls.length ? ` at ${status.urls.join(' ')}` : ''}`);
+}
+
+async function reject(err: unknown): Promise<void> {
   const e = asHop3Error(err);
+  await cancelPending(`the push was rejected: ${e.message}`);
   out(`!      ${e.message}`);
   if (e.hint) out(`!      hint: ${e.hint}`);
   out('!      push rejected; the previous release keeps serving');
   process.exitCode = 1;
-});
+}
+
+// The pusher hung up or git was stopped: the push will not land, so neither may its release.
+for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGPIPE'] as const) {
+  process.once(signal, () => {
+    void cancelPending(`the push was interrupted (${signal})`).finally(() => process.exit(1));
+  });
+}
+
+main(process.argv[2] ?? '').catch(reject);

@@ -11,6 +11,16 @@ import { PROJECT_ROOT } from '../lib/paths.js';
 export const ZERO_SHA = /^0+$/;
 export const DEFAULT_DEPLOY_BRANCHES = ['main', 'master'];
 
+/** The ref updates a pre-receive hook reads, split into those that deploy and those only stored. */
+export function splitPush(lines: string, deployBranches: string[]) {
+  const updates = lines.split('\n').filter(Boolean).map((l) => {
+    const [old, sha, ref] = l.split(' ') as [string, string, string];
+    return { old, sha, ref, branch: ref.replace(/^refs\/heads\//, '') };
+  });
+  const deploys = updates.filter((u) => u.ref.startsWith('refs/heads/') && deployBranches.includes(u.branch));
+  return { stored: updates.filter((u) => !deploys.includes(u)), deploys };
+}
+
 export const repoPath = (layout: Layout, app: string) => join(layout.app(app), 'git');
 
 /** Every value in the hook is a path, URL or name hop3 produced; refuse anything a shell would read. */

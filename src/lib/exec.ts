@@ -16,6 +16,8 @@ export interface ExecOptions {
    * shell command that leaves something in the background must not hold hop3 (or live on).
    */
   killGroup?: boolean;
+  /** Aborting it kills the program (a cancelled release stops its build at once). */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -64,6 +66,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     lines: false,
     stripFinalNewline: true,
     detached: opts.killGroup ?? false,
+    cancelSignal: opts.signal,
   });
   if (opts.killGroup) {
     child.nodeChildProcess.on('exit', () => {
@@ -89,6 +92,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   }
   const result = await child;
   const output = String(result.all ?? '');
+  if (result.isCanceled) throw new ExecError(argv, undefined, output, 'was cancelled');
   if (result.timedOut) throw new ExecError(argv, undefined, output, `timed out after ${opts.timeoutMs ?? 120_000} ms`);
   if (result.failed) {
     const reason = result.exitCode === undefined ? `failed: ${result.originalMessage ?? result.message}` : `exited with code ${result.exitCode}`;

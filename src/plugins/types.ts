@@ -19,6 +19,8 @@ export interface BuildContext {
   /** Release directory; the source is already extracted into `src/` inside it. */
   releaseDir: string;
   onLine: (line: string) => void;
+  /** Aborted when the release is cancelled: the build's programs are killed. */
+  signal?: AbortSignal;
 }
 
 export interface Builder {

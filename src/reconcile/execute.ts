@@ -1,18 +1,21 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { operationalError, errorMessage } from '../lib/errors.js';
+import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import { linksTo, type Layout } from '../lib/layout.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './reconciler.js';
+import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 import type { Action, HealthCheck } from './types.js';
 
 export interface ExecContext extends ReconcilerDeps {
   app: string;
   /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
   knownPids: Map<string, number>;
+  /** Aborted when the release this pass rolls out is cancelled. */
+  signal?: AbortSignal;
 }
 
 /** Build output and release-phase output become events, so `hop3 deploy` can stream them. */
@@ -23,7 +26,7 @@ function outputTo(ctx: ExecContext, version: number, phase: string) {
 async function build(ctx: ExecContext, version: number): Promise<void> {
   const release = ctx.store.getRelease(ctx.app, version)!;
   const releaseDir = ctx.layout.releaseDir(ctx.app, version);
-  const bctx = { app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: outputTo(ctx, version, 'build') };
+  const bctx = { app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: outputTo(ctx, version, 'build'), signal: ctx.signal };
   const builder = ctx.plugins.builders.find((b) => b.accept(bctx));
   if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
@@ -46,9 +49,11 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   mkdirSync(env.HOME, { recursive: true });
   for (const cmd of commands) {
     ctx.store.addEvent(ctx.app, 'output', { release: version, phase: 'release', line: `-----> Running release command: ${cmd}` });
-    await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: outputTo(ctx, version, 'release'), timeoutMs: 900_000, killGroup: true });
+    await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: outputTo(ctx, version, 'release'), timeoutMs: 900_000, killGroup: true, signal: ctx.signal });
   }
 }
+
+export const cancelled = (version: number) => userError('RELEASE_CANCELLED', `release v${version} was cancelled before it went live`);
 
 /** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */
 async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
@@ -64,6 +69,7 @@ async function awaitHealthy(ctx: ExecContext, version: number, check: HealthChec
   try {
     await pollHealthy(ctx, check);
   } catch (err) {
+    if (ctx.signal?.aborted) throw cancelled(version);
     // Show the pusher why: the last lines the new processes wrote.
     for (const u of check.units) {
       for (const line of tail(u.log, 8)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line });
@@ -75,7 +81,7 @@ async function awaitHealthy(ctx: ExecContext, version: number, check: HealthChec
 async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> {
   const deadline = Date.now() + check.timeoutMs;
   let last = 'no answer yet';
-  for (let i = 0; Date.now() < deadline; i++) {
+  for (let i = 0; Date.now() < deadline && !ctx.signal?.aborted; i++) {
     if (i % 5 === 4) {
       const cursed = await cursedUnit(ctx, check);
       if (cursed) throw operationalError('PROCESS_CRASHING', `process ${cursed} keeps exiting before it serves`, { hint: `its log is in apps/${ctx.app}/log/` });
@@ -133,30 +139,41 @@ function removeUnit(layout: Layout, unit: string): void {
 
 function markLive(ctx: ExecContext, version: number): void {
   const { store, app } = ctx;
-  store.db.transaction(() => {
-    for (const r of store.listReleases(app)) if (r.status === 'live' && r.version !== version) store.setReleaseStatus(app, r.version, 'retired');
-    store.setReleaseStatus(app, version, 'live');
-  })();
+  if (!store.markLive(app, version)) throw cancelled(version);
   store.addEvent(app, 'release.live', { release: version });
   pruneReleases(ctx);
 }
 
 /**
- * Keep the directories of the newest HOP3_KEEP_RELEASES releases and of any release that is
- * live or on its way, and any directory a kept release runs from (config releases reuse an
- * earlier build). Records stay: they are history.
+ * Keep the newest HOP3_KEEP_RELEASES builds that served (what a rollback can go back to), the
+ * release that is live or on its way with everything it runs from, and the directories of the
+ * newest failed releases, for a look at what went wrong. Records stay: they are history.
  */
-function pruneReleases(ctx: ExecContext): void {
+export function pruneReleases(ctx: Pick<ExecContext, 'store' | 'layout' | 'config' | 'app'>): void {
   const releases = ctx.store.listReleases(ctx.app); // newest first
-  const kept = releases.filter((r, i) => i < ctx.config.keepReleases || ['live', 'pending', 'built'].includes(r.status));
+  const desired = ctx.store.getApp(ctx.app)?.desiredRelease;
   const keep = new Set<string>();
-  for (const r of kept) {
-    keep.add(relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version)));
-    if (r.artifact) keep.add(r.artifact.dir);
-    if (r.artifact?.venv) keep.add(r.artifact.venv);
-  }
+  const dirOf = (r: ReleaseRecord) => relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version));
+  const keepBuild = (a: BuildArtifact) => {
+    keep.add(a.dir);
+    if (a.venv) keep.add(a.venv);
+  };
+  const builds = new Set<string>();
+  releases.forEach((r, i) => {
+    if (r.status === 'live' || (r.version === desired && (r.status === 'pending' || r.status === 'built'))) {
+      keep.add(dirOf(r));
+      if (r.artifact) keepBuild(r.artifact);
+    } else if (r.status === 'failed' && i < ctx.config.keepReleases) {
+      keep.add(dirOf(r));
+    }
+    // Builds that served, newest first; config releases and rollbacks share an earlier one.
+    if ((r.status === 'live' || r.status === 'retired') && r.artifact && !builds.has(r.artifact.dir) && builds.size < ctx.config.keepReleases) {
+      builds.add(r.artifact.dir);
+      keepBuild(r.artifact);
+    }
+  });
   for (const r of releases) {
-    const dir = relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version));
+    const dir = dirOf(r);
     if (!keep.has(dir)) rmSync(join(ctx.layout.home, dir), { recursive: true, force: true });
   }
   const venvs = join(ctx.layout.app(ctx.app), 'venvs');

@@ -10,7 +10,7 @@ import type { Plugins } from '../plugins/registry.js';
 import type { Store } from '../store/store.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
-import { execute, type ExecContext } from './execute.js';
+import { cancelled, execute, pruneReleases, type ExecContext } from './execute.js';
 import { observe, UnitDirectory } from './observe.js';
 import { plan } from './plan.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
@@ -43,7 +43,7 @@ const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
  * or a site nginx refuses) fail it; anything else (nginx or the emperor unreachable, a full
  * disk) is retried with backoff and the rollout goes on once the machine recovers.
  */
-const RELEASE_FAULTS = new Set(['UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID']);
+const RELEASE_FAULTS = new Set(['RELEASE_CANCELLED', 'UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID']);
 const releaseFault = (err: unknown) => RELEASE_FAULTS.has(asHop3Error(err).code);
 
 /** Figures of the last pass, for tests and benchmarks. */
@@ -68,6 +68,8 @@ export class Reconciler {
   private readonly desiredCache = new Map<string, { key: string; desired: DesiredApp }>();
   private vassalCache: { at: number; value: Promise<Map<string, VassalStatus> | Unknown> } | null = null;
   readonly lastPass = new Map<string, PassResult>();
+  /** The rollout in flight per app, so cancelling its release stops it. */
+  private readonly rollouts = new Map<string, { version: number; abort: AbortController }>();
   private readonly dirs: { available: UnitDirectory; enabled: UnitDirectory };
 
   constructor(deps: ReconcilerDeps) {
@@ -79,12 +81,34 @@ export class Reconciler {
     });
   }
 
+  /** A desired change or a step of a rollout: pass now, even if the app is backing off. */
   trigger(app: string): Promise<void> {
     return this.queue.trigger(app);
   }
 
+  /** Something changed on the machine: pass soon, but an app backing off waits for its retry. */
+  notice(app: string): Promise<void> {
+    return this.queue.trigger(app, { respectBackoff: true });
+  }
+
+  /** The periodic resync: every app, each after its backoff. */
   triggerAll(): Promise<void> {
-    return Promise.all(this.d.store.appNames().map((a) => this.queue.trigger(a))).then(() => undefined);
+    return Promise.all(this.d.store.appNames().map((a) => this.notice(a))).then(() => undefined);
+  }
+
+  /**
+   * Stop the rollout of a release that was just failed in the records (cancelled): its build or
+   * release command is killed, and the next pass retires whatever it started.
+   */
+  abortRollout(app: string, version: number): void {
+    const r = this.rollouts.get(app);
+    if (r?.version === version) {
+      r.abort.abort();
+      return;
+    }
+    const { lifecycles, store } = this.d;
+    if (lifecycles.state(app).startsWith('deploying')) lifecycles.send(app, { type: 'FAIL', serving: store.getApp(app)?.currentRelease != null });
+    void this.trigger(app);
   }
 
   close(): Promise<void> {
@@ -139,32 +163,44 @@ export class Reconciler {
       return;
     }
     const { desired, observed, plan: p } = run;
-    const ctx: ExecContext = { ...this.d, app: name, knownPids: this.knownPids };
     const target = desired.target;
 
-    if (app && p.rollout) {
+    const rolling = app && p.rollout && target ? { version: target.version, abort: new AbortController() } : null;
+    if (rolling) {
       if (!lifecycles.state(name).startsWith('deploying')) lifecycles.send(name, { type: 'DEPLOY' });
+      this.rollouts.set(name, rolling);
+      // Cancelled before this pass registered itself: the records already say so.
+      if (store.getRelease(name, rolling.version)?.status === 'failed') rolling.abort.abort();
     }
+    const ctx: ExecContext = { ...this.d, app: name, knownPids: this.knownPids, signal: rolling?.abort.signal };
     let failure: unknown = null;
     let done = 0;
-    for (const action of p.actions) {
-      const step = STEP_OF[action.type];
-      if (app && p.rollout && step) lifecycles.send(name, { type: 'STEP', step });
-      try {
-        await execute(ctx, action);
-        done++;
-        if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
-      } catch (err) {
-        failure = err;
-        break;
+    try {
+      for (const action of p.actions) {
+        if (rolling?.abort.signal.aborted) {
+          failure = cancelled(rolling.version);
+          break;
+        }
+        const step = STEP_OF[action.type];
+        if (rolling && step) lifecycles.send(name, { type: 'STEP', step });
+        try {
+          await execute(ctx, action);
+          done++;
+          if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
+        } catch (err) {
+          failure = rolling?.abort.signal.aborted ? cancelled(rolling.version) : err;
+          break;
+        }
       }
+    } finally {
+      if (rolling) this.rollouts.delete(name);
     }
     this.record(name, p.findings, p.actions.slice(0, done));
     this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? errorMessage(failure) : null });
     if (!app) return;
 
-    if (failure && p.rollout && target && releaseFault(failure)) {
-      this.failRelease(app, target.version, failure);
+    if (failure && rolling && releaseFault(failure)) {
+      this.failRelease(app, rolling.version, failure);
       this.status(app, desired, observed, asHop3Error(failure).message);
       return;
     }
@@ -173,7 +209,8 @@ export class Reconciler {
       throw failure;
     }
     if (p.actions.some((a) => a.type === 'build')) {
-      this.status(app, desired, observed, null, true);
+      // Half a rollout: the generation is seen through only once the release is live or failed.
+      this.status(app, desired, observed, null, true, false);
       void this.trigger(name); // built: the next pass rolls the release out
       return;
     }
@@ -181,12 +218,17 @@ export class Reconciler {
     this.status(app, desired, observed, null, p.actions.length > 0);
   }
 
-  /** The new release never took traffic: mark it failed; the next pass retires its processes. */
+  /**
+   * The new release never took traffic: mark it failed (unless it was cancelled, which did);
+   * the next pass retires its processes.
+   */
   private failRelease(app: AppRecord, version: number, err: unknown): void {
     const { store, lifecycles } = this.d;
     const e = asHop3Error(err);
-    store.setReleaseStatus(app.name, version, 'failed', e.message);
-    store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
+    if (store.failRelease(app.name, version, e.message)) {
+      store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
+    }
+    pruneReleases({ ...this.d, app: app.name });
     lifecycles.send(app.name, { type: 'FAIL', serving: app.currentRelease !== null && app.currentRelease !== version });
     void this.trigger(app.name);
   }
@@ -225,8 +267,11 @@ export class Reconciler {
     this.reported.set(app, standing);
   }
 
-  /** Record what the pass saw and did; `app` is the record the pass started from. */
-  private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false): void {
+  /**
+   * Record what the pass saw and did; `app` is the record the pass started from. `complete`:
+   * the pass saw the desired state through (not a build that a rollout pass still follows).
+   */
+  private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false, complete = true): void {
     // A pass that changed nothing (the common, converged case) reads nothing more.
     const changed = acted || error !== null;
     const fresh = changed ? (this.d.store.getApp(app.name) ?? app) : app;
@@ -254,7 +299,7 @@ export class Reconciler {
       sync, health, message,
       // Only a pass that completed has seen its generation through; after a failure the next pass
       // still applies it as a desired change (not drift).
-      observedGeneration: error === null ? app.generation : fresh.observedGeneration,
+      observedGeneration: error === null && complete ? app.generation : fresh.observedGeneration,
       currentRelease: target?.status === 'live' ? target.version : fresh.currentRelease,
     };
     const same = (Object.keys(next) as (keyof typeof next)[]).every((k) => fresh[k] === next[k]);

@@ -3,7 +3,8 @@ import PQueue from 'p-queue';
 interface Slot {
   queued: boolean;
   running: boolean;
-  dirty: boolean;
+  /** Triggered while its pass ran; 'force' when a trigger may not wait for a backoff. */
+  dirty: false | 'notice' | 'force';
   failures: number;
   retry: NodeJS.Timeout | null;
   waiters: (() => void)[];
@@ -14,6 +15,14 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onError?: (key: string, err: unknown, retryInMs: number) => void;
+}
+
+export interface TriggerOptions {
+  /**
+   * A key waiting for its retry is not passed earlier. For observations (a file changed, a
+   * process exited), which a failing pass may cause itself; a desired change passes at once.
+   */
+  respectBackoff?: boolean;
 }
 
 /**
@@ -43,12 +52,12 @@ export class WorkQueue {
   }
 
   /** Ask for a pass over `key`; resolves when a pass that started after this call has ended. */
-  trigger(key: string): Promise<void> {
+  trigger(key: string, opts: TriggerOptions = {}): Promise<void> {
     if (this.closed) return Promise.resolve();
     const s = this.slot(key);
     const done = new Promise<void>((resolve) => s.waiters.push(resolve));
-    if (s.running) s.dirty = true;
-    else this.enqueue(key, s);
+    if (s.running) s.dirty = opts.respectBackoff && s.dirty !== 'force' ? 'notice' : 'force';
+    else if (!(opts.respectBackoff && s.retry)) this.enqueue(key, s);
     return done;
   }
 
@@ -81,7 +90,8 @@ export class WorkQueue {
       s.running = false;
       for (const w of waiters) w();
     }
-    if (s.dirty && !failed) this.enqueue(key, s);
+    const dirty = s.dirty as Slot['dirty']; // set by triggers while the pass ran
+    if (dirty === 'force' || (dirty && !failed)) this.enqueue(key, s);
     else if (!s.queued && !s.running && !s.retry && s.waiters.length === 0) this.slots.delete(key);
   }
 

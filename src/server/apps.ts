@@ -83,7 +83,7 @@ function checkDomainsFree(h: Hop3, app: string, spec: AppSpec): void {
 }
 
 /** Not an app name (those have no spaces), so it never meets an app's deploy lock. */
-const PORTS_LOCK = 'port allocation';
+const RELEASES_LOCK = 'new release';
 
 const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
 
@@ -95,10 +95,11 @@ async function newRelease(
   h: Hop3, app: string,
   r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string> },
 ): Promise<ReleaseRecord> {
-  checkDomainsFree(h, app, r.spec);
   const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
-  // Ports are chosen and recorded one release at a time, across apps, so no two get the same.
-  const release = await h.deployLocks.run(PORTS_LOCK, async () => {
+  // Domains and ports are checked and recorded one release at a time, across apps, so no two
+  // get the same.
+  const release = await h.deployLocks.run(RELEASES_LOCK, async () => {
+    checkDomainsFree(h, app, r.spec);
     const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
     return h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
   });
@@ -110,20 +111,50 @@ async function newRelease(
 async function settled(h: Hop3, app: string, version: number): Promise<void> {
   for (;;) {
     const status = h.store.getRelease(app, version)?.status;
-    const a = h.store.getApp(app);
-    // Stopped or destroyed meanwhile: this release will not roll out now; let the next deploy in.
-    if (!a || a.desiredState !== 'running' || a.desiredRelease !== version) return;
     if (status === undefined || status === 'live' || status === 'failed' || status === 'retired') return;
+    const a = h.store.getApp(app);
+    // Stopped meanwhile: this deploy ends here, failed, so whoever waits for it hears so, and a
+    // later start runs the release that was live.
+    if (a && (a.desiredState !== 'running' || a.desiredRelease !== version)) {
+      cancelRelease(h, app, version, `cancelled: ${app} was stopped during the deploy`);
+      return;
+    }
     await sleep(100);
+  }
+}
+
+/**
+ * Fail a release that is not live yet and stop its rollout (a rejected push, a deploy the user
+ * gave up on). A release that already went live or failed is left as it is.
+ */
+export function cancelRelease(h: Hop3, app: string, version: number, reason: string) {
+  const before = h.store.getRelease(app, version);
+  if (!before) throw userError('RELEASE_NOT_FOUND', `${app} has no release v${version}`, { hint: `see \`hop3 releases ${app}\`` });
+  const cancelled = h.store.failRelease(app, version, reason);
+  if (cancelled) {
+    h.store.addEvent(app, 'release.failed', { release: version, code: 'RELEASE_CANCELLED', message: reason });
+    h.reconciler.abortRollout(app, version);
+  }
+  return { app, release: `v${version}`, cancelled, status: h.store.getRelease(app, version)!.status };
+}
+
+/**
+ * After a restart no push is still waiting for its release: its hook lost the daemon and
+ * rejected the push, so the release must not go live later.
+ */
+export function cancelOrphanedPushes(h: Hop3): void {
+  for (const r of h.store.pendingReleases()) {
+    if (r.source === 'push') cancelRelease(h, r.app, r.version, 'cancelled: hop3-server restarted during the push; push again');
   }
 }
 
 /**
  * Under the app's deploy lock (so deploys to one app happen one after another, each seeing the
  * one before), create a release and make it desired; hold the lock until it is live or failed.
- * Resolves once the release is recorded.
+ * `start`: a deploy runs its release; a config change or rollback of a stopped app only records
+ * it, for the next start. Resolves once the release is recorded.
  */
-function rollOut<R extends ReleaseRecord | null>(h: Hop3, app: string, create: () => Promise<R>): Promise<R> {
+function rollOut<R extends ReleaseRecord | null>(h: Hop3, app: string, start: boolean, create: () => Promise<R>): Promise<R> {
   return new Promise((resolve, reject) => {
     void h.deployLocks.run(app, async () => {
       let release: R;
@@ -133,12 +164,17 @@ function rollOut<R extends ReleaseRecord | null>(h: Hop3, app: string, create: (
         reject(err);
         return;
       }
-      if (release) h.store.updateDesired(app, { desiredRelease: release.version, desiredState: 'running' });
+      if (release) h.store.updateDesired(app, { desiredRelease: release.version, ...(start ? { desiredState: 'running' } : {}) });
       resolve(release);
-      if (release) await settled(h, app, release.version);
+      if (release && h.store.getApp(app)?.desiredState === 'running') await settled(h, app, release.version);
     }).catch((err: unknown) => h.log.error({ app, err }, 'deploy lock holder failed'));
   });
 }
+
+/** What a deploy, config change or rollback answers: the release, and whether it will roll out now. */
+const recorded = (h: Hop3, app: string, r: ReleaseRecord) => ({
+  app, release: `v${r.version}`, version: r.version, desiredState: h.store.getApp(app)?.desiredState ?? 'stopped',
+});
 
 /**
  * Deploy an uploaded app directory (gzipped tar). The spec is checked before anything is
@@ -157,7 +193,7 @@ export async function deployArchive(
       throw userError('ARCHIVE_INVALID', `the uploaded archive could not be unpacked: ${(err as Error).message}`, { hint: 'send a gzipped tar of the app directory' });
     }
     const spec = assertValidSpec(loadAppDir(join(incoming, 'src')));
-    const release = await rollOut(h, app, async () => {
+    const release = await rollOut(h, app, true, async () => {
       if (opts.push) await checkBranchUnmoved(h, app, opts.push);
       // The first deploy creates the app; a refused first deploy leaves nothing behind.
       const isNew = h.store.getApp(app) === null;
@@ -175,7 +211,7 @@ export async function deployArchive(
       for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true });
       return r;
     });
-    return { app, release: `v${release.version}`, version: release.version };
+    return recorded(h, app, release);
   } finally {
     rmSync(incoming, { recursive: true, force: true });
   }
@@ -193,8 +229,8 @@ async function checkBranchUnmoved(h: Hop3, app: string, push: { ref: string; old
 }
 
 /** A config change makes a new release from the same build, with the new environment. */
-export async function releaseConfigChange(h: Hop3, name: string): Promise<{ release: string; version: number } | null> {
-  const release = await rollOut(h, name, async () => {
+export async function releaseConfigChange(h: Hop3, name: string) {
+  const release = await rollOut(h, name, false, async () => {
     // Chosen under the lock: a deploy that was in progress is the base once it is live.
     const app = requireApp(h, name);
     const base = [app.desiredRelease, app.currentRelease]
@@ -202,7 +238,7 @@ export async function releaseConfigChange(h: Hop3, name: string): Promise<{ rele
       .find((r) => r?.artifact && r.status !== 'failed');
     return base ? newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }) : null;
   });
-  return release && { release: `v${release.version}`, version: release.version };
+  return release && recorded(h, name, release);
 }
 
 /**
@@ -212,7 +248,7 @@ export async function releaseConfigChange(h: Hop3, name: string): Promise<{ rele
 export async function rollback(h: Hop3, name: string, version: number | undefined) {
   requireApp(h, name);
   let from: ReleaseRecord | undefined;
-  const release = await rollOut(h, name, async () => {
+  const release = await rollOut(h, name, false, async () => {
     // Chosen under the lock, once any deploy in progress is live or failed.
     const app = requireApp(h, name);
     const releases = h.store.listReleases(name);
@@ -224,12 +260,22 @@ export async function rollback(h: Hop3, name: string, version: number | undefine
         hint: `see \`hop3 releases ${name}\``,
       });
     }
-    if (!from.artifact || !existsSync(join(h.layout.home, from.artifact.dir))) {
-      throw userError('ROLLBACK_NO_ARTIFACT', `the build of v${from.version} is not available (it failed or was pruned)`, { hint: 'HOP3_KEEP_RELEASES sets how many builds are kept' });
+    if (from.status !== 'live' && from.status !== 'retired') {
+      throw userError('ROLLBACK_NOT_GOOD', `v${from.version} never went live (${from.status}${from.message ? `: ${from.message}` : ''})`, {
+        hint: `roll back to a release that served: see \`hop3 releases ${name}\``,
+      });
     }
-    return newRelease(h, name, { source: 'rollback', commit: from.commit, spec: from.spec, artifact: from.artifact, env: from.env });
+    if (!from.artifact || !existsSync(join(h.layout.home, from.artifact.dir))) {
+      throw userError('ROLLBACK_NO_ARTIFACT', `the build of v${from.version} is not available (it was pruned)`, { hint: 'HOP3_KEEP_RELEASES sets how many builds are kept' });
+    }
+    const r = await newRelease(h, name, { source: 'rollback', commit: from.commit, spec: from.spec, artifact: from.artifact, env: from.env });
+    // The configuration goes back too, or the next change would bring the rolled-back values back.
+    const configured = Object.fromEntries(Object.entries(from.env).filter(([k, v]) => from!.spec.env[k] !== v));
+    h.store.replaceEnv(name, configured);
+    h.store.addEvent(name, 'config.changed', { set: Object.keys(configured), restoredFrom: from.version });
+    return r;
   });
-  return { app: name, release: `v${release.version}`, version: release.version, from: `v${from!.version}` };
+  return { ...recorded(h, name, release), from: `v${from!.version}` };
 }
 
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */

@@ -5,6 +5,7 @@ import { operationalError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
 import { createHttpServer } from './http.js';
+import { cancelOrphanedPushes } from './apps.js';
 import { createHop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { startTriggers } from './triggers.js';
@@ -27,6 +28,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   const nginx = await h.nginx.ensureRunning();
   log.info({ emperor, nginx, home: config.home }, 'managed servers ready');
 
+  cancelOrphanedPushes(h);
   const stopTriggers = startTriggers(h);
   const http = createHttpServer(h, token);
   await http.listen({ host: config.listen.host, port: config.listen.port });

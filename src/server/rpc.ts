@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
+import { asHop3Error, operationalError, userError, type Hop3Error } from '../lib/errors.js';
 import { SCHEMAS_DIR } from '../lib/paths.js';
-import { appView, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
+import { appView, cancelRelease, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
 import { archiveCommit, DEFAULT_DEPLOY_BRANCHES, ensureRepo } from '../git/repo.js';
 import type { AppRecord } from '../store/types.js';
@@ -18,6 +18,12 @@ const app = (p: Params) => p.app as string;
 /** Wait for the pass a desired change triggered, then answer with the app's status. */
 async function settle(h: Hop3, name: string) {
   await h.reconciler.trigger(name);
+  const error = h.reconciler.lastPass.get(name)?.error;
+  if (error) {
+    throw operationalError('PASS_FAILED', `${name}: the change is recorded, but applying it failed: ${error}`, {
+      hint: `hop3-server retries it; see \`hop3 status ${name}\` and \`hop3 events ${name}\``,
+    });
+  }
   return appView(h, requireApp(h, name));
 }
 
@@ -76,6 +82,14 @@ const METHODS: Record<string, Handler> = {
   'apps.events': (h, p) =>
     h.store.listEvents({ app: p.app as string | undefined, after: p.after as number | undefined, limit: p.limit as number | undefined }),
   'releases.rollback': (h, p) => rollback(h, app(p), p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, ''))),
+  'releases.cancel': (h, p) => {
+    const a = requireApp(h, app(p));
+    const version = p.version === undefined ? a.desiredRelease : Number(String(p.version).replace(/^v/, ''));
+    if (version === null || (p.version === undefined && a.desiredRelease === a.currentRelease)) {
+      throw userError('NOTHING_TO_CANCEL', `${a.name} has no deploy in progress`, { hint: `see \`hop3 releases ${a.name}\`` });
+    }
+    return cancelRelease(h, a.name, version, `cancelled: ${(p.reason as string | undefined) ?? 'by request'}`);
+  },
   'releases.list': (h, p) => {
     const a = requireApp(h, app(p));
     return h.store.listReleases(a.name).map((r) => releaseView(r, a.currentRelease));

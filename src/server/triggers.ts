@@ -26,7 +26,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
   const watcher: FSWatcher = watch(dirs, { ignoreInitial: true, depth: 0 });
   watcher.on('all', (_event, path) => {
     const app = appOfFile(path);
-    if (app) void reconciler.trigger(app);
+    if (app) void reconciler.notice(app);
   });
 
   // The emperor's stats are the process-exit signal: a vassal's pid, respawn count or
@@ -45,7 +45,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
       }
       for (const app of new Set([...seen.keys(), ...byApp.keys()])) {
         const sig = byApp.get(app) ?? '';
-        if (seen.get(app) !== sig) void reconciler.trigger(app);
+        if (seen.get(app) !== sig) void reconciler.notice(app);
         if (sig) seen.set(app, sig);
         else seen.delete(app);
       }

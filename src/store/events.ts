@@ -8,7 +8,7 @@ export type Hop3Event =
   | { kind: 'output'; data: { release: number; phase: string; line: string } }
   | { kind: 'release.live'; data: { release: number } }
   | { kind: 'release.failed'; data: { release: number; code: string; message: string; hint?: string } }
-  | { kind: 'config.changed'; data: { set?: string[]; unset?: string[] } }
+  | { kind: 'config.changed'; data: { set?: string[]; unset?: string[]; restoredFrom?: number } }
   | { kind: 'drift'; data: DriftFinding }
   | { kind: 'app.destroyed'; data: Record<string, never> };
 

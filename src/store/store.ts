@@ -200,12 +200,30 @@ export class Store {
     return (this.sql('SELECT * FROM releases WHERE app = ? ORDER BY version DESC').all(app) as Row[]).map(toRelease);
   }
 
-  setReleaseStatus(app: string, version: number, status: ReleaseStatus, message = ''): void {
-    this.sql('UPDATE releases SET status = ?, message = ? WHERE app = ? AND version = ?').run(status, message, app, version);
+  /** Fail a release that has not gone live; false when it already had an outcome. */
+  failRelease(app: string, version: number, message: string): boolean {
+    return this.sql("UPDATE releases SET status = 'failed', message = ? WHERE app = ? AND version = ? AND status IN ('pending', 'built')")
+      .run(message, app, version).changes > 0;
   }
 
+  /** A built release becomes the live one (the one live before retires); false if it failed meanwhile. */
+  markLive(app: string, version: number): boolean {
+    return this.db.transaction(() => {
+      if (this.sql("UPDATE releases SET status = 'live' WHERE app = ? AND version = ? AND status = 'built'").run(app, version).changes === 0) return false;
+      this.sql("UPDATE releases SET status = 'retired' WHERE app = ? AND version <> ? AND status = 'live'").run(app, version);
+      return true;
+    })();
+  }
+
+  /** Releases on their way (not yet live or failed), oldest first. */
+  pendingReleases(): ReleaseRecord[] {
+    return (this.sql("SELECT * FROM releases WHERE status IN ('pending', 'built') ORDER BY app, version").all() as Row[]).map(toRelease);
+  }
+
+  /** A cancelled build that still finishes leaves its release failed. */
   setReleaseArtifact(app: string, version: number, artifact: BuildArtifact): void {
-    this.sql("UPDATE releases SET artifact = ?, status = 'built' WHERE app = ? AND version = ?").run(json(artifact), app, version);
+    this.sql("UPDATE releases SET artifact = ?, status = CASE status WHEN 'pending' THEN 'built' ELSE status END WHERE app = ? AND version = ?")
+      .run(json(artifact), app, version);
   }
 
   /** Ports held by releases that may still run; a new release must not reuse them. */
@@ -221,6 +239,14 @@ export class Store {
   getEnv(app: string): Record<string, string> {
     const rows = this.sql('SELECT key, value FROM env WHERE app = ? ORDER BY key').all(app) as { key: string; value: string }[];
     return Object.fromEntries(rows.map((r) => [r.key, r.value]));
+  }
+
+  /** Replace the whole environment (a rollback restores the one of its release). */
+  replaceEnv(app: string, values: Record<string, string>): void {
+    this.db.transaction(() => {
+      this.sql('DELETE FROM env WHERE app = ?').run(app);
+      this.editEnv(app, values, []);
+    })();
   }
 
   /** Set and unset keys in one transaction. */

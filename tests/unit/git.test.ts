@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { addKey, authorizedKeysPath, listKeys, removeKey } from '../../src/git/authorized-keys.js';
-import { preReceiveHook } from '../../src/git/repo.js';
+import { preReceiveHook, splitPush } from '../../src/git/repo.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { KeyedMutex } from '../../src/lib/keyed-mutex.js';
 
@@ -67,6 +67,16 @@ describe('pre-receive hook', () => {
 
   it('refuses a value a shell would read', () => {
     expect(() => preReceiveHook(loadConfig({ HOP3_HOME: '/srv/hop3' }, 0), "x'; rm -rf /")).toThrow(/refusing/);
+  });
+
+  it('splits the pushed refs into deploy branches and refs that are only stored', () => {
+    const [a, b, z] = ['a'.repeat(40), 'b'.repeat(40), '0'.repeat(40)];
+    const input = `${z} ${a} refs/heads/main\n${a} ${b} refs/heads/feature\n${z} ${a} refs/tags/v1\n${a} ${b} refs/heads/master\n`;
+    const { stored, deploys } = splitPush(input, ['main', 'master']);
+    expect(deploys.map((u) => [u.old, u.sha, u.branch])).toEqual([[z, a, 'main'], [a, b, 'master']]);
+    expect(stored.map((u) => u.ref)).toEqual(['refs/heads/feature', 'refs/tags/v1']);
+    // A branch named like a deploy branch outside refs/heads/ does not deploy.
+    expect(splitPush(`${z} ${a} refs/tags/main\n`, ['main']).deploys).toEqual([]);
   });
 });
 

@@ -207,6 +207,46 @@ describe('WorkQueue', { timeout: 5000 }, () => {
     await q.close();
   });
 
+  it('an observation during backoff waits for the retry (a failing pass cannot spin on its own file events)', async () => {
+    let passes = 0;
+    const q = new WorkQueue(async () => {
+      passes++;
+      if (passes === 1) throw new Error('boom');
+    }, { concurrency: 1, baseDelayMs: 80 });
+    await q.trigger('a');
+    expect(passes).toBe(1);
+    const t = Date.now();
+    const noticed = Array.from({ length: 20 }, () => q.trigger('a', { respectBackoff: true }));
+    await sleep(20);
+    expect(passes).toBe(1);
+    await Promise.all(noticed);
+    expect(passes).toBe(2);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(60);
+    await q.close();
+  });
+
+  it('observations while a failing pass runs do not rerun it at once; a desired change does', async () => {
+    for (const respectBackoff of [true, false]) {
+      let passes = 0;
+      const first = gate();
+      const q = new WorkQueue(async () => {
+        passes++;
+        if (passes === 1) {
+          await first.promise;
+          throw new Error('boom');
+        }
+      }, { concurrency: 1, baseDelayMs: 60_000 });
+      const p0 = q.trigger('a');
+      await until(() => passes === 1);
+      void q.trigger('a', { respectBackoff });
+      first.open();
+      await p0;
+      await sleep(30);
+      expect(passes).toBe(respectBackoff ? 1 : 2);
+      await q.close();
+    }
+  });
+
   it('close() waits for passes in flight, then refuses new work', async () => {
     const g = gate();
     let started = 0;

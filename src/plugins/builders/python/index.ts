@@ -33,12 +33,12 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
         rmSync(venv, { recursive: true, force: true }); // a build cut short leaves no marker
         b.onLine(`-----> Creating virtualenv (${withPip ? 'with' : 'without'} pip)`);
         await run([ctx.config.pythonBin, '-m', 'venv', '--system-site-packages', ...(withPip ? [] : ['--without-pip']), venv], {
-          cwd: src, onLine: b.onLine, timeoutMs: 120_000,
+          cwd: src, onLine: b.onLine, timeoutMs: 120_000, signal: b.signal,
         });
         if (withPip) {
           b.onLine('-----> Installing requirements.txt');
           await run([join(venv, 'bin', 'pip'), 'install', '--no-input', '--disable-pip-version-check', '-r', 'requirements.txt'], {
-            cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true,
+            cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal,
           });
         }
         await runBuildCommands(b, [join(venv, 'bin')]);
