@@ -59,10 +59,8 @@ async function reject(err: unknown): Promise<void> {
 }
 
 // The pusher hung up or git was stopped: the push will not land, so neither may its release.
-for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGPIPE'] as const) {
-  process.once(signal, () => {
-    void cancelPending(`the push was interrupted (${signal})`).finally(() => process.exit(1));
-  });
-}
+const interrupted = (why: string) => void cancelPending(`the push was interrupted (${why})`).finally(() => process.exit(1));
+for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGPIPE'] as const) process.once(signal, () => interrupted(signal));
+process.stdout.on('error', () => interrupted('the pusher hung up'));
 
 main(process.argv[2] ?? '').catch(reject);

@@ -45,6 +45,9 @@ function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: str
       REMOTE_ADDR: req.ip,
     },
     stdio: ['pipe', 'pipe', 'pipe'],
+    // A group of its own, so that a client who hangs up stops everything the request started,
+    // down to the push's hook (which then cancels its release).
+    detached: true,
   });
   reply.hijack();
   const res = reply.raw;
@@ -77,7 +80,12 @@ function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: str
   const body = req.body as NodeJS.ReadableStream | undefined;
   child.stdin.on('error', () => undefined);
   res.on('close', () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode !== null || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
   });
   if (body && typeof body.pipe === 'function') {
     body.on('error', () => child.stdin.destroy());

@@ -84,8 +84,11 @@ const METHODS: Record<string, Handler> = {
   'releases.rollback': (h, p) => rollback(h, app(p), p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, ''))),
   'releases.cancel': (h, p) => {
     const a = requireApp(h, app(p));
-    const version = p.version === undefined ? a.desiredRelease : Number(String(p.version).replace(/^v/, ''));
-    if (version === null || (p.version === undefined && a.desiredRelease === a.currentRelease)) {
+    const inProgress = a.desiredRelease === null ? null : h.store.getRelease(a.name, a.desiredRelease);
+    const version = p.version === undefined
+      ? (inProgress?.status === 'pending' || inProgress?.status === 'built' ? inProgress.version : null)
+      : Number(String(p.version).replace(/^v/, ''));
+    if (version === null) {
       throw userError('NOTHING_TO_CANCEL', `${a.name} has no deploy in progress`, { hint: `see \`hop3 releases ${a.name}\`` });
     }
     return cancelRelease(h, a.name, version, `cancelled: ${(p.reason as string | undefined) ?? 'by request'}`);
