@@ -62,10 +62,8 @@ export class Daemon {
   }
 
   async start(): Promise<this> {
-    if (!this.httpPort) {
-      this.httpPort = await freePort();
-      this.apiPort = await freePort();
-    }
+    if (!this.httpPort) this.httpPort = await freePort();
+    if (!this.apiPort) this.apiPort = await freePort();
     this.proc = execa(join(BIN, 'hop3-server'), ['serve'], {
       env: this.env, reject: false, stdout: { file: join(this.home, 'daemon.log'), append: true }, stderr: { file: join(this.home, 'daemon.log'), append: true },
     });

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../../lib/exec.js';
+import { ExecError, run } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -63,7 +63,11 @@ export class NginxControl {
     }
     // nginx daemonizes itself: the command returns once the master is up, and the master
     // outlives hop3-server so apps keep serving across daemon restarts.
-    await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
+    try {
+      await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
+    } catch (err) {
+      throw startError(err, config.httpPort);
+    }
     return 'started';
   }
 
@@ -175,6 +179,30 @@ export class NginxControl {
       throw err;
     }
   }
+}
+
+/**
+ * Why the embedded master did not start, said so an operator knows what to do: nginx reports
+ * a port it cannot take as `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
+ */
+export function startError(err: unknown, port: number): Error {
+  const output = err instanceof ExecError ? err.output : String(err);
+  const bind = /bind\(\) to (\S+) failed \((\d+): ([^)]*)\)/.exec(output);
+  if (bind?.[2] === '98') {
+    return operationalError('HTTP_PORT_IN_USE', `the embedded nginx cannot listen on ${bind[1]}: port ${port} is already in use by another program (often the system nginx)`, {
+      hint: `stop the other server (for the system nginx: systemctl disable --now nginx; \`ss -ltnp 'sport = :${port}'\` shows who holds the port), `
+        + 'or set HOP3_HTTP_PORT to a free port, or set HOP3_NGINX=system to publish apps through the system nginx',
+      details: { port, address: bind[1] }, cause: err,
+    });
+  }
+  if (bind?.[2] === '13') {
+    return operationalError('HTTP_PORT_DENIED', `the embedded nginx may not listen on ${bind[1]}: ports below 1024 need root`, {
+      hint: 'run hop3-server as root, or set HOP3_HTTP_PORT to a port above 1023', details: { port, address: bind[1] }, cause: err,
+    });
+  }
+  return operationalError('NGINX_START_FAILED', `the embedded nginx master did not start: ${output.trim().split('\n').slice(-3).join(' ')}`, {
+    hint: 'see the nginx error above; the configuration is in $HOP3_HOME/nginx/nginx.conf', cause: err,
+  });
 }
 
 interface SiteChange {
