@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, EXAMPLES, freePort, sleep, underLoad } from './harness.js';
 
-const REDEPLOYS = 8;
+const REDEPLOYS = 5;
 
 /**
  * HOP3_NGINX=system against an nginx master the test starts as "the system nginx": its own
