@@ -1,29 +1,54 @@
 #!/usr/bin/env bash
 # Installs what hop3 and its tests need on Debian/Ubuntu, idempotently: Debian packages,
-# Node.js >= 22.12 (the npm registry's `node` package into .node/ when the machine's is older),
+# Node.js >= 22.12 (the npm registry's `node` package into .node/ when the machine's is older or
+# missing; Debian's nodejs and npm are installed first to fetch it when there is no npm),
 # and the npm dependencies (which compiles TypeScript into dist/). Source it to get PATH set.
 set -euo pipefail
 HOP3_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+apt_updated=
+apt_install() {
+  [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
 packages=(uwsgi-core uwsgi-plugin-python3 nginx-light git python3 python3-venv ca-certificates openssh-server openssh-client util-linux)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  had_nginx=; installed nginx-common && had_nginx=1  # it ships nginx.service, on Debian and Ubuntu
   echo "-----> Installing Debian packages: ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  apt_install "${missing[@]}"
+  # Installing nginx starts the system nginx on port 80 (its default site), where hop3-server's
+  # own nginx master listens in the default embedded mode. Only an nginx installed just now is
+  # stopped; one that was there before is left alone (hop3-server serve then says what to do).
+  if [ -z "$had_nginx" ] && [ "${HOP3_NGINX:-embedded}" = embedded ] && [ -d /run/systemd/system ]; then
+    echo "-----> Stopping and disabling the system nginx service that was just installed: hop3-server runs its own nginx (HOP3_NGINX=embedded)" >&2
+    systemctl disable --now nginx >&2 || echo "warning: could not stop the system nginx; hop3-server serve will say so if it holds port ${HOP3_HTTP_PORT:-80}" >&2
+  fi
 fi
 
 node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)' 2>/dev/null; }
 local_node="$HOP3_ROOT/.node/node_modules/node/bin/node"
 if ! node_ok node; then
   if ! node_ok "$local_node"; then
-    echo "-----> Installing Node.js 24 into $HOP3_ROOT/.node (the machine's node is older than 22.12)" >&2
-    npm install --prefix "$HOP3_ROOT/.node" --no-save --no-audit --no-fund node@24 >&2
+    if ! command -v npm >/dev/null; then
+      # A fresh machine without Node: Debian's own (older) node and npm fetch Node.js 24.
+      echo "-----> Installing Debian's nodejs and npm (to fetch Node.js 24 from the npm registry)" >&2
+      apt_install nodejs npm
+    fi
+    wanted=(node@24)
+    # Debian's npm loads its modules from /usr/share/nodejs, where only Debian's node looks:
+    # it cannot run on Node.js 24, so npm comes along into .node/ too.
+    case "$(readlink -f "$(command -v npm)")" in /usr/share/nodejs/*) wanted+=(npm@11) ;; esac
+    echo "-----> Installing ${wanted[*]} into $HOP3_ROOT/.node (the machine's node is missing or older than 22.12)" >&2
+    npm install --prefix "$HOP3_ROOT/.node" --no-save --no-audit --no-fund "${wanted[@]}" >&2
   fi
-  export PATH="$(dirname "$local_node"):$PATH"
+  # .bin holds npm when it was installed there.
+  export PATH="$(dirname "$local_node"):$HOP3_ROOT/.node/node_modules/.bin:$PATH"
 fi
 
 cd "$HOP3_ROOT"

@@ -7,10 +7,21 @@ cd "$HOP3_ROOT"
 export HOP3_HOME=${HOP3_HOME:-/var/lib/hop3}
 mkdir -p "$HOP3_HOME/log"
 
+log="$HOP3_HOME/log/hop3-server.log"
 if ! ./bin/hop3 apps >/dev/null 2>&1; then
-  echo "-----> Starting hop3-server (log: $HOP3_HOME/log/hop3-server.log)" >&2
-  nohup ./bin/hop3-server serve >>"$HOP3_HOME/log/hop3-server.log" 2>&1 &
-  for _ in $(seq 1 100); do ./bin/hop3 apps >/dev/null 2>&1 && break; sleep 0.2; done
+  echo "-----> Starting hop3-server (log: $log)" >&2
+  nohup ./bin/hop3-server serve >>"$log" 2>&1 &
+  daemon=$!
+  for _ in $(seq 1 100); do
+    ./bin/hop3 apps >/dev/null 2>&1 && break
+    kill -0 "$daemon" 2>/dev/null || break  # it exited: no use waiting
+    sleep 0.2
+  done
+  if ! ./bin/hop3 apps >/dev/null 2>&1; then
+    echo "-----> hop3-server did not come up; the end of $log:" >&2
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
 fi
 
 for example in hello-wsgi static-site; do

@@ -26,9 +26,9 @@ export interface Config {
 export const SETTINGS = [
   ['HOP3_HOME', 'home directory: records, apps, rendered configs', '/var/lib/hop3 as root, ~/.hop3 otherwise'],
   ['HOP3_LISTEN', 'address of the JSON-RPC API', '127.0.0.1:8000'],
-  ['HOP3_HTTP_PORT', 'port the embedded nginx listens on for apps', '80'],
+  ['HOP3_HTTP_PORT', 'port nginx listens on for apps (the embedded master, or the server blocks written for the system nginx)', '80'],
   ['HOP3_DOMAIN', 'apps are also served at <app>.<HOP3_DOMAIN>', 'localhost'],
-  ['HOP3_NGINX', '`embedded` (own nginx master) or `system` (the system nginx, reloaded with `nginx -s reload`)', 'embedded'],
+  ['HOP3_NGINX', '`embedded` (own nginx master) or `system` (the system nginx, checked with `nginx -T`, reloaded with `nginx -s reload`)', 'embedded'],
   ['HOP3_NGINX_SYSTEM_DIR', 'include directory hop3 writes server blocks into when HOP3_NGINX=system', '/etc/nginx/sites-enabled'],
   ['HOP3_NGINX_BIN', 'nginx binary', 'nginx'],
   ['HOP3_UWSGI_BIN', 'uWSGI binary', 'uwsgi'],

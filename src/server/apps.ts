@@ -45,7 +45,7 @@ export function appView(h: Hop3, app: AppRecord) {
 function urlsOf(h: Hop3, app: AppRecord): string[] {
   const release = app.currentRelease === null ? null : h.store.getRelease(app.name, app.currentRelease);
   if (!release) return [];
-  const port = h.config.nginxMode === 'system' || h.config.httpPort === 80 ? '' : `:${h.config.httpPort}`;
+  const port = h.config.httpPort === 80 ? '' : `:${h.config.httpPort}`;
   return serverNames(app.name, release, h.config).map((host) => `http://${host}${port}/`);
 }
 

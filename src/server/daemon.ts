@@ -24,8 +24,17 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   writeFileSync(pidfile, `${process.pid}\n`);
   const token = ensureAdminToken(h.layout);
 
-  const emperor = await h.emperor.ensureRunning();
-  const nginx = await h.nginx.ensureRunning();
+  // nginx first: when it cannot start (its port taken) the daemon stops before starting
+  // anything else, and leaves nothing running behind it.
+  let nginx, emperor;
+  try {
+    nginx = await h.nginx.ensureRunning();
+    emperor = await h.emperor.ensureRunning();
+  } catch (err) {
+    h.store.close();
+    rmSync(pidfile, { force: true });
+    throw err;
+  }
   log.info({ emperor, nginx, home: config.home }, 'managed servers ready');
 
   cancelOrphanedPushes(h);

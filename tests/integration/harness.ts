@@ -62,10 +62,8 @@ export class Daemon {
   }
 
   async start(): Promise<this> {
-    if (!this.httpPort) {
-      this.httpPort = await freePort();
-      this.apiPort = await freePort();
-    }
+    if (!this.httpPort) this.httpPort = await freePort();
+    if (!this.apiPort) this.apiPort = await freePort();
     this.proc = execa(join(BIN, 'hop3-server'), ['serve'], {
       env: this.env, reject: false, stdout: { file: join(this.home, 'daemon.log'), append: true }, stderr: { file: join(this.home, 'daemon.log'), append: true },
     });
@@ -146,4 +144,43 @@ export function appDir(files: Record<string, string>): string {
     writeFileSync(join(dir, path), content);
   }
   return dir;
+}
+
+export interface LoadResult { ok: number; failures: string[]; releases: Map<string, number>; ms: number }
+
+/**
+ * `workers` concurrent GET loops on `host` through nginx on `port` while `work` runs (bounded by
+ * `limitMs` whatever happens to it). Each response must be 2xx JSON with a `release` field.
+ */
+export async function underLoad(
+  port: number, host: string, work: () => Promise<void>, { workers = 4, limitMs = 90_000 } = {},
+): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, failures: [], releases: new Map(), ms: 0 };
+  let stop = false;
+  const start = Date.now();
+  const worker = async () => {
+    while (!stop && Date.now() - start < limitMs) {
+      try {
+        const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
+        if (r.status < 200 || r.status > 299) {
+          result.failures.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+          continue;
+        }
+        const release = (JSON.parse(r.body) as { release: string }).release;
+        result.releases.set(release, (result.releases.get(release) ?? 0) + 1);
+        result.ok++;
+      } catch (err) {
+        result.failures.push(`${new Date().toISOString()} ${String(err)}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: workers }, worker);
+  try {
+    await work();
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+    result.ms = Date.now() - start;
+  }
+  return result;
 }

@@ -2,47 +2,9 @@ import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpGet } from '../../src/lib/http-get.js';
-import { Daemon, EXAMPLES, git, output } from './harness.js';
+import { Daemon, EXAMPLES, git, output, underLoad } from './harness.js';
 
-const WORKERS = 4;
 const REDEPLOYS = 10;
-/** Hard bound on the request loop, whatever happens to the redeploys. */
-const LOAD_LIMIT_MS = 90_000;
-
-interface LoadResult { ok: number; failures: string[]; releases: Map<string, number>; ms: number }
-
-/** WORKERS concurrent request loops until `done` resolves (or LOAD_LIMIT_MS passes). */
-async function underLoad(port: number, host: string, work: () => Promise<void>): Promise<LoadResult> {
-  const result: LoadResult = { ok: 0, failures: [], releases: new Map(), ms: 0 };
-  let stop = false;
-  const start = Date.now();
-  const worker = async () => {
-    while (!stop && Date.now() - start < LOAD_LIMIT_MS) {
-      try {
-        const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
-        if (r.status < 200 || r.status > 299) {
-          result.failures.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 200)}`);
-          continue;
-        }
-        const release = (JSON.parse(r.body) as { release: string }).release;
-        result.releases.set(release, (result.releases.get(release) ?? 0) + 1);
-        result.ok++;
-      } catch (err) {
-        result.failures.push(`${new Date().toISOString()} ${String(err)}`);
-      }
-    }
-  };
-  const loops = Array.from({ length: WORKERS }, worker);
-  try {
-    await work();
-  } finally {
-    stop = true;
-    await Promise.all(loops);
-    result.ms = Date.now() - start;
-  }
-  return result;
-}
 
 const workDirs: string[] = [];
 

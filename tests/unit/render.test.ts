@@ -198,8 +198,9 @@ describe('nginx proxy', () => {
 
   it.each([
     { mode: 'embedded', env: {} as Record<string, string>, sitePath: '/srv/hop3/nginx/sites/blog.conf', listen: 'listen 8080;' },
-    { mode: 'system', env: { HOP3_NGINX: 'system' }, sitePath: '/etc/nginx/sites-enabled/hop3-blog.conf', listen: 'listen 80;' },
-    { mode: 'system, own dir', env: { HOP3_NGINX: 'system', HOP3_NGINX_SYSTEM_DIR: '/etc/nginx/conf.d' }, sitePath: '/etc/nginx/conf.d/hop3-blog.conf', listen: 'listen 80;' },
+    { mode: 'system', env: { HOP3_NGINX: 'system', HOP3_HTTP_PORT: '' }, sitePath: '/etc/nginx/sites-enabled/hop3-blog.conf', listen: 'listen 80;' },
+    // HOP3_HTTP_PORT applies to the system nginx's server blocks too.
+    { mode: 'system, own dir', env: { HOP3_NGINX: 'system', HOP3_NGINX_SYSTEM_DIR: '/etc/nginx/conf.d' }, sitePath: '/etc/nginx/conf.d/hop3-blog.conf', listen: 'listen 8080;' },
   ])('$mode mode', ({ env, sitePath, listen }) => {
     const proxy = nginxProxy(context(env));
     expect(proxy.sitePath('blog')).toBe(sitePath);

@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs';
 import { run, ExecError } from '../../../lib/exec.js';
+import { errorMessage } from '../../../lib/errors.js';
 import type { OsPlugin, PluginContext } from '../../types.js';
 
 /** Debian and Ubuntu: apt for packages, useradd for the service user. */
-export default function debianOs(_ctx: PluginContext): OsPlugin {
+export default function debianOs(ctx: PluginContext): OsPlugin {
   const packages = ['uwsgi-core', 'uwsgi-plugin-python3', 'nginx', 'git', 'python3', 'python3-venv', 'ca-certificates'];
   const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
+  const installed = async (pkg: string) =>
+    (await run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }))).stdout.includes('install ok installed');
   const plugin: OsPlugin = {
     kind: 'os',
     name: 'debian',
@@ -13,10 +17,7 @@ export default function debianOs(_ctx: PluginContext): OsPlugin {
     detect: (osRelease) => /^(ID|ID_LIKE)=.*\b(debian|ubuntu)\b/m.test(osRelease),
     async ensurePackages(wanted, opts = {}) {
       const missing: string[] = [];
-      for (const pkg of wanted) {
-        const { stdout } = await run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }));
-        if (!stdout.includes('install ok installed')) missing.push(pkg);
-      }
+      for (const pkg of wanted) if (!(await installed(pkg))) missing.push(pkg);
       if (missing.length === 0) return;
       if (opts.update ?? true) await run(['apt-get', 'update'], { env: aptEnv, onLine: opts.onLine, timeoutMs: 600_000 });
       await run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { env: aptEnv, onLine: opts.onLine, timeoutMs: 1_800_000 });
@@ -31,7 +32,18 @@ export default function debianOs(_ctx: PluginContext): OsPlugin {
       }
     },
     async setupServer(onLine) {
+      // nginx-common ships nginx.service (Debian and Ubuntu): was a system nginx there before?
+      const hadNginx = await installed('nginx-common');
       await plugin.ensurePackages(packages, { onLine });
+      // Installing nginx starts the system nginx on port 80, where the embedded nginx master
+      // listens. Only the one installed just now is stopped; one that was there before is left
+      // alone (hop3-server serve then says that the port is taken and what to do).
+      if (!hadNginx && ctx.config.nginxMode === 'embedded' && existsSync('/run/systemd/system')) {
+        onLine('stopping and disabling the system nginx service just installed: hop3-server runs its own nginx (HOP3_NGINX=embedded)');
+        await run(['systemctl', 'disable', '--now', 'nginx'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
+          onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now nginx`);
+        });
+      }
     },
   };
   return plugin;

@@ -15,7 +15,7 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
       renderTemplate('nginx/site.conf.njk', {
         app: site.app,
         release: site.release,
-        listenPort: config.nginxMode === 'system' ? 80 : config.httpPort,
+        listenPort: config.httpPort,
         serverNames: site.serverNames,
         staticRoot: site.target.protocol === 'file' ? site.target.root : null,
         upstreamPort: site.target.protocol === 'http' ? site.target.port : null,

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { run } from '../../../lib/exec.js';
+import { join, resolve } from 'node:path';
+import { ExecError, run } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,9 @@ export class NginxControl {
   private flushing: Promise<void> | null = null;
   /** Workers of earlier configurations still finishing their requests. */
   private readonly retiring = new Set<number>();
+  /** System mode: the master's pid file, as the configuration checked last names it. */
+  private systemPidFile: string | null = null;
+  private compiled: { prefix: string; pidPath: string } | null = null;
 
   constructor(ctx: PluginContext) {
     this.ctx = ctx;
@@ -63,8 +66,22 @@ export class NginxControl {
     }
     // nginx daemonizes itself: the command returns once the master is up, and the master
     // outlives hop3-server so apps keep serving across daemon restarts.
-    await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
+    try {
+      await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
+    } catch (err) {
+      throw startError(err, config.httpPort);
+    }
     return 'started';
+  }
+
+  /** The paths nginx was built with (`nginx -V`): its prefix and its default pid file. */
+  private async compiledPaths(): Promise<{ prefix: string; pidPath: string }> {
+    if (this.compiled === null) {
+      const { stdout, stderr } = await run([this.ctx.config.nginxBin, '-V'], { timeoutMs: 30_000 }).catch(() => ({ stdout: '', stderr: '' }));
+      const option = (name: string) => new RegExp(`--${name}=(\\S+)`).exec(`${stdout}\n${stderr}`)?.[1];
+      this.compiled = { prefix: option('prefix') ?? '/usr/share/nginx', pidPath: option('pid-path') ?? '/run/nginx.pid' };
+    }
+    return this.compiled;
   }
 
   async stop(): Promise<void> {
@@ -74,9 +91,17 @@ export class NginxControl {
     for (let i = 0; i < 100 && this.pid(); i++) await sleep(50);
   }
 
+  /**
+   * `nginx -t`. For the system nginx, `-T` (test and print the configuration) so the pid file
+   * is read from the configuration nginx really uses, as `nginx -s reload` itself does.
+   */
   private async test(): Promise<void> {
     try {
-      await run([this.ctx.config.nginxBin, '-t', '-q', ...this.args()], { timeoutMs: 30_000 });
+      const { stdout } = await run([this.ctx.config.nginxBin, this.embedded ? '-t' : '-T', '-q', ...this.args()], { timeoutMs: 30_000 });
+      if (!this.embedded) {
+        const { prefix, pidPath } = await this.compiledPaths();
+        this.systemPidFile = resolve(prefix, pidDirective(stdout) ?? pidPath);
+      }
     } catch (err) {
       const output = (err as { output?: string }).output ?? String(err);
       throw operationalError('NGINX_CONFIG_REJECTED', `nginx -t rejected the configuration: ${output.trim()}`, {
@@ -86,18 +111,30 @@ export class NginxControl {
   }
 
   /**
+   * The pid of the nginx master hop3 reloads: its own (embedded mode) or the system's, found
+   * through the pid file the system nginx's configuration names (see `test`).
+   */
+  private masterPid(): number | null {
+    if (this.embedded) return this.pid();
+    return this.systemPidFile ? livePid(this.systemPidFile, 'nginx') : null;
+  }
+
+  /**
    * Reload and wait until the new configuration takes every new connection: new workers are up
-   * and the old ones have stopped accepting (nginx retitles them "shutting down").
+   * and the old ones have stopped accepting (nginx retitles them "shutting down"). The same in
+   * both modes; only the signal is sent differently (`nginx -s reload` to the system nginx).
    */
   private async reload(): Promise<void> {
-    if (!this.embedded) {
-      await run([this.ctx.config.nginxBin, '-s', 'reload'], { timeoutMs: 30_000 });
+    const pid = this.masterPid();
+    if (this.embedded && !pid) throw operationalError('NGINX_DOWN', 'the embedded nginx master is not running');
+    const before = new Set(pid ? childPids(pid) : []);
+    if (this.embedded) process.kill(pid!, 'SIGHUP');
+    else await run([this.ctx.config.nginxBin, '-s', 'reload'], { timeoutMs: 30_000 });
+    if (!pid) {
+      // nginx -s reload found the master, so this should not happen; without it, nothing to wait on.
+      this.ctx.log.warn({ pidFile: this.systemPidFile }, 'cannot find the system nginx master: not waiting for its old workers after the reload');
       return;
     }
-    const pid = this.pid();
-    if (!pid) throw operationalError('NGINX_DOWN', 'the embedded nginx master is not running');
-    const before = new Set(childPids(pid));
-    process.kill(pid, 'SIGHUP');
     const accepting = (c: number) => !(readTextOrNull(`/proc/${c}/cmdline`) ?? 'shutting down').includes('shutting down');
     for (let i = 0; i < 500; i++) {
       const now = childPids(pid);
@@ -118,7 +155,7 @@ export class NginxControl {
    * exited, so a backend they proxied to can be stopped without cutting a request.
    */
   async drained(timeoutMs = 30_000): Promise<void> {
-    const master = this.pid();
+    const master = this.masterPid();
     const deadline = Date.now() + timeoutMs;
     while (this.retiring.size > 0 && Date.now() < deadline) {
       const alive = new Set(master ? childPids(master) : []);
@@ -175,6 +212,39 @@ export class NginxControl {
       throw err;
     }
   }
+}
+
+/**
+ * The file of the `pid` directive in `nginx -T` output (the directive exists only in the main
+ * context, so its first occurrence is the one nginx uses), or null when the default applies.
+ */
+export function pidDirective(dump: string): string | null {
+  const m = /^\s*pid\s+(["']?)([^;\s"']+)\1\s*;/m.exec(dump);
+  return m?.[2] ?? null;
+}
+
+/**
+ * Why the embedded master did not start, said so an operator knows what to do: nginx reports
+ * a port it cannot take as `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
+ */
+export function startError(err: unknown, port: number): Error {
+  const output = err instanceof ExecError ? err.output : String(err);
+  const bind = /bind\(\) to (\S+) failed \((\d+): ([^)]*)\)/.exec(output);
+  if (bind?.[2] === '98') {
+    return operationalError('HTTP_PORT_IN_USE', `the embedded nginx cannot listen on ${bind[1]}: port ${port} is already in use by another program (often the system nginx)`, {
+      hint: `stop the other server (for the system nginx: systemctl disable --now nginx; \`ss -ltnp 'sport = :${port}'\` shows who holds the port), `
+        + 'or set HOP3_HTTP_PORT to a free port, or set HOP3_NGINX=system to publish apps through the system nginx',
+      details: { port, address: bind[1] }, cause: err,
+    });
+  }
+  if (bind?.[2] === '13') {
+    return operationalError('HTTP_PORT_DENIED', `the embedded nginx may not listen on ${bind[1]}: ports below 1024 need root`, {
+      hint: 'run hop3-server as root, or set HOP3_HTTP_PORT to a port above 1023', details: { port, address: bind[1] }, cause: err,
+    });
+  }
+  return operationalError('NGINX_START_FAILED', `the embedded nginx master did not start: ${output.trim().split('\n').slice(-3).join(' ')}`, {
+    hint: 'see the nginx error above; the configuration is in $HOP3_HOME/nginx/nginx.conf', cause: err,
+  });
 }
 
 interface SiteChange {
