@@ -174,14 +174,14 @@ function specError(dir: string, issues: SpecIssue[]): Hop3Error {
 program.command('validate').description('check an app directory locally').argument('[dir]', 'app directory', '.').addOption(json())
   .action((dirArg: string, o: { json?: boolean }) => {
     const dir = resolve(dirArg);
-    const { spec, issues } = loadAppDir(dir);
-    if (o.json) console.log(JSON.stringify({ ok: issues.length === 0, issues, spec }, null, 2));
+    const { spec, issues, builder } = loadAppDir(dir);
+    if (o.json) console.log(JSON.stringify({ ok: issues.length === 0, issues, spec, builder: builder ?? null }, null, 2));
     if (issues.length > 0) {
       if (!o.json) console.error(issues.map(formatIssue).join('\n'));
       process.exitCode = 1;
       return;
     }
-    if (!o.json) console.log(`${dir}: ok (${spec!.processes.map((p) => `${p.name}: ${p.kind}`).join(', ') || 'no processes'})`);
+    if (!o.json) console.log(`${dir}: ok (${builder} build; ${spec!.processes.map((p) => `${p.name}: ${p.kind}`).join(', ') || 'no processes'})`);
   });
 
 function fail(err: unknown): void {

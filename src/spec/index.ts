@@ -13,10 +13,12 @@ export { HTTP_KINDS, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } fr
 export { parseEnvFile, type ParsedEnvFile } from './env-file.js';
 export {
   assertValidSpec,
+  chooseBuilder,
   detectBuilder,
   formatIssue,
   loadAppDir,
   parseAppSpec,
+  type BuilderName,
   type SpecFiles,
   type SpecResult,
 } from './load.js';
