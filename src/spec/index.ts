@@ -2,9 +2,12 @@ export type { AddonSpec, AppSpec, ProcessKind, ProcessSpec, SpecIssue } from './
 export { PROCESS_KINDS } from './types.js';
 export {
   APP_NAME_PATTERN,
+  appNameProblem,
   DOMAIN_PATTERN,
   ENV_KEY_PATTERN,
+  envEntryProblem,
   isValidDomain,
+  quoteValue,
   validateAppName,
   validateDomain,
   validateEnvEntry,

@@ -283,6 +283,15 @@ describe('app names, domains and env entries', () => {
     expect(thrown(() => validateAppName(name)).code).toBe('APP_NAME_INVALID');
   });
 
+  it('says what is wrong with an app name or a variable name in plain words, with a hint', () => {
+    expect(thrown(() => validateAppName('Foo'))).toMatchObject({ message: '"Foo" is not a valid app name', hint: expect.stringContaining('lowercase letters, digits and dashes') });
+    expect(thrown(() => validateEnvEntry('BAD-KEY', '1'))).toMatchObject({
+      message: '"BAD-KEY" is not a valid environment variable name',
+      hint: expect.stringContaining('letters, digits and underscores, not starting with a digit'),
+    });
+    expect(thrown(() => validateAppName(`${'x'.repeat(200)}`)).message).toBe(`"${'x'.repeat(78)}… is not a valid app name`);
+  });
+
   it.each(['a', '0', 'my-app', 'app2', 'a'.repeat(63)])('accepts app name %j', (name) => {
     expect(() => validateAppName(name)).not.toThrow();
   });
