@@ -2,16 +2,20 @@ import { Command, Option } from 'commander';
 import { basename, resolve } from 'node:path';
 import { c as tarCreate } from 'tar';
 import { asHop3Error, userError, type Hop3Error } from '../lib/errors.js';
-import { formatIssue, loadAppDir, validateAppName } from '../spec/index.js';
+import { formatIssue, loadAppDir, quoteValue, validateAppName, validateEnvEntry } from '../spec/index.js';
 import type { SpecIssue } from '../spec/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
 import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
 import { call, clientConfig } from './client.js';
 import { followRelease, lastEventId } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
+import { usageErrorJson, wholeNumber } from './options.js';
 
 const cfg = clientConfig(process.env);
-const program = new Command('hop3').description('hop3 client: deploy apps and edit their desired state').showHelpAfterError();
+const asJson = process.argv.includes('--json');
+// Set before the subcommands are added, which inherit it: with --json, usage errors are JSON too.
+const program = new Command('hop3').description('hop3 client: deploy apps and edit their desired state').showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => (asJson ? console.log(usageErrorJson(text)) : write(text)) });
 const json = () => new Option('--json', 'machine-readable output on stdout');
 
 const out = (v: unknown, asJson: boolean, human: () => string) => console.log(asJson ? JSON.stringify(v, null, 2) : human());
@@ -24,6 +28,15 @@ function statusText(s: AppStatus): string {
 
 /** The upload limit the daemon enforces (schemas/rpc.json), checked here to fail before sending. */
 const MAX_ARCHIVE = rpcSchema.methods['apps.deploy'].params.properties.archive.maxLength;
+const EVENTS_LIMIT = rpcSchema.methods['apps.events'].params.properties.limit;
+const VERSION = rpcSchema.methods['releases.rollback'].params.properties.version;
+const MAX_TIMEOUT_S = 86_400;
+
+/** The app name checked here, before any request: the same message and hint as hop3.toml's. */
+function appArg(app: string): string {
+  validateAppName(app);
+  return app;
+}
 
 /** Pack a directory (without .git) as a gzipped tar, base64. */
 async function packDir(dir: string): Promise<string> {
@@ -57,9 +70,9 @@ program
   .description('upload DIR as a new release and wait until it serves (or fails)')
   .argument('[dir]', 'app directory', '.')
   .option('--app <name>', 'app name (default: [metadata] id, else the directory name)')
-  .option('--timeout <seconds>', 'give up waiting after this long', '900')
+  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long').argParser(wholeNumber(1, MAX_TIMEOUT_S, 'seconds')).default(900))
   .addOption(json())
-  .action(async (dirArg: string, o: { app?: string; timeout: string; json?: boolean }) => {
+  .action(async (dirArg: string, o: { app?: string; timeout: number; json?: boolean }) => {
     const dir = resolve(dirArg);
     const local = loadAppDir(dir);
     if (local.issues.length > 0) throw specError(dir, local.issues);
@@ -68,7 +81,7 @@ program
     const after = await lastEventId(cfg, app).catch(() => 0);
     stderr(`-----> Uploading ${dir} to ${app}`);
     const started = await call<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
-    await followAndReport(app, started.version, after, Boolean(o.json), Number(o.timeout));
+    await followAndReport(app, started.version, after, Boolean(o.json), o.timeout);
   });
 
 program
@@ -78,6 +91,10 @@ program
   .argument('[version]', 'release to roll back to, e.g. v3')
   .addOption(json())
   .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
+    appArg(app);
+    if (version !== undefined && !new RegExp(VERSION.pattern).test(version)) {
+      throw userError('VERSION_INVALID', `${quoteValue(version)} is not a valid ${VERSION.title}`, { hint: VERSION.description });
+    }
     const after = await lastEventId(cfg, app);
     const r = await call<Recorded & { from: string }>(cfg, 'releases.rollback', { app, ...(version ? { version } : {}) });
     stderr(`-----> Rolling back ${app} to ${r.from} as v${r.version}`);
@@ -103,13 +120,13 @@ program.command('apps').description('list apps').addOption(json()).action(async 
 });
 
 program.command('status').description('status of one app').argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
-  const s = await call<AppStatus>(cfg, 'apps.status', { app });
+  const s = await call<AppStatus>(cfg, 'apps.status', { app: appArg(app) });
   out(s, Boolean(o.json), () => statusText(s));
 });
 
 program.command('reconcile').description('run a reconcile pass over an app now and show what it did').argument('<app>').addOption(json())
   .action(async (app: string, o: { json?: boolean }) => {
-    const r = await call<{ actions: { type: string; drift: { kind: string; resource: string } | null }[]; error: string | null }>(cfg, 'apps.reconcile', { app });
+    const r = await call<{ actions: { type: string; drift: { kind: string; resource: string } | null }[]; error: string | null }>(cfg, 'apps.reconcile', { app: appArg(app) });
     out(r, Boolean(o.json), () => (r.actions.length ? r.actions.map((a) => `${a.type}${a.drift ? ` (drift: ${a.drift.kind} ${a.drift.resource})` : ''}`).join('\n') : 'converged: nothing to do') + (r.error ? `\nerror: ${r.error}` : ''));
     if (r.error) process.exitCode = 2;
   });
@@ -120,36 +137,38 @@ program.command('set').description('per-app settings: deploy branch, heal policy
   .addOption(json())
   .action(async (app: string, o: { deployBranch?: string; healPolicy?: string; json?: boolean }) => {
     const r = await call<{ deployBranches: string[]; healPolicy: string }>(cfg, 'apps.configure', {
-      app, ...(o.deployBranch === undefined ? {} : { deployBranch: o.deployBranch }), ...(o.healPolicy === undefined ? {} : { healPolicy: o.healPolicy }),
+      app: appArg(app), ...(o.deployBranch === undefined ? {} : { deployBranch: o.deployBranch }), ...(o.healPolicy === undefined ? {} : { healPolicy: o.healPolicy }),
     });
     out(r, Boolean(o.json), () => `${app}: deploys from ${r.deployBranches.join(' or ')}; drift is ${r.healPolicy === 'heal' ? 'repaired' : 'only reported'}`);
   });
 
 program.command('drift').description('recent drift findings, healed ones too').argument('[app]').addOption(json()).action(async (app: string | undefined, o: { json?: boolean }) => {
-  const d = await call<DriftRecord[]>(cfg, 'apps.drift', app ? { app } : {});
+  const d = await call<DriftRecord[]>(cfg, 'apps.drift', app ? { app: appArg(app) } : {});
   out(d, Boolean(o.json), () => (d.length ? d.map(formatDrift).join('\n') : 'no drift found'));
 });
 
-program.command('events').description('event history').argument('[app]').option('--limit <n>', 'how many', '50').addOption(json())
-  .action(async (app: string | undefined, o: { limit: string; json?: boolean }) => {
-    const e = await call<EventRecord[]>(cfg, 'apps.events', { ...(app ? { app } : {}), limit: Number(o.limit) });
+program.command('events').description('event history').argument('[app]')
+  .addOption(new Option('--limit <n>', 'how many').argParser(wholeNumber(EVENTS_LIMIT.minimum, EVENTS_LIMIT.maximum)).default(50)).addOption(json())
+  .action(async (app: string | undefined, o: { limit: number; json?: boolean }) => {
+    const e = await call<EventRecord[]>(cfg, 'apps.events', { ...(app ? { app: appArg(app) } : {}), limit: o.limit });
     out(e, Boolean(o.json), () => (e.length ? e.map(formatEvent).join('\n') : 'no events'));
   });
 
 program.command('releases').description('release history').argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
-  const r = await call<Record<string, unknown>[]>(cfg, 'releases.list', { app });
+  const r = await call<Record<string, unknown>[]>(cfg, 'releases.list', { app: appArg(app) });
   out(r, Boolean(o.json), () => table(r.map((x) => ({ ...x, current: x.current ? '*' : '' })), ['current', 'version', 'status', 'source', 'commit', 'createdAt']));
 });
 
 for (const [name, description] of [['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes']] as const) {
   program.command(name).description(description).argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
-    const s = await call<AppStatus>(cfg, `apps.${name}`, { app });
+    const s = await call<AppStatus>(cfg, `apps.${name}`, { app: appArg(app) });
     out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
   });
 }
 
 program.command('destroy').description('stop an app and delete its files and records').argument('<app>').option('--yes', 'confirm').addOption(json())
   .action(async (app: string, o: { yes?: boolean; json?: boolean }) => {
+    appArg(app);
     if (!o.yes) throw userError('CONFIRM', `destroying ${app} deletes its releases and data`, { hint: `run \`hop3 destroy ${app} --yes\`` });
     const r = await call(cfg, 'apps.destroy', { app });
     out(r, Boolean(o.json), () => `${app} destroyed`);
@@ -157,7 +176,7 @@ program.command('destroy').description('stop an app and delete its files and rec
 
 const config = program.command('config').description('environment variables of an app');
 config.command('get').argument('<app>').argument('[key]').addOption(json()).action(async (app: string, key: string | undefined, o: { json?: boolean }) => {
-  const env = await call<Record<string, string>>(cfg, 'config.get', { app });
+  const env = await call<Record<string, string>>(cfg, 'config.get', { app: appArg(app) });
   if (key !== undefined) {
     if (!(key in env)) throw userError('ENV_NOT_SET', `${key} is not set for ${app}`);
     out({ [key]: env[key] }, Boolean(o.json), () => env[key]!);
@@ -166,10 +185,12 @@ config.command('get').argument('<app>').argument('[key]').addOption(json()).acti
   out(env, Boolean(o.json), () => Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n'));
 });
 config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').addOption(json()).action(async (app: string, pairs: string[], o: { json?: boolean }) => {
+  appArg(app);
   const values: Record<string, string> = {};
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw userError('ENV_INVALID', `${JSON.stringify(p)} is not KEY=VALUE`);
+    if (i <= 0) throw userError('ENV_INVALID', `${quoteValue(p)} is not KEY=VALUE`, { hint: 'e.g. hop3 config set APP DATABASE_URL=postgres://db/app' });
+    validateEnvEntry(p.slice(0, i), p.slice(i + 1));
     values[p.slice(0, i)] = p.slice(i + 1);
   }
   const after = await lastEventId(cfg, app);
@@ -177,6 +198,8 @@ config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').
   await followConfigRelease(app, r, after, Boolean(o.json), `set ${Object.keys(values).join(', ')}`);
 });
 config.command('unset').argument('<app>').argument('<keys...>').addOption(json()).action(async (app: string, keys: string[], o: { json?: boolean }) => {
+  appArg(app);
+  for (const k of keys) validateEnvEntry(k, '');
   const after = await lastEventId(cfg, app);
   const r = await call<Partial<Recorded>>(cfg, 'config.unset', { app, keys });
   await followConfigRelease(app, r, after, Boolean(o.json), `unset ${keys.join(', ')}`);
@@ -195,19 +218,19 @@ function specError(dir: string, issues: SpecIssue[]): Hop3Error {
 program.command('validate').description('check an app directory locally').argument('[dir]', 'app directory', '.').addOption(json())
   .action((dirArg: string, o: { json?: boolean }) => {
     const dir = resolve(dirArg);
-    const { spec, issues } = loadAppDir(dir);
-    if (o.json) console.log(JSON.stringify({ ok: issues.length === 0, issues, spec }, null, 2));
+    const { spec, issues, builder } = loadAppDir(dir);
+    if (o.json) console.log(JSON.stringify({ ok: issues.length === 0, issues, spec, builder: builder ?? null }, null, 2));
     if (issues.length > 0) {
       if (!o.json) console.error(issues.map(formatIssue).join('\n'));
       process.exitCode = 1;
       return;
     }
-    if (!o.json) console.log(`${dir}: ok (${spec!.processes.map((p) => `${p.name}: ${p.kind}`).join(', ') || 'no processes'})`);
+    if (!o.json) console.log(`${dir}: ok (${builder} build; ${spec!.processes.map((p) => `${p.name}: ${p.kind}`).join(', ') || 'no processes'})`);
   });
 
 function fail(err: unknown): void {
   const e = asHop3Error(err);
-  if (process.argv.includes('--json')) {
+  if (asJson) {
     console.log(JSON.stringify({ error: { code: e.code, category: e.category, message: e.message, hint: e.hint, details: e.details } }, null, 2));
   } else {
     console.error(`error: ${e.message}`);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
 import { asHop3Error, operationalError, userError, type Hop3Error } from '../lib/errors.js';
 import { SCHEMAS_DIR } from '../lib/paths.js';
 import { appView, cancelRelease, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
+import { compileParamsChecks, type MethodSchemas } from './rpc-params.js';
 import { archiveCommit, DEFAULT_DEPLOY_BRANCHES, ensureRepo } from '../git/repo.js';
 import type { AppRecord } from '../store/types.js';
 
@@ -118,16 +118,8 @@ const METHODS: Record<string, Handler> = {
   },
 };
 
-interface MethodSchemas {
-  definitions: object;
-  methods: Record<string, { params: object }>;
-}
-
 const schemas = JSON.parse(readFileSync(join(SCHEMAS_DIR, 'rpc.json'), 'utf8')) as MethodSchemas;
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = new Map<string, ValidateFunction>(
-  Object.entries(schemas.methods).map(([name, m]) => [name, ajv.compile({ definitions: schemas.definitions, ...m.params })]),
-);
+const paramsChecks = compileParamsChecks(schemas);
 
 export const RPC_METHODS = Object.keys(METHODS);
 
@@ -160,16 +152,14 @@ export async function handleRpc(h: Hop3, req: unknown): Promise<{ jsonrpc: '2.0'
     return { jsonrpc: '2.0', id, error: { code: RPC.INVALID_REQUEST, message: 'not a JSON-RPC 2.0 request: needs jsonrpc "2.0" and a method name' } };
   }
   const handler = Object.hasOwn(METHODS, r.method) ? METHODS[r.method] : undefined;
-  const validate = validators.get(r.method);
-  if (!handler || !validate) {
+  const checkParams = paramsChecks.get(r.method);
+  if (!handler || !checkParams) {
     return { jsonrpc: '2.0', id, error: { code: RPC.METHOD_NOT_FOUND, message: `no method ${r.method}`, data: { methods: RPC_METHODS } } };
   }
   const params = r.params ?? {};
   try {
-    if (!validate(params)) {
-      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || 'params'} ${e.message}${e.params && 'additionalProperty' in e.params ? `: ${String(e.params.additionalProperty)}` : ''}`);
-      throw userError('PARAMS_INVALID', `invalid params for ${r.method}: ${problems.join('; ')}`, { details: problems });
-    }
+    const invalid = checkParams(params);
+    if (invalid) throw invalid;
     return { jsonrpc: '2.0', id, result: await handler(h, params as Params) };
   } catch (err) {
     const e = asHop3Error(err);

@@ -10,13 +10,22 @@ export const DOMAIN_PATTERN = new RegExp(defs.domain.pattern);
 export const ENV_VALUE_MAX_LENGTH = defs.envValue.maxLength;
 export const ENV_MAX_KEYS = schema.properties.env.maxProperties;
 
+/** A value quoted for a message, cut short when long (an upload must not come back in an error). */
+export function quoteValue(value: unknown, max = 80): string {
+  const text = JSON.stringify(typeof value === 'string' ? value.slice(0, max) : value) ?? String(value);
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** What is wrong with an app name, if anything; shared by validateAppName and the RPC's params errors. */
+export function appNameProblem(name: string): { message: string; hint: string } | undefined {
+  if (APP_NAME_PATTERN.test(name)) return undefined;
+  return { message: `${quoteValue(name)} is not a valid app name`, hint: defs.appName.description };
+}
+
 /** App names end up in paths, unit names and host names, hence the strict shape. */
 export function validateAppName(name: string): void {
-  if (!APP_NAME_PATTERN.test(name)) {
-    throw userError('APP_NAME_INVALID', `invalid app name ${JSON.stringify(name)}`, {
-      hint: defs.appName.description,
-    });
-  }
+  const problem = appNameProblem(name);
+  if (problem) throw userError('APP_NAME_INVALID', problem.message, { hint: problem.hint });
 }
 
 export function isValidDomain(d: string): boolean {
@@ -35,7 +44,7 @@ export function validateDomain(d: string): void {
 /** What is wrong with one environment entry, if anything; shared by the ENV parser and validateEnvEntry. */
 export function envEntryProblem(key: string, value: string): { message: string; hint: string } | undefined {
   if (key.length > defs.envKey.maxLength || !ENV_KEY_PATTERN.test(key)) {
-    return { message: `invalid environment variable name ${JSON.stringify(key)}`, hint: defs.envKey.description };
+    return { message: `${quoteValue(key)} is not a valid ${defs.envKey.title}`, hint: defs.envKey.description };
   }
   if (value.includes('\0')) {
     return { message: `value of ${key} contains a NUL character`, hint: defs.envValue.description };

@@ -2,9 +2,12 @@ export type { AddonSpec, AppSpec, ProcessKind, ProcessSpec, SpecIssue } from './
 export { PROCESS_KINDS } from './types.js';
 export {
   APP_NAME_PATTERN,
+  appNameProblem,
   DOMAIN_PATTERN,
   ENV_KEY_PATTERN,
+  envEntryProblem,
   isValidDomain,
+  quoteValue,
   validateAppName,
   validateDomain,
   validateEnvEntry,
@@ -13,10 +16,12 @@ export { HTTP_KINDS, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } fr
 export { parseEnvFile, type ParsedEnvFile } from './env-file.js';
 export {
   assertValidSpec,
+  chooseBuilder,
   detectBuilder,
   formatIssue,
   loadAppDir,
   parseAppSpec,
+  type BuilderName,
   type SpecFiles,
   type SpecResult,
 } from './load.js';

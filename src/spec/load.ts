@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
@@ -20,7 +20,11 @@ export interface SpecResult {
   issues: SpecIssue[];
   /** The app directory, when the result came from loadAppDir. */
   dir?: string;
+  /** The builder the app gets, when the result came from loadAppDir and is valid. */
+  builder?: BuilderName;
 }
+
+export type BuilderName = 'python' | 'static';
 
 /** hop3.toml as the schema guarantees it once validation passed. */
 interface HopToml {
@@ -68,8 +72,13 @@ export function parseAppSpec(files: SpecFiles): SpecResult {
   return { spec: issues.length > 0 ? null : spec, issues };
 }
 
+/**
+ * Read and check an app directory: its spec files, and whether a builder can tell how to build
+ * it from them and the files beside them, so that whatever passes here also passes the build's
+ * choice of builder. A missing path or one that is not a directory is a user error.
+ */
 export function loadAppDir(dir: string): SpecResult & { dir: string } {
-  const root = realpathSync(dir);
+  const root = appRoot(dir);
   const files: SpecFiles = {};
   const issues: SpecIssue[] = [];
   for (const name of SPEC_FILES) {
@@ -78,7 +87,30 @@ export function loadAppDir(dir: string): SpecResult & { dir: string } {
   }
   // A file we refused to read would only cause misleading follow-up issues.
   if (issues.length > 0) return { spec: null, issues, dir };
-  return { ...parseAppSpec(files), dir };
+  const result = parseAppSpec(files);
+  if (!result.spec) return { ...result, dir };
+  const builder = chooseBuilder(result.spec, (rel) => existsSync(join(root, rel)));
+  if (builder === null) return { spec: null, issues: [BUILDER_UNKNOWN_ISSUE], dir };
+  return { ...result, dir, builder };
+}
+
+/** The real path of an app directory; a user error naming the path when there is none. */
+function appRoot(dir: string): string {
+  let root: string;
+  try {
+    root = realpathSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw userError('APP_DIR_NOT_FOUND', `${dir} does not exist`, { hint: 'give the path of the app directory, the one with hop3.toml or Procfile' });
+    }
+    if (code === 'EACCES') throw userError('APP_DIR_UNREADABLE', `cannot read ${dir}: permission denied`, { hint: 'run as a user who can read the app directory' });
+    throw err;
+  }
+  if (!statSync(root).isDirectory()) {
+    throw userError('APP_DIR_NOT_DIRECTORY', `${dir} is not a directory`, { hint: 'give the path of the app directory, the one with hop3.toml or Procfile' });
+  }
+  return root;
 }
 
 export function assertValidSpec(result: SpecResult): AppSpec {
@@ -98,16 +130,31 @@ export function formatIssue(issue: SpecIssue): string {
   return `${where}: ${key}${issue.message}${hint}`;
 }
 
-export function detectBuilder(spec: AppSpec, fileExists: (rel: string) => boolean): 'python' | 'static' {
+const BUILDER_UNKNOWN = {
+  message: 'cannot tell how to build this app',
+  hint: 'add a requirements.txt (Python) or an index.html (static site), or set [build] builder = "python" or "static" in hop3.toml',
+};
+const BUILDER_UNKNOWN_ISSUE: SpecIssue = { file: '.', ...BUILDER_UNKNOWN };
+
+/**
+ * The builder an app gets: the one `[build] builder` names, else what its processes and files
+ * tell; null when nothing tells. Pure: `fileExists` answers for paths relative to the app.
+ */
+export function chooseBuilder(spec: AppSpec, fileExists: (rel: string) => boolean): BuilderName | null {
   if (spec.build.builder !== 'auto') return spec.build.builder;
   const http = spec.processes.find((p) => HTTP_KINDS.includes(p.kind));
   const hasWsgi = spec.processes.some((p) => p.kind === 'wsgi');
   const hasCode = hasWsgi || spec.processes.some((p) => p.kind === 'web');
   if (http?.kind === 'static' || (!hasCode && fileExists('index.html'))) return 'static';
   if (hasWsgi || fileExists('requirements.txt')) return 'python';
-  throw userError('BUILDER_UNKNOWN', 'cannot tell how to build this app', {
-    hint: 'add a requirements.txt or an index.html, or set [build] builder = "python" or "static" in hop3.toml',
-  });
+  return null;
+}
+
+/** chooseBuilder for the build itself: BUILDER_UNKNOWN, with loadAppDir's message and hint, when nothing tells. */
+export function detectBuilder(spec: AppSpec, fileExists: (rel: string) => boolean): BuilderName {
+  const builder = chooseBuilder(spec, fileExists);
+  if (builder === null) throw userError('BUILDER_UNKNOWN', BUILDER_UNKNOWN.message, { hint: BUILDER_UNKNOWN.hint });
+  return builder;
 }
 
 function readSpecFile(root: string, name: string, issues: SpecIssue[]): string | undefined {

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { archiveOf, Daemon, EXAMPLES, within } from './harness.js';
+import { appDir, archiveOf, Daemon, EXAMPLES, within } from './harness.js';
+import { rmSync } from 'node:fs';
 
 const WSGI_APP = `import os
 def application(environ, start_response):
@@ -95,21 +96,77 @@ describe('hostile input changes nothing and reaches no config file', () => {
     expect((await d.rpc('releases.list', { app: 'thief' })).body.error.data.code).toBe('APP_NOT_FOUND');
   });
 
-  it('refuses a bad env key or a NUL in a value over RPC and stores nothing', async () => {
-    for (const values of [{ 'BAD-KEY': 'x' }, { 'A;B': 'x' }, { OK: 'a\u0000b' }]) {
+  it('refuses a bad env key or a NUL in a value over RPC, naming key and value, and stores nothing', async () => {
+    for (const [values, message] of [
+      [{ 'BAD-KEY': 'x' }, 'config.set: values: "BAD-KEY" is not a valid environment variable name'],
+      [{ 'A;B': 'x' }, 'config.set: values: "A;B" is not a valid environment variable name'],
+      [{ OK: 'a\u0000b' }, 'config.set: values.OK: value of OK contains a NUL character'],
+    ] as const) {
       const res = await d.rpc('config.set', { app: 'target', values });
       expect(res.body.error.code).toBe(-32602);
-      expect(res.body.error.message).toMatch(/values/);
+      expect(res.body.error.message).toBe(message);
+      expect(res.body.error.data).toMatchObject({ code: 'PARAMS_INVALID', category: 'user', hint: expect.any(String) });
     }
+    const cli = await d.hop3(['config', 'set', 'target', 'BAD-KEY=1']);
+    expect(cli.exitCode).toBe(1);
+    expect(String(cli.stderr)).toContain('error: "BAD-KEY" is not a valid environment variable name\nhint: Use letters, digits and underscores');
     expect(await d.json(['config', 'get', 'target'])).toEqual({});
   });
 
   it.each(['My_App', '../etc', 'a.b', '-x', 'x'.repeat(64), 'a b'])('refuses the app name %j', async (name) => {
     const res = await d.rpc('apps.status', { app: name });
     expect(res.body.error.code).toBe(-32602);
-    const cli = await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--app', name]);
-    expect(cli.exitCode).toBe(1);
-    expect(String(cli.stderr)).toMatch(/app name/i);
+    expect(res.body.error.message).toBe(`apps.status: app: ${JSON.stringify(name)} is not a valid app name`);
+    expect(res.body.error.data.hint).toMatch(/lowercase letters, digits and dashes/);
+    for (const args of [['deploy', join(EXAMPLES, 'static-site'), '--app', name], ['status', '--', name], ['config', 'set', '--', name, 'A=1']]) {
+      const cli = await d.hop3(args);
+      expect(cli.exitCode).toBe(1);
+      expect(String(cli.stderr)).toContain(`error: ${JSON.stringify(name)} is not a valid app name`);
+    }
+  });
+
+  it('refuses an app no builder can tell how to build before recording anything, in validate, deploy and the daemon alike', async () => {
+    const files = { Procfile: 'web: python3 -m http.server $PORT\n' };
+    const dir = appDir(files);
+    try {
+      for (const args of [['validate', dir], ['deploy', dir, '--app', 'nobuilder']]) {
+        const cli = await d.hop3(args);
+        expect(cli.exitCode, String(cli.stderr)).toBe(1);
+        expect(String(cli.stderr)).toContain('.: cannot tell how to build this app (hint: add a requirements.txt');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const res = await d.rpc('apps.deploy', { app: 'nobuilder', archive: await archiveOf(files) });
+    expect(res.body.error.data.code).toBe('SPEC_INVALID');
+    expect(res.body.error.data.hint).toContain('cannot tell how to build this app');
+    expect((await d.rpc('releases.list', { app: 'nobuilder' })).body.error.data.code).toBe('APP_NOT_FOUND');
+    expect((await d.json<{ name: string }[]>(['apps'])).map((a) => a.name)).not.toContain('nobuilder');
+  });
+
+  it('refuses a missing app directory, or a file, as a user error naming the path', async () => {
+    const file = join(EXAMPLES, 'hello-wsgi', 'app.py');
+    for (const [path, problem] of [['/nonexistent/app', 'does not exist'], [file, 'is not a directory']] as const) {
+      for (const command of ['validate', 'deploy']) {
+        const cli = await d.hop3([command, path]);
+        expect(cli.exitCode).toBe(1);
+        expect(String(cli.stderr)).toContain(`error: ${path} ${problem}\n`);
+      }
+    }
+  });
+
+  it('refuses bad numeric options before sending anything', async () => {
+    for (const timeout of ['abc', '0', '-5']) {
+      const cli = await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--app', 'badtimeout', '--timeout', timeout]);
+      expect(cli.exitCode).toBe(1);
+      expect(String(cli.stderr)).toContain(`argument '${timeout}' is invalid. It must be a whole number of seconds from 1 to 86400.`);
+    }
+    expect((await d.json<{ name: string }[]>(['apps'])).map((a) => a.name)).not.toContain('badtimeout');
+    const events = await d.hop3(['events', 'target', '--limit', 'abc', '--json']);
+    expect(events.exitCode).toBe(1);
+    expect(JSON.parse(String(events.stdout))).toEqual({
+      error: { code: 'USAGE', category: 'user', message: "option '--limit <n>' argument 'abc' is invalid. It must be a whole number from 1 to 1000.", hint: expect.any(String) },
+    });
   });
 
   it('answers malformed, unauthorized, unknown and oversized requests with JSON-RPC errors', async () => {

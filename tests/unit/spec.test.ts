@@ -283,6 +283,15 @@ describe('app names, domains and env entries', () => {
     expect(thrown(() => validateAppName(name)).code).toBe('APP_NAME_INVALID');
   });
 
+  it('says what is wrong with an app name or a variable name in plain words, with a hint', () => {
+    expect(thrown(() => validateAppName('Foo'))).toMatchObject({ message: '"Foo" is not a valid app name', hint: expect.stringContaining('lowercase letters, digits and dashes') });
+    expect(thrown(() => validateEnvEntry('BAD-KEY', '1'))).toMatchObject({
+      message: '"BAD-KEY" is not a valid environment variable name',
+      hint: expect.stringContaining('letters, digits and underscores, not starting with a digit'),
+    });
+    expect(thrown(() => validateAppName(`${'x'.repeat(200)}`)).message).toBe(`"${'x'.repeat(78)}… is not a valid app name`);
+  });
+
   it.each(['a', '0', 'my-app', 'app2', 'a'.repeat(63)])('accepts app name %j', (name) => {
     expect(() => validateAppName(name)).not.toThrow();
   });
@@ -407,7 +416,7 @@ describe('loadAppDir', () => {
   };
 
   it('reads hop3.toml, Procfile and ENV', () => {
-    const dir = app('good', { 'hop3.toml': '[env]\nA = "1"\n', Procfile: 'web: ./serve', ENV: 'B=2' });
+    const dir = app('good', { 'hop3.toml': '[env]\nA = "1"\n', Procfile: 'web: ./serve', ENV: 'B=2', 'requirements.txt': '' });
     const result = loadAppDir(dir);
     expect(result.issues).toEqual([]);
     expect(result.spec?.env).toEqual({ A: '1', B: '2' });
@@ -425,7 +434,7 @@ describe('loadAppDir', () => {
   });
 
   it('follows a symlink that stays inside the app', () => {
-    const dir = app('inner-link', { 'Procfile.real': 'web: a' });
+    const dir = app('inner-link', { 'Procfile.real': 'web: a', 'requirements.txt': '' });
     symlinkSync('Procfile.real', join(dir, 'Procfile'));
     expect(loadAppDir(dir).spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'a' }]);
   });
@@ -437,6 +446,40 @@ describe('loadAppDir', () => {
 
   it('reports an empty directory', () => {
     expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile' })]);
+  });
+
+  // What passes here must not fail the build's choice of builder (detectBuilder) later.
+  it('refuses an app no builder can tell how to build, with the build\'s message and hint', () => {
+    const result = loadAppDir(app('no-builder', { Procfile: 'web: python3 -m http.server $PORT\n' }));
+    expect(result.spec).toBeNull();
+    const buildError = thrown(() => detectBuilder(defaults({ processes: [{ name: 'web', kind: 'web', command: 'x' }] }), () => false));
+    expect(result.issues).toEqual([{ file: '.', message: buildError.message, hint: buildError.hint }]);
+    expect(buildError.hint).toContain('requirements.txt');
+  });
+
+  it.each([
+    ['a requirements.txt', { Procfile: 'web: python3 -m http.server $PORT\n', 'requirements.txt': '' }, 'python'],
+    ['an index.html', { 'hop3.toml': '[metadata]\nid = "site"\n', Procfile: 'worker: ./tick', 'index.html': '<p>hi' }, 'static'],
+    ['[build] builder', { 'hop3.toml': '[build]\nbuilder = "python"\n', Procfile: 'web: ./serve' }, 'python'],
+  ])('accepts the same app with %s and names its builder', (_name, files, builder) => {
+    const result = loadAppDir(app(`builder-${builder}-${_name.replace(/\W/g, '')}`, files));
+    expect(result.issues).toEqual([]);
+    expect(result.builder).toBe(builder);
+  });
+
+  it('refuses a path that does not exist, naming it, as a user error', () => {
+    const missing = join(root, 'nope');
+    const err = thrown(() => loadAppDir(missing));
+    expect(err).toMatchObject({ category: 'user', code: 'APP_DIR_NOT_FOUND' });
+    expect(err.message).toBe(`${missing} does not exist`);
+  });
+
+  it('refuses a path that is a file, naming it, as a user error', () => {
+    const file = join(app('holder', { Procfile: 'web: a' }), 'Procfile');
+    const err = thrown(() => loadAppDir(file));
+    expect(err).toMatchObject({ category: 'user', code: 'APP_DIR_NOT_DIRECTORY' });
+    expect(err.message).toBe(`${file} is not a directory`);
+    expect(thrown(() => loadAppDir(join(file, 'sub'))).code).toBe('APP_DIR_NOT_FOUND');
   });
 });
 
