@@ -4,11 +4,26 @@ import type { Config } from '../config.js';
 import { operationalError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
+import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
 import { cancelOrphanedPushes } from './apps.js';
 import { createHop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { startTriggers } from './triggers.js';
+
+/**
+ * App ports inside the kernel's range for outgoing connections can be taken by any connection
+ * the machine makes, and a new release then fails to bind: say so once, at start.
+ */
+function warnIfEphemeral(config: Config, log: Logger): void {
+  const m = /^(\d+)\s+(\d+)/.exec(readTextOrNull('/proc/sys/net/ipv4/ip_local_port_range') ?? '');
+  if (!m) return;
+  const [from, to] = [Number(m[1]), Number(m[2])];
+  if (config.portRange.from <= to && config.portRange.to >= from) {
+    log.warn({ portRange: config.portRange, ephemeral: { from, to } },
+      'HOP3_PORT_RANGE overlaps the kernel ephemeral ports (net.ipv4.ip_local_port_range): outgoing connections may take an app port; choose a range outside it');
+  }
+}
 
 /**
  * `hop3-server serve`: start (or adopt) the emperor and nginx, serve the API, reconcile.
@@ -36,6 +51,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     throw err;
   }
   log.info({ emperor, nginx, home: config.home }, 'managed servers ready');
+  warnIfEphemeral(config, log);
 
   cancelOrphanedPushes(h);
   const stopTriggers = startTriggers(h);

@@ -55,7 +55,8 @@ export class Daemon {
       HOP3_LISTEN: `127.0.0.1:${this.apiPort}`,
       HOP3_API_URL: `http://127.0.0.1:${this.apiPort}`,
       HOP3_LOG_LEVEL: 'debug',
-      HOP3_PORT_RANGE: '30000-45000',
+      // Below the kernel's ephemeral ports (32768-), which outgoing connections of the load tests use.
+      HOP3_PORT_RANGE: '10000-19999',
       HOP3_HEALTH_TIMEOUT: '15',
       ...this.extraEnv,
     };
