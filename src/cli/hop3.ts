@@ -159,7 +159,10 @@ program.command('releases').description('release history').argument('<app>').add
   out(r, Boolean(o.json), () => table(r.map((x) => ({ ...x, current: x.current ? '*' : '' })), ['current', 'version', 'status', 'source', 'commit', 'createdAt']));
 });
 
-for (const [name, description] of [['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes']] as const) {
+for (const [name, description] of [
+  ['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes'],
+  ['pause', 'stop an app\'s processes but keep its names: nginx answers 503 until it resumes'], ['resume', 'run a paused app again'],
+] as const) {
   program.command(name).description(description).argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
     const s = await call<AppStatus>(cfg, `apps.${name}`, { app: appArg(app) });
     out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);

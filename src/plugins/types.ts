@@ -65,7 +65,8 @@ export interface ProxySite {
   app: string;
   release: number;
   serverNames: string[];
-  target: DeploymentInfo;
+  /** Where requests go; `paused`: the app's names stay its own and every request gets a 503. */
+  target: DeploymentInfo | { protocol: 'paused' };
 }
 
 export interface Proxy {

@@ -27,11 +27,14 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     site: { path: plugins.proxy.sitePath(app.name), content: null },
     health: null,
   };
-  if (!target?.artifact || app.desiredState !== 'running') return base;
+  if (!target?.artifact || app.desiredState === 'stopped') return base;
+  const names = serverNames(app.name, target, config);
+  if (app.desiredState === 'paused') {
+    return { ...base, site: { path: base.site.path, content: plugins.proxy.render({ app: app.name, release: target.version, serverNames: names, target: { protocol: 'paused' } }) } };
+  }
   const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
   const { units, info } = deployer.plan(target, { restartCount: app.restartCount });
-  const names = serverNames(app.name, target, config);
   return {
     ...base,
     units,

@@ -20,7 +20,8 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
     return { actions: [{ type: 'build', version: target.version }], findings, rollout: true };
   }
   const rollout = running && target.status === 'built';
-  const siteContent = running ? d.site.content : null;
+  // A paused app keeps its names: nginx answers for it while no process runs.
+  const siteContent = running || (d.state === 'paused' && target !== null) ? d.site.content : null;
 
   /** Queue an action; when nothing new was asked for, it repairs drift (or only reports it). */
   const act = (action: Action, finding?: Omit<DriftFinding, 'action'>) => {

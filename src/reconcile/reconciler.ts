@@ -244,6 +244,8 @@ export class Reconciler {
     if (desired.target?.status !== 'live' && !rollout) return;
     if (state === 'stopped' || state === 'failed') lifecycles.send(name, { type: 'DEPLOY' });
     if (lifecycles.state(name).startsWith('deploying')) lifecycles.send(name, { type: 'DEPLOYED' });
+    if (desired.state === 'paused' && lifecycles.state(name) === 'running') lifecycles.send(name, { type: 'PAUSE' });
+    if (desired.state === 'running' && state === 'paused') lifecycles.send(name, { type: 'RESUME' });
   }
 
   /** Record drift: healed findings once their action ran, reported ones once while they stand. */
@@ -283,9 +285,9 @@ export class Reconciler {
     const sync: SyncStatus = error === null && (wanted === null || wanted.status !== 'failed') ? 'Synced' : 'OutOfSync';
     if (wanted?.status === 'failed') message = `release v${wanted.version} failed: ${wanted.message}`;
     if (error !== null) message = error;
-    if (desired.state === 'stopped') {
+    if (desired.state === 'stopped' || (desired.state === 'paused' && target?.status === 'live')) {
       health = 'Missing';
-      message ||= 'stopped';
+      message ||= desired.state === 'paused' ? 'paused: nginx answers 503 for it' : 'stopped';
     } else if (!target || target.status !== 'live') {
       health = error !== null || wanted?.status === 'failed' ? 'Degraded' : target ? 'Progressing' : 'Missing';
       message ||= target ? `deploying v${target.version}` : 'no release deployed';

@@ -94,6 +94,22 @@ describe('deploys onto the real emperor and nginx', () => {
     await within(10_000, async () => (await d.get('hello-wsgi.localhost')).status === 200);
   });
 
+  it('pauses an app: no process runs, nginx answers 503 for its names; resume serves again', async () => {
+    const paused = await d.json(['pause', 'hello-wsgi']);
+    expect(paused).toMatchObject({ state: 'paused', desiredState: 'paused', sync: 'Synced', health: 'Missing', release: 'v2' });
+    const r = await d.get('hello-wsgi.localhost');
+    expect(r).toMatchObject({ status: 503, body: 'hello-wsgi is paused\n' });
+    await within(5000, () => !readdirSync(join(d.home, 'uwsgi-enabled')).some((f) => f.startsWith('hello-wsgi.')));
+    expect((await d.json<{ actions: unknown[] }>(['reconcile', 'hello-wsgi'])).actions).toEqual([]);
+    const again = await d.hop3(['pause', 'hello-wsgi', '--json']);
+    expect(again.exitCode).toBe(1);
+    expect(JSON.parse(String(again.stdout)).error.code).toBe('APP_NOT_RUNNING');
+    const resumed = await d.json(['resume', 'hello-wsgi']);
+    expect(resumed).toMatchObject({ state: 'running', desiredState: 'running' });
+    await within(10_000, async () => (await d.get('hello-wsgi.localhost')).status === 200);
+    expect((await d.hop3(['resume', 'hello-wsgi'])).exitCode).toBe(1);
+  });
+
   it('destroys an app: processes, site, files and records', async () => {
     const r = await d.hop3(['destroy', 'static-site']);
     expect(r.exitCode).toBe(1); // needs --yes

@@ -516,10 +516,22 @@ describe('plan: stopped app', () => {
     expect(p).toEqual({ actions: [], findings: [], rollout: false });
   });
 
-  it('a paused app is not run either', () => {
+  it('a paused app runs no process but keeps a site (the one desiredApp renders for it)', () => {
     const running = desired();
-    const d = desired({ state: 'paused', settled: false, site: { path: SITE_PATH, content: null } });
-    expect(brief(plan(d, observedOf(running)).actions)).toEqual(['apply-site:site:a', `remove-unit:${WEB}`]);
+    const pausedSite = 'server { return 503; }\n';
+    const d = desired({ state: 'paused', settled: false, units: [], site: { path: SITE_PATH, content: pausedSite } });
+    const p = plan(d, observedOf(running));
+    expect(p.actions).toEqual([
+      { type: 'apply-site', resource: 'site:a', path: SITE_PATH, content: pausedSite },
+      { type: 'remove-unit', unit: WEB, resource: `vassal:${WEB}` },
+    ]);
+    expect(p.findings).toEqual([]);
+    // Paused and converged: nothing to do; the site edited by hand is drift like any other.
+    const settled = { ...d, settled: true };
+    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite }).actions).toEqual([]);
+    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited' }).findings).toEqual([
+      { resource: 'site:a', kind: 'changed', desired: bytes(pausedSite), observed: bytes('edited'), action: 'healed' },
+    ]);
   });
 
   it('a unit reappearing on a settled stopped app is unexpected drift', () => {

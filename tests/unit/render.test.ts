@@ -216,6 +216,16 @@ describe('nginx proxy', () => {
     expect(f).not.toContain('proxy_pass');
   });
 
+  it('a paused app keeps its names and answers 503, with nothing proxied or served from disk', () => {
+    const text = nginxProxy(context()).render({ ...http, target: { protocol: 'paused' } });
+    expect(text).toMatchSnapshot();
+    expect(text).toContain('server_name blog.localhost www.example.com;');
+    expect(text).toContain('return 503 "blog is paused\\n";');
+    expect(text).toContain('add_header Retry-After 60 always;');
+    expect(text).not.toContain('proxy_pass');
+    expect(text).not.toContain('root ');
+  });
+
   it('refuses a server name or a root that could add a directive', () => {
     const proxy = nginxProxy(context());
     refused(() => proxy.render({ ...http, serverNames: ['a.com;\n  root /etc'] }), 'nginx');
