@@ -134,10 +134,13 @@ export class Reconciler {
     return desired;
   }
 
-  /** Desired state for an app that has no record (destroyed): nothing at all. */
+  /**
+   * Desired state for an app that has no record: nothing at all. A destroy removes everything
+   * before it deletes the record, so whatever is left is drift (unexpected), and is removed.
+   */
   private nothing(name: string): DesiredApp {
     return {
-      app: name, state: 'stopped', healPolicy: 'heal', settled: false, target: null, units: [],
+      app: name, state: 'stopped', healPolicy: 'heal', settled: true, target: null, units: [],
       site: { path: this.d.plugins.proxy.sitePath(name), content: null }, health: null,
     };
   }

@@ -280,6 +280,11 @@ export async function rollback(h: Hop3, name: string, version: number | undefine
 
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */
 export async function destroyApp(h: Hop3, name: string): Promise<void> {
+  // A repository pushed to with no deploy (only other branches) has no record yet.
+  if (!h.store.getApp(name) && existsSync(h.layout.app(name))) {
+    await h.deployLocks.run(name, () => forgetApp(h, name));
+    return;
+  }
   requireApp(h, name);
   // Under the deploy lock: no deploy of this app can start (or recreate it) halfway.
   await h.deployLocks.run(name, async () => {

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { basename } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
 
@@ -11,6 +12,22 @@ function appOfFile(path: string): string | null {
   if (unit) return unit.app;
   const site = /^(?:hop3-)?([a-z0-9-]+)\.conf$/.exec(name);
   return site ? site[1]! : null;
+}
+
+/**
+ * Apps that have files where hop3 keeps vassals and sites but no record (a destroy cut short,
+ * a file put there by hand): a pass over them removes the files and records the drift.
+ */
+export function orphans(h: Hop3): string[] {
+  const found = new Set<string>();
+  for (const dir of [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, dirname(h.plugins.proxy.sitePath('x'))]) {
+    for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+      const app = appOfFile(file);
+      // Only files with hop3's own names (a system nginx directory holds others too).
+      if (app && (file.endsWith('.ini') || h.plugins.proxy.sitePath(app) === join(dir, file))) found.add(app);
+    }
+  }
+  return [...found].filter((app) => h.store.getApp(app) === null);
 }
 
 /**
@@ -64,6 +81,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
       log.error({ err }, 'could not restart a managed server');
     }
     void reconciler.triggerAll();
+    for (const app of orphans(h)) void reconciler.notice(app);
   }, h.config.resyncMs);
 
   return async () => {

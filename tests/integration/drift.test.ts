@@ -1,4 +1,4 @@
-import { appendFileSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, EXAMPLES, within } from './harness.js';
@@ -72,6 +72,18 @@ describe('drift is reported and repaired', () => {
     rmSync(link);
     writeFileSync(link, readFileSync(vassal(), 'utf8'));
     await expectHealed('vassal:hello-wsgi.v1.wsgi', 'missing', () => lstatSync(link).isSymbolicLink() && readlinkSync(link) === vassal(), since);
+  });
+
+  it('removes files of an app that has no record, and records them as unexpected', async () => {
+    const since = new Date().toISOString();
+    const ghost = join(d.home, 'nginx', 'sites', 'ghost.conf');
+    writeFileSync(ghost, readFileSync(site(), 'utf8').replaceAll('static-site', 'ghost'));
+    const { elapsedMs } = await within(2000, async () => {
+      const drift = await d.json<Drift[]>(['drift']);
+      return !existsSync(ghost) && drift.some((f) => f.app === 'ghost' && f.resource === 'site:ghost' && f.kind === 'unexpected' && f.action === 'healed' && f.detectedAt > since);
+    });
+    expect(elapsedMs).toBeLessThan(2000);
+    expect((await d.get('ghost.localhost')).status).toBe(404);
   });
 
   it('plans nothing once the drift is repaired', async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,16 @@ describe('git push over smart HTTP', () => {
     expect(await served()).toEqual({ status: 200, code: 'two', release: 'v2' });
     expect((await releases()).length).toBe(2);
     expect((await git(work, ['checkout', '-q', 'main'])).exitCode).toBe(0);
+  });
+
+  it('destroys a repository that only ever received branches that do not deploy', async () => {
+    const other = `http://hop3:${d.token()}@127.0.0.1:${d.apiPort}/git/stored-only.git`;
+    const r = await git(work, ['push', other, `${shas.feature}:refs/heads/feature`]);
+    expect(r.exitCode, output(r)).toBe(0);
+    expect(existsSync(join(d.home, 'apps', 'stored-only', 'git'))).toBe(true);
+    const destroyed = await d.hop3(['destroy', 'stored-only', '--yes']);
+    expect(destroyed.exitCode, output(destroyed)).toBe(0);
+    expect(existsSync(join(d.home, 'apps', 'stored-only'))).toBe(false);
   });
 
   const broken: { what: string; files: Record<string, string>; reason: RegExp }[] = [
