@@ -1,3 +1,4 @@
+import PQueue from 'p-queue';
 import type { Config } from '../config.js';
 import { asHop3Error, errorMessage } from '../lib/errors.js';
 import type { Layout } from '../lib/layout.js';
@@ -46,6 +47,11 @@ const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
 const RELEASE_FAULTS = new Set(['RELEASE_CANCELLED', 'UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID']);
 const releaseFault = (err: unknown) => RELEASE_FAULTS.has(asHop3Error(err).code);
 
+/** Passes that may run at once (each app one at a time); its builds are limited separately. */
+const PASS_CONCURRENCY = 16;
+/** The long, heavy actions: HOP3_DEPLOY_CONCURRENCY of them at a time, across apps. */
+const HEAVY: ReadonlySet<Action['type']> = new Set(['build', 'release-phase']);
+
 /** Figures of the last pass, for tests and benchmarks. */
 export interface PassResult {
   app: string;
@@ -71,12 +77,15 @@ export class Reconciler {
   /** The rollout in flight per app, so cancelling its release stops it. */
   private readonly rollouts = new Map<string, { version: number; abort: AbortController }>();
   private readonly dirs: { available: UnitDirectory; enabled: UnitDirectory };
+  /** Builds and release commands wait here, so a few long builds never hold up drift repair. */
+  private readonly heavy: PQueue;
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.dirs = { available: new UnitDirectory(deps.layout.uwsgiAvailable), enabled: new UnitDirectory(deps.layout.uwsgiEnabled) };
+    this.heavy = new PQueue({ concurrency: deps.config.deployConcurrency });
     this.queue = new WorkQueue((app) => this.pass(app), {
-      concurrency: deps.config.deployConcurrency,
+      concurrency: Math.max(PASS_CONCURRENCY, deps.config.deployConcurrency),
       onError: (app, err, retry) => deps.log.warn({ app, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
     });
   }
@@ -187,7 +196,7 @@ export class Reconciler {
         const step = STEP_OF[action.type];
         if (rolling && step) lifecycles.send(name, { type: 'STEP', step });
         try {
-          await execute(ctx, action);
+          await (HEAVY.has(action.type) ? this.heavy.add(() => execute(ctx, action)) : execute(ctx, action));
           done++;
           if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
         } catch (err) {

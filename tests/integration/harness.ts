@@ -85,7 +85,7 @@ export class Daemon {
     return result as Result;
   }
 
-  hop3(args: string[], opts: { input?: string } = {}): Promise<Result> {
+  hop3(args: string[], opts: { input?: string } = {}) {
     return execa(join(BIN, 'hop3'), args, { env: this.env, reject: false, timeout: 120_000, input: opts.input });
   }
 

@@ -1,6 +1,6 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, Daemon, git, GIT_ENV, output, sleep, within } from './harness.js';
 
@@ -18,7 +18,8 @@ def application(environ, start_response):
 type Release = { version: string; status: string; message: string; commit: string };
 
 describe('deploys that do not finish never go live', () => {
-  const d = new Daemon();
+  // One build at a time: a long build must still not hold up other apps' repairs.
+  const d = new Daemon({ HOP3_DEPLOY_CONCURRENCY: '1' });
   const APP = 'unfinished';
   const work = appDir(files('one'));
   let url = '';
@@ -144,7 +145,7 @@ describe('deploys that do not finish never go live', () => {
     const live = (await served()).release;
     const dir = appDir(files('deployed', { releaseSleep: 60 }));
     try {
-      const deploy: ResultPromise = d.hop3(['deploy', dir, '--app', APP]) as ResultPromise;
+      const deploy = d.hop3(['deploy', dir, '--app', APP]);
       let seen = '';
       deploy.stderr?.on('data', (c: Buffer) => (seen += c.toString()));
       await within(30_000, () => seen.includes('release phase started'));
@@ -157,6 +158,25 @@ describe('deploys that do not finish never go live', () => {
       const start = await d.hop3(['start', APP]);
       expect(start.exitCode, output(start)).toBe(0);
       await within(10_000, async () => (await served()).release === live);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a long build holds up no other app: drift is still repaired at once', async () => {
+    const dir = appDir({ ...files('slow'), 'hop3.toml': '[run]\nstart = "app:application"\n\n[build]\nbefore-build = ["echo slow build started; sleep 60"]\n' });
+    try {
+      const deploy = d.hop3(['deploy', dir, '--app', 'slow']);
+      let seen = '';
+      deploy.stderr?.on('data', (c: Buffer) => (seen += c.toString()));
+      await within(30_000, () => seen.includes('slow build started'));
+      const enabled = readdirSync(join(d.home, 'uwsgi-enabled')).find((f) => f.startsWith(`${APP}.`))!;
+      rmSync(join(d.home, 'uwsgi-enabled', enabled));
+      const { elapsedMs } = await within(2000, () => readdirSync(join(d.home, 'uwsgi-enabled')).includes(enabled));
+      expect(elapsedMs).toBeLessThan(2000);
+      expect((await d.hop3(['cancel', 'slow'])).exitCode).toBe(0);
+      expect((await deploy).exitCode).toBe(1);
+      expect((await d.hop3(['destroy', 'slow', '--yes'])).exitCode).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
