@@ -13,15 +13,15 @@ import { splitPush, ZERO_SHA } from './repo.js';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const cfg = clientConfig(process.env);
 
-/** The release this push created and still waits for. */
-let pending: { app: string; version: number } | null = null;
+/** The release this push asked for (still being recorded, or recorded and waited for). */
+let pending: Promise<{ app: string; version: number }> | null = null;
 
 /** A push that is rejected takes its release with it (a no-op if that release already failed). */
 async function cancelPending(reason: string): Promise<void> {
-  if (!pending) return;
-  const { app, version } = pending;
+  const p = pending;
   pending = null;
-  await call(cfg, 'releases.cancel', { app, version: `v${version}`, reason }).catch(() => undefined);
+  const r = await p?.catch(() => null);
+  if (r) await call(cfg, 'releases.cancel', { app: r.app, version: `v${r.version}`, reason }).catch(() => undefined);
 }
 
 async function main(app: string): Promise<void> {
@@ -41,8 +41,10 @@ async function main(app: string): Promise<void> {
   const after = await lastEventId(cfg, app).catch(() => 0);
   // The daemon reads the commit from the repository, through the push's quarantine.
   const quarantine = process.env.GIT_QUARANTINE_PATH;
-  const r = await call<{ version: number }>(cfg, 'apps.deploy', { app, commit: u.sha, ref: u.ref, old: u.old, ...(quarantine ? { quarantine } : {}) });
-  pending = { app, version: r.version };
+  const deploy = call<{ version: number }>(cfg, 'apps.deploy', { app, commit: u.sha, ref: u.ref, old: u.old, ...(quarantine ? { quarantine } : {}) });
+  pending = deploy.then((d) => ({ app, version: d.version }));
+  pending.catch(() => undefined); // a refused deploy is reported through `deploy` below
+  const r = await deploy;
   await followRelease(cfg, app, r.version, after, out);
   pending = null;
   const status = await call<{ urls: string[] }>(cfg, 'apps.status', { app }).catch(() => ({ urls: [] }));
