@@ -5,6 +5,9 @@ set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 cd "$HOP3_ROOT"
 export HOP3_HOME=${HOP3_HOME:-/var/lib/hop3}
+# Idempotent and quick once everything is there: packages, the layout, the admin token, and
+# (as root) the hop3 account and sudo rule for `git push hop3@HOST:APP`.
+./bin/hop3-server setup
 mkdir -p "$HOP3_HOME/log"
 
 log="$HOP3_HOME/log/hop3-server.log"
@@ -36,6 +39,8 @@ done
 cat <<EOT
 
 Try:  curl http://hello-wsgi.localhost${HOP3_HTTP_PORT:+:$HOP3_HTTP_PORT}/
+Push over SSH: $HOP3_ROOT/bin/hop3-server ssh-key add ~/.ssh/id_ed25519.pub, then
+      git push ${HOP3_SSH_USER:-hop3}@HOST:APP main (see README.md, "Deploying with git push").
 The client is $HOP3_ROOT/bin/hop3 (see README.md, "CLI reference"); stop everything with
 $HOP3_ROOT/bin/hop3-server halt and kill \$(cat $HOP3_HOME/run/hop3-server.pid).
 EOT

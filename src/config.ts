@@ -20,6 +20,8 @@ export interface Config {
   deployConcurrency: number;
   keepReleases: number;
   healthTimeoutMs: number;
+  /** The system account `hop3-server setup` creates (as root) for git push over SSH: USER@HOST:APP. */
+  sshUser: string;
 }
 
 /** Every setting with its variable, default and meaning; the README table is generated from this. */
@@ -39,9 +41,12 @@ export const SETTINGS = [
   ['HOP3_DEPLOY_CONCURRENCY', 'apps reconciled in parallel', '4'],
   ['HOP3_KEEP_RELEASES', 'release directories kept per app', '10'],
   ['HOP3_HEALTH_TIMEOUT', 'seconds a new release may take to pass its health check, unless hop3.toml says otherwise', '30'],
+  ['HOP3_SSH_USER', 'system account (home HOP3_HOME) that hop3-server setup creates as root for git push over SSH (USER@HOST:APP)', 'hop3'],
 ] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+/** A portable system account name (it is also written into a sudoers rule and a file name). */
+export const SSH_USER_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 function int(env: Record<string, string | undefined>, key: string, dflt: number, min: number, max: number): number {
   const raw = env[key];
@@ -85,6 +90,10 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
   }
   const systemNginxDir = env.HOP3_NGINX_SYSTEM_DIR || '/etc/nginx/sites-enabled';
   if (!SAFE_PATH.test(systemNginxDir)) throw userError('CONFIG_INVALID', `HOP3_NGINX_SYSTEM_DIR=${systemNginxDir} is not a safe absolute path`);
+  const sshUser = env.HOP3_SSH_USER || 'hop3';
+  if (!SSH_USER_PATTERN.test(sshUser)) {
+    throw userError('CONFIG_INVALID', `HOP3_SSH_USER=${sshUser} must be an account name: a lowercase letter or '_', then up to 31 lowercase letters, digits, '_' or '-'`);
+  }
   return {
     home,
     listen: parseHostPort(env.HOP3_LISTEN || '127.0.0.1:8000', 'HOP3_LISTEN'),
@@ -101,5 +110,16 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     deployConcurrency: int(env, 'HOP3_DEPLOY_CONCURRENCY', 4, 1, 64),
     keepReleases: int(env, 'HOP3_KEEP_RELEASES', 10, 1, 1000),
     healthTimeoutMs: int(env, 'HOP3_HEALTH_TIMEOUT', 30, 1, 3600) * 1000,
+    sshUser,
   };
+}
+
+/**
+ * HOST:PORT where local clients (the git hook, the SSH forced command) reach the API: a
+ * wildcard listen address is reached on 127.0.0.1, an IPv6 address in brackets.
+ */
+export function apiAddress(config: Pick<Config, 'listen'>): string {
+  const { host, port } = config.listen;
+  const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { loadConfig } from '../config.js';
 import { asHop3Error } from '../lib/errors.js';
 import { ensureLayout, layoutOf } from '../lib/layout.js';
@@ -10,6 +11,7 @@ import { NginxControl } from '../plugins/proxies/nginx/master.js';
 import { serve } from '../server/daemon.js';
 import { ensureAdminToken } from '../server/token.js';
 import { addKey, authorizedKeysPath, listKeys, removeKey } from '../git/authorized-keys.js';
+import { setupSshAccount, sshForm, sudoersCurrent } from '../git/ssh-account.js';
 
 const program = new Command('hop3-server').description('hop3 daemon and administration').showHelpAfterError();
 
@@ -25,18 +27,37 @@ program.command('serve').description('run the daemon: API, reconcile loop, uWSGI
   await serve(config, log);
 });
 
-program.command('setup').description('prepare this machine: system packages and the HOP3_HOME layout (idempotent)').action(async () => {
-  const { config, log, layout } = context();
-  const plugins = loadPlugins({ config, layout, log });
-  const osRelease = readFileSync('/etc/os-release', 'utf8');
-  const os = plugins.oses.find((o) => o.detect(osRelease));
-  if (!os) throw new Error('this operating system is not supported (Debian or Ubuntu needed)');
-  console.error(`-----> ${os.displayName}: installing ${os.packages.join(' ')}`);
-  await os.setupServer((line) => console.error(`       ${line}`));
-  ensureLayout(layout);
-  ensureAdminToken(layout);
-  console.error(`-----> ${config.home} is ready`);
-});
+program.command('setup')
+  .description('prepare this machine (idempotent): system packages, the HOP3_HOME layout, and as root the SSH account and sudo rule for git push')
+  .option('--skip-packages', 'do not check or install system packages (they are installed already)')
+  .action(async (o: { skipPackages?: boolean }) => {
+    const { config, log, layout } = context();
+    const plugins = loadPlugins({ config, layout, log });
+    const osRelease = readFileSync('/etc/os-release', 'utf8');
+    const os = plugins.oses.find((p) => p.detect(osRelease));
+    if (!os) throw new Error('this operating system is not supported (Debian or Ubuntu needed)');
+    const onLine = (line: string) => console.error(`       ${line}`);
+    if (o.skipPackages) {
+      console.error('-----> Packages: not checked (--skip-packages)');
+    } else {
+      console.error(`-----> ${os.displayName}: checking packages`);
+      await os.setupServer(onLine);
+    }
+    ensureLayout(layout);
+    ensureAdminToken(layout);
+    console.error(`-----> ${config.home} is ready`);
+    if (process.getuid?.() === 0) {
+      console.error(`-----> git push over SSH as ${config.sshUser}`);
+      await setupSshAccount({ config, layout, os, onLine });
+    } else {
+      const me = userInfo();
+      console.error(`-----> git push over SSH as ${me.username} (not root: no account or sudo rule is made)`);
+      onLine(`keys added with hop3-server ssh-key add go to ${authorizedKeysPath(layout)} and run as ${me.username}`);
+      onLine(me.homedir === config.home
+        ? `HOP3_HOME is ${me.username}'s home, so sshd reads that file: push to ${me.username}@HOST:APP`
+        : `sshd reads ~/.ssh/authorized_keys: copy those lines there (after each ssh-key add), then push to ${me.username}@HOST:APP`);
+    }
+  });
 
 program.command('halt').description('stop the uWSGI emperor (and every app) and the embedded nginx').action(async () => {
   const { config, log, layout } = context();
@@ -45,19 +66,29 @@ program.command('halt').description('stop the uWSGI emperor (and every app) and 
   await new NginxControl(ctx).stop();
 });
 
-const sshKey = program.command('ssh-key').description('SSH keys allowed to git push (hop3@HOST:APP)');
+const sshKey = program.command('ssh-key').description('SSH keys allowed to git push (USER@HOST:APP)');
 sshKey.command('add').argument('<keyfile>', 'OpenSSH public key file (- for stdin)').option('--name <name>', 'key name (default: the key comment)')
-  .action((file: string, o: { name?: string }) => {
+  .action(async (file: string, o: { name?: string }) => {
     const { config, layout } = context();
-    const key = addKey(config, layout, readFileSync(file === '-' ? 0 : file, 'utf8'), o.name);
-    console.log(`authorized ${key.name} (${key.type}) in ${authorizedKeysPath(layout)}`);
+    const form = await sshForm(config);
+    const key = addKey(config, layout, readFileSync(file === '-' ? 0 : file, 'utf8'), o.name, form);
+    const how = form === 'sudo'
+      ? `push to ${config.sshUser}@HOST:APP`
+      : process.getuid?.() === 0
+        ? `run hop3-server setup to push to ${config.sshUser}@HOST:APP`
+        : `push to ${userInfo().username}@HOST:APP once sshd reads this file (see hop3-server setup)`;
+    console.log(`authorized ${key.name} (${key.type}) in ${authorizedKeysPath(layout)}; ${how}`);
+    if (form === 'sudo' && !sudoersCurrent(config)) {
+      console.error(`warning: the sudo rule for ${config.sshUser} is missing or out of date; run hop3-server setup`);
+    }
   });
 sshKey.command('list').option('--json', 'machine-readable output').action((o: { json?: boolean }) => {
   const keys = listKeys(context().layout);
   console.log(o.json ? JSON.stringify(keys, null, 2) : keys.map((k) => `${k.name}  ${k.type}`).join('\n') || 'no keys');
 });
-sshKey.command('remove').argument('<name>').action((name: string) => {
-  removeKey(context().layout, name);
+sshKey.command('remove').argument('<name>').action(async (name: string) => {
+  const { config, layout } = context();
+  removeKey(layout, name, await sshForm(config));
   console.log(`removed ${name}`);
 });
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Config } from '../config.js';
+import { apiAddress, type Config } from '../config.js';
 import { Hop3Error, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { writeIfDifferent } from '../lib/fs-atomic.js';
@@ -32,8 +32,7 @@ function shellSafe(value: string): string {
 }
 
 export function preReceiveHook(config: Config, app: string): string {
-  const host = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? '127.0.0.1' : config.listen.host;
-  const api = `http://${host.includes(':') ? `[${host}]` : host}:${config.listen.port}`;
+  const api = `http://${apiAddress(config)}`;
   return [
     '#!/bin/sh',
     '# Installed by hop3: a push to the deploy branch becomes a release; if it fails, the push is rejected.',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { call, clientConfig } from '../cli/client.js';
 import { asHop3Error, userError } from '../lib/errors.js';
 import { APP_NAME_PATTERN } from '../spec/app-name.js';
+import { KEY_NAME_PATTERN } from './authorized-keys.js';
 
 /**
  * The forced command of every authorized key. sshd hands over what the client asked for in
@@ -26,16 +27,26 @@ export async function gitSsh(opts: { home: string; api: string; key: string }, o
   });
 }
 
+/**
+ * The forced command's arguments, exactly `--home HOME --api HOST:PORT --key NAME` in that
+ * order. Nothing else is accepted: through sudo these arguments reach a program run as root, and
+ * the sudo rule can only pin them down to the key name's glob.
+ */
+export function parseSshArgs(argv: string[]): { home: string; api: string; key: string } {
+  const [h, home, a, api, k, key] = argv;
+  if (argv.length !== 6 || h !== '--home' || a !== '--api' || k !== '--key'
+    || !/^\/[A-Za-z0-9._/-]*$/.test(home!) || !/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(api!) || !KEY_NAME_PATTERN.test(key!)) {
+    throw userError('SSH_COMMAND_BROKEN', `the forced command's arguments are not --home HOME --api HOST:PORT --key NAME: ${JSON.stringify(argv)}`, {
+      hint: 're-add the key with hop3-server ssh-key add, or run hop3-server setup',
+    });
+  }
+  return { home: home!, api: api!, key: key! };
+}
+
 /** Run the forced command with its arguments; errors reach the SSH client on stderr. */
 export async function runSshCommand(argv: string[]): Promise<void> {
-  const opt = (name: string) => {
-    const i = argv.indexOf(`--${name}`);
-    const v = i >= 0 ? argv[i + 1] : undefined;
-    if (!v) throw userError('SSH_COMMAND_BROKEN', `the forced command misses --${name}`, { hint: 're-add the key with hop3-server ssh-key add' });
-    return v;
-  };
   try {
-    process.exitCode = await gitSsh({ home: opt('home'), api: opt('api'), key: opt('key') }, process.env.SSH_ORIGINAL_COMMAND);
+    process.exitCode = await gitSsh(parseSshArgs(argv), process.env.SSH_ORIGINAL_COMMAND);
   } catch (err) {
     const e = asHop3Error(err);
     process.stderr.write(`error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);

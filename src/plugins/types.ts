@@ -85,8 +85,13 @@ export interface OsPlugin {
   packages: string[];
   detect(osRelease: string): boolean;
   setupServer(onLine: (line: string) => void): Promise<void>;
-  ensurePackages(packages: string[], opts?: { update?: boolean; onLine?: (line: string) => void }): Promise<void>;
-  ensureUser(user: string, home: string, shell: string, group: string): Promise<void>;
+  /** Install the packages that are missing; returns those it installed. */
+  ensurePackages(packages: string[], opts?: { update?: boolean; onLine?: (line: string) => void }): Promise<string[]>;
+  /**
+   * Create a system account without a password and without creating its home, unless the name
+   * exists; returns whether it was created and the account's home (an existing one's may differ).
+   */
+  ensureUser(user: string, home: string, shell: string): Promise<{ created: boolean; home: string }>;
 }
 
 export type Plugin = Builder | Deployer | Proxy | OsPlugin;

@@ -29,17 +29,27 @@ function accepts(port: number): Promise<boolean> {
  */
 export class Sshd {
   readonly dir = mkdtempSync(join(tmpdir(), 'hop3-sshd-'));
-  readonly user = userInfo().username;
+  /** The account clients log in as. */
+  readonly user: string;
   port = 0;
   /** The default client key (private key path; `.pub` beside it). */
   clientKey = '';
   private proc: ResultPromise | null = null;
 
   private readonly hop3Home: string;
+  private readonly account: string | undefined;
 
-  /** `hop3Home`: the HOP3_HOME whose `.ssh/authorized_keys` this server reads. */
-  constructor(hop3Home: string) {
+  /**
+   * `hop3Home`: the HOP3_HOME whose `.ssh/authorized_keys` this server reads. By default clients
+   * log in as the current user and the server is pointed at that file (AuthorizedKeysFile,
+   * StrictModes no). With `account` (the HOP3_SSH_USER that `hop3-server setup` made, whose
+   * home is HOP3_HOME) it is configured as a system sshd is: the default AuthorizedKeysFile
+   * (~/.ssh/authorized_keys of the account) and StrictModes yes.
+   */
+  constructor(hop3Home: string, opts: { account?: string } = {}) {
     this.hop3Home = hop3Home;
+    this.account = opts.account;
+    this.user = opts.account ?? userInfo().username;
   }
 
   get logFile(): string {
@@ -56,12 +66,12 @@ export class Sshd {
       'ListenAddress 127.0.0.1',
       `HostKey ${hostKey}`,
       `PidFile ${join(this.dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(this.hop3Home, '.ssh', 'authorized_keys')}`,
+      ...(this.account ? [] : [`AuthorizedKeysFile ${join(this.hop3Home, '.ssh', 'authorized_keys')}`]),
       'PermitRootLogin forced-commands-only',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
       'UsePAM no',
-      'StrictModes no',
+      `StrictModes ${this.account ? 'yes' : 'no'}`,
       '',
     ].join('\n'));
     mkdirSync('/run/sshd', { recursive: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultHome, loadConfig, parseHostPort, SETTINGS } from '../../src/config.js';
+import { apiAddress, defaultHome, loadConfig, parseHostPort, SETTINGS } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 
 function refused(env: Record<string, string>, variable: string): Hop3Error {
@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       deployConcurrency: 4,
       keepReleases: 10,
       healthTimeoutMs: 30_000,
+      sshUser: 'hop3',
     });
   });
 
@@ -71,6 +72,7 @@ describe('loadConfig', () => {
       HOP3_DEPLOY_CONCURRENCY: '2',
       HOP3_KEEP_RELEASES: '3',
       HOP3_HEALTH_TIMEOUT: '7',
+      HOP3_SSH_USER: 'git_push-1',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -88,12 +90,13 @@ describe('loadConfig', () => {
       deployConcurrency: 2,
       keepReleases: 3,
       healthTimeoutMs: 7000,
+      sshUser: 'git_push-1',
     });
     // Every variable read here is documented.
     expect(SETTINGS.map(([name]) => name).sort()).toEqual([
       'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME', 'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES',
       'HOP3_LISTEN', 'HOP3_LOG_LEVEL', 'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE',
-      'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_UWSGI_BIN',
+      'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_SSH_USER', 'HOP3_UWSGI_BIN',
     ]);
   });
 
@@ -160,7 +163,31 @@ describe('loadConfig', () => {
     { key: 'HOP3_DOMAIN', value: '-a.com' },
     { key: 'HOP3_NGINX_SYSTEM_DIR', value: 'relative/dir' },
     { key: 'HOP3_NGINX_SYSTEM_DIR', value: '/etc/nginx dir' },
+    // HOP3_SSH_USER is an account name, a sudoers rule's user and part of a file name in /etc/sudoers.d.
+    { key: 'HOP3_SSH_USER', value: 'Hop3' },
+    { key: 'HOP3_SSH_USER', value: '1hop3' },
+    { key: 'HOP3_SSH_USER', value: '-hop3' },
+    { key: 'HOP3_SSH_USER', value: 'hop3.git' },
+    { key: 'HOP3_SSH_USER', value: 'hop 3' },
+    { key: 'HOP3_SSH_USER', value: 'hop3,ALL' },
+    { key: 'HOP3_SSH_USER', value: 'hop3\nALL' },
+    { key: 'HOP3_SSH_USER', value: 'root:x' },
+    { key: 'HOP3_SSH_USER', value: `h${'x'.repeat(32)}` },
   ])('refuses $key=$value', ({ key, value }) => {
     refused({ [key]: value }, key);
+  });
+
+  it.each(['hop3', '_hop3', 'git', 'h3t0a1b2c3d', 'a-b_c', `h${'x'.repeat(31)}`])('accepts HOP3_SSH_USER=%s', (user) => {
+    expect(loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_SSH_USER: user }, 1000).sshUser).toBe(user);
+  });
+
+  it.each([
+    { listen: '127.0.0.1:8000', api: '127.0.0.1:8000' },
+    { listen: '0.0.0.0:8000', api: '127.0.0.1:8000' },
+    { listen: '[::]:8000', api: '127.0.0.1:8000' },
+    { listen: '[::1]:9000', api: '[::1]:9000' },
+    { listen: 'hop3.example.com:80', api: 'hop3.example.com:80' },
+  ])('local clients reach HOP3_LISTEN=$listen at $api', ({ listen, api }) => {
+    expect(apiAddress(loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_LISTEN: listen }, 1000))).toBe(api);
   });
 });

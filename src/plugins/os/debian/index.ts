@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { run, ExecError } from '../../../lib/exec.js';
+import { accountHome } from '../../../lib/accounts.js';
+import { run } from '../../../lib/exec.js';
 import { errorMessage } from '../../../lib/errors.js';
 import type { OsPlugin, PluginContext } from '../../types.js';
 
 /** Debian and Ubuntu: apt for packages, useradd for the service user. */
 export default function debianOs(ctx: PluginContext): OsPlugin {
-  const packages = ['uwsgi-core', 'uwsgi-plugin-python3', 'nginx', 'git', 'python3', 'python3-venv', 'ca-certificates'];
+  // openssh-server and sudo: git push over SSH to the HOP3_SSH_USER account (hop3-server setup).
+  const packages = ['uwsgi-core', 'uwsgi-plugin-python3', 'nginx', 'git', 'python3', 'python3-venv', 'ca-certificates', 'openssh-server', 'sudo'];
   const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
   const installed = async (pkg: string) =>
     (await run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }))).stdout.includes('install ok installed');
@@ -18,23 +20,25 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
     async ensurePackages(wanted, opts = {}) {
       const missing: string[] = [];
       for (const pkg of wanted) if (!(await installed(pkg))) missing.push(pkg);
-      if (missing.length === 0) return;
+      if (missing.length === 0) return [];
+      opts.onLine?.(`installing ${missing.join(' ')}`);
       if (opts.update ?? true) await run(['apt-get', 'update'], { env: aptEnv, onLine: opts.onLine, timeoutMs: 600_000 });
       await run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { env: aptEnv, onLine: opts.onLine, timeoutMs: 1_800_000 });
+      return missing;
     },
-    async ensureUser(user, home, shell, group) {
-      try {
-        await run(['id', '-u', user]);
-      } catch (err) {
-        if (!(err instanceof ExecError)) throw err;
-        await run(['useradd', '--system', '--create-home', '--home-dir', home, '--shell', shell, '--user-group', user]);
-        if (group !== user) await run(['usermod', '-a', '-G', group, user]);
-      }
+    async ensureUser(user, home, shell) {
+      const existing = await accountHome(user);
+      if (existing !== null) return { created: false, home: existing };
+      // Password '*': none can match, yet the account is not locked. useradd's default '!' marks
+      // it locked, and sshd refuses locked accounts (even their keys) when it does not use PAM.
+      await run(['useradd', '--system', '--no-create-home', '--home-dir', home, '--shell', shell, '--password', '*', user]);
+      return { created: true, home };
     },
     async setupServer(onLine) {
       // nginx-common ships nginx.service (Debian and Ubuntu): was a system nginx there before?
       const hadNginx = await installed('nginx-common');
-      await plugin.ensurePackages(packages, { onLine });
+      const added = await plugin.ensurePackages(packages, { onLine });
+      if (added.length === 0) onLine(`packages already installed: ${packages.join(' ')}`);
       // Installing nginx starts the system nginx on port 80, where the embedded nginx master
       // listens. Only the one installed just now is stopped; one that was there before is left
       // alone (hop3-server serve then says that the port is taken and what to do).
