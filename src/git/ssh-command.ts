@@ -13,7 +13,7 @@ import { KEY_NAME_PATTERN } from './authorized-keys.js';
  */
 export async function gitSsh(opts: { home: string; api: string; key: string }, original: string | undefined): Promise<number> {
   const m = /^(git-receive-pack|git-upload-pack) '?\/?([^'/]+?)(?:\.git)?'?$/.exec(original ?? '');
-  if (!m) throw userError('SSH_COMMAND_REFUSED', 'this key may only run git push and git fetch to an app (git@host:APP)', { hint: 'git remote add hop3 hop3@HOST:APP' });
+  if (!m) throw userError('SSH_COMMAND_REFUSED', 'this key may only run git push and git fetch of an app repository (USER@HOST:APP)', { hint: 'git remote add hop3 hop3@HOST:APP' });
   const [, service, app] = m as unknown as [string, string, string];
   if (!APP_NAME_PATTERN.test(app)) throw userError('APP_NAME_INVALID', `${JSON.stringify(app)} is not an app name`, { hint: 'lowercase letters, digits and dashes' });
   const cfg = clientConfig({ HOP3_HOME: opts.home, HOP3_API_URL: `http://${opts.api}` });
