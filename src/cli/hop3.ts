@@ -38,6 +38,15 @@ function appArg(app: string): string {
   return app;
 }
 
+/** A release version argument (`vN`), checked here against the daemon's schema. */
+function versionArg(version: string | undefined): { version?: string } {
+  if (version === undefined) return {};
+  if (!new RegExp(VERSION.pattern).test(version)) {
+    throw userError('VERSION_INVALID', `${quoteValue(version)} is not a valid ${VERSION.title}`, { hint: VERSION.description });
+  }
+  return { version };
+}
+
 /** Pack a directory (without .git) as a gzipped tar, base64. */
 async function packDir(dir: string): Promise<string> {
   const chunks: Buffer[] = [];
@@ -91,12 +100,9 @@ program
   .argument('[version]', 'release to roll back to, e.g. v3')
   .addOption(json())
   .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
-    appArg(app);
-    if (version !== undefined && !new RegExp(VERSION.pattern).test(version)) {
-      throw userError('VERSION_INVALID', `${quoteValue(version)} is not a valid ${VERSION.title}`, { hint: VERSION.description });
-    }
+    const params = { app: appArg(app), ...versionArg(version) };
     const after = await lastEventId(cfg, app);
-    const r = await call<Recorded & { from: string }>(cfg, 'releases.rollback', { app, ...(version ? { version } : {}) });
+    const r = await call<Recorded & { from: string }>(cfg, 'releases.rollback', params);
     stderr(`-----> Rolling back ${app} to ${r.from} as v${r.version}`);
     if (r.desiredState === 'running') await followAndReport(app, r.version, after, Boolean(o.json));
     else out(r, Boolean(o.json), () => stoppedNote(r));
@@ -109,7 +115,7 @@ program
   .argument('[version]', 'release to cancel (default: the one being deployed)')
   .addOption(json())
   .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
-    const r = await call<{ release: string; cancelled: boolean; status: string }>(cfg, 'releases.cancel', { app, ...(version ? { version } : {}) });
+    const r = await call<{ release: string; cancelled: boolean; status: string }>(cfg, 'releases.cancel', { app: appArg(app), ...versionArg(version) });
     out(r, Boolean(o.json), () => (r.cancelled ? `${app} ${r.release} cancelled` : `${app} ${r.release} was not cancelled: it is ${r.status}`));
     if (!r.cancelled) process.exitCode = 1;
   });

@@ -9,7 +9,7 @@ import { createHttpServer } from './http.js';
 import { cancelOrphanedPushes } from './apps.js';
 import { createHop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
-import { orphans, startTriggers } from './triggers.js';
+import { resyncAll, startTriggers } from './triggers.js';
 
 /**
  * App ports inside the kernel's range for outgoing connections can be taken by any connection
@@ -58,8 +58,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   const http = createHttpServer(h, token);
   await http.listen({ host: config.listen.host, port: config.listen.port });
   log.info({ listen: `${config.listen.host}:${config.listen.port}`, httpPort: config.httpPort }, 'hop3-server ready');
-  void h.reconciler.triggerAll();
-  for (const app of orphans(h)) void h.reconciler.notice(app);
+  resyncAll(h);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -14,6 +14,8 @@ type Params = Record<string, unknown>;
 type Handler = (h: Hop3, p: Params) => Promise<unknown> | unknown;
 
 const app = (p: Params) => p.app as string;
+/** `vN` or `N` (checked by the schema) as a number; undefined when not given. */
+const version = (p: Params) => (p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, '')));
 
 /** Wait for the pass a desired change triggered, then answer with the app's status. */
 async function settle(h: Hop3, name: string) {
@@ -95,17 +97,15 @@ const METHODS: Record<string, Handler> = {
   },
   'apps.events': (h, p) =>
     h.store.listEvents({ app: p.app as string | undefined, after: p.after as number | undefined, limit: p.limit as number | undefined }),
-  'releases.rollback': (h, p) => rollback(h, app(p), p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, ''))),
+  'releases.rollback': (h, p) => rollback(h, app(p), version(p)),
   'releases.cancel': (h, p) => {
     const a = requireApp(h, app(p));
     const inProgress = a.desiredRelease === null ? null : h.store.getRelease(a.name, a.desiredRelease);
-    const version = p.version === undefined
-      ? (inProgress?.status === 'pending' || inProgress?.status === 'built' ? inProgress.version : null)
-      : Number(String(p.version).replace(/^v/, ''));
-    if (version === null) {
+    const v = version(p) ?? (inProgress?.status === 'pending' || inProgress?.status === 'built' ? inProgress.version : null);
+    if (v === null) {
       throw userError('NOTHING_TO_CANCEL', `${a.name} has no deploy in progress`, { hint: `see \`hop3 releases ${a.name}\`` });
     }
-    return cancelRelease(h, a.name, version, `cancelled: ${(p.reason as string | undefined) ?? 'by request'}`);
+    return cancelRelease(h, a.name, v, `cancelled: ${(p.reason as string | undefined) ?? 'by request'}`);
   },
   'releases.list': (h, p) => {
     const a = requireApp(h, app(p));

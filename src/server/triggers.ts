@@ -18,7 +18,7 @@ function appOfFile(path: string): string | null {
  * Apps that have files where hop3 keeps vassals and sites but no record (a destroy cut short,
  * a file put there by hand): a pass over them removes the files and records the drift.
  */
-export function orphans(h: Hop3): string[] {
+function orphans(h: Hop3): string[] {
   const found = new Set<string>();
   for (const dir of [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, dirname(h.plugins.proxy.sitePath('x'))]) {
     for (const file of existsSync(dir) ? readdirSync(dir) : []) {
@@ -28,6 +28,12 @@ export function orphans(h: Hop3): string[] {
     }
   }
   return [...found].filter((app) => h.store.getApp(app) === null);
+}
+
+/** A look at every app, and at files of apps that have no record (at start and on resync). */
+export function resyncAll(h: Hop3): void {
+  void h.reconciler.triggerAll();
+  for (const app of orphans(h)) void h.reconciler.notice(app);
 }
 
 /**
@@ -80,8 +86,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     } catch (err) {
       log.error({ err }, 'could not restart a managed server');
     }
-    void reconciler.triggerAll();
-    for (const app of orphans(h)) void reconciler.notice(app);
+    resyncAll(h);
   }, h.config.resyncMs);
 
   return async () => {
