@@ -22,6 +22,9 @@ export interface Config {
   healthTimeoutMs: number;
   /** The system account `hop3-server setup` creates (as root) for git push over SSH: USER@HOST:APP. */
   sshUser: string;
+  /** What one app may unpack to (an upload or a pushed commit): total file bytes and entries. */
+  maxAppBytes: number;
+  maxAppFiles: number;
 }
 
 /** Every setting with its variable, default and meaning; the README table is generated from this. */
@@ -42,6 +45,8 @@ export const SETTINGS = [
   ['HOP3_KEEP_RELEASES', 'release directories kept per app', '10'],
   ['HOP3_HEALTH_TIMEOUT', 'seconds a new release may take to pass its health check, unless hop3.toml says otherwise', '30'],
   ['HOP3_SSH_USER', 'system account (home HOP3_HOME) that hop3-server setup creates as root for git push over SSH (USER@HOST:APP)', 'hop3'],
+  ['HOP3_MAX_APP_BYTES', 'bytes an app (upload or pushed commit) may unpack to; also the largest pack a git push may send', '1073741824 (1 GiB)'],
+  ['HOP3_MAX_APP_FILES', 'files, directories and links an app may unpack to', '100000'],
 ] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
@@ -111,6 +116,8 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     keepReleases: int(env, 'HOP3_KEEP_RELEASES', 10, 1, 1000),
     healthTimeoutMs: int(env, 'HOP3_HEALTH_TIMEOUT', 30, 1, 3600) * 1000,
     sshUser,
+    maxAppBytes: int(env, 'HOP3_MAX_APP_BYTES', 1024 ** 3, 1024, 2 ** 50),
+    maxAppFiles: int(env, 'HOP3_MAX_APP_FILES', 100_000, 1, 100_000_000),
   };
 }
 

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { apiAddress, type Config } from '../config.js';
 import { Hop3Error, userError } from '../lib/errors.js';
-import { run } from '../lib/exec.js';
+import { run, runPiped } from '../lib/exec.js';
+import { unpackArchive, type UnpackLimits } from '../lib/unpack-archive.js';
 import { writeIfDifferent } from '../lib/fs-atomic.js';
 import type { Layout } from '../lib/layout.js';
 import { PROJECT_ROOT } from '../lib/paths.js';
@@ -48,16 +48,20 @@ export async function ensureRepo(config: Config, layout: Layout, app: string): P
     await run(['git', 'init', '--bare', '--quiet', '--initial-branch=main', path]);
     await run(['git', '-C', path, 'config', 'http.receivepack', 'true']);
   }
+  // git itself refuses a pack larger than an app may be, before unpacking its objects.
+  const maxInput = String(config.maxAppBytes);
+  const current = await run(['git', '-C', path, 'config', '--get', 'receive.maxInputSize']).then((r) => r.stdout.trim(), () => '');
+  if (current !== maxInput) await run(['git', '-C', path, 'config', 'receive.maxInputSize', maxInput]);
   writeIfDifferent(join(path, 'hooks', 'pre-receive'), preReceiveHook(config, app), 0o755);
   return path;
 }
 
 /**
- * A commit of the app's repository as a gzipped tar. While a push is being received its objects
- * are still in the push's quarantine directory (inside the repository's objects/), which the
- * hook names.
+ * Unpack a commit of the app's repository into `dest`, streamed from `git archive` under the
+ * same limits as an upload. While a push is being received its objects are still in the push's
+ * quarantine directory (inside the repository's objects/), which the hook names.
  */
-export async function archiveCommit(layout: Layout, app: string, commit: string, quarantine: string | null): Promise<Buffer> {
+export async function extractCommit(layout: Layout, app: string, commit: string, quarantine: string | null, dest: string, limits: UnpackLimits): Promise<void> {
   const repo = repoPath(layout, app);
   const objects = join(repo, 'objects');
   const env: Record<string, string> = {};
@@ -69,15 +73,13 @@ export async function archiveCommit(layout: Layout, app: string, commit: string,
     env.GIT_OBJECT_DIRECTORY = quarantine;
     env.GIT_ALTERNATE_OBJECT_DIRECTORIES = objects;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'hop3-archive-'));
+  if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) throw userError('COMMIT_UNKNOWN', `${JSON.stringify(commit)} is not a commit id`);
   try {
-    await run(['git', '-C', repo, 'archive', '--format=tar.gz', '-o', join(dir, 'src.tar.gz'), commit], { env });
-    return readFileSync(join(dir, 'src.tar.gz'));
+    await run(['git', '-C', repo, 'cat-file', '-e', `${commit}^{commit}`], { env });
   } catch (err) {
     throw userError('COMMIT_UNKNOWN', `cannot read commit ${commit} of ${app}`, { cause: err });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
+  await runPiped(['git', '-C', repo, 'archive', '--format=tar', commit], (tar) => unpackArchive(tar, false, dest, limits), { env });
 }
 
 /** The commit a branch points at in the app's repository, or null. */

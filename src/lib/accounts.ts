@@ -1,4 +1,17 @@
 import { run, ExecError } from './exec.js';
+import { readTextOrNull } from './fs-atomic.js';
+
+export interface AccountIds { uid: number; gid: number }
+
+/** uid and primary gid of a local account (from /etc/passwd), or null when there is none. */
+export function accountIds(user: string, passwd = readTextOrNull('/etc/passwd') ?? ''): AccountIds | null {
+  for (const line of passwd.split('\n')) {
+    const [name, , uid, gid] = line.split(':');
+    if (name === user && uid !== undefined && gid !== undefined && /^\d+$/.test(uid) && /^\d+$/.test(gid)) return { uid: Number(uid), gid: Number(gid) };
+  }
+  return null;
+}
+
 
 /** The home directory of a system account, or null when there is no such account. */
 export async function accountHome(user: string): Promise<string | null> {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { Hop3Error } from './errors.js';
 
 export interface ExecOptions {
@@ -118,4 +119,37 @@ export function spawnDetached(argv: string[], logFile: string): number {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Run a program whose stdout is consumed as a stream (an archive unpacked as it is made), so
+ * its output is never held in memory. If `consume` gives up, the program is killed and the
+ * consumer's error is the one thrown; if the program fails, its error is.
+ */
+export async function runPiped<T>(argv: string[], consume: (stdout: Readable) => Promise<T>, opts: Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'> = {}): Promise<T> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('runPiped: empty argv');
+  execStats.spawns++;
+  const { execa } = await import('execa');
+  const child = execa(file, args, {
+    cwd: opts.cwd, env: opts.env, stdin: 'ignore', buffer: false, reject: false, timeout: opts.timeoutMs ?? 600_000,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (stderr.length < 4000) stderr += chunk.toString('utf8');
+  });
+  let value: T | undefined;
+  let failure: { err: unknown } | null = null;
+  try {
+    value = await consume(child.stdout!);
+  } catch (err) {
+    failure = { err };
+    child.kill('SIGKILL');
+  }
+  const result = await child;
+  if (result.timedOut) throw new ExecError(argv, undefined, stderr, `timed out after ${opts.timeoutMs ?? 600_000} ms`);
+  if (failure && (result.isTerminated || result.exitCode === 0)) throw failure.err;
+  if (result.failed) throw new ExecError(argv, result.exitCode, stderr, result.exitCode === undefined ? 'failed' : `exited with code ${result.exitCode}`);
+  if (failure) throw failure.err;
+  return value as T;
 }

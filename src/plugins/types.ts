@@ -1,3 +1,4 @@
+import type { AccountIds } from '../lib/accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Layout } from '../lib/layout.js';
@@ -76,6 +77,11 @@ export interface Proxy {
   render(site: ProxySite): string;
   /** Path of an app's site file. */
   sitePath(app: string): string;
+  /**
+   * The account whose processes read served files, when it is not hop3's own (hop3 as root):
+   * an app's files are given to it, so links the app shipped and files it shipped share one owner.
+   */
+  fileReader(): AccountIds | null;
 }
 
 export interface OsPlugin {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
@@ -31,6 +32,11 @@ async function build(ctx: ExecContext, version: number): Promise<void> {
   if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
   const artifact = await builder.build(bctx);
+  // Build commands may have made links or the static root: they are held to what the app shipped.
+  const src = join(releaseDir, 'src');
+  assertConfined(src);
+  checkAppPaths(src, release.spec);
+  settleOwnership(src, ctx.plugins.proxy.fileReader());
   ctx.store.setReleaseArtifact(ctx.app, version, artifact);
   ctx.store.addEvent(ctx.app, 'build.succeeded', { release: version, artifact: artifact.kind });
 }

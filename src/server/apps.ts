@@ -2,9 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { x as untar } from 'tar';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { operationalError, userError } from '../lib/errors.js';
 import { assertValidSpec, loadAppDir } from '../spec/index.js';
 import type { AppSpec } from '../spec/types.js';
@@ -177,22 +175,23 @@ const recorded = (h: Hop3, app: string, r: ReleaseRecord) => ({
 });
 
 /**
- * Deploy an uploaded app directory (gzipped tar). The spec is checked before anything is
- * recorded: a bad hop3.toml changes nothing and the running release keeps serving.
+ * Deploy an app directory that `unpack` writes (an upload or a pushed commit). The tree and the
+ * spec are checked before anything is recorded: a link out of the app or a bad hop3.toml
+ * changes nothing and the running release keeps serving.
  */
 export async function deployArchive(
-  h: Hop3, app: string, archive: Buffer, opts: { commit: string | null; push: { ref: string; old: string } | null },
+  h: Hop3, app: string, unpack: (dest: string) => Promise<void>, opts: { commit: string | null; push: { ref: string; old: string } | null },
 ) {
   const appDir = h.layout.app(app);
   const incoming = join(appDir, 'releases', `.incoming-${randomBytes(6).toString('hex')}`);
-  mkdirSync(join(incoming, 'src'), { recursive: true });
+  const src = join(incoming, 'src');
+  mkdirSync(src, { recursive: true });
   try {
-    try {
-      await pipeline(Readable.from(archive), untar({ cwd: join(incoming, 'src'), strict: true, preservePaths: false }));
-    } catch (err) {
-      throw userError('ARCHIVE_INVALID', `the uploaded archive could not be unpacked: ${(err as Error).message}`, { hint: 'send a gzipped tar of the app directory' });
-    }
-    const spec = assertValidSpec(loadAppDir(join(incoming, 'src')));
+    await unpack(src);
+    assertConfined(src);
+    const spec = assertValidSpec(loadAppDir(src));
+    checkAppPaths(src, spec);
+    settleOwnership(src, h.plugins.proxy.fileReader());
     const release = await rollOut(h, app, true, async () => {
       if (opts.push) await checkBranchUnmoved(h, app, opts.push);
       // The first deploy creates the app; a refused first deploy leaves nothing behind.
@@ -213,7 +212,8 @@ export async function deployArchive(
     });
     return recorded(h, app, release);
   } finally {
-    rmSync(incoming, { recursive: true, force: true });
+    // A refused unpack may still be closing its last file.
+    rmSync(incoming, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 

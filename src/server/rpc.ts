@@ -5,7 +5,8 @@ import { SCHEMAS_DIR } from '../lib/paths.js';
 import { appView, cancelRelease, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
 import { compileParamsChecks, type MethodSchemas } from './rpc-params.js';
-import { archiveCommit, DEFAULT_DEPLOY_BRANCHES, ensureRepo } from '../git/repo.js';
+import { DEFAULT_DEPLOY_BRANCHES, ensureRepo, extractCommit } from '../git/repo.js';
+import { chunked, isGzip, unpackArchive } from '../lib/unpack-archive.js';
 import type { AppRecord } from '../store/types.js';
 
 const deployBranches = (a: AppRecord | null) => (a?.deployBranch ? [a.deployBranch] : DEFAULT_DEPLOY_BRANCHES);
@@ -34,11 +35,15 @@ const METHODS: Record<string, Handler> = {
   'apps.status': (h, p) => appView(h, requireApp(h, app(p))),
   'apps.deploy': async (h, p) => {
     const commit = (p.commit as string | undefined) ?? null;
+    const limits = { maxBytes: h.config.maxAppBytes, maxFiles: h.config.maxAppFiles };
     // Without an upload, the commit comes from the app's repository (a push).
-    const archive = p.archive === undefined
-      ? await archiveCommit(h.layout, app(p), commit!, (p.quarantine as string | undefined) ?? null)
-      : Buffer.from(p.archive as string, 'base64');
-    return deployArchive(h, app(p), archive, {
+    const unpack = p.archive === undefined
+      ? (dest: string) => extractCommit(h.layout, app(p), commit!, (p.quarantine as string | undefined) ?? null, dest, limits)
+      : (dest: string) => {
+        const archive = Buffer.from(p.archive as string, 'base64');
+        return unpackArchive(chunked(archive), isGzip(archive), dest, limits).then(() => undefined);
+      };
+    return deployArchive(h, app(p), unpack, {
       commit,
       push: p.ref === undefined ? null : { ref: p.ref as string, old: (p.old as string | undefined) ?? '0'.repeat(40) },
     });

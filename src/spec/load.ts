@@ -1,13 +1,15 @@
-import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import schema from '../../schemas/hop3-toml.schema.json' with { type: 'json' };
+import { realpath } from '../lib/confine.js';
 import { userError } from '../lib/errors.js';
 import { ENV_MAX_KEYS } from './app-name.js';
 import { parseEnvFile, type ParsedEnvFile } from './env-file.js';
 import { HTTP_KINDS, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } from './procfile.js';
 import type { AddonSpec, AppSpec, ProcessSpec, SpecIssue } from './types.js';
+
 
 export interface SpecFiles {
   'hop3.toml'?: string;
@@ -98,7 +100,7 @@ export function loadAppDir(dir: string): SpecResult & { dir: string } {
 function appRoot(dir: string): string {
   let root: string;
   try {
-    root = realpathSync(dir);
+    root = realpath(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -168,7 +170,7 @@ function readSpecFile(root: string, name: string, issues: SpecIssue[]): string |
   const refuse = (message: string, hint: string) => void issues.push({ file: name, message, hint });
   let real: string;
   try {
-    real = realpathSync(path);
+    real = realpath(path);
   } catch {
     return refuse('is a broken symlink', `commit ${name} itself rather than a link`);
   }

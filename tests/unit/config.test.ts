@@ -35,6 +35,8 @@ describe('loadConfig', () => {
       keepReleases: 10,
       healthTimeoutMs: 30_000,
       sshUser: 'hop3',
+      maxAppBytes: 1024 ** 3,
+      maxAppFiles: 100_000,
     });
   });
 
@@ -73,6 +75,8 @@ describe('loadConfig', () => {
       HOP3_KEEP_RELEASES: '3',
       HOP3_HEALTH_TIMEOUT: '7',
       HOP3_SSH_USER: 'git_push-1',
+      HOP3_MAX_APP_BYTES: '5000000',
+      HOP3_MAX_APP_FILES: '300',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -91,11 +95,13 @@ describe('loadConfig', () => {
       keepReleases: 3,
       healthTimeoutMs: 7000,
       sshUser: 'git_push-1',
+      maxAppBytes: 5_000_000,
+      maxAppFiles: 300,
     });
     // Every variable read here is documented.
     expect(SETTINGS.map(([name]) => name).sort()).toEqual([
       'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME', 'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES',
-      'HOP3_LISTEN', 'HOP3_LOG_LEVEL', 'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE',
+      'HOP3_LISTEN', 'HOP3_LOG_LEVEL', 'HOP3_MAX_APP_BYTES', 'HOP3_MAX_APP_FILES', 'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE',
       'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_SSH_USER', 'HOP3_UWSGI_BIN',
     ]);
   });
@@ -144,6 +150,13 @@ describe('loadConfig', () => {
   it.each(['1024-1025', '60000-65535'])('accepts HOP3_PORT_RANGE=%s', (range) => {
     const [from, to] = range.split('-').map(Number);
     expect(loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_PORT_RANGE: range }, 1000).portRange).toEqual({ from, to });
+  });
+
+  it.each([
+    ['HOP3_MAX_APP_BYTES', '1GiB'], ['HOP3_MAX_APP_BYTES', '0'], ['HOP3_MAX_APP_BYTES', '-5'],
+    ['HOP3_MAX_APP_FILES', '0'], ['HOP3_MAX_APP_FILES', '1.5'],
+  ])('refuses %s=%j', (variable, value) => {
+    refused({ [variable]: value }, variable);
   });
 
   it.each(['Embedded', 'caddy', 'sys', 'system ', 'none'])('refuses HOP3_NGINX=%j', (mode) => {

@@ -433,6 +433,17 @@ describe('loadAppDir', () => {
     expect(result.issues).toEqual([expect.objectContaining({ file: 'hop3.toml', message: 'is a symlink pointing outside the app' })]);
   });
 
+  it('refuses an ENV reached through a chain of links that each read as inside', () => {
+    writeFileSync(join(root, 'secret.env'), 'STOLEN=1\n');
+    const dir = app('chain', { Procfile: 'web: a', 'requirements.txt': '' });
+    symlinkSync('.', join(dir, 'r0'));
+    symlinkSync('r0/..', join(dir, 'r1')); // the kernel goes up from the app; text arithmetic says "."
+    symlinkSync('r1/secret.env', join(dir, 'ENV'));
+    const result = loadAppDir(dir);
+    expect(result.spec).toBeNull();
+    expect(result.issues).toEqual([expect.objectContaining({ file: 'ENV', message: 'is a symlink pointing outside the app' })]);
+  });
+
   it('follows a symlink that stays inside the app', () => {
     const dir = app('inner-link', { 'Procfile.real': 'web: a', 'requirements.txt': '' });
     symlinkSync('Procfile.real', join(dir, 'Procfile'));

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { accountIds } from '../../../lib/accounts.js';
 import { renderTemplate } from '../../../lib/render.js';
+import { workerUser } from './master.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 
 /** nginx server blocks, one file per app. */
@@ -11,6 +13,10 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
     kind: 'proxy',
     name: 'nginx',
     sitePath: (app) => join(dir, `${prefix}${app}.conf`),
+    fileReader: () => {
+      const user = workerUser();
+      return user === null ? null : accountIds(user);
+    },
     render: (site: ProxySite) =>
       renderTemplate('nginx/site.conf.njk', {
         app: site.app,

@@ -9,7 +9,7 @@ import { renderTemplate } from '../../../lib/render.js';
 import type { PluginContext } from '../../types.js';
 
 /** Unprivileged user for nginx workers when hop3 runs as root. */
-function workerUser(): string | null {
+export function workerUser(): string | null {
   if (process.getuid?.() !== 0) return null;
   const passwd = readTextOrNull('/etc/passwd') ?? '';
   return /^www-data:/m.test(passwd) ? 'www-data' : 'nobody';
