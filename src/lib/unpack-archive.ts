@@ -2,6 +2,7 @@ import type { Stats } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { posix, relative } from 'node:path';
 import { Unpack, type ReadEntry } from 'tar';
 import { Hop3Error, operationalError, userError } from './errors.js';
 
@@ -105,8 +106,10 @@ export async function unpackArchive(source: Readable, gzipped: boolean, dir: str
         hint: 'check the free space and health of the disk holding HOP3_HOME (df -h), then deploy again', cause: err,
       });
     }
-    if (code === 'TAR_ENTRY_ERROR' && (err as Error).name === 'SymlinkError') {
-      throw refused(String((err as { path?: string }).path ?? ''), 'would be written through a symlink the archive made');
+    if (code === 'TAR_SYMLINK_ERROR') {
+      const { entry, path } = err as { entry?: { path?: string }; path?: string };
+      const link = relative(dir, path ?? dir).replace(/\/$/, '');
+      throw refused(entry?.path ?? link, `would be written through a link the archive made (${link})`);
     }
     throw userError('ARCHIVE_INVALID', `the archive could not be unpacked: ${(err as Error).message}`, { hint: 'send a gzipped tar of the app directory', cause: err });
   }
@@ -120,6 +123,8 @@ function check(path: string, entry: ReadEntry): Hop3Error | null {
   if (hasDotDot(path)) return refused(path, "has '..' in its path");
   const link = entry.linkpath ?? '';
   if (entry.type === 'SymbolicLink' && link.startsWith('/')) return refused(path, `is a link to an absolute path (${link})`);
+  // Plain text that climbs out needs no kernel to tell; links that only look inside are resolved after unpacking.
+  if (entry.type === 'SymbolicLink' && /^\.\.(\/|$)/.test(posix.normalize(posix.join(posix.dirname(path), link)))) return refused(path, `is a link out of the app (${link})`);
   if (entry.type === 'Link' && (link.startsWith('/') || hasDotDot(link))) return refused(path, `is a hard link out of the app (${link})`);
   return null;
 }
