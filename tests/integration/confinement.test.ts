@@ -111,7 +111,8 @@ describe('what an app ships stays inside its release', () => {
     }));
     const res = await d.rpc('apps.deploy', { app: SITE, archive: await archiveDir(dir) });
     expect(res.body.error).toBeUndefined();
-    await within(30_000, async () => (await d.get(`${SITE}.localhost`)).body === INDEX);
+    await within(30_000, async () => (await d.rpc('apps.status', { app: SITE })).body.result?.health === 'Healthy');
+    expect(await releases(SITE)).toMatchObject([{ version: 'v1', status: 'live' }]);
   });
   afterAll(async () => {
     await d.cleanup();
