@@ -131,6 +131,12 @@ export function resolveInside(root: string, rel: string, what: string): string |
 export function settleOwnership(root: string, reader: AccountIds | null): void {
   const group = reader === null ? 0 : 0o050;
   const base = realpath(root);
+  // By inode: a hard link elsewhere in the tree to ENV must not hand ENV to the reader.
+  const privateInodes = new Set<number>();
+  for (const name of SPEC_FILE_NAMES) {
+    const st = lstatSync(join(base, name), { throwIfNoEntry: false });
+    if (st?.isFile()) privateInodes.add(st.ino);
+  }
   if (reader) lchownSync(base, reader.uid, reader.gid);
   chmodSync(base, 0o700 | group);
   for (const e of walk(base)) {
@@ -138,7 +144,7 @@ export function settleOwnership(root: string, reader: AccountIds | null): void {
       if (reader) lchownSync(e.abs, reader.uid, reader.gid);
       continue;
     }
-    if (e.kind === 'file' && SPEC_FILE_NAMES.includes(e.rel)) {
+    if (e.kind === 'file' && privateInodes.has(lstatSync(e.abs).ino)) {
       chmodSync(e.abs, 0o600);
       continue;
     }

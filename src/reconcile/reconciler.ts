@@ -44,7 +44,9 @@ const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
  * or a site nginx refuses) fail it; anything else (nginx or the emperor unreachable, a full
  * disk) is retried with backoff and the rollout goes on once the machine recovers.
  */
-const RELEASE_FAULTS = new Set(['RELEASE_CANCELLED', 'UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID']);
+const RELEASE_FAULTS = new Set(['RELEASE_CANCELLED', 'UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID',
+  // a build command made a link or a static root out of the app
+  'APP_LINK_OUTSIDE', 'APP_PATH_OUTSIDE', 'APP_FILE_SPECIAL', 'APP_STATIC_NOT_DIRECTORY']);
 const releaseFault = (err: unknown) => RELEASE_FAULTS.has(asHop3Error(err).code);
 
 /** Passes that may run at once (each app one at a time); its builds are limited separately. */

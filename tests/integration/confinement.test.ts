@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream, existsSync, lchownSync, mkdirSync,
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { c as tarCreate, Header } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +180,16 @@ describe('what an app ships stays inside its release', () => {
     expect(String(maxInput.stdout).trim()).toBe(String(1024 ** 3));
   });
 
+  it('fails a release whose build command makes a link out of the app, and keeps serving', async () => {
+    const dir = tracked(appDir({ 'index.html': 'built link\n', 'hop3.toml': '[build]\nbuilder = "static"\nbefore-build = ["ln -s /etc/passwd pw.txt"]\n' }));
+    const res = await d.rpc('apps.deploy', { app: SITE, archive: await archiveDir(dir) });
+    expect(res.body.result).toMatchObject({ release: 'v2' });
+    const { value: failed } = await within(60_000, async () => (await releases(SITE)).find((r) => r.version === 'v2' && r.status === 'failed'));
+    expect((failed as { message?: string }).message).toContain('pw.txt -> /etc/passwd resolves outside the app: /etc/passwd');
+    expect(await d.get(`${SITE}.localhost`)).toEqual({ status: 200, body: INDEX });
+    expect((await d.get(`${SITE}.localhost`, '/pw.txt')).body).not.toContain('root:x:0:0');
+  });
+
   it('nginx refuses a link in a live release that does not share its target owner', async () => {
     const src = join(d.home, 'apps', SITE, 'releases', 'v1', 'src');
     const worker = accountIds('www-data')!;
@@ -216,8 +227,8 @@ describe('what an app ships stays inside its release', () => {
   });
 });
 
-describe('the entry limit', () => {
-  const d = new Daemon({ HOP3_MAX_APP_FILES: '50' });
+describe('the entry limit, and the byte limit on pushes', () => {
+  const d = new Daemon({ HOP3_MAX_APP_FILES: '50', HOP3_MAX_APP_BYTES: '65536' });
   const work: string[] = [];
   beforeAll(() => d.start());
   afterAll(async () => {
@@ -250,5 +261,29 @@ describe('the entry limit', () => {
     const r = await git(repo, ['push', `http://hop3:${d.token()}@127.0.0.1:${d.apiPort}/git/many-pushed.git`, 'main']);
     expect(r.exitCode, output(r)).not.toBe(0);
     expect(String(r.stderr)).toContain('the app unpacks to more than 50 files (HOP3_MAX_APP_FILES)');
+  });
+
+  /** Commit `files` in a new repository and push it to `app`. */
+  const push = async (app: string, files: Record<string, string | Buffer>) => {
+    const repo = appDir({ 'index.html': INDEX });
+    work.push(repo);
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(repo, name), content);
+    expect((await git(repo, ['init', '-q', '-b', 'main'])).exitCode).toBe(0);
+    expect((await git(repo, ['add', '-A'])).exitCode).toBe(0);
+    expect((await git(repo, ['commit', '-q', '-m', 'big'])).exitCode).toBe(0);
+    return git(repo, ['push', `http://hop3:${d.token()}@127.0.0.1:${d.apiPort}/git/${app}.git`, 'main']);
+  };
+
+  it('has git refuse a pack larger than HOP3_MAX_APP_BYTES', async () => {
+    const r = await push('big-pack', { 'noise.bin': randomBytes(256 * 1024) });
+    expect(r.exitCode, output(r)).not.toBe(0);
+    expect(String(r.stderr)).toContain('pack exceeds maximum allowed size');
+    expect((await d.rpc('apps.status', { app: 'big-pack' })).body.error?.data?.code).toBe('APP_NOT_FOUND');
+  });
+
+  it('refuses a small pack that unpacks to more than HOP3_MAX_APP_BYTES', async () => {
+    const r = await push('big-tree', { 'zeros.bin': Buffer.alloc(1024 * 1024) });
+    expect(r.exitCode, output(r)).not.toBe(0);
+    expect(String(r.stderr)).toContain('the app unpacks to more than 64 KiB (HOP3_MAX_APP_BYTES)');
   });
 });

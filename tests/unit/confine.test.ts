@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -109,5 +109,14 @@ describe('settleOwnership', () => {
     expect(statSync(join(base, 'secret')).uid).toBe(0); // the target is not touched
     expect(lstatSync(join(app, 'hop3.toml'))).toMatchObject({ uid: 0, mode: expect.any(Number) });
     expect(lstatSync(join(app, 'hop3.toml')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps ENV private when the app ships a hard link to it elsewhere', () => {
+    writeFileSync(join(app, 'ENV'), 'SECRET=1\n');
+    mkdirSync(join(app, 'public'));
+    linkSync(join(app, 'ENV'), join(app, 'public', 'env.txt'));
+    settleOwnership(app, { uid: 33, gid: 33 });
+    expect(lstatSync(join(app, 'public', 'env.txt'))).toMatchObject({ uid: 0 });
+    expect(lstatSync(join(app, 'public', 'env.txt')).mode & 0o777).toBe(0o600);
   });
 });
