@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { assertConfined, checkAppPaths, findEscapes, resolveInside, settleOwnership } from '../../src/lib/confine.js';
+import { accountIds } from '../../src/lib/accounts.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 
 let base = '';
@@ -118,5 +119,14 @@ describe('settleOwnership', () => {
     settleOwnership(app, { uid: 33, gid: 33 });
     expect(lstatSync(join(app, 'public', 'env.txt'))).toMatchObject({ uid: 0 });
     expect(lstatSync(join(app, 'public', 'env.txt')).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('accountIds', () => {
+  it('reads uid and gid of an account from passwd text', () => {
+    const passwd = 'root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nbad:x:a:b::/:/bin/sh\n';
+    expect(accountIds('www-data', passwd)).toEqual({ uid: 33, gid: 33 });
+    expect(accountIds('nobody', passwd)).toBeNull();
+    expect(accountIds('bad', passwd)).toBeNull();
   });
 });

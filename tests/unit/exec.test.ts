@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ExecError, run } from '../../src/lib/exec.js';
+import type { Readable } from 'node:stream';
+import { ExecError, run, runPiped } from '../../src/lib/exec.js';
 
 describe('run', () => {
   it('returns when a shell command exits even if it left a background process, and kills that process', async () => {
@@ -17,5 +18,32 @@ describe('run', () => {
     expect(err).toBeInstanceOf(ExecError);
     expect((err as ExecError).exitCode).toBe(3);
     expect((err as ExecError).output).toContain('oops');
+  });
+});
+
+describe('runPiped', () => {
+  const count = async (stdout: Readable) => {
+    let n = 0;
+    for await (const chunk of stdout) n += (chunk as Buffer).length;
+    return n;
+  };
+
+  it('streams a program\'s output to the consumer', async () => {
+    expect(await runPiped(['head', '-c', '5000000', '/dev/zero'], count)).toBe(5_000_000);
+  });
+
+  it('kills the program when the consumer gives up, and throws the consumer\'s error', async () => {
+    const start = Date.now();
+    const err = await runPiped(['cat', '/dev/zero'], async (stdout) => {
+      for await (const _chunk of stdout) throw new Error('enough');
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('enough');
+    expect(Date.now() - start).toBeLessThan(5000);
+  });
+
+  it('throws the program\'s failure with its stderr', async () => {
+    const err = await runPiped(['/bin/sh', '-c', 'echo bad commit >&2; exit 128'], count).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecError);
+    expect(err).toMatchObject({ exitCode: 128, output: expect.stringContaining('bad commit') });
   });
 });
