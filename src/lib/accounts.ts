@@ -1,3 +1,4 @@
+import { readTextOrNull } from './fs-atomic.js';
 import { run, ExecError } from './exec.js';
 
 /** The home directory of a system account, or null when there is no such account. */
@@ -11,4 +12,18 @@ export async function accountHome(user: string): Promise<string | null> {
     if (err instanceof ExecError && err.exitCode === 2) return null;
     throw err;
   }
+}
+
+/**
+ * The unprivileged account nginx workers run as when hop3 runs as root (`www-data`, else
+ * `nobody`), with its primary group; null when hop3 is not root (workers then run as hop3's user).
+ */
+export function workerAccount(): { user: string; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const passwd = readTextOrNull('/etc/passwd') ?? '';
+  for (const user of ['www-data', 'nobody']) {
+    const m = new RegExp(`^${user}:[^:]*:\\d+:(\\d+):`, 'm').exec(passwd);
+    if (m) return { user, gid: Number(m[1]) };
+  }
+  return { user: 'nobody', gid: 65534 };
 }

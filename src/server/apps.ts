@@ -6,6 +6,7 @@ import { x as untar } from 'tar';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { operationalError, userError } from '../lib/errors.js';
+import { secureAppDirs } from '../lib/layout.js';
 import { assertValidSpec, loadAppDir } from '../spec/index.js';
 import type { AppSpec } from '../spec/types.js';
 import type { AppRecord, BuildArtifact, ReleaseRecord, ReleaseSource } from '../store/types.js';
@@ -208,7 +209,8 @@ export async function deployArchive(
       const releaseDir = h.layout.releaseDir(app, r.version);
       rmSync(releaseDir, { recursive: true, force: true });
       renameSync(incoming, releaseDir);
-      for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true });
+      for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true, mode: 0o700 });
+      secureAppDirs(h.layout, app);
       return r;
     });
     return recorded(h, app, release);

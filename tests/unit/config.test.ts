@@ -35,6 +35,11 @@ describe('loadConfig', () => {
       keepReleases: 10,
       healthTimeoutMs: 30_000,
       sshUser: 'hop3',
+      maxOutputLines: 10_000,
+      eventsKeep: 100_000,
+      eventsMaxAgeDays: 90,
+      logMaxBytes: 10_485_760,
+      logKeep: 5,
     });
   });
 
@@ -73,6 +78,11 @@ describe('loadConfig', () => {
       HOP3_KEEP_RELEASES: '3',
       HOP3_HEALTH_TIMEOUT: '7',
       HOP3_SSH_USER: 'git_push-1',
+      HOP3_MAX_OUTPUT_LINES: '500',
+      HOP3_EVENTS_KEEP: '1000',
+      HOP3_EVENTS_MAX_AGE_DAYS: '7',
+      HOP3_LOG_MAX_BYTES: '1048576',
+      HOP3_LOG_KEEP: '2',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -91,12 +101,18 @@ describe('loadConfig', () => {
       keepReleases: 3,
       healthTimeoutMs: 7000,
       sshUser: 'git_push-1',
+      maxOutputLines: 500,
+      eventsKeep: 1000,
+      eventsMaxAgeDays: 7,
+      logMaxBytes: 1_048_576,
+      logKeep: 2,
     });
     // Every variable read here is documented.
     expect(SETTINGS.map(([name]) => name).sort()).toEqual([
-      'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME', 'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES',
-      'HOP3_LISTEN', 'HOP3_LOG_LEVEL', 'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE',
-      'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_SSH_USER', 'HOP3_UWSGI_BIN',
+      'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_EVENTS_KEEP', 'HOP3_EVENTS_MAX_AGE_DAYS', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME',
+      'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES', 'HOP3_LISTEN', 'HOP3_LOG_KEEP', 'HOP3_LOG_LEVEL', 'HOP3_LOG_MAX_BYTES', 'HOP3_MAX_OUTPUT_LINES',
+      'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE', 'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_SSH_USER',
+      'HOP3_UWSGI_BIN',
     ]);
   });
 
