@@ -25,6 +25,14 @@ export interface Config {
   /** What one app may unpack to (an upload or a pushed commit): total file bytes and entries. */
   maxAppBytes: number;
   maxAppFiles: number;
+  /** Output lines kept per release and phase (build, release); the rest are counted, not kept. */
+  maxOutputLines: number;
+  /** Events kept: the newest `eventsKeep`, none older than `eventsMaxAgeDays`. */
+  eventsKeep: number;
+  eventsMaxAgeDays: number;
+  /** Logs are rotated past this size; `logKeep` rotated generations of each are kept. */
+  logMaxBytes: number;
+  logKeep: number;
 }
 
 /** Every setting with its variable, default and meaning; the README table is generated from this. */
@@ -47,6 +55,11 @@ export const SETTINGS = [
   ['HOP3_SSH_USER', 'system account (home HOP3_HOME) that hop3-server setup creates as root for git push over SSH (USER@HOST:APP)', 'hop3'],
   ['HOP3_MAX_APP_BYTES', 'bytes an app (upload or pushed commit) may unpack to; also the largest pack a git push may send', '1073741824 (1 GiB)'],
   ['HOP3_MAX_APP_FILES', 'files, directories and links an app may unpack to', '100000'],
+  ['HOP3_MAX_OUTPUT_LINES', 'build and release output lines kept per release and phase; one line then says how many more were not kept', '10000'],
+  ['HOP3_EVENTS_KEEP', 'events kept (the newest), pruned at start and on each resync', '100000'],
+  ['HOP3_EVENTS_MAX_AGE_DAYS', 'events older than this are pruned', '90'],
+  ['HOP3_LOG_MAX_BYTES', 'size past which a log is rotated: app process logs (by uWSGI) and the daemon\'s logs in HOP3_HOME/log (on each resync)', '10485760'],
+  ['HOP3_LOG_KEEP', 'rotated generations kept per log (older ones are deleted on each resync)', '5'],
 ] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
@@ -118,6 +131,11 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     sshUser,
     maxAppBytes: int(env, 'HOP3_MAX_APP_BYTES', 1024 ** 3, 1024, 2 ** 50),
     maxAppFiles: int(env, 'HOP3_MAX_APP_FILES', 100_000, 1, 100_000_000),
+    maxOutputLines: int(env, 'HOP3_MAX_OUTPUT_LINES', 10_000, 1, 10_000_000),
+    eventsKeep: int(env, 'HOP3_EVENTS_KEEP', 100_000, 100, 100_000_000),
+    eventsMaxAgeDays: int(env, 'HOP3_EVENTS_MAX_AGE_DAYS', 90, 1, 36_500),
+    logMaxBytes: int(env, 'HOP3_LOG_MAX_BYTES', 10_485_760, 65_536, 1_073_741_824),
+    logKeep: int(env, 'HOP3_LOG_KEEP', 5, 1, 100),
   };
 }
 

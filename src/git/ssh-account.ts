@@ -6,7 +6,7 @@ import { accountHome } from '../lib/accounts.js';
 import { operationalError, userError, errorMessage } from '../lib/errors.js';
 import { ExecError, run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
-import type { Layout } from '../lib/layout.js';
+import { dirAccess, type Layout } from '../lib/layout.js';
 import type { OsPlugin } from '../plugins/types.js';
 import { authorizedKeysPath, rewriteKeys, sshEntryPoint, type SshEntryPoint, type SshForm } from './authorized-keys.js';
 
@@ -81,12 +81,12 @@ export async function installSudoers(user: string, text: string, dir = SUDOERS_D
   return 'written';
 }
 
-/** Make `path` root-owned with exactly `mode`; returns whether anything changed. */
-function rootOwned(path: string, mode: number): boolean {
+/** Make `path` owned by root (and group `gid`) with exactly `mode`; returns whether anything changed. */
+function rootOwned(path: string, mode: number, gid = 0): boolean {
   const st = statSync(path);
   let changed = false;
-  if (st.uid !== 0 || st.gid !== 0) {
-    chownSync(path, 0, 0);
+  if (st.uid !== 0 || st.gid !== gid) {
+    chownSync(path, 0, gid);
     changed = true;
   }
   if ((st.mode & 0o7777) !== mode) {
@@ -107,7 +107,11 @@ export function secureKeyFiles(layout: Layout): boolean {
   const created = !existsSync(keys);
   mkdirSync(ssh, { recursive: true, mode: 0o755 });
   if (created) writeFileAtomic(keys, '', 0o644);
-  return [rootOwned(layout.home, 0o755), rootOwned(ssh, 0o755), rootOwned(keys, 0o644)].some(Boolean) || created;
+  // HOP3_HOME stays 0750 with the nginx workers' group (see ensureLayout), plus o+x: the account
+  // passes through it to .ssh but can list and read nothing else there.
+  const gid = dirAccess().gid;
+  const home = gid === null ? rootOwned(layout.home, 0o711) : rootOwned(layout.home, 0o751, gid);
+  return [home, rootOwned(ssh, 0o755), rootOwned(keys, 0o644)].some(Boolean) || created;
 }
 
 /**
@@ -133,7 +137,7 @@ export async function setupSshAccount(ctx: { config: Config; layout: Layout; os:
     if (dir === '/') break;
   }
   onLine(secureKeyFiles(layout)
-    ? `set up ${config.home}, .ssh (0755) and .ssh/authorized_keys (0644): root-owned, writable by root only`
+    ? `set up ${config.home} (0751), .ssh (0755) and .ssh/authorized_keys (0644): root-owned, writable by root only`
     : `${config.home}, .ssh and .ssh/authorized_keys already root-owned and writable by root only`);
   const path = sudoersPath(user, ctx.sudoersDir);
   const sudo = await installSudoers(user, text, ctx.sudoersDir);

@@ -1,5 +1,5 @@
-import { run, ExecError } from './exec.js';
 import { readTextOrNull } from './fs-atomic.js';
+import { run, ExecError } from './exec.js';
 
 export interface AccountIds { uid: number; gid: number }
 
@@ -24,4 +24,18 @@ export async function accountHome(user: string): Promise<string | null> {
     if (err instanceof ExecError && err.exitCode === 2) return null;
     throw err;
   }
+}
+
+/**
+ * The unprivileged account nginx workers run as when hop3 runs as root (`www-data`, else
+ * `nobody`), with its primary group; null when hop3 is not root (workers then run as hop3's user).
+ */
+export function workerAccount(): { user: string; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const passwd = readTextOrNull('/etc/passwd') ?? '';
+  for (const user of ['www-data', 'nobody']) {
+    const m = new RegExp(`^${user}:[^:]*:\\d+:(\\d+):`, 'm').exec(passwd);
+    if (m) return { user, gid: Number(m[1]) };
+  }
+  return { user: 'nobody', gid: 65534 };
 }

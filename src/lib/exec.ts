@@ -5,8 +5,9 @@ import { Hop3Error } from './errors.js';
 
 export interface ExecOptions {
   cwd?: string;
+  /** Added to the allowlisted part of the daemon's environment (see `childEnv`). */
   env?: Record<string, string>;
-  /** Replace the environment instead of extending the daemon's. */
+  /** Exactly `env`, not even the allowlisted variables (app builds and release commands). */
   cleanEnv?: boolean;
   timeoutMs?: number;
   input?: string;
@@ -42,6 +43,23 @@ export class ExecError extends Hop3Error {
   }
 }
 
+/** The daemon's variables a program hop3 runs for itself may see; nothing else gets through. */
+const PASSED = new Set(['PATH', 'HOME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR']);
+
+/**
+ * The environment of every program hop3 starts: the allowlisted variables of the daemon's
+ * (renovate's getChildProcessEnv) plus what the call passes. A token or password exported in
+ * the daemon's shell reaches no child. This is the one place below the entry points that reads
+ * process.env, and it reads only these names.
+ */
+export function childEnv(extra: Record<string, string> = {}, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(from)) {
+    if (v !== undefined && (PASSED.has(k) || k.startsWith('LC_'))) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
 /** Counts spawned processes so benchmarks can prove a converged pass spawns nothing. */
 export const execStats = { spawns: 0 };
 
@@ -57,8 +75,8 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   const { execa } = await import('execa');
   const child = execa(file, args, {
     cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: !opts.cleanEnv,
+    env: opts.cleanEnv ? (opts.env ?? {}) : childEnv(opts.env),
+    extendEnv: false,
     timeout: opts.timeoutMs ?? 120_000,
     input: opts.input,
     stdin: opts.input === undefined ? 'ignore' : 'pipe',
@@ -110,9 +128,9 @@ export function spawnDetached(argv: string[], logFile: string): number {
   const [file, ...args] = argv;
   if (!file) throw new Error('spawnDetached: empty argv');
   execStats.spawns++;
-  const fd = openSync(logFile, 'a');
+  const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: childEnv() });
     child.unref();
     if (child.pid === undefined) throw new ExecError(argv, undefined, '', 'could not be started');
     return child.pid;

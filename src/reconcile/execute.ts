@@ -1,15 +1,16 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
-import { linksTo, type Layout } from '../lib/layout.js';
+import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './reconciler.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 import type { Action, HealthCheck } from './types.js';
+import { cutLine, outputSink } from './output-sink.js';
 
 export interface ExecContext extends ReconcilerDeps {
   app: string;
@@ -19,24 +20,30 @@ export interface ExecContext extends ReconcilerDeps {
   signal?: AbortSignal;
 }
 
-/** Build output and release-phase output become events, so `hop3 deploy` can stream them. */
-function outputTo(ctx: ExecContext, version: number, phase: string) {
-  return (line: string) => ctx.store.addEvent(ctx.app, 'output', { release: version, phase, line });
-}
+/** Build output and release-phase output become events (up to a cap), so `hop3 deploy` can stream them. */
+const outputTo = (ctx: ExecContext, version: number, phase: string) =>
+  outputSink(ctx.store, ctx.app, version, phase, ctx.config.maxOutputLines);
 
 async function build(ctx: ExecContext, version: number): Promise<void> {
   const release = ctx.store.getRelease(ctx.app, version)!;
   const releaseDir = ctx.layout.releaseDir(ctx.app, version);
-  const bctx = { app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: outputTo(ctx, version, 'build'), signal: ctx.signal };
+  const output = outputTo(ctx, version, 'build');
+  const bctx = { app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: output.line, signal: ctx.signal };
   const builder = ctx.plugins.builders.find((b) => b.accept(bctx));
   if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
-  const artifact = await builder.build(bctx);
+  let artifact: BuildArtifact;
+  try {
+    artifact = await builder.build(bctx);
+  } finally {
+    output.close();
+  }
   // Build commands may have made links or the static root: they are held to what the app shipped.
   const src = join(releaseDir, 'src');
   assertConfined(src);
   checkAppPaths(src, release.spec);
   settleOwnership(src, ctx.plugins.proxy.fileReader());
+  secureAppDirs(ctx.layout, ctx.app); // the virtualenvs the build made
   ctx.store.setReleaseArtifact(ctx.app, version, artifact);
   ctx.store.addEvent(ctx.app, 'build.succeeded', { release: version, artifact: artifact.kind });
 }
@@ -52,10 +59,15 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
     HOP3_APP: ctx.app,
     HOP3_RELEASE: `v${version}`,
   };
-  mkdirSync(env.HOME, { recursive: true });
-  for (const cmd of commands) {
-    ctx.store.addEvent(ctx.app, 'output', { release: version, phase: 'release', line: `-----> Running release command: ${cmd}` });
-    await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: outputTo(ctx, version, 'release'), timeoutMs: 900_000, killGroup: true, signal: ctx.signal });
+  mkdirSync(env.HOME, { recursive: true, mode: 0o700 });
+  const output = outputTo(ctx, version, 'release');
+  try {
+    for (const cmd of commands) {
+      output.line(`-----> Running release command: ${cmd}`);
+      await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: output.line, timeoutMs: 900_000, killGroup: true, signal: ctx.signal });
+    }
+  } finally {
+    output.close();
   }
 }
 
@@ -78,7 +90,7 @@ async function awaitHealthy(ctx: ExecContext, version: number, check: HealthChec
     if (ctx.signal?.aborted) throw cancelled(version);
     // Show the pusher why: the last lines the new processes wrote.
     for (const u of check.units) {
-      for (const line of tail(u.log, 8)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line });
+      for (const line of tail(u.log, 8)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line: cutLine(line) });
     }
     throw err;
   }
@@ -197,7 +209,8 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       return releasePhase(ctx, action.version, action.commands);
     case 'write-file':
       if (action.resource.startsWith('vassal:')) return writeVassal(ctx, action.path, action.content);
-      // Run files carry the app's environment (secrets): owner-only.
+      // Run files carry the app's environment (secrets): owner-only, in an owner-only directory.
+      privateDir(dirname(action.path));
       writeFileAtomic(action.path, action.content, 0o600);
       return;
     case 'enable-unit':

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { operationalError, userError } from '../lib/errors.js';
+import { secureAppDirs } from '../lib/layout.js';
 import { assertValidSpec, loadAppDir } from '../spec/index.js';
 import type { AppSpec } from '../spec/types.js';
 import type { AppRecord, BuildArtifact, ReleaseRecord, ReleaseSource } from '../store/types.js';
@@ -207,7 +208,8 @@ export async function deployArchive(
       const releaseDir = h.layout.releaseDir(app, r.version);
       rmSync(releaseDir, { recursive: true, force: true });
       renameSync(incoming, releaseDir);
-      for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true });
+      for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true, mode: 0o700 });
+      secureAppDirs(h.layout, app);
       return r;
     });
     return recorded(h, app, release);

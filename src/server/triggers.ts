@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
+import { housekeeping } from './housekeeping.js';
 
 /** Which app a managed file belongs to, if any. */
 function appOfFile(path: string): string | null {
@@ -32,6 +33,11 @@ function orphans(h: Hop3): string[] {
 
 /** A look at every app, and at files of apps that have no record (at start and on resync). */
 export function resyncAll(h: Hop3): void {
+  try {
+    housekeeping(h);
+  } catch (err) {
+    h.log.warn({ err }, 'housekeeping failed; retried on the next resync');
+  }
   void h.reconciler.triggerAll();
   for (const app of orphans(h)) void h.reconciler.notice(app);
 }

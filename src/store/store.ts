@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { privateFile } from '../lib/layout.js';
 import { dirname } from 'node:path';
 import { migrate } from './migrate.js';
 import { STATE_DIR } from '../lib/paths.js';
@@ -63,9 +64,15 @@ export class Store {
   private readonly listeners = new Set<(app: string) => void>();
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // SQLite gives the -wal and -shm files it creates the database file's mode, so an empty
+      // database file made 0600 here keeps all three owner-only; older homes are fixed below.
+      closeSync(openSync(path, 'a', 0o600));
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
+    if (path !== ':memory:') for (const f of [path, `${path}-wal`, `${path}-shm`]) privateFile(f);
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
@@ -279,6 +286,21 @@ export class Store {
     return rows.map((r) => ({
       id: r.id as number, app: r.app as string | null, at: r.at as string, kind: r.kind, data: JSON.parse(r.data as string),
     }) as EventRecord);
+  }
+
+  /**
+   * Keep the newest `keep` events and none older than `maxAgeDays`, in one DELETE each. Each
+   * limit is first checked on one row through the primary key, so a pass with nothing to prune
+   * scans nothing and writes nothing.
+   */
+  pruneEvents(keep: number, maxAgeDays: number, at = Date.now()): number {
+    let deleted = 0;
+    const cutoff = new Date(at - maxAgeDays * 86_400_000).toISOString();
+    const oldest = this.sql('SELECT at FROM events ORDER BY id LIMIT 1', true).get() as string | undefined;
+    if (oldest !== undefined && oldest < cutoff) deleted += this.sql('DELETE FROM events WHERE at < ?').run(cutoff).changes;
+    const last = this.sql('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?', true).get(keep) as number | undefined;
+    if (last !== undefined) deleted += this.sql('DELETE FROM events WHERE id <= ?').run(last).changes;
+    return deleted;
   }
 
   // --- drift ------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ describe.runIf(isRoot)('git push over SSH to the account hop3-server setup makes
 
     const passwd = String((await execa('getent', ['passwd', USER])).stdout).split(':');
     expect([passwd[5], passwd[6]]).toEqual([d.home, '/bin/sh']);
-    for (const [path, m] of [[d.home, 0o755], [join(d.home, '.ssh'), 0o755], [keysFile, 0o644], [SUDOERS, 0o440]] as const) {
+    for (const [path, m] of [[d.home, 0o751], [join(d.home, '.ssh'), 0o755], [keysFile, 0o644], [SUDOERS, 0o440]] as const) {
       expect([path, mode(path), statSync(path).uid]).toEqual([path, m, 0]);
     }
     const rule = readFileSync(SUDOERS, 'utf8');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Readable } from 'node:stream';
-import { ExecError, run, runPiped } from '../../src/lib/exec.js';
+import { childEnv, ExecError, run, runPiped } from '../../src/lib/exec.js';
 
 describe('run', () => {
   it('returns when a shell command exits even if it left a background process, and kills that process', async () => {
@@ -18,6 +18,33 @@ describe('run', () => {
     expect(err).toBeInstanceOf(ExecError);
     expect((err as ExecError).exitCode).toBe(3);
     expect((err as ExecError).output).toContain('oops');
+  });
+
+  it('passes only the allowlisted variables of the daemon, plus what the call gives', async () => {
+    process.env.SOME_DAEMON_SECRET = 'leak-me';
+    process.env.HOP3_TOKEN = 'leak-me-too';
+    process.env.LC_TIME = 'C.UTF-8';
+    try {
+      const env = JSON.parse((await run(['/usr/bin/python3', '-c', 'import json, os; print(json.dumps(dict(os.environ)))'], { env: { GIVEN: '1' } })).stdout) as Record<string, string>;
+      expect(env.SOME_DAEMON_SECRET).toBeUndefined();
+      expect(env.HOP3_TOKEN).toBeUndefined();
+      expect(env.GIVEN).toBe('1');
+      expect(env.PATH).toBe(process.env.PATH);
+      expect(env.LC_TIME).toBe('C.UTF-8');
+      const clean = JSON.parse((await run(['/usr/bin/python3', '-c', 'import json, os; print(json.dumps(dict(os.environ)))'], { env: { ONLY: 'x' }, cleanEnv: true })).stdout) as Record<string, string>;
+      expect(Object.keys(clean).filter((k) => k !== 'LC_CTYPE')).toEqual(['ONLY']);
+    } finally {
+      delete process.env.SOME_DAEMON_SECRET;
+      delete process.env.HOP3_TOKEN;
+      delete process.env.LC_TIME;
+    }
+  });
+
+  it('childEnv keeps PATH, HOME, LANG, LC_*, TZ and TMPDIR only', () => {
+    const from = { PATH: '/bin', HOME: '/root', LANG: 'C', LC_ALL: 'C', TZ: 'UTC', TMPDIR: '/tmp', AWS_SECRET_ACCESS_KEY: 'x', HOP3_TOKEN: 'y', SSH_AUTH_SOCK: '/s' };
+    expect(childEnv({ DEBIAN_FRONTEND: 'noninteractive' }, from)).toEqual({
+      PATH: '/bin', HOME: '/root', LANG: 'C', LC_ALL: 'C', TZ: 'UTC', TMPDIR: '/tmp', DEBIAN_FRONTEND: 'noninteractive',
+    });
   });
 });
 

@@ -281,7 +281,7 @@ describe('template filters refuse, never escape', () => {
 
   const iniVars = (over: Record<string, unknown>) => ({
     app: 'a', release: 1, process: 'worker', runFile: '/srv/hop3/r.json', restartCount: 0, libDir: '/srv/hop3/lib', python: 'python3',
-    pidfile: '/srv/hop3/run/a.pid', logfile: '/srv/hop3/log/a.log', ...over,
+    pidfile: '/srv/hop3/run/a.pid', logfile: '/srv/hop3/log/a.log', logMaxBytes: 1048576, ...over,
   });
 
   it('the ini template renders safe values', () => {

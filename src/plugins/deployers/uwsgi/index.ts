@@ -46,6 +46,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
           app: release.app, release: release.version, process: proc.name, port, venv, cwd, runFile, restartCount,
           libDir: layout.lib, python: config.pythonBin, workers: release.spec.run.workers,
           pidfile: join(layout.run, `${name}.pid`), logfile: join(layout.appLog(release.app), `${proc.name}.log`),
+          logMaxBytes: config.logMaxBytes,
         };
         const ini = renderTemplate(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
         units.push({

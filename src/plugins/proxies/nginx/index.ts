@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { accountIds } from '../../../lib/accounts.js';
+import { accountIds, workerAccount } from '../../../lib/accounts.js';
 import { renderTemplate } from '../../../lib/render.js';
-import { workerUser } from './master.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 
 /** nginx server blocks, one file per app. */
@@ -14,8 +13,8 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
     name: 'nginx',
     sitePath: (app) => join(dir, `${prefix}${app}.conf`),
     fileReader: () => {
-      const user = workerUser();
-      return user === null ? null : accountIds(user);
+      const worker = workerAccount();
+      return worker === null ? null : accountIds(worker.user);
     },
     render: (site: ProxySite) =>
       renderTemplate('nginx/site.conf.njk', {

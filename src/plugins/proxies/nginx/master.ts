@@ -6,14 +6,9 @@ import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childPids, livePid } from '../../../lib/pidfile.js';
 import { renderTemplate } from '../../../lib/render.js';
+import { workerAccount } from '../../../lib/accounts.js';
 import type { PluginContext } from '../../types.js';
 
-/** Unprivileged user for nginx workers when hop3 runs as root. */
-export function workerUser(): string | null {
-  if (process.getuid?.() !== 0) return null;
-  const passwd = readTextOrNull('/etc/passwd') ?? '';
-  return /^www-data:/m.test(passwd) ? 'www-data' : 'nobody';
-}
 
 /**
  * The nginx hop3 talks to: its own master (embedded mode) or the system's. Site changes go
@@ -54,7 +49,7 @@ export class NginxControl {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
     const conf = renderTemplate('nginx/main.conf.njk', {
-      home: layout.home, httpPort: config.httpPort, user: workerUser(),
+      home: layout.home, httpPort: config.httpPort, user: workerAccount()?.user ?? null,
       mimeTypes: existsSync('/etc/nginx/mime.types') ? '/etc/nginx/mime.types' : join(layout.nginx, 'mime.types'),
     });
     if (!existsSync('/etc/nginx/mime.types')) writeIfDifferent(join(layout.nginx, 'mime.types'), 'types { text/html html; text/css css; application/javascript js; }\n');
