@@ -77,8 +77,19 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
       }
     });
   }
+  // A callback that throws (its store is locked, the disk is full) inside a stream handler would
+  // be an uncaught exception; the first such error fails the run once the program has ended.
+  let lineError: unknown = null;
   if (opts.onLine) {
-    const onLine = opts.onLine;
+    const given = opts.onLine;
+    const onLine = (line: string) => {
+      if (lineError !== null) return;
+      try {
+        given(line);
+      } catch (err) {
+        lineError = err;
+      }
+    };
     let pending = '';
     child.all?.on('data', (chunk: Buffer) => {
       pending += chunk.toString('utf8');
@@ -92,6 +103,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   }
   const result = await child;
   const output = String(result.all ?? '');
+  if (lineError !== null) throw lineError;
   if (result.isCanceled) throw new ExecError(argv, undefined, output, 'was cancelled');
   if (result.timedOut) throw new ExecError(argv, undefined, output, `timed out after ${opts.timeoutMs ?? 120_000} ms`);
   if (result.failed) {

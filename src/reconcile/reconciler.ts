@@ -11,7 +11,7 @@ import type { Plugins } from '../plugins/registry.js';
 import type { Store } from '../store/store.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
-import { cancelled, execute, pruneReleases, type ExecContext } from './execute.js';
+import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
 import { observe, UnitDirectory } from './observe.js';
 import { plan } from './plan.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
@@ -120,8 +120,14 @@ export class Reconciler {
     void this.trigger(app);
   }
 
+  /**
+   * Stop taking work. Rollouts in flight are interrupted (a health check that drips, a long
+   * build), not failed: their releases resume at the next start.
+   */
   close(): Promise<void> {
-    return this.queue.close();
+    const closing = this.queue.close();
+    for (const r of this.rollouts.values()) r.abort.abort(SHUTDOWN);
+    return closing;
   }
 
   /** One stats read shared by the passes of the same moment. */
@@ -190,7 +196,7 @@ export class Reconciler {
     try {
       for (const action of p.actions) {
         if (rolling?.abort.signal.aborted) {
-          failure = cancelled(rolling.version);
+          failure = interrupted(rolling.abort.signal, rolling.version);
           break;
         }
         const step = STEP_OF[action.type];
@@ -200,7 +206,7 @@ export class Reconciler {
           done++;
           if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
         } catch (err) {
-          failure = rolling?.abort.signal.aborted ? cancelled(rolling.version) : err;
+          failure = rolling?.abort.signal.aborted ? interrupted(rolling.abort.signal, rolling.version) : err;
           break;
         }
       }

@@ -102,7 +102,7 @@ export class Daemon {
   async rpc(method: string, params: unknown, token = this.token()): Promise<{ status: number; body: any }> {
     const res = await fetch(`http://127.0.0.1:${this.apiPort}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-hop3-method': method },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
     });
     return { status: res.status, body: await res.json() };
