@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import type { Config } from '../config.js';
-import { asHop3Error, errorMessage } from '../lib/errors.js';
+import { asHop3Error } from '../lib/errors.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
@@ -86,7 +86,10 @@ export class Reconciler {
     this.heavy = new PQueue({ concurrency: deps.config.deployConcurrency });
     this.queue = new WorkQueue((app) => this.pass(app), {
       concurrency: Math.max(PASS_CONCURRENCY, deps.config.deployConcurrency),
-      onError: (app, err, retry) => deps.log.warn({ app, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
+      onError: (app, err, retry) => {
+        const e = asHop3Error(err);
+        deps.log.warn({ app, code: e.code, err: e.message, retryInMs: retry }, 'reconcile failed; will retry');
+      },
     });
   }
 
@@ -214,7 +217,7 @@ export class Reconciler {
       if (rolling) this.rollouts.delete(name);
     }
     this.record(name, p.findings, p.actions.slice(0, done));
-    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? errorMessage(failure) : null });
+    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? asHop3Error(failure).message : null });
     if (!app) return;
 
     if (failure && rolling && releaseFault(failure)) {
@@ -223,7 +226,7 @@ export class Reconciler {
       return;
     }
     if (failure) {
-      this.status(app, desired, observed, errorMessage(failure));
+      this.status(app, desired, observed, asHop3Error(failure).message);
       throw failure;
     }
     if (p.actions.some((a) => a.type === 'build')) {

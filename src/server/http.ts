@@ -27,7 +27,10 @@ function readJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream): Prom
   const header = req.headers[METHOD_HEADER];
   const { limit } = bodyLimitFor(header);
   const tooLarge = () => new RequestRefused(413, RPC.INVALID_REQUEST, bodyTooLargeMessage(header));
-  if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge());
+  if (Number(req.headers['content-length']) > limit) {
+    payload.on('data', () => undefined);
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -35,8 +38,10 @@ function readJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream): Prom
     const fail = (err: Error) => {
       if (done) return;
       done = true;
+      // Whatever still arrives is dropped unread, so the connection closes after the answer
+      // instead of being reset under it.
       payload.removeAllListeners('data');
-      payload.pause();
+      payload.on('data', () => undefined);
       reject(err);
     };
     payload.on('data', (c: Buffer) => {
