@@ -41,6 +41,9 @@ export class ExecError extends Hop3Error {
   }
 }
 
+/** Output lines longer than this reach `onLine` cut short. */
+export const MAX_LINE = 16 * 1024;
+
 /** Counts spawned processes so benchmarks can prove a converged pass spawns nothing. */
 export const execStats = { spawns: 0 };
 
@@ -95,7 +98,12 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
       pending += chunk.toString('utf8');
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
+      // A program that never ends its line must not grow one string without end.
+      if (pending.length > MAX_LINE) {
+        lines.push(pending);
+        pending = '';
+      }
+      for (const line of lines) onLine(line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)} [line cut at ${MAX_LINE} characters]` : line);
     });
     child.all?.on('end', () => {
       if (pending) onLine(pending);

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import { linksTo, type Layout } from '../lib/layout.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,8 +77,24 @@ async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string 
   return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
 }
 
+/** The last lines of a log, read from its last 16 KiB only: an app's log may be any size. */
 function tail(path: string, lines: number): string[] {
-  return (readTextOrNull(path) ?? '').split('\n').filter(Boolean).slice(-lines);
+  let text = '';
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, 16 * 1024);
+      const buf = Buffer.alloc(length);
+      readSync(fd, buf, 0, length, size - length);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).slice(-lines).map((l) => (l.length > 2000 ? `${l.slice(0, 2000)} [cut]` : l));
 }
 
 async function awaitHealthy(ctx: ExecContext, version: number, check: HealthCheck): Promise<void> {

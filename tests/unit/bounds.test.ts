@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asHop3Error, systemError } from '../../src/lib/errors.js';
 import { httpGet } from '../../src/lib/http-get.js';
+import { MAX_LINE, run } from '../../src/lib/exec.js';
 import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
 import {
   bodyLimitFor, bodyTooLargeMessage, jsonDepthExceeds, RPC_BODY_LIMIT, UPLOAD_BODY_LIMIT, uploadMismatch,
@@ -169,5 +170,24 @@ describe('the store under another process\'s lock', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect(JSON.stringify(store.getApp('a')?.lifecycle)).toContain('deploying');
     lifecycles.close();
+  });
+});
+
+describe('program output cannot take the daemon down', () => {
+  it('cuts a line that never ends', async () => {
+    const lines: string[] = [];
+    await run(['python3', '-c', 'import sys; sys.stdout.write("x" * 200000)'], { onLine: (l) => lines.push(l) });
+    expect(lines.length).toBeGreaterThan(1);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(MAX_LINE + 50);
+  });
+  it('turns an error thrown by the line callback into a failed run, after the program ends', async () => {
+    const lines: string[] = [];
+    await expect(run(['sh', '-c', 'echo a; echo b; echo c'], {
+      onLine: (l) => {
+        lines.push(l);
+        throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      },
+    })).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(lines).toEqual(['a']);
   });
 });
