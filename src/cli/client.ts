@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultHome } from '../config.js';
 import { Hop3Error } from '../lib/errors.js';
+import { METHOD_HEADER } from '../server/rpc-limits.js';
 
 export interface ClientConfig {
   url: string;
@@ -31,7 +32,8 @@ export async function call<T = unknown>(cfg: ClientConfig, method: string, param
   try {
     res = await fetch(`${cfg.url}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}` },
+      // The method up front: the daemon picks the body limit before it reads the body.
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}`, [METHOD_HEADER]: method },
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
       signal: AbortSignal.timeout(600_000),
     });

@@ -59,6 +59,8 @@ export function childEnv(extra: Record<string, string> = {}, from: NodeJS.Proces
   }
   return { ...env, ...extra };
 }
+/** Output lines longer than this reach `onLine` cut short. */
+export const MAX_LINE = 16 * 1024;
 
 /** Counts spawned processes so benchmarks can prove a converged pass spawns nothing. */
 export const execStats = { spawns: 0 };
@@ -96,14 +98,30 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
       }
     });
   }
+  // A callback that throws (its store is locked, the disk is full) inside a stream handler would
+  // be an uncaught exception; the first such error fails the run once the program has ended.
+  let lineError: unknown = null;
   if (opts.onLine) {
-    const onLine = opts.onLine;
+    const given = opts.onLine;
+    const onLine = (line: string) => {
+      if (lineError !== null) return;
+      try {
+        given(line);
+      } catch (err) {
+        lineError = err;
+      }
+    };
     let pending = '';
     child.all?.on('data', (chunk: Buffer) => {
       pending += chunk.toString('utf8');
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) onLine(line);
+      // A program that never ends its line must not grow one string without end.
+      if (pending.length > MAX_LINE) {
+        lines.push(pending);
+        pending = '';
+      }
+      for (const line of lines) onLine(line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)} [line cut at ${MAX_LINE} characters]` : line);
     });
     child.all?.on('end', () => {
       if (pending) onLine(pending);
@@ -111,6 +129,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   }
   const result = await child;
   const output = String(result.all ?? '');
+  if (lineError !== null) throw lineError;
   if (result.isCanceled) throw new ExecError(argv, undefined, output, 'was cancelled');
   if (result.timedOut) throw new ExecError(argv, undefined, output, `timed out after ${opts.timeoutMs ?? 120_000} ms`);
   if (result.failed) {

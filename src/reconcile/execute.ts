@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
+import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,7 @@ export interface ExecContext extends ReconcilerDeps {
   app: string;
   /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
   knownPids: Map<string, number>;
-  /** Aborted when the release this pass rolls out is cancelled. */
+  /** Aborted when the release this pass rolls out is cancelled, or the daemon stops (SHUTDOWN). */
   signal?: AbortSignal;
 }
 
@@ -73,21 +73,53 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
 
 export const cancelled = (version: number) => userError('RELEASE_CANCELLED', `release v${version} was cancelled before it went live`);
 
+/** The abort reason of a rollout the daemon interrupts because it stops (not a cancel). */
+export const SHUTDOWN = 'hop3-server is stopping';
+
+/**
+ * Why a rollout's signal fired: a cancel fails the release; a daemon that stops leaves it as it
+ * is, to be resumed at the next start.
+ */
+export function interrupted(signal: AbortSignal, version: number) {
+  return signal.reason === SHUTDOWN
+    ? operationalError('SHUTTING_DOWN', `the rollout of v${version} was interrupted: ${SHUTDOWN}`, { hint: 'it resumes when hop3-server starts again' })
+    : cancelled(version);
+}
+
+/** A health check reads at most this much of the answer: its status is what counts. */
+export const HEALTH_BODY_LIMIT = 64 * 1024;
+
 /** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */
 async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
   const stats = await ctx.emperor.stats(1000).catch(() => null);
   return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
 }
 
+/** The last lines of a log, read from its last 16 KiB only: an app's log may be any size. */
 function tail(path: string, lines: number): string[] {
-  return (readTextOrNull(path) ?? '').split('\n').filter(Boolean).slice(-lines);
+  let text = '';
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, 16 * 1024);
+      const buf = Buffer.alloc(length);
+      readSync(fd, buf, 0, length, size - length);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).slice(-lines).map((l) => (l.length > 2000 ? `${l.slice(0, 2000)} [cut]` : l));
 }
 
 async function awaitHealthy(ctx: ExecContext, version: number, check: HealthCheck): Promise<void> {
   try {
     await pollHealthy(ctx, check);
   } catch (err) {
-    if (ctx.signal?.aborted) throw cancelled(version);
+    if (ctx.signal?.aborted) throw interrupted(ctx.signal, version);
     // Show the pusher why: the last lines the new processes wrote.
     for (const u of check.units) {
       for (const line of tail(u.log, 8)) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: `log ${basename(u.log)}`, line: cutLine(line) });
@@ -105,7 +137,8 @@ async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> 
       if (cursed) throw operationalError('PROCESS_CRASHING', `process ${cursed} keeps exiting before it serves`, { hint: `its log is in apps/${ctx.app}/log/` });
     }
     try {
-      const res = await httpGet(check.url, check.host, Math.max(100, deadline - Date.now()));
+      // One deadline for the whole check: no single answer may run past it, however it drips.
+      const res = await httpGet(check.url, check.host, Math.max(100, deadline - Date.now()), { maxBytes: HEALTH_BODY_LIMIT, signal: ctx.signal });
       if (res.status === check.expectStatus) return;
       last = `status ${res.status}`;
     } catch (err) {

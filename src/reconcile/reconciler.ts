@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import type { Config } from '../config.js';
-import { asHop3Error, errorMessage } from '../lib/errors.js';
+import { asHop3Error } from '../lib/errors.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
@@ -11,7 +11,7 @@ import type { Plugins } from '../plugins/registry.js';
 import type { Store } from '../store/store.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
-import { cancelled, execute, pruneReleases, type ExecContext } from './execute.js';
+import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
 import { observe, UnitDirectory } from './observe.js';
 import { plan } from './plan.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
@@ -88,7 +88,10 @@ export class Reconciler {
     this.heavy = new PQueue({ concurrency: deps.config.deployConcurrency });
     this.queue = new WorkQueue((app) => this.pass(app), {
       concurrency: Math.max(PASS_CONCURRENCY, deps.config.deployConcurrency),
-      onError: (app, err, retry) => deps.log.warn({ app, err: errorMessage(err), retryInMs: retry }, 'reconcile failed; will retry'),
+      onError: (app, err, retry) => {
+        const e = asHop3Error(err);
+        deps.log.warn({ app, code: e.code, err: e.message, retryInMs: retry }, 'reconcile failed; will retry');
+      },
     });
   }
 
@@ -122,8 +125,14 @@ export class Reconciler {
     void this.trigger(app);
   }
 
+  /**
+   * Stop taking work. Rollouts in flight are interrupted (a health check that drips, a long
+   * build), not failed: their releases resume at the next start.
+   */
   close(): Promise<void> {
-    return this.queue.close();
+    const closing = this.queue.close();
+    for (const r of this.rollouts.values()) r.abort.abort(SHUTDOWN);
+    return closing;
   }
 
   /** One stats read shared by the passes of the same moment. */
@@ -192,7 +201,7 @@ export class Reconciler {
     try {
       for (const action of p.actions) {
         if (rolling?.abort.signal.aborted) {
-          failure = cancelled(rolling.version);
+          failure = interrupted(rolling.abort.signal, rolling.version);
           break;
         }
         const step = STEP_OF[action.type];
@@ -202,7 +211,7 @@ export class Reconciler {
           done++;
           if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
         } catch (err) {
-          failure = rolling?.abort.signal.aborted ? cancelled(rolling.version) : err;
+          failure = rolling?.abort.signal.aborted ? interrupted(rolling.abort.signal, rolling.version) : err;
           break;
         }
       }
@@ -210,7 +219,7 @@ export class Reconciler {
       if (rolling) this.rollouts.delete(name);
     }
     this.record(name, p.findings, p.actions.slice(0, done));
-    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? errorMessage(failure) : null });
+    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? asHop3Error(failure).message : null });
     if (!app) return;
 
     if (failure && rolling && releaseFault(failure)) {
@@ -219,7 +228,7 @@ export class Reconciler {
       return;
     }
     if (failure) {
-      this.status(app, desired, observed, errorMessage(failure));
+      this.status(app, desired, observed, asHop3Error(failure).message);
       throw failure;
     }
     if (p.actions.some((a) => a.type === 'build')) {

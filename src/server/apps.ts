@@ -86,24 +86,35 @@ const RELEASES_LOCK = 'new release';
 
 const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
 
+interface ReleaseDraft {
+  source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string>;
+}
+
 /**
  * Create a release record (the reconciler builds and rolls it out once it is desired). Its env
  * is the spec's overlaid with `config set` values, unless given (a rollback restores an old one).
+ * The checks and the port choice come first; then `within.before` (an env edit), the release,
+ * its event and `within.after` (making it desired) are written in one transaction: all land or
+ * none does.
  */
 async function newRelease(
-  h: Hop3, app: string,
-  r: { source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string> },
+  h: Hop3, app: string, r: ReleaseDraft,
+  within: { before?: () => void; after?: (release: ReleaseRecord) => void } = {},
 ): Promise<ReleaseRecord> {
-  const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
   // Domains and ports are checked and recorded one release at a time, across apps, so no two
   // get the same.
-  const release = await h.deployLocks.run(RELEASES_LOCK, async () => {
+  return h.deployLocks.run(RELEASES_LOCK, async () => {
     checkDomainsFree(h, app, r.spec);
     const ports = await allocatePorts(httpProcesses(r.spec), h.store.portsInUse(), h.config.portRange);
-    return h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
+    return h.store.writeRetrying(() => {
+      within.before?.();
+      const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
+      const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
+      h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
+      within.after?.(release);
+      return release;
+    });
   });
-  h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
-  return release;
 }
 
 /** Resolves once a release is live or failed (the rollout runs in the reconcile loop). */
@@ -129,11 +140,12 @@ async function settled(h: Hop3, app: string, version: number): Promise<void> {
 export function cancelRelease(h: Hop3, app: string, version: number, reason: string) {
   const before = h.store.getRelease(app, version);
   if (!before) throw userError('RELEASE_NOT_FOUND', `${app} has no release v${version}`, { hint: `see \`hop3 releases ${app}\`` });
-  const cancelled = h.store.failRelease(app, version, reason);
-  if (cancelled) {
-    h.store.addEvent(app, 'release.failed', { release: version, code: 'RELEASE_CANCELLED', message: reason });
-    h.reconciler.abortRollout(app, version);
-  }
+  const cancelled = h.store.transaction(() => {
+    const failed = h.store.failRelease(app, version, reason);
+    if (failed) h.store.addEvent(app, 'release.failed', { release: version, code: 'RELEASE_CANCELLED', message: reason });
+    return failed;
+  });
+  if (cancelled) h.reconciler.abortRollout(app, version);
   return { app, release: `v${version}`, cancelled, status: h.store.getRelease(app, version)!.status };
 }
 
@@ -151,19 +163,27 @@ export function cancelOrphanedPushes(h: Hop3): void {
  * Under the app's deploy lock (so deploys to one app happen one after another, each seeing the
  * one before), create a release and make it desired; hold the lock until it is live or failed.
  * `start`: a deploy runs its release; a config change or rollback of a stopped app only records
- * it, for the next start. Resolves once the release is recorded.
+ * it, for the next start. `create` may call `desire` inside the transaction that records the
+ * release; otherwise it is made desired after. Resolves once the release is recorded.
  */
-function rollOut<R extends ReleaseRecord | null>(h: Hop3, app: string, start: boolean, create: () => Promise<R>): Promise<R> {
+function rollOut<R extends ReleaseRecord | null>(
+  h: Hop3, app: string, start: boolean, create: (desire: (release: ReleaseRecord) => void) => Promise<R>,
+): Promise<R> {
   return new Promise((resolve, reject) => {
     void h.deployLocks.run(app, async () => {
+      let desired = false;
+      const desire = (r: ReleaseRecord) => {
+        h.store.updateDesired(app, { desiredRelease: r.version, ...(start ? { desiredState: 'running' } : {}) });
+        desired = true;
+      };
       let release: R;
       try {
-        release = await create();
+        release = await create(desire);
+        if (release && !desired) await h.store.writeRetrying(() => desire(release!));
       } catch (err) {
         reject(err);
         return;
       }
-      if (release) h.store.updateDesired(app, { desiredRelease: release.version, ...(start ? { desiredState: 'running' } : {}) });
       resolve(release);
       if (release && h.store.getApp(app)?.desiredState === 'running') await settled(h, app, release.version);
     }).catch((err: unknown) => h.log.error({ app, err }, 'deploy lock holder failed'));
@@ -230,15 +250,23 @@ async function checkBranchUnmoved(h: Hop3, app: string, push: { ref: string; old
   }
 }
 
-/** A config change makes a new release from the same build, with the new environment. */
-export async function releaseConfigChange(h: Hop3, name: string) {
-  const release = await rollOut(h, name, false, async () => {
+/**
+ * A config change makes a new release from the same build, with the new environment. `edit`
+ * changes the env records; it lands in the same transaction as the release (or alone, while
+ * the app has no build yet), so a change that fails leaves env and releases as they were.
+ */
+export async function releaseConfigChange(h: Hop3, name: string, edit: () => void) {
+  const release = await rollOut(h, name, false, async (desire) => {
     // Chosen under the lock: a deploy that was in progress is the base once it is live.
     const app = requireApp(h, name);
     const base = [app.desiredRelease, app.currentRelease]
       .map((v) => (v === null ? null : h.store.getRelease(app.name, v)))
       .find((r) => r?.artifact && r.status !== 'failed');
-    return base ? newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }) : null;
+    if (!base) {
+      await h.store.writeRetrying(edit);
+      return null;
+    }
+    return newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }, { before: edit, after: desire });
   });
   return release && recorded(h, name, release);
 }
@@ -250,7 +278,7 @@ export async function releaseConfigChange(h: Hop3, name: string) {
 export async function rollback(h: Hop3, name: string, version: number | undefined) {
   requireApp(h, name);
   let from: ReleaseRecord | undefined;
-  const release = await rollOut(h, name, false, async () => {
+  const release = await rollOut(h, name, false, async (desire) => {
     // Chosen under the lock, once any deploy in progress is live or failed.
     const app = requireApp(h, name);
     const releases = h.store.listReleases(name);
@@ -270,12 +298,16 @@ export async function rollback(h: Hop3, name: string, version: number | undefine
     if (!from.artifact || !existsSync(join(h.layout.home, from.artifact.dir))) {
       throw userError('ROLLBACK_NO_ARTIFACT', `the build of v${from.version} is not available (it was pruned)`, { hint: 'HOP3_KEEP_RELEASES sets how many builds are kept' });
     }
-    const r = await newRelease(h, name, { source: 'rollback', commit: from.commit, spec: from.spec, artifact: from.artifact, env: from.env });
     // The configuration goes back too, or the next change would bring the rolled-back values back.
-    const configured = Object.fromEntries(Object.entries(from.env).filter(([k, v]) => from!.spec.env[k] !== v));
-    h.store.replaceEnv(name, configured);
-    h.store.addEvent(name, 'config.changed', { set: Object.keys(configured), restoredFrom: from.version });
-    return r;
+    const good = from;
+    const configured = Object.fromEntries(Object.entries(good.env).filter(([k, v]) => good.spec.env[k] !== v));
+    return newRelease(h, name, { source: 'rollback', commit: good.commit, spec: good.spec, artifact: good.artifact, env: good.env }, {
+      before: () => {
+        h.store.replaceEnv(name, configured);
+        h.store.addEvent(name, 'config.changed', { set: Object.keys(configured), restoredFrom: good.version });
+      },
+      after: desire,
+    });
   });
   return { ...recorded(h, name, release), from: `v${from!.version}` };
 }

@@ -27,7 +27,8 @@ function warnIfEphemeral(config: Config, log: Logger): void {
 
 /**
  * `hop3-server serve`: start (or adopt) the emperor and nginx, serve the API, reconcile.
- * On SIGTERM/SIGINT it stops taking work, finishes the action in flight and leaves apps running.
+ * On SIGTERM/SIGINT it stops taking work, interrupts rollouts in flight (they resume at the next
+ * start) and leaves apps running.
  */
 export async function serve(config: Config, log: Logger): Promise<void> {
   const h = createHop3(config, log);
@@ -65,11 +66,14 @@ export async function serve(config: Config, log: Logger): Promise<void> {
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, 'shutting down: finishing work in flight; apps keep running');
+      log.info({ signal }, 'shutting down: interrupting rollouts in flight; apps keep running');
       void (async () => {
-        await http.close();
+        // Rollouts first: an RPC that waits for a pass (start, stop) would otherwise hold the
+        // HTTP server open until a probe or build of that pass ended.
         await stopTriggers();
         await h.reconciler.close();
+        await http.close();
+        h.lifecycles.close();
         h.store.close();
         if (readFileSync(pidfile, 'utf8').trim() === String(process.pid)) rmSync(pidfile, { force: true });
         log.info('stopped');

@@ -6,6 +6,7 @@ import { ensureLayout, layoutOf, type Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import { TEMPLATES_DIR } from '../lib/paths.js';
 import { KeyedMutex } from '../lib/keyed-mutex.js';
+import { asHop3Error } from '../lib/errors.js';
 import { Lifecycles } from '../lifecycle/lifecycles.js';
 import { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
 import { NginxControl } from '../plugins/proxies/nginx/master.js';
@@ -43,7 +44,7 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   const plugins = loadPlugins(pctx);
   const nginx = new NginxControl(pctx);
   const emperor = new EmperorControl(pctx);
-  const lifecycles = new Lifecycles(store);
+  const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
   const reconciler = new Reconciler({ config, layout, store, plugins, nginx, emperor, lifecycles, log: log.child({ component: 'reconcile' }) });
   return { config, layout, log, store, plugins, nginx, emperor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
 }

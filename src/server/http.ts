@@ -1,11 +1,71 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Hop3 } from './hop3.js';
 import { handleRpc, RPC } from './rpc.js';
+import {
+  bodyLimitFor, bodyTooLargeMessage, jsonDepthExceeds, MAX_BATCH, MAX_JSON_DEPTH, METHOD_HEADER, RPC_BODY_LIMIT, uploadMismatch,
+} from './rpc-limits.js';
 import { tokenMatches } from './token.js';
 import { registerGitHttp } from './git-http.js';
 
-/** Uploads travel base64 inside JSON-RPC; this bounds them (about 48 MiB of archive). */
-export const RPC_BODY_LIMIT = 64 * 1024 * 1024 + 4096;
+/** A request refused before it reaches a method, with its HTTP status and JSON-RPC code. */
+class RequestRefused extends Error {
+  readonly statusCode: number;
+  readonly rpcCode: number;
+
+  constructor(statusCode: number, rpcCode: number, message: string) {
+    super(message);
+    this.statusCode = statusCode;
+    this.rpcCode = rpcCode;
+  }
+}
+
+/**
+ * Read a JSON-RPC body no longer than the limit its method header allows: an announced length
+ * over it is refused before a byte is read, and reading stops at the first byte past it.
+ */
+function readJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream): Promise<unknown> {
+  const header = req.headers[METHOD_HEADER];
+  const { limit } = bodyLimitFor(header);
+  const tooLarge = () => new RequestRefused(413, RPC.INVALID_REQUEST, bodyTooLargeMessage(header));
+  if (Number(req.headers['content-length']) > limit) {
+    payload.on('data', () => undefined);
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const fail = (err: Error) => {
+      if (done) return;
+      done = true;
+      // Whatever still arrives is dropped unread, so the connection closes after the answer
+      // instead of being reset under it.
+      payload.removeAllListeners('data');
+      payload.on('data', () => undefined);
+      reject(err);
+    };
+    payload.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) fail(tooLarge());
+      else chunks.push(c);
+    });
+    payload.on('error', (err: Error) => fail(err));
+    payload.on('end', () => {
+      if (done) return;
+      done = true;
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+        reject(new RequestRefused(400, RPC.INVALID_REQUEST, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new RequestRefused(400, RPC.PARSE_ERROR, `malformed JSON: ${(err as Error).message}`));
+      }
+    });
+  });
+}
 
 export function createHttpServer(h: Hop3, token: string): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: RPC_BODY_LIMIT });
@@ -13,25 +73,47 @@ export function createHttpServer(h: Hop3, token: string): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   registerGitHttp(app, h, token);
 
-  app.post('/rpc', async (req, reply) => {
+  // Our own JSON reader: its limit depends on the request (see readJsonBody).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', (req, payload, done) => {
+    readJsonBody(req, payload).then((body) => done(null, body), (err: Error) => done(err, undefined));
+  });
+
+  // The token is checked when the headers arrive, before any of the body is read or parsed:
+  // an anonymous client costs nothing however much it sends.
+  const authenticate = (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const auth = req.headers.authorization;
     const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     if (!tokenMatches(token, given)) {
-      return reply.code(401).send({ jsonrpc: '2.0', id: null, error: { code: RPC.UNAUTHORIZED, message: 'missing or wrong bearer token' } });
+      void reply.code(401).header('connection', 'close')
+        .send({ jsonrpc: '2.0', id: null, error: { code: RPC.UNAUTHORIZED, message: 'missing or wrong bearer token' } });
+      return;
     }
+    done();
+  };
+
+  app.post('/rpc', { onRequest: authenticate }, async (req, reply) => {
     const body = req.body;
+    const mismatch = uploadMismatch(bodyLimitFor(req.headers[METHOD_HEADER]).upload, body);
+    if (mismatch) return reply.code(400).send({ jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: mismatch } });
     if (Array.isArray(body)) {
       if (body.length === 0) return { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: 'empty batch' } };
+      if (body.length > MAX_BATCH) return { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: `batch of ${body.length} requests: at most ${MAX_BATCH}` } };
       return Promise.all(body.map((r) => handleRpc(h, r)));
     }
     return handleRpc(h, body);
   });
 
   // Malformed JSON, wrong content type and oversized bodies still get JSON-RPC errors.
-  app.setErrorHandler((err: { statusCode?: number; message: string; code?: string }, _req, reply) => {
+  app.setErrorHandler((err: { statusCode?: number; message: string; code?: string }, req, reply) => {
+    if (err instanceof RequestRefused) {
+      void reply.code(err.statusCode).send({ jsonrpc: '2.0', id: null, error: { code: err.rpcCode, message: err.message } });
+      return;
+    }
     const status = err.statusCode ?? 500;
-    const code = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? RPC.INVALID_REQUEST : status === 400 ? RPC.PARSE_ERROR : RPC.INTERNAL;
-    const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `request body over ${RPC_BODY_LIMIT} bytes` : err.message;
+    const tooLarge = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+    const code = tooLarge ? RPC.INVALID_REQUEST : status === 400 ? RPC.PARSE_ERROR : RPC.INTERNAL;
+    const message = tooLarge ? bodyTooLargeMessage(req.headers[METHOD_HEADER]) : err.message;
     void reply.code(status).send({ jsonrpc: '2.0', id: null, error: { code, message } });
   });
   return app;

@@ -48,42 +48,44 @@ const METHODS: Record<string, Handler> = {
       push: p.ref === undefined ? null : { ref: p.ref as string, old: (p.old as string | undefined) ?? '0'.repeat(40) },
     });
   },
-  'apps.configure': (h, p) => {
+  'apps.configure': async (h, p) => {
     const a = requireApp(h, app(p));
-    if (p.deployBranch !== undefined) h.store.setDeployBranch(a.name, p.deployBranch as string | null);
-    if (p.healPolicy !== undefined) h.store.updateDesired(a.name, { healPolicy: p.healPolicy as 'heal' | 'report' });
+    await h.store.writeRetrying(() => {
+      if (p.deployBranch !== undefined) h.store.setDeployBranch(a.name, p.deployBranch as string | null);
+      if (p.healPolicy !== undefined) h.store.updateDesired(a.name, { healPolicy: p.healPolicy as 'heal' | 'report' });
+    });
     const fresh = requireApp(h, a.name);
     return { app: a.name, deployBranch: fresh.deployBranch, deployBranches: deployBranches(fresh), healPolicy: fresh.healPolicy };
   },
   'git.info': (h, p) => ({ app: app(p), deployBranches: deployBranches(h.store.getApp(app(p))) }),
   'git.prepare': async (h, p) => ({ app: app(p), path: await ensureRepo(h.config, h.layout, app(p)) }),
-  'apps.start': (h, p) => {
+  'apps.start': async (h, p) => {
     requireApp(h, app(p));
-    h.store.updateDesired(app(p), { desiredState: 'running' });
+    await h.store.writeRetrying(() => h.store.updateDesired(app(p), { desiredState: 'running' }));
     return settle(h, app(p));
   },
-  'apps.stop': (h, p) => {
+  'apps.stop': async (h, p) => {
     requireApp(h, app(p));
-    h.store.updateDesired(app(p), { desiredState: 'stopped' });
+    await h.store.writeRetrying(() => h.store.updateDesired(app(p), { desiredState: 'stopped' }));
     return settle(h, app(p));
   },
-  'apps.pause': (h, p) => {
+  'apps.pause': async (h, p) => {
     const a = requireApp(h, app(p));
     if (a.desiredState !== 'running' || a.currentRelease === null) {
       throw userError('APP_NOT_RUNNING', `${a.name} is ${a.currentRelease === null ? 'not deployed' : a.desiredState}: only a running app can be paused`, { hint: `\`hop3 start ${a.name}\` first` });
     }
-    h.store.updateDesired(a.name, { desiredState: 'paused' });
+    await h.store.writeRetrying(() => h.store.updateDesired(a.name, { desiredState: 'paused' }));
     return settle(h, a.name);
   },
-  'apps.resume': (h, p) => {
+  'apps.resume': async (h, p) => {
     const a = requireApp(h, app(p));
     if (a.desiredState !== 'paused') throw userError('APP_NOT_PAUSED', `${a.name} is ${a.desiredState}, not paused`, { hint: `\`hop3 start ${a.name}\` starts a stopped app` });
-    h.store.updateDesired(a.name, { desiredState: 'running' });
+    await h.store.writeRetrying(() => h.store.updateDesired(a.name, { desiredState: 'running' }));
     return settle(h, a.name);
   },
-  'apps.restart': (h, p) => {
+  'apps.restart': async (h, p) => {
     requireApp(h, app(p));
-    h.store.updateDesired(app(p), { desiredState: 'running', restart: true });
+    await h.store.writeRetrying(() => h.store.updateDesired(app(p), { desiredState: 'running', restart: true }));
     return settle(h, app(p));
   },
   'apps.destroy': async (h, p) => {
@@ -122,18 +124,27 @@ const METHODS: Record<string, Handler> = {
   },
   'config.set': async (h, p) => {
     requireApp(h, app(p));
-    h.store.editEnv(app(p), p.values as Record<string, string>, []);
-    h.store.addEvent(app(p), 'config.changed', { set: Object.keys(p.values as object) });
-    return { app: app(p), ...(await releaseConfigChange(h, app(p))) };
+    const values = p.values as Record<string, string>;
+    return {
+      app: app(p),
+      ...(await releaseConfigChange(h, app(p), () => {
+        h.store.editEnv(app(p), values, []);
+        h.store.addEvent(app(p), 'config.changed', { set: Object.keys(values) });
+      })),
+    };
   },
   'config.unset': async (h, p) => {
     const a = requireApp(h, app(p));
     const present = h.store.getEnv(a.name);
     const keys = (p.keys as string[]).filter((k) => k in present);
     if (keys.length === 0) return { app: a.name };
-    h.store.editEnv(a.name, {}, keys);
-    h.store.addEvent(a.name, 'config.changed', { unset: keys });
-    return { app: a.name, ...(await releaseConfigChange(h, a.name)) };
+    return {
+      app: a.name,
+      ...(await releaseConfigChange(h, a.name, () => {
+        h.store.editEnv(a.name, {}, keys);
+        h.store.addEvent(a.name, 'config.changed', { unset: keys });
+      })),
+    };
   },
 };
 

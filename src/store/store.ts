@@ -4,6 +4,8 @@ import { privateFile } from '../lib/layout.js';
 import { dirname } from 'node:path';
 import { migrate } from './migrate.js';
 import { STATE_DIR } from '../lib/paths.js';
+import { asHop3Error } from '../lib/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppSpec } from '../spec/types.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
@@ -52,6 +54,14 @@ function toRelease(r: Row): ReleaseRecord {
   };
 }
 
+/**
+ * better-sqlite3 is synchronous: while a statement waits for another process's lock the whole
+ * daemon waits. Keep that wait short; edits retry asynchronously (`writeRetrying`).
+ */
+export const BUSY_TIMEOUT_MS = 100;
+/** How long an edit keeps retrying a locked database before it fails with DB_BUSY. */
+export const BUSY_RETRY_MS = 800;
+
 /** Drift history kept per app; older findings are pruned. */
 const DRIFT_KEPT = 200;
 
@@ -75,7 +85,7 @@ export class Store {
     if (path !== ':memory:') for (const f of [path, `${path}-wal`, `${path}-shm`]) privateFile(f);
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(this.db, STATE_DIR);
   }
 
@@ -106,8 +116,52 @@ export class Store {
     return () => this.listeners.delete(fn);
   }
 
+  /** Apps changed inside the transaction running now: told once it commits. */
+  private pendingChanges: Set<string> | null = null;
+
   private changed(app: string): void {
+    if (this.pendingChanges) {
+      this.pendingChanges.add(app);
+      return;
+    }
     for (const fn of this.listeners) fn(app);
+  }
+
+  /**
+   * Run `fn` in one transaction: every write lands or none does. Listeners hear of the changes
+   * only after the commit, so no pass reads a change that is then rolled back.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.pendingChanges) return this.db.transaction(fn)();
+    const changes = new Set<string>();
+    this.pendingChanges = changes;
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+    } finally {
+      this.pendingChanges = null;
+    }
+    for (const app of changes) this.changed(app);
+    return result;
+  }
+
+  /**
+   * `transaction(fn)`, retried while another process holds the database lock (each try waits
+   * at most BUSY_TIMEOUT_MS, the daemon serves others between tries); then DB_BUSY. Safe
+   * because a failed transaction changed nothing. Other failures (a full disk) throw at once,
+   * as operational errors.
+   */
+  async writeRetrying<T>(fn: () => T, windowMs = BUSY_RETRY_MS): Promise<T> {
+    const until = Date.now() + windowMs;
+    for (;;) {
+      try {
+        return this.transaction(fn);
+      } catch (err) {
+        const e = asHop3Error(err);
+        if (e.code !== 'DB_BUSY' || Date.now() >= until) throw e;
+      }
+      await sleep(50);
+    }
   }
 
   // --- apps -------------------------------------------------------------------------------

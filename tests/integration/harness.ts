@@ -38,14 +38,19 @@ export async function within<T>(ms: number, fn: () => Promise<T> | T): Promise<{
 
 /** A real hop3-server in a throwaway HOP3_HOME on free loopback ports, with its emperor and nginx. */
 export class Daemon {
-  readonly home = mkdtempSync(join(tmpdir(), 'hop3-test-'));
+  readonly home: string;
+  /** Where the daemon's output goes (outside `home` when that is a file system a test fills). */
+  readonly logFile: string;
   httpPort = 0;
   apiPort = 0;
   private proc: ReturnType<typeof execa> | null = null;
+  private exited = false;
   private readonly extraEnv: Record<string, string>;
 
-  constructor(extraEnv: Record<string, string> = {}) {
+  constructor(extraEnv: Record<string, string> = {}, opts: { home?: string; logFile?: string } = {}) {
     this.extraEnv = extraEnv;
+    this.home = opts.home ?? mkdtempSync(join(tmpdir(), 'hop3-test-'));
+    this.logFile = opts.logFile ?? join(this.home, 'daemon.log');
   }
 
   get env(): Record<string, string> {
@@ -66,7 +71,12 @@ export class Daemon {
     if (!this.httpPort) this.httpPort = await freePort();
     if (!this.apiPort) this.apiPort = await freePort();
     this.proc = execa(join(BIN, 'hop3-server'), ['serve'], {
-      env: this.env, reject: false, stdout: { file: join(this.home, 'daemon.log'), append: true }, stderr: { file: join(this.home, 'daemon.log'), append: true },
+      env: this.env, reject: false, stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true },
+    });
+    this.exited = false;
+    const proc = this.proc;
+    void proc.then(() => {
+      if (this.proc === proc) this.exited = true;
     });
     await within(20_000, async () => (await fetch(`http://127.0.0.1:${this.apiPort}/healthz`)).ok);
     return this;
@@ -102,7 +112,7 @@ export class Daemon {
   async rpc(method: string, params: unknown, token = this.token()): Promise<{ status: number; body: any }> {
     const res = await fetch(`http://127.0.0.1:${this.apiPort}/rpc`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-hop3-method': method },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
     });
     return { status: res.status, body: await res.json() };
@@ -119,9 +129,24 @@ export class Daemon {
 
   /** Stop everything this daemon started (emperor, apps, nginx) and delete its home. */
   async cleanup(): Promise<void> {
+    await this.halt();
+    rmSync(this.home, { recursive: true, force: true });
+  }
+
+  /** Kill the daemon and stop its emperor (with the apps) and nginx; the home stays. */
+  async halt(): Promise<void> {
     await this.stop('SIGKILL').catch(() => undefined);
     await execa(join(BIN, 'hop3-server'), ['halt'], { env: this.env, reject: false, timeout: 30_000 });
-    rmSync(this.home, { recursive: true, force: true });
+  }
+
+  /** Whether the daemon process this harness started is still running. */
+  get running(): boolean {
+    return this.proc !== null && !this.exited;
+  }
+
+  /** The daemon's resident memory (kB), from /proc. */
+  rssKb(): number {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))?.[1] ?? NaN);
   }
 }
 
