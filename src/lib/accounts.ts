@@ -12,7 +12,6 @@ export function accountIds(user: string, passwd = readTextOrNull('/etc/passwd') 
   return null;
 }
 
-
 /** The home directory of a system account, or null when there is no such account. */
 export async function accountHome(user: string): Promise<string | null> {
   try {

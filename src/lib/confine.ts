@@ -5,16 +5,16 @@ import { userError } from './errors.js';
 import type { AppSpec } from '../spec/types.js';
 
 /**
- * The kernel's resolution of a path (libc realpath). Node's own realpathSync folds `link/..` as
- * text, which is exactly what a chain of links fools.
- */
-export const realpath = (path: string): string => realpathSync.native(path);
-
-/**
  * Confinement of what an app ships: every path hop3 uses, and every link in the tree, is
  * resolved by the kernel (lstat, realpath), never by string arithmetic on the link's text, so a
  * chain such as `r0 -> .`, `r1 -> r0/..`, ..., `public -> r12` is seen for what it reaches.
  */
+
+/**
+ * The kernel's resolution of a path (libc realpath). Node's own realpathSync folds `link/..` as
+ * text, which is exactly what a chain of links fools.
+ */
+export const realpath = (path: string): string => realpathSync.native(path);
 
 /** hop3's own files at the top of an app; they may hold secrets, so no other account reads them. */
 export const SPEC_FILE_NAMES = ['ENV', 'hop3.toml', 'Procfile'];

@@ -21,12 +21,12 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-export const tooLarge = (limits: UnpackLimits) =>
+const tooLarge = (limits: UnpackLimits) =>
   userError('APP_TOO_LARGE', `the app unpacks to more than ${formatBytes(limits.maxBytes)} (HOP3_MAX_APP_BYTES)`, {
     hint: 'leave build output, dependencies and data out of the app, or raise HOP3_MAX_APP_BYTES',
   });
 
-export const tooManyFiles = (limits: UnpackLimits) =>
+const tooManyFiles = (limits: UnpackLimits) =>
   userError('APP_TOO_MANY_FILES', `the app unpacks to more than ${limits.maxFiles} files (HOP3_MAX_APP_FILES)`, {
     hint: 'leave build output and dependencies out of the app, or raise HOP3_MAX_APP_FILES',
   });
@@ -34,7 +34,7 @@ export const tooManyFiles = (limits: UnpackLimits) =>
 const refused = (path: string, why: string) =>
   userError('ARCHIVE_ENTRY_REFUSED', `the archive entry ${JSON.stringify(path)} ${why}`, { hint: 'send the app directory itself: relative paths inside it, no device files' });
 
-/** Errors of the disk, not of the archive: the same upload may work once there is room. */
+/** Errors of the machine, not of the archive: the same upload may work once there is room. */
 const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE']);
 
 const KINDS = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);

@@ -212,12 +212,13 @@ describe('what an app ships stays inside its release', () => {
     // 28 files of 256 MiB of zeros: 7 GiB once unpacked.
     const size = await writeBomb(bomb, 28, 256);
     expect(size).toBeLessThan(16 * 1024 * 1024);
+    const rssBefore = peakRssMiB(d.pid);
     const start = Date.now();
     const res = await deployFromDisk(d, 'bomb', bomb);
     const ms = Date.now() - start;
     rmSync(bomb);
     const rss = peakRssMiB(d.pid);
-    console.log(`bomb: ${(size / 1024 / 1024).toFixed(1)} MiB gzip (7 GiB unpacked) refused in ${ms} ms; daemon VmHWM ${rss.toFixed(0)} MiB`);
+    console.log(`bomb: ${(size / 1024 / 1024).toFixed(1)} MiB gzip (7 GiB unpacked) refused in ${ms} ms; daemon VmHWM ${rssBefore.toFixed(0)} MiB before, ${rss.toFixed(0)} MiB after`);
     expect(res.body.error?.data).toMatchObject({ code: 'APP_TOO_LARGE', category: 'user' });
     expect(res.body.error.message).toBe('the app unpacks to more than 1 GiB (HOP3_MAX_APP_BYTES)');
     expect(rss).toBeLessThan(400);
