@@ -42,7 +42,8 @@ export class Daemon {
   httpPort = 0;
   apiPort = 0;
   private proc: ReturnType<typeof execa> | null = null;
-  private readonly extraEnv: Record<string, string>;
+  /** Settings on top of the defaults; a change applies from the next start. */
+  readonly extraEnv: Record<string, string>;
 
   constructor(extraEnv: Record<string, string> = {}) {
     this.extraEnv = extraEnv;

@@ -35,6 +35,8 @@ describe('loadConfig', () => {
       keepReleases: 10,
       healthTimeoutMs: 30_000,
       sshUser: 'hop3',
+      probeMs: 30_000,
+      failpoint: null,
     });
   });
 
@@ -73,6 +75,8 @@ describe('loadConfig', () => {
       HOP3_KEEP_RELEASES: '3',
       HOP3_HEALTH_TIMEOUT: '7',
       HOP3_SSH_USER: 'git_push-1',
+      HOP3_PROBE_SECONDS: '2',
+      HOP3_FAILPOINT: 'after-site-write',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -91,12 +95,14 @@ describe('loadConfig', () => {
       keepReleases: 3,
       healthTimeoutMs: 7000,
       sshUser: 'git_push-1',
+      probeMs: 2000,
+      failpoint: 'after-site-write',
     });
     // Every variable read here is documented.
     expect(SETTINGS.map(([name]) => name).sort()).toEqual([
-      'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME', 'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES',
+      'HOP3_DEPLOY_CONCURRENCY', 'HOP3_DOMAIN', 'HOP3_FAILPOINT', 'HOP3_HEALTH_TIMEOUT', 'HOP3_HOME', 'HOP3_HTTP_PORT', 'HOP3_KEEP_RELEASES',
       'HOP3_LISTEN', 'HOP3_LOG_LEVEL', 'HOP3_NGINX', 'HOP3_NGINX_BIN', 'HOP3_NGINX_SYSTEM_DIR', 'HOP3_PORT_RANGE',
-      'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_SSH_USER', 'HOP3_UWSGI_BIN',
+      'HOP3_PROBE_SECONDS', 'HOP3_PYTHON', 'HOP3_RESYNC_SECONDS', 'HOP3_SSH_USER', 'HOP3_UWSGI_BIN',
     ]);
   });
 
@@ -173,6 +179,9 @@ describe('loadConfig', () => {
     { key: 'HOP3_SSH_USER', value: 'hop3\nALL' },
     { key: 'HOP3_SSH_USER', value: 'root:x' },
     { key: 'HOP3_SSH_USER', value: `h${'x'.repeat(32)}` },
+    { key: 'HOP3_PROBE_SECONDS', value: '0' },
+    { key: 'HOP3_PROBE_SECONDS', value: '1.5' },
+    { key: 'HOP3_FAILPOINT', value: 'after-everything' },
   ])('refuses $key=$value', ({ key, value }) => {
     refused({ [key]: value }, key);
   });

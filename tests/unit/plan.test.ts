@@ -87,7 +87,7 @@ function observedOf(d: DesiredApp): ObservedApp {
     for (const f of [...u.files, u.config]) files.set(f.path, f.content);
     units.set(u.name, { present: true, enabled: true, process: proc() });
   }
-  return { units, files, site: d.site.content };
+  return { units, files, site: d.site.content, siteLoaded: true };
 }
 
 function unitsOf(o: ObservedApp): Map<string, ObservedUnit> {
@@ -125,6 +125,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
   const files = new Map(o.files);
   const units = o.units === UNKNOWN ? UNKNOWN : new Map(o.units);
   let site = o.site;
+  let siteLoaded = o.siteLoaded;
   let target = d.target;
   for (const a of actions) {
     switch (a.type) {
@@ -139,6 +140,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
         break;
       case 'apply-site':
         site = a.content;
+        siteLoaded = true;
         break;
       case 'mark-live':
         target = target && { ...target, status: 'live' };
@@ -156,7 +158,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
     }
   }
   // A completed pass records the generation it acted on: the app is settled again.
-  return { d: { ...d, target, settled: target?.status === 'live' }, o: { units, files, site } };
+  return { d: { ...d, target, settled: target?.status === 'live' }, o: { units, files, site, siteLoaded } };
 }
 
 // --- tests --------------------------------------------------------------------------------
@@ -512,7 +514,7 @@ describe('plan: stopped app', () => {
 
   it('does not build a pending target while stopped', () => {
     const d = desired({ state: 'stopped', settled: false, target: release(2, 'pending'), units: [], site: { path: SITE_PATH, content: null } });
-    const p = plan(d, { units: new Map(), files: new Map(), site: null });
+    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: true });
     expect(p).toEqual({ actions: [], findings: [], rollout: false });
   });
 
@@ -528,15 +530,15 @@ describe('plan: stopped app', () => {
     expect(p.findings).toEqual([]);
     // Paused and converged: nothing to do; the site edited by hand is drift like any other.
     const settled = { ...d, settled: true };
-    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite }).actions).toEqual([]);
-    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited' }).findings).toEqual([
+    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite, siteLoaded: true }).actions).toEqual([]);
+    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited', siteLoaded: true }).findings).toEqual([
       { resource: 'site:a', kind: 'changed', desired: bytes(pausedSite), observed: bytes('edited'), action: 'healed' },
     ]);
   });
 
   it('a unit reappearing on a settled stopped app is unexpected drift', () => {
     const d = desired({ state: 'stopped', settled: true, healPolicy: 'report', units: [], site: { path: SITE_PATH, content: null } });
-    const o: ObservedApp = { units: new Map([[WEB, { present: true, enabled: true, process: proc() }]]), files: new Map(), site: null };
+    const o: ObservedApp = { units: new Map([[WEB, { present: true, enabled: true, process: proc() }]]), files: new Map(), site: null, siteLoaded: true };
     const p = plan(d, o);
     expect(p.actions).toEqual([]);
     expect(p.findings).toEqual([{ resource: `vassal:${WEB}`, kind: 'unexpected', desired: 'absent', observed: 'enabled', action: 'reported' }]);
@@ -575,7 +577,7 @@ describe('plan: Unknown is not Missing', () => {
 
   it('unknown units: the files of every unit are still written', () => {
     const d = desired({ settled: false, units: [unit(1, 'web'), unit(1, 'worker')] });
-    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content };
+    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content, siteLoaded: true };
     expect(brief(plan(d, o).actions)).toEqual([
       `write-file:runfile:${WEB}`,
       `write-file:vassal:${WEB}`,

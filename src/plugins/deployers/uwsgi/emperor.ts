@@ -4,7 +4,8 @@ import { spawnDetached } from '../../../lib/exec.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { livePid } from '../../../lib/pidfile.js';
 import { operationalError } from '../../../lib/errors.js';
-import type { PluginContext } from '../../types.js';
+import type { HostServer, PluginContext } from '../../types.js';
+import { stopOrphanAppProcesses } from './orphan-processes.js';
 
 /** What the emperor says about one vassal. */
 export interface VassalStatus {
@@ -19,7 +20,9 @@ export interface VassalStatus {
  * hop3's own uWSGI emperor, started detached so that it (and the apps) outlive hop3-server.
  * Its stats socket is how hop3 observes vassal processes without spawning anything.
  */
-export class EmperorControl {
+export class EmperorControl implements HostServer {
+  readonly resource = 'emperor';
+  readonly uses = 'units' as const;
   private readonly ctx: PluginContext;
   readonly pidfile: string;
   readonly statsSocket: string;
@@ -34,9 +37,15 @@ export class EmperorControl {
     return livePid(this.pidfile, 'uwsgi');
   }
 
+  alive(): boolean {
+    return this.pid() !== null;
+  }
+
   async ensureRunning(): Promise<'started' | 'running'> {
     if (this.pid()) return 'running';
     const { layout, config } = this.ctx;
+    const orphans = await stopOrphanAppProcesses(layout.home);
+    if (orphans.length > 0) this.ctx.log.warn({ pids: orphans }, 'stopped app processes that vassals of a dead emperor left behind');
     spawnDetached(
       [config.uwsgiBin, '--emperor', layout.uwsgiEnabled, '--emperor-stats', this.statsSocket, '--emperor-freq', '1',
         '--pidfile', this.pidfile, '--die-on-term', '--vacuum'],
