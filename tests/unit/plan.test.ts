@@ -614,3 +614,64 @@ describe('plan: Unknown is not Missing', () => {
     expect(p.findings).toEqual([{ resource: 'vassals', kind: 'unknown', desired: 'release v2', observed: 'could not be observed', action: 'reported' }]);
   });
 });
+
+describe('plan: what the proxy loaded', () => {
+  it('a site on disk as wanted but not loaded is re-applied (drift when settled), and the pass after plans nothing', () => {
+    const d = desired();
+    const o = { ...observedOf(d), siteLoaded: false };
+    const p = plan(d, o);
+    const finding = { resource: 'site:a', kind: 'changed', desired: 'loaded by the proxy', observed: 'written but not loaded', action: 'healed' };
+    expect(p.actions).toEqual([{ type: 'apply-site', resource: 'site:a', path: SITE_PATH, content: siteContent(1), drift: finding }]);
+    expect(p.findings).toEqual([finding]);
+    const after = applyActions(d, o, p.actions);
+    expect(plan(after.d, after.o).actions).toEqual([]);
+  });
+
+  it('under report, a site not loaded is only reported', () => {
+    const d = desired({ healPolicy: 'report' });
+    const p = plan(d, { ...observedOf(d), siteLoaded: false });
+    expect(p.actions).toEqual([]);
+    expect(p.findings).toMatchObject([{ resource: 'site:a', observed: 'written but not loaded', action: 'reported' }]);
+  });
+
+  it('a rollout cut short after the site was written: the switch (reload) comes before the old units are retired', () => {
+    // v2's units run and its site is on disk; nginx still serves v1's.
+    const d = desired({ target: release(2, 'built'), settled: false, units: [unit(2, 'web')], site: { path: SITE_PATH, content: siteContent(2) }, health: HEALTH });
+    const o = observedOf(d);
+    if (o.units !== UNKNOWN) o.units.set(unitNameOf(1, 'web'), { present: true, enabled: true, process: proc() });
+    const p = plan(d, { ...o, siteLoaded: false });
+    expect(brief(p.actions)).toEqual(['await-healthy:v2', 'apply-site:site:a', 'remove-unit:a.v1.web', 'mark-live:v2']);
+    expect(p.actions.every((a) => a.drift === undefined)).toBe(true);
+    // Loaded: nothing to switch, only the retirement (what happened before the proxy was observed).
+    expect(brief(plan(d, o).actions)).toEqual(['await-healthy:v2', 'remove-unit:a.v1.web', 'mark-live:v2']);
+  });
+
+  it('an absent site the proxy still serves is re-applied (removal reloaded)', () => {
+    const d = desired({ state: 'stopped', settled: true, units: [], site: { path: SITE_PATH, content: null } });
+    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: false });
+    expect(brief(p.actions)).toEqual(['apply-site:site:a']);
+    expect(p.actions[0]).toMatchObject({ content: null });
+  });
+
+  it('a rollout waits while the proxy cannot be observed: nothing is started, switched, retired or marked live', () => {
+    const d = desired({ target: release(2, 'built'), settled: false, units: [unit(2, 'web')], site: { path: SITE_PATH, content: siteContent(2) }, health: HEALTH });
+    const o: ObservedApp = { ...observedOf(desired({ units: [unit(1, 'web')] })), siteLoaded: UNKNOWN };
+    const p = plan(d, o);
+    expect(p.actions).toEqual([]);
+    expect(p.rollout).toBe(false);
+    expect(p.findings).toEqual([{ resource: 'site:a', kind: 'unknown', desired: 'release v2', observed: 'could not be observed', action: 'reported' }]);
+  });
+
+  it('while the proxy cannot be observed, no unit is retired; other repairs go on and it is reported', () => {
+    const d = desired();
+    const o = observedOf(d);
+    if (o.units !== UNKNOWN) o.units.set('a.v0.web', { present: true, enabled: true, process: proc() });
+    o.files.set(INI, null);
+    const unknownProxy: ObservedApp = { ...o, siteLoaded: UNKNOWN };
+    const p = plan(d, unknownProxy);
+    expect(brief(p.actions)).toEqual([`write-file:vassal:${WEB}`]);
+    expect(p.findings).toContainEqual({ resource: 'site:a', kind: 'unknown', desired: 'loaded by the proxy', observed: 'could not be observed', action: 'reported' });
+    // Once it is seen again, the stray unit goes.
+    expect(brief(plan(d, o).actions)).toContain('remove-unit:a.v0.web');
+  });
+});
