@@ -369,7 +369,7 @@ export class Reconciler {
     const apps: string[] = [];
     for (const [app, { desired }] of this.desiredCache) {
       const needs = server.uses === 'units' ? desired.units.length > 0 : desired.site.content !== null;
-      if (!needs || desired.state === 'stopped') continue;
+      if (!needs || desired.state !== 'running') continue;
       apps.push(app);
       this.probes.markDown(app, reason);
       void this.notice(app);

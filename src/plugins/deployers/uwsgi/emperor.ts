@@ -24,6 +24,7 @@ export class EmperorControl implements HostServer {
   readonly resource = 'emperor';
   readonly uses = 'units' as const;
   private readonly ctx: PluginContext;
+  private starting: Promise<'started' | 'running'> | null = null;
   readonly pidfile: string;
   readonly statsSocket: string;
 
@@ -41,7 +42,18 @@ export class EmperorControl implements HostServer {
     return this.pid() !== null;
   }
 
-  async ensureRunning(): Promise<'started' | 'running'> {
+  /**
+   * Start it unless it runs. Idempotent, and one start at a time: the supervisor and the resync
+   * may both find it dead.
+   */
+  ensureRunning(): Promise<'started' | 'running'> {
+    this.starting ??= this.start().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<'started' | 'running'> {
     if (this.pid()) return 'running';
     const { layout, config } = this.ctx;
     const orphans = await stopOrphanAppProcesses(layout.home);

@@ -39,6 +39,7 @@ export class NginxControl implements HostServer, LoadedConfig {
   readonly resource = 'proxy';
   readonly uses = 'site' as const;
   private readonly ctx: PluginContext;
+  private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private readonly mainConf: string;
   private readonly pidfile: string;
   private readonly pending: SiteChange[] = [];
@@ -140,8 +141,19 @@ export class NginxControl implements HostServer, LoadedConfig {
     return this.embedded ? livePid(this.pidfile, 'nginx') : null;
   }
 
-  /** Write the main config and start the master if it is not running. Idempotent. */
-  async ensureRunning(): Promise<'started' | 'running' | 'system'> {
+  /**
+   * Write the main config and start the master unless it runs (reload it when its config
+   * changed or was never loaded). Idempotent, and one start at a time: the supervisor and the resync
+   * may both find it dead.
+   */
+  ensureRunning(): Promise<'started' | 'running' | 'system'> {
+    this.starting ??= this.start().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<'started' | 'running' | 'system'> {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
     const conf = renderTemplate('nginx/main.conf.njk', {
