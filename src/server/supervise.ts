@@ -3,6 +3,8 @@ import type { HostServer } from '../plugins/types.js';
 import type { Hop3 } from './hop3.js';
 
 const TICK_MS = 250;
+/** After a failed restart (its port taken, say), the next try waits this long. */
+const RETRY_MS = 2000;
 
 /**
  * Watch the host servers every app needs (the process supervisor, the proxy's server) and
@@ -14,6 +16,7 @@ export function superviseHostServers(h: Hop3, servers: HostServer[]): () => void
   const lastPid = new Map<string, number>();
   const healing = new Set<string>();
   const outage = new Map<string, { apps: string[]; observed: string }>();
+  const retryAt = new Map<string, number>();
 
   const heal = async (s: HostServer) => {
     healing.add(s.resource);
@@ -28,9 +31,11 @@ export function superviseHostServers(h: Hop3, servers: HostServer[]): () => void
       }
       await s.ensureRunning();
       outage.delete(s.resource);
+      retryAt.delete(s.resource);
       h.reconciler.hostHealed(s, o.apps, `${o.observed}; restarted`);
     } catch (err) {
-      // Tried again on the next tick; the apps stay Degraded meanwhile.
+      // Tried again shortly; the apps stay Degraded meanwhile.
+      retryAt.set(s.resource, Date.now() + RETRY_MS);
       h.log.error({ server: s.resource, err: errorMessage(err) }, 'could not restart a host server');
     } finally {
       healing.delete(s.resource);
@@ -39,7 +44,7 @@ export function superviseHostServers(h: Hop3, servers: HostServer[]): () => void
 
   const look = (heals: boolean) => {
     for (const s of servers) {
-      if (healing.has(s.resource)) continue;
+      if (healing.has(s.resource) || (retryAt.get(s.resource) ?? 0) > Date.now()) continue;
       const pid = s.pid();
       if (pid !== null) lastPid.set(s.resource, pid);
       if (heals && !s.alive()) void heal(s);
