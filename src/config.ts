@@ -33,7 +33,14 @@ export interface Config {
   /** Logs are rotated past this size; `logKeep` rotated generations of each are kept. */
   logMaxBytes: number;
   logKeep: number;
+  /** Period of the background request through the proxy to each running app (its health). */
+  probeMs: number;
+  /** For tests only: a point where the daemon kills itself (SIGKILL), to test crash recovery. */
+  failpoint: Failpoint | null;
 }
+
+export const FAILPOINTS = ['after-site-write'] as const;
+export type Failpoint = (typeof FAILPOINTS)[number];
 
 /** Every setting with its variable, default and meaning; the README table is generated from this. */
 export const SETTINGS = [
@@ -52,6 +59,8 @@ export const SETTINGS = [
   ['HOP3_DEPLOY_CONCURRENCY', 'apps reconciled in parallel', '4'],
   ['HOP3_KEEP_RELEASES', 'release directories kept per app', '10'],
   ['HOP3_HEALTH_TIMEOUT', 'seconds a new release may take to pass its health check, unless hop3.toml says otherwise', '30'],
+  ['HOP3_PROBE_SECONDS', 'period of the request through the proxy to each running app that its health is based on', '30'],
+  ['HOP3_FAILPOINT', 'for tests: `after-site-write` makes the daemon SIGKILL itself right after writing a site file, before nginx reloads', 'unset'],
   ['HOP3_SSH_USER', 'system account (home HOP3_HOME) that hop3-server setup creates as root for git push over SSH (USER@HOST:APP)', 'hop3'],
   ['HOP3_MAX_APP_BYTES', 'bytes an app (upload or pushed commit) may unpack to; also the largest pack a git push may send', '1073741824 (1 GiB)'],
   ['HOP3_MAX_APP_FILES', 'files, directories and links an app may unpack to', '100000'],
@@ -112,6 +121,10 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
   if (!SSH_USER_PATTERN.test(sshUser)) {
     throw userError('CONFIG_INVALID', `HOP3_SSH_USER=${sshUser} must be an account name: a lowercase letter or '_', then up to 31 lowercase letters, digits, '_' or '-'`);
   }
+  const failpoint = env.HOP3_FAILPOINT || null;
+  if (failpoint !== null && !(FAILPOINTS as readonly string[]).includes(failpoint)) {
+    throw userError('CONFIG_INVALID', `HOP3_FAILPOINT=${failpoint} must be one of ${FAILPOINTS.join(', ')} (or unset)`);
+  }
   return {
     home,
     listen: parseHostPort(env.HOP3_LISTEN || '127.0.0.1:8000', 'HOP3_LISTEN'),
@@ -136,6 +149,8 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     eventsMaxAgeDays: int(env, 'HOP3_EVENTS_MAX_AGE_DAYS', 90, 1, 36_500),
     logMaxBytes: int(env, 'HOP3_LOG_MAX_BYTES', 10_485_760, 65_536, 1_073_741_824),
     logKeep: int(env, 'HOP3_LOG_KEEP', 5, 1, 100),
+    probeMs: int(env, 'HOP3_PROBE_SECONDS', 30, 1, 3600) * 1000,
+    failpoint: failpoint as Failpoint | null,
   };
 }
 

@@ -102,3 +102,26 @@ export interface OsPlugin {
 
 export type Plugin = Builder | Deployer | Proxy | OsPlugin;
 export type PluginFactory<P extends Plugin = Plugin> = (ctx: PluginContext) => P;
+
+/** What the proxy observes about the configuration its running server has loaded. */
+export interface LoadedConfig {
+  /**
+   * Whether the running server serves `path` as `content` (null: absent), i.e. it loaded the file
+   * as it is on disk; null when that cannot be told (the server is not running).
+   */
+  loaded(path: string, content: string | null): boolean | null;
+}
+
+/**
+ * A long-running server hop3 keeps up for every app (the process supervisor, the proxy master).
+ * `uses` names the part of an app's desired state that needs it: an outage touches those apps.
+ */
+export interface HostServer {
+  resource: string;
+  uses: 'units' | 'site';
+  /** Its pid when it runs, null when it is gone. Cheap: a pid file and /proc. */
+  pid(): number | null;
+  /** False only when the server is hop3's to run and is not running. */
+  alive(): boolean;
+  ensureRunning(): Promise<unknown>;
+}

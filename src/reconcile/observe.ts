@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { linksTo, type Layout } from '../lib/layout.js';
 import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
+import type { LoadedConfig } from '../plugins/types.js';
 import type { DesiredApp, ObservedApp, ObservedUnit, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 
@@ -51,6 +52,8 @@ export interface ObserveDeps {
   vassals: Map<string, VassalStatus> | Unknown;
   /** Last known master pid per unit; first sightings set it. */
   knownPids: Map<string, number>;
+  /** What the proxy's running server loaded. */
+  proxy: LoadedConfig;
 }
 
 function read(path: string): string | null | Unknown {
@@ -89,5 +92,7 @@ export function observe(d: DesiredApp, deps: ObserveDeps): ObservedApp {
       units.set(name, { present: available.includes(name), enabled: isEnabled, process });
     }
   }
-  return { units, files, site: read(d.site.path) };
+  const site = read(d.site.path);
+  const loaded = site === UNKNOWN ? null : deps.proxy.loaded(d.site.path, site);
+  return { units, files, site, siteLoaded: loaded ?? UNKNOWN };
 }

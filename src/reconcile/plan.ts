@@ -36,9 +36,11 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
   const unknown = (resource: string, desired: string) =>
     findings.push({ resource, kind: 'unknown', desired, observed: 'could not be observed', action: 'reported' });
 
-  // A rollout needs to see the vassals it starts and retires; without that it waits.
-  if (rollout && o.units === UNKNOWN) {
-    findings.push({ resource: 'vassals', kind: 'unknown', desired: `release v${target.version}`, observed: 'could not be observed', action: 'reported' });
+  // A rollout needs to see the vassals it starts and retires, and what the proxy serves (old
+  // units are retired only once it serves the new site); without that it waits.
+  if (rollout && (o.units === UNKNOWN || o.siteLoaded === UNKNOWN)) {
+    const resource = o.units === UNKNOWN ? 'vassals' : `site:${d.app}`;
+    findings.push({ resource, kind: 'unknown', desired: `release v${target.version}`, observed: 'could not be observed', action: 'reported' });
     return { actions: [], findings, rollout: false };
   }
   if (rollout && target.spec.run.beforeRun.length > 0) {
@@ -73,11 +75,18 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
 
   if (rollout && d.health) actions.push({ type: 'await-healthy', version: target.version, check: d.health });
 
+  const applySite: Action = { type: 'apply-site', resource: `site:${d.app}`, path: d.site.path, content: siteContent };
   if (o.site === UNKNOWN) {
     unknown(`site:${d.app}`, describe(siteContent));
+  } else if (o.site === siteContent && o.siteLoaded === UNKNOWN) {
+    unknown(`site:${d.app}`, 'loaded by the proxy');
+  } else if (o.site === siteContent && !o.siteLoaded) {
+    // On disk as wanted, but the proxy's server never loaded it (or was restarted since): the
+    // switch is not done until it does, so it comes before anything is retired.
+    act(applySite, { resource: `site:${d.app}`, kind: 'changed', desired: 'loaded by the proxy', observed: 'written but not loaded' });
   } else if (o.site !== siteContent) {
     act(
-      { type: 'apply-site', resource: `site:${d.app}`, path: d.site.path, content: siteContent },
+      applySite,
       {
         resource: `site:${d.app}`,
         kind: o.site === null ? 'missing' : siteContent === null ? 'unexpected' : 'changed',
@@ -102,6 +111,8 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
         }
         continue;
       }
+      // Without knowing what the proxy serves, no unit is retired: it may still take traffic.
+      if (o.siteLoaded === UNKNOWN) continue;
       // Units of other releases are retired by a desired change; anything else is unexpected.
       act(
         { type: 'remove-unit', unit: name, resource: `vassal:${name}` },

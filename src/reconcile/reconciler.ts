@@ -14,6 +14,7 @@ import { desiredApp, targetRelease } from './desired.js';
 import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
 import { observe, UnitDirectory } from './observe.js';
 import { plan } from './plan.js';
+import { ProbeBook } from './probes.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 import { WorkQueue } from './work-queue.js';
@@ -81,6 +82,8 @@ export class Reconciler {
   private readonly dirs: { available: UnitDirectory; enabled: UnitDirectory };
   /** Builds and release commands wait here, so a few long builds never hold up drift repair. */
   private readonly heavy: PQueue;
+  /** What requests through the proxy said, per app (filled by the prober, outside the passes). */
+  private readonly probes = new ProbeBook();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -168,7 +171,7 @@ export class Reconciler {
   /** Plan one app without acting (used by tests and the benchmark). */
   async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const desired = app ? this.desired(app) : this.nothing(name);
-    const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids });
+    const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids, proxy: this.d.nginx });
     return { desired, observed, plan: plan(desired, observed) };
   }
 
@@ -318,7 +321,13 @@ export class Reconciler {
       health = 'Degraded';
     } else {
       health = this.processHealth(desired, observed, acted);
-      if (observed.site === UNKNOWN || observed.units === UNKNOWN) health = 'Unknown';
+      if (observed.site === UNKNOWN || observed.units === UNKNOWN || observed.siteLoaded === UNKNOWN) health = 'Unknown';
+      // A request through the proxy is the last word: files and processes can look fine while it fails.
+      const probe = desired.state === 'running' ? this.probes.verdict(app.name) : null;
+      if (probe) {
+        health = probe.health;
+        message = probe.message;
+      }
     }
     const next = {
       sync, health, message,
@@ -343,8 +352,56 @@ export class Reconciler {
     return health;
   }
 
+  /** Apps that should answer a request through the proxy, with the host name to ask for. */
+  probeTargets(): { app: string; host: string }[] {
+    const targets: { app: string; host: string }[] = [];
+    for (const [app, { desired }] of this.desiredCache) {
+      if (desired.state === 'running' && desired.target?.status === 'live' && desired.probeHost) targets.push({ app, host: desired.probeHost });
+    }
+    return targets;
+  }
+
+  /** A request through the proxy answered (ok) or failed; a changed verdict makes a pass record it. */
+  probed(app: string, ok: boolean, detail: string): void {
+    if (this.probes.record(app, ok, detail)) void this.notice(app);
+  }
+
+  /** Apps that wait for a request to get through to end an outage (probed first). */
+  outageApps(): string[] {
+    return this.probeTargets().map((t) => t.app).filter((a) => this.probes.isDown(a));
+  }
+
+  /**
+   * A host server died (the process supervisor, the proxy's server): every app that needs it
+   * shows the outage (Degraded) until a request through the proxy gets through again.
+   * Returns those apps.
+   */
+  hostDown(server: { resource: string; uses: 'units' | 'site' }, reason: string): string[] {
+    const apps: string[] = [];
+    for (const [app, { desired }] of this.desiredCache) {
+      const needs = server.uses === 'units' ? desired.units.length > 0 : desired.site.content !== null;
+      if (!needs || desired.state !== 'running') continue;
+      apps.push(app);
+      this.probes.markDown(app, reason);
+      void this.notice(app);
+    }
+    return apps;
+  }
+
+  /** The server is running again: the outage is drift of each app it touched, healed. */
+  hostHealed(server: { resource: string }, apps: string[], observed: string): void {
+    for (const app of apps) {
+      if (!this.d.store.getApp(app)) continue;
+      const f: DriftFinding = { resource: server.resource, kind: 'missing', desired: 'running', observed, action: 'healed' };
+      this.d.store.addDrift({ app, ...f });
+      this.d.store.addEvent(app, 'drift', { ...f });
+      void this.notice(app);
+    }
+  }
+
   /** Drop what the reconciler remembers of an app (after destroy). */
   forget(app: string): void {
+    this.probes.forget(app);
     this.desiredCache.delete(app);
     this.reported.delete(app);
     for (const unit of [...this.knownPids.keys()]) if (unit.startsWith(`${app}.`)) this.knownPids.delete(unit);

@@ -26,6 +26,8 @@ export interface DesiredApp {
   units: Unit[];
   site: { path: string; content: string | null };
   health: HealthCheck | null;
+  /** Host name a request through the proxy uses to reach the app, when it should answer one. */
+  probeHost?: string;
 }
 
 export interface ObservedUnit {
@@ -43,6 +45,8 @@ export interface ObservedApp {
   /** Current content of each file the desired units need, by path. */
   files: Map<string, string | null | Unknown>;
   site: string | null | Unknown;
+  /** Whether the proxy's running server loaded the site file as it is on disk. */
+  siteLoaded: boolean | Unknown;
 }
 
 export interface DriftFinding {

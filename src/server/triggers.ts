@@ -4,6 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
 import { housekeeping } from './housekeeping.js';
+import { startProber } from './prober.js';
+import { superviseHostServers } from './supervise.js';
 
 /** Which app a managed file belongs to, if any. */
 function appOfFile(path: string): string | null {
@@ -44,8 +46,9 @@ export function resyncAll(h: Hop3): void {
 
 /**
  * Everything that makes the reconciler look at an app: record changes, files changed under the
- * directories hop3 manages, vassal processes that exited or came back, and a periodic resync
- * (which also restarts the emperor or nginx master if either died).
+ * directories hop3 manages, vassal processes that exited or came back, host servers that died
+ * (restarted at once), requests through the proxy that fail or get through again, and a
+ * periodic resync.
  */
 export function startTriggers(h: Hop3): () => Promise<void> {
   const { reconciler, store, log } = h;
@@ -79,11 +82,14 @@ export function startTriggers(h: Hop3): () => Promise<void> {
         else seen.delete(app);
       }
     } catch {
-      // The emperor is down or busy: the resync below restarts it.
+      // The emperor is down (the supervisor restarts it) or busy.
     } finally {
       polling = false;
     }
   }, 250);
+
+  const stopSupervising = superviseHostServers(h, [h.emperor, h.nginx]);
+  const stopProber = startProber(h);
 
   const resync = setInterval(async () => {
     try {
@@ -99,6 +105,8 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     unsubscribe();
     clearInterval(poll);
     clearInterval(resync);
+    stopSupervising();
+    await stopProber();
     await watcher.close();
   };
 }

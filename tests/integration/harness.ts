@@ -45,7 +45,8 @@ export class Daemon {
   apiPort = 0;
   private proc: ReturnType<typeof execa> | null = null;
   private exited = false;
-  private readonly extraEnv: Record<string, string>;
+  /** Settings on top of the defaults; a change applies from the next start. */
+  readonly extraEnv: Record<string, string>;
 
   constructor(extraEnv: Record<string, string> = {}, opts: { home?: string; logFile?: string } = {}) {
     this.extraEnv = extraEnv;

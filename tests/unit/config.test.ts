@@ -44,6 +44,8 @@ describe('loadConfig', () => {
       eventsMaxAgeDays: 90,
       logMaxBytes: 10_485_760,
       logKeep: 5,
+      probeMs: 30_000,
+      failpoint: null,
     });
   });
 
@@ -89,6 +91,8 @@ describe('loadConfig', () => {
       HOP3_EVENTS_MAX_AGE_DAYS: '7',
       HOP3_LOG_MAX_BYTES: '1048576',
       HOP3_LOG_KEEP: '2',
+      HOP3_PROBE_SECONDS: '2',
+      HOP3_FAILPOINT: 'after-site-write',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -114,6 +118,8 @@ describe('loadConfig', () => {
       eventsMaxAgeDays: 7,
       logMaxBytes: 1_048_576,
       logKeep: 2,
+      probeMs: 2000,
+      failpoint: 'after-site-write',
     });
   });
 
@@ -204,6 +210,9 @@ describe('loadConfig', () => {
     { key: 'HOP3_SSH_USER', value: 'hop3\nALL' },
     { key: 'HOP3_SSH_USER', value: 'root:x' },
     { key: 'HOP3_SSH_USER', value: `h${'x'.repeat(32)}` },
+    { key: 'HOP3_PROBE_SECONDS', value: '0' },
+    { key: 'HOP3_PROBE_SECONDS', value: '1.5' },
+    { key: 'HOP3_FAILPOINT', value: 'after-everything' },
   ])('refuses $key=$value', ({ key, value }) => {
     refused({ [key]: value }, key);
   });

@@ -87,7 +87,7 @@ function observedOf(d: DesiredApp): ObservedApp {
     for (const f of [...u.files, u.config]) files.set(f.path, f.content);
     units.set(u.name, { present: true, enabled: true, process: proc() });
   }
-  return { units, files, site: d.site.content };
+  return { units, files, site: d.site.content, siteLoaded: true };
 }
 
 function unitsOf(o: ObservedApp): Map<string, ObservedUnit> {
@@ -125,6 +125,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
   const files = new Map(o.files);
   const units = o.units === UNKNOWN ? UNKNOWN : new Map(o.units);
   let site = o.site;
+  let siteLoaded = o.siteLoaded;
   let target = d.target;
   for (const a of actions) {
     switch (a.type) {
@@ -139,6 +140,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
         break;
       case 'apply-site':
         site = a.content;
+        siteLoaded = true;
         break;
       case 'mark-live':
         target = target && { ...target, status: 'live' };
@@ -156,7 +158,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
     }
   }
   // A completed pass records the generation it acted on: the app is settled again.
-  return { d: { ...d, target, settled: target?.status === 'live' }, o: { units, files, site } };
+  return { d: { ...d, target, settled: target?.status === 'live' }, o: { units, files, site, siteLoaded } };
 }
 
 // --- tests --------------------------------------------------------------------------------
@@ -512,7 +514,7 @@ describe('plan: stopped app', () => {
 
   it('does not build a pending target while stopped', () => {
     const d = desired({ state: 'stopped', settled: false, target: release(2, 'pending'), units: [], site: { path: SITE_PATH, content: null } });
-    const p = plan(d, { units: new Map(), files: new Map(), site: null });
+    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: true });
     expect(p).toEqual({ actions: [], findings: [], rollout: false });
   });
 
@@ -528,15 +530,15 @@ describe('plan: stopped app', () => {
     expect(p.findings).toEqual([]);
     // Paused and converged: nothing to do; the site edited by hand is drift like any other.
     const settled = { ...d, settled: true };
-    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite }).actions).toEqual([]);
-    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited' }).findings).toEqual([
+    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite, siteLoaded: true }).actions).toEqual([]);
+    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited', siteLoaded: true }).findings).toEqual([
       { resource: 'site:a', kind: 'changed', desired: bytes(pausedSite), observed: bytes('edited'), action: 'healed' },
     ]);
   });
 
   it('a unit reappearing on a settled stopped app is unexpected drift', () => {
     const d = desired({ state: 'stopped', settled: true, healPolicy: 'report', units: [], site: { path: SITE_PATH, content: null } });
-    const o: ObservedApp = { units: new Map([[WEB, { present: true, enabled: true, process: proc() }]]), files: new Map(), site: null };
+    const o: ObservedApp = { units: new Map([[WEB, { present: true, enabled: true, process: proc() }]]), files: new Map(), site: null, siteLoaded: true };
     const p = plan(d, o);
     expect(p.actions).toEqual([]);
     expect(p.findings).toEqual([{ resource: `vassal:${WEB}`, kind: 'unexpected', desired: 'absent', observed: 'enabled', action: 'reported' }]);
@@ -575,7 +577,7 @@ describe('plan: Unknown is not Missing', () => {
 
   it('unknown units: the files of every unit are still written', () => {
     const d = desired({ settled: false, units: [unit(1, 'web'), unit(1, 'worker')] });
-    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content };
+    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content, siteLoaded: true };
     expect(brief(plan(d, o).actions)).toEqual([
       `write-file:runfile:${WEB}`,
       `write-file:vassal:${WEB}`,
@@ -610,5 +612,66 @@ describe('plan: Unknown is not Missing', () => {
     expect(p.actions).toEqual([]);
     expect(p.rollout).toBe(false);
     expect(p.findings).toEqual([{ resource: 'vassals', kind: 'unknown', desired: 'release v2', observed: 'could not be observed', action: 'reported' }]);
+  });
+});
+
+describe('plan: what the proxy loaded', () => {
+  it('a site on disk as wanted but not loaded is re-applied (drift when settled), and the pass after plans nothing', () => {
+    const d = desired();
+    const o = { ...observedOf(d), siteLoaded: false };
+    const p = plan(d, o);
+    const finding = { resource: 'site:a', kind: 'changed', desired: 'loaded by the proxy', observed: 'written but not loaded', action: 'healed' };
+    expect(p.actions).toEqual([{ type: 'apply-site', resource: 'site:a', path: SITE_PATH, content: siteContent(1), drift: finding }]);
+    expect(p.findings).toEqual([finding]);
+    const after = applyActions(d, o, p.actions);
+    expect(plan(after.d, after.o).actions).toEqual([]);
+  });
+
+  it('under report, a site not loaded is only reported', () => {
+    const d = desired({ healPolicy: 'report' });
+    const p = plan(d, { ...observedOf(d), siteLoaded: false });
+    expect(p.actions).toEqual([]);
+    expect(p.findings).toMatchObject([{ resource: 'site:a', observed: 'written but not loaded', action: 'reported' }]);
+  });
+
+  it('a rollout cut short after the site was written: the switch (reload) comes before the old units are retired', () => {
+    // v2's units run and its site is on disk; nginx still serves v1's.
+    const d = desired({ target: release(2, 'built'), settled: false, units: [unit(2, 'web')], site: { path: SITE_PATH, content: siteContent(2) }, health: HEALTH });
+    const o = observedOf(d);
+    if (o.units !== UNKNOWN) o.units.set(unitNameOf(1, 'web'), { present: true, enabled: true, process: proc() });
+    const p = plan(d, { ...o, siteLoaded: false });
+    expect(brief(p.actions)).toEqual(['await-healthy:v2', 'apply-site:site:a', 'remove-unit:a.v1.web', 'mark-live:v2']);
+    expect(p.actions.every((a) => a.drift === undefined)).toBe(true);
+    // Loaded: nothing to switch, only the retirement (what happened before the proxy was observed).
+    expect(brief(plan(d, o).actions)).toEqual(['await-healthy:v2', 'remove-unit:a.v1.web', 'mark-live:v2']);
+  });
+
+  it('an absent site the proxy still serves is re-applied (removal reloaded)', () => {
+    const d = desired({ state: 'stopped', settled: true, units: [], site: { path: SITE_PATH, content: null } });
+    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: false });
+    expect(brief(p.actions)).toEqual(['apply-site:site:a']);
+    expect(p.actions[0]).toMatchObject({ content: null });
+  });
+
+  it('a rollout waits while the proxy cannot be observed: nothing is started, switched, retired or marked live', () => {
+    const d = desired({ target: release(2, 'built'), settled: false, units: [unit(2, 'web')], site: { path: SITE_PATH, content: siteContent(2) }, health: HEALTH });
+    const o: ObservedApp = { ...observedOf(desired({ units: [unit(1, 'web')] })), siteLoaded: UNKNOWN };
+    const p = plan(d, o);
+    expect(p.actions).toEqual([]);
+    expect(p.rollout).toBe(false);
+    expect(p.findings).toEqual([{ resource: 'site:a', kind: 'unknown', desired: 'release v2', observed: 'could not be observed', action: 'reported' }]);
+  });
+
+  it('while the proxy cannot be observed, no unit is retired; other repairs go on and it is reported', () => {
+    const d = desired();
+    const o = observedOf(d);
+    if (o.units !== UNKNOWN) o.units.set('a.v0.web', { present: true, enabled: true, process: proc() });
+    o.files.set(INI, null);
+    const unknownProxy: ObservedApp = { ...o, siteLoaded: UNKNOWN };
+    const p = plan(d, unknownProxy);
+    expect(brief(p.actions)).toEqual([`write-file:vassal:${WEB}`]);
+    expect(p.findings).toContainEqual({ resource: 'site:a', kind: 'unknown', desired: 'loaded by the proxy', observed: 'could not be observed', action: 'reported' });
+    // Once it is seen again, the stray unit goes.
+    expect(brief(plan(d, o).actions)).toContain('remove-unit:a.v0.web');
   });
 });

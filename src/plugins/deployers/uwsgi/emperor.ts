@@ -4,7 +4,8 @@ import { spawnDetached } from '../../../lib/exec.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { livePid } from '../../../lib/pidfile.js';
 import { operationalError } from '../../../lib/errors.js';
-import type { PluginContext } from '../../types.js';
+import type { HostServer, PluginContext } from '../../types.js';
+import { stopOrphanAppProcesses } from './orphan-processes.js';
 
 /** What the emperor says about one vassal. */
 export interface VassalStatus {
@@ -19,8 +20,11 @@ export interface VassalStatus {
  * hop3's own uWSGI emperor, started detached so that it (and the apps) outlive hop3-server.
  * Its stats socket is how hop3 observes vassal processes without spawning anything.
  */
-export class EmperorControl {
+export class EmperorControl implements HostServer {
+  readonly resource = 'emperor';
+  readonly uses = 'units' as const;
   private readonly ctx: PluginContext;
+  private starting: Promise<'started' | 'running'> | null = null;
   readonly pidfile: string;
   readonly statsSocket: string;
 
@@ -34,9 +38,26 @@ export class EmperorControl {
     return livePid(this.pidfile, 'uwsgi');
   }
 
-  async ensureRunning(): Promise<'started' | 'running'> {
+  alive(): boolean {
+    return this.pid() !== null;
+  }
+
+  /**
+   * Start it unless it runs. Idempotent, and one start at a time: the supervisor and the resync
+   * may both find it dead.
+   */
+  ensureRunning(): Promise<'started' | 'running'> {
+    this.starting ??= this.start().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<'started' | 'running'> {
     if (this.pid()) return 'running';
     const { layout, config } = this.ctx;
+    const orphans = await stopOrphanAppProcesses(layout.home);
+    if (orphans.length > 0) this.ctx.log.warn({ pids: orphans }, 'stopped app processes that vassals of a dead emperor left behind');
     spawnDetached(
       [config.uwsgiBin, '--emperor', layout.uwsgiEnabled, '--emperor-stats', this.statsSocket, '--emperor-freq', '1',
         '--pidfile', this.pidfile, '--die-on-term', '--vacuum'],

@@ -1,21 +1,40 @@
-import { existsSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ExecError, run } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { childPids, livePid } from '../../../lib/pidfile.js';
+import { childPids, livePid, processStartTime } from '../../../lib/pidfile.js';
 import { renderTemplate } from '../../../lib/render.js';
 import { workerAccount } from '../../../lib/accounts.js';
-import type { PluginContext } from '../../types.js';
+import type { HostServer, LoadedConfig, PluginContext } from '../../types.js';
+import { stopOrphanWorkers } from './orphan-workers.js';
+
+/**
+ * What a running nginx master loaded: the master (pid and start time, so a restarted master or
+ * a reused pid is told apart) and a digest of each file of hop3's as it was on disk just before
+ * the master read its configuration. Kept in run/ so it outlives hop3-server.
+ */
+export interface LoadedRecord {
+  pidFile: string;
+  pid: number;
+  startTime: string;
+  digests: Record<string, string>;
+}
+
+const digest = (content: string) => createHash('sha256').update(content).digest('base64');
 
 
 /**
  * The nginx hop3 talks to: its own master (embedded mode) or the system's. Site changes go
  * through `apply`, which activates a file only after `nginx -t` accepts it.
  */
-export class NginxControl {
+export class NginxControl implements HostServer, LoadedConfig {
+  readonly resource = 'proxy';
+  readonly uses = 'site' as const;
   private readonly ctx: PluginContext;
+  private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private readonly mainConf: string;
   private readonly pidfile: string;
   private readonly pending: SiteChange[] = [];
@@ -25,11 +44,84 @@ export class NginxControl {
   /** System mode: the master's pid file, as the configuration checked last names it. */
   private systemPidFile: string | null = null;
   private compiled: { prefix: string; pidPath: string } | null = null;
+  private readonly loadedFile: string;
+  private record: LoadedRecord | null;
+  /** The running master as last looked up; a pass over many apps looks once. */
+  private masterSeen: { at: number; value: { pid: number; startTime: string } | null } | null = null;
+  /** The last digest computed per file, so an unchanged file is not hashed on every pass. */
+  private readonly digestMemo = new Map<string, { content: string; digest: string }>();
 
   constructor(ctx: PluginContext) {
     this.ctx = ctx;
     this.mainConf = join(ctx.layout.nginx, 'nginx.conf');
     this.pidfile = join(ctx.layout.run, 'nginx.pid');
+    this.loadedFile = join(ctx.layout.run, 'nginx-loaded.json');
+    this.record = readRecord(this.loadedFile);
+  }
+
+  alive(): boolean {
+    return !this.embedded || this.pid() !== null;
+  }
+
+  /** The pid file of the master whose loaded configuration is tracked, if it is known. */
+  private trackedPidFile(): string | null {
+    return this.embedded ? this.pidfile : (this.systemPidFile ?? this.record?.pidFile ?? null);
+  }
+
+  private runningMaster(): { pid: number; startTime: string } | null {
+    const now = Date.now();
+    if (this.masterSeen && now - this.masterSeen.at < 100) return this.masterSeen.value;
+    const file = this.trackedPidFile();
+    const pid = file ? livePid(file, 'nginx') : null;
+    const startTime = pid ? processStartTime(pid) : null;
+    const value = pid && startTime ? { pid, startTime } : null;
+    this.masterSeen = { at: now, value };
+    return value;
+  }
+
+  private digestOf(path: string, content: string): string {
+    const memo = this.digestMemo.get(path);
+    if (memo?.content === content) return memo.digest;
+    const d = digest(content);
+    this.digestMemo.set(path, { content, digest: d });
+    return d;
+  }
+
+  loaded(path: string, content: string | null): boolean | null {
+    // The system nginx before its pid file is known (no check or reload yet): the file is all
+    // there is to go by.
+    if (this.trackedPidFile() === null) return true;
+    const master = this.runningMaster();
+    if (master === null) return null;
+    const r = this.record;
+    if (!r || r.pid !== master.pid || r.startTime !== master.startTime) return false;
+    const seen = r.digests[path];
+    return content === null ? seen === undefined : seen === this.digestOf(path, content);
+  }
+
+  /** hop3's own files as they are now: what a master that reads its configuration now loads. */
+  private snapshot(): Record<string, string> {
+    const { layout, config } = this.ctx;
+    const digests: Record<string, string> = {};
+    const add = (path: string) => {
+      const content = readTextOrNull(path);
+      if (content !== null) digests[path] = this.digestOf(path, content);
+    };
+    if (this.embedded) add(this.mainConf);
+    const dir = this.embedded ? layout.nginxSites : config.systemNginxDir;
+    const ours = this.embedded ? /^[^.].*\.conf$/ : /^hop3-.*\.conf$/;
+    for (const f of existsSync(dir) ? readdirSync(dir) : []) if (ours.test(f)) add(join(dir, f));
+    return digests;
+  }
+
+  /** Record that the master running now loaded `digests`. */
+  private remember(digests: Record<string, string>): void {
+    this.masterSeen = null;
+    const file = this.trackedPidFile();
+    const master = this.runningMaster();
+    if (!file || !master) return;
+    this.record = { pidFile: file, pid: master.pid, startTime: master.startTime, digests };
+    writeFileAtomic(this.loadedFile, `${JSON.stringify(this.record)}\n`, 0o600);
   }
 
   private get embedded(): boolean {
@@ -44,8 +136,19 @@ export class NginxControl {
     return this.embedded ? livePid(this.pidfile, 'nginx') : null;
   }
 
-  /** Write the main config and start the master if it is not running. Idempotent. */
-  async ensureRunning(): Promise<'started' | 'running' | 'system'> {
+  /**
+   * Write the main config and start the master unless it runs (reload it when its config
+   * changed or was never loaded). Idempotent, and one start at a time: the supervisor and the resync
+   * may both find it dead.
+   */
+  ensureRunning(): Promise<'started' | 'running' | 'system'> {
+    this.starting ??= this.start().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<'started' | 'running' | 'system'> {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
     const conf = renderTemplate('nginx/main.conf.njk', {
@@ -56,16 +159,23 @@ export class NginxControl {
     const changed = writeIfDifferent(this.mainConf, conf);
     const pid = this.pid();
     if (pid) {
-      if (changed) await this.reload();
+      // Also when an earlier daemon wrote it and died before the reload.
+      if (changed || this.loaded(this.mainConf, conf) === false) await this.reload();
       return 'running';
     }
-    // nginx daemonizes itself: the command returns once the master is up, and the master
-    // outlives hop3-server so apps keep serving across daemon restarts.
+    // Workers of a master that was killed keep the port: no new master could listen on it.
+    const orphans = await stopOrphanWorkers(layout.home);
+    if (orphans.length > 0) this.ctx.log.warn({ pids: orphans }, 'stopped the workers a dead nginx master left behind');
+    const digests = this.snapshot();
+    // nginx daemonizes itself, and the master outlives hop3-server so apps keep serving across
+    // daemon restarts; its pid file appears just after the command returns.
     try {
       await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
     } catch (err) {
       throw startError(err, config.httpPort);
     }
+    for (let i = 0; i < 250 && !this.pid(); i++) await sleep(20);
+    this.remember(digests);
     return 'started';
   }
 
@@ -123,6 +233,8 @@ export class NginxControl {
     const pid = this.masterPid();
     if (this.embedded && !pid) throw operationalError('NGINX_DOWN', 'the embedded nginx master is not running');
     const before = new Set(pid ? childPids(pid) : []);
+    // Taken before the signal: a file changed in between counts as not loaded (reloaded again).
+    const digests = this.snapshot();
     if (this.embedded) process.kill(pid!, 'SIGHUP');
     else await run([this.ctx.config.nginxBin, '-s', 'reload'], { timeoutMs: 30_000 });
     if (!pid) {
@@ -135,6 +247,7 @@ export class NginxControl {
       const now = childPids(pid);
       if (now.some((c) => !before.has(c)) && ![...before].some(accepting)) {
         for (const c of before) this.retiring.add(c);
+        this.remember(digests);
         return;
       }
       await sleep(10);
@@ -142,6 +255,7 @@ export class NginxControl {
     // nginx accepted the configuration and got the signal; it is only slow to switch (a loaded
     // machine). Carry on: retiring old backends waits for its old workers anyway (drained()).
     for (const c of before) this.retiring.add(c);
+    this.remember(digests);
     this.ctx.log.warn({ pid }, 'nginx has not switched to the new configuration within 5 s of a reload');
   }
 
@@ -194,16 +308,24 @@ export class NginxControl {
   }
 
   private async applyBatch(batch: SiteChange[]): Promise<void> {
-    const changes = batch.map((c) => ({ ...c, previous: readTextOrNull(c.path) })).filter((c) => c.previous !== c.content);
+    // A file already as wanted may still not be what the master loaded (written, then the
+    // daemon died before the reload): it is reloaded all the same.
+    const changes = batch.map((c) => ({ ...c, previous: readTextOrNull(c.path) }))
+      .filter((c) => c.previous !== c.content || this.loaded(c.path, c.content) !== true);
     if (changes.length === 0) return;
     const put = (path: string, content: string | null) => (content === null ? rmSync(path, { force: true }) : writeFileAtomic(path, content));
-    for (const c of changes) put(c.path, c.content);
+    const writes = changes.filter((c) => c.previous !== c.content);
+    for (const c of writes) put(c.path, c.content);
+    if (writes.length > 0 && this.ctx.config.failpoint === 'after-site-write') {
+      this.ctx.log.warn({ paths: writes.map((c) => c.path) }, 'failpoint after-site-write: hop3-server kills itself before the reload');
+      process.kill(process.pid, 'SIGKILL');
+    }
     try {
       await this.test();
       await this.reload();
     } catch (err) {
       // Not applied: leave the files as they were, so disk says what nginx serves.
-      for (const c of changes) put(c.path, c.previous);
+      for (const c of writes) put(c.path, c.previous);
       throw err;
     }
   }
@@ -240,6 +362,15 @@ export function startError(err: unknown, port: number): Error {
   return operationalError('NGINX_START_FAILED', `the embedded nginx master did not start: ${output.trim().split('\n').slice(-3).join(' ')}`, {
     hint: 'see the nginx error above; the configuration is in $HOP3_HOME/nginx/nginx.conf', cause: err,
   });
+}
+
+function readRecord(path: string): LoadedRecord | null {
+  try {
+    const r = JSON.parse(readTextOrNull(path) ?? 'null') as LoadedRecord | null;
+    return r && typeof r.pid === 'number' && typeof r.startTime === 'string' && typeof r.digests === 'object' ? r : null;
+  } catch {
+    return null; // unreadable: nothing is known to be loaded, so everything is reloaded once
+  }
 }
 
 interface SiteChange {

@@ -1,0 +1,87 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** One process as /proc shows it: enough to tell whose it is. */
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  /** Its command line, arguments joined by spaces (nginx retitles its processes here). */
+  title: string;
+  /** Its working directory and the targets of its open file descriptors. */
+  paths: string[];
+  /** Names of its environment variables (values are not read: they may be secrets). */
+  envNames: string[];
+}
+
+function readProc(pid: number, wanted: (title: string) => boolean): ProcInfo | null {
+  try {
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    if (!wanted(title)) return null;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const paths: string[] = [];
+    const link = (p: string) => {
+      try {
+        paths.push(readlinkSync(p));
+      } catch {
+        // closed meanwhile, or not ours to read
+      }
+    };
+    link(`/proc/${pid}/cwd`);
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) link(`/proc/${pid}/fd/${fd}`);
+    let envNames: string[] = [];
+    try {
+      envNames = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => kv.split('=', 1)[0]!);
+    } catch {
+      // another user's process
+    }
+    return { pid, ppid, title, paths, envNames };
+  } catch {
+    return null;
+  }
+}
+
+/** The processes on the machine whose command line `wanted` accepts. */
+export function processes(wanted: (title: string) => boolean = () => true): ProcInfo[] {
+  const found: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = readProc(Number(name), wanted);
+    if (p) found.push(p);
+  }
+  return found;
+}
+
+/** Whether any of a process's paths is inside `dir`. */
+export const touches = (p: ProcInfo, dir: string) => {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return p.paths.some((path) => path.startsWith(prefix));
+};
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** SIGTERM (or `first`) to `pids`, SIGKILL to those still alive after `graceMs`. */
+export async function stopProcesses(pids: number[], first: NodeJS.Signals = 'SIGTERM', graceMs = 2000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  if (pids.length === 0) return;
+  signal(first);
+  const deadline = Date.now() + graceMs;
+  while (pids.some(alive) && Date.now() < deadline) await sleep(20);
+  if (pids.some(alive)) signal('SIGKILL');
+  for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(20);
+}
