@@ -18,6 +18,8 @@ export interface ExecOptions {
   killGroup?: boolean;
   /** Aborting it kills the program (a cancelled release stops its build at once). */
   signal?: AbortSignal;
+  /** Called with the program's pid once it runs, before anything waits on it. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ExecResult {
@@ -68,6 +70,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     detached: opts.killGroup ?? false,
     cancelSignal: opts.signal,
   });
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   if (opts.killGroup) {
     child.nodeChildProcess.on('exit', () => {
       try {
