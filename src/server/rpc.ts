@@ -18,7 +18,12 @@ const app = (p: Params) => p.app as string;
 const version = (p: Params) => (p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, '')));
 
 /** Wait for the pass a desired change triggered, then answer with the app's status. */
-async function settle(h: Hop3, name: string) {
+async function settle(h: Hop3, name: string, detach = false) {
+  if (detach) {
+    // The client follows it (or not) through apps.status and apps.events.
+    h.reconciler.trigger(name).catch((err: unknown) => h.log.warn({ app: name, err }, 'pass failed'));
+    return appView(h, requireApp(h, name));
+  }
   await h.reconciler.trigger(name);
   const error = h.reconciler.lastPass.get(name)?.error;
   if (error) {
@@ -55,12 +60,12 @@ const METHODS: Record<string, Handler> = {
   'apps.start': (h, p) => {
     requireApp(h, app(p));
     h.store.updateDesired(app(p), { desiredState: 'running' });
-    return settle(h, app(p));
+    return settle(h, app(p), p.detach === true);
   },
   'apps.stop': (h, p) => {
     requireApp(h, app(p));
     h.store.updateDesired(app(p), { desiredState: 'stopped' });
-    return settle(h, app(p));
+    return settle(h, app(p), p.detach === true);
   },
   'apps.pause': (h, p) => {
     const a = requireApp(h, app(p));
@@ -79,7 +84,7 @@ const METHODS: Record<string, Handler> = {
   'apps.restart': (h, p) => {
     requireApp(h, app(p));
     h.store.updateDesired(app(p), { desiredState: 'running', restart: true });
-    return settle(h, app(p));
+    return settle(h, app(p), p.detach === true);
   },
   'apps.destroy': async (h, p) => {
     await destroyApp(h, app(p));
