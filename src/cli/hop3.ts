@@ -195,13 +195,20 @@ for (const [name, description] of [
         out({ ...s, detached: true }, Boolean(o.json), () => `${app}: ${name} is recorded and applied on its own; ${followHint(app)}`);
         return;
       }
+      const deadline = Date.now() + o.timeout * 1000;
       const caused = name === 'start' || name === 'resume' ? await releaseStartWouldRollOut(app) : null;
+      const after = caused === null ? 0 : await lastEventId(cfg, app);
       const signal = interruption();
       const giveUp = new AbortController();
       const timer = setTimeout(() => giveUp.abort(`the client gave up after ${o.timeout} s (--timeout)`), o.timeout * 1000);
       signal.addEventListener('abort', () => giveUp.abort(`the client was ${String(signal.reason)}`));
       try {
-        const s = await call<AppStatus>(cfg, `apps.${name}`, { app }, { signal: giveUp.signal });
+        let s = await call<AppStatus>(cfg, `apps.${name}`, { app }, { signal: giveUp.signal });
+        // The pass answers before a release it starts is live: the command waits for that too.
+        if (caused !== null) {
+          await awaitOwnRelease(cfg, app, caused, after, o, signal, stderr, deadline);
+          s = await call<AppStatus>(cfg, 'apps.status', { app });
+        }
         out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
       } catch (err) {
         if (!giveUp.signal.aborted) throw err;

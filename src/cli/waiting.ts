@@ -35,9 +35,10 @@ export function interruption(): AbortSignal {
  */
 export async function awaitOwnRelease(
   cfg: ClientConfig, app: string, version: number, after: number, o: WaitOptions, signal: AbortSignal, write: (line: string) => void,
+  deadline = Date.now() + o.timeout * 1000,
 ): Promise<void> {
   try {
-    await followRelease(cfg, app, version, after, write, o.timeout * 1000, signal);
+    await followRelease(cfg, app, version, after, write, Math.max(0, deadline - Date.now()), signal);
   } catch (err) {
     const code = asHop3Error(err).code;
     if (code !== 'DEPLOY_TIMEOUT' && code !== 'DEPLOY_ABORTED') throw err;

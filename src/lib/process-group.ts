@@ -56,6 +56,18 @@ async function goneWithin(pgid: number, ms: number): Promise<boolean> {
   }
 }
 
+/** How long a group that is being stopped gets to clean up (its SIGTERM traps) before SIGKILL. */
+export const GROUP_GRACE_MS = 5000;
+
+/** SIGTERM to the whole group, SIGKILL to what is left after `graceMs`; resolves once it is gone. */
+export async function stopGroup(pgid: number, graceMs = GROUP_GRACE_MS): Promise<void> {
+  signalGroup(pgid, 'SIGTERM');
+  if (!(await goneWithin(pgid, graceMs))) {
+    signalGroup(pgid, 'SIGKILL');
+    await goneWithin(pgid, 10_000);
+  }
+}
+
 /**
  * Stop what is left of a recorded group (a daemon that was killed left it running) and wait
  * until it is gone: TERM first, so it can clean up, KILL after `graceMs`. The group is only
@@ -64,7 +76,7 @@ async function goneWithin(pgid: number, ms: number): Promise<boolean> {
  * its number). A recycled pid leads another group, which is never touched. Returns what it
  * stopped, or null.
  */
-export async function stopRecordedGroup(file: string, graceMs: number): Promise<GroupRecord | null> {
+export async function stopRecordedGroup(file: string, graceMs = GROUP_GRACE_MS): Promise<GroupRecord | null> {
   const text = readTextOrNull(file);
   if (text === null) return null;
   let rec: GroupRecord;
@@ -80,13 +92,7 @@ export async function stopRecordedGroup(file: string, graceMs: number): Promise<
   }
   const leader = startTimeOf(rec.pgid);
   const ours = leader === null ? members(rec.pgid).length > 0 : leader === rec.startTime;
-  if (ours) {
-    signalGroup(rec.pgid, 'SIGTERM');
-    if (!(await goneWithin(rec.pgid, graceMs))) {
-      signalGroup(rec.pgid, 'SIGKILL');
-      await goneWithin(rec.pgid, 10_000);
-    }
-  }
+  if (ours) await stopGroup(rec.pgid, graceMs);
   rmSync(file, { force: true });
   return ours ? rec : null;
 }

@@ -68,11 +68,8 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
 /** Where the process group of an app's running release command is recorded. */
 export const releaseGroupFile = (layout: Layout, app: string) => join(layout.run, `release-${app}.pgid`);
 
-/** Grace a leftover release command gets to clean up (its SIGTERM trap) before SIGKILL. */
-const LEFTOVER_GRACE_MS = 5000;
-
 export async function stopLeftoverReleaseCommand(ctx: Pick<ExecContext, 'store' | 'log'> & { app: string }, file: string, version: number | null): Promise<void> {
-  const stopped = await stopRecordedGroup(file, LEFTOVER_GRACE_MS);
+  const stopped = await stopRecordedGroup(file);
   if (!stopped) return;
   ctx.log.warn({ app: ctx.app, pgid: stopped.pgid }, 'stopped a release command a previous hop3-server left running');
   const line = `-----> Stopped the ${stopped.what} (process group ${stopped.pgid}), left running by a hop3-server that was killed`;
