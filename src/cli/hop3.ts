@@ -202,28 +202,26 @@ for (const [name, description] of [
       const giveUp = new AbortController();
       const timer = setTimeout(() => giveUp.abort(`the client gave up after ${o.timeout} s (--timeout)`), o.timeout * 1000);
       signal.addEventListener('abort', () => giveUp.abort(`the client was ${String(signal.reason)}`));
+      let s: AppStatus;
       try {
-        let s = await call<AppStatus>(cfg, `apps.${name}`, { app }, { signal: giveUp.signal });
-        // The pass answers before a release it starts is live: the command waits for that too.
-        if (caused !== null) {
-          await awaitOwnRelease(cfg, app, caused, after, o, signal, stderr, deadline);
-          s = await call<AppStatus>(cfg, 'apps.status', { app });
-        }
-        out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
+        s = await call<AppStatus>(cfg, `apps.${name}`, { app }, { signal: giveUp.signal });
       } catch (err) {
         if (!giveUp.signal.aborted) throw err;
         const why = String(giveUp.signal.reason);
-        if (caused !== null) {
-          await cancelOrSettled(cfg, app, caused, why, stderr);
-          const s = await call<AppStatus>(cfg, 'apps.status', { app });
-          out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
-          return;
-        }
         // No release of its own to take back: the change stays recorded (stopping twice is harmless).
-        throw userError('CHANGE_UNCONFIRMED', `${name} ${app} was not confirmed: ${why}`, { hint: `the change stays recorded and hop3-server goes on applying it; ${followHint(app)}` });
+        if (caused === null) {
+          throw userError('CHANGE_UNCONFIRMED', `${name} ${app} was not confirmed: ${why}`, { hint: `the change stays recorded and hop3-server goes on applying it; ${followHint(app)}` });
+        }
+        await cancelOrSettled(cfg, app, caused, why, stderr);
       } finally {
         clearTimeout(timer);
       }
+      // The pass answers before a release it starts is live: the command waits for that too.
+      if (caused !== null) {
+        await awaitOwnRelease(cfg, app, caused, after, o, signal, stderr, deadline);
+        s = await call<AppStatus>(cfg, 'apps.status', { app });
+      }
+      out(s!, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
     });
 }
 
