@@ -73,13 +73,13 @@ const METHODS: Record<string, Handler> = {
       throw userError('APP_NOT_RUNNING', `${a.name} is ${a.currentRelease === null ? 'not deployed' : a.desiredState}: only a running app can be paused`, { hint: `\`hop3 start ${a.name}\` first` });
     }
     h.store.updateDesired(a.name, { desiredState: 'paused' });
-    return settle(h, a.name);
+    return settle(h, a.name, p.detach === true);
   },
   'apps.resume': (h, p) => {
     const a = requireApp(h, app(p));
     if (a.desiredState !== 'paused') throw userError('APP_NOT_PAUSED', `${a.name} is ${a.desiredState}, not paused`, { hint: `\`hop3 start ${a.name}\` starts a stopped app` });
     h.store.updateDesired(a.name, { desiredState: 'running' });
-    return settle(h, a.name);
+    return settle(h, a.name, p.detach === true);
   },
   'apps.restart': (h, p) => {
     requireApp(h, app(p));

@@ -253,7 +253,7 @@ describe('crashes and clients that give up: git and the client say what went liv
     expect((await served(APP)).release).toBe(live);
   });
 
-  it('start, stop and restart --detach answer once recorded and say how to follow', async () => {
+  it('start, stop, pause and resume --detach answer once recorded and say how to follow; a bad --timeout is refused', async () => {
     const APP = 'crashdetach';
     const stop = await d.hop3(['stop', APP, '--detach']);
     expect(stop.exitCode, output(stop)).toBe(0);
@@ -263,6 +263,11 @@ describe('crashes and clients that give up: git and the client say what went liv
     expect(start.exitCode, output(start)).toBe(0);
     expect(JSON.parse(String(start.stdout))).toMatchObject({ detached: true, desiredState: 'running' });
     await within(15_000, async () => (await served(APP)).code === 'two');
+    for (const [verb, status] of [['pause', 503], ['resume', 200]] as const) {
+      const r = await d.hop3([verb, APP, '--detach']);
+      expect(r.exitCode, output(r)).toBe(0);
+      await within(15_000, async () => (await d.get(`${APP}.localhost`)).status === status);
+    }
     const bad = await d.hop3(['restart', APP, '--timeout', '0']);
     expect(bad.exitCode).toBe(1);
     expect(String(bad.stderr)).toMatch(/--timeout.*whole number of seconds from 1 to 86400/);
