@@ -24,7 +24,8 @@ export function clientConfig(env: Record<string, string | undefined>, uid = proc
 
 let nextId = 1;
 
-export async function call<T = unknown>(cfg: ClientConfig, method: string, params: object = {}): Promise<T> {
+/** `signal` drops the request (a client that gives up waiting must not be held by it). */
+export async function call<T = unknown>(cfg: ClientConfig, method: string, params: object = {}, opts: { signal?: AbortSignal } = {}): Promise<T> {
   if (!cfg.token) {
     throw new Hop3Error('user', 'NO_TOKEN', 'no API token', { hint: 'set HOP3_TOKEN, or run as a user who can read $HOP3_HOME/secrets/admin-token' });
   }
@@ -35,7 +36,7 @@ export async function call<T = unknown>(cfg: ClientConfig, method: string, param
       // The method up front: the daemon picks the body limit before it reads the body.
       headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}`, [METHOD_HEADER]: method },
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
-      signal: AbortSignal.timeout(600_000),
+      signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(600_000)]) : AbortSignal.timeout(600_000),
     });
   } catch (err) {
     throw new Hop3Error('operational', 'API_UNREACHABLE', `cannot reach hop3-server at ${cfg.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`, {

@@ -12,21 +12,47 @@ export async function lastEventId(cfg: ClientConfig, app: string): Promise<numbe
   return events.at(-1)?.id ?? 0;
 }
 
+type ReleaseRow = { version: string; status: string; message: string };
+
+/** A release as its record says it is (releases.list), the source of every verdict. */
+export async function releaseRecord(cfg: ClientConfig, app: string, version: number): Promise<ReleaseRow | null> {
+  const rows = await call<ReleaseRow[]>(cfg, 'releases.list', { app });
+  return rows.find((r) => r.version === `v${version}`) ?? null;
+}
+
+const failed = (app: string, version: number, message: string, hint?: string) =>
+  userError('DEPLOY_FAILED', `release v${version} of ${app} failed: ${message}`, { hint: hint ?? 'the previous release keeps serving' });
+
+/** Resolves if the record says the release served, throws if it failed, returns false if it is still on its way. */
+export async function settledByRecord(cfg: ClientConfig, app: string, version: number): Promise<boolean> {
+  const r = await releaseRecord(cfg, app, version);
+  if (!r) throw userError('RELEASE_NOT_FOUND', `${app} has no release v${version}`, { hint: `see \`hop3 releases ${app}\`` });
+  if (r.status === 'failed') throw failed(app, version, r.message || 'no reason recorded');
+  return r.status === 'live' || r.status === 'retired';
+}
+
 /**
  * Print a release's progress (build output, steps) as it happens until it is live; throws
- * DEPLOY_FAILED with the reason when it fails.
+ * DEPLOY_FAILED with the reason when it fails. The verdict is the release's record: events
+ * say when to look, and after the daemon comes back from a restart the record is read again
+ * (a restart may have cancelled the release). `signal` ends the wait early (DEPLOY_ABORTED).
  */
 export async function followRelease(
-  cfg: ClientConfig, app: string, version: number, after: number, write: (line: string) => void, timeoutMs = 900_000,
+  cfg: ClientConfig, app: string, version: number, after: number, write: (line: string) => void, timeoutMs = 900_000, signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let cursor = after;
   let unreachableSince: number | null = null;
   while (Date.now() < deadline) {
+    if (signal?.aborted) throw userError('DEPLOY_ABORTED', `stopped waiting for release v${version} of ${app}: ${String(signal.reason)}`);
     let events: EventRecord[];
     try {
       events = await call<EventRecord[]>(cfg, 'apps.events', { app, after: cursor, limit: 1000 });
-      unreachableSince = null;
+      if (unreachableSince !== null) {
+        unreachableSince = null;
+        write('-----> hop3-server is back; reading the release record');
+        if (await settledByRecord(cfg, app, version)) return;
+      }
     } catch (err) {
       // A daemon restart takes a second or two; ride it out, then report it.
       unreachableSince ??= Date.now();
@@ -38,12 +64,11 @@ export async function followRelease(
       cursor = e.id;
       if (!('release' in e.data) || e.data.release !== version) continue;
       write(e.kind === 'output' ? `       ${e.data.line}` : `-----> ${formatEvent(e).split('  ').slice(2).join('  ')}`);
-      if (e.kind === 'release.failed') {
-        throw userError('DEPLOY_FAILED', `release v${version} of ${app} failed: ${e.data.message}`, { hint: e.data.hint ?? 'the previous release keeps serving' });
-      }
+      if (e.kind === 'release.failed') throw failed(app, version, e.data.message, e.data.hint);
       if (e.kind === 'release.live') return;
     }
     await sleep(50);
   }
+  if (await settledByRecord(cfg, app, version)) return;
   throw userError('DEPLOY_TIMEOUT', `release v${version} of ${app} did not finish within ${timeoutMs / 1000} s`, { hint: `see \`hop3 events ${app}\`` });
 }

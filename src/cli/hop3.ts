@@ -7,9 +7,10 @@ import type { SpecIssue } from '../spec/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
 import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
 import { call, clientConfig } from './client.js';
-import { followRelease, lastEventId } from './follow.js';
+import { lastEventId, releaseRecord } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
+import { awaitOwnRelease, cancelOrSettled, detachOption, followHint, interruption, timeoutOption, type WaitOptions } from './waiting.js';
 
 const cfg = clientConfig(process.env);
 const asJson = process.argv.includes('--json');
@@ -30,7 +31,6 @@ function statusText(s: AppStatus): string {
 const MAX_ARCHIVE = rpcSchema.methods['apps.deploy'].params.properties.archive.maxLength;
 const EVENTS_LIMIT = rpcSchema.methods['apps.events'].params.properties.limit;
 const VERSION = rpcSchema.methods['releases.rollback'].params.properties.version;
-const MAX_TIMEOUT_S = 86_400;
 
 /** The app name checked here, before any request: the same message and hint as hop3.toml's. */
 function appArg(app: string): string {
@@ -67,21 +67,34 @@ const stderr = (line: string) => process.stderr.write(`${line}\n`);
 type Recorded = { app: string; release: string; version: number; desiredState: string };
 const stoppedNote = (r: Recorded) => `${r.app} is ${r.desiredState}: ${r.release} is recorded and runs when it starts`;
 
-/** Follow a release until it serves, then print the app's status. */
-async function followAndReport(app: string, version: number, after: number, asJson: boolean, timeoutS = 900): Promise<void> {
-  await followRelease(cfg, app, version, after, stderr, timeoutS * 1000);
+type Waiting = WaitOptions & { json?: boolean };
+
+/**
+ * Follow a release this command recorded until it serves, then print the app's status; giving
+ * up (--timeout, Ctrl-C) cancels it. With --detach, say it is recorded and how to follow it.
+ */
+async function followAndReport(app: string, version: number, after: number, o: Waiting, signal: AbortSignal): Promise<void> {
+  if (o.detach) {
+    out({ app, release: `v${version}`, version, detached: true }, Boolean(o.json), () => `${app} v${version} is recorded and rolls out on its own; ${followHint(app)}`);
+    return;
+  }
+  await awaitOwnRelease(cfg, app, version, after, o, signal, stderr);
   const status = await call<AppStatus>(cfg, 'apps.status', { app });
-  out(status, asJson, () => `${app} v${version} is serving at ${status.urls.join(' ')}`);
+  out(status, Boolean(o.json), () => `${app} v${version} is serving at ${status.urls.join(' ')}`);
 }
+
+/** Ctrl-C while waiting cancels; with --detach there is nothing to wait for, so it stays Ctrl-C. */
+const interruptionUnless = (detach: boolean | undefined) => (detach ? new AbortController().signal : interruption());
 
 program
   .command('deploy')
   .description('upload DIR as a new release and wait until it serves (or fails)')
   .argument('[dir]', 'app directory', '.')
   .option('--app <name>', 'app name (default: [metadata] id, else the directory name)')
-  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long').argParser(wholeNumber(1, MAX_TIMEOUT_S, 'seconds')).default(900))
+  .addOption(timeoutOption())
+  .addOption(detachOption())
   .addOption(json())
-  .action(async (dirArg: string, o: { app?: string; timeout: number; json?: boolean }) => {
+  .action(async (dirArg: string, o: Waiting & { app?: string }) => {
     const dir = resolve(dirArg);
     const local = loadAppDir(dir);
     if (local.issues.length > 0) throw specError(dir, local.issues);
@@ -89,8 +102,10 @@ program
     validateAppName(app);
     const after = await lastEventId(cfg, app).catch(() => 0);
     stderr(`-----> Uploading ${dir} to ${app}`);
+    // Installed before the upload: a Ctrl-C while the release is being recorded still cancels it.
+    const signal = interruptionUnless(o.detach);
     const started = await call<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
-    await followAndReport(app, started.version, after, Boolean(o.json), o.timeout);
+    await followAndReport(app, started.version, after, o, signal);
   });
 
 program
@@ -98,13 +113,16 @@ program
   .description('roll back to an earlier release (default: the previous good one) without rebuilding')
   .argument('<app>')
   .argument('[version]', 'release to roll back to, e.g. v3')
+  .addOption(timeoutOption())
+  .addOption(detachOption())
   .addOption(json())
-  .action(async (app: string, version: string | undefined, o: { json?: boolean }) => {
+  .action(async (app: string, version: string | undefined, o: Waiting) => {
     const params = { app: appArg(app), ...versionArg(version) };
     const after = await lastEventId(cfg, app);
+    const signal = interruptionUnless(o.detach);
     const r = await call<Recorded & { from: string }>(cfg, 'releases.rollback', params);
     stderr(`-----> Rolling back ${app} to ${r.from} as v${r.version}`);
-    if (r.desiredState === 'running') await followAndReport(app, r.version, after, Boolean(o.json));
+    if (r.desiredState === 'running') await followAndReport(app, r.version, after, o, signal);
     else out(r, Boolean(o.json), () => stoppedNote(r));
   });
 
@@ -169,10 +187,54 @@ for (const [name, description] of [
   ['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes'],
   ['pause', 'stop an app\'s processes but keep its names: nginx answers 503 until it resumes'], ['resume', 'run a paused app again'],
 ] as const) {
-  program.command(name).description(description).argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {
-    const s = await call<AppStatus>(cfg, `apps.${name}`, { app: appArg(app) });
-    out(s, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
-  });
+  program.command(name).description(description).argument('<app>').addOption(timeoutOption()).addOption(detachOption()).addOption(json())
+    .action(async (app: string, o: Waiting) => {
+      appArg(app);
+      if (o.detach) {
+        const s = await call<AppStatus>(cfg, `apps.${name}`, { app, detach: true });
+        out({ ...s, detached: true }, Boolean(o.json), () => `${app}: ${name} is recorded and applied on its own; ${followHint(app)}`);
+        return;
+      }
+      const deadline = Date.now() + o.timeout * 1000;
+      const caused = name === 'start' || name === 'resume' ? await releaseStartWouldRollOut(app) : null;
+      const after = caused === null ? 0 : await lastEventId(cfg, app);
+      const signal = interruption();
+      const giveUp = new AbortController();
+      const timer = setTimeout(() => giveUp.abort(`the client gave up after ${o.timeout} s (--timeout)`), o.timeout * 1000);
+      signal.addEventListener('abort', () => giveUp.abort(`the client was ${String(signal.reason)}`));
+      let s: AppStatus;
+      try {
+        s = await call<AppStatus>(cfg, `apps.${name}`, { app }, { signal: giveUp.signal });
+      } catch (err) {
+        if (!giveUp.signal.aborted) throw err;
+        const why = String(giveUp.signal.reason);
+        // No release of its own to take back: the change stays recorded (stopping twice is harmless).
+        if (caused === null) {
+          throw userError('CHANGE_UNCONFIRMED', `${name} ${app} was not confirmed: ${why}`, { hint: `the change stays recorded and hop3-server goes on applying it; ${followHint(app)}` });
+        }
+        await cancelOrSettled(cfg, app, caused, why, stderr);
+      } finally {
+        clearTimeout(timer);
+      }
+      // The pass answers before a release it starts is live: the command waits for that too.
+      if (caused !== null) {
+        await awaitOwnRelease(cfg, app, caused, after, o, signal, stderr, deadline);
+        s = await call<AppStatus>(cfg, 'apps.status', { app });
+      }
+      out(s!, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
+    });
+}
+
+/**
+ * The release a start rolls out that is not live yet (a config change or rollback recorded
+ * while the app was stopped): the one thing a start that gives up cancels. Null if none.
+ */
+async function releaseStartWouldRollOut(app: string): Promise<number | null> {
+  const s = await call<AppStatus & { desiredState: string; desiredRelease: string | null }>(cfg, 'apps.status', { app });
+  if (s.desiredState === 'running' || s.desiredRelease === null || s.desiredRelease === s.release) return null;
+  const version = Number(s.desiredRelease.slice(1));
+  const r = await releaseRecord(cfg, app, version);
+  return r && (r.status === 'pending' || r.status === 'built') ? version : null;
 }
 
 program.command('destroy').description('stop an app and delete its files and records').argument('<app>').option('--yes', 'confirm').addOption(json())
@@ -193,7 +255,7 @@ config.command('get').argument('<app>').argument('[key]').addOption(json()).acti
   }
   out(env, Boolean(o.json), () => Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n'));
 });
-config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').addOption(json()).action(async (app: string, pairs: string[], o: { json?: boolean }) => {
+config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').addOption(timeoutOption()).addOption(detachOption()).addOption(json()).action(async (app: string, pairs: string[], o: Waiting) => {
   appArg(app);
   const values: Record<string, string> = {};
   for (const p of pairs) {
@@ -203,21 +265,28 @@ config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').
     values[p.slice(0, i)] = p.slice(i + 1);
   }
   const after = await lastEventId(cfg, app);
+  const signal = interruptionUnless(o.detach);
   const r = await call<Partial<Recorded>>(cfg, 'config.set', { app, values });
-  await followConfigRelease(app, r, after, Boolean(o.json), `set ${Object.keys(values).join(', ')}`);
+  await followConfigRelease(app, r, after, o, signal, `set ${Object.keys(values).join(', ')}`);
 });
-config.command('unset').argument('<app>').argument('<keys...>').addOption(json()).action(async (app: string, keys: string[], o: { json?: boolean }) => {
+config.command('unset').argument('<app>').argument('<keys...>').addOption(timeoutOption()).addOption(detachOption()).addOption(json()).action(async (app: string, keys: string[], o: Waiting) => {
   appArg(app);
   for (const k of keys) validateEnvEntry(k, '');
   const after = await lastEventId(cfg, app);
+  const signal = interruptionUnless(o.detach);
   const r = await call<Partial<Recorded>>(cfg, 'config.unset', { app, keys });
-  await followConfigRelease(app, r, after, Boolean(o.json), `unset ${keys.join(', ')}`);
+  await followConfigRelease(app, r, after, o, signal, `unset ${keys.join(', ')}`);
 });
 
 /** A config change rolls out a new release, unless the app has none yet or is stopped. */
-async function followConfigRelease(app: string, r: Partial<Recorded>, after: number, asJson: boolean, what: string): Promise<void> {
-  if (r.version !== undefined && r.desiredState === 'running') await followRelease(cfg, app, r.version, after, stderr);
-  out(r, asJson, () => `${what}${r.version === undefined ? '' : r.desiredState === 'running' ? `; release ${r.release} is live` : `; ${stoppedNote(r as Recorded)}`}`);
+async function followConfigRelease(app: string, r: Partial<Recorded>, after: number, o: Waiting, signal: AbortSignal, what: string): Promise<void> {
+  const rollsOut = r.version !== undefined && r.desiredState === 'running';
+  if (rollsOut && o.detach) {
+    out({ ...r, detached: true }, Boolean(o.json), () => `${what}; release ${r.release} is recorded and rolls out on its own; ${followHint(app)}`);
+    return;
+  }
+  if (rollsOut) await awaitOwnRelease(cfg, app, r.version!, after, o, signal, stderr);
+  out(r, Boolean(o.json), () => `${what}${r.version === undefined ? '' : r.desiredState === 'running' ? `; release ${r.release} is live` : `; ${stoppedNote(r as Recorded)}`}`);
 }
 
 function specError(dir: string, issues: SpecIssue[]): Hop3Error {

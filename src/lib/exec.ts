@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Hop3Error } from './errors.js';
+import { stopGroup } from './process-group.js';
 
 export interface ExecOptions {
   cwd?: string;
@@ -20,6 +21,8 @@ export interface ExecOptions {
   killGroup?: boolean;
   /** Aborting it kills the program (a cancelled release stops its build at once). */
   signal?: AbortSignal;
+  /** Called with the program's pid once it runs, before anything waits on it. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ExecResult {
@@ -87,12 +90,26 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     lines: false,
     stripFinalNewline: true,
     detached: opts.killGroup ?? false,
-    cancelSignal: opts.signal,
+    // A group is stopped as a whole (below), so that every member can clean up.
+    cancelSignal: opts.killGroup ? undefined : opts.signal,
   });
-  if (opts.killGroup) {
+  const pid = child.pid;
+  if (pid !== undefined) opts.onSpawn?.(pid);
+  let cancelled = false;
+  if (opts.killGroup && pid !== undefined) {
+    // Cancelled: the whole group gets SIGTERM and a grace period (a release command that traps it
+    // can release its locks); killing only the leader would SIGKILL the rest below at once.
+    const cancel = () => {
+      cancelled = true;
+      void stopGroup(pid);
+    };
+    if (opts.signal?.aborted) cancel();
+    else opts.signal?.addEventListener('abort', cancel, { once: true });
     child.nodeChildProcess.on('exit', () => {
+      opts.signal?.removeEventListener('abort', cancel);
+      if (cancelled) return;
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        process.kill(-pid, 'SIGKILL');
       } catch {
         // the group is already gone
       }
@@ -130,7 +147,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   const result = await child;
   const output = String(result.all ?? '');
   if (lineError !== null) throw lineError;
-  if (result.isCanceled) throw new ExecError(argv, undefined, output, 'was cancelled');
+  if (result.isCanceled || cancelled) throw new ExecError(argv, undefined, output, 'was cancelled');
   if (result.timedOut) throw new ExecError(argv, undefined, output, `timed out after ${opts.timeoutMs ?? 120_000} ms`);
   if (result.failed) {
     const reason = result.exitCode === undefined ? `failed: ${result.originalMessage ?? result.message}` : `exited with code ${result.exitCode}`;

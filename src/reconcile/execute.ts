@@ -6,6 +6,7 @@ import { run } from '../lib/exec.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
 import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
+import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './reconciler.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
@@ -60,15 +61,37 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
     HOP3_RELEASE: `v${version}`,
   };
   mkdirSync(env.HOME, { recursive: true, mode: 0o700 });
+  // A daemon killed during a release command left it running: it ends before this one starts,
+  // or a migration would run twice at once.
+  const group = releaseGroupFile(ctx.layout, ctx.app);
+  await stopLeftoverReleaseCommand(ctx, group, version);
   const output = outputTo(ctx, version, 'release');
   try {
     for (const cmd of commands) {
       output.line(`-----> Running release command: ${cmd}`);
-      await run(['/bin/sh', '-c', cmd], { cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: output.line, timeoutMs: 900_000, killGroup: true, signal: ctx.signal });
+      try {
+        await run(['/bin/sh', '-c', cmd], {
+          cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: output.line, timeoutMs: 900_000, killGroup: true, signal: ctx.signal,
+          onSpawn: (pid) => recordGroup(group, pid, `release command of ${ctx.app} v${version}`),
+        });
+      } finally {
+        rmSync(group, { force: true });
+      }
     }
   } finally {
     output.close();
   }
+}
+
+/** Where the process group of an app's running release command is recorded. */
+export const releaseGroupFile = (layout: Layout, app: string) => join(layout.run, `release-${app}.pgid`);
+
+export async function stopLeftoverReleaseCommand(ctx: Pick<ExecContext, 'store' | 'log'> & { app: string }, file: string, version: number | null): Promise<void> {
+  const stopped = await stopRecordedGroup(file);
+  if (!stopped) return;
+  ctx.log.warn({ app: ctx.app, pgid: stopped.pgid }, 'stopped a release command a previous hop3-server left running');
+  const line = `-----> Stopped the ${stopped.what} (process group ${stopped.pgid}), left running by a hop3-server that was killed`;
+  if (version !== null) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: 'release', line });
 }
 
 export const cancelled = (version: number) => userError('RELEASE_CANCELLED', `release v${version} was cancelled before it went live`);

@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
-import { cancelOrphanedPushes } from './apps.js';
+import { cancelOrphanedPushes, stopLeftoverReleaseCommands } from './apps.js';
 import { createHop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { resyncAll, startTriggers } from './triggers.js';
@@ -55,6 +55,8 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   warnIfEphemeral(config, log);
 
   cancelOrphanedPushes(h);
+  // Before any pass can run a release phase again.
+  await stopLeftoverReleaseCommands(h);
   const stopTriggers = startTriggers(h);
   const http = createHttpServer(h, token);
   await http.listen({ host: config.listen.host, port: config.listen.port });

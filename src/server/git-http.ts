@@ -19,6 +19,20 @@ function authorized(req: FastifyRequest, token: string): boolean {
 }
 
 /**
+ * The request's process group dies with the daemon. A push whose daemon is gone has lost its
+ * pusher (the connection was the daemon's), so it must not land: were receive-pack and its hook
+ * to outlive the daemon, the hook could see the release through to the restarted daemon and the
+ * ref would move under a push git reported as failed. The kernel signals the first process when
+ * its parent dies (pdeathsig); it then kills its whole group, hook included. That signal is
+ * SIGUSR1, not SIGTERM: a client hang-up TERMs the group, and the hook needs that moment to
+ * cancel its release. stdin is passed on by hand, as sh gives a background job /dev/null.
+ */
+export function tiedToDaemon(argv: string[]): string[] {
+  const script = 'trap "kill -KILL 0" USR1; exec 3<&0; "$@" <&3 3<&- & wait $!';
+  return ['setpriv', '--pdeathsig', 'SIGUSR1', '--', '/bin/sh', '-c', script, 'hop3-git-request', ...argv];
+}
+
+/**
  * Run `git http-backend` as a CGI program for one request: the request body streams to its
  * stdin, its headers and body stream back. Push output (the hook's) reaches the client live.
  */
@@ -29,7 +43,8 @@ function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: str
   // info/refs) takes it too, so a push that starts while another one deploys waits and then
   // sees that push's commit, as over SSH; only pushes that both read the refs before either
   // landed still race, and the hook refuses the later one ("moved").
-  const argv = push ? ['flock', join(repoPath(h.layout, app), 'hop3-push.lock'), 'git', 'http-backend'] : ['git', 'http-backend'];
+  const backend = push ? ['flock', join(repoPath(h.layout, app), 'hop3-push.lock'), 'git', 'http-backend'] : ['git', 'http-backend'];
+  const argv = tiedToDaemon(backend);
   const child = spawn(argv[0]!, argv.slice(1), {
     env: {
       PATH: '/usr/local/bin:/usr/bin:/bin',

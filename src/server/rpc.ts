@@ -19,7 +19,12 @@ const app = (p: Params) => p.app as string;
 const version = (p: Params) => (p.version === undefined ? undefined : Number(String(p.version).replace(/^v/, '')));
 
 /** Wait for the pass a desired change triggered, then answer with the app's status. */
-async function settle(h: Hop3, name: string) {
+async function settle(h: Hop3, name: string, detach = false) {
+  if (detach) {
+    // The client follows it (or not) through apps.status and apps.events.
+    h.reconciler.trigger(name).catch((err: unknown) => h.log.warn({ app: name, err }, 'pass failed'));
+    return appView(h, requireApp(h, name));
+  }
   await h.reconciler.trigger(name);
   const error = h.reconciler.lastPass.get(name)?.error;
   if (error) {
@@ -62,12 +67,12 @@ const METHODS: Record<string, Handler> = {
   'apps.start': async (h, p) => {
     requireApp(h, app(p));
     await h.store.writeRetrying(() => h.store.updateDesired(app(p), { desiredState: 'running' }));
-    return settle(h, app(p));
+    return settle(h, app(p), p.detach === true);
   },
   'apps.stop': async (h, p) => {
     requireApp(h, app(p));
     await h.store.writeRetrying(() => h.store.updateDesired(app(p), { desiredState: 'stopped' }));
-    return settle(h, app(p));
+    return settle(h, app(p), p.detach === true);
   },
   'apps.pause': async (h, p) => {
     const a = requireApp(h, app(p));
@@ -75,18 +80,18 @@ const METHODS: Record<string, Handler> = {
       throw userError('APP_NOT_RUNNING', `${a.name} is ${a.currentRelease === null ? 'not deployed' : a.desiredState}: only a running app can be paused`, { hint: `\`hop3 start ${a.name}\` first` });
     }
     await h.store.writeRetrying(() => h.store.updateDesired(a.name, { desiredState: 'paused' }));
-    return settle(h, a.name);
+    return settle(h, a.name, p.detach === true);
   },
   'apps.resume': async (h, p) => {
     const a = requireApp(h, app(p));
     if (a.desiredState !== 'paused') throw userError('APP_NOT_PAUSED', `${a.name} is ${a.desiredState}, not paused`, { hint: `\`hop3 start ${a.name}\` starts a stopped app` });
     await h.store.writeRetrying(() => h.store.updateDesired(a.name, { desiredState: 'running' }));
-    return settle(h, a.name);
+    return settle(h, a.name, p.detach === true);
   },
   'apps.restart': async (h, p) => {
     requireApp(h, app(p));
     await h.store.writeRetrying(() => h.store.updateDesired(app(p), { desiredState: 'running', restart: true }));
-    return settle(h, app(p));
+    return settle(h, app(p), p.detach === true);
   },
   'apps.destroy': async (h, p) => {
     await destroyApp(h, app(p));

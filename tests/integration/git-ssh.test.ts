@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, git as gitIn, output, ROOT } from './harness.js';
+import { appDir, Daemon, git as gitIn, GIT_ENV, output, ROOT, sleep, within } from './harness.js';
 import { Sshd } from './sshd.js';
 
 
@@ -137,6 +137,33 @@ describe('git push over SSH', () => {
       expect(await d.json<Release[]>(['releases', app])).toMatchObject([{ version: 'v1', commit: head, current: true }]);
     }
     expect(both).toBeLessThan(60_000);
+  });
+
+  it('a push that hop3-server restarts under is rejected, its branch stays and its release never goes live', async () => {
+    // Over SSH the hook outlives the daemon and reaches the restarted one: its verdict must still be the record's.
+    const first = await git(['push', sshd.remote('ssh-crash'), 'main']);
+    expect(first.exitCode, output(first)).toBe(0);
+    const ref = async () => String((await git(['ls-remote', sshd.remote('ssh-crash'), 'refs/heads/main'])).stdout).split('\t')[0];
+    const before = await ref();
+    writeFileSync(join(work, 'hop3.toml'), HOP3_TOML.replace('workers = 1\n', 'workers = 1\nbefore-run = ["echo release phase started; sleep 5"]\n'));
+    await commit('restarted');
+    const push = execa('git', ['push', sshd.remote('ssh-crash'), 'HEAD:refs/heads/main'], { cwd: work, env: { ...GIT_ENV, ...sshd.gitEnv() }, reject: false, timeout: 120_000 });
+    let seen = '';
+    push.stderr?.on('data', (c: Buffer) => (seen += c.toString()));
+    await within(60_000, () => seen.includes('release phase started'));
+    await d.stop('SIGKILL');
+    await d.start();
+    const r = await push;
+    expect(r.exitCode, output(r)).not.toBe(0);
+    expect(String(r.stderr)).toMatch(/cancelled: hop3-server restarted during the push/);
+    expect(String(r.stderr)).toContain('push rejected; the previous release keeps serving');
+    expect(await ref()).toBe(before);
+    await sleep(6000); // past the release command's own end
+    const [newest] = await d.json<Release[]>(['releases', 'ssh-crash']);
+    expect(newest).toMatchObject({ status: 'failed', current: false });
+    expect((await served('ssh-crash')).code).toBe('c2');
+    writeFileSync(join(work, 'hop3.toml'), HOP3_TOML);
+    expect((await git(['commit', '-q', '-am', 'no release command'])).exitCode).toBe(0);
   });
 
   it('removes a key, after which it can no longer push', async () => {

@@ -1,0 +1,99 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readTextOrNull, writeFileAtomic } from './fs-atomic.js';
+
+/** A process group hop3 started, named so that a later daemon can find it again. */
+export interface GroupRecord {
+  pgid: number;
+  /** The leader's start time (/proc/PID/stat, clock ticks since boot): tells a recycled pid apart. */
+  startTime: string;
+  what: string;
+}
+
+/** Field 22 of /proc/PID/stat, and the process state; null when there is no such process. */
+function procStat(pid: number | string): { state: string; pgrp: number; startTime: string } | null {
+  const stat = readTextOrNull(`/proc/${pid}/stat`);
+  if (stat === null) return null;
+  // The command name (field 2) may hold spaces and parentheses: count from its closing one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, pgrp: Number(fields[2]), startTime: fields[19]! };
+}
+
+export const startTimeOf = (pid: number): string | null => procStat(pid)?.startTime ?? null;
+
+/** Record a group before anything waits on it (atomic: a reader sees all of it or nothing). */
+export function recordGroup(file: string, pgid: number, what: string): void {
+  const startTime = startTimeOf(pgid);
+  if (startTime === null) return; // already gone: nothing to find later
+  writeFileAtomic(file, `${JSON.stringify({ pgid, startTime, what } satisfies GroupRecord)}\n`, 0o600);
+}
+
+/** Live (not zombie) members of a group: zombies no longer run, and an absent reaper keeps them. */
+function members(pgid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const s = procStat(name);
+    if (s && s.pgrp === pgid && s.state !== 'Z') found.push(Number(name));
+  }
+  return found;
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // gone meanwhile
+  }
+}
+
+async function goneWithin(pgid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (members(pgid).length === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
+/** How long a group that is being stopped gets to clean up (its SIGTERM traps) before SIGKILL. */
+export const GROUP_GRACE_MS = 5000;
+
+/** SIGTERM to the whole group, SIGKILL to what is left after `graceMs`; resolves once it is gone. */
+export async function stopGroup(pgid: number, graceMs = GROUP_GRACE_MS): Promise<void> {
+  signalGroup(pgid, 'SIGTERM');
+  if (!(await goneWithin(pgid, graceMs))) {
+    signalGroup(pgid, 'SIGKILL');
+    await goneWithin(pgid, 10_000);
+  }
+}
+
+/**
+ * Stop what is left of a recorded group (a daemon that was killed left it running) and wait
+ * until it is gone: TERM first, so it can clean up, KILL after `graceMs`. The group is only
+ * signalled while it is provably the recorded one: its leader has the recorded start time, or
+ * the leader is gone and members remain (the kernel keeps a pid from reuse while a group bears
+ * its number). A recycled pid leads another group, which is never touched. Returns what it
+ * stopped, or null.
+ */
+export async function stopRecordedGroup(file: string, graceMs = GROUP_GRACE_MS): Promise<GroupRecord | null> {
+  const text = readTextOrNull(file);
+  if (text === null) return null;
+  let rec: GroupRecord;
+  try {
+    rec = JSON.parse(text) as GroupRecord;
+  } catch {
+    rmSync(file, { force: true });
+    return null;
+  }
+  if (!Number.isInteger(rec.pgid) || rec.pgid <= 1) {
+    rmSync(file, { force: true });
+    return null;
+  }
+  const leader = startTimeOf(rec.pgid);
+  const ours = leader === null ? members(rec.pgid).length > 0 : leader === rec.startTime;
+  if (ours) await stopGroup(rec.pgid, graceMs);
+  rmSync(file, { force: true });
+  return ours ? rec : null;
+}
+
