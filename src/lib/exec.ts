@@ -186,7 +186,7 @@ export async function runPiped<T>(argv: string[], consume: (stdout: Readable) =>
   execStats.spawns++;
   const { execa } = await import('execa');
   const child = execa(file, args, {
-    cwd: opts.cwd, env: opts.env, stdin: 'ignore', buffer: false, reject: false, timeout: opts.timeoutMs ?? 600_000,
+    cwd: opts.cwd, env: childEnv(opts.env), extendEnv: false, stdin: 'ignore', buffer: false, reject: false, timeout: opts.timeoutMs ?? 600_000,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -202,8 +202,8 @@ export async function runPiped<T>(argv: string[], consume: (stdout: Readable) =>
   }
   const result = await child;
   if (result.timedOut) throw new ExecError(argv, undefined, stderr, `timed out after ${opts.timeoutMs ?? 600_000} ms`);
-  if (failure && (result.isTerminated || result.exitCode === 0)) throw failure.err;
-  if (result.failed) throw new ExecError(argv, result.exitCode, stderr, result.exitCode === undefined ? 'failed' : `exited with code ${result.exitCode}`);
+  // A consumer that gave up is the reason (the program then dies of SIGKILL or EPIPE).
   if (failure) throw failure.err;
+  if (result.failed) throw new ExecError(argv, result.exitCode, stderr, result.exitCode === undefined ? 'failed' : `exited with code ${result.exitCode}`);
   return value as T;
 }
