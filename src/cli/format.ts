@@ -22,6 +22,8 @@ export function formatEvent(e: EventRecord): string {
       return `${head}drift ${e.data.kind} ${e.data.resource}: ${e.data.observed} (${e.data.action})`;
     case 'app.destroyed':
       return `${head}app destroyed`;
+    case 'push.unlanded':
+      return `${head}release v${e.data.release} went live but git never recorded its push (${e.data.commit.slice(0, 12)}): rolled back`;
     default: {
       const never: never = e;
       return `${head}${JSON.stringify(never)}`;

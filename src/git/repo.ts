@@ -11,6 +11,12 @@ import { PROJECT_ROOT } from '../lib/paths.js';
 export const ZERO_SHA = /^0+$/;
 export const DEFAULT_DEPLOY_BRANCHES = ['main', 'master'];
 
+/** The branches whose pushes deploy an app. */
+export const deployBranchesOf = (app: { deployBranch: string | null } | null) => (app?.deployBranch ? [app.deployBranch] : DEFAULT_DEPLOY_BRANCHES);
+
+/** Held by every push to an app, over SSH and HTTP alike, so pushes to one app happen one at a time. */
+export const pushLockPath = (layout: Layout, app: string) => join(repoPath(layout, app), 'hop3-push.lock');
+
 /** The ref updates a pre-receive hook reads, split into those that deploy and those only stored. */
 export function splitPush(lines: string, deployBranches: string[]) {
   const updates = lines.split('\n').filter(Boolean).map((l) => {

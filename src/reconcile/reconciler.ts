@@ -317,9 +317,10 @@ export class Reconciler {
     } else if (!target || target.status !== 'live') {
       health = error !== null || wanted?.status === 'failed' ? 'Degraded' : target ? 'Progressing' : 'Missing';
       message ||= target ? `deploying v${target.version}` : 'no release deployed';
-    } else if (error !== null || wanted?.status === 'failed') {
+    } else if (error !== null) {
       health = 'Degraded';
     } else {
+      // A failed new release leaves the app OutOfSync, but its health is the live release's.
       health = this.processHealth(desired, observed, acted);
       if (observed.site === UNKNOWN || observed.units === UNKNOWN || observed.siteLoaded === UNKNOWN) health = 'Unknown';
       // A request through the proxy is the last word: files and processes can look fine while it fails.

@@ -289,12 +289,15 @@ export async function releaseConfigChange(h: Hop3, name: string, edit: () => voi
  * Roll back to an earlier release (default: the one that was live before the current one):
  * a new release from its build, spec and environment, with no build step.
  */
-export async function rollback(h: Hop3, name: string, version: number | undefined) {
+export async function rollback(h: Hop3, name: string, version: number | undefined, opts: { onlyFrom?: number } = {}) {
   requireApp(h, name);
   let from: ReleaseRecord | undefined;
   const release = await rollOut(h, name, false, async (desire) => {
     // Chosen under the lock, once any deploy in progress is live or failed.
     const app = requireApp(h, name);
+    if (opts.onlyFrom !== undefined && app.currentRelease !== opts.onlyFrom) {
+      throw userError('ROLLBACK_SUPERSEDED', `${name} no longer runs v${opts.onlyFrom}: not rolling back`);
+    }
     const releases = h.store.listReleases(name);
     from = version === undefined
       ? releases.find((r) => r.status === 'retired' && r.version !== app.currentRelease && r.artifact)

@@ -7,6 +7,7 @@ import { livePid } from '../lib/pidfile.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
 import { cancelOrphanedPushes, stopLeftoverReleaseCommands } from './apps.js';
+import { rollBackUnlandedPushes } from './unlanded-pushes.js';
 import { createHop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { resyncAll, startTriggers } from './triggers.js';
@@ -62,6 +63,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   await http.listen({ host: config.listen.host, port: config.listen.port });
   log.info({ listen: `${config.listen.host}:${config.listen.port}`, httpPort: config.httpPort }, 'hop3-server ready');
   resyncAll(h);
+  void rollBackUnlandedPushes(h);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

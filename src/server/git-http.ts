@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_NAME_PATTERN } from '../spec/index.js';
-import { ensureRepo, repoPath } from '../git/repo.js';
+import { ensureRepo, pushLockPath, repoPath } from '../git/repo.js';
 import { execStats } from '../lib/exec.js';
 import type { Hop3 } from './hop3.js';
 import { tokenMatches } from './token.js';
@@ -43,7 +43,7 @@ function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: str
   // info/refs) takes it too, so a push that starts while another one deploys waits and then
   // sees that push's commit, as over SSH; only pushes that both read the refs before either
   // landed still race, and the hook refuses the later one ("moved").
-  const backend = push ? ['flock', join(repoPath(h.layout, app), 'hop3-push.lock'), 'git', 'http-backend'] : ['git', 'http-backend'];
+  const backend = push ? ['flock', pushLockPath(h.layout, app), 'git', 'http-backend'] : ['git', 'http-backend'];
   const argv = tiedToDaemon(backend);
   const child = spawn(argv[0]!, argv.slice(1), {
     env: {

@@ -5,11 +5,10 @@ import { SCHEMAS_DIR } from '../lib/paths.js';
 import { appView, cancelRelease, deployArchive, destroyApp, releaseConfigChange, releaseView, requireApp, rollback } from './apps.js';
 import type { Hop3 } from './hop3.js';
 import { compileParamsChecks, type MethodSchemas } from './rpc-params.js';
-import { DEFAULT_DEPLOY_BRANCHES, ensureRepo, extractCommit } from '../git/repo.js';
+import { deployBranchesOf, ensureRepo, extractCommit } from '../git/repo.js';
 import { chunked, isGzip, unpackArchive } from '../lib/unpack-archive.js';
 import type { AppRecord } from '../store/types.js';
 
-const deployBranches = (a: AppRecord | null) => (a?.deployBranch ? [a.deployBranch] : DEFAULT_DEPLOY_BRANCHES);
 
 type Params = Record<string, unknown>;
 type Handler = (h: Hop3, p: Params) => Promise<unknown> | unknown;
@@ -60,9 +59,9 @@ const METHODS: Record<string, Handler> = {
       if (p.healPolicy !== undefined) h.store.updateDesired(a.name, { healPolicy: p.healPolicy as 'heal' | 'report' });
     });
     const fresh = requireApp(h, a.name);
-    return { app: a.name, deployBranch: fresh.deployBranch, deployBranches: deployBranches(fresh), healPolicy: fresh.healPolicy };
+    return { app: a.name, deployBranch: fresh.deployBranch, deployBranches: deployBranchesOf(fresh), healPolicy: fresh.healPolicy };
   },
-  'git.info': (h, p) => ({ app: app(p), deployBranches: deployBranches(h.store.getApp(app(p))) }),
+  'git.info': (h, p) => ({ app: app(p), deployBranches: deployBranchesOf(h.store.getApp(app(p))) }),
   'git.prepare': async (h, p) => ({ app: app(p), path: await ensureRepo(h.config, h.layout, app(p)) }),
   'apps.start': async (h, p) => {
     requireApp(h, app(p));

@@ -10,6 +10,7 @@ export type Hop3Event =
   | { kind: 'release.failed'; data: { release: number; code: string; message: string; hint?: string } }
   | { kind: 'config.changed'; data: { set?: string[]; unset?: string[]; restoredFrom?: number } }
   | { kind: 'drift'; data: DriftFinding }
-  | { kind: 'app.destroyed'; data: Record<string, never> };
+  | { kind: 'app.destroyed'; data: Record<string, never> }
+  | { kind: 'push.unlanded'; data: { release: number; commit: string; branches: string[] } };
 
 export type EventKind = Hop3Event['kind'];
