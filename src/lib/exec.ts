@@ -59,6 +59,10 @@ export function childEnv(extra: Record<string, string> = {}, from: NodeJS.Proces
   return { ...env, ...extra };
 }
 
+/** Output kept for the error of a streamed command, and the longest unfinished line held. */
+const TAIL_CHARS = 16_384;
+const MAX_PENDING = 65_536;
+
 /** Counts spawned processes so benchmarks can prove a converged pass spawns nothing. */
 export const execStats = { spawns: 0 };
 
@@ -72,6 +76,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   execStats.spawns++;
   // Loaded on first use: short-lived programs (the git hook, the CLI) start faster without it.
   const { execa } = await import('execa');
+  const streaming = opts.onLine !== undefined;
   const child = execa(file, args, {
     cwd: opts.cwd,
     env: opts.cleanEnv ? (opts.env ?? {}) : childEnv(opts.env),
@@ -81,6 +86,9 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     stdin: opts.input === undefined ? 'ignore' : 'pipe',
     reject: false,
     all: true,
+    // Streamed output is not buffered: a build may print far more than memory should hold (or
+    // execa's maxBuffer allows); its error keeps the tail.
+    buffer: !streaming,
     lines: false,
     stripFinalNewline: true,
     detached: opts.killGroup ?? false,
@@ -95,13 +103,21 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
       }
     });
   }
+  let tail = '';
   if (opts.onLine) {
     const onLine = opts.onLine;
     let pending = '';
     child.all?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
+      const text = chunk.toString('utf8');
+      tail = (tail + text).slice(-TAIL_CHARS);
+      pending += text;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
+      // A line that never ends is passed on in pieces rather than held whole.
+      if (pending.length > MAX_PENDING) {
+        lines.push(pending);
+        pending = '';
+      }
       for (const line of lines) onLine(line);
     });
     child.all?.on('end', () => {
@@ -109,7 +125,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     });
   }
   const result = await child;
-  const output = String(result.all ?? '');
+  const output = streaming ? tail.replace(/\n$/, '') : String(result.all ?? '');
   if (result.isCanceled) throw new ExecError(argv, undefined, output, 'was cancelled');
   if (result.timedOut) throw new ExecError(argv, undefined, output, `timed out after ${opts.timeoutMs ?? 120_000} ms`);
   if (result.failed) {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, Daemon, sleep, within } from './harness.js';
@@ -100,4 +100,21 @@ describe('process logs are rotated and old generations pruned', () => {
     // uWSGI checks the size about once a second, so a file may pass the cap by a second's output.
     for (const size of sizes) expect(size).toBeLessThan(MAX * 3);
   }, 120_000);
+
+  it("rotates the daemon's own logs past the cap by copy and truncate; nginx goes on writing into the emptied file", async () => {
+    const logDir = join(d.home, 'log');
+    const access = join(logDir, 'nginx-access.log');
+    for (const t of [100, 200, 300]) writeFileSync(join(logDir, `nginx-access.log.${t}`), 'old\n'); // older generations
+    appendFileSync(access, `${'z'.repeat(MAX + 1000)}\n`);
+    await within(10_000, () => statSync(access).size < MAX && readdirSync(logDir).filter((f) => /^nginx-access\.log\.\d+$/.test(f)).length === KEEP);
+    const generations = readdirSync(logDir).filter((f) => /^nginx-access\.log\.\d+$/.test(f))
+      .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
+    expect(generations[0]).toBe('nginx-access.log.300'); // the oldest went
+    expect(readFileSync(join(logDir, generations[1]!), 'utf8')).toContain('z'.repeat(1000));
+    await d.get('noisy.localhost');
+    await within(5000, () => readFileSync(access, 'utf8').includes('GET / '));
+    const text = readFileSync(access);
+    expect(text[0]).not.toBe(0); // appended at the new end: no hole where the old content was
+    expect(text.includes('zzzz')).toBe(false);
+  }, 60_000);
 });
