@@ -5,7 +5,7 @@ import { apiAddress, type Config } from '../config.js';
 import { Hop3Error, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { writeIfDifferent } from '../lib/fs-atomic.js';
-import type { Layout } from '../lib/layout.js';
+import { secureAppDirs, type Layout } from '../lib/layout.js';
 import { PROJECT_ROOT } from '../lib/paths.js';
 
 export const ZERO_SHA = /^0+$/;
@@ -47,6 +47,7 @@ export async function ensureRepo(config: Config, layout: Layout, app: string): P
   if (!existsSync(join(path, 'HEAD'))) {
     await run(['git', 'init', '--bare', '--quiet', '--initial-branch=main', path]);
     await run(['git', '-C', path, 'config', 'http.receivepack', 'true']);
+    secureAppDirs(layout, app); // git made them world-readable; the source is the app's own
   }
   writeIfDifferent(join(path, 'hooks', 'pre-receive'), preReceiveHook(config, app), 0o755);
   return path;
