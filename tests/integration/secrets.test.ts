@@ -82,6 +82,7 @@ describe('secrets at rest and in app processes', () => {
     const res = await d.get(`${app}.localhost`);
     expect(res.status).toBe(200);
     const env = JSON.parse(res.body) as Record<string, string>;
+    console.log(`${app} environment: ${Object.keys(env).sort().join(' ')}`);
     expect(env.API_KEY).toBe(secret);
     expect(env.HOP3_APP).toBe(app);
     expect(env.SOME_DAEMON_SECRET).toBeUndefined();
