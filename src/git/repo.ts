@@ -5,7 +5,7 @@ import { Hop3Error, userError } from '../lib/errors.js';
 import { run, runPiped } from '../lib/exec.js';
 import { unpackArchive, type UnpackLimits } from '../lib/unpack-archive.js';
 import { writeIfDifferent } from '../lib/fs-atomic.js';
-import type { Layout } from '../lib/layout.js';
+import { secureAppDirs, type Layout } from '../lib/layout.js';
 import { PROJECT_ROOT } from '../lib/paths.js';
 
 export const ZERO_SHA = /^0+$/;
@@ -53,6 +53,7 @@ export async function ensureRepo(config: Config, layout: Layout, app: string): P
   if (!existsSync(join(path, 'HEAD'))) {
     await run(['git', 'init', '--bare', '--quiet', '--initial-branch=main', path]);
     await run(['git', '-C', path, 'config', 'http.receivepack', 'true']);
+    secureAppDirs(layout, app); // git made them world-readable; the source is the app's own
   }
   // git itself refuses a pack larger than an app may be, before unpacking its objects.
   const maxInput = String(config.maxAppBytes);

@@ -64,6 +64,8 @@ export function childEnv(extra: Record<string, string> = {}, from: NodeJS.Proces
 }
 /** Output lines longer than this reach `onLine` cut short. */
 export const MAX_LINE = 16 * 1024;
+/** Output kept for the error of a streamed command. */
+const TAIL_CHARS = 16_384;
 
 /** Counts spawned processes so benchmarks can prove a converged pass spawns nothing. */
 export const execStats = { spawns: 0 };
@@ -78,6 +80,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   execStats.spawns++;
   // Loaded on first use: short-lived programs (the git hook, the CLI) start faster without it.
   const { execa } = await import('execa');
+  const streaming = opts.onLine !== undefined;
   const child = execa(file, args, {
     cwd: opts.cwd,
     env: opts.cleanEnv ? (opts.env ?? {}) : childEnv(opts.env),
@@ -87,6 +90,9 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     stdin: opts.input === undefined ? 'ignore' : 'pipe',
     reject: false,
     all: true,
+    // Streamed output is not buffered: a build may print far more than memory should hold (or
+    // execa's maxBuffer allows); its error keeps the tail.
+    buffer: !streaming,
     lines: false,
     stripFinalNewline: true,
     detached: opts.killGroup ?? false,
@@ -118,6 +124,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
   // A callback that throws (its store is locked, the disk is full) inside a stream handler would
   // be an uncaught exception; the first such error fails the run once the program has ended.
   let lineError: unknown = null;
+  let tail = '';
   if (opts.onLine) {
     const given = opts.onLine;
     const onLine = (line: string) => {
@@ -130,7 +137,9 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     };
     let pending = '';
     child.all?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('utf8');
+      const text = chunk.toString('utf8');
+      tail = (tail + text).slice(-TAIL_CHARS);
+      pending += text;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       // A program that never ends its line must not grow one string without end.
@@ -145,7 +154,7 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
     });
   }
   const result = await child;
-  const output = String(result.all ?? '');
+  const output = streaming ? tail.replace(/\n$/, '') : String(result.all ?? '');
   if (lineError !== null) throw lineError;
   if (result.isCanceled || cancelled) throw new ExecError(argv, undefined, output, 'was cancelled');
   if (result.timedOut) throw new ExecError(argv, undefined, output, `timed out after ${opts.timeoutMs ?? 120_000} ms`);

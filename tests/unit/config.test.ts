@@ -171,6 +171,13 @@ describe('loadConfig', () => {
     },
   );
 
+  it.each([
+    ['HOP3_MAX_OUTPUT_LINES', '0'], ['HOP3_MAX_OUTPUT_LINES', '1.5'], ['HOP3_EVENTS_KEEP', '10'], ['HOP3_EVENTS_MAX_AGE_DAYS', '0'],
+    ['HOP3_LOG_MAX_BYTES', '1000'], ['HOP3_LOG_MAX_BYTES', '10M'], ['HOP3_LOG_KEEP', '0'], ['HOP3_LOG_KEEP', '-1'],
+  ])('refuses %s=%s, naming the range', (key, value) => {
+    expect(refused({ [key]: value }, key).message).toMatch(/is not an integer between \d+ and \d+/);
+  });
+
   it.each(['1024-1025', '60000-65535'])('accepts HOP3_PORT_RANGE=%s', (range) => {
     const [from, to] = range.split('-').map(Number);
     expect(loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_PORT_RANGE: range }, 1000).portRange).toEqual({ from, to });

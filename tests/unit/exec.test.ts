@@ -74,3 +74,18 @@ describe('runPiped', () => {
     expect(err).toMatchObject({ exitCode: 128, output: expect.stringContaining('bad commit') });
   });
 });
+
+describe('run with onLine', () => {
+  it('streams more output than execa would buffer, holds no endless line whole, and keeps the tail for the error', async () => {
+    let lines = 0;
+    let longest = 0;
+    // 150 MB, past execa's 100 MB maxBuffer, half of it one line without a newline.
+    const script = 'import sys\nw = sys.stdout.write\nfor i in range(1000000): w("%075d\\n" % i)\nfor i in range(1000): w("z" * 75000)\nw("\\nlast\\n"); sys.exit(4)';
+    const err = await run(['/usr/bin/python3', '-c', script], { onLine: (l) => { lines++; longest = Math.max(longest, l.length); }, timeoutMs: 60_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecError);
+    expect((err as ExecError).exitCode).toBe(4);
+    expect((err as ExecError).output.endsWith('last')).toBe(true);
+    expect(lines).toBeGreaterThan(1_000_000);
+    expect(longest).toBeLessThan(200_000);
+  }, 60_000);
+});
