@@ -230,6 +230,9 @@ export class Reconciler {
       return;
     }
     this.settleLifecycle(name, desired, p.rollout);
+    // A new release that passed its health check starts with a clean slate: what requests got
+    // through to the old one says nothing about it.
+    if (p.rollout || desired.state !== 'running') this.probes.forget(name);
     this.status(app, desired, observed, null, p.actions.length > 0);
   }
 
