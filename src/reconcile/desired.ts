@@ -39,7 +39,7 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     ...base,
     units,
     site: info ? { path: base.site.path, content: plugins.proxy.render({ app: app.name, release: target.version, serverNames: names, target: info }) } : base.site,
-    ...(info ? { probeHost: names[0]! } : {}),
+    ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };
 }

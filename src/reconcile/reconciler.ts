@@ -241,6 +241,9 @@ export class Reconciler {
       return;
     }
     this.settleLifecycle(name, desired, p.rollout);
+    // A new release that passed its health check starts with a clean slate: what requests got
+    // through to the old one says nothing about it.
+    if (p.rollout || desired.state !== 'running') this.probes.forget(name);
     this.status(app, desired, observed, null, p.actions.length > 0);
   }
 
@@ -353,11 +356,11 @@ export class Reconciler {
     return health;
   }
 
-  /** Apps that should answer a request through the proxy, with the host name to ask for. */
-  probeTargets(): { app: string; host: string }[] {
-    const targets: { app: string; host: string }[] = [];
+  /** Apps that should answer a request through the proxy, with the host name and path to ask for. */
+  probeTargets(): { app: string; host: string; path: string }[] {
+    const targets: { app: string; host: string; path: string }[] = [];
     for (const [app, { desired }] of this.desiredCache) {
-      if (desired.state === 'running' && desired.target?.status === 'live' && desired.probeHost) targets.push({ app, host: desired.probeHost });
+      if (desired.state === 'running' && desired.target?.status === 'live' && desired.probe) targets.push({ app, ...desired.probe });
     }
     return targets;
   }

@@ -26,8 +26,8 @@ export interface DesiredApp {
   units: Unit[];
   site: { path: string; content: string | null };
   health: HealthCheck | null;
-  /** Host name a request through the proxy uses to reach the app, when it should answer one. */
-  probeHost?: string;
+  /** The request through the proxy that shows the app serves (host name and path), if it should. */
+  probe?: { host: string; path: string };
 }
 
 export interface ObservedUnit {

@@ -10,9 +10,9 @@ const RETRY_MS = 1000;
 const TICK_MS = 250;
 
 /** One request through the proxy: any answer below 500 means the path to the app works. */
-async function probeOnce(port: number, host: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+async function probeOnce(port: number, host: string, path: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   try {
-    const res = await httpGet(`http://127.0.0.1:${port}/`, host, timeoutMs);
+    const res = await httpGet(`http://127.0.0.1:${port}${path}`, host, timeoutMs);
     return { ok: res.status < 500, detail: `HTTP ${res.status}` };
   } catch (err) {
     return { ok: false, detail: errorMessage(err) };
@@ -20,9 +20,9 @@ async function probeOnce(port: number, host: string, timeoutMs: number): Promise
 }
 
 /**
- * Health from looking: every running app gets a GET through the proxy with its host name once
- * per HOP3_PROBE_SECONDS, spread over the period and a few at a time, outside the reconcile
- * passes. A changed verdict (failing, or getting through again) makes a pass record the health.
+ * Health from looking: every running app gets a GET through the proxy with its host name, on
+ * its health check path (a static site on /), once per HOP3_PROBE_SECONDS, spread over the
+ * period and a few at a time, outside the reconcile passes. A changed verdict (failing, or getting through again) makes a pass record the health.
  */
 export function startProber(h: Hop3): () => Promise<void> {
   const period = h.config.probeMs;
@@ -39,13 +39,13 @@ export function startProber(h: Hop3): () => Promise<void> {
     for (const app of next.keys()) if (!current.has(app)) next.delete(app);
     // After an outage, the apps it touched are asked first: their health waits on it.
     for (const app of h.reconciler.outageApps()) if (!inFlight.has(app)) next.set(app, Math.min(next.get(app) ?? now, now));
-    for (const { app, host } of targets) {
+    for (const { app, host, path } of targets) {
       // A new app's first request lands somewhere in the period, so 1000 apps do not all go at once.
       if (!next.has(app)) next.set(app, now + Math.floor(Math.random() * period));
       if (next.get(app)! > now || inFlight.has(app)) continue;
       inFlight.add(app);
       void queue.add(async () => {
-        const { ok, detail } = await probeOnce(h.config.httpPort, host, timeoutMs);
+        const { ok, detail } = await probeOnce(h.config.httpPort, host, path, timeoutMs);
         inFlight.delete(app);
         if (stopped) return;
         next.set(app, Date.now() + (ok ? period : Math.min(period, RETRY_MS)));

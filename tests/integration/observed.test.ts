@@ -65,11 +65,7 @@ describe('status is observed, not inferred', () => {
     expect(r.exitCode, String(r.stderr)).toBe(0);
     await within(5000, async () => (await status()).health === 'Healthy');
   });
-  afterAll(async () => {
-    if (process.env.KEEP_LOG) writeFileSync('/tmp/obs-daemon.log', readFileSync(join(d.home, 'daemon.log')));
-    if (process.env.KEEP_HOME) return void (await d.stop('SIGKILL'));
-    await d.cleanup();
-  });
+  afterAll(() => d.cleanup());
 
   it('kill -9 between the site write and the reload: the new release serves after the restart, nothing retired first', async () => {
     const before = (await served())!;
@@ -87,12 +83,19 @@ describe('status is observed, not inferred', () => {
     expect((await served())?.release).toBe(before.release);
 
     delete d.extraEnv.HOP3_FAILPOINT;
+    const logBefore = readFileSync(join(d.home, 'daemon.log'), 'utf8').length;
     // Old vassals retired before nginx loaded the new site would make these requests fail (502).
     const load = await underLoad(d.httpPort, HOST, async () => {
       await d.start();
       await within(30_000, async () => (await served())?.release === `v${version}` && (await status()).release === `v${version}`);
     }, { workers: 2 });
     expect(load.failures).toEqual([]);
+    const done = readFileSync(join(d.home, 'daemon.log'), 'utf8').slice(logBefore).split('\n').filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; app?: string; action?: string })
+      .filter((l) => l.msg === 'action done' && l.app === APP).map((l) => l.action);
+    // The restarted daemon reloads nginx (the site was written but not loaded), then retires.
+    expect(done.indexOf('apply-site')).toBeGreaterThanOrEqual(0);
+    expect(done.indexOf('apply-site')).toBeLessThan(done.indexOf('remove-unit'));
     expect(load.releases.get(`v${version}`)).toBeGreaterThan(0);
     expect((await served())?.greeting).toBe('after-failpoint');
     expect((await d.json(['reconcile', APP])).actions).toEqual([]);
