@@ -44,7 +44,7 @@ export async function followRelease(
   let cursor = after;
   let unreachableSince: number | null = null;
   while (Date.now() < deadline) {
-    if (signal?.aborted) throw userError('DEPLOY_ABORTED', `stopped waiting for release v${version} of ${app}: ${String(signal.reason)}`);
+    if (signal?.aborted) throw userError('DEPLOY_ABORTED', `stopped waiting for release v${version} of ${app}: ${String(signal.reason)}`, { hint: `see \`hop3 releases ${app}\`` });
     let events: EventRecord[];
     try {
       events = await call<EventRecord[]>(cfg, 'apps.events', { app, after: cursor, limit: 1000 });

@@ -86,6 +86,15 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
 /** Where the process group of an app's running release command is recorded. */
 export const releaseGroupFile = (layout: Layout, app: string) => join(layout.run, `release-${app}.pgid`);
 
+/** The apps whose release command has a recorded group (running, or left by a killed daemon). */
+export function recordedReleaseGroups(layout: Layout): { app: string; file: string }[] {
+  const names = existsSync(layout.run) ? readdirSync(layout.run) : [];
+  return names.flatMap((f) => {
+    const m = /^release-(.+)\.pgid$/.exec(f);
+    return m ? [{ app: m[1]!, file: join(layout.run, f) }] : [];
+  });
+}
+
 export async function stopLeftoverReleaseCommand(ctx: Pick<ExecContext, 'store' | 'log'> & { app: string }, file: string, version: number | null): Promise<void> {
   const stopped = await stopRecordedGroup(file);
   if (!stopped) return;

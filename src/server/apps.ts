@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import type { Hop3 } from './hop3.js';
 import { allocatePorts } from './ports.js';
 import { refValue, ZERO_SHA } from '../git/repo.js';
 import { serverNames } from '../reconcile/desired.js';
-import { stopLeftoverReleaseCommand } from '../reconcile/execute.js';
+import { recordedReleaseGroups, stopLeftoverReleaseCommand } from '../reconcile/execute.js';
 
 /** The processes that listen on a port of their own. */
 const HTTP_KINDS = new Set(['wsgi', 'web']);
@@ -165,12 +165,7 @@ export function cancelOrphanedPushes(h: Hop3): void {
  * will run again and of those just cancelled alike: neither may go on beside a new daemon.
  */
 export async function stopLeftoverReleaseCommands(h: Hop3): Promise<void> {
-  const prefix = 'release-';
-  const files = existsSync(h.layout.run) ? readdirSync(h.layout.run).filter((f) => f.startsWith(prefix) && f.endsWith('.pgid')) : [];
-  await Promise.all(files.map((f) => {
-    const app = f.slice(prefix.length, -'.pgid'.length);
-    return stopLeftoverReleaseCommand({ app, store: h.store, log: h.log }, join(h.layout.run, f), null);
-  }));
+  await Promise.all(recordedReleaseGroups(h.layout).map(({ app, file }) => stopLeftoverReleaseCommand({ app, store: h.store, log: h.log }, file, null)));
 }
 
 /**
