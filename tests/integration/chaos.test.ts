@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { execa, type ResultPromise } from 'execa';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,9 @@ describe('chaos: kill -9 of the daemon at random points', () => {
   beforeAll(async () => {
     await d.start();
     cpSync(join(EXAMPLES, APP), work, { recursive: true });
+    // A release phase, so that some kills land in a release command.
+    const toml = readFileSync(join(work, 'hop3.toml'), 'utf8').replace('[run]\n', '[run]\nbefore-run = ["sleep 0.3"]\n');
+    writeFileSync(join(work, 'hop3.toml'), toml);
     for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'base']]) {
       const r = await git(work, args);
       expect(r.exitCode, output(r)).toBe(0);
@@ -73,7 +76,8 @@ describe('chaos: kill -9 of the daemon at random points', () => {
     const load = await underLoad(d.httpPort, `${APP}.localhost`, async () => {
       for (let i = 1; i <= ITERATIONS; i++) {
         const op = ops[Math.floor(random() * ops.length)]!;
-        const delay = Math.floor(random() * 1500);
+        // Up to about how long each takes here, so kills land in every phase.
+        const delay = Math.floor(random() * { push: 3000, deploy: 2500, config: 1500 }[op]);
         const before = new Set((await releases()).map((r) => r.version));
         const running = client(op, i);
         await sleep(delay);
