@@ -23,6 +23,17 @@ class RequestRefused extends Error {
 }
 
 /**
+ * Keys that would reach an object's prototype if the value were ever merged into another
+ * object are refused, as fastify's own JSON parser does.
+ */
+function refusePoisoning(key: string, value: unknown): unknown {
+  if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
+    throw new RequestRefused(400, RPC.INVALID_REQUEST, `the key ${key} is not allowed in a request`);
+  }
+  return value;
+}
+
+/**
  * Read a JSON-RPC body no longer than the limit its method header allows: an announced length
  * over it is refused before a byte is read, and reading stops at the first byte past it.
  */
@@ -62,9 +73,9 @@ function readJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream): Prom
         return;
       }
       try {
-        resolve(JSON.parse(text));
+        resolve(JSON.parse(text, refusePoisoning));
       } catch (err) {
-        reject(new RequestRefused(400, RPC.PARSE_ERROR, `malformed JSON: ${(err as Error).message}`));
+        reject(err instanceof RequestRefused ? err : new RequestRefused(400, RPC.PARSE_ERROR, `malformed JSON: ${(err as Error).message}`));
       }
     });
   });

@@ -264,6 +264,8 @@ describe('the API authenticates before it reads, bounds bodies per method, and /
     const deep = await send(`{"jsonrpc":"2.0","id":1,"method":"apps.list","params":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     expect(deep.status).toBe(400);
     expect(deep.body.error).toEqual({ code: -32600, message: 'JSON nested deeper than 16 levels' });
+    const poisoned = await send('{"jsonrpc":"2.0","id":1,"method":"config.set","params":{"app":"x","values":{"__proto__":{"A":"1"}}}}');
+    expect(poisoned.body.error).toEqual({ code: -32600, message: 'the key __proto__ is not allowed in a request' });
     const batch = await send(JSON.stringify(Array.from({ length: 51 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'apps.list' }))));
     expect(batch.body.error).toEqual({ code: -32600, message: 'batch of 51 requests: at most 50' });
     const ok = await send(JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'apps.list' }))));
