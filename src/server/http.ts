@@ -7,6 +7,9 @@ import {
 import { tokenMatches } from './token.js';
 import { registerGitHttp } from './git-http.js';
 
+/** Bytes of an unauthenticated body read (and dropped) after the 401, before the connection is cut. */
+const UNAUTHENTICATED_DRAIN = 8 * 1024 * 1024;
+
 /** A request refused before it reaches a method, with its HTTP status and JSON-RPC code. */
 class RequestRefused extends Error {
   readonly statusCode: number;
@@ -17,6 +20,17 @@ class RequestRefused extends Error {
     this.statusCode = statusCode;
     this.rpcCode = rpcCode;
   }
+}
+
+/**
+ * Keys that would reach an object's prototype if the value were ever merged into another
+ * object are refused, as fastify's own JSON parser does.
+ */
+function refusePoisoning(key: string, value: unknown): unknown {
+  if (key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'))) {
+    throw new RequestRefused(400, RPC.INVALID_REQUEST, `the key ${key} is not allowed in a request`);
+  }
+  return value;
 }
 
 /**
@@ -59,9 +73,9 @@ function readJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream): Prom
         return;
       }
       try {
-        resolve(JSON.parse(text));
+        resolve(JSON.parse(text, refusePoisoning));
       } catch (err) {
-        reject(new RequestRefused(400, RPC.PARSE_ERROR, `malformed JSON: ${(err as Error).message}`));
+        reject(err instanceof RequestRefused ? err : new RequestRefused(400, RPC.PARSE_ERROR, `malformed JSON: ${(err as Error).message}`));
       }
     });
   });
@@ -85,8 +99,14 @@ export function createHttpServer(h: Hop3, token: string): FastifyInstance {
     const auth = req.headers.authorization;
     const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     if (!tokenMatches(token, given)) {
-      void reply.code(401).header('connection', 'close')
-        .send({ jsonrpc: '2.0', id: null, error: { code: RPC.UNAUTHORIZED, message: 'missing or wrong bearer token' } });
+      // What the client still sends is dropped unread, so it gets to read the answer; past a
+      // few MiB the connection is cut instead.
+      let dropped = 0;
+      req.raw.on('data', (c: Buffer) => {
+        dropped += c.length;
+        if (dropped > UNAUTHENTICATED_DRAIN) req.raw.socket.destroy();
+      });
+      void reply.code(401).send({ jsonrpc: '2.0', id: null, error: { code: RPC.UNAUTHORIZED, message: 'missing or wrong bearer token' } });
       return;
     }
     done();

@@ -2,7 +2,8 @@ import { existsSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, within } from './harness.js';
+import { randomBytes } from 'node:crypto';
+import { appDir, archiveOf, Daemon, within } from './harness.js';
 
 /**
  * A WSGI app whose /health answers 200 with MODE: `zeros` streams 1 MiB chunks for ever,
@@ -241,12 +242,30 @@ describe('the API authenticates before it reads, bounds bodies per method, and /
     expect((await res.json()).error).toMatchObject({ code: -32600, message: 'the x-hop3-method header says apps.deploy, but the body calls config.set' });
   });
 
+  it('takes a 2 MB apps.deploy upload that names its method, and refuses it without the header', async () => {
+    // Random bytes do not compress: the archive stays over the small limit.
+    const archive = await archiveOf({
+      'hop3.toml': '[build]\nbuilder = "static"\n[run]\nstatic = "public"\n',
+      'public/index.html': '<h1>big</h1>',
+      'public/blob.txt': randomBytes(1536 * 1024).toString('base64'),
+    });
+    expect(archive.length).toBeGreaterThan(2 * MB);
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'apps.deploy', params: { app: 'big', archive } });
+    const bare = await post(d.apiPort, '/rpc', rpcHeaders({ authorization: `Bearer ${d.token()}` }), { length: Buffer.byteLength(body), sendBytes: 64 * 1024 });
+    expect(bare.status).toBe(413);
+    const named = await d.rpc('apps.deploy', { app: 'big', archive });
+    expect(named.body.error, JSON.stringify(named.body.error)).toBeUndefined();
+    expect(named.body.result).toMatchObject({ app: 'big', release: 'v1' });
+  });
+
   it('refuses JSON nested too deep and batches too long with -32600', async () => {
     const send = (body: string) => fetch(`http://127.0.0.1:${d.apiPort}/rpc`, { method: 'POST', headers: rpcHeaders({ authorization: `Bearer ${d.token()}` }), body })
       .then(async (r) => ({ status: r.status, body: await r.json() }));
     const deep = await send(`{"jsonrpc":"2.0","id":1,"method":"apps.list","params":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
     expect(deep.status).toBe(400);
     expect(deep.body.error).toEqual({ code: -32600, message: 'JSON nested deeper than 16 levels' });
+    const poisoned = await send('{"jsonrpc":"2.0","id":1,"method":"config.set","params":{"app":"x","values":{"__proto__":{"A":"1"}}}}');
+    expect(poisoned.body.error).toEqual({ code: -32600, message: 'the key __proto__ is not allowed in a request' });
     const batch = await send(JSON.stringify(Array.from({ length: 51 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'apps.list' }))));
     expect(batch.body.error).toEqual({ code: -32600, message: 'batch of 51 requests: at most 50' });
     const ok = await send(JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'apps.list' }))));

@@ -91,10 +91,47 @@ describe('a database locked by another process during a rollout', () => {
   });
 });
 
+describe('an edit one of whose writes fails inside SQLite', () => {
+  const d = new Daemon();
+  const sql = (statement: string) => execa('python3', ['-c', 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()', join(d.home, 'hop3.db'), statement]);
+  beforeAll(async () => {
+    await d.start();
+    const r = await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--app', 'atomic']);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+  });
+  afterAll(() => d.cleanup());
+
+  // Each write of the edit that comes last fails inside SQLite: the env edit of a config change
+  // is written before its release, a rollback's release before the env it restores.
+  const refuseRelease = 'BEFORE INSERT ON releases';
+  const refuseEnvChange = 'BEFORE DELETE ON env';
+  it.each([
+    ['config set', ['config', 'set', 'atomic', 'B=2'], refuseRelease],
+    ['config unset', ['config', 'unset', 'atomic', 'A'], refuseRelease],
+    ['rollback', ['rollback', 'atomic', 'v1'], refuseEnvChange],
+  ])('%s changes neither env nor releases nor events', async (_name, args, when) => {
+    if ((await d.json(['config', 'get', 'atomic'])).A === undefined) {
+      expect((await d.hop3(['config', 'set', 'atomic', 'A=1'])).exitCode).toBe(0);
+    }
+    const before = { env: await d.json(['config', 'get', 'atomic']), releases: await d.json(['releases', 'atomic']), events: await d.json(['events', 'atomic', '--limit', '1000']) };
+    await sql(`CREATE TRIGGER refuse_release ${when} BEGIN SELECT RAISE(ABORT, 'no release today'); END`);
+    try {
+      const r = await d.hop3(args);
+      expect(r.exitCode).not.toBe(0);
+      expect(String(r.stderr)).toContain('no release today');
+    } finally {
+      await sql('DROP TRIGGER refuse_release');
+    }
+    expect(await d.json(['config', 'get', 'atomic'])).toEqual(before.env);
+    expect(await d.json(['releases', 'atomic'])).toEqual(before.releases);
+    expect(await d.json(['events', 'atomic', '--limit', '1000'])).toEqual(before.events);
+  });
+});
+
 describe('a config set on a full disk', () => {
   const home = mkdtempSync(join(tmpdir(), 'hop3-full-'));
-  const logDir = mkdtempSync(join(tmpdir(), 'hop3-full-log-'));
-  const d = new Daemon({}, { home, logFile: join(logDir, 'daemon.log') });
+  // Its log is on the full disk too (HOP3_HOME/daemon.log): lines are lost, the daemon lives.
+  const d = new Daemon({}, { home });
   const fill = join(home, 'fill');
   beforeAll(async () => {
     const m = await execa('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', home], { reject: false });
@@ -109,7 +146,6 @@ describe('a config set on a full disk', () => {
     await d.halt();
     await execa('umount', [home], { reject: false });
     rmSync(home, { recursive: true, force: true });
-    rmSync(logDir, { recursive: true, force: true });
   });
 
   it('fails with the disk error, changes neither env nor releases, and works once space is freed', async () => {

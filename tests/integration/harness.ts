@@ -39,7 +39,6 @@ export async function within<T>(ms: number, fn: () => Promise<T> | T): Promise<{
 /** A real hop3-server in a throwaway HOP3_HOME on free loopback ports, with its emperor and nginx. */
 export class Daemon {
   readonly home: string;
-  /** Where the daemon's output goes (outside `home` when that is a file system a test fills). */
   readonly logFile: string;
   httpPort = 0;
   apiPort = 0;
@@ -48,10 +47,11 @@ export class Daemon {
   /** Settings on top of the defaults; a change applies from the next start. */
   readonly extraEnv: Record<string, string>;
 
-  constructor(extraEnv: Record<string, string> = {}, opts: { home?: string; logFile?: string } = {}) {
+  /** `home`: an existing directory (a file system a test mounts there). */
+  constructor(extraEnv: Record<string, string> = {}, opts: { home?: string } = {}) {
     this.extraEnv = extraEnv;
     this.home = opts.home ?? mkdtempSync(join(tmpdir(), 'hop3-test-'));
-    this.logFile = opts.logFile ?? join(this.home, 'daemon.log');
+    this.logFile = join(this.home, 'daemon.log');
   }
 
   get env(): Record<string, string> {

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asHop3Error, systemError } from '../../src/lib/errors.js';
 import { httpGet } from '../../src/lib/http-get.js';
 import { MAX_LINE, run } from '../../src/lib/exec.js';
+import { execa } from 'execa';
+import { pathToFileURL } from 'node:url';
 import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
 import {
   bodyLimitFor, bodyTooLargeMessage, jsonDepthExceeds, RPC_BODY_LIMIT, UPLOAD_BODY_LIMIT, uploadMismatch,
@@ -189,5 +191,19 @@ describe('program output cannot take the daemon down', () => {
       },
     })).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
     expect(lines).toEqual(['a']);
+  });
+});
+
+describe('the daemon log on a full disk', () => {
+  it('loses the lines it cannot write and keeps the process alive', async () => {
+    // /dev/full fails every write with ENOSPC, as a full disk under the log file does.
+    const logger = pathToFileURL(join(import.meta.dirname, '../../src/lib/logger.ts')).href;
+    const script = `import { createLogger } from ${JSON.stringify(logger)};
+const log = createLogger('info');
+for (let i = 0; i < 50; i++) log.warn({ i }, 'the disk is full');
+setTimeout(() => process.stdout.write('alive'), 200);`;
+    const r = await execa(process.execPath, ['--input-type=module', '-e', script], { stderr: { file: '/dev/full' }, reject: false, cwd: join(import.meta.dirname, '../..') });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('alive');
   });
 });
