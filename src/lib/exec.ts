@@ -63,7 +63,7 @@ export function childEnv(extra: Record<string, string> = {}, from: NodeJS.Proces
   return { ...env, ...extra };
 }
 /** Output lines longer than this reach `onLine` cut short. */
-export const MAX_LINE = 16 * 1024;
+export const MAX_LINE = 64 * 1024;
 /** Output kept for the error of a streamed command. */
 const TAIL_CHARS = 16_384;
 

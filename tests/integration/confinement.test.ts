@@ -67,7 +67,7 @@ function deployFromDisk(d: Daemon, app: string, path: string): Promise<{ status:
   return new Promise((resolve, reject) => {
     const req = request({
       host: '127.0.0.1', port: d.apiPort, path: '/rpc', method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${d.token()}`, 'content-length': length },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${d.token()}`, 'content-length': length, 'x-hop3-method': 'apps.deploy' },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
