@@ -5,6 +5,8 @@ export interface HttpGetOptions {
   maxBytes?: number;
   /** Aborting it ends the request at once (a cancelled rollout, a daemon that stops). */
   signal?: AbortSignal;
+  /** Resolve with the status as soon as the headers arrive, reading none of the body. */
+  statusOnly?: boolean;
 }
 
 /** Bodies longer than this fail unless the caller allows more. */
@@ -38,6 +40,10 @@ export function httpGet(url: string, host: string, timeoutMs: number, opts: Http
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('response', (res) => {
+      if (opts.statusOnly) {
+        finish(null, { status: res.statusCode ?? 0, body: '' });
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

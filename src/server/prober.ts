@@ -12,7 +12,7 @@ const TICK_MS = 250;
 /** One request through the proxy: any answer below 500 means the path to the app works. */
 async function probeOnce(port: number, host: string, path: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   try {
-    const res = await httpGet(`http://127.0.0.1:${port}${path}`, host, timeoutMs);
+    const res = await httpGet(`http://127.0.0.1:${port}${path}`, host, timeoutMs, { statusOnly: true });
     return { ok: res.status < 500, detail: `HTTP ${res.status}` };
   } catch (err) {
     return { ok: false, detail: errorMessage(err) };

@@ -106,6 +106,12 @@ describe('httpGet bounds', () => {
     await expect(httpGet(`${base}/drip`, 'x', 700)).rejects.toThrow(/no complete answer within 700 ms/);
     expect(Date.now() - start).toBeLessThan(1200);
   });
+  it('with statusOnly, answers at the headers of an endless or dripping body', async () => {
+    const start = Date.now();
+    expect(await httpGet(`${base}/zeros`, 'x', 5000, { statusOnly: true })).toEqual({ status: 200, body: '' });
+    expect(await httpGet(`${base}/drip`, 'x', 5000, { statusOnly: true })).toEqual({ status: 200, body: '' });
+    expect(Date.now() - start).toBeLessThan(1000);
+  });
   it('ends at once when its signal aborts', async () => {
     const abort = new AbortController();
     const start = Date.now();
