@@ -224,6 +224,10 @@ function markLive(ctx: ExecContext, version: number): void {
   const { store, app } = ctx;
   if (!store.markLive(app, version)) throw cancelled(version);
   store.addEvent(app, 'release.live', { release: version });
+  if (ctx.config.failpoint === 'after-mark-live') {
+    ctx.log.warn({ app, release: version }, 'failpoint after-mark-live: hop3-server kills itself before anyone hears');
+    process.kill(process.pid, 'SIGKILL');
+  }
   pruneReleases(ctx);
 }
 

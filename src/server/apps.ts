@@ -290,12 +290,12 @@ export async function rollback(h: Hop3, name: string, version: number | undefine
   const release = await rollOut(h, name, false, async (desire) => {
     // Chosen under the lock, once any deploy in progress is live or failed.
     const app = requireApp(h, name);
-    if (opts.onlyFrom !== undefined && app.currentRelease !== opts.onlyFrom) {
+    if (opts.onlyFrom !== undefined && h.store.listReleases(name).find((r) => r.status === 'live')?.version !== opts.onlyFrom) {
       throw userError('ROLLBACK_SUPERSEDED', `${name} no longer runs v${opts.onlyFrom}: not rolling back`);
     }
     const releases = h.store.listReleases(name);
     from = version === undefined
-      ? releases.find((r) => r.status === 'retired' && r.version !== app.currentRelease && r.artifact)
+      ? releases.find((r) => r.status === 'retired' && r.artifact)
       : releases.find((r) => r.version === version);
     if (!from) {
       throw userError('ROLLBACK_NO_TARGET', version === undefined ? `${name} has no earlier good release to roll back to` : `${name} has no release v${version}`, {

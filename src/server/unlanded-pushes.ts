@@ -43,7 +43,9 @@ async function rollBackIfUnlanded(h: Hop3, app: AppRecord, live: ReleaseRecord):
  */
 export function rollBackUnlandedPushes(h: Hop3): Promise<void> {
   const checks = h.store.listApps().flatMap((app) => {
-    const live = app.currentRelease === null ? null : h.store.getRelease(app.name, app.currentRelease);
+    // The release record, not the app's currentRelease: a daemon killed right after marking a
+    // release live had not recorded the app's status yet.
+    const live = h.store.listReleases(app.name).find((r) => r.status === 'live');
     return live?.source === 'push' && live.commit ? [rollBackIfUnlanded(h, app, live)] : [];
   });
   return Promise.all(checks).then(() => undefined);

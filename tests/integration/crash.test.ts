@@ -105,6 +105,54 @@ describe('crashes and clients that give up: git and the client say what went liv
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a push that went live while the daemon died before git heard is rolled back at restart: what serves is what git says', async () => {
+    // Its own daemon, so the failpoint (SIGKILL right after a release is recorded live) hits only this test.
+    const own = new Daemon();
+    try {
+      await own.start();
+      const APP = 'unlanded';
+      const work = newDir('one');
+      const url = `http://hop3:${own.token()}@127.0.0.1:${own.apiPort}/git/${APP}.git`;
+      for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], ['commit', '-q', '-m', 'one']]) expect((await git(work, args)).exitCode).toBe(0);
+      expect((await git(work, ['push', url, 'main'])).exitCode).toBe(0);
+      const ref = async () => String((await git(work, ['ls-remote', url, 'refs/heads/main'])).stdout).split('\t')[0];
+      const before = await ref();
+
+      await own.stop();
+      own.extraEnv.HOP3_FAILPOINT = 'after-mark-live';
+      await own.start();
+      for (const [path, content] of Object.entries(files('two'))) writeFileSync(join(work, path), content);
+      expect((await git(work, ['commit', '-q', '-am', 'two'])).exitCode).toBe(0);
+      const push = await git(work, ['push', url, 'HEAD:refs/heads/main']);
+      expect(push.exitCode, output(push)).not.toBe(0);
+      await own.stop();
+      delete own.extraEnv.HOP3_FAILPOINT;
+      await own.start();
+
+      const { value: rolledBack } = await within(30_000, async () => {
+        const rs = await own.json<(Release & { source: string; current: boolean })[]>(['releases', APP]);
+        return rs.find((r) => r.current && r.source === 'rollback') ? rs : null;
+      }).catch(async (err: unknown) => {
+        throw new Error(`${String(err)}\n${JSON.stringify(await own.json(['releases', APP]))}\n${readFileSync(join(own.home, 'daemon.log'), 'utf8').split('\n').filter((l) => /unlanded|push|roll|failpoint|error/i.test(l)).slice(-15).join('\n')}`);
+      });
+      // v2 did go live (the failpoint fired after it), and git never recorded it.
+      expect(rolledBack!.find((r) => r.version === 'v2')!.status).toBe('retired');
+      expect(await ref()).toBe(before);
+      const events = await own.json<{ kind: string; data: { release?: number } }[]>(['events', APP, '--limit', '1000']);
+      expect(events.filter((e) => e.kind === 'push.unlanded').map((e) => e.data.release)).toEqual([2]);
+      const body = JSON.parse((await own.get(`${APP}.localhost`)).body) as { code: string };
+      expect(body.code).toBe('one');
+      // A push that did land is left alone: the rollback is current and the next start plans none.
+      await own.stop();
+      await own.start();
+      await sleep(1500);
+      const again = await own.json<{ kind: string }[]>(['events', APP, '--limit', '1000']);
+      expect(again.filter((e) => e.kind === 'push.unlanded')).toHaveLength(1);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it('kill -9 of the daemon during an HTTP push: the push fails, its processes die with the daemon, the ref stays, nothing goes live', async () => {
     const APP = 'crashpush';
     const work = newDir('one');
