@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { defaultHome } from '../config.js';
 import { Hop3Error } from '../lib/errors.js';
@@ -51,4 +53,31 @@ export async function call<T = unknown>(cfg: ClientConfig, method: string, param
     throw new Hop3Error(category, d.code ?? `RPC_${body.error.code}`, body.error.message, { hint: d.hint, details: d.details });
   }
   return body.result as T;
+}
+
+/** How long a client that records a change keeps sending it to a daemon that is restarting. */
+const RESTART_GRACE_MS = 15_000;
+
+/** Run `fn` again while the daemon cannot be reached, for as long as a restart takes. */
+export async function acrossRestart<T>(fn: () => Promise<T>): Promise<T> {
+  const since = Date.now();
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof Hop3Error) || err.code !== 'API_UNREACHABLE' || Date.now() - since > RESTART_GRACE_MS) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * Call a method that records a release (deploy, config change, rollback) so that a daemon killed
+ * before it answered cannot leave the outcome unknown: the call carries an id of this client's,
+ * and is sent again while the daemon cannot be reached; the daemon answers a repeat with the
+ * release the first one recorded, if it did, and records nothing new.
+ */
+export function callRecording<T = unknown>(cfg: ClientConfig, method: string, params: object): Promise<T> {
+  const withId = { ...params, requestId: randomUUID() };
+  return acrossRestart(() => call<T>(cfg, method, withId));
 }

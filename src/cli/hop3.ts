@@ -6,7 +6,7 @@ import { formatIssue, loadAppDir, quoteValue, validateAppName, validateEnvEntry 
 import type { SpecIssue } from '../spec/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
 import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
-import { call, clientConfig } from './client.js';
+import { acrossRestart, call, callRecording, clientConfig } from './client.js';
 import { lastEventId, releaseRecord } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
@@ -100,11 +100,11 @@ program
     if (local.issues.length > 0) throw specError(dir, local.issues);
     const app = o.app ?? local.spec?.name ?? basename(dir);
     validateAppName(app);
-    const after = await lastEventId(cfg, app).catch(() => 0);
+    const after = await acrossRestart(() => lastEventId(cfg, app)).catch(() => 0);
     stderr(`-----> Uploading ${dir} to ${app}`);
     // Installed before the upload: a Ctrl-C while the release is being recorded still cancels it.
     const signal = interruptionUnless(o.detach);
-    const started = await call<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
+    const started = await callRecording<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
     await followAndReport(app, started.version, after, o, signal);
   });
 
@@ -118,10 +118,10 @@ program
   .addOption(json())
   .action(async (app: string, version: string | undefined, o: Waiting) => {
     const params = { app: appArg(app), ...versionArg(version) };
-    const after = await lastEventId(cfg, app);
+    const after = await acrossRestart(() => lastEventId(cfg, app));
     const signal = interruptionUnless(o.detach);
-    const r = await call<Recorded & { from: string }>(cfg, 'releases.rollback', params);
-    stderr(`-----> Rolling back ${app} to ${r.from} as v${r.version}`);
+    const r = await callRecording<Recorded & { from: string | null }>(cfg, 'releases.rollback', params);
+    stderr(`-----> Rolling back ${app} to ${r.from ?? "an earlier release"} as v${r.version}`);
     if (r.desiredState === 'running') await followAndReport(app, r.version, after, o, signal);
     else out(r, Boolean(o.json), () => stoppedNote(r));
   });
@@ -264,17 +264,17 @@ config.command('set').argument('<app>').argument('<pairs...>', 'KEY=VALUE ...').
     validateEnvEntry(p.slice(0, i), p.slice(i + 1));
     values[p.slice(0, i)] = p.slice(i + 1);
   }
-  const after = await lastEventId(cfg, app);
+  const after = await acrossRestart(() => lastEventId(cfg, app));
   const signal = interruptionUnless(o.detach);
-  const r = await call<Partial<Recorded>>(cfg, 'config.set', { app, values });
+  const r = await callRecording<Partial<Recorded>>(cfg, 'config.set', { app, values });
   await followConfigRelease(app, r, after, o, signal, `set ${Object.keys(values).join(', ')}`);
 });
 config.command('unset').argument('<app>').argument('<keys...>').addOption(timeoutOption()).addOption(detachOption()).addOption(json()).action(async (app: string, keys: string[], o: Waiting) => {
   appArg(app);
   for (const k of keys) validateEnvEntry(k, '');
-  const after = await lastEventId(cfg, app);
+  const after = await acrossRestart(() => lastEventId(cfg, app));
   const signal = interruptionUnless(o.detach);
-  const r = await call<Partial<Recorded>>(cfg, 'config.unset', { app, keys });
+  const r = await callRecording<Partial<Recorded>>(cfg, 'config.unset', { app, keys });
   await followConfigRelease(app, r, after, o, signal, `unset ${keys.join(', ')}`);
 });
 

@@ -89,6 +89,8 @@ const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS
 
 interface ReleaseDraft {
   source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string>;
+  /** The client's id for the call, so that a repeat of it finds this release (see rollOut). */
+  requestId?: string | null;
 }
 
 /**
@@ -110,7 +112,7 @@ async function newRelease(
     return h.store.writeRetrying(() => {
       within.before?.();
       const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
-      const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports });
+      const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports, requestId: r.requestId });
       h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
       within.after?.(release);
       return release;
@@ -176,10 +178,17 @@ export async function stopLeftoverReleaseCommands(h: Hop3): Promise<void> {
  * release; otherwise it is made desired after. Resolves once the release is recorded.
  */
 function rollOut<R extends ReleaseRecord | null>(
-  h: Hop3, app: string, start: boolean, create: (desire: (release: ReleaseRecord) => void) => Promise<R>,
+  h: Hop3, app: string, start: boolean, create: (desire: (release: ReleaseRecord) => void) => Promise<R>, requestId?: string,
 ): Promise<R> {
   return new Promise((resolve, reject) => {
     void h.deployLocks.run(app, async () => {
+      // A repeat of a call that was recorded (its client lost the daemon before the answer, and
+      // sent it again) gets the release it made, and records nothing new.
+      const seen = requestId === undefined || h.store.getApp(app) === null ? null : h.store.releaseByRequest(app, requestId);
+      if (seen) {
+        resolve(seen as R);
+        return;
+      }
       let desired = false;
       const desire = (r: ReleaseRecord) => {
         h.store.updateDesired(app, { desiredRelease: r.version, ...(start ? { desiredState: 'running' } : {}) });
@@ -210,7 +219,8 @@ const recorded = (h: Hop3, app: string, r: ReleaseRecord) => ({
  * changes nothing and the running release keeps serving.
  */
 export async function deployArchive(
-  h: Hop3, app: string, unpack: (dest: string) => Promise<void>, opts: { commit: string | null; push: { ref: string; old: string } | null },
+  h: Hop3, app: string, unpack: (dest: string) => Promise<void>,
+  opts: { commit: string | null; push: { ref: string; old: string } | null; requestId?: string },
 ) {
   const appDir = h.layout.app(app);
   const incoming = join(appDir, 'releases', `.incoming-${randomBytes(6).toString('hex')}`);
@@ -229,7 +239,7 @@ export async function deployArchive(
       h.store.createApp(app);
       let r: ReleaseRecord;
       try {
-        r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null });
+        r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null, requestId: opts.requestId });
       } catch (err) {
         if (isNew) h.store.deleteApp(app);
         throw err;
@@ -240,7 +250,7 @@ export async function deployArchive(
       for (const d of ['data', 'log']) mkdirSync(join(appDir, d), { recursive: true, mode: 0o700 });
       secureAppDirs(h.layout, app);
       return r;
-    });
+    }, opts.requestId);
     return recorded(h, app, release);
   } finally {
     // A refused unpack may still be closing its last file.
@@ -264,7 +274,7 @@ async function checkBranchUnmoved(h: Hop3, app: string, push: { ref: string; old
  * changes the env records; it lands in the same transaction as the release (or alone, while
  * the app has no build yet), so a change that fails leaves env and releases as they were.
  */
-export async function releaseConfigChange(h: Hop3, name: string, edit: () => void) {
+export async function releaseConfigChange(h: Hop3, name: string, edit: () => void, requestId?: string) {
   const release = await rollOut(h, name, false, async (desire) => {
     // Chosen under the lock: a deploy that was in progress is the base once it is live.
     const app = requireApp(h, name);
@@ -275,8 +285,8 @@ export async function releaseConfigChange(h: Hop3, name: string, edit: () => voi
       await h.store.writeRetrying(edit);
       return null;
     }
-    return newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact }, { before: edit, after: desire });
-  });
+    return newRelease(h, name, { source: 'config', commit: base.commit, spec: base.spec, artifact: base.artifact, requestId }, { before: edit, after: desire });
+  }, requestId);
   return release && recorded(h, name, release);
 }
 
@@ -284,7 +294,7 @@ export async function releaseConfigChange(h: Hop3, name: string, edit: () => voi
  * Roll back to an earlier release (default: the one that was live before the current one):
  * a new release from its build, spec and environment, with no build step.
  */
-export async function rollback(h: Hop3, name: string, version: number | undefined, opts: { onlyFrom?: number } = {}) {
+export async function rollback(h: Hop3, name: string, version: number | undefined, opts: { onlyFrom?: number; requestId?: string } = {}) {
   requireApp(h, name);
   let from: ReleaseRecord | undefined;
   const release = await rollOut(h, name, false, async (desire) => {
@@ -313,15 +323,16 @@ export async function rollback(h: Hop3, name: string, version: number | undefine
     // The configuration goes back too, or the next change would bring the rolled-back values back.
     const good = from;
     const configured = Object.fromEntries(Object.entries(good.env).filter(([k, v]) => good.spec.env[k] !== v));
-    return newRelease(h, name, { source: 'rollback', commit: good.commit, spec: good.spec, artifact: good.artifact, env: good.env }, {
+    return newRelease(h, name, { source: 'rollback', commit: good.commit, spec: good.spec, artifact: good.artifact, env: good.env, requestId: opts.requestId }, {
       before: () => {
         h.store.replaceEnv(name, configured);
         h.store.addEvent(name, 'config.changed', { set: Object.keys(configured), restoredFrom: good.version });
       },
       after: desire,
     });
-  });
-  return { ...recorded(h, name, release), from: `v${from!.version}` };
+  }, opts.requestId);
+  // A repeated call (see rollOut) answers with the release without choosing again.
+  return { ...recorded(h, name, release), from: from ? `v${from.version}` : null };
 }
 
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */

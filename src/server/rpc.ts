@@ -50,6 +50,7 @@ const METHODS: Record<string, Handler> = {
     return deployArchive(h, app(p), unpack, {
       commit,
       push: p.ref === undefined ? null : { ref: p.ref as string, old: (p.old as string | undefined) ?? '0'.repeat(40) },
+      requestId: p.requestId as string | undefined,
     });
   },
   'apps.configure': async (h, p) => {
@@ -108,7 +109,7 @@ const METHODS: Record<string, Handler> = {
   },
   'apps.events': (h, p) =>
     h.store.listEvents({ app: p.app as string | undefined, after: p.after as number | undefined, limit: p.limit as number | undefined }),
-  'releases.rollback': (h, p) => rollback(h, app(p), version(p)),
+  'releases.rollback': (h, p) => rollback(h, app(p), version(p), { requestId: p.requestId as string | undefined }),
   'releases.cancel': (h, p) => {
     const a = requireApp(h, app(p));
     const inProgress = a.desiredRelease === null ? null : h.store.getRelease(a.name, a.desiredRelease);
@@ -134,20 +135,22 @@ const METHODS: Record<string, Handler> = {
       ...(await releaseConfigChange(h, app(p), () => {
         h.store.editEnv(app(p), values, []);
         h.store.addEvent(app(p), 'config.changed', { set: Object.keys(values) });
-      })),
+      }, p.requestId as string | undefined)),
     };
   },
   'config.unset': async (h, p) => {
     const a = requireApp(h, app(p));
     const present = h.store.getEnv(a.name);
     const keys = (p.keys as string[]).filter((k) => k in present);
-    if (keys.length === 0) return { app: a.name };
+    // Nothing left to unset: done, unless this repeats a call that recorded a release (rollOut answers it).
+    const repeated = p.requestId !== undefined && h.store.releaseByRequest(a.name, p.requestId as string) !== null;
+    if (keys.length === 0 && !repeated) return { app: a.name };
     return {
       app: a.name,
       ...(await releaseConfigChange(h, a.name, () => {
         h.store.editEnv(a.name, {}, keys);
         h.store.addEvent(a.name, 'config.changed', { unset: keys });
-      })),
+      }, p.requestId as string | undefined)),
     };
   },
 };

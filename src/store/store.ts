@@ -238,22 +238,28 @@ export class Store {
 
   createRelease(r: {
     app: string; source: ReleaseSource; commit: string | null; spec: AppSpec; env: Record<string, string>;
-    artifact?: BuildArtifact | null; ports: Record<string, number>;
+    artifact?: BuildArtifact | null; ports: Record<string, number>; requestId?: string | null;
   }): ReleaseRecord {
     return this.db.transaction(() => {
       const next = ((this.sql('SELECT MAX(version) FROM releases WHERE app = ?', true).get(r.app) as number | null) ?? 0) + 1;
       this.sql(
-          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at, request_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(r.app, next, r.source, r.commit, json(r.spec), json(r.env), r.artifact ? json(r.artifact) : null,
-          json(r.ports), r.artifact ? 'built' : 'pending', now());
+          json(r.ports), r.artifact ? 'built' : 'pending', now(), r.requestId ?? null);
       return this.getRelease(r.app, next)!;
     })();
   }
 
   getRelease(app: string, version: number): ReleaseRecord | null {
     const r = this.sql('SELECT * FROM releases WHERE app = ? AND version = ?').get(app, version) as Row | undefined;
+    return r ? toRelease(r) : null;
+  }
+
+  /** The release a call with this client-chosen id recorded, if any. */
+  releaseByRequest(app: string, requestId: string): ReleaseRecord | null {
+    const r = this.sql('SELECT * FROM releases WHERE app = ? AND request_id = ?').get(app, requestId) as Row | undefined;
     return r ? toRelease(r) : null;
   }
 

@@ -153,6 +153,30 @@ describe('crashes and clients that give up: git and the client say what went liv
     }
   });
 
+  it('a change sent again with its request id (a client that lost the daemon) records one release, and a client started while the daemon is down lands its change once it is back', async () => {
+    const APP = 'repeat';
+    await deployed(APP, 'one');
+    const requestId = 'chaos-0123456789';
+    const first = await d.rpc('config.set', { app: APP, values: { A: '1' }, requestId });
+    const again = await d.rpc('config.set', { app: APP, values: { A: '1' }, requestId });
+    expect(first.body.result.release).toBe('v2');
+    expect(again.body.result.release).toBe('v2');
+    expect((await releases(APP)).map((r) => r.version)).toEqual(['v2', 'v1']);
+    const unset = await d.rpc('config.unset', { app: APP, keys: ['A'], requestId: 'unset-0123456789' });
+    const unsetAgain = await d.rpc('config.unset', { app: APP, keys: ['A'], requestId: 'unset-0123456789' });
+    expect(unsetAgain.body.result.release).toBe(unset.body.result.release);
+
+    await d.stop();
+    const client = d.hop3(['config', 'set', APP, 'B=2']);
+    await sleep(3000);
+    await d.start();
+    const r = await client;
+    expect(r.exitCode, output(r)).toBe(0);
+    const rs = await releases(APP);
+    expect(rs.filter((x) => !['v1', 'v2', unset.body.result.release].includes(x.version)).map((x) => x.status)).toEqual(['live']);
+    expect((await d.json(['config', 'get', APP])).B).toBe('2');
+  });
+
   it('kill -9 of the daemon during an HTTP push: the push fails, its processes die with the daemon, the ref stays, nothing goes live', async () => {
     const APP = 'crashpush';
     const work = newDir('one');
