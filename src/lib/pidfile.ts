@@ -25,17 +25,3 @@ export function childPids(pid: number): number[] {
   }
 }
 
-
-/**
- * When a process started, in clock ticks since boot (field 22 of /proc/PID/stat): with the pid,
- * it names one process, even after the pid is reused. null when the process is gone.
- */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may itself contain spaces or ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}

@@ -1,6 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readTextOrNull, writeFileAtomic } from './fs-atomic.js';
+import { procStat, startTimeOf } from './procfs.js';
 
 /** A process group hop3 started, named so that a later daemon can find it again. */
 export interface GroupRecord {
@@ -10,16 +11,6 @@ export interface GroupRecord {
   what: string;
 }
 
-/** Field 22 of /proc/PID/stat, and the process state; null when there is no such process. */
-function procStat(pid: number | string): { state: string; pgrp: number; startTime: string } | null {
-  const stat = readTextOrNull(`/proc/${pid}/stat`);
-  if (stat === null) return null;
-  // The command name (field 2) may hold spaces and parentheses: count from its closing one.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, pgrp: Number(fields[2]), startTime: fields[19]! };
-}
-
-export const startTimeOf = (pid: number): string | null => procStat(pid)?.startTime ?? null;
 
 /** Record a group before anything waits on it (atomic: a reader sees all of it or nothing). */
 export function recordGroup(file: string, pgid: number, what: string): void {

@@ -13,12 +13,32 @@ export interface ProcInfo {
   envNames: string[];
 }
 
+/** The fields of /proc/PID/stat hop3 reads; null when there is no such process. */
+export function procStat(pid: number | string): { state: string; ppid: number; pgrp: number; startTime: string } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count from its closing one.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0]!, ppid: Number(fields[1]), pgrp: Number(fields[2]), startTime: fields[19]! };
+}
+
+/**
+ * When a process started, in clock ticks since boot (field 22 of /proc/PID/stat): with the pid,
+ * it names one process, even after the pid is reused. null when the process is gone.
+ */
+export const startTimeOf = (pid: number): string | null => procStat(pid)?.startTime ?? null;
+
 function readProc(pid: number, wanted: (title: string) => boolean): ProcInfo | null {
   try {
     const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
     if (!wanted(title)) return null;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const stat = procStat(pid);
+    if (!stat) return null;
+    const ppid = stat.ppid;
     const paths: string[] = [];
     const link = (p: string) => {
       try {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lib/exec.js';
-import { recordGroup, startTimeOf, stopRecordedGroup } from '../../src/lib/process-group.js';
+import { recordGroup, stopRecordedGroup } from '../../src/lib/process-group.js';
+import { startTimeOf } from '../../src/lib/procfs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hop3-pgroup-'));
 const alive = (pid: number) => {

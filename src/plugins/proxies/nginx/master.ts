@@ -5,7 +5,8 @@ import { ExecError, run } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { childPids, livePid, processStartTime } from '../../../lib/pidfile.js';
+import { childPids, livePid } from '../../../lib/pidfile.js';
+import { startTimeOf } from '../../../lib/procfs.js';
 import { renderTemplate } from '../../../lib/render.js';
 import { workerAccount } from '../../../lib/accounts.js';
 import type { HostServer, LoadedConfig, PluginContext } from '../../types.js';
@@ -73,7 +74,7 @@ export class NginxControl implements HostServer, LoadedConfig {
     if (this.masterSeen && now - this.masterSeen.at < 100) return this.masterSeen.value;
     const file = this.trackedPidFile();
     const pid = file ? livePid(file, 'nginx') : null;
-    const startTime = pid ? processStartTime(pid) : null;
+    const startTime = pid ? startTimeOf(pid) : null;
     const value = pid && startTime ? { pid, startTime } : null;
     this.masterSeen = { at: now, value };
     return value;
