@@ -118,7 +118,10 @@ export function interrupted(signal: AbortSignal, version: number) {
     : cancelled(version);
 }
 
-/** A health check reads at most this much of the answer: its status is what counts. */
+/**
+ * A health check reads at most this much of the answer; a longer one fails it (an endless or
+ * huge answer is no sign of health, and the daemon never holds more than this of it).
+ */
 export const HEALTH_BODY_LIMIT = 64 * 1024;
 
 /** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */

@@ -91,6 +91,8 @@ interface ReleaseDraft {
   source: ReleaseSource; commit: string | null; spec: AppSpec; artifact: BuildArtifact | null; env?: Record<string, string>;
   /** The client's id for the call, so that a repeat of it finds this release (see rollOut). */
   requestId?: string | null;
+  /** The branch a push deploys. */
+  ref?: string | null;
 }
 
 /**
@@ -112,7 +114,7 @@ async function newRelease(
     return h.store.writeRetrying(() => {
       within.before?.();
       const env = r.env ?? { ...r.spec.env, ...h.store.getEnv(app) };
-      const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports, requestId: r.requestId });
+      const release = h.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports, requestId: r.requestId, ref: r.ref });
       h.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
       within.after?.(release);
       return release;
@@ -239,7 +241,7 @@ export async function deployArchive(
       h.store.createApp(app);
       let r: ReleaseRecord;
       try {
-        r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null, requestId: opts.requestId });
+        r = await newRelease(h, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null, requestId: opts.requestId, ref: opts.push?.ref ?? null });
       } catch (err) {
         if (isNew) h.store.deleteApp(app);
         throw err;

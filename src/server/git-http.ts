@@ -6,6 +6,7 @@ import { APP_NAME_PATTERN } from '../spec/index.js';
 import { ensureRepo, pushLockPath, repoPath } from '../git/repo.js';
 import { execStats } from '../lib/exec.js';
 import type { Hop3 } from './hop3.js';
+import { refuseUnread } from './refuse-unread.js';
 import { tokenMatches } from './token.js';
 
 const SERVICES = new Set(['git-upload-pack', 'git-receive-pack']);
@@ -133,10 +134,12 @@ export function registerGitHttp(app: FastifyInstance, h: Hop3, token: string): v
   app.route({
     method: ['GET', 'POST'],
     url: '/git/:repo/*',
+    // Checked when the headers arrive, before any body is read or parsed (whatever its type).
+    onRequest: (req, reply, done) => {
+      if (authorized(req, token)) return done();
+      refuseUnread(req, reply, 401, 'authentication required: use the API token as password\n', { 'www-authenticate': 'Basic realm="hop3"' });
+    },
     handler: async (req, reply) => {
-      if (!authorized(req, token)) {
-        return reply.code(401).header('www-authenticate', 'Basic realm="hop3"').send('authentication required: use the API token as password\n');
-      }
       const { repo, '*': rest } = req.params as { repo: string; '*': string };
       const name = repo.replace(/\.git$/, '');
       if (!APP_NAME_PATTERN.test(name)) return reply.code(404).send(`no repository ${repo}\n`);

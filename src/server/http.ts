@@ -6,9 +6,7 @@ import {
 } from './rpc-limits.js';
 import { tokenMatches } from './token.js';
 import { registerGitHttp } from './git-http.js';
-
-/** Bytes of an unauthenticated body read (and dropped) after the 401, before the connection is cut. */
-const UNAUTHENTICATED_DRAIN = 8 * 1024 * 1024;
+import { refuseUnread } from './refuse-unread.js';
 
 /** A request refused before it reaches a method, with its HTTP status and JSON-RPC code. */
 class RequestRefused extends Error {
@@ -99,14 +97,7 @@ export function createHttpServer(h: Hop3, token: string): FastifyInstance {
     const auth = req.headers.authorization;
     const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     if (!tokenMatches(token, given)) {
-      // What the client still sends is dropped unread, so it gets to read the answer; past a
-      // few MiB the connection is cut instead.
-      let dropped = 0;
-      req.raw.on('data', (c: Buffer) => {
-        dropped += c.length;
-        if (dropped > UNAUTHENTICATED_DRAIN) req.raw.socket.destroy();
-      });
-      void reply.code(401).send({ jsonrpc: '2.0', id: null, error: { code: RPC.UNAUTHORIZED, message: 'missing or wrong bearer token' } });
+      refuseUnread(req, reply, 401, { jsonrpc: '2.0', id: null, error: { code: RPC.UNAUTHORIZED, message: 'missing or wrong bearer token' } });
       return;
     }
     done();

@@ -48,6 +48,7 @@ function toRelease(r: Row): ReleaseRecord {
     env: JSON.parse(r.env as string) as Record<string, string>,
     artifact: r.artifact ? (JSON.parse(r.artifact as string) as BuildArtifact) : null,
     ports: JSON.parse(r.ports as string) as Record<string, number>,
+    ref: (r.ref as string | null) ?? null,
     status: r.status as ReleaseStatus,
     message: r.message as string,
     createdAt: r.created_at as string,
@@ -238,16 +239,16 @@ export class Store {
 
   createRelease(r: {
     app: string; source: ReleaseSource; commit: string | null; spec: AppSpec; env: Record<string, string>;
-    artifact?: BuildArtifact | null; ports: Record<string, number>; requestId?: string | null;
+    artifact?: BuildArtifact | null; ports: Record<string, number>; requestId?: string | null; ref?: string | null;
   }): ReleaseRecord {
     return this.db.transaction(() => {
       const next = ((this.sql('SELECT MAX(version) FROM releases WHERE app = ?', true).get(r.app) as number | null) ?? 0) + 1;
       this.sql(
-          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at, request_id)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at, request_id, ref)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(r.app, next, r.source, r.commit, json(r.spec), json(r.env), r.artifact ? json(r.artifact) : null,
-          json(r.ports), r.artifact ? 'built' : 'pending', now(), r.requestId ?? null);
+          json(r.ports), r.artifact ? 'built' : 'pending', now(), r.requestId ?? null, r.ref ?? null);
       return this.getRelease(r.app, next)!;
     })();
   }

@@ -46,6 +46,8 @@ export interface ReleaseRecord {
   env: Record<string, string>;
   artifact: BuildArtifact | null;
   ports: Record<string, number>;
+  /** The branch a push deployed (`refs/heads/...`); null for other sources. */
+  ref?: string | null;
   status: ReleaseStatus;
   message: string;
   createdAt: string;

@@ -117,6 +117,13 @@ describe('crashes and clients that give up: git and the client say what went liv
       expect((await git(work, ['push', url, 'main'])).exitCode).toBe(0);
       const ref = async () => String((await git(work, ['ls-remote', url, 'refs/heads/main'])).stdout).split('\t')[0];
       const before = await ref();
+      // A push that landed is left alone at start, even once the app deploys from another branch.
+      expect((await own.hop3(['set', APP, '--deploy-branch', 'prod'])).exitCode).toBe(0);
+      await own.stop();
+      await own.start();
+      await sleep(1500);
+      expect((await own.json<{ kind: string }[]>(['events', APP, '--limit', '1000'])).filter((e) => e.kind === 'push.unlanded')).toEqual([]);
+      expect((await own.hop3(['set', APP, '--deploy-branch', 'main'])).exitCode).toBe(0);
 
       await own.stop();
       own.extraEnv.HOP3_FAILPOINT = 'after-mark-live';
@@ -142,7 +149,7 @@ describe('crashes and clients that give up: git and the client say what went liv
       expect(events.filter((e) => e.kind === 'push.unlanded').map((e) => e.data.release)).toEqual([2]);
       const body = JSON.parse((await own.get(`${APP}.localhost`)).body) as { code: string };
       expect(body.code).toBe('one');
-      // A push that did land is left alone: the rollback is current and the next start plans none.
+      // Rolled back once: the next start finds nothing more to do.
       await own.stop();
       await own.start();
       await sleep(1500);
