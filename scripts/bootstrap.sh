@@ -13,7 +13,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo)
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble)
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")

@@ -37,6 +37,11 @@ export interface Config {
   probeMs: number;
   /** For tests only: a point where the daemon kills itself (SIGKILL), to test crash recovery. */
   failpoint: Failpoint | null;
+  httpsPort: number;
+  /** ACME certificates: the CA's directory URL, the account's email, a CA to trust for that server. */
+  acme: { directory: string | null; email: string | null; caFile: string | null };
+  /** A certificate with fewer days than this left is renewed. */
+  certRenewDays: number;
 }
 
 export const FAILPOINTS = ['after-site-write', 'after-mark-live'] as const;
@@ -69,11 +74,27 @@ export const SETTINGS = [
   ['HOP3_EVENTS_MAX_AGE_DAYS', 'events older than this are pruned', '90'],
   ['HOP3_LOG_MAX_BYTES', 'size past which a log is rotated: app process logs (by uWSGI) and the daemon\'s logs in HOP3_HOME/log (on each resync)', '10485760'],
   ['HOP3_LOG_KEEP', 'rotated generations kept per log (older ones are deleted on each resync)', '5'],
+  ['HOP3_HTTPS_PORT', 'port the proxy serves HTTPS on', '443'],
+  ['HOP3_ACME_DIRECTORY', 'directory URL (https) of the ACME CA that issues certificates', 'unset'],
+  ['HOP3_ACME_EMAIL', 'contact email of the ACME account', 'unset'],
+  ['HOP3_ACME_CA_FILE', 'PEM file of a CA to trust for the ACME server itself (a test CA)', 'unset'],
+  ['HOP3_CERT_RENEW_DAYS', 'a certificate is renewed when fewer days than this remain', '30'],
 ] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
 /** A portable system account name (it is also written into a sudoers rule and a file name). */
 export const SSH_USER_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** An address an ACME CA accepts as a contact: no spaces, no commas, one '@', a dotted domain. */
+const EMAIL = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
 
 function int(env: Record<string, string | undefined>, key: string, dflt: number, min: number, max: number): number {
   const raw = env[key];
@@ -125,6 +146,14 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
   if (failpoint !== null && !(FAILPOINTS as readonly string[]).includes(failpoint)) {
     throw userError('CONFIG_INVALID', `HOP3_FAILPOINT=${failpoint} must be one of ${FAILPOINTS.join(', ')} (or unset)`);
   }
+  const acmeDirectory = env.HOP3_ACME_DIRECTORY || null;
+  if (acmeDirectory !== null && !isHttpsUrl(acmeDirectory)) {
+    throw userError('CONFIG_INVALID', `HOP3_ACME_DIRECTORY=${acmeDirectory} is not an https:// URL`);
+  }
+  const acmeEmail = env.HOP3_ACME_EMAIL || null;
+  if (acmeEmail !== null && !EMAIL.test(acmeEmail)) throw userError('CONFIG_INVALID', `HOP3_ACME_EMAIL=${acmeEmail} is not an email address`);
+  const acmeCaFile = env.HOP3_ACME_CA_FILE || null;
+  if (acmeCaFile !== null && !isAbsolute(acmeCaFile)) throw userError('CONFIG_INVALID', `HOP3_ACME_CA_FILE=${acmeCaFile} is not an absolute path`);
   return {
     home,
     listen: parseHostPort(env.HOP3_LISTEN || '127.0.0.1:8000', 'HOP3_LISTEN'),
@@ -151,6 +180,9 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     logKeep: int(env, 'HOP3_LOG_KEEP', 5, 1, 100),
     probeMs: int(env, 'HOP3_PROBE_SECONDS', 30, 1, 3600) * 1000,
     failpoint: failpoint as Failpoint | null,
+    httpsPort: int(env, 'HOP3_HTTPS_PORT', 443, 1, 65535),
+    acme: { directory: acmeDirectory, email: acmeEmail, caFile: acmeCaFile },
+    certRenewDays: int(env, 'HOP3_CERT_RENEW_DAYS', 30, 1, 365),
   };
 }
 

@@ -16,6 +16,9 @@ export interface Layout {
   lib: string;
   secrets: string;
   backups: string;
+  /** TLS certificates, one directory per certificate; `challenges/` holds HTTP-01 answers the proxy serves. */
+  certs: string;
+  challenges: string;
   app(name: string): string;
   releaseDir(app: string, version: number): string;
   appLog(app: string): string;
@@ -36,6 +39,8 @@ export function layoutOf(home: string): Layout {
     lib: join(home, 'lib'),
     secrets: join(home, 'secrets'),
     backups: join(home, 'backups'),
+    certs: join(home, 'certs'),
+    challenges: join(home, 'certs', 'challenges'),
     app,
     releaseDir: (name, version) => join(app(name), 'releases', `v${version}`),
     appLog: (name) => join(app(name), 'log'),
@@ -112,7 +117,9 @@ export function ensureLayout(l: Layout, access: DirAccess = dirAccess()): void {
   const sshHome = existsSync(join(l.home, '.ssh')) && access.gid !== null;
   mkdirSync(l.home, { recursive: true, mode: 0o700 });
   secureDir(l.home, access, true, sshHome ? 0o001 : 0);
-  for (const dir of [l.apps, l.nginx, join(l.nginx, 'tmp')]) ensureDir(dir, access, true);
+  // certs/ is passed through (and listed: names are public) by the workers on their way to
+  // challenges/; each certificate's own directory, with its key, is private.
+  for (const dir of [l.apps, l.nginx, join(l.nginx, 'tmp'), l.certs, l.challenges]) ensureDir(dir, access, true);
   for (const dir of [l.uwsgiAvailable, l.uwsgiEnabled, l.nginxSites, l.run, l.log, l.lib, l.backups, l.secrets]) ensureDir(dir, access, false);
   // nginx hands these to its workers' user itself (chown) when it starts as root.
   for (const tmp of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) ensureDir(join(l.nginx, 'tmp', tmp), access, false);

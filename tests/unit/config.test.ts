@@ -46,6 +46,9 @@ describe('loadConfig', () => {
       logKeep: 5,
       probeMs: 30_000,
       failpoint: null,
+      httpsPort: 443,
+      acme: { directory: null, email: null, caFile: null },
+      certRenewDays: 30,
     });
   });
 
@@ -93,6 +96,11 @@ describe('loadConfig', () => {
       HOP3_LOG_KEEP: '2',
       HOP3_PROBE_SECONDS: '2',
       HOP3_FAILPOINT: 'after-site-write',
+      HOP3_HTTPS_PORT: '8443',
+      HOP3_ACME_DIRECTORY: 'https://127.0.0.1:14000/dir',
+      HOP3_ACME_EMAIL: 'ops@example.com',
+      HOP3_ACME_CA_FILE: '/etc/hop3/pebble-ca.pem',
+      HOP3_CERT_RENEW_DAYS: '10',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -120,7 +128,22 @@ describe('loadConfig', () => {
       logKeep: 2,
       probeMs: 2000,
       failpoint: 'after-site-write',
+      httpsPort: 8443,
+      acme: { directory: 'https://127.0.0.1:14000/dir', email: 'ops@example.com', caFile: '/etc/hop3/pebble-ca.pem' },
+      certRenewDays: 10,
     });
+  });
+
+  it.each([
+    [{ HOP3_ACME_DIRECTORY: 'http://acme.example/dir' }, 'HOP3_ACME_DIRECTORY'],
+    [{ HOP3_ACME_DIRECTORY: 'not a url' }, 'HOP3_ACME_DIRECTORY'],
+    [{ HOP3_ACME_EMAIL: 'ops@example.com,evil@example.com' }, 'HOP3_ACME_EMAIL'],
+    [{ HOP3_ACME_EMAIL: 'nobody' }, 'HOP3_ACME_EMAIL'],
+    [{ HOP3_ACME_CA_FILE: 'ca.pem' }, 'HOP3_ACME_CA_FILE'],
+    [{ HOP3_CERT_RENEW_DAYS: '0' }, 'HOP3_CERT_RENEW_DAYS'],
+    [{ HOP3_HTTPS_PORT: '70000' }, 'HOP3_HTTPS_PORT'],
+  ])('refuses the TLS setting %j', (env, variable) => {
+    refused(env, variable);
   });
 
   it('documents every variable it reads, and reads every variable it documents', () => {

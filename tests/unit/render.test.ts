@@ -226,6 +226,17 @@ describe('nginx proxy', () => {
     expect(text).not.toContain('root ');
   });
 
+  it('every site, paused or static too, serves ACME HTTP-01 answers from HOP3_HOME/certs/challenges ahead of its other locations', () => {
+    const proxy = nginxProxy(context());
+    for (const site of [http, file, { ...http, target: { protocol: 'paused' as const } }]) {
+      const text = proxy.render(site);
+      // `^~`: a prefix match that stops the regex search, so the static dot-path 404 cannot win.
+      expect(text).toContain('location ^~ /.well-known/acme-challenge/ {\n        alias /srv/hop3/certs/challenges/;');
+      // The paused 503 is inside `location /`: a server-level return would answer challenges too.
+      expect(text).not.toMatch(/^    return /m);
+    }
+  });
+
   it('refuses a server name or a root that could add a directive', () => {
     const proxy = nginxProxy(context());
     refused(() => proxy.render({ ...http, serverNames: ['a.com;\n  root /etc'] }), 'nginx');
@@ -238,16 +249,17 @@ describe('nginx main.conf', () => {
     { name: 'as root, with a user', user: 'www-data' },
     { name: 'without a user', user: null },
   ])('renders $name', ({ user }) => {
-    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080 });
+    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080, challengeDir: '/srv/hop3/certs/challenges' });
     expect(text).toMatchSnapshot();
     expect(text).toContain('include /srv/hop3/nginx/sites/*.conf;');
     expect(text).toContain('listen 8080 default_server;');
+    expect(text).toContain('location ^~ /.well-known/acme-challenge/ {\n            alias /srv/hop3/certs/challenges/;');
     if (user) expect(text).toContain(`user ${user};`);
     else expect(text).not.toMatch(/^user /m);
   });
 
   it('refuses an unsafe home', () => {
-    refused(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80 }), 'nginx');
+    refused(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80, challengeDir: '/srv/x/certs/challenges' }), 'nginx');
   });
 });
 
@@ -264,7 +276,7 @@ describe('template filters refuse, never escape', () => {
     { name: 'tab', bad: 'a\tb' },
   ];
 
-  const siteVars = (serverNames: string[]) => ({ app: 'a', release: 1, listenPort: 80, serverNames, staticRoot: null, upstreamPort: 20000 });
+  const siteVars = (serverNames: string[]) => ({ app: 'a', release: 1, listenPort: 80, serverNames, staticRoot: null, upstreamPort: 20000, challengeDir: '/srv/hop3/certs/challenges' });
 
   it('the nginx site template renders a safe name', () => {
     expect(renderTemplate('nginx/site.conf.njk', siteVars(['a.com', '*.a.com']))).toContain('server_name a.com *.a.com;');

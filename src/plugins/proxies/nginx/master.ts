@@ -153,7 +153,7 @@ export class NginxControl implements HostServer, LoadedConfig {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
     const conf = renderTemplate('nginx/main.conf.njk', {
-      home: layout.home, httpPort: config.httpPort, user: workerAccount()?.user ?? null,
+      home: layout.home, httpPort: config.httpPort, challengeDir: layout.challenges, user: workerAccount()?.user ?? null,
       mimeTypes: existsSync('/etc/nginx/mime.types') ? '/etc/nginx/mime.types' : join(layout.nginx, 'mime.types'),
     });
     if (!existsSync('/etc/nginx/mime.types')) writeIfDifferent(join(layout.nginx, 'mime.types'), 'types { text/html html; text/css css; application/javascript js; }\n');

@@ -1,0 +1,105 @@
+import { Agent } from 'node:https';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import acme from 'acme-client';
+import { operationalError, userError, errorMessage } from '../../lib/errors.js';
+import { readTextOrNull, writeFileAtomic, writeIfDifferent } from '../../lib/fs-atomic.js';
+import type { IssuedCert } from './cert-files.js';
+import type { CertContext } from './types.js';
+
+/** An ACME token is base64url (RFC 8555 §8.1); anything else never becomes a file name. */
+const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+/** Each request to the CA; a stalled CA fails the pass instead of holding it. */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export interface AcmeAccount {
+  key: string;
+  email: string;
+}
+
+/** The account key and email, kept under secrets/ (0600); the key is made on first use. */
+export const accountKeyPath = (ctx: CertContext) => join(ctx.layout.secrets, 'acme-account-key.pem');
+
+export async function acmeAccount(ctx: CertContext): Promise<AcmeAccount> {
+  const email = ctx.config.acme.email;
+  if (!email) throw userError('ACME_NOT_CONFIGURED', 'HOP3_ACME_EMAIL is not set', { hint: 'set HOP3_ACME_EMAIL (and HOP3_ACME_DIRECTORY) to issue ACME certificates' });
+  const keyPath = accountKeyPath(ctx);
+  mkdirSync(ctx.layout.secrets, { recursive: true, mode: 0o700 });
+  let key = readTextOrNull(keyPath);
+  if (key === null) {
+    key = (await acme.crypto.createPrivateEcdsaKey('P-256')).toString();
+    writeFileAtomic(keyPath, key, 0o600);
+  }
+  writeIfDifferent(join(ctx.layout.secrets, 'acme-account.json'), `${JSON.stringify({ email })}\n`, 0o600);
+  return { key, email };
+}
+
+function challengePath(ctx: CertContext, token: string): string {
+  if (!TOKEN.test(token)) throw operationalError('ACME_BAD_TOKEN', `the ACME server sent a challenge token that is not base64url: ${JSON.stringify(token.slice(0, 80))}`);
+  return join(ctx.layout.challenges, token);
+}
+
+/**
+ * The ACME client for one issuance. acme-client sends every request through one axios instance
+ * it shares module-wide; the CA to trust and the timeout are added to this client's own
+ * requests instead of to that instance, and its retries are turned off: hop3's work queue
+ * retries a failed pass with its own backoff (the library's would hold a pass for 75 s).
+ */
+function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string): acme.Client {
+  const caFile = ctx.config.acme.caFile;
+  let agent: Agent | undefined;
+  if (caFile) {
+    const ca = readTextOrNull(caFile);
+    if (ca === null) throw userError('CONFIG_INVALID', `HOP3_ACME_CA_FILE=${caFile} does not exist`, { hint: 'name a PEM file with the CA that signed the ACME server\'s certificate' });
+    agent = new Agent({ ca, keepAlive: false });
+  }
+  const client = new acme.Client({ directoryUrl, accountKey, backoffAttempts: 20, backoffMin: 200, backoffMax: 2000 });
+  const http = (client as unknown as { http: { request(url: string, method: string, opts?: Record<string, unknown>): Promise<unknown> } }).http;
+  const request = http.request.bind(http);
+  http.request = (url, method, opts = {}) =>
+    request(url, method, { ...opts, timeout: REQUEST_TIMEOUT_MS, retryAttempt: Number.MAX_SAFE_INTEGER, ...(agent ? { httpsAgent: agent } : {}) });
+  return client;
+}
+
+/**
+ * Issue a certificate for `names` through HTTP-01: each answer is a file in certs/challenges/,
+ * which the proxy serves at /.well-known/acme-challenge/<token> on the HTTP port.
+ */
+export async function issueAcme(ctx: CertContext, names: string[]): Promise<IssuedCert> {
+  const directoryUrl = ctx.config.acme.directory;
+  if (!directoryUrl) throw userError('ACME_NOT_CONFIGURED', 'HOP3_ACME_DIRECTORY is not set', { hint: 'set HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL, or use the self-signed mode' });
+  const account = await acmeAccount(ctx);
+  const client = clientFor(ctx, directoryUrl, account.key);
+  const key = await acme.crypto.createPrivateEcdsaKey('P-256');
+  const [, csr] = await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, key);
+  mkdirSync(ctx.layout.challenges, { recursive: true });
+  const written: string[] = [];
+  try {
+    const pem = await client.auto({
+      csr,
+      email: account.email,
+      termsOfServiceAgreed: true,
+      challengePriority: ['http-01'],
+      // acme-client's own check fetches http://NAME:80/ through the system resolver; the CA's
+      // validation is the one that counts, and it reaches the proxy on its own terms.
+      skipChallengeVerification: true,
+      challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
+        const path = challengePath(ctx, challenge.token);
+        writeFileAtomic(path, keyAuthorization, 0o644);
+        written.push(path);
+      },
+      challengeRemoveFn: async (_authz, challenge) => {
+        rmSync(challengePath(ctx, challenge.token), { force: true });
+      },
+    });
+    return { chain: acme.crypto.splitPemChain(pem), key: key.toString() };
+  } catch (err) {
+    throw operationalError('CERT_ISSUE_FAILED', `the ACME server did not issue a certificate for ${names.join(', ')}: ${errorMessage(err)}`, {
+      hint: `check that ${directoryUrl} answers and that it reaches this machine's HTTP port for /.well-known/acme-challenge/; the current certificate, if any, keeps serving`,
+      details: { names, directory: directoryUrl },
+      cause: err,
+    });
+  } finally {
+    for (const path of written) rmSync(path, { force: true });
+  }
+}

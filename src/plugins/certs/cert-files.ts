@@ -1,0 +1,151 @@
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { userError } from '../../lib/errors.js';
+import { writeFileAtomic, writeIfDifferent } from '../../lib/fs-atomic.js';
+import { UNKNOWN, type Unknown } from '../../reconcile/types.js';
+import type { CertLive, CertRecord } from './types.js';
+
+/** A certificate's directory name: a plain token, so it can be a path segment and a config value. */
+const CERT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A DNS name HTTP-01 can prove: lowercase labels, no wildcard. */
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export function checkCertName(name: string): void {
+  if (!CERT_NAME.test(name)) {
+    throw userError('CERT_INVALID', `certificate name ${JSON.stringify(name)} is not valid`, {
+      hint: 'a certificate is named like an app: lowercase letters, digits and dashes, up to 63',
+    });
+  }
+}
+
+export function checkDnsNames(names: string[]): void {
+  if (names.length === 0) throw userError('CERT_INVALID', 'a certificate needs at least one DNS name');
+  for (const n of names) {
+    if (!DNS_NAME.test(n)) {
+      throw userError('CERT_INVALID', `${JSON.stringify(n)} is not a DNS name a certificate can be issued for`, {
+        hint: 'lowercase letters, digits, dashes and dots; no wildcard (HTTP-01 cannot prove one)',
+      });
+    }
+  }
+}
+
+export interface CertPaths {
+  dir: string;
+  cert: string;
+  chain: string;
+  fullchain: string;
+  key: string;
+  record: string;
+}
+
+export function certPaths(certsDir: string, name: string): CertPaths {
+  const dir = join(certsDir, name);
+  return {
+    dir,
+    cert: join(dir, 'cert.pem'),
+    chain: join(dir, 'chain.pem'),
+    fullchain: join(dir, 'fullchain.pem'),
+    key: join(dir, 'key.pem'),
+    record: join(dir, 'record.json'),
+  };
+}
+
+export const fingerprintOf = (pem: string) => createHash('sha256').update(pem).digest('hex');
+
+/** The content of a file; null when it is not there; UNKNOWN when it could not be read. */
+function readOrAbsent(path: string): string | null | Unknown {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? null : UNKNOWN;
+  }
+}
+
+export function readRecord(paths: CertPaths): CertRecord | null {
+  const text = readOrAbsent(paths.record);
+  if (typeof text !== 'string') return null;
+  try {
+    return JSON.parse(text) as CertRecord;
+  } catch {
+    return null;
+  }
+}
+
+export function writeRecord(paths: CertPaths, record: CertRecord): void {
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  writeIfDifferent(paths.record, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+}
+
+/**
+ * Read a stored certificate. Absent (null) when cert.pem or key.pem is missing; UNKNOWN when a
+ * file is there but cannot be read. A file that does not parse is live with no names and an
+ * expiry in the past, so the diff renews it instead of trusting it.
+ */
+export function readStoredCert(certsDir: string, name: string): CertLive | null | Unknown {
+  const paths = certPaths(certsDir, name);
+  const cert = readOrAbsent(paths.cert);
+  const key = readOrAbsent(paths.key);
+  if (cert === UNKNOWN || key === UNKNOWN) return UNKNOWN;
+  if (cert === null || key === null) return null;
+  const record = readRecord(paths);
+  const fingerprint = fingerprintOf(cert);
+  try {
+    const x509 = new X509Certificate(cert);
+    let keyMatches = false;
+    try {
+      keyMatches = x509.checkPrivateKey(createPrivateKey(key));
+    } catch {
+      keyMatches = false;
+    }
+    return {
+      name,
+      names: dnsNamesOf(x509),
+      issuer: commonName(x509.issuer),
+      notBefore: new Date(x509.validFrom),
+      notAfter: new Date(x509.validTo),
+      fingerprint,
+      keyMatches,
+      record,
+    };
+  } catch {
+    return { name, names: [], issuer: '', notBefore: new Date(0), notAfter: new Date(0), fingerprint, keyMatches: false, record };
+  }
+}
+
+function dnsNamesOf(x509: X509Certificate): string[] {
+  const san = x509.subjectAltName ?? '';
+  return san.split(', ').filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)).sort();
+}
+
+function commonName(dn: string): string {
+  return /(?:^|\n)CN=([^\n]*)/.exec(dn)?.[1] ?? dn.replace(/\n/g, ', ');
+}
+
+export interface IssuedCert {
+  /** The leaf, then the intermediates. */
+  chain: string[];
+  key: string;
+}
+
+/**
+ * Store a certificate: the key first (0600), then the certificate files, then the record with
+ * the new fingerprint. A reader (the proxy reloads after apply) sees the old pair or the new one.
+ */
+export function storeCert(paths: CertPaths, issued: IssuedCert, record: Omit<CertRecord, 'fingerprint'>): CertRecord {
+  const [leaf, ...intermediates] = issued.chain.map((c) => (c.endsWith('\n') ? c : `${c}\n`));
+  if (!leaf) throw new Error('storeCert: empty chain');
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  writeFileAtomic(paths.key, issued.key.endsWith('\n') ? issued.key : `${issued.key}\n`, 0o600);
+  writeFileAtomic(paths.chain, intermediates.join(''), 0o644);
+  writeFileAtomic(paths.fullchain, [leaf, ...intermediates].join(''), 0o644);
+  writeFileAtomic(paths.cert, leaf, 0o644);
+  const full: CertRecord = { ...record, fingerprint: fingerprintOf(leaf) };
+  writeRecord(paths, full);
+  return full;
+}
+
+export function removeCert(paths: CertPaths): void {
+  rmSync(paths.dir, { recursive: true, force: true });
+}

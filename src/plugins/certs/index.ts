@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { asHop3Error, operationalError } from '../../lib/errors.js';
+import type { Unknown } from '../../reconcile/types.js';
+import { issueAcme } from './acme.js';
+import { certPaths, checkCertName, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
+import { certDiff, certDiffReasons } from './diff.js';
+import { issueSelfSigned } from './self-signed.js';
+import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
+
+export type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
+export { certDiff, certDiffReasons } from './diff.js';
+
+export type CertOp = 'create' | 'update' | 'delete';
+
+/**
+ * TLS certificates as resources (Pulumi's dynamic provider shape): `observe` reads what is
+ * stored under HOP3_HOME/certs/<name>/, `diff` says whether it still does, `apply` issues,
+ * renews or deletes. A failed issuance leaves the stored certificate as it was, records the
+ * error next to it and throws.
+ */
+export interface CertProvider {
+  kind: 'certificate';
+  observe(name: string): CertLive | null | Unknown;
+  diff(desired: CertDesired, live: CertLive): CertChange;
+  /** Why `diff` is not `none`, for drift reports and events. */
+  reasons(desired: CertDesired, live: CertLive): string[];
+  apply(op: CertOp, desired: CertDesired): Promise<CertRecord | null>;
+  /** The last failure recorded for a certificate, if its last issuance failed. */
+  lastError(name: string): CertRecord['lastError'];
+}
+
+export function certProvider(ctx: CertContext): CertProvider {
+  const now = ctx.now ?? (() => new Date());
+  const renewDays = ctx.config.certRenewDays;
+
+  async function issue(desired: CertDesired, dir: string): Promise<IssuedCert> {
+    return desired.mode === 'acme' ? issueAcme(ctx, desired.names) : issueSelfSigned(dir, desired.names);
+  }
+
+  return {
+    kind: 'certificate',
+    observe(name) {
+      checkCertName(name);
+      return readStoredCert(ctx.layout.certs, name);
+    },
+    diff: (desired, live) => certDiff(desired, live, renewDays, now()),
+    reasons: (desired, live) => certDiffReasons(desired, live, renewDays, now()),
+    lastError: (name) => readRecord(certPaths(ctx.layout.certs, name))?.lastError ?? null,
+    async apply(op, desired) {
+      checkCertName(desired.name);
+      const paths = certPaths(ctx.layout.certs, desired.name);
+      if (op === 'delete') {
+        removeCert(paths);
+        return null;
+      }
+      checkDnsNames(desired.names);
+      mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+      const before = readRecord(paths);
+      const started = Date.now();
+      try {
+        const issued = await issue(desired, paths.dir);
+        const record = storeCert(paths, issued, { mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), lastError: null });
+        ctx.log.info({ cert: desired.name, names: desired.names, mode: desired.mode, ms: Date.now() - started }, 'certificate stored');
+        return record;
+      } catch (err) {
+        const e = asHop3Error(err);
+        // The old certificate stays; only the record learns of the failure.
+        writeRecord(paths, {
+          mode: before?.mode ?? desired.mode,
+          names: before?.names ?? [...desired.names].sort(),
+          fingerprint: before?.fingerprint ?? null,
+          issuedAt: before?.issuedAt ?? null,
+          lastError: { at: now().toISOString(), code: e.code, message: e.message },
+        });
+        ctx.log.warn({ cert: desired.name, code: e.code, err: e.message }, 'certificate not issued; the stored one, if any, is kept');
+        throw e.category === 'internal' ? operationalError('CERT_ISSUE_FAILED', e.message, { cause: err, hint: 'the stored certificate, if any, keeps serving' }) : e;
+      }
+    },
+  };
+}
+

@@ -1,0 +1,46 @@
+import type { Config } from '../../config.js';
+import type { Layout } from '../../lib/layout.js';
+import type { Logger } from '../../lib/logger.js';
+
+export const CERT_MODES = ['acme', 'self-signed'] as const;
+export type CertMode = (typeof CERT_MODES)[number];
+
+/** What the records ask for: one certificate, stored under certs/<name>/, covering `names`. */
+export interface CertDesired {
+  name: string;
+  names: string[];
+  mode: CertMode;
+}
+
+/** What hop3 wrote down when it last stored a certificate (or last failed to). */
+export interface CertRecord {
+  mode: CertMode;
+  names: string[];
+  /** SHA-256 of cert.pem as hop3 wrote it: a file replaced by hand no longer matches. */
+  fingerprint: string | null;
+  issuedAt: string | null;
+  lastError: { at: string; code: string; message: string } | null;
+}
+
+/** A stored certificate, as read from disk. */
+export interface CertLive {
+  name: string;
+  names: string[];
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  fingerprint: string;
+  /** cert.pem and key.pem belong together (a key swapped by hand does not). */
+  keyMatches: boolean;
+  record: CertRecord | null;
+}
+
+export type CertChange = 'none' | 'update';
+
+export interface CertContext {
+  config: Pick<Config, 'acme' | 'certRenewDays'>;
+  layout: Pick<Layout, 'certs' | 'challenges' | 'secrets'>;
+  log: Logger;
+  /** The clock the renewal window is measured with (tests move it). */
+  now?: () => Date;
+}
