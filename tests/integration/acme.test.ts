@@ -10,7 +10,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { certProvider, type CertDesired, type CertLive, type CertProvider } from '../../src/plugins/certs/index.js';
 import { UNKNOWN } from '../../src/reconcile/types.js';
 import { Daemon, EXAMPLES, freePort } from './harness.js';
-import { Pebble } from './pebble.js';
+import { Pebble } from '../../bench/pebble.js';
 
 const DAY = 86_400_000;
 const NAME = 'blog.hop3.test';

@@ -3,7 +3,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, within } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePorts } from '../src/lib/free-ports.js';
+
+const freePort = async () => (await freePorts(1))[0]!;
+
+async function until(ms: number, what: string, fn: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} within ${ms} ms`);
+}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -22,7 +34,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
  * A real pebble (Debian's package) on free loopback ports, with its own CA for its HTTPS, and
  * pebble-challtestsrv as its DNS server, answering every A query with 127.0.0.1 (no AAAA), so
  * its HTTP-01 validation reaches 127.0.0.1:`httpPort`. Both run in the foreground as children
- * of the test; stop() kills them; cleanup() also removes their directory.
+ * of the test (or benchmark); stop() kills them; cleanup() also removes their directory.
+ * `env`: extra PEBBLE_* settings (PEBBLE_AUTHZREUSE=0 makes every order validate afresh).
  */
 export class Pebble {
   readonly dir = mkdtempSync(join(tmpdir(), 'hop3-pebble-'));
@@ -37,8 +50,11 @@ export class Pebble {
   /** Where pebble sends its HTTP-01 requests (the proxy's HTTP port). */
   readonly httpPort: number;
 
-  constructor(httpPort: number) {
+  private readonly env: Record<string, string>;
+
+  constructor(httpPort: number, env: Record<string, string> = {}) {
     this.httpPort = httpPort;
+    this.env = env;
   }
 
   get directory(): string {
@@ -79,9 +95,9 @@ export class Pebble {
     }
     // PEBBLE_VA_NOSLEEP: no random wait before validating. Validation itself is real: no ALWAYS_VALID.
     this.pebble = execa('pebble', ['-config', join(this.dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${this.dnsPort}`, '-strict'], {
-      reject: false, all: true, env: { PEBBLE_VA_NOSLEEP: '1' }, cwd: this.dir,
+      reject: false, all: true, env: { ...this.env, PEBBLE_VA_NOSLEEP: '1' }, cwd: this.dir,
     });
-    await within(10_000, () => accepts(this.port).then(async (ok) => ok && accepts(this.managementPort)));
+    await until(10_000, 'pebble did not listen', async () => (await accepts(this.port)) && accepts(this.managementPort));
     return this;
   }
 
