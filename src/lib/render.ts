@@ -15,7 +15,8 @@ let refusal: Hop3Error | null = null;
 function guard(pattern: RegExp, format: string) {
   return (value: unknown) => {
     const s = String(value);
-    if (!pattern.test(s)) {
+    // A variable the caller forgot reaches a filter as undefined, which would be written as the word.
+    if (value === undefined || value === null || !pattern.test(s)) {
       refusal = new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(s)} into a ${format} file`);
       throw refusal;
     }

@@ -96,6 +96,16 @@ describe('ACME certificates against pebble', () => {
     expect(JSON.parse(readFileSync(join(d.home, 'secrets', 'acme-account.json'), 'utf8'))).toEqual({ email: 'ops@hop3.test' });
   });
 
+  it('trusts HOP3_ACME_CA_FILE for the ACME server only: without it, pebble\'s HTTPS is refused and nothing is stored', async () => {
+    const config = loadConfig({ HOP3_HOME: d.home, HOP3_ACME_DIRECTORY: pebble.directory, HOP3_ACME_EMAIL: 'ops@hop3.test' }, 0);
+    const untrusting = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent') });
+    const err = await untrusting.apply('create', { ...want, name: 'other' }).catch((e: unknown) => e);
+    expect((err as Hop3Error).code).toBe('CERT_ISSUE_FAILED');
+    expect((err as Hop3Error).message).toMatch(/: (unable to verify the first certificate|self-signed certificate)/);
+    expect(untrusting.observe('other')).toBeNull();
+    expect(untrusting.lastError('other')).toMatchObject({ code: 'CERT_ISSUE_FAILED' });
+  });
+
   it('a certificate inside the renewal window is renewed (new key, new certificate)', async () => {
     const before = provider.observe('blog') as CertLive;
     const oldKey = readFileSync(join(certDir(), 'key.pem'), 'utf8');
@@ -135,6 +145,7 @@ describe('ACME certificates against pebble', () => {
     expect(err).toBeInstanceOf(Hop3Error);
     expect((err as Hop3Error).code).toBe('CERT_ISSUE_FAILED');
     expect((err as Hop3Error).message).toContain(NAME);
+    expect((err as Hop3Error).message).toContain(`${pebble.directory}: connect ECONNREFUSED`);
     expect(ms).toBeLessThan(10_000);
     expect(readFileSync(join(certDir(), 'cert.pem'), 'utf8')).toBe(cert);
     expect(readFileSync(join(certDir(), 'key.pem'), 'utf8')).toBe(key);

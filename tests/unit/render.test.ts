@@ -278,6 +278,11 @@ describe('template filters refuse, never escape', () => {
 
   const siteVars = (serverNames: string[]) => ({ app: 'a', release: 1, listenPort: 80, serverNames, staticRoot: null, upstreamPort: 20000, challengeDir: '/srv/hop3/certs/challenges' });
 
+  it('refuses to write a value the caller left out (no "undefined" path in a config)', () => {
+    const { challengeDir: _left, ...vars } = siteVars(['a.com']);
+    refused(() => renderTemplate('nginx/site.conf.njk', vars), 'nginx');
+  });
+
   it('the nginx site template renders a safe name', () => {
     expect(renderTemplate('nginx/site.conf.njk', siteVars(['a.com', '*.a.com']))).toContain('server_name a.com *.a.com;');
   });

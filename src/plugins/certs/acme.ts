@@ -40,24 +40,57 @@ function challengePath(ctx: CertContext, token: string): string {
 }
 
 /**
+ * An agent that remembers the last socket error (a refused connection, a certificate it does
+ * not trust): acme-client loses it, see `clientFor`.
+ */
+class RecordingAgent extends Agent {
+  lastError: Error | null = null;
+
+  override createConnection(...args: Parameters<Agent['createConnection']>): ReturnType<Agent['createConnection']> {
+    const socket = super.createConnection(...args);
+    socket?.once('error', (err: Error) => {
+      this.lastError = err;
+    });
+    return socket;
+  }
+}
+
+type AcmeHttp = { request(url: string, method: string, opts?: Record<string, unknown>): Promise<unknown> };
+
+/**
  * The ACME client for one issuance. acme-client sends every request through one axios instance
- * it shares module-wide; the CA to trust and the timeout are added to this client's own
- * requests instead of to that instance, and its retries are turned off: hop3's work queue
- * retries a failed pass with its own backoff (the library's would hold a pass for 75 s).
+ * it shares module-wide, so nothing is set there: this client's own requests get the CA to
+ * trust (an agent of their own), a timeout, and no library retries (hop3's work queue retries a
+ * failed pass with its own backoff; the library's would hold a pass for 75 s). With its retries
+ * off, acme-client replaces a failure without an HTTP answer by a TypeError; the real cause is
+ * taken back from the agent or the timeout.
  */
 function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string): acme.Client {
   const caFile = ctx.config.acme.caFile;
-  let agent: Agent | undefined;
+  let ca: string | undefined;
   if (caFile) {
-    const ca = readTextOrNull(caFile);
-    if (ca === null) throw userError('CONFIG_INVALID', `HOP3_ACME_CA_FILE=${caFile} does not exist`, { hint: 'name a PEM file with the CA that signed the ACME server\'s certificate' });
-    agent = new Agent({ ca, keepAlive: false });
+    const text = readTextOrNull(caFile);
+    if (text === null) throw userError('CONFIG_INVALID', `HOP3_ACME_CA_FILE=${caFile} does not exist`, { hint: 'name a PEM file with the CA that signed the ACME server\'s certificate' });
+    ca = text;
   }
+  const agent = new RecordingAgent({ keepAlive: false, ...(ca ? { ca } : {}) });
   const client = new acme.Client({ directoryUrl, accountKey, backoffAttempts: 20, backoffMin: 200, backoffMax: 2000 });
-  const http = (client as unknown as { http: { request(url: string, method: string, opts?: Record<string, unknown>): Promise<unknown> } }).http;
+  const http = (client as unknown as { http: AcmeHttp }).http;
   const request = http.request.bind(http);
-  http.request = (url, method, opts = {}) =>
-    request(url, method, { ...opts, timeout: REQUEST_TIMEOUT_MS, retryAttempt: Number.MAX_SAFE_INTEGER, ...(agent ? { httpsAgent: agent } : {}) });
+  http.request = async (url, method, opts = {}) => {
+    agent.lastError = null;
+    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    try {
+      return await request(url, method, { ...opts, httpsAgent: agent, signal, retryAttempt: Number.MAX_SAFE_INTEGER });
+    } catch (err) {
+      const what = `${method.toUpperCase()} ${url}`;
+      if (signal.aborted) throw operationalError('ACME_UNREACHABLE', `${what}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { cause: err });
+      // Set by the socket's error event while the request ran (not visible to narrowing).
+      const cause = agent.lastError as Error | null;
+      if (cause) throw operationalError('ACME_UNREACHABLE', `${what}: ${cause.message}`, { cause });
+      throw err;
+    }
+  };
   return client;
 }
 
