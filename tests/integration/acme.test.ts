@@ -92,6 +92,7 @@ describe('ACME certificates against pebble', () => {
     expect(access).toMatch(/"GET \/\.well-known\/acme-challenge\/[A-Za-z0-9_-]+ HTTP\/1\.1" 200 .*Pebble/);
     expect(readdirSync(join(d.home, 'certs', 'challenges'))).toEqual([]);
     expect(statSync(join(certDir(), 'key.pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(certDir()).mode & 0o777).toBe(0o700);
     expect(statSync(join(d.home, 'secrets', 'acme-account-key.pem')).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(d.home, 'secrets', 'acme-account.json'), 'utf8'))).toEqual({ email: 'ops@hop3.test' });
   });

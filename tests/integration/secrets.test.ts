@@ -113,7 +113,9 @@ describe('secrets at rest and in app processes', () => {
   it('directories nginx workers pass through are 0750 with their group; every other one is 0700', () => {
     const gid = wwwDataGid();
     const served = [d.home, join(d.home, 'apps'), join(d.home, 'apps', 'envwsgi'), join(d.home, 'apps', 'envwsgi', 'releases'),
-      join(d.home, 'apps', 'envwsgi', 'releases', 'v1'), join(d.home, 'nginx'), join(d.home, 'nginx', 'tmp')];
+      join(d.home, 'apps', 'envwsgi', 'releases', 'v1'), join(d.home, 'nginx'), join(d.home, 'nginx', 'tmp'),
+      // ACME HTTP-01 answers are served from certs/challenges/; each certificate's own directory is private.
+      join(d.home, 'certs'), join(d.home, 'certs', 'challenges')];
     for (const dir of served) expect([dir, mode(dir), statSync(dir).gid]).toEqual([dir, 0o750, gid]);
     const app = join(d.home, 'apps', 'envwsgi');
     const priv = ['secrets', 'log', 'run', 'lib', 'uwsgi-available', 'uwsgi-enabled', 'backups', 'nginx/sites'].map((s) => join(d.home, s))
