@@ -99,6 +99,15 @@ describe('certificate provider, self-signed, on disk', () => {
     expect(provider.observe('odd')).toBe(UNKNOWN);
   });
 
+  it('an unreadable record makes the certificate Unknown too (not "replaced by hand")', async () => {
+    await provider.apply('create', { ...want, name: 'rec' });
+    const record = join(layout.certs, 'rec', 'record.json');
+    rmSync(record);
+    mkdirSync(record);
+    expect(provider.observe('rec')).toBe(UNKNOWN);
+    rmSync(join(layout.certs, 'rec'), { recursive: true });
+  });
+
   it('a failed issuance keeps the stored certificate and records the error', async () => {
     const before = readFileSync(paths.cert, 'utf8');
     const acmeLess = certProvider({ config, layout, log: createLogger('silent') });

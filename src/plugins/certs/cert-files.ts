@@ -63,14 +63,19 @@ function readOrAbsent(path: string): string | null | Unknown {
   }
 }
 
-export function readRecord(paths: CertPaths): CertRecord | null {
-  const text = readOrAbsent(paths.record);
-  if (typeof text !== 'string') return null;
+/** hop3's record of a certificate; null when there is none (or it is garbled: nothing to trust). */
+function parseRecord(text: string | null | Unknown): CertRecord | null | Unknown {
+  if (text === UNKNOWN || text === null) return text;
   try {
     return JSON.parse(text) as CertRecord;
   } catch {
     return null;
   }
+}
+
+export function readRecord(paths: CertPaths): CertRecord | null {
+  const record = parseRecord(readOrAbsent(paths.record));
+  return record === UNKNOWN ? null : record;
 }
 
 export function writeRecord(paths: CertPaths, record: CertRecord): void {
@@ -87,9 +92,10 @@ export function readStoredCert(certsDir: string, name: string): CertLive | null 
   const paths = certPaths(certsDir, name);
   const cert = readOrAbsent(paths.cert);
   const key = readOrAbsent(paths.key);
-  if (cert === UNKNOWN || key === UNKNOWN) return UNKNOWN;
+  const record = parseRecord(readOrAbsent(paths.record));
+  // An unreadable record is not a missing one: a replaced-by-hand verdict would reissue.
+  if (cert === UNKNOWN || key === UNKNOWN || record === UNKNOWN) return UNKNOWN;
   if (cert === null || key === null) return null;
-  const record = readRecord(paths);
   const fingerprint = fingerprintOf(cert);
   try {
     const x509 = new X509Certificate(cert);
