@@ -1,6 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -9,7 +8,7 @@ import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { certProvider, type CertDesired, type CertLive, type CertProvider } from '../../src/plugins/certs/index.js';
 import { UNKNOWN } from '../../src/reconcile/types.js';
-import { Daemon, EXAMPLES, freePort } from './harness.js';
+import { Daemon, EXAMPLES, freePort, sleep } from './harness.js';
 import { Pebble } from '../../bench/pebble.js';
 
 const DAY = 86_400_000;
@@ -50,18 +49,30 @@ describe('ACME certificates against pebble', () => {
     return `${String(r.stdout)}${String(r.stderr)}`.trim();
   }
 
-  /** Serve the stored certificate over TLS and fetch through it with curl --cacert pebble's root. */
-  async function curlThroughCert(): Promise<string> {
-    const server: Server = createServer({ cert: readFileSync(join(certDir(), 'fullchain.pem')), key: readFileSync(join(certDir(), 'key.pem')) }, (_req, res) => res.end('over tls\n'));
+  /**
+   * Serve the stored bundle.pem (key and chain in one file) from a real nginx over TLS and fetch
+   * through it with curl --cacert pebble's root and the certificate's name.
+   */
+  async function curlThroughNginx(name: string): Promise<string> {
+    const dir = mkdtempSync(join(pebble.dir, 'nginx-'));
     const port = await freePort();
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    const bundle = join(certDir(), 'bundle.pem');
+    writeFileSync(join(dir, 'nginx.conf'), [
+      `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'daemon off;', 'master_process off;', 'events {}',
+      `http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};`,
+      `  server { listen 127.0.0.1:${port} ssl; ssl_certificate ${bundle}; ssl_certificate_key ${bundle}; location / { return 200 "over tls\\n"; } } }`,
+    ].join('\n'));
+    const nginx = execa('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { reject: false, all: true });
     try {
       const root = join(pebble.dir, 'root.pem');
       writeFileSync(root, await pebble.root());
-      const r = await execa('curl', ['-sS', '--cacert', root, '--resolve', `www.${NAME}:${port}:127.0.0.1`, `https://www.${NAME}:${port}/`], { reject: false });
+      const curl = () => execa('curl', ['-sS', '--cacert', root, '--resolve', `${name}:${port}:127.0.0.1`, `https://${name}:${port}/`], { reject: false });
+      let r = await curl();
+      for (let i = 0; i < 50 && r.exitCode === 7; i++) r = await sleep(100).then(curl); // not listening yet
       return `${String(r.stdout)}${String(r.stderr)}`;
     } finally {
-      server.close();
+      nginx.kill('SIGTERM');
+      await nginx;
     }
   }
 
@@ -82,7 +93,7 @@ describe('ACME certificates against pebble', () => {
     console.log(`certificate issuance against pebble (2 names, HTTP-01 through nginx): ${ms.toFixed(0)} ms`);
     expect(record?.lastError).toBeNull();
     expect(await verifyWithPebbleRoot()).toMatch(/cert\.pem: OK$/);
-    expect(await curlThroughCert()).toBe('over tls');
+    expect(await curlThroughNginx(`www.${NAME}`)).toBe('over tls');
     const live = provider.observe('blog') as CertLive;
     expect(live.names).toEqual([NAME, `www.${NAME}`]);
     expect(live.issuer).toMatch(/Pebble/);
@@ -92,6 +103,7 @@ describe('ACME certificates against pebble', () => {
     expect(access).toMatch(/"GET \/\.well-known\/acme-challenge\/[A-Za-z0-9_-]+ HTTP\/1\.1" 200 .*Pebble/);
     expect(readdirSync(join(d.home, 'certs', 'challenges'))).toEqual([]);
     expect(statSync(join(certDir(), 'key.pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(certDir(), 'bundle.pem')).mode & 0o777).toBe(0o600);
     expect(statSync(certDir()).mode & 0o777).toBe(0o700);
     expect(statSync(join(d.home, 'secrets', 'acme-account-key.pem')).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(join(d.home, 'secrets', 'acme-account.json'), 'utf8'))).toEqual({ email: 'ops@hop3.test' });
@@ -119,6 +131,7 @@ describe('ACME certificates against pebble', () => {
     clock = null;
     expect(provider.diff(want, after)).toBe('none');
     expect(await verifyWithPebbleRoot()).toMatch(/cert\.pem: OK$/);
+    expect(await curlThroughNginx(NAME)).toBe('over tls');
   });
 
   it('a deleted certificate is observed as absent; a key replaced by hand is drift', async () => {

@@ -36,6 +36,8 @@ export interface CertPaths {
   chain: string;
   fullchain: string;
   key: string;
+  /** key.pem, then fullchain.pem, in one file (0600): what a proxy points both its certificate and key at. */
+  bundle: string;
   record: string;
 }
 
@@ -47,6 +49,7 @@ export function certPaths(certsDir: string, name: string): CertPaths {
     chain: join(dir, 'chain.pem'),
     fullchain: join(dir, 'fullchain.pem'),
     key: join(dir, 'key.pem'),
+    bundle: join(dir, 'bundle.pem'),
     record: join(dir, 'record.json'),
   };
 }
@@ -136,8 +139,11 @@ export interface IssuedCert {
 }
 
 /**
- * Store a certificate: the key first (0600), then the certificate files, then the record with
- * the new fingerprint. A reader (the proxy reloads after apply) sees the old pair or the new one.
+ * Store a certificate: the key first (0600), then the certificate files, then bundle.pem, then
+ * the record with the new fingerprint. The separate files change one rename at a time, so a
+ * reader between two renames can see a new key with the old certificate; bundle.pem holds the
+ * pair in one file replaced by one rename, so a proxy that reads it (nginx's ssl_certificate and
+ * ssl_certificate_key, Caddy's load_files both skip the other PEM blocks) sees one pair or the other.
  */
 export function storeCert(paths: CertPaths, issued: IssuedCert, record: Omit<CertRecord, 'fingerprint'>): CertRecord {
   const [leaf, ...intermediates] = issued.chain.map((c) => (c.endsWith('\n') ? c : `${c}\n`));
@@ -147,6 +153,7 @@ export function storeCert(paths: CertPaths, issued: IssuedCert, record: Omit<Cer
   writeFileAtomic(paths.chain, intermediates.join(''), 0o644);
   writeFileAtomic(paths.fullchain, [leaf, ...intermediates].join(''), 0o644);
   writeFileAtomic(paths.cert, leaf, 0o644);
+  writeFileAtomic(paths.bundle, [issued.key.endsWith('\n') ? issued.key : `${issued.key}\n`, leaf, ...intermediates].join(''), 0o600);
   const full: CertRecord = { ...record, fingerprint: fingerprintOf(leaf) };
   writeRecord(paths, full);
   return full;
