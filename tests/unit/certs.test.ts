@@ -20,6 +20,7 @@ const live = (over: Partial<CertLive> = {}): CertLive => ({
   notAfter: new Date(now.getTime() + 80 * DAY),
   fingerprint: 'f1',
   keyMatches: true,
+  bundleMatches: true,
   record: { mode: 'acme', names: ['blog.test', 'www.blog.test'], fingerprint: 'f1', issuedAt: now.toISOString(), lastError: null },
   ...over,
 });
@@ -33,6 +34,7 @@ describe('certificate diff (pure)', () => {
     ['a name missing', live({ names: ['blog.test'] }), 'update', ['names']],
     ['cert.pem replaced by hand', live({ fingerprint: 'f2' }), 'update', ['replaced']],
     ['key.pem replaced by hand', live({ keyMatches: false }), 'update', ['replaced']],
+    ['bundle.pem deleted or edited', live({ bundleMatches: false }), 'update', ['replaced']],
     ['no record of issuing it', live({ record: null }), 'update', ['replaced']],
     ['issued self-signed, wanted from ACME', live({ record: { ...live().record!, mode: 'self-signed' } }), 'update', ['mode']],
   ])('%s → %s', (_what, l, change, reasons) => {
@@ -90,6 +92,15 @@ describe('certificate provider, self-signed, on disk', () => {
     writeFileSync(paths.cert, 'not a certificate\n');
     expect(provider.diff(want, provider.observe('site') as CertLive)).toBe('update');
     writeFileSync(paths.cert, good);
+    expect(provider.diff(want, provider.observe('site') as CertLive)).toBe('none');
+  });
+
+  it('a deleted bundle.pem (what the proxy reads) is drift', () => {
+    const bundle = join(layout.certs, 'site', 'bundle.pem');
+    const content = readFileSync(bundle, 'utf8');
+    rmSync(bundle);
+    expect(provider.reasons(want, provider.observe('site') as CertLive)).toEqual(['replaced: bundle.pem is not key.pem, cert.pem and chain.pem']);
+    writeFileSync(bundle, content);
     expect(provider.diff(want, provider.observe('site') as CertLive)).toBe('none');
   });
 

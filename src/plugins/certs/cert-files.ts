@@ -96,9 +96,12 @@ export function readStoredCert(certsDir: string, name: string): CertLive | null 
   const cert = readOrAbsent(paths.cert);
   const key = readOrAbsent(paths.key);
   const record = parseRecord(readOrAbsent(paths.record));
+  const bundle = readOrAbsent(paths.bundle);
+  const chain = readOrAbsent(paths.chain);
   // An unreadable record is not a missing one: a replaced-by-hand verdict would reissue.
-  if (cert === UNKNOWN || key === UNKNOWN || record === UNKNOWN) return UNKNOWN;
+  if (cert === UNKNOWN || key === UNKNOWN || record === UNKNOWN || bundle === UNKNOWN || chain === UNKNOWN) return UNKNOWN;
   if (cert === null || key === null) return null;
+  const bundleMatches = bundle !== null && bundle === `${key}${cert}${chain ?? ''}`;
   const fingerprint = fingerprintOf(cert);
   try {
     const x509 = new X509Certificate(cert);
@@ -116,10 +119,11 @@ export function readStoredCert(certsDir: string, name: string): CertLive | null 
       notAfter: new Date(x509.validTo),
       fingerprint,
       keyMatches,
+      bundleMatches,
       record,
     };
   } catch {
-    return { name, names: [], issuer: '', notBefore: new Date(0), notAfter: new Date(0), fingerprint, keyMatches: false, record };
+    return { name, names: [], issuer: '', notBefore: new Date(0), notAfter: new Date(0), fingerprint, keyMatches: false, bundleMatches, record };
   }
 }
 
@@ -148,12 +152,13 @@ export interface IssuedCert {
 export function storeCert(paths: CertPaths, issued: IssuedCert, record: Omit<CertRecord, 'fingerprint'>): CertRecord {
   const [leaf, ...intermediates] = issued.chain.map((c) => (c.endsWith('\n') ? c : `${c}\n`));
   if (!leaf) throw new Error('storeCert: empty chain');
+  const key = issued.key.endsWith('\n') ? issued.key : `${issued.key}\n`;
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  writeFileAtomic(paths.key, issued.key.endsWith('\n') ? issued.key : `${issued.key}\n`, 0o600);
+  writeFileAtomic(paths.key, key, 0o600);
   writeFileAtomic(paths.chain, intermediates.join(''), 0o644);
   writeFileAtomic(paths.fullchain, [leaf, ...intermediates].join(''), 0o644);
   writeFileAtomic(paths.cert, leaf, 0o644);
-  writeFileAtomic(paths.bundle, [issued.key.endsWith('\n') ? issued.key : `${issued.key}\n`, leaf, ...intermediates].join(''), 0o600);
+  writeFileAtomic(paths.bundle, [key, leaf, ...intermediates].join(''), 0o600);
   const full: CertRecord = { ...record, fingerprint: fingerprintOf(leaf) };
   writeRecord(paths, full);
   return full;

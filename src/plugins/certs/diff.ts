@@ -11,6 +11,7 @@ export function certDiffReasons(desired: CertDesired, live: CertLive, renewDays:
   if (left < renewDays) reasons.push(`expiry: ${Math.max(0, Math.floor(left))} days left, renewed under ${renewDays}`);
   if (live.record?.fingerprint !== live.fingerprint) reasons.push('replaced: cert.pem is not the certificate hop3 stored');
   else if (!live.keyMatches) reasons.push('replaced: key.pem does not belong to cert.pem');
+  else if (!live.bundleMatches) reasons.push('replaced: bundle.pem is not key.pem, cert.pem and chain.pem');
   if (live.record && live.record.mode !== desired.mode) reasons.push(`mode: ${live.record.mode}, wants ${desired.mode}`);
   return reasons;
 }

@@ -32,6 +32,8 @@ export interface CertLive {
   fingerprint: string;
   /** cert.pem and key.pem belong together (a key swapped by hand does not). */
   keyMatches: boolean;
+  /** bundle.pem, what the proxy reads, is key.pem + cert.pem + chain.pem as stored. */
+  bundleMatches: boolean;
   record: CertRecord | null;
 }
 
