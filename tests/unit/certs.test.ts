@@ -136,6 +136,7 @@ describe('certificate provider, self-signed, on disk', () => {
 
   it.each([
     [{ ...want, name: '../etc' }, 'certificate name'],
+    [{ ...want, name: 'challenges' }, 'is reserved'],
     [{ ...want, names: ['a.test\n  ssl_certificate /etc/shadow'] }, 'is not a DNS name'],
     [{ ...want, names: ['*.site.test'] }, 'is not a DNS name'],
     [{ ...want, names: [] }, 'at least one DNS name'],

@@ -11,7 +11,15 @@ const CERT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** A DNS name HTTP-01 can prove: lowercase labels, no wildcard. */
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
+/** certs/challenges/ is served to the world: no certificate may live there. */
+const RESERVED = new Set(['challenges']);
+
 export function checkCertName(name: string): void {
+  if (RESERVED.has(name)) {
+    throw userError('CERT_INVALID', `certificate name ${JSON.stringify(name)} is reserved`, {
+      hint: 'certs/challenges/ holds the ACME answers the proxy serves; name the certificate otherwise',
+    });
+  }
   if (!CERT_NAME.test(name)) {
     throw userError('CERT_INVALID', `certificate name ${JSON.stringify(name)} is not valid`, {
       hint: 'a certificate is named like an app: lowercase letters, digits and dashes, up to 63',
