@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
+import { execStats } from '../../src/lib/exec.js';
+import { writeStats } from '../../src/lib/fs-atomic.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { certDiff, certDiffReasons, certProvider, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
@@ -64,6 +66,15 @@ describe('certificate provider, self-signed, on disk', () => {
     expect(provider.diff(want, l)).toBe('none');
     expect(statSync(paths.key).mode & 0o777).toBe(0o600);
     expect(statSync(join(layout.certs, 'site')).mode & 0o777).toBe(0o700);
+  });
+
+  it('observe and diff of a converged certificate spawn nothing and write nothing', () => {
+    const spawns = execStats.spawns;
+    const writes = writeStats.writes;
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) expect(provider.diff(want, provider.observe('site') as CertLive)).toBe('none');
+    console.log(`1000 × observe + diff of a stored certificate: ${(performance.now() - t0).toFixed(0)} ms`);
+    expect([execStats.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
   });
 
   it('a certificate inside the renewal window is renewed by apply, with a new key', async () => {

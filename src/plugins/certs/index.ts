@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { asHop3Error, operationalError } from '../../lib/errors.js';
 import type { Unknown } from '../../reconcile/types.js';
 import { issueAcme } from './acme.js';
-import { certPaths, checkCertName, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
+import { certPaths, checkCertName, type ObserveMemo, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
 import { certDiff, certDiffReasons } from './diff.js';
 import { issueSelfSigned } from './self-signed.js';
 import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
@@ -32,6 +32,7 @@ export interface CertProvider {
 export function certProvider(ctx: CertContext): CertProvider {
   const now = ctx.now ?? (() => new Date());
   const renewDays = ctx.config.certRenewDays;
+  const memo: ObserveMemo = new Map();
 
   async function issue(desired: CertDesired, dir: string): Promise<IssuedCert> {
     return desired.mode === 'acme' ? issueAcme(ctx, desired.names) : issueSelfSigned(dir, desired.names);
@@ -41,7 +42,7 @@ export function certProvider(ctx: CertContext): CertProvider {
     kind: 'certificate',
     observe(name) {
       checkCertName(name);
-      return readStoredCert(ctx.layout.certs, name);
+      return readStoredCert(ctx.layout.certs, name, memo);
     },
     diff: (desired, live) => certDiff(desired, live, renewDays, now()),
     reasons: (desired, live) => certDiffReasons(desired, live, renewDays, now()),
@@ -50,6 +51,7 @@ export function certProvider(ctx: CertContext): CertProvider {
       checkCertName(desired.name);
       const paths = certPaths(ctx.layout.certs, desired.name);
       if (op === 'delete') {
+        memo.delete(desired.name);
         removeCert(paths);
         return null;
       }
