@@ -22,6 +22,9 @@ export interface BuildContext {
   onLine: (line: string) => void;
   /** Aborted when the release is cancelled: the build's programs are killed. */
   signal?: AbortSignal;
+  /** Pass to `run` for the app's own commands (process groups): the group is recorded, so a
+   * daemon killed during the build never has a rerun beside the leftover. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface Builder {

@@ -12,7 +12,7 @@ import type { Hop3 } from './hop3.js';
 import { allocatePorts } from './ports.js';
 import { refValue, ZERO_SHA } from '../git/repo.js';
 import { serverNames } from '../reconcile/desired.js';
-import { recordedReleaseGroups, stopLeftoverReleaseCommand } from '../reconcile/execute.js';
+import { recordedCommandGroups, stopLeftoverCommand } from '../reconcile/execute.js';
 
 /** The processes that listen on a port of their own. */
 const HTTP_KINDS = new Set(['wsgi', 'web']);
@@ -165,11 +165,12 @@ export function cancelOrphanedPushes(h: Hop3): void {
 }
 
 /**
- * Release commands a killed daemon left running are stopped at start, those of releases that
- * will run again and of those just cancelled alike: neither may go on beside a new daemon.
+ * Build and release commands a killed daemon left running are stopped at start, those of
+ * releases that will run again and of those just cancelled alike: none may go on beside a new
+ * daemon.
  */
-export async function stopLeftoverReleaseCommands(h: Hop3): Promise<void> {
-  await Promise.all(recordedReleaseGroups(h.layout).map(({ app, file }) => stopLeftoverReleaseCommand({ app, store: h.store, log: h.log }, file, null)));
+export async function stopLeftoverAppCommands(h: Hop3): Promise<void> {
+  await Promise.all(recordedCommandGroups(h.layout).map(({ app, file, phase }) => stopLeftoverCommand({ app, store: h.store, log: h.log }, file, null, phase)));
 }
 
 /**

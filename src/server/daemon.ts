@@ -6,7 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
-import { cancelOrphanedPushes, stopLeftoverReleaseCommands } from './apps.js';
+import { cancelOrphanedPushes, stopLeftoverAppCommands } from './apps.js';
 import { rollBackUnlandedPushes } from './unlanded-pushes.js';
 import { createHop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
@@ -57,7 +57,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
 
   cancelOrphanedPushes(h);
   // Before any pass can run a release phase again.
-  await stopLeftoverReleaseCommands(h);
+  await stopLeftoverAppCommands(h);
   const stopTriggers = startTriggers(h);
   const http = createHttpServer(h, token);
   await http.listen({ host: config.listen.host, port: config.listen.port });

@@ -25,6 +25,6 @@ export function wants(b: BuildContext, builder: 'python' | 'static'): boolean {
 export async function runBuildCommands(b: BuildContext, extraPath: string[] = []): Promise<void> {
   for (const cmd of b.spec.build.before) {
     b.onLine(`-----> Running build command: ${cmd}`);
-    await run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: buildEnv(b, extraPath), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal });
+    await run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: buildEnv(b, extraPath), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn });
   }
 }
