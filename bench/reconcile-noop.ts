@@ -30,7 +30,7 @@ import { httpGet } from '../src/lib/http-get.js';
 import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
-import { assertValidSpec, parseAppSpec } from '../src/spec/index.js';
+import { assertValidSpec, parseAppSpec } from '../src/manifest/index.js';
 
 // --- settings ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
 import type { Hop3Event } from './events.js';
 
 export type DesiredState = 'running' | 'stopped' | 'paused';
