@@ -6,9 +6,10 @@ import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
-import { cancelOrphanedPushes, stopLeftoverReleaseCommands } from './apps.js';
+import { cancelOrphanedPushes } from '../commands/releases.js';
+import { recordedReleaseGroups, stopLeftoverReleaseCommand } from '../reconcile/execute.js';
 import { rollBackUnlandedPushes } from './unlanded-pushes.js';
-import { createHop3 } from './hop3.js';
+import { createHop3, type Hop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { resyncAll, startTriggers } from './triggers.js';
 
@@ -24,6 +25,14 @@ function warnIfEphemeral(config: Config, log: Logger): void {
     log.warn({ portRange: config.portRange, ephemeral: { from, to } },
       'HOP3_PORT_RANGE overlaps the kernel ephemeral ports (net.ipv4.ip_local_port_range): outgoing connections may take an app port; choose a range outside it');
   }
+}
+
+/**
+ * Release commands a killed daemon left running are stopped at start, those of releases that
+ * will run again and of those just cancelled alike: neither may go on beside a new daemon.
+ */
+async function stopLeftoverReleaseCommands(h: Hop3): Promise<void> {
+  await Promise.all(recordedReleaseGroups(h.layout).map(({ app, file }) => stopLeftoverReleaseCommand({ app, store: h.store, log: h.log }, file, null)));
 }
 
 /**
