@@ -1,4 +1,5 @@
-import { authorize, type Caller } from './authorize.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { newRelease, recorded, rollOut } from './release-records.js';
 import { requireApp } from './views.js';
@@ -26,7 +27,7 @@ async function releaseConfigChange(ctx: CommandContext, name: string, edit: () =
 
 /** `hop3 config set`: values are already checked (names and values) by the caller's schema. */
 export async function configSet(ctx: CommandContext, caller: Caller, p: { app: string; values: Record<string, string>; requestId?: string | undefined }) {
-  authorize(caller, 'config.write', p.app);
+  admit(caller, 'config.write', p.app);
   requireApp(ctx, p.app);
   return {
     app: p.app,
@@ -38,7 +39,7 @@ export async function configSet(ctx: CommandContext, caller: Caller, p: { app: s
 }
 
 export async function configUnset(ctx: CommandContext, caller: Caller, p: { app: string; keys: string[]; requestId?: string | undefined }) {
-  authorize(caller, 'config.write', p.app);
+  admit(caller, 'config.write', p.app);
   const a = requireApp(ctx, p.app);
   const present = ctx.store.getEnv(a.name);
   const keys = p.keys.filter((k) => k in present);

@@ -8,7 +8,8 @@ import { secureAppDirs } from '../lib/layout.js';
 import { chunked, isGzip, unpackArchive } from '../lib/unpack-archive.js';
 import { assertValidSpec, loadAppDir } from '../manifest/index.js';
 import type { ReleaseRecord } from '../store/types.js';
-import { authorize, type Caller } from './authorize.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { newRelease, recorded, rollOut } from './release-records.js';
 
@@ -27,7 +28,7 @@ export interface DeployInput {
 
 /** `hop3 deploy` and `git push`: a new release of the app's code, rolled out in the background. */
 export async function deploy(ctx: CommandContext, caller: Caller, p: DeployInput) {
-  authorize(caller, 'apps.deploy', p.app);
+  admit(caller, 'apps.deploy', p.app);
   const commit = p.commit ?? null;
   const limits = { maxBytes: ctx.config.maxAppBytes, maxFiles: ctx.config.maxAppFiles };
   // Without an upload, the commit comes from the app's repository (a push).

@@ -1,12 +1,13 @@
 import { existsSync, rmSync } from 'node:fs';
 import { operationalError } from '../lib/errors.js';
-import { authorize, type Caller } from './authorize.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { requireApp } from './views.js';
 
 /** Stop the app, wait until its processes and site are gone, then delete its files and records. */
 export async function destroy(ctx: CommandContext, caller: Caller, p: { app: string }) {
-  authorize(caller, 'apps.destroy', p.app);
+  admit(caller, 'apps.destroy', p.app);
   const name = p.app;
   // A repository pushed to with no deploy (only other branches) has no record yet.
   if (!ctx.store.getApp(name) && existsSync(ctx.layout.app(name))) {

@@ -1,6 +1,7 @@
 import { operationalError, userError } from '../lib/errors.js';
 import type { AppRecord } from '../store/types.js';
-import { authorize, type Caller } from './authorize.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { appView, requireApp } from './views.js';
 
@@ -32,7 +33,7 @@ async function change(
   ctx: CommandContext, caller: Caller, p: LifecycleInput,
   check: (a: AppRecord) => void, patch: { desiredState: AppRecord['desiredState']; restart?: boolean },
 ) {
-  authorize(caller, 'apps.lifecycle', p.app);
+  admit(caller, 'apps.lifecycle', p.app);
   const a = requireApp(ctx, p.app);
   check(a);
   await ctx.store.writeRetrying(() => ctx.store.updateDesired(a.name, patch));

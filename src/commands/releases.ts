@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { userError } from '../lib/errors.js';
 import type { ReleaseRecord } from '../store/types.js';
-import { authorize, type Caller } from './authorize.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { cancelRelease, newRelease, recorded, rollOut } from './release-records.js';
 import { requireApp } from './views.js';
@@ -21,7 +22,7 @@ export interface RollbackInput {
  * build step.
  */
 export async function rollback(ctx: CommandContext, caller: Caller, p: RollbackInput) {
-  authorize(caller, 'releases.rollback', p.app);
+  admit(caller, 'releases.rollback', p.app);
   const name = p.app;
   requireApp(ctx, name);
   let from: ReleaseRecord | undefined;
@@ -65,7 +66,7 @@ export async function rollback(ctx: CommandContext, caller: Caller, p: RollbackI
 
 /** `hop3 cancel`: fail a release still being deployed (default: the one in progress). */
 export function cancel(ctx: CommandContext, caller: Caller, p: { app: string; version?: number | undefined; reason?: string | undefined }) {
-  authorize(caller, 'releases.cancel', p.app);
+  admit(caller, 'releases.cancel', p.app);
   const a = requireApp(ctx, p.app);
   const inProgress = a.desiredRelease === null ? null : ctx.store.getRelease(a.name, a.desiredRelease);
   const v = p.version ?? (inProgress?.status === 'pending' || inProgress?.status === 'built' ? inProgress.version : null);

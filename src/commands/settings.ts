@@ -1,6 +1,7 @@
 import { deployBranchesOf } from '../git/repo.js';
 import type { HealPolicy } from '../store/types.js';
-import { authorize, type Caller } from './authorize.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { requireApp } from './views.js';
 
@@ -8,7 +9,7 @@ import { requireApp } from './views.js';
 export async function configure(
   ctx: CommandContext, caller: Caller, p: { app: string; deployBranch?: string | null | undefined; healPolicy?: HealPolicy | undefined },
 ) {
-  authorize(caller, 'apps.configure', p.app);
+  admit(caller, 'apps.configure', p.app);
   const a = requireApp(ctx, p.app);
   await ctx.store.writeRetrying(() => {
     if (p.deployBranch !== undefined) ctx.store.setDeployBranch(a.name, p.deployBranch);

@@ -11,6 +11,7 @@ import { gitPrepare } from '../../src/commands/git.js';
 import { pause, restart, resume, start, stop } from '../../src/commands/lifecycle.js';
 import { reconcileNow } from '../../src/commands/reconcile-now.js';
 import { cancel, rollback } from '../../src/commands/releases.js';
+import { appStatus, configGet, gitInfo, listReleases } from '../../src/commands/queries.js';
 import { configure } from '../../src/commands/settings.js';
 import { loadConfig } from '../../src/config.js';
 import { repoPath } from '../../src/git/repo.js';
@@ -161,34 +162,47 @@ describe('config and release commands', () => {
   });
 });
 
-describe('every command authorizes its caller before it records anything', () => {
+/** Every command, called by `caller` on `app`. */
+const everyCommand = (caller: Caller, app: string): [string, (ctx: CommandContext) => unknown][] => [
+  ['deploy', (ctx) => deploy(ctx, caller, { app, archive: '' })],
+  ['configure', (ctx) => configure(ctx, caller, { app, healPolicy: 'report' })],
+  ['start', (ctx) => start(ctx, caller, { app })],
+  ['stop', (ctx) => stop(ctx, caller, { app })],
+  ['restart', (ctx) => restart(ctx, caller, { app })],
+  ['pause', (ctx) => pause(ctx, caller, { app })],
+  ['resume', (ctx) => resume(ctx, caller, { app })],
+  ['destroy', (ctx) => destroy(ctx, caller, { app })],
+  ['rollback', (ctx) => rollback(ctx, caller, { app, version: 1 })],
+  ['cancel', (ctx) => cancel(ctx, caller, { app, version: 1 })],
+  ['config set', (ctx) => configSet(ctx, caller, { app, values: { A: '1' } })],
+  ['config unset', (ctx) => configUnset(ctx, caller, { app, keys: ['A'] })],
+  ['git prepare', (ctx) => gitPrepare(ctx, caller, { app })],
+  ['reconcile', (ctx) => reconcileNow(ctx, caller, { app })],
+  ['status', (ctx) => appStatus(ctx, caller, app)],
+  ['releases', (ctx) => listReleases(ctx, caller, app)],
+  ['config get', (ctx) => configGet(ctx, caller, app)],
+  ['git info', (ctx) => gitInfo(ctx, caller, app)],
+];
+
+/** Runs `call` on a running app and checks it fails with `code` having changed nothing. */
+async function refusedUntouched(call: (ctx: CommandContext) => unknown, code: string) {
+  const { ctx, store, triggers } = context();
+  liveApp(store, 'web');
+  const before = snapshot(store);
+  expect(await codeOf(() => call(ctx))).toBe(code);
+  expect(snapshot(store)).toBe(before);
+  expect(triggers).toEqual([]);
+  expect(existsSync(repoPath(ctx.layout, 'web'))).toBe(false);
+}
+
+describe('every command authorizes its caller before it reads or records anything', () => {
   // A caller no role allows: each command must ask authorize() and stop there.
   const stranger = { kind: 'stranger' } as unknown as Caller;
-  const calls: [string, (ctx: CommandContext) => unknown][] = [
-    ['deploy', (ctx) => deploy(ctx, stranger, { app: 'web', archive: '' })],
-    ['configure', (ctx) => configure(ctx, stranger, { app: 'web', healPolicy: 'report' })],
-    ['start', (ctx) => start(ctx, stranger, { app: 'web' })],
-    ['stop', (ctx) => stop(ctx, stranger, { app: 'web' })],
-    ['restart', (ctx) => restart(ctx, stranger, { app: 'web' })],
-    ['pause', (ctx) => pause(ctx, stranger, { app: 'web' })],
-    ['resume', (ctx) => resume(ctx, stranger, { app: 'web' })],
-    ['destroy', (ctx) => destroy(ctx, stranger, { app: 'web' })],
-    ['rollback', (ctx) => rollback(ctx, stranger, { app: 'web', version: 1 })],
-    ['cancel', (ctx) => cancel(ctx, stranger, { app: 'web', version: 1 })],
-    ['config set', (ctx) => configSet(ctx, stranger, { app: 'web', values: { A: '1' } })],
-    ['config unset', (ctx) => configUnset(ctx, stranger, { app: 'web', keys: ['A'] })],
-    ['git prepare', (ctx) => gitPrepare(ctx, stranger, { app: 'web' })],
-    ['reconcile', (ctx) => reconcileNow(ctx, stranger, { app: 'web' })],
-  ];
-  it.each(calls)('%s', async (_name, call) => {
-    const { ctx, store, triggers } = context();
-    liveApp(store, 'web');
-    const before = snapshot(store);
-    expect(await codeOf(() => call(ctx))).toBe('FORBIDDEN');
-    expect(snapshot(store)).toBe(before);
-    expect(triggers).toEqual([]);
-    expect(existsSync(repoPath(ctx.layout, 'web'))).toBe(false);
-  });
+  it.each(everyCommand(stranger, 'web'))('%s', (_name, call) => refusedUntouched(call, 'FORBIDDEN'));
+});
+
+describe('every command checks the app name itself, not only the RPC schema', () => {
+  it.each(everyCommand(ADMIN, '../web'))('%s', (_name, call) => refusedUntouched(call, 'APP_NAME_INVALID'));
 });
 
 describe('the command layer', () => {
