@@ -2,7 +2,7 @@ import { chmodSync, lchownSync, lstatSync, readdirSync, readlinkSync, realpathSy
 import { join, sep } from 'node:path';
 import type { AccountIds } from './accounts.js';
 import { userError } from './errors.js';
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
 
 /**
  * Confinement of what an app ships: every path hop3 uses, and every link in the tree, is

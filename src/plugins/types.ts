@@ -2,7 +2,7 @@ import type { AccountIds } from '../lib/accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Layout } from '../lib/layout.js';
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 
 /** What every plugin gets: settings, paths and a logger. No module singletons. */

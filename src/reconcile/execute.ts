@@ -8,7 +8,7 @@ import { httpGet } from '../lib/http-get.js';
 import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
 import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ReconcilerDeps } from './reconciler.js';
+import type { ReconcilerDeps } from './deps.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 import type { Action, HealthCheck } from './types.js';
 import { cutLine, outputSink } from './output-sink.js';

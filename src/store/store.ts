@@ -6,7 +6,7 @@ import { migrate } from './migrate.js';
 import { STATE_DIR } from '../lib/paths.js';
 import { asHop3Error } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
   AppRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/reconcile/plan.js';
 import { UNKNOWN, type Action, type DesiredApp, type DriftFinding, type HealthCheck, type ObservedApp, type ObservedUnit } from '../../src/reconcile/types.js';
 import type { Unit } from '../../src/plugins/types.js';
-import type { AppSpec } from '../../src/spec/types.js';
+import type { AppSpec } from '../../src/manifest/types.js';
 import type { ReleaseRecord, ReleaseStatus } from '../../src/store/types.js';
 
 // --- factories ----------------------------------------------------------------------------

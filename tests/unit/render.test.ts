@@ -8,7 +8,7 @@ import staticDeployer from '../../src/plugins/deployers/static/index.js';
 import uwsgiDeployer from '../../src/plugins/deployers/uwsgi/index.js';
 import nginxProxy from '../../src/plugins/proxies/nginx/index.js';
 import type { PluginContext, ProxySite } from '../../src/plugins/types.js';
-import type { AppSpec, ProcessSpec } from '../../src/spec/types.js';
+import type { AppSpec, ProcessSpec } from '../../src/manifest/types.js';
 import type { ReleaseRecord } from '../../src/store/types.js';
 
 function context(env: Record<string, string> = {}): PluginContext {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../lib/exec.js';
-import { detectBuilder } from '../../spec/index.js';
+import { detectBuilder } from '../../manifest/index.js';
 import type { BuildContext } from '../types.js';
 
 /** Builds see the release env and a minimal PATH, never the daemon's own environment. */

@@ -17,7 +17,7 @@ import {
   validateEnvEntry,
   type AppSpec,
   type SpecFiles,
-} from '../../src/spec/index.js';
+} from '../../src/manifest/index.js';
 
 /** The spec of an app that sets nothing beyond its processes. */
 function defaults(overrides: Partial<AppSpec>): AppSpec {
