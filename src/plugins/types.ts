@@ -71,6 +71,12 @@ export interface ProxySite {
   serverNames: string[];
   /** Where requests go; `paused`: the app's names stay its own and every request gets a 503. */
   target: DeploymentInfo | { protocol: 'paused' };
+  /** URL prefixes (ending in `/`) the proxy serves from the release's directories itself. */
+  staticPaths: Array<{ prefix: string; root: string }>;
+  /** Seconds a file served from `staticPaths` may be cached. */
+  staticMaxAge: number;
+  /** The largest request body let through; a larger one gets 413. */
+  maxBodyBytes: number;
 }
 
 export interface Proxy {
