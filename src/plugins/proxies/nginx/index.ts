@@ -26,6 +26,9 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
         upstreamPort: site.target.protocol === 'http' ? site.target.port : null,
         paused: site.target.protocol === 'paused',
         challengeDir: layout.challenges,
+        staticPaths: site.staticPaths,
+        staticMaxAge: site.staticMaxAge,
+        maxBodyBytes: site.maxBodyBytes,
       }),
   };
 }
