@@ -78,13 +78,10 @@ export const touches = (p: ProcInfo, dir: string) => {
   return p.paths.some((path) => path.startsWith(prefix));
 };
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** Whether a process runs (a zombie no longer does: it only waits for its parent to reap it). */
+export const alive = (pid: number): boolean => {
+  const stat = procStat(pid);
+  return stat !== null && stat.state !== 'Z';
 };
 
 /** SIGTERM (or `first`) to `pids`, SIGKILL to those still alive after `graceMs`. */

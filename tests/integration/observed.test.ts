@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childPids } from '../../src/lib/pidfile.js';
 import { nginxProcesses, orphanWorkers } from '../../src/plugins/proxies/nginx/orphan-workers.js';
 import { orphanAppProcesses } from '../../src/plugins/deployers/uwsgi/orphan-processes.js';
-import { processes } from '../../src/lib/procfs.js';
+import { alive, processes } from '../../src/lib/procfs.js';
 import { appDir, Daemon, freePort, underLoad, within } from './harness.js';
 
 type Drift = { app: string; resource: string; kind: string; desired: string; observed: string; detectedAt: string; action: string };
@@ -38,14 +38,6 @@ while True:
     time.sleep(3600)
 `;
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('status is observed, not inferred', () => {
   const d = new Daemon({ HOP3_PROBE_SECONDS: '1' });
@@ -152,17 +144,12 @@ describe('status is observed, not inferred', () => {
     const children = childPids(master);
     expect(children.length).toBeGreaterThan(0);
     process.kill(master, 'SIGKILL');
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-      } catch {
-        return false;
-      }
-    };
     await within(3000, () => children.every((c) => !alive(c)));
     await within(5000, async () => d.pidOf(`${APP}.${release}.web.pid`) !== master && (await served()) !== null);
     expect(orphanAppProcesses(processes(), d.home)).toEqual([]);
+    await within(5000, async () => (await status()).health === 'Healthy').catch(async (err: unknown) => {
+      throw new Error(`${String(err)}: ${JSON.stringify(await status())}`);
+    });
   });
 
   it('kill -9 of the nginx master: its workers are stopped, a new master serves, and a config change rolls out', async () => {
