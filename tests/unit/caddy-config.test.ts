@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { Hop3Error } from '../../src/lib/errors.js';
+import { canonicalJson, renderCaddyConfig, type CaddyConfig, type CaddySettings, type Json } from '../../src/plugins/proxies/caddy/config.js';
+import type { ProxySite } from '../../src/plugins/types.js';
+
+const settings: CaddySettings = { httpPort: 8080, adminSocket: '/srv/hop3/run/caddy-admin.sock', storageDir: '/srv/hop3/caddy/data' };
+
+const wsgi: ProxySite = { app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 } };
+const site: ProxySite = { app: 'docs', release: 1, serverNames: ['docs.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/docs/releases/v1/src/public' } };
+const pausedSite: ProxySite = { app: 'shop', release: 7, serverNames: ['shop.localhost'], target: { protocol: 'paused' } };
+
+type Obj = { [key: string]: Json };
+const obj = (v: Json | undefined): Obj => v as Obj;
+const routesOf = (c: CaddyConfig): Obj[] => obj(obj(obj(obj(c.apps).http).servers).hop3).routes as Obj[];
+
+function refused(fn: () => unknown): Hop3Error {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(Hop3Error);
+    expect((err as Hop3Error).code).toBe('UNSAFE_CONFIG_VALUE');
+    expect((err as Hop3Error).hint).toBeTruthy();
+    return err as Hop3Error;
+  }
+  throw new Error('rendering was not refused');
+}
+
+describe('Caddy config renderer', () => {
+  it('renders one config for every site (snapshot)', () => {
+    const { config, staticRoots } = renderCaddyConfig([wsgi, site, pausedSite], settings);
+    expect(canonicalJson(config)).toMatchSnapshot('caddy.json');
+    expect(staticRoots).toEqual(['/srv/hop3/apps/docs/releases/v1/src/public']);
+  });
+
+  it('renders a config with no site: admin on the unix socket, and 404 for every name (snapshot)', () => {
+    const { config } = renderCaddyConfig([], settings);
+    expect(canonicalJson(config)).toMatchSnapshot('empty caddy.json');
+    expect(obj(config.admin).listen).toBe('unix//srv/hop3/run/caddy-admin.sock');
+    expect(routesOf(config)).toEqual([{ handle: [{ handler: 'static_response', status_code: 404 }], terminal: true }]);
+  });
+
+  it('is deterministic: the order sites come in does not change the config', () => {
+    const a = canonicalJson(renderCaddyConfig([wsgi, site, pausedSite], settings).config);
+    const b = canonicalJson(renderCaddyConfig([pausedSite, site, wsgi], settings).config);
+    expect(b).toBe(a);
+  });
+
+  it('a static site hides hop3 files and dotfiles by path and by file', () => {
+    const route = routesOf(renderCaddyConfig([site], settings).config)[0]!;
+    const sub = (route.handle as Obj[])[0]!.routes as Obj[];
+    expect(sub[0]!.match).toEqual([{ path: ['/ENV', '/hop3.toml', '/Procfile'] }]);
+    expect(sub[1]!.match).toEqual([{ path: ['*/.*'] }]);
+    const server = (sub[2]!.handle as Obj[])[0]!;
+    expect(server.handler).toBe('file_server');
+    expect(server.hide).toEqual(['/srv/hop3/apps/docs/releases/v1/src/public/.*', '/srv/hop3/apps/docs/releases/v1/src/public/ENV', '/srv/hop3/apps/docs/releases/v1/src/public/hop3.toml', '/srv/hop3/apps/docs/releases/v1/src/public/Procfile']);
+  });
+
+  it('a paused site answers 503 with Retry-After', () => {
+    const route = routesOf(renderCaddyConfig([pausedSite], settings).config)[0]!;
+    expect(route.handle).toEqual([{
+      handler: 'static_response', status_code: 503, body: 'shop is paused\n',
+      headers: { 'Retry-After': ['60'], 'Content-Type': ['text/plain; charset=utf-8'] },
+    }]);
+  });
+});
+
+describe('Caddy config injection', () => {
+  // Caddyfile text would let these open or close a block; Caddy's JSON host matcher would
+  // expand `{...}` as a placeholder (matching what a request header says).
+  const evil = [
+    'evil.example\n}\nadmin 0.0.0.0:2019 {',
+    'a.example {\n\treverse_proxy 10.0.0.1\n}',
+    '{http.request.header.X-Host}',
+    'x.example}',
+    'x.example\r\nrespond 200',
+    'x.example"],"handle":[{"handler":"static_response"}]}',
+    '',
+  ];
+  for (const name of evil) {
+    it(`a server name ${JSON.stringify(name)} renders nothing`, () => {
+      const err = refused(() => renderCaddyConfig([{ ...wsgi, serverNames: ['blog.localhost', name] }], settings));
+      expect(err.message).toContain(JSON.stringify(name));
+      expect(err.message).toContain('server name of blog');
+    });
+  }
+
+  it('a static root or an app name with a brace, a newline or a quote renders nothing', () => {
+    for (const root of ['/srv/{env.SECRET}', '/srv/a\nb', '/srv/a"b', 'relative/root', '/srv/a b']) {
+      refused(() => renderCaddyConfig([{ ...site, target: { protocol: 'file', root } }], settings));
+    }
+    for (const app of ['Blog', 'a{b}', 'a\nb', '-x']) refused(() => renderCaddyConfig([{ ...pausedSite, app }], settings));
+    refused(() => renderCaddyConfig([{ ...wsgi, serverNames: [] }], settings));
+    refused(() => renderCaddyConfig([{ ...wsgi, target: { protocol: 'http', address: '127.0.0.1', port: 70000 } }], settings));
+    refused(() => renderCaddyConfig([], { ...settings, adminSocket: '/srv/{x}.sock' }));
+  });
+
+  it('values are JSON strings: each name is one element of one host matcher, whatever it holds', () => {
+    const names = ['blog.localhost', 'www.example.com', '*.example.org'];
+    const { config } = renderCaddyConfig([{ ...wsgi, serverNames: names }], settings);
+    const text = canonicalJson(config);
+    const parsed = JSON.parse(text) as CaddyConfig;
+    // The text parses back to exactly what was built: nothing more, nothing less.
+    expect(parsed).toEqual(config);
+    const routes = routesOf(parsed);
+    expect(routes).toHaveLength(2);
+    expect(routes[0]!.match).toEqual([{ host: names }]);
+    expect(Object.keys(parsed).sort()).toEqual(['admin', 'apps', 'storage']);
+  });
+});
