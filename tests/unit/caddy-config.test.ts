@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { canonicalJson, renderCaddyConfig, type CaddyConfig, type CaddySettings, type Json } from '../../src/plugins/proxies/caddy/config.js';
+import { CaddyControl } from '../../src/plugins/proxies/caddy/control.js';
+import { layoutOf } from '../../src/lib/layout.js';
+import { createLogger } from '../../src/lib/logger.js';
 import type { ProxySite } from '../../src/plugins/types.js';
 
 const settings: CaddySettings = { httpPort: 8080, adminSocket: '/srv/hop3/run/caddy-admin.sock', storageDir: '/srv/hop3/caddy/data' };
@@ -105,5 +108,23 @@ describe('Caddy config injection', () => {
     expect(routes).toHaveLength(2);
     expect(routes[0]!.match).toEqual([{ host: names }]);
     expect(Object.keys(parsed).sort()).toEqual(['admin', 'apps', 'storage']);
+  });
+});
+
+describe('CaddyControl.diff', () => {
+  const control = new CaddyControl({ layout: layoutOf('/srv/hop3'), log: createLogger('silent'), httpPort: 8080, bin: 'caddy' });
+  const reorder = (v: Json): Json => {
+    if (Array.isArray(v)) return v.map(reorder);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]));
+    return v;
+  };
+
+  it('a loaded config equal but for key order is no difference; any change of value is one', () => {
+    const desired = control.desired([wsgi, site, pausedSite]);
+    expect(control.diff(desired, reorder(desired.config) as CaddyConfig)).toBe('none');
+    const changed = structuredClone(desired.config);
+    (routesOf(changed)[0]!.match as Obj[])[0]!.host = ['blog.localhost'];
+    expect(control.diff(desired, changed)).toBe('update');
+    expect(control.diff(desired, reorder(control.desired([wsgi, site]).config) as CaddyConfig)).toBe('update');
   });
 });

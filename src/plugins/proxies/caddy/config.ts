@@ -72,11 +72,12 @@ function proxied(port: number): Json[] {
 
 /**
  * A static root served as nginx serves it: hop3's own files and every dotfile or dot-directory
- * answer 404. The path matchers see the decoded request path, before it is cleaned: a dot
- * segment that survives cleaning was in it, so matching the substring `/.` catches every spelling of one. `hide`
- * checks the file Caddy would open, after it has cleaned and joined the path, so `/a/../ENV`
- * is hidden too. Its patterns are rooted at the root: a bare `.*` would hide everything under
- * a HOP3_HOME such as `~/.hop3`.
+ * answer 404. The path matchers see the decoded request path before it is cleaned: a dot
+ * segment that survives cleaning was in it, so matching the substring `/.` catches every
+ * spelling of one. `hide` is a second line: it checks the file Caddy would open, after the path
+ * is cleaned and joined. Its patterns are rooted at the root, since a bare `.*` would hide
+ * everything under a HOP3_HOME such as `~/.hop3`. Links are checked before a root is loaded
+ * (static-root-links.ts): Caddy follows them all.
  */
 function staticSite(root: string): Json[] {
   guard(root, PATH_SAFE, 'a static root');
@@ -136,9 +137,13 @@ export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): 
   return { config, staticRoots };
 }
 
-/** JSON with keys sorted at every level: the form configs are compared and written in. */
-export function canonicalJson(value: Json | undefined): string {
-  return JSON.stringify(sortKeys(value ?? null), null, 2);
+/**
+ * JSON with keys sorted at every level: the form configs are compared and written in. Compact,
+ * it is the form Caddy's admin endpoint answers in (Go sorts map keys), so a loaded config that
+ * was not changed can be recognized without parsing it.
+ */
+export function canonicalJson(value: Json | undefined, indent: 2 | 0 = 2): string {
+  return JSON.stringify(sortKeys(value ?? null), null, indent || undefined);
 }
 
 function sortKeys(value: Json): Json {
