@@ -1,5 +1,5 @@
 import { execa, type ResultPromise } from 'execa';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +208,18 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     expect((await get(httpPort, 'docs.localhost', '/latest.html')).body).toBe('<h1>docs v4</h1>\n');
     await caddy.apply(desired);
     expect((await get(httpPort, 'docs.localhost', '/')).body).toBe('<h1>docs home</h1>\n');
+  });
+
+  it('a new CaddyControl (a restarted daemon) adopts the running Caddy; only its owner may use the admin socket', async () => {
+    const pid = caddy.pid();
+    const again = new CaddyControl({ layout, log: createLogger('silent'), httpPort, bin: 'caddy' });
+    expect(await again.ensureRunning()).toBe('running');
+    expect(again.pid()).toBe(pid);
+    expect(again.diff(desired, (await again.observe()) as Record<string, Json>)).toBe('none');
+    expect(statSync(caddy.paths.adminSocket).mode & 0o022).toBe(0);
+    expect(statSync(layout.run).mode & 0o077).toBe(0);
+    expect(statSync(caddy.paths.config).mode & 0o777).toBe(0o600);
+    expect(statSync(caddy.paths.dir).mode & 0o777).toBe(0o700);
   });
 
   it('a dead Caddy is Unknown; started again, it serves the last config it accepted', async () => {
