@@ -232,6 +232,20 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     expect((await get(httpPort, 'blog.localhost', '/hello.txt')).body).toBe('hello from the upstream\n');
   });
 
+  it('a Caddy kept down by its last config is started by the next apply with the new config, once validated', async () => {
+    await caddy.stop();
+    expect(caddy.pid()).toBeNull();
+    writeFileSync(caddy.paths.config, '{"apps": {"http": {"servers": {"x": {"listen": [":1"], "routes": [{"handle": [{"handler": "no_such_handler"}]}]}}}}}\n');
+    const err = await rejection(caddy.ensureRunning());
+    expect(err.code).toBe('CADDY_START_FAILED');
+    expect(err.message).toContain('no_such_handler');
+    expect(caddy.pid()).toBeNull();
+    await caddy.apply(desired);
+    expect(caddy.pid()).not.toBeNull();
+    expect(caddy.diff(desired, (await caddy.observe()) as Record<string, Json>)).toBe('none');
+    expect((await get(httpPort, 'blog.localhost', '/hello.txt')).body).toBe('hello from the upstream\n');
+  });
+
   it('a port taken by another program is a clear error', async () => {
     await caddy.stop();
     expect(caddy.pid()).toBeNull();

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { operationalError, errorMessage } from '../../../lib/errors.js';
@@ -86,7 +86,8 @@ export class CaddyControl {
   }
 
   pid(): number | null {
-    return livePid(this.paths.pidfile, 'caddy');
+    // The config path is in its command line: another home's Caddy that got a reused pid is not ours.
+    return livePid(this.paths.pidfile, this.paths.config);
   }
 
   alive(): boolean {
@@ -153,7 +154,7 @@ export class CaddyControl {
     if (!existsSync(paths.config)) writeFileAtomic(paths.config, `${canonicalJson(this.desired([]).config)}\n`, 0o600);
     // A killed Caddy leaves its socket file, which a new one could not bind.
     rmSync(paths.adminSocket, { force: true });
-    const logFrom = readTextOrNull(paths.log)?.length ?? 0;
+    const logFrom = statSync(paths.log, { throwIfNoEntry: false })?.size ?? 0;
     const pid = spawnDetached([ctx.bin, 'run', '--config', paths.config, '--pidfile', paths.pidfile], paths.log, this.env());
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -162,7 +163,7 @@ export class CaddyControl {
       await sleep(50);
     }
     if (processAlive(pid)) process.kill(pid, 'SIGKILL');
-    const output = (readTextOrNull(paths.log) ?? '').slice(logFrom).trim();
+    const output = existsSync(paths.log) ? readFileSync(paths.log).subarray(logFrom).toString('utf8').trim() : '';
     const inUse = /address already in use/.test(output);
     throw operationalError(inUse ? 'HTTP_PORT_IN_USE' : 'CADDY_START_FAILED',
       inUse ? `hop3's Caddy cannot listen on port ${ctx.httpPort}: it is already in use by another program` : `hop3's Caddy did not start: ${lastLines(output)}`, {
@@ -188,7 +189,14 @@ export class CaddyControl {
     for (const root of desired.staticRoots) assertStaticRootLinks(root);
     const text = `${canonicalJson(desired.config)}\n`;
     await this.validate(text);
-    await this.ensureRunning();
+    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.pid() === null) {
+      // Started with the config itself: the last one it accepted may be what keeps it down (a
+      // config an older Caddy took), and this one has just been validated.
+      writeFileAtomic(this.paths.config, text, 0o600);
+      await this.ensureRunning();
+      return;
+    }
     let reply;
     try {
       reply = await adminRequest(this.paths.adminSocket, 'POST', '/load', 60_000, text);
