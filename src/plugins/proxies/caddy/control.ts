@@ -68,6 +68,11 @@ export class CaddyControl {
   private starting: Promise<'started' | 'running'> | null = null;
   /** Applies run one after another: each loads a whole config. */
   private applying: Promise<unknown> = Promise.resolve();
+  /**
+   * Static roots whose links were found safe. A release's files do not change once it is built,
+   * so a root is walked once per daemon, not on every apply of every app's change.
+   */
+  private readonly checkedRoots = new Set<string>();
   /** Compact canonical text of configs seen: desired ones as rendered, live ones as Caddy sent them. */
   private readonly texts = new WeakMap<object, string>();
 
@@ -186,7 +191,11 @@ export class CaddyControl {
   }
 
   private async applyNow(desired: CaddyDesired): Promise<void> {
-    for (const root of desired.staticRoots) assertStaticRootLinks(root);
+    for (const root of desired.staticRoots) {
+      if (this.checkedRoots.has(root)) continue;
+      assertStaticRootLinks(root);
+      if (existsSync(root)) this.checkedRoots.add(root);
+    }
     const text = `${canonicalJson(desired.config)}\n`;
     await this.validate(text);
     if (this.starting) await this.starting.catch(() => undefined);
