@@ -30,7 +30,7 @@ import { httpGet } from '../src/lib/http-get.js';
 import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
-import { assertValidSpec, parseAppSpec } from '../src/spec/index.js';
+import { assertValidSpec, parseAppSpec } from '../src/manifest/index.js';
 
 // --- settings ---------------------------------------------------------------------------------
 
@@ -255,7 +255,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     await withTimeout(hh.nginx.ensureRunning(), START_TIMEOUT_MS, 'nginx start');
     mem.started = memory();
 
-    // 2. Declare N static sites through the records (as deployArchive does, minus the upload).
+    // 2. Declare N static sites through the records (as the deploy command, src/commands/deploy.ts, does, minus the upload).
     const spec = assertValidSpec(parseAppSpec({ 'hop3.toml': HOP3_TOML }));
     const names = Array.from({ length: n }, (_, i) => appName(i, n));
     const tDeclare = performance.now();

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { call, clientConfig } from '../cli/client.js';
 import { asHop3Error, userError } from '../lib/errors.js';
-import { APP_NAME_PATTERN } from '../spec/app-name.js';
+import { APP_NAME_PATTERN } from '../manifest/app-name.js';
 import { KEY_NAME_PATTERN } from './authorized-keys.js';
 
 /**

@@ -2,7 +2,7 @@ import { chmodSync, lchownSync, lstatSync, readdirSync, readlinkSync, realpathSy
 import { join, sep } from 'node:path';
 import type { AccountIds } from './accounts.js';
 import { userError } from './errors.js';
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
 
 /**
  * Confinement of what an app ships: every path hop3 uses, and every link in the tree, is
@@ -155,17 +155,25 @@ export function settleOwnership(root: string, reader: AccountIds | null): void {
 }
 
 /**
- * The paths of an app that hop3 itself uses resolve inside it: the static root nginx serves
- * and requirements.txt (the spec files are read through the same kind of check). Missing ones
- * are left to whoever needs them (a build command may create the static root).
+ * The paths of an app that hop3 itself uses resolve inside it: the static root and the
+ * `[static] paths` directories the proxy serves, and requirements.txt (the spec files are read
+ * through the same kind of check). Missing ones are left to whoever needs them (a build command
+ * may create a static directory).
  */
-export function checkAppPaths(root: string, spec: Pick<AppSpec, 'processes'>): void {
+export function checkAppPaths(root: string, spec: Pick<AppSpec, 'processes' | 'static'>): void {
   const staticDir = spec.processes.find((p) => p.kind === 'static')?.command;
   if (staticDir !== undefined) {
-    const real = resolveInside(root, staticDir, 'the static directory');
-    if (real !== null && !statSync(real).isDirectory()) {
-      throw userError('APP_STATIC_NOT_DIRECTORY', `the static directory ${staticDir} is not a directory`, { hint: 'name a directory of the app in [run] static or the Procfile static: line' });
-    }
+    checkDirectory(root, staticDir, 'the static directory', 'name a directory of the app in [run] static or the Procfile static: line');
+  }
+  for (const { prefix, dir } of spec.static.paths) {
+    checkDirectory(root, dir, `[static] paths "${prefix.slice(0, -1)}" ->`, `map "${prefix.slice(0, -1)}" to a directory of the app`);
   }
   resolveInside(root, 'requirements.txt', 'the file');
+}
+
+function checkDirectory(root: string, dir: string, what: string, hint: string): void {
+  const real = resolveInside(root, dir, what);
+  if (real !== null && !statSync(real).isDirectory()) {
+    throw userError('APP_STATIC_NOT_DIRECTORY', `${what} ${dir} is not a directory`, { hint });
+  }
 }

@@ -2,7 +2,7 @@ import type { AccountIds } from '../lib/accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Layout } from '../lib/layout.js';
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 
 /** What every plugin gets: settings, paths and a logger. No module singletons. */
@@ -22,6 +22,9 @@ export interface BuildContext {
   onLine: (line: string) => void;
   /** Aborted when the release is cancelled: the build's programs are killed. */
   signal?: AbortSignal;
+  /** Pass to `run` for the app's own commands (process groups): the group is recorded, so a
+   * daemon killed during the build never has a rerun beside the leftover. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface Builder {
@@ -68,6 +71,12 @@ export interface ProxySite {
   serverNames: string[];
   /** Where requests go; `paused`: the app's names stay its own and every request gets a 503. */
   target: DeploymentInfo | { protocol: 'paused' };
+  /** URL prefixes (ending in `/`) the proxy serves from the release's directories itself. */
+  staticPaths: Array<{ prefix: string; root: string }>;
+  /** Seconds a file served from `staticPaths` may be cached. */
+  staticMaxAge: number;
+  /** The largest request body let through; a larger one gets 413. */
+  maxBodyBytes: number;
 }
 
 export interface Proxy {

@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Plugins } from '../plugins/registry.js';
-import type { DeploymentInfo } from '../plugins/types.js';
+import type { DeploymentInfo, ProxySite } from '../plugins/types.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
 import type { DesiredApp, HealthCheck } from './types.js';
 
@@ -29,8 +30,18 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
   };
   if (!target?.artifact || app.desiredState === 'stopped') return base;
   const names = serverNames(app.name, target, config);
+  const site = (to: ProxySite['target']): ProxySite => ({
+    app: app.name,
+    release: target.version,
+    serverNames: names,
+    target: to,
+    // A paused app serves nothing of its own, files included.
+    staticPaths: to.protocol === 'paused' ? [] : staticPaths(target, config),
+    staticMaxAge: target.spec.static.maxAge,
+    maxBodyBytes: target.spec.run.maxBodyBytes,
+  });
   if (app.desiredState === 'paused') {
-    return { ...base, site: { path: base.site.path, content: plugins.proxy.render({ app: app.name, release: target.version, serverNames: names, target: { protocol: 'paused' } }) } };
+    return { ...base, site: { path: base.site.path, content: plugins.proxy.render(site({ protocol: 'paused' })) } };
   }
   const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
@@ -38,10 +49,16 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
   return {
     ...base,
     units,
-    site: info ? { path: base.site.path, content: plugins.proxy.render({ app: app.name, release: target.version, serverNames: names, target: info }) } : base.site,
+    site: info ? { path: base.site.path, content: plugins.proxy.render(site(info)) } : base.site,
     ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };
+}
+
+/** `[static] paths` as absolute directories of the release's source (checked inside it when it was built). */
+function staticPaths(release: ReleaseRecord, config: Config): ProxySite['staticPaths'] {
+  const src = join(config.home, release.artifact!.dir, 'src');
+  return release.spec.static.paths.map(({ prefix, dir }) => ({ prefix, root: dir === '.' ? src : join(src, dir) }));
 }
 
 function healthCheck(info: DeploymentInfo, release: ReleaseRecord, host: string, config: Config, units: HealthCheck['units']): DesiredApp['health'] {

@@ -8,7 +8,7 @@ import { httpGet } from '../lib/http-get.js';
 import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
 import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ReconcilerDeps } from './reconciler.js';
+import type { ReconcilerDeps } from './deps.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 import type { Action, HealthCheck } from './types.js';
 import { cutLine, outputSink } from './output-sink.js';
@@ -28,8 +28,14 @@ const outputTo = (ctx: ExecContext, version: number, phase: string) =>
 async function build(ctx: ExecContext, version: number): Promise<void> {
   const release = ctx.store.getRelease(ctx.app, version)!;
   const releaseDir = ctx.layout.releaseDir(ctx.app, version);
+  // As for release commands: a build a killed daemon left running ends before this one starts.
+  const group = commandGroupFile(ctx.layout, ctx.app, 'build');
+  await stopLeftoverCommand(ctx, group, version, 'build');
   const output = outputTo(ctx, version, 'build');
-  const bctx = { app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: output.line, signal: ctx.signal };
+  const bctx = {
+    app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: output.line, signal: ctx.signal,
+    onSpawn: (pid: number) => recordGroup(group, pid, `build command of ${ctx.app} v${version}`),
+  };
   const builder = ctx.plugins.builders.find((b) => b.accept(bctx));
   if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
@@ -37,6 +43,7 @@ async function build(ctx: ExecContext, version: number): Promise<void> {
   try {
     artifact = await builder.build(bctx);
   } finally {
+    rmSync(group, { force: true });
     output.close();
   }
   // Build commands may have made links or the static root: they are held to what the app shipped.
@@ -63,8 +70,8 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   mkdirSync(env.HOME, { recursive: true, mode: 0o700 });
   // A daemon killed during a release command left it running: it ends before this one starts,
   // or a migration would run twice at once.
-  const group = releaseGroupFile(ctx.layout, ctx.app);
-  await stopLeftoverReleaseCommand(ctx, group, version);
+  const group = commandGroupFile(ctx.layout, ctx.app, 'release');
+  await stopLeftoverCommand(ctx, group, version, 'release');
   const output = outputTo(ctx, version, 'release');
   try {
     for (const cmd of commands) {
@@ -83,24 +90,29 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   }
 }
 
-/** Where the process group of an app's running release command is recorded. */
-export const releaseGroupFile = (layout: Layout, app: string) => join(layout.run, `release-${app}.pgid`);
+/** The phases that run the app's own commands, each recorded while it runs. */
+type CommandPhase = 'build' | 'release';
 
-/** The apps whose release command has a recorded group (running, or left by a killed daemon). */
-export function recordedReleaseGroups(layout: Layout): { app: string; file: string }[] {
+/** Where the process group of an app's running build or release command is recorded. */
+export const commandGroupFile = (layout: Layout, app: string, phase: CommandPhase) => join(layout.run, `${phase}-${app}.pgid`);
+
+/** The recorded groups of app commands (running, or left by a killed daemon). */
+export function recordedCommandGroups(layout: Layout): { app: string; phase: CommandPhase; file: string }[] {
   const names = existsSync(layout.run) ? readdirSync(layout.run) : [];
   return names.flatMap((f) => {
-    const m = /^release-(.+)\.pgid$/.exec(f);
-    return m ? [{ app: m[1]!, file: join(layout.run, f) }] : [];
+    const m = /^(build|release)-(.+)\.pgid$/.exec(f);
+    return m ? [{ app: m[2]!, phase: m[1] as CommandPhase, file: join(layout.run, f) }] : [];
   });
 }
 
-export async function stopLeftoverReleaseCommand(ctx: Pick<ExecContext, 'store' | 'log'> & { app: string }, file: string, version: number | null): Promise<void> {
+export async function stopLeftoverCommand(
+  ctx: Pick<ExecContext, 'store' | 'log'> & { app: string }, file: string, version: number | null, phase: CommandPhase,
+): Promise<void> {
   const stopped = await stopRecordedGroup(file);
   if (!stopped) return;
-  ctx.log.warn({ app: ctx.app, pgid: stopped.pgid }, 'stopped a release command a previous hop3-server left running');
+  ctx.log.warn({ app: ctx.app, pgid: stopped.pgid, phase }, 'stopped an app command a previous hop3-server left running');
   const line = `-----> Stopped the ${stopped.what} (process group ${stopped.pgid}), left running by a hop3-server that was killed`;
-  if (version !== null) ctx.store.addEvent(ctx.app, 'output', { release: version, phase: 'release', line });
+  if (version !== null) ctx.store.addEvent(ctx.app, 'output', { release: version, phase, line });
 }
 
 export const cancelled = (version: number) => userError('RELEASE_CANCELLED', `release v${version} was cancelled before it went live`);

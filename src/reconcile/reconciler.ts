@@ -1,14 +1,7 @@
 import PQueue from 'p-queue';
-import type { Config } from '../config.js';
 import { asHop3Error } from '../lib/errors.js';
-import type { Layout } from '../lib/layout.js';
-import type { Logger } from '../lib/logger.js';
-import type { Lifecycles } from '../lifecycle/lifecycles.js';
 import type { DeployStep } from '../lifecycle/machine.js';
-import type { EmperorControl, VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
-import type { NginxControl } from '../plugins/proxies/nginx/master.js';
-import type { Plugins } from '../plugins/registry.js';
-import type { Store } from '../store/store.js';
+import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
 import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
@@ -18,17 +11,7 @@ import { ProbeBook } from './probes.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 import { WorkQueue } from './work-queue.js';
-
-export interface ReconcilerDeps {
-  config: Config;
-  layout: Layout;
-  store: Store;
-  plugins: Plugins;
-  nginx: NginxControl;
-  emperor: EmperorControl;
-  lifecycles: Lifecycles;
-  log: Logger;
-}
+import type { ReconcilerDeps } from './deps.js';
 
 const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
   build: 'building',

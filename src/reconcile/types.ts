@@ -1,6 +1,9 @@
-import type { DriftKind, DesiredState, HealPolicy, ReleaseRecord } from '../store/types.js';
+import type { DriftFinding } from '../store/drift.js';
+import type { DesiredState, HealPolicy, ReleaseRecord } from '../store/types.js';
 import type { Unit } from '../plugins/types.js';
 import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
+
+export type { DriftFinding };
 
 export const UNKNOWN = Symbol('unknown');
 export type Unknown = typeof UNKNOWN;
@@ -47,14 +50,6 @@ export interface ObservedApp {
   site: string | null | Unknown;
   /** Whether the proxy's running server loaded the site file as it is on disk. */
   siteLoaded: boolean | Unknown;
-}
-
-export interface DriftFinding {
-  resource: string;
-  kind: DriftKind;
-  desired: string;
-  observed: string;
-  action: 'healed' | 'reported';
 }
 
 interface Base {

@@ -6,9 +6,10 @@ import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
-import { cancelOrphanedPushes, stopLeftoverReleaseCommands } from './apps.js';
+import { cancelOrphanedPushes } from '../commands/releases.js';
+import { recordedCommandGroups, stopLeftoverCommand } from '../reconcile/execute.js';
 import { rollBackUnlandedPushes } from './unlanded-pushes.js';
-import { createHop3 } from './hop3.js';
+import { createHop3, type Hop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { resyncAll, startTriggers } from './triggers.js';
 
@@ -24,6 +25,15 @@ function warnIfEphemeral(config: Config, log: Logger): void {
     log.warn({ portRange: config.portRange, ephemeral: { from, to } },
       'HOP3_PORT_RANGE overlaps the kernel ephemeral ports (net.ipv4.ip_local_port_range): outgoing connections may take an app port; choose a range outside it');
   }
+}
+
+/**
+ * Build and release commands a killed daemon left running are stopped at start, those of
+ * releases that will run again and of those just cancelled alike: none may go on beside a new
+ * daemon.
+ */
+async function stopLeftoverAppCommands(h: Hop3): Promise<void> {
+  await Promise.all(recordedCommandGroups(h.layout).map(({ app, file, phase }) => stopLeftoverCommand({ app, store: h.store, log: h.log }, file, null, phase)));
 }
 
 /**
@@ -56,8 +66,8 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   warnIfEphemeral(config, log);
 
   cancelOrphanedPushes(h);
-  // Before any pass can run a release phase again.
-  await stopLeftoverReleaseCommands(h);
+  // Before any pass can run a build or release phase again.
+  await stopLeftoverAppCommands(h);
   const stopTriggers = startTriggers(h);
   const http = createHttpServer(h, token);
   await http.listen({ host: config.listen.host, port: config.listen.port });

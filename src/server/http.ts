@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Hop3 } from './hop3.js';
+import { ADMIN } from '../commands/authorize.js';
 import { handleRpc, RPC } from './rpc.js';
 import {
   bodyLimitFor, bodyTooLargeMessage, jsonDepthExceeds, MAX_BATCH, MAX_JSON_DEPTH, METHOD_HEADER, RPC_BODY_LIMIT, uploadMismatch,
@@ -110,9 +111,10 @@ export function createHttpServer(h: Hop3, token: string): FastifyInstance {
     if (Array.isArray(body)) {
       if (body.length === 0) return { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: 'empty batch' } };
       if (body.length > MAX_BATCH) return { jsonrpc: '2.0', id: null, error: { code: RPC.INVALID_REQUEST, message: `batch of ${body.length} requests: at most ${MAX_BATCH}` } };
-      return Promise.all(body.map((r) => handleRpc(h, r)));
+      return Promise.all(body.map((r) => handleRpc(h, r, ADMIN)));
     }
-    return handleRpc(h, body);
+    // The token matched (authenticate): the caller is the admin.
+    return handleRpc(h, body, ADMIN);
   });
 
   // Malformed JSON, wrong content type and oversized bodies still get JSON-RPC errors.

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { userError, type Hop3Error } from '../lib/errors.js';
-import { appNameProblem, envEntryProblem, quoteValue } from '../spec/index.js';
+import { appNameProblem, envEntryProblem, quoteValue } from '../manifest/index.js';
 
 /** schemas/rpc.json: the params each JSON-RPC method accepts. */
 export interface MethodSchemas {

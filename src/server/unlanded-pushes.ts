@@ -3,7 +3,8 @@ import { asHop3Error } from '../lib/errors.js';
 import { ExecError, run } from '../lib/exec.js';
 import { deployBranchesOf, pushLockPath, repoPath } from '../git/repo.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
-import { rollback } from './apps.js';
+import { DAEMON } from '../commands/authorize.js';
+import { rollback } from '../commands/releases.js';
 import type { Hop3 } from './hop3.js';
 
 /** Long enough for an SSH push in flight at start (its hook rides out a restart for 15 s). */
@@ -36,7 +37,7 @@ async function rollBackIfUnlanded(h: Hop3, app: AppRecord, live: ReleaseRecord):
   if (tips.includes(live.commit!) || tips.includes('unknown')) return;
   h.store.addEvent(app.name, 'push.unlanded', { release: live.version, commit: live.commit!, branches: tips.filter((t): t is string => t !== null) });
   h.log.warn({ app: app.name, release: live.version, commit: live.commit }, 'a push went live but git never recorded it: rolling back');
-  await rollback(h, app.name, undefined, { onlyFrom: live.version }).catch((err: unknown) => {
+  await rollback(h, DAEMON, { app: app.name, onlyFrom: live.version }).catch((err: unknown) => {
     h.log.warn({ app: app.name, err: asHop3Error(err).message }, 'could not roll back a push git never recorded');
   });
 }

@@ -1,4 +1,4 @@
-import type { DriftFinding } from '../reconcile/types.js';
+import type { DriftFinding } from './drift.js';
 
 /** Every kind of event hop3 records, with its payload. The CLI renders each one. */
 export type Hop3Event =

@@ -6,7 +6,8 @@ import { migrate } from './migrate.js';
 import { STATE_DIR } from '../lib/paths.js';
 import { asHop3Error } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
+import { specFromRecord } from '../manifest/stored.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
   AppRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
@@ -44,7 +45,7 @@ function toRelease(r: Row): ReleaseRecord {
     version: r.version as number,
     source: r.source as ReleaseSource,
     commit: r.commit_sha as string | null,
-    spec: JSON.parse(r.spec as string) as AppSpec,
+    spec: specFromRecord(JSON.parse(r.spec as string)),
     env: JSON.parse(r.env as string) as Record<string, string>,
     artifact: r.artifact ? (JSON.parse(r.artifact as string) as BuildArtifact) : null,
     ports: JSON.parse(r.ports as string) as Record<string, number>,

@@ -1,5 +1,8 @@
-import type { AppSpec } from '../spec/types.js';
+import type { AppSpec } from '../manifest/types.js';
+import type { DriftKind } from './drift.js';
 import type { Hop3Event } from './events.js';
+
+export type { DriftKind } from './drift.js';
 
 export type DesiredState = 'running' | 'stopped' | 'paused';
 export type SyncStatus = 'Synced' | 'OutOfSync';
@@ -52,8 +55,6 @@ export interface ReleaseRecord {
   message: string;
   createdAt: string;
 }
-
-export type DriftKind = 'missing' | 'changed' | 'unexpected' | 'unknown';
 
 export interface DriftRecord {
   app: string;

@@ -9,25 +9,29 @@ import { appDir, Daemon, git, GIT_ENV, output, sleep, within } from './harness.j
  * `mkdir` lock in the app's data dir, records start and end marks with timestamps, and fails
  * loudly (a CONCURRENT mark) if another run holds the lock.
  */
-const files = (code: string, releaseSleep = 0) => ({
+/** The release (or build) command: `mkdir` lock, start/end/killed marks, CONCURRENT if locked. */
+const command = (seconds: number) => `m="$HOME/marks"
+# The daemon that read this command's output may be gone: a write must not end it before its trap.
+trap '' PIPE
+now() { date +%s.%N; }
+if ! mkdir "$HOME/lock" 2>/dev/null; then echo "CONCURRENT $(now) $HOP3_RELEASE" >> "$m"; echo "another command holds $HOME/lock" >&2; exit 1; fi
+trap 'echo "killed $(now) $HOP3_RELEASE" >> "$m"; rmdir "$HOME/lock"; exit 143' TERM
+echo "start $(now) $HOP3_RELEASE" >> "$m"
+echo "phase started $$"
+sleep ${seconds} & wait $!
+echo "end $(now) $HOP3_RELEASE" >> "$m"
+rmdir "$HOME/lock"
+`;
+
+const files = (code: string, releaseSleep = 0, buildSleep = 0) => ({
   'app.py': `import json, os
 def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps({"code": ${JSON.stringify(code)}, "release": os.environ.get("HOP3_RELEASE")}).encode()]
 `,
-  'release.sh': `m="$HOME/marks"
-# The daemon that read this command's output may be gone: a write must not end it before its trap.
-trap '' PIPE
-now() { date +%s.%N; }
-if ! mkdir "$HOME/lock" 2>/dev/null; then echo "CONCURRENT $(now) $HOP3_RELEASE" >> "$m"; echo "another release command holds $HOME/lock" >&2; exit 1; fi
-trap 'echo "killed $(now) $HOP3_RELEASE" >> "$m"; rmdir "$HOME/lock"; exit 143' TERM
-echo "start $(now) $HOP3_RELEASE" >> "$m"
-echo "release phase started $$"
-sleep ${releaseSleep} & wait $!
-echo "end $(now) $HOP3_RELEASE" >> "$m"
-rmdir "$HOME/lock"
-`,
-  'hop3.toml': `[run]\nstart = "app:application"\nworkers = 1\n${releaseSleep ? 'before-run = ["sh release.sh"]\n' : ''}`,
+  'release.sh': command(releaseSleep),
+  'build.sh': command(buildSleep),
+  'hop3.toml': `[run]\nstart = "app:application"\nworkers = 1\n${releaseSleep ? 'before-run = ["sh release.sh"]\n' : ''}${buildSleep ? '[build]\nbefore-build = ["sh build.sh"]\n' : ''}`,
 });
 
 type Release = { version: string; status: string; message: string };
@@ -68,8 +72,8 @@ describe('crashes and clients that give up: git and the client say what went liv
   const releases = (app: string) => d.json<Release[]>(['releases', app]);
   const served = async (app: string) => JSON.parse((await d.get(`${app}.localhost`)).body) as { code: string; release: string };
   const marks = (app: string) => (readFileSync(join(d.home, 'apps', app, 'data', 'marks'), 'utf8')).trim().split('\n').map((l) => l.split(' ') as [string, string, string]);
-  const newDir = (code: string, releaseSleep = 0) => {
-    const dir = appDir(files(code, releaseSleep));
+  const newDir = (code: string, releaseSleep = 0, buildSleep = 0) => {
+    const dir = appDir(files(code, releaseSleep, buildSleep));
     dirs.push(dir);
     return dir;
   };
@@ -199,7 +203,7 @@ describe('crashes and clients that give up: git and the client say what went liv
     const push = execa('git', ['push', url, 'HEAD:refs/heads/main'], { cwd: work, env: GIT_ENV, reject: false, timeout: 120_000 });
     let seen = '';
     push.stderr?.on('data', (c: Buffer) => (seen += c.toString()));
-    await within(60_000, () => seen.includes('release phase started'));
+    await within(60_000, () => seen.includes('phase started'));
     // http-backend, receive-pack and the hook all carry the backend's CGI environment.
     const chain = `GIT_PROJECT_ROOT=${join(d.home, 'apps')}`;
     expect(processesWithEnv(chain).length).toBeGreaterThanOrEqual(3);
@@ -224,7 +228,7 @@ describe('crashes and clients that give up: git and the client say what went liv
   it('kill -9 during a release command: the leftover group is stopped before the command runs again, never two at once; the client rides out the restart', async () => {
     const APP = 'crashrelease';
     await deployed(APP, 'one');
-    const { client: deploy } = await started(['deploy', newDir('two', 5), '--app', APP], 'release phase started');
+    const { client: deploy } = await started(['deploy', newDir('two', 5), '--app', APP], 'phase started');
     const recorded = JSON.parse(readFileSync(join(d.home, 'run', `release-${APP}.pgid`), 'utf8')) as { pgid: number };
     expect(groupMembers(recorded.pgid).length).toBeGreaterThan(0);
     await d.stop('SIGKILL');
@@ -249,13 +253,33 @@ describe('crashes and clients that give up: git and the client say what went liv
     for (let i = 1; i < m.length; i++) expect(Number(m[i]![1])).toBeGreaterThanOrEqual(Number(m[i - 1]![1]));
   });
 
+  it('kill -9 during a build command: the leftover group is stopped before the build runs again, never two at once', async () => {
+    const APP = 'crashbuild';
+    await deployed(APP, 'one');
+    const { client: deploy } = await started(['deploy', newDir('two', 0, 5), '--app', APP], 'phase started');
+    const recorded = JSON.parse(readFileSync(join(d.home, 'run', `build-${APP}.pgid`), 'utf8')) as { pgid: number };
+    await d.stop('SIGKILL');
+    await sleep(500);
+    expect(groupMembers(recorded.pgid).length).toBeGreaterThan(0);
+    await d.start();
+    expect(groupMembers(recorded.pgid)).toEqual([]);
+    const r = await deploy;
+    expect(r.exitCode, output(r)).toBe(0);
+    expect((await served(APP)).code).toBe('two');
+    const [newest] = await releases(APP);
+    // A build runs with HOME in its release directory.
+    const m = readFileSync(join(d.home, 'apps', APP, 'releases', newest!.version, 'marks'), 'utf8').trim().split('\n').map((l) => l.split(' '));
+    expect(m.map((x) => x[0])).toEqual(['start', 'killed', 'start', 'end']);
+    for (let i = 1; i < m.length; i++) expect(Number(m[i]![1])).toBeGreaterThanOrEqual(Number(m[i - 1]![1]));
+  });
+
   it('a deploy across a restart whose release then fails: the client reports the failure recorded, and exits 1', async () => {
     const APP = 'crashfail';
     await deployed(APP, 'one');
     const dir = newDir('two', 5);
     // A second run of this release command fails (its first run left a mark).
     writeFileSync(join(dir, 'release.sh'), `if [ -e "$HOME/ran" ]; then echo "refusing to run a second time" >&2; exit 3; fi\ntouch "$HOME/ran"\n${readFileSync(join(dir, 'release.sh'), 'utf8')}`);
-    const { client: deploy } = await started(['deploy', dir, '--app', APP], 'release phase started');
+    const { client: deploy } = await started(['deploy', dir, '--app', APP], 'phase started');
     await d.stop('SIGKILL');
     await d.start();
     const r = await deploy;
@@ -282,7 +306,7 @@ describe('crashes and clients that give up: git and the client say what went liv
   it('Ctrl-C of hop3 deploy cancels its release: exit 1, never live', async () => {
     const APP = 'crashctrlc';
     await deployed(APP, 'one');
-    const { client: deploy } = await started(['deploy', newDir('two', 8), '--app', APP], 'release phase started');
+    const { client: deploy } = await started(['deploy', newDir('two', 8), '--app', APP], 'phase started');
     deploy.kill('SIGINT');
     const r = await deploy;
     expect(r.exitCode, output(r)).toBe(1);

@@ -145,6 +145,26 @@ describe('status is observed, not inferred', () => {
     expect(found?.observed).toContain(`pid ${emperor}`);
   });
 
+  it('kill -9 of a web vassal: its command process dies with it, and the respawned vassal serves', async () => {
+    await within(5000, async () => (await served()) !== null && (await status()).health === 'Healthy');
+    const release = (await status()).release!;
+    const master = d.pidOf(`${APP}.${release}.web.pid`);
+    const children = childPids(master);
+    expect(children.length).toBeGreaterThan(0);
+    process.kill(master, 'SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    await within(3000, () => children.every((c) => !alive(c)));
+    await within(5000, async () => d.pidOf(`${APP}.${release}.web.pid`) !== master && (await served()) !== null);
+    expect(orphanAppProcesses(processes(), d.home)).toEqual([]);
+  });
+
   it('kill -9 of the nginx master: its workers are stopped, a new master serves, and a config change rolls out', async () => {
     await within(5000, async () => (await status()).health === 'Healthy');
     const since = new Date().toISOString();

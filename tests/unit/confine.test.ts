@@ -6,6 +6,8 @@ import { assertConfined, checkAppPaths, findEscapes, resolveInside, settleOwners
 import { accountIds } from '../../src/lib/accounts.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 
+const NO_STATIC_PATHS = { paths: [], maxAge: 3600 };
+
 let base = '';
 let app = '';
 beforeEach(() => {
@@ -73,13 +75,29 @@ describe('links are resolved by the kernel', () => {
 
   it('resolves a static root and requirements.txt inside the app', () => {
     plantChain(app);
-    const e = refusal(() => checkAppPaths(app, { processes: [{ name: 'static', kind: 'static', command: 'public' }] }));
+    const e = refusal(() => checkAppPaths(app, { processes: [{ name: 'static', kind: 'static', command: 'public' }], static: NO_STATIC_PATHS }));
     expect(e.message).toBe('the static directory public resolves outside the app: /');
     symlinkSync(join(base, 'secret'), join(app, 'requirements.txt'));
-    expect(refusal(() => checkAppPaths(app, { processes: [] })).message).toBe(`the file requirements.txt resolves outside the app: ${join(base, 'secret')}`);
+    expect(refusal(() => checkAppPaths(app, { processes: [], static: NO_STATIC_PATHS })).message).toBe(`the file requirements.txt resolves outside the app: ${join(base, 'secret')}`);
     expect(resolveInside(app, 'missing', 'the static directory')).toBeNull();
     expect(resolveInside(app, 'index.html', 'the file')).toBe(join(app, 'index.html'));
-    expect(refusal(() => checkAppPaths(app, { processes: [{ name: 'static', kind: 'static', command: 'index.html' }] })).code).toBe('APP_STATIC_NOT_DIRECTORY');
+    expect(refusal(() => checkAppPaths(app, { processes: [{ name: 'static', kind: 'static', command: 'index.html' }], static: NO_STATIC_PATHS })).code).toBe('APP_STATIC_NOT_DIRECTORY');
+  });
+
+  it('resolves each [static] paths directory inside the app, naming the prefix it serves', () => {
+    const paths = (dir: string) => ({ processes: [], static: { paths: [{ prefix: '/assets/', dir }], maxAge: 60 } });
+    mkdirSync(join(app, 'public'));
+    expect(() => checkAppPaths(app, paths('public'))).not.toThrow();
+    expect(() => checkAppPaths(app, paths('made-by-the-build'))).not.toThrow();
+    symlinkSync(base, join(app, 'up'));
+    const out = refusal(() => checkAppPaths(app, paths('up')));
+    expect(out.code).toBe('APP_PATH_OUTSIDE');
+    expect(out.message).toBe(`[static] paths "/assets" -> up resolves outside the app: ${base}`);
+    symlinkSync('nowhere', join(app, 'dangling'));
+    expect(refusal(() => checkAppPaths(app, paths('dangling'))).message).toBe('[static] paths "/assets" -> dangling does not resolve');
+    const file = refusal(() => checkAppPaths(app, paths('index.html')));
+    expect(file.code).toBe('APP_STATIC_NOT_DIRECTORY');
+    expect(file.message).toBe('[static] paths "/assets" -> index.html is not a directory');
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { plan } from '../../src/reconcile/plan.js';
 import { UNKNOWN, type Action, type DesiredApp, type DriftFinding, type HealthCheck, type ObservedApp, type ObservedUnit } from '../../src/reconcile/types.js';
 import type { Unit } from '../../src/plugins/types.js';
-import type { AppSpec } from '../../src/spec/types.js';
+import type { AppSpec } from '../../src/manifest/types.js';
 import type { ReleaseRecord, ReleaseStatus } from '../../src/store/types.js';
 
 // --- factories ----------------------------------------------------------------------------
@@ -15,7 +15,9 @@ function spec(over: Partial<AppSpec> = {}): AppSpec {
     name: null,
     metadata: {},
     build: { builder: 'auto', before: [] },
-    run: { workers: 2, beforeRun: [] },
+    run: { workers: 2, beforeRun: [], maxBodyBytes: 10485760 },
+    static: { paths: [], maxAge: 3600 },
+    tls: { mode: 'auto', httpsOnly: false, hsts: false },
     processes: [{ name: 'web', kind: 'web', command: 'python app.py' }],
     env: {},
     domains: [],
@@ -31,7 +33,7 @@ function release(version: number, status: ReleaseStatus, beforeRun: string[] = [
     version,
     source: 'push',
     commit: null,
-    spec: spec({ run: { workers: 2, beforeRun } }),
+    spec: spec({ run: { workers: 2, beforeRun, maxBodyBytes: 10485760 } }),
     env: {},
     artifact: status === 'pending' ? null : { kind: 'virtualenv', dir: `apps/${APP}/releases/v${version}`, metadata: {} },
     ports: { web: 20000 + version },

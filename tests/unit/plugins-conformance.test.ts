@@ -51,7 +51,7 @@ function checkContract(p: Plugin): string {
       const path = p.sitePath('blog');
       expect(path.startsWith('/')).toBe(true);
       expect(path).toContain('blog');
-      const out = p.render({ app: 'blog', release: 1, serverNames: ['blog.localhost'], target: { protocol: 'http', address: '127.0.0.1', port: 20000 } });
+      const out = p.render({ app: 'blog', release: 1, serverNames: ['blog.localhost'], target: { protocol: 'http', address: '127.0.0.1', port: 20000 }, staticPaths: [], staticMaxAge: 3600, maxBodyBytes: 1048576 });
       expect(out).toContain('server_name');
       expect(out).toContain('blog.localhost');
       expect(out).toContain('20000');

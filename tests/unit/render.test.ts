@@ -7,9 +7,12 @@ import { renderTemplate } from '../../src/lib/render.js';
 import staticDeployer from '../../src/plugins/deployers/static/index.js';
 import uwsgiDeployer from '../../src/plugins/deployers/uwsgi/index.js';
 import nginxProxy from '../../src/plugins/proxies/nginx/index.js';
+import { loadPlugins } from '../../src/plugins/registry.js';
+import { desiredApp } from '../../src/reconcile/desired.js';
+import { specFromRecord } from '../../src/manifest/stored.js';
 import type { PluginContext, ProxySite } from '../../src/plugins/types.js';
-import type { AppSpec, ProcessSpec } from '../../src/spec/types.js';
-import type { ReleaseRecord } from '../../src/store/types.js';
+import type { AppSpec, ProcessSpec } from '../../src/manifest/types.js';
+import type { AppRecord, ReleaseRecord } from '../../src/store/types.js';
 
 function context(env: Record<string, string> = {}): PluginContext {
   const config: Config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080', ...env }, 0);
@@ -21,7 +24,9 @@ function spec(processes: ProcessSpec[], over: Partial<AppSpec> = {}): AppSpec {
     name: null,
     metadata: {},
     build: { builder: 'auto', before: [] },
-    run: { workers: 3, beforeRun: [] },
+    run: { workers: 3, beforeRun: [], maxBodyBytes: 10485760 },
+    static: { paths: [], maxAge: 3600 },
+    tls: { mode: 'auto', httpsOnly: false, hsts: false },
     processes,
     env: {},
     domains: [],
@@ -193,8 +198,16 @@ describe('static deployer', () => {
 });
 
 describe('nginx proxy', () => {
-  const http: ProxySite = { app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 } };
-  const file: ProxySite = { app: 'site', release: 1, serverNames: ['site.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/site/releases/v1/src/public' } };
+  const plain = { staticPaths: [], staticMaxAge: 3600, maxBodyBytes: 10485760 };
+  const http: ProxySite = { app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 }, ...plain };
+  const file: ProxySite = { app: 'site', release: 1, serverNames: ['site.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/site/releases/v1/src/public' }, ...plain };
+  const src = '/srv/hop3/apps/blog/releases/v3/src';
+  const withStatic: ProxySite = {
+    ...http,
+    staticPaths: [{ prefix: '/static/', root: `${src}/public/static` }, { prefix: '/media/uploads/', root: src }],
+    staticMaxAge: 86400,
+    maxBodyBytes: 52428800,
+  };
 
   it.each([
     { mode: 'embedded', env: {} as Record<string, string>, sitePath: '/srv/hop3/nginx/sites/blog.conf', listen: 'listen 8080;' },
@@ -230,6 +243,81 @@ describe('nginx proxy', () => {
     const proxy = nginxProxy(context());
     refused(() => proxy.render({ ...http, serverNames: ['a.com;\n  root /etc'] }), 'nginx');
     refused(() => proxy.render({ ...file, target: { protocol: 'file', root: '/srv/x; autoindex on' } }), 'nginx');
+    refused(() => proxy.render({ ...http, staticPaths: [{ prefix: '/s/ { autoindex on; } location /x/', root: src }] }), 'nginx');
+    refused(() => proxy.render({ ...http, staticPaths: [{ prefix: '/s/', root: '/srv/x;\n autoindex on' }] }), 'nginx');
+  });
+
+  it('limits request bodies to max-body-size on every site, paused ones too', () => {
+    const proxy = nginxProxy(context());
+    for (const site of [http, file, { ...http, target: { protocol: 'paused' as const } }]) {
+      expect(proxy.render(site)).toContain('client_max_body_size 10485760;');
+    }
+    expect(proxy.render(withStatic)).toContain('client_max_body_size 52428800;');
+  });
+
+  it('passes a WebSocket upgrade through, and keeps an empty Connection for other requests', () => {
+    const text = nginxProxy(context()).render(http);
+    expect(text).toContain('proxy_set_header Upgrade $http_upgrade;');
+    expect(text).toContain('proxy_set_header Connection $hop3_connection;');
+    expect(text).toMatch(/set \$hop3_connection "";\n\s+if \(\$http_upgrade\) \{\n\s+set \$hop3_connection upgrade;\n\s+\}/);
+    expect(text).not.toContain('Connection ""');
+  });
+
+  it('serves [static] paths from the release with cache headers and the static site protections', () => {
+    const proxy = nginxProxy(context());
+    const text = proxy.render(withStatic);
+    expect(text).toMatchSnapshot();
+    const block = text.slice(text.indexOf('location ^~ /static/ {'));
+    expect(block).toContain(`alias ${src}/public/static/;`);
+    expect(block).toContain('disable_symlinks if_not_owner from=$document_root;');
+    expect(block).toContain('expires 86400s;');
+    expect(block).toContain('location ~ ^/static/(ENV|hop3\\.toml|Procfile)$ {');
+    expect(block).toContain('location ~ /\\. {');
+    expect(text).toContain(`location ^~ /media/uploads/ {\n        alias ${src}/;`);
+    // A static site gets them too; a paused app serves none of its files.
+    expect(proxy.render({ ...withStatic, target: file.target })).toContain('location ^~ /static/ {');
+    expect(proxy.render({ ...http, target: { protocol: 'paused' } })).not.toContain('location ^~');
+  });
+});
+
+describe('desiredApp: the site carries the release\'s [static] paths and body limit', () => {
+  const ctx = context();
+  const plugins = loadPlugins(ctx);
+  const record = (desiredState: AppRecord['desiredState']): AppRecord => ({
+    name: 'blog', generation: 1, observedGeneration: 1, desiredState, desiredRelease: 3, currentRelease: 3, restartCount: 0,
+    healPolicy: 'heal', deployBranch: null, owner: 'admin', lifecycle: null, sync: 'Synced', health: 'Healthy', message: '',
+    createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z',
+  });
+  const r = release({
+    spec: spec([{ name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' }], {
+      run: { workers: 2, beforeRun: [], maxBodyBytes: 2048 },
+      static: { paths: [{ prefix: '/static/', dir: 'public/static' }, { prefix: '/root/', dir: '.' }], maxAge: 120 },
+    }),
+    ports: { wsgi: 20001 },
+  });
+
+  it('maps each prefix to a directory of the release source', () => {
+    const site = desiredApp(record('running'), r, plugins, ctx.config).site.content!;
+    expect(site).toContain('location ^~ /static/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/public/static/;');
+    expect(site).toContain('location ^~ /root/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/;');
+    expect(site).toContain('expires 120s;');
+    expect(site).toContain('client_max_body_size 2048;');
+  });
+
+  it('a paused app serves none of its files', () => {
+    const site = desiredApp(record('paused'), r, plugins, ctx.config).site.content!;
+    expect(site).toContain('return 503');
+    expect(site).not.toContain('alias');
+  });
+
+  it('a release recorded before these keys existed renders as one that does not set them', () => {
+    const { static: _s, tls: _t, ...old } = r.spec;
+    const stored = specFromRecord(JSON.parse(JSON.stringify({ ...old, run: { workers: 2, beforeRun: [] } })));
+    expect(stored.static).toEqual({ paths: [], maxAge: 3600 });
+    expect(stored.tls).toEqual({ mode: 'auto', httpsOnly: false, hsts: false });
+    const site = desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config).site.content!;
+    expect(site).toContain('client_max_body_size 10485760;');
+    expect(site).not.toContain('alias');
   });
 });
 

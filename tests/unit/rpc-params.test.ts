@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { compileParamsChecks, type MethodSchemas } from '../../src/server/rpc-params.js';
-import { quoteValue } from '../../src/spec/index.js';
+import { quoteValue } from '../../src/manifest/index.js';
 
 const rpc = JSON.parse(readFileSync(join(PROJECT_ROOT, 'schemas', 'rpc.json'), 'utf8')) as MethodSchemas & {
   definitions: Record<string, { pattern?: string; maxLength?: number }>;

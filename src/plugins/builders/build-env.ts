@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../lib/exec.js';
-import { detectBuilder } from '../../spec/index.js';
+import { detectBuilder } from '../../manifest/index.js';
 import type { BuildContext } from '../types.js';
 
 /** Builds see the release env and a minimal PATH, never the daemon's own environment. */
@@ -25,6 +25,6 @@ export function wants(b: BuildContext, builder: 'python' | 'static'): boolean {
 export async function runBuildCommands(b: BuildContext, extraPath: string[] = []): Promise<void> {
   for (const cmd of b.spec.build.before) {
     b.onLine(`-----> Running build command: ${cmd}`);
-    await run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: buildEnv(b, extraPath), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal });
+    await run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: buildEnv(b, extraPath), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn });
   }
 }

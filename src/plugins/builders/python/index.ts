@@ -38,7 +38,7 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
         if (withPip) {
           b.onLine('-----> Installing requirements.txt');
           await run([join(venv, 'bin', 'pip'), 'install', '--no-input', '--disable-pip-version-check', '-r', 'requirements.txt'], {
-            cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal,
+            cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn,
           });
         }
         await runBuildCommands(b, [join(venv, 'bin')]);

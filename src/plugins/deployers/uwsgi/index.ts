@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { renderTemplate } from '../../../lib/render.js';
-import type { ProcessSpec } from '../../../spec/types.js';
+import type { ProcessSpec } from '../../../manifest/types.js';
 import type { ReleaseRecord } from '../../../store/types.js';
 import type { Deployer, DeploymentInfo, PluginContext, Unit } from '../../types.js';
 import { unitName } from '../unit-name.js';

@@ -25,6 +25,9 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
         staticRoot: site.target.protocol === 'file' ? site.target.root : null,
         upstreamPort: site.target.protocol === 'http' ? site.target.port : null,
         paused: site.target.protocol === 'paused',
+        staticPaths: site.staticPaths,
+        staticMaxAge: site.staticMaxAge,
+        maxBodyBytes: site.maxBodyBytes,
       }),
   };
 }

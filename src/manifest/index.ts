@@ -1,5 +1,5 @@
-export type { AddonSpec, AppSpec, ProcessKind, ProcessSpec, SpecIssue } from './types.js';
-export { PROCESS_KINDS } from './types.js';
+export type { AddonSpec, AppSpec, ProcessKind, ProcessSpec, SpecIssue, StaticPath, TlsSpec } from './types.js';
+export { PROCESS_KINDS, TLS_MODES } from './types.js';
 export {
   APP_NAME_PATTERN,
   appNameProblem,

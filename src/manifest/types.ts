@@ -39,7 +39,17 @@ export interface AppSpec {
     workers: number;
     /** Release-phase commands: `[run] before-run`, then Procfile `release`. */
     beforeRun: string[];
+    /** `[run] max-body-size` in bytes: the largest request body the proxy lets through. */
+    maxBodyBytes: number;
   };
+  /** Directories of the release the proxy serves itself, beside the app's processes. */
+  static: {
+    /** URL prefix (normalized to end with `/`) → directory relative to the app root. */
+    paths: StaticPath[];
+    /** Seconds clients and caches may keep a served file. */
+    maxAge: number;
+  };
+  tls: TlsSpec;
   processes: ProcessSpec[];
   env: Record<string, string>;
   domains: string[];
@@ -50,6 +60,22 @@ export interface AppSpec {
     expectStatus: number;
   };
   addons: AddonSpec[];
+}
+
+export interface StaticPath {
+  prefix: string;
+  dir: string;
+}
+
+export const TLS_MODES = ['auto', 'acme', 'self-signed', 'off'] as const;
+
+/** `[tls]`: how the app's names get certificates. Recorded here; issuing is the proxy's. */
+export interface TlsSpec {
+  /** `auto`: ACME when an ACME directory and email are configured and the name is public, else self-signed. */
+  mode: (typeof TLS_MODES)[number];
+  /** Redirect HTTP to HTTPS (ACME challenges excepted). */
+  httpsOnly: boolean;
+  hsts: boolean;
 }
 
 /** One thing wrong in an app directory, precise enough to fix without guessing. */

@@ -3,12 +3,13 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import schema from '../../schemas/hop3-toml.schema.json' with { type: 'json' };
-import { realpath } from '../lib/confine.js';
-import { userError } from '../lib/errors.js';
+import { checkAppPaths, realpath } from '../lib/confine.js';
+import { Hop3Error, userError } from '../lib/errors.js';
 import { ENV_MAX_KEYS } from './app-name.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_MAX_AGE, DEFAULT_TLS, MAX_BODY_BYTES } from './defaults.js';
 import { parseEnvFile, type ParsedEnvFile } from './env-file.js';
 import { HTTP_KINDS, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } from './procfile.js';
-import type { AddonSpec, AppSpec, ProcessSpec, SpecIssue } from './types.js';
+import type { AddonSpec, AppSpec, ProcessSpec, SpecIssue, StaticPath, TlsSpec } from './types.js';
 
 
 export interface SpecFiles {
@@ -32,7 +33,9 @@ export type BuilderName = 'python' | 'static';
 interface HopToml {
   metadata?: { id?: string } & AppSpec['metadata'];
   build?: { builder?: AppSpec['build']['builder']; 'before-build'?: string[] };
-  run?: { start?: string; 'before-run'?: string[]; workers?: number; static?: string };
+  run?: { start?: string; 'before-run'?: string[]; workers?: number; static?: string; 'max-body-size'?: string };
+  static?: { paths?: Record<string, string>; 'max-age'?: number };
+  tls?: { mode?: TlsSpec['mode']; 'https-only'?: boolean; hsts?: boolean };
   env?: Record<string, string>;
   domains?: { names?: string[] };
   healthcheck?: { path?: string; timeout?: number; 'expect-status'?: number };
@@ -93,6 +96,13 @@ export function loadAppDir(dir: string): SpecResult & { dir: string } {
   if (!result.spec) return { ...result, dir };
   const builder = chooseBuilder(result.spec, (rel) => existsSync(join(root, rel)));
   if (builder === null) return { spec: null, issues: [BUILDER_UNKNOWN_ISSUE], dir };
+  // What the daemon refuses at upload, `hop3 validate` refuses too.
+  try {
+    checkAppPaths(root, result.spec);
+  } catch (err) {
+    if (!(err instanceof Hop3Error) || err.category !== 'user') throw err;
+    return { spec: null, issues: [{ file: '.', message: err.message, ...(err.hint !== undefined && { hint: err.hint }) }], dir };
+  }
   return { ...result, dir, builder };
 }
 
@@ -278,7 +288,7 @@ function expected(node: SchemaNode): string {
   if (node.type === 'integer' && node.minimum !== undefined && node.maximum !== undefined) {
     return `an integer between ${node.minimum} and ${node.maximum}`;
   }
-  const names: Record<string, string> = { string: 'a string', integer: 'an integer', array: 'an array', object: 'a table' };
+  const names: Record<string, string> = { string: 'a string', integer: 'an integer', array: 'an array', object: 'a table', boolean: 'true or false' };
   return names[node.type ?? ''] ?? String(node.type);
 }
 
@@ -385,6 +395,19 @@ function lineOf(key: string, lines: Map<string, number>): number | undefined {
   return undefined;
 }
 
+/** `10m` → bytes; k, m, g are binary units as in nginx. The schema has checked the form. */
+function parseSize(text: string): number {
+  const units: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+  const unit = units[text.slice(-1).toLowerCase()];
+  return unit === undefined ? Number(text) : Number(text.slice(0, -1)) * unit;
+}
+
+/** `public/static/` and `./public//static` name one directory; the proxy config gets one spelling. */
+function normalizeDir(dir: string): string {
+  const parts = dir.split('/').filter((p) => p !== '' && p !== '.');
+  return parts.length === 0 ? '.' : parts.join('/');
+}
+
 function buildSpec(
   toml: HopToml,
   procfile: ParsedProcfile,
@@ -432,13 +455,35 @@ function buildSpec(
     addons.push({ type: addon.type, name });
   });
 
+  const maxBodyBytes = run['max-body-size'] === undefined ? DEFAULT_MAX_BODY_BYTES : parseSize(run['max-body-size']);
+  if (maxBodyBytes > MAX_BODY_BYTES) {
+    tomlIssue('run.max-body-size', `${show(run['max-body-size'])} is more than 4g`, 'use a size of at most "4g"');
+  }
+
+  const staticPaths: Array<StaticPath & { key: string }> = [];
+  for (const [key, dir] of Object.entries(toml.static?.paths ?? {})) {
+    const prefix = key.endsWith('/') ? key : `${key}/`;
+    const twin = staticPaths.find((p) => p.prefix === prefix);
+    if (twin) tomlIssue(`static.paths.${key}`, `${show(key)} is the same prefix as ${show(twin.key)}`, 'keep only one of them');
+    staticPaths.push({ prefix, dir: normalizeDir(dir), key });
+  }
+
+  const tls: TlsSpec = { mode: toml.tls?.mode ?? DEFAULT_TLS.mode, httpsOnly: toml.tls?.['https-only'] ?? DEFAULT_TLS.httpsOnly, hsts: toml.tls?.hsts ?? DEFAULT_TLS.hsts };
+  if (tls.mode === 'off') {
+    for (const [key, on] of [['https-only', tls.httpsOnly], ['hsts', tls.hsts]] as const) {
+      if (on) tomlIssue(`tls.${key}`, `needs HTTPS, but [tls] mode is "off"`, `remove ${key}, or set mode = "auto"`);
+    }
+  }
+
   const { id, ...metadata } = toml.metadata ?? {};
   const health = toml.healthcheck ?? {};
   return {
     name: id ?? null,
     metadata,
     build: { builder: toml.build?.builder ?? 'auto', before: toml.build?.['before-build'] ?? [] },
-    run: { workers: run.workers ?? 2, beforeRun: [...(run['before-run'] ?? []), ...procfile.release] },
+    run: { workers: run.workers ?? 2, beforeRun: [...(run['before-run'] ?? []), ...procfile.release], maxBodyBytes },
+    static: { paths: staticPaths.map(({ prefix, dir }) => ({ prefix, dir })), maxAge: toml.static?.['max-age'] ?? DEFAULT_STATIC_MAX_AGE },
+    tls,
     processes: [...fromToml, ...procfile.processes],
     env: Object.fromEntries(env),
     domains: toml.domains?.names ?? [],

@@ -17,7 +17,7 @@ import {
   validateEnvEntry,
   type AppSpec,
   type SpecFiles,
-} from '../../src/spec/index.js';
+} from '../../src/manifest/index.js';
 
 /** The spec of an app that sets nothing beyond its processes. */
 function defaults(overrides: Partial<AppSpec>): AppSpec {
@@ -25,7 +25,9 @@ function defaults(overrides: Partial<AppSpec>): AppSpec {
     name: null,
     metadata: {},
     build: { builder: 'auto', before: [] },
-    run: { workers: 2, beforeRun: [] },
+    run: { workers: 2, beforeRun: [], maxBodyBytes: 10485760 },
+    static: { paths: [], maxAge: 3600 },
+    tls: { mode: 'auto', httpsOnly: false, hsts: false },
     processes: [],
     env: {},
     domains: [],
@@ -100,7 +102,9 @@ describe('parseAppSpec: valid apps', () => {
           url: 'https://example.com/blog',
         },
         build: { builder: 'python', before: ['npm ci', 'npm run build'] },
-        run: { workers: 4, beforeRun: ['python manage.py migrate', 'python seed.py'] },
+        run: { workers: 4, beforeRun: ['python manage.py migrate', 'python seed.py'], maxBodyBytes: 10485760 },
+        static: { paths: [], maxAge: 3600 },
+        tls: { mode: 'auto', httpsOnly: false, hsts: false },
         processes: [
           { name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' },
           { name: 'worker', kind: 'worker', command: 'python worker.py' },
@@ -149,6 +153,28 @@ describe('parseAppSpec: valid apps', () => {
       name: '[run] static',
       files: { 'hop3.toml': '[run]\nstatic = "site/public"\n' },
       spec: defaults({ processes: [{ name: 'static', kind: 'static', command: 'site/public' }] }),
+    },
+    {
+      name: '[static] paths, [run] max-body-size and [tls]',
+      files: {
+        'hop3.toml': '[run]\nstart = "app:app"\nmax-body-size = "50m"\n[static]\npaths = { "/static" = "public/static/", "/media/" = "./uploads", "/all" = "." }\nmax-age = 86400\n[tls]\nmode = "acme"\nhttps-only = true\nhsts = true\n',
+      },
+      spec: defaults({
+        processes: [{ name: 'wsgi', kind: 'wsgi', command: 'app:app' }],
+        run: { workers: 2, beforeRun: [], maxBodyBytes: 50 * 1024 * 1024 },
+        static: { paths: [{ prefix: '/static/', dir: 'public/static' }, { prefix: '/media/', dir: 'uploads' }, { prefix: '/all/', dir: '.' }], maxAge: 86400 },
+        tls: { mode: 'acme', httpsOnly: true, hsts: true },
+      }),
+    },
+    {
+      name: 'sizes in bytes, KiB and GiB; [static.paths] as a table; [tls] off',
+      files: { 'hop3.toml': '[run]\nstatic = "public"\nmax-body-size = "512K"\n[static.paths]\n"/a/b" = "x"\n[tls]\nmode = "off"\n' },
+      spec: defaults({
+        processes: [{ name: 'static', kind: 'static', command: 'public' }],
+        run: { workers: 2, beforeRun: [], maxBodyBytes: 512 * 1024 },
+        static: { paths: [{ prefix: '/a/b/', dir: 'x' }], maxAge: 3600 },
+        tls: { mode: 'off', httpsOnly: false, hsts: false },
+      }),
     },
     {
       name: 'a bare module in [run] start is a wsgi entry',
@@ -230,6 +256,25 @@ describe('parseAppSpec: invalid apps', () => {
     { name: 'addon without a type', files: toml('[[addons]]\nname = "db"\n'), issue: { key: 'addons[0].type', line: 1, message: 'is required' } },
     { name: 'duplicate addon names', files: toml('[[addons]]\ntype = "redis"\n[[addons]]\ntype = "redis"\n'), issue: { key: 'addons[1].name', line: 3 } },
     { name: 'bad metadata id', files: toml('[metadata]\nid = "My_App"\n'), issue: { key: 'metadata.id', line: 2, message: '"My_App" is not a valid name' } },
+    { name: 'max-body-size without a number', files: toml('[run]\nmax-body-size = "m"\n'), issue: { key: 'run.max-body-size', line: 2, message: '"m" is not a valid size' } },
+    { name: 'max-body-size with a unit nginx lacks', files: toml('[run]\nmax-body-size = "10mb"\n'), issue: { key: 'run.max-body-size', message: '"10mb" is not a valid size' } },
+    { name: 'max-body-size of 0 (unlimited in nginx)', files: toml('[run]\nmax-body-size = "0"\n'), issue: { key: 'run.max-body-size' } },
+    { name: 'max-body-size as a number', files: toml('[run]\nmax-body-size = 1048576\n'), issue: { key: 'run.max-body-size', message: 'must be a string' } },
+    { name: 'max-body-size over 4g', files: toml('[run]\nmax-body-size = "5g"\n'), issue: { key: 'run.max-body-size', line: 2, message: '"5g" is more than 4g' } },
+    { name: 'static prefix /', files: toml('[static]\npaths = { "/" = "public" }\n'), issue: { key: 'static.paths./', line: 2, message: '"/" is not a valid URL prefix' } },
+    { name: 'static prefix without /', files: toml('[static]\npaths = { "static" = "public" }\n'), issue: { key: 'static.paths.static', message: '"static" is not a valid URL prefix' } },
+    { name: 'static prefix with a dot', files: toml('[static]\npaths = { "/.well-known" = "public" }\n'), issue: { key: 'static.paths./.well-known' } },
+    { name: 'static prefix with a brace', files: toml('[static]\npaths = { "/s{" = "public" }\n'), issue: { key: 'static.paths./s{' } },
+    { name: 'static directory out of the app', files: toml('[static]\npaths = { "/s" = "../etc" }\n'), issue: { key: 'static.paths./s', line: 2, message: '"../etc" is not a valid relative directory' } },
+    { name: 'static directory absolute', files: toml('[static.paths]\n"/s" = "/etc"\n'), issue: { key: 'static.paths./s', line: 2 } },
+    { name: 'static directory with a ;', files: toml('[static.paths]\n"/s" = "a;b"\n'), issue: { key: 'static.paths./s' } },
+    { name: 'one static prefix twice', files: toml('[static]\npaths = { "/s" = "a", "/s/" = "b" }\n'), issue: { key: 'static.paths./s/', line: 2, message: '"/s/" is the same prefix as "/s"' } },
+    { name: 'static max-age negative', files: toml('[static]\nmax-age = -1\n'), issue: { key: 'static.max-age', message: 'must be an integer between 0 and 31536000' } },
+    { name: 'unknown key in [static]', files: toml('[static]\npath = {}\n'), issue: { key: 'static.path', hint: expect.stringContaining('did you mean "paths"?') } },
+    { name: 'tls mode not in enum', files: toml('[tls]\nmode = "letsencrypt"\n'), issue: { key: 'tls.mode', line: 2, message: 'must be one of "auto", "acme", "self-signed", "off"' } },
+    { name: 'tls https-only as a string', files: toml('[tls]\nhttps-only = "yes"\n'), issue: { key: 'tls.https-only', line: 2, message: 'must be true or false' } },
+    { name: 'https-only with tls off', files: toml('[tls]\nmode = "off"\nhttps-only = true\n'), issue: { key: 'tls.https-only', line: 3, message: 'needs HTTPS, but [tls] mode is "off"' } },
+    { name: 'hsts with tls off', files: toml('[tls]\nmode = "off"\nhsts = true\n'), issue: { key: 'tls.hsts', line: 3 } },
     { name: '[run] static escaping the app', files: toml('[run]\nstatic = "../etc"\n'), issue: { key: 'run.static', line: 2 } },
     {
       name: '[run] start and [run] static',
@@ -421,6 +466,14 @@ describe('loadAppDir', () => {
     expect(result.issues).toEqual([]);
     expect(result.spec?.env).toEqual({ A: '1', B: '2' });
     expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: './serve' }]);
+  });
+
+  it('refuses a [static] paths directory that resolves outside the app, naming it', () => {
+    const dir = app('static-escape', { 'hop3.toml': '[run]\nstart = "app:app"\n[static]\npaths = { "/static" = "public" }\n', 'requirements.txt': '' });
+    symlinkSync('/etc', join(dir, 'public'));
+    const result = loadAppDir(dir);
+    expect(result.spec).toBeNull();
+    expect(result.issues).toEqual([expect.objectContaining({ file: '.', message: '[static] paths "/static" -> public resolves outside the app: /etc' })]);
   });
 
   it('refuses a hop3.toml symlinked outside the app', () => {

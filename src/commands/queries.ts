@@ -1,0 +1,46 @@
+import { deployBranchesOf } from '../git/repo.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
+import type { CommandContext } from './context.js';
+import { appView, releaseView, requireApp } from './views.js';
+
+/** Reads: they change nothing, but go through the same door as the commands. */
+
+export function listApps(ctx: CommandContext, caller: Caller) {
+  admit(caller, 'apps.read', null);
+  return ctx.store.listApps().map((a) => appView(ctx, a));
+}
+
+export function appStatus(ctx: CommandContext, caller: Caller, app: string) {
+  admit(caller, 'apps.read', app);
+  return appView(ctx, requireApp(ctx, app));
+}
+
+export function listDrift(ctx: CommandContext, caller: Caller, q: { app?: string; limit?: number }) {
+  admit(caller, 'apps.read', q.app ?? null);
+  if (q.app !== undefined) requireApp(ctx, q.app);
+  return ctx.store.listDrift(q.app, q.limit ?? 100);
+}
+
+export function listEvents(ctx: CommandContext, caller: Caller, q: { app?: string; after?: number; limit?: number }) {
+  admit(caller, 'apps.read', q.app ?? null);
+  return ctx.store.listEvents(q);
+}
+
+export function listReleases(ctx: CommandContext, caller: Caller, app: string) {
+  admit(caller, 'apps.read', app);
+  const a = requireApp(ctx, app);
+  return ctx.store.listReleases(a.name).map((r) => releaseView(r, a.currentRelease));
+}
+
+export function configGet(ctx: CommandContext, caller: Caller, app: string) {
+  admit(caller, 'config.read', app);
+  requireApp(ctx, app);
+  return ctx.store.getEnv(app);
+}
+
+/** The branches whose pushes deploy (the pre-receive hook asks before it lets a push in). */
+export function gitInfo(ctx: CommandContext, caller: Caller, app: string) {
+  admit(caller, 'git.read', app);
+  return { app, deployBranches: deployBranchesOf(ctx.store.getApp(app)) };
+}
