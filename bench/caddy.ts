@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     const sitesWith = (port: number): ProxySite[] => Array.from({ length: N }, (_, i) => ({
       app: `app-${String(i).padStart(4, '0')}`, release: 1, serverNames: [`app-${i}.localhost`, `www.app-${i}.example.com`],
       target: i % 2 === 0 ? { protocol: 'http' as const, address: '127.0.0.1' as const, port } : { protocol: 'file' as const, root },
+      staticPaths: [], staticMaxAge: 3600, maxBodyBytes: 10 * 1024 * 1024,
     }));
     await caddy.ensureRunning();
 

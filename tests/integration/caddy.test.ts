@@ -29,6 +29,18 @@ function get(port: number, host: string, path: string): Promise<{ status: number
   });
 }
 
+/** A POST of `bytes` bytes; resolves with the status (the server may answer before reading it all). */
+function post(port: number, host: string, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/upload', method: 'POST', headers: { host, 'content-length': bytes }, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end(Buffer.alloc(bytes, 0x61));
+  });
+}
+
 async function rejection(p: Promise<unknown>): Promise<Hop3Error> {
   try {
     await p;
@@ -67,10 +79,19 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     upstream = execa('python3', ['-m', 'http.server', String(upstreamPort), '--bind', '127.0.0.1', '--directory', served], { reject: false });
     await within(10_000, async () => (await get(upstreamPort, 'x', '/hello.txt')).status === 200);
     caddy = new CaddyControl({ layout, log: createLogger('silent'), httpPort, bin: 'caddy' });
+    // The proxied app's [static] paths directory.
+    const blogStatic = join(layout.releaseDir('blog', 2), 'src', 'public', 'static');
+    mkdirSync(blogStatic, { recursive: true });
+    writeFileSync(join(blogStatic, 'app.css'), 'body { color: red }\n');
+    for (const f of ['ENV', '.env']) writeFileSync(join(blogStatic, f), 'SECRET=leaked\n');
+    const plain = { staticPaths: [], staticMaxAge: 3600, maxBodyBytes: 10 * 1024 * 1024 };
     sites = [
-      { app: 'blog', release: 2, serverNames: ['blog.localhost', 'www.blog.test'], target: { protocol: 'http', address: '127.0.0.1', port: upstreamPort } },
-      { app: 'docs', release: 1, serverNames: ['docs.localhost'], target: { protocol: 'file', root: docsRoot } },
-      { app: 'shop', release: 4, serverNames: ['shop.localhost'], target: { protocol: 'paused' } },
+      {
+        app: 'blog', release: 2, serverNames: ['blog.localhost', 'www.blog.test'], target: { protocol: 'http', address: '127.0.0.1', port: upstreamPort },
+        staticPaths: [{ prefix: '/static/', root: blogStatic }], staticMaxAge: 600, maxBodyBytes: 1024,
+      },
+      { app: 'docs', release: 1, serverNames: ['docs.localhost'], target: { protocol: 'file', root: docsRoot }, ...plain },
+      { app: 'shop', release: 4, serverNames: ['shop.localhost'], target: { protocol: 'paused' }, ...plain },
     ];
     desired = caddy.desired(sites);
   });
@@ -126,6 +147,27 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     expect(paused.body).toBe('shop is paused\n');
 
     expect((await get(httpPort, 'nobody.localhost', '/')).status).toBe(404);
+  });
+
+  it('[static] paths are served by Caddy from their directory with a max-age, protected like a static site', async () => {
+    const css = await get(httpPort, 'blog.localhost', '/static/app.css');
+    expect(css.status).toBe(200);
+    expect(css.body).toBe('body { color: red }\n');
+    expect(css.headers['cache-control']).toBe('max-age=600');
+    // Everything else still goes to the app.
+    expect((await get(httpPort, 'blog.localhost', '/hello.txt')).body).toBe('hello from the upstream\n');
+    for (const path of ['/static/ENV', '/static/.env', '/static/%2eenv', '/static/x/../ENV', '/static/missing.css']) {
+      const r = await get(httpPort, 'blog.localhost', path);
+      expect({ path, status: r.status }).toEqual({ path, status: 404 });
+      expect(r.body).not.toContain('leaked');
+      expect(r.headers['cache-control']).toBeUndefined();
+    }
+  });
+
+  it('a request body over the app\'s max body size gets 413', async () => {
+    expect(await post(httpPort, 'blog.localhost', 4096)).toBe(413);
+    // Within the limit it reaches the app (python's http.server has no POST: 501).
+    expect(await post(httpPort, 'blog.localhost', 512)).toBe(501);
   });
 
   it('a static site never serves hop3 files or dotfiles, however the path is spelled', async () => {

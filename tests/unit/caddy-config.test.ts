@@ -8,13 +8,23 @@ import type { ProxySite } from '../../src/plugins/types.js';
 
 const settings: CaddySettings = { httpPort: 8080, adminSocket: '/srv/hop3/run/caddy-admin.sock', storageDir: '/srv/hop3/caddy/data' };
 
-const wsgi: ProxySite = { app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 } };
-const site: ProxySite = { app: 'docs', release: 1, serverNames: ['docs.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/docs/releases/v1/src/public' } };
-const pausedSite: ProxySite = { app: 'shop', release: 7, serverNames: ['shop.localhost'], target: { protocol: 'paused' } };
+const plain = { staticPaths: [], staticMaxAge: 3600, maxBodyBytes: 10 * 1024 * 1024 };
+const wsgi: ProxySite = {
+  app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 },
+  staticPaths: [{ prefix: '/static/', root: '/srv/hop3/apps/blog/releases/v3/src/public/static' }], staticMaxAge: 600, maxBodyBytes: 50 * 1024 * 1024,
+};
+const site: ProxySite = { app: 'docs', release: 1, serverNames: ['docs.localhost'], target: { protocol: 'file', root: '/srv/hop3/apps/docs/releases/v1/src/public' }, ...plain };
+const pausedSite: ProxySite = { app: 'shop', release: 7, serverNames: ['shop.localhost'], target: { protocol: 'paused' }, ...plain, staticPaths: wsgi.staticPaths };
 
 type Obj = { [key: string]: Json };
 const obj = (v: Json | undefined): Obj => v as Obj;
 const routesOf = (c: CaddyConfig): Obj[] => obj(obj(obj(obj(c.apps).http).servers).hop3).routes as Obj[];
+/** A site route's handlers: the body cap, then a subroute of [413, ...[static] paths, the app]. */
+function siteParts(route: Obj): { body: Obj; routes: Obj[]; main: Obj[] } {
+  const [body, sub] = route.handle as Obj[];
+  const routes = sub!.routes as Obj[];
+  return { body: body!, routes, main: routes.at(-1)!.handle as Obj[] };
+}
 
 function refused(fn: () => unknown): Hop3Error {
   try {
@@ -32,7 +42,8 @@ describe('Caddy config renderer', () => {
   it('renders one config for every site (snapshot)', () => {
     const { config, staticRoots } = renderCaddyConfig([wsgi, site, pausedSite], settings);
     expect(canonicalJson(config)).toMatchSnapshot('caddy.json');
-    expect(staticRoots).toEqual(['/srv/hop3/apps/docs/releases/v1/src/public']);
+    // A paused app's [static] paths are not served, so not checked either.
+    expect(staticRoots).toEqual(['/srv/hop3/apps/blog/releases/v3/src/public/static', '/srv/hop3/apps/docs/releases/v1/src/public']);
   });
 
   it('renders a config with no site: admin on the unix socket, and 404 for every name (snapshot)', () => {
@@ -49,8 +60,13 @@ describe('Caddy config renderer', () => {
   });
 
   it('a static site hides hop3 files and dotfiles by path and by file', () => {
-    const route = routesOf(renderCaddyConfig([site], settings).config)[0]!;
-    const sub = (route.handle as Obj[])[0]!.routes as Obj[];
+    const { body, routes, main } = siteParts(routesOf(renderCaddyConfig([site], settings).config)[0]!);
+    expect(body).toEqual({ handler: 'request_body', max_size: 10 * 1024 * 1024 });
+    expect(routes[0]).toEqual({
+      match: [{ expression: '{http.request.header.Content-Length} != "" && int({http.request.header.Content-Length}) > 10485760' }],
+      handle: [{ handler: 'static_response', status_code: 413, headers: { Connection: ['close'] } }], terminal: true,
+    });
+    const sub = main[0]!.routes as Obj[];
     expect(sub[0]!.match).toEqual([{ path: ['/ENV', '/hop3.toml', '/Procfile'] }]);
     expect(sub[1]!.match).toEqual([{ path: ['*/.*'] }]);
     const server = (sub[2]!.handle as Obj[])[0]!;
@@ -58,9 +74,25 @@ describe('Caddy config renderer', () => {
     expect(server.hide).toEqual(['/srv/hop3/apps/docs/releases/v1/src/public/.*', '/srv/hop3/apps/docs/releases/v1/src/public/ENV', '/srv/hop3/apps/docs/releases/v1/src/public/hop3.toml', '/srv/hop3/apps/docs/releases/v1/src/public/Procfile']);
   });
 
+  it('[static] paths are served before the app, from their directory, with the same protections and a max-age', () => {
+    const { body, routes } = siteParts(routesOf(renderCaddyConfig([wsgi], settings).config)[0]!);
+    expect(body).toEqual({ handler: 'request_body', max_size: 50 * 1024 * 1024 });
+    const [, files, app] = routes;
+    expect(files!.match).toEqual([{ path: ['/static/*'] }]);
+    const inner = (files!.handle as Obj[])[0]!.routes as Obj[];
+    expect(inner[0]!.match).toEqual([{ path: ['/static/ENV', '/static/hop3.toml', '/static/Procfile'] }]);
+    expect(inner[1]!.match).toEqual([{ path: ['*/.*'] }]);
+    expect((inner[2]!.handle as Obj[]).map((h) => h.handler)).toEqual(['rewrite', 'headers', 'file_server']);
+    expect((inner[2]!.handle as Obj[])[0]).toEqual({ handler: 'rewrite', strip_path_prefix: '/static' });
+    expect(JSON.stringify((inner[2]!.handle as Obj[])[1])).toContain('max-age=600');
+    expect(((app!.handle as Obj[])[0]!).handler).toBe('reverse_proxy');
+  });
+
   it('a paused site answers 503 with Retry-After', () => {
-    const route = routesOf(renderCaddyConfig([pausedSite], settings).config)[0]!;
-    expect(route.handle).toEqual([{
+    const { routes, main } = siteParts(routesOf(renderCaddyConfig([pausedSite], settings).config)[0]!);
+    // Its [static] paths are not served either.
+    expect(routes).toHaveLength(2);
+    expect(main).toEqual([{
       handler: 'static_response', status_code: 503, body: 'shop is paused\n',
       headers: { 'Retry-After': ['60'], 'Content-Type': ['text/plain; charset=utf-8'] },
     }]);
@@ -93,6 +125,11 @@ describe('Caddy config injection', () => {
     }
     for (const app of ['Blog', 'a{b}', 'a\nb', '-x']) refused(() => renderCaddyConfig([{ ...pausedSite, app }], settings));
     refused(() => renderCaddyConfig([{ ...wsgi, serverNames: [] }], settings));
+    for (const prefix of ['/static', 'static/', '/a{b}/', '/../', '/.git/', '/a b/', '/a\n/']) {
+      refused(() => renderCaddyConfig([{ ...wsgi, staticPaths: [{ prefix, root: '/srv/x' }] }], settings));
+    }
+    refused(() => renderCaddyConfig([{ ...wsgi, staticPaths: [{ prefix: '/s/', root: '/srv/{x}' }] }], settings));
+    refused(() => renderCaddyConfig([{ ...wsgi, maxBodyBytes: 0 }], settings));
     refused(() => renderCaddyConfig([{ ...wsgi, target: { protocol: 'http', address: '127.0.0.1', port: 70000 } }], settings));
     refused(() => renderCaddyConfig([], { ...settings, adminSocket: '/srv/{x}.sock' }));
   });

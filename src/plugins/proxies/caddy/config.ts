@@ -36,6 +36,7 @@ export const SERVER_NAME = 'hop3';
 const HOST_SAFE = /^[A-Za-z0-9*]([A-Za-z0-9.*-]{0,252})$/;
 const PATH_SAFE = /^\/[A-Za-z0-9._/-]*$/;
 const APP_SAFE = /^[a-z0-9][a-z0-9-]*$/;
+const PREFIX_SAFE = /^\/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*$/;
 
 function refuse(value: unknown, what: string): never {
   throw new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(value)} into a Caddy config as ${what}`, {
@@ -50,6 +51,15 @@ function guard(value: string, pattern: RegExp, what: string): string {
 const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
 
 const notFound = (): Json => ({ handler: 'static_response', status_code: 404 });
+
+function tooLarge(max: number): Json {
+  const length = '{http.request.header.Content-Length}';
+  return {
+    match: [{ expression: `${length} != "" && int(${length}) > ${max}` }],
+    handle: [{ handler: 'static_response', status_code: 413, headers: { Connection: ['close'] } }],
+    terminal: true,
+  };
+}
 
 function paused(app: string): Json[] {
   return [{
@@ -79,24 +89,38 @@ function proxied(port: number): Json[] {
  * everything under a HOP3_HOME such as `~/.hop3`. Links are checked before a root is loaded
  * (static-root-links.ts): Caddy follows them all.
  */
-function staticSite(root: string): Json[] {
+function protectedFiles(prefix: string, root: string, before: Json[]): Json[] {
   guard(root, PATH_SAFE, 'a static root');
-  return [{
-    handler: 'subroute',
-    routes: [
-      { match: [{ path: SPEC_FILE_NAMES.map((n) => `/${n}`) }], handle: [notFound()], terminal: true },
-      { match: [{ path: ['*/.*'] }], handle: [notFound()], terminal: true },
-      {
-        handle: [{
-          handler: 'file_server',
-          root,
-          hide: [join(root, '.*'), ...SPEC_FILE_NAMES.map((n) => join(root, n))],
-          index_names: ['index.html', 'index.htm'],
-        }],
-        terminal: true,
-      },
-    ],
-  }];
+  return [
+    { match: [{ path: SPEC_FILE_NAMES.map((n) => `${prefix}${n}`) }], handle: [notFound()], terminal: true },
+    { match: [{ path: ['*/.*'] }], handle: [notFound()], terminal: true },
+    {
+      handle: [...before, {
+        handler: 'file_server',
+        root,
+        hide: [join(root, '.*'), ...SPEC_FILE_NAMES.map((n) => join(root, n))],
+        index_names: ['index.html', 'index.htm'],
+      }],
+      terminal: true,
+    },
+  ];
+}
+
+const staticSite = (root: string): Json[] => [{ handler: 'subroute', routes: protectedFiles('/', root, []) }];
+
+/**
+ * `[static] paths`: a prefix served from a directory of the release, as nginx's `alias` does
+ * (`/static/app.css` is `<root>/app.css`), with the static site's protections, and a
+ * Cache-Control max-age on what it finds (2xx and 3xx, as nginx's `expires`).
+ */
+function staticPathRoute(prefix: string, root: string, maxAge: number): Json {
+  guard(prefix, PREFIX_SAFE, 'a [static] paths prefix');
+  if (!Number.isInteger(maxAge) || maxAge < 0) refuse(maxAge, 'a [static] max-age');
+  const before: Json[] = [
+    { handler: 'rewrite', strip_path_prefix: prefix.slice(0, -1) },
+    { handler: 'headers', response: { set: { 'Cache-Control': [`max-age=${maxAge}`] }, require: { status_code: [2, 3] } } },
+  ];
+  return { match: [{ path: [`${prefix}*`] }], handle: [{ handler: 'subroute', routes: protectedFiles(prefix, root, before) }], terminal: true };
 }
 
 function siteRoute(site: ProxySite): Json {
@@ -104,7 +128,16 @@ function siteRoute(site: ProxySite): Json {
   if (site.serverNames.length === 0) refuse(site.serverNames, `the server names of ${site.app}`);
   const hosts = site.serverNames.map((n) => guard(n, HOST_SAFE, `a server name of ${site.app}`));
   const t = site.target;
-  const handle = t.protocol === 'paused' ? paused(site.app) : t.protocol === 'file' ? staticSite(t.root) : proxied(t.port);
+  const main = t.protocol === 'paused' ? paused(site.app) : t.protocol === 'file' ? staticSite(t.root) : proxied(t.port);
+  if (!Number.isInteger(site.maxBodyBytes) || site.maxBodyBytes < 1) refuse(site.maxBodyBytes, `the max body size of ${site.app}`);
+  // A paused app serves nothing of its own, files included.
+  const paths = t.protocol === 'paused' ? [] : site.staticPaths.map((p) => staticPathRoute(p.prefix, p.root, site.staticMaxAge));
+  const handle: Json[] = [
+    // request_body caps what is read (a chunked body too); a body past it fails the proxied
+    // request with 502 in Caddy 2.6, so a declared Content-Length over it gets 413 up front.
+    { handler: 'request_body', max_size: site.maxBodyBytes },
+    { handler: 'subroute', routes: [tooLarge(site.maxBodyBytes), ...paths, { handle: main, terminal: true }] },
+  ];
   return { '@id': `hop3-site-${site.app}`, match: [{ host: hosts }], handle, terminal: true };
 }
 
@@ -133,7 +166,10 @@ export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): 
       },
     },
   };
-  const staticRoots = sorted.flatMap((s) => (s.target.protocol === 'file' ? [s.target.root] : []));
+  const staticRoots = sorted.flatMap((s) => [
+    ...(s.target.protocol === 'file' ? [s.target.root] : []),
+    ...(s.target.protocol === 'paused' ? [] : s.staticPaths.map((p) => p.root)),
+  ]);
   return { config, staticRoots };
 }
 
