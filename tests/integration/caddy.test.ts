@@ -13,6 +13,7 @@ import { CaddyControl } from '../../src/plugins/proxies/caddy/control.js';
 import type { ProxySite } from '../../src/plugins/types.js';
 import { UNKNOWN } from '../../src/reconcile/types.js';
 import { freePort, within } from './harness.js';
+import { send, SERVER, websocketEcho } from './http-app.js';
 
 /** A GET with the path sent exactly as written (no URL normalization) and a Host header. */
 function get(port: number, host: string, path: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
@@ -58,6 +59,8 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
   let httpPort = 0;
   let upstreamPort = 0;
   let upstream: ResultPromise | null = null;
+  let chatPort = 0;
+  let chat: ResultPromise | null = null;
   let caddy: CaddyControl;
   let sites: ProxySite[];
   let desired: CaddyDesired;
@@ -78,6 +81,10 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     writeFileSync(join(served, 'hello.txt'), 'hello from the upstream\n');
     upstream = execa('python3', ['-m', 'http.server', String(upstreamPort), '--bind', '127.0.0.1', '--directory', served], { reject: false });
     await within(10_000, async () => (await get(upstreamPort, 'x', '/hello.txt')).status === 200);
+    // An app that reads POST bodies and speaks WebSocket.
+    chatPort = await freePort();
+    chat = execa('python3', ['-c', SERVER], { env: { PORT: String(chatPort) }, reject: false });
+    await within(10_000, async () => (await get(chatPort, 'x', '/')).status === 200);
     caddy = new CaddyControl({ layout, log: createLogger('silent'), httpPort, bin: 'caddy' });
     // The proxied app's [static] paths directory.
     const blogStatic = join(layout.releaseDir('blog', 2), 'src', 'public', 'static');
@@ -90,6 +97,7 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
         app: 'blog', release: 2, serverNames: ['blog.localhost', 'www.blog.test'], target: { protocol: 'http', address: '127.0.0.1', port: upstreamPort },
         staticPaths: [{ prefix: '/static/', root: blogStatic }], staticMaxAge: 600, maxBodyBytes: 1024,
       },
+      { app: 'chat', release: 1, serverNames: ['chat.localhost'], target: { protocol: 'http', address: '127.0.0.1', port: chatPort }, ...plain, maxBodyBytes: 64 * 1024 },
       { app: 'docs', release: 1, serverNames: ['docs.localhost'], target: { protocol: 'file', root: docsRoot }, ...plain },
       { app: 'shop', release: 4, serverNames: ['shop.localhost'], target: { protocol: 'paused' }, ...plain },
     ];
@@ -99,7 +107,9 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
   afterAll(async () => {
     await caddy?.stop();
     upstream?.kill('SIGTERM');
+    chat?.kill('SIGTERM');
     await upstream;
+    await chat;
     rmSync(home, { recursive: true, force: true });
   });
 
@@ -168,6 +178,15 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     expect(await post(httpPort, 'blog.localhost', 4096)).toBe(413);
     // Within the limit it reaches the app (python's http.server has no POST: 501).
     expect(await post(httpPort, 'blog.localhost', 512)).toBe(501);
+  });
+
+  it('a body within the limit reaches the app whole; a WebSocket upgrade is passed through', async () => {
+    expect((await send(httpPort, 'chat.localhost', 'POST', '/upload', Buffer.alloc(60 * 1024, 0x61))).body).toBe(`received ${60 * 1024}`);
+    expect((await send(httpPort, 'chat.localhost', 'POST', '/upload', Buffer.alloc(65 * 1024, 0x61))).status).toBe(413);
+    const ws = await websocketEcho(httpPort, 'chat.localhost', 'hello through caddy');
+    expect(ws.status).toBe(101);
+    expect(ws.accept).toBe(ws.expected);
+    expect(ws.echo).toBe('hello through caddy');
   });
 
   it('a static site never serves hop3 files or dotfiles, however the path is spelled', async () => {
