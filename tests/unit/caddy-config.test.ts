@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Hop3Error } from '../../src/lib/errors.js';
-import { canonicalJson, renderCaddyConfig, type CaddyConfig, type CaddySettings, type Json } from '../../src/plugins/proxies/caddy/config.js';
+import { canonicalJson, greaterThanPattern, renderCaddyConfig, type CaddyConfig, type CaddySettings, type Json } from '../../src/plugins/proxies/caddy/config.js';
 import { CaddyControl } from '../../src/plugins/proxies/caddy/control.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -63,7 +63,7 @@ describe('Caddy config renderer', () => {
     const { body, routes, main } = siteParts(routesOf(renderCaddyConfig([site], settings).config)[0]!);
     expect(body).toEqual({ handler: 'request_body', max_size: 10 * 1024 * 1024 });
     expect(routes[0]).toEqual({
-      match: [{ expression: '{http.request.header.Content-Length} != "" && int({http.request.header.Content-Length}) > 10485760' }],
+      match: [{ header_regexp: { 'Content-Length': { pattern: greaterThanPattern(10485760) } } }],
       handle: [{ handler: 'static_response', status_code: 413, headers: { Connection: ['close'] } }], terminal: true,
     });
     const sub = main[0]!.routes as Obj[];
@@ -148,6 +148,20 @@ describe('Caddy config injection', () => {
   });
 });
 
+describe('greaterThanPattern (413 for a Content-Length over the limit)', () => {
+  it('matches exactly the numbers greater than the limit', () => {
+    for (const n of [0, 1, 9, 10, 99, 100, 512, 1024, 9999, 10485760, 4294967296, 1099]) {
+      const re = new RegExp(greaterThanPattern(n));
+      const probes = [0, 1, n - 1, n, n + 1, n + 9, n * 10, n * 10 + 1, 10 ** String(n).length, 10 ** String(n).length - 1, 99999999999].filter((x) => x >= 0);
+      for (let x = Math.max(0, n - 30); x <= n + 30; x++) probes.push(x);
+      for (const x of probes) expect({ n, x, match: re.test(String(x)) }).toEqual({ n, x, match: x > n });
+      expect(re.test(`000${n + 1}`)).toBe(true);
+      expect(re.test(`000${n}`)).toBe(false);
+      for (const bad of ['', ' ', '-5', '1e9', 'abc', `${n + 1} `]) expect(re.test(bad)).toBe(false);
+    }
+  });
+});
+
 describe('CaddyControl.diff', () => {
   const control = new CaddyControl({ layout: layoutOf('/srv/hop3'), log: createLogger('silent'), httpPort: 8080, bin: 'caddy' });
   const reorder = (v: Json): Json => {
@@ -155,6 +169,11 @@ describe('CaddyControl.diff', () => {
     if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]));
     return v;
   };
+
+  it('compares in the form Caddy answers in: Go escapes <, > and & in strings', () => {
+    expect(canonicalJson({ b: 'a > b && c < d', a: 1 }, 0)).toBe('{"a":1,"b":"a \\u003e b \\u0026\\u0026 c \\u003c d"}');
+    expect(JSON.parse(canonicalJson({ s: '<&>' }, 0))).toEqual({ s: '<&>' });
+  });
 
   it('a loaded config equal but for key order is no difference; any change of value is one', () => {
     const desired = control.desired([wsgi, site, pausedSite]);
