@@ -13,13 +13,14 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble)
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble)
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   had_nginx=; installed nginx-common && had_nginx=1  # it ships nginx.service, on Debian and Ubuntu
+  had_caddy=; installed caddy && had_caddy=1
   echo "-----> Installing Debian packages: ${missing[*]}" >&2
   apt_install "${missing[@]}"
   # Installing nginx starts the system nginx on port 80 (its default site), where hop3-server's
@@ -28,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -z "$had_nginx" ] && [ "${HOP3_NGINX:-embedded}" = embedded ] && [ -d /run/systemd/system ]; then
     echo "-----> Stopping and disabling the system nginx service that was just installed: hop3-server runs its own nginx (HOP3_NGINX=embedded)" >&2
     systemctl disable --now nginx >&2 || echo "warning: could not stop the system nginx; hop3-server serve will say so if it holds port ${HOP3_HTTP_PORT:-80}" >&2
+  fi
+  # Debian's caddy package enables caddy.service, which serves port 80 as well; hop3 runs its own
+  # Caddy (with its admin endpoint on a unix socket under HOP3_HOME), never the system one.
+  if [ -z "$had_caddy" ] && [ -d /run/systemd/system ]; then
+    echo "-----> Stopping and disabling the system caddy service that was just installed: hop3 runs its own Caddy" >&2
+    systemctl disable --now caddy >&2 || echo "warning: could not stop the system caddy; it may hold port ${HOP3_HTTP_PORT:-80}" >&2
   fi
 fi
 

@@ -167,15 +167,16 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
 
 /**
  * Start a long-running program in its own session, detached from hop3-server, so that it keeps
- * running when the daemon stops or is killed. Its output goes to `logFile`.
+ * running when the daemon stops or is killed. Its output goes to `logFile`; `env` is added to the
+ * allowlisted environment.
  */
-export function spawnDetached(argv: string[], logFile: string): number {
+export function spawnDetached(argv: string[], logFile: string, env: Record<string, string> = {}): number {
   const [file, ...args] = argv;
   if (!file) throw new Error('spawnDetached: empty argv');
   execStats.spawns++;
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: childEnv() });
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: childEnv(env) });
     child.unref();
     if (child.pid === undefined) throw new ExecError(argv, undefined, '', 'could not be started');
     return child.pid;

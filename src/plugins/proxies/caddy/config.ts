@@ -1,0 +1,211 @@
+import { join } from 'node:path';
+import { Hop3Error } from '../../../lib/errors.js';
+import { SPEC_FILE_NAMES } from '../../../lib/confine.js';
+import type { ProxySite } from '../../types.js';
+
+/**
+ * Caddy's JSON configuration for every site at once, built as data and serialized with
+ * JSON.stringify: a value is always one JSON string, never text of a config language, so it
+ * cannot open or close a block. Caddy still expands `{placeholders}` inside some strings (host
+ * matchers, file roots, response bodies), so values that reach those are refused unless they are
+ * plain tokens, as the nginx and uWSGI filters do.
+ */
+
+/** A JSON value as Caddy reads and returns it. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type CaddyConfig = { [key: string]: Json };
+
+/** Where hop3's Caddy keeps its state; every path is under HOP3_HOME. */
+export interface CaddySettings {
+  httpPort: number;
+  /** The admin endpoint's unix socket (never TCP). */
+  adminSocket: string;
+  /** Caddy's storage (locks, later certificates). */
+  storageDir: string;
+}
+
+/** What hop3 wants Caddy to run: the config, and the static roots to check before it is loaded. */
+export interface CaddyDesired {
+  config: CaddyConfig;
+  staticRoots: string[];
+}
+
+/** The name of hop3's server in the `http` app. */
+export const SERVER_NAME = 'hop3';
+
+const HOST_SAFE = /^[A-Za-z0-9*]([A-Za-z0-9.*-]{0,252})$/;
+const PATH_SAFE = /^\/[A-Za-z0-9._/-]*$/;
+const APP_SAFE = /^[a-z0-9][a-z0-9-]*$/;
+const PREFIX_SAFE = /^\/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*$/;
+
+function refuse(value: unknown, what: string): never {
+  throw new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(value)} into a Caddy config as ${what}`, {
+    hint: 'names and paths are validated long before rendering; this one got past that check, so nothing was rendered',
+  });
+}
+
+function guard(value: string, pattern: RegExp, what: string): string {
+  return pattern.test(value) ? value : refuse(value, what);
+}
+
+const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+
+const notFound = (): Json => ({ handler: 'static_response', status_code: 404 });
+
+/**
+ * A regular expression matching the decimal numbers greater than `n` (leading zeros allowed):
+ * more digits than `n`, or as many and larger at the first digit that differs. A header regexp
+ * costs Caddy far less than a CEL expression per site (1,000 of those tripled a load).
+ */
+export function greaterThanPattern(n: number): string {
+  const digits = String(n);
+  const alternatives = [`[1-9][0-9]{${digits.length},}`];
+  for (let i = 0; i < digits.length; i++) {
+    const d = Number(digits[i]);
+    if (d === 9) continue;
+    const rest = digits.length - i - 1;
+    alternatives.push(`${digits.slice(0, i)}[${d + 1}-9]${rest > 0 ? `[0-9]{${rest}}` : ''}`);
+  }
+  return `^0*(?:${alternatives.join('|')})$`;
+}
+
+function tooLarge(max: number): Json {
+  return {
+    match: [{ header_regexp: { 'Content-Length': { pattern: greaterThanPattern(max) } } }],
+    handle: [{ handler: 'static_response', status_code: 413, headers: { Connection: ['close'] } }],
+    terminal: true,
+  };
+}
+
+function paused(app: string): Json[] {
+  return [{
+    handler: 'static_response',
+    status_code: 503,
+    headers: { 'Retry-After': ['60'], 'Content-Type': ['text/plain; charset=utf-8'] },
+    body: `${app} is paused\n`,
+  }];
+}
+
+function proxied(port: number): Json[] {
+  if (!isPort(port)) refuse(port, 'an upstream port');
+  // Caddy passes Host and sets X-Forwarded-For/-Proto itself; X-Real-IP is nginx's habit.
+  return [{
+    handler: 'reverse_proxy',
+    upstreams: [{ dial: `127.0.0.1:${port}` }],
+    headers: { request: { set: { 'X-Real-Ip': ['{http.request.remote.host}'] } } },
+  }];
+}
+
+/**
+ * A static root served as nginx serves it: hop3's own files and every dotfile or dot-directory
+ * answer 404. The path matchers see the decoded request path before it is cleaned: a dot
+ * segment that survives cleaning was in it, so matching the substring `/.` catches every
+ * spelling of one. `hide` is a second line: it checks the file Caddy would open, after the path
+ * is cleaned and joined. Its patterns are rooted at the root, since a bare `.*` would hide
+ * everything under a HOP3_HOME such as `~/.hop3`. Links are checked before a root is loaded
+ * (static-root-links.ts): Caddy follows them all.
+ */
+function protectedFiles(prefix: string, root: string, before: Json[]): Json[] {
+  guard(root, PATH_SAFE, 'a static root');
+  return [
+    { match: [{ path: SPEC_FILE_NAMES.map((n) => `${prefix}${n}`) }], handle: [notFound()], terminal: true },
+    { match: [{ path: ['*/.*'] }], handle: [notFound()], terminal: true },
+    {
+      handle: [...before, {
+        handler: 'file_server',
+        root,
+        hide: [join(root, '.*'), ...SPEC_FILE_NAMES.map((n) => join(root, n))],
+        index_names: ['index.html', 'index.htm'],
+      }],
+      terminal: true,
+    },
+  ];
+}
+
+const staticSite = (root: string): Json[] => [{ handler: 'subroute', routes: protectedFiles('/', root, []) }];
+
+/**
+ * `[static] paths`: a prefix served from a directory of the release, as nginx's `alias` does
+ * (`/static/app.css` is `<root>/app.css`), with the static site's protections, and a
+ * Cache-Control max-age on what it finds (2xx and 3xx, as nginx's `expires`).
+ */
+function staticPathRoute(prefix: string, root: string, maxAge: number): Json {
+  guard(prefix, PREFIX_SAFE, 'a [static] paths prefix');
+  if (!Number.isInteger(maxAge) || maxAge < 0) refuse(maxAge, 'a [static] max-age');
+  const before: Json[] = [
+    { handler: 'rewrite', strip_path_prefix: prefix.slice(0, -1) },
+    { handler: 'headers', response: { set: { 'Cache-Control': [`max-age=${maxAge}`] }, require: { status_code: [2, 3] } } },
+  ];
+  return { match: [{ path: [`${prefix}*`] }], handle: [{ handler: 'subroute', routes: protectedFiles(prefix, root, before) }], terminal: true };
+}
+
+function siteRoute(site: ProxySite): Json {
+  guard(site.app, APP_SAFE, 'an app name');
+  if (site.serverNames.length === 0) refuse(site.serverNames, `the server names of ${site.app}`);
+  const hosts = site.serverNames.map((n) => guard(n, HOST_SAFE, `a server name of ${site.app}`));
+  const t = site.target;
+  const main = t.protocol === 'paused' ? paused(site.app) : t.protocol === 'file' ? staticSite(t.root) : proxied(t.port);
+  if (!Number.isInteger(site.maxBodyBytes) || site.maxBodyBytes < 1) refuse(site.maxBodyBytes, `the max body size of ${site.app}`);
+  // A paused app serves nothing of its own, files included.
+  const paths = t.protocol === 'paused' ? [] : site.staticPaths.map((p) => staticPathRoute(p.prefix, p.root, site.staticMaxAge));
+  const handle: Json[] = [
+    // request_body caps what is read (a chunked body too); a body past it fails the proxied
+    // request with 502 in Caddy 2.6, so a declared Content-Length over it gets 413 up front.
+    { handler: 'request_body', max_size: site.maxBodyBytes },
+    { handler: 'subroute', routes: [tooLarge(site.maxBodyBytes), ...paths, { handle: main, terminal: true }] },
+  ];
+  return { '@id': `hop3-site-${site.app}`, match: [{ host: hosts }], handle, terminal: true };
+}
+
+/** Pure: the whole config for these sites, in app order so equal inputs give equal configs. */
+export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): CaddyDesired {
+  guard(settings.adminSocket, PATH_SAFE, 'the admin socket');
+  guard(settings.storageDir, PATH_SAFE, 'the storage directory');
+  if (!isPort(settings.httpPort)) refuse(settings.httpPort, 'the HTTP port');
+  const sorted = [...sites].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
+  const routes: Json[] = sorted.map(siteRoute);
+  // A name no app has gets 404, like the nginx master's default server.
+  routes.push({ handle: [notFound()], terminal: true });
+  const config: CaddyConfig = {
+    admin: { listen: `unix/${settings.adminSocket}`, config: { persist: false } },
+    storage: { module: 'file_system', root: settings.storageDir },
+    apps: {
+      http: {
+        servers: {
+          [SERVER_NAME]: {
+            listen: [`:${settings.httpPort}`],
+            // TLS is not Caddy's to decide: certificates are hop3's resources.
+            automatic_https: { disable: true },
+            routes,
+          },
+        },
+      },
+    },
+  };
+  const staticRoots = sorted.flatMap((s) => [
+    ...(s.target.protocol === 'file' ? [s.target.root] : []),
+    ...(s.target.protocol === 'paused' ? [] : s.staticPaths.map((p) => p.root)),
+  ]);
+  return { config, staticRoots };
+}
+
+/**
+ * JSON with keys sorted at every level: the form configs are compared and written in. Compact,
+ * it is the form Caddy's admin endpoint answers in (Go sorts map keys), so a loaded config that
+ * was not changed can be recognized without parsing it.
+ */
+export function canonicalJson(value: Json | undefined, indent: 2 | 0 = 2): string {
+  const text = JSON.stringify(sortKeys(value ?? null), null, indent || undefined);
+  // Go's encoder writes these as \u escapes; the compact form is compared with its output.
+  return indent ? text : text.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function sortKeys(value: Json): Json {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: { [key: string]: Json } = {};
+    for (const k of Object.keys(value).sort()) out[k] = sortKeys(value[k]!);
+    return out;
+  }
+  return value;
+}
