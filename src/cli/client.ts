@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { defaultHome } from '../config.js';
-import { Hop3Error } from '../lib/errors.js';
+import { Hop3Error, remoteError } from '../lib/errors.js';
 import { METHOD_HEADER } from '../server/rpc-limits.js';
 
 export interface ClientConfig {
@@ -29,7 +29,7 @@ let nextId = 1;
 /** `signal` drops the request (a client that gives up waiting must not be held by it). */
 export async function call<T = unknown>(cfg: ClientConfig, method: string, params: object = {}, opts: { signal?: AbortSignal } = {}): Promise<T> {
   if (!cfg.token) {
-    throw new Hop3Error('user', 'NO_TOKEN', 'no API token', { hint: 'set HOP3_TOKEN, or run as a user who can read $HOP3_HOME/secrets/admin-token' });
+    throw new Hop3Error('NO_TOKEN', 'no API token', { hint: 'set HOP3_TOKEN, or run as a user who can read $HOP3_HOME/secrets/admin-token' });
   }
   let res: Response;
   try {
@@ -41,16 +41,16 @@ export async function call<T = unknown>(cfg: ClientConfig, method: string, param
       signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(600_000)]) : AbortSignal.timeout(600_000),
     });
   } catch (err) {
-    throw new Hop3Error('operational', 'API_UNREACHABLE', `cannot reach hop3-server at ${cfg.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`, {
+    throw new Hop3Error('API_UNREACHABLE', `cannot reach hop3-server at ${cfg.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`, {
       hint: 'is `hop3-server serve` running? set HOP3_API_URL if it listens elsewhere',
     });
   }
   const body = (await res.json().catch(() => null)) as { result?: T; error?: { code: number; message: string; data?: { code?: string; category?: string; hint?: string; details?: unknown } } } | null;
-  if (!body) throw new Hop3Error('operational', 'API_BAD_ANSWER', `hop3-server answered HTTP ${res.status} without JSON-RPC`);
+  if (!body) throw new Hop3Error('API_BAD_ANSWER', `hop3-server answered HTTP ${res.status} without JSON-RPC`);
   if (body.error) {
     const d = body.error.data ?? {};
     const category = d.category === 'operational' || d.category === 'internal' ? d.category : 'user';
-    throw new Hop3Error(category, d.code ?? `RPC_${body.error.code}`, body.error.message, { hint: d.hint, details: d.details });
+    throw remoteError(d.code ?? `RPC_${body.error.code}`, category, body.error.message, { hint: d.hint, details: d.details });
   }
   return body.result as T;
 }

@@ -32,7 +32,7 @@ export const repoPath = (layout: Layout, app: string) => join(layout.app(app), '
 /** Every value in the hook is a path, URL or name hop3 produced; refuse anything a shell would read. */
 function shellSafe(value: string): string {
   if (!/^[A-Za-z0-9._/:-]+$/.test(value)) {
-    throw new Hop3Error('internal', 'UNSAFE_HOOK_VALUE', `refusing to write ${JSON.stringify(value)} into a git hook`);
+    throw new Hop3Error('UNSAFE_HOOK_VALUE', `refusing to write ${JSON.stringify(value)} into a git hook`);
   }
   return `'${value}'`;
 }

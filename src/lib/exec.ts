@@ -37,7 +37,7 @@ export class ExecError extends Hop3Error {
   readonly output: string;
 
   constructor(command: string[], exitCode: number | undefined, output: string, reason: string) {
-    super('operational', 'EXEC_FAILED', `${command[0]} ${reason}`, {
+    super('EXEC_FAILED', `${command[0]} ${reason}`, {
       details: { command, exitCode, output: output.slice(-4000) },
     });
     this.command = command;

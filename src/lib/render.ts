@@ -17,7 +17,7 @@ function guard(pattern: RegExp, format: string) {
     const s = String(value);
     // A variable the caller forgot reaches a filter as undefined, which would be written as the word.
     if (value === undefined || value === null || !pattern.test(s)) {
-      refusal = new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(s)} into a ${format} file`);
+      refusal = new Hop3Error('UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(s)} into a ${format} file`);
       throw refusal;
     }
     return s;

@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { asHop3Error } from '../lib/errors.js';
+import { asHop3Error, isTerminal } from '../lib/errors.js';
 import type { DeployStep } from '../lifecycle/machine.js';
 import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
@@ -22,16 +22,6 @@ const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
   'apply-site': 'switching',
   'remove-unit': 'retiring',
 };
-
-/**
- * Failures that are the release's own (its build, release command, processes, health check,
- * or a site nginx refuses) fail it; anything else (nginx or the emperor unreachable, a full
- * disk) is retried with backoff and the rollout goes on once the machine recovers.
- */
-const RELEASE_FAULTS = new Set(['RELEASE_CANCELLED', 'UNSAFE_CONFIG_VALUE', 'EXEC_FAILED', 'BUILDER_NONE', 'BUILDER_UNKNOWN', 'HEALTH_CHECK_FAILED', 'PROCESS_CRASHING', 'NGINX_CONFIG_REJECTED', 'SPEC_INVALID',
-  // a build command made a link or a static root out of the app
-  'APP_LINK_OUTSIDE', 'APP_PATH_OUTSIDE', 'APP_FILE_SPECIAL', 'APP_STATIC_NOT_DIRECTORY']);
-const releaseFault = (err: unknown) => RELEASE_FAULTS.has(asHop3Error(err).code);
 
 /** Passes that may run at once (each app one at a time); its builds are limited separately. */
 const PASS_CONCURRENCY = 16;
@@ -167,7 +157,7 @@ export class Reconciler {
     } catch (err) {
       // A release whose configs cannot be rendered never goes live; anything else is retried.
       const target = app && targetRelease(app, (v) => store.getRelease(name, v));
-      if (!app || !target || target.status === 'live' || !releaseFault(err)) throw err;
+      if (!app || !target || target.status === 'live' || !isTerminal(err)) throw err;
       this.failRelease(app, target.version, err);
       return;
     }
@@ -208,7 +198,7 @@ export class Reconciler {
     this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? asHop3Error(failure).message : null });
     if (!app) return;
 
-    if (failure && rolling && releaseFault(failure)) {
+    if (failure && rolling && isTerminal(failure)) {
       this.failRelease(app, rolling.version, failure);
       this.status(app, desired, observed, asHop3Error(failure).message);
       return;

@@ -39,7 +39,7 @@ const APP_SAFE = /^[a-z0-9][a-z0-9-]*$/;
 const PREFIX_SAFE = /^\/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*$/;
 
 function refuse(value: unknown, what: string): never {
-  throw new Hop3Error('internal', 'UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(value)} into a Caddy config as ${what}`, {
+  throw new Hop3Error('UNSAFE_CONFIG_VALUE', `refusing to write ${JSON.stringify(value)} into a Caddy config as ${what}`, {
     hint: 'names and paths are validated long before rendering; this one got past that check, so nothing was rendered',
   });
 }
