@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { APP_NAME_PATTERN } from '../manifest/index.js';
 import { ensureRepo, pushLockPath, repoPath } from '../git/repo.js';
 import { execStats } from '../lib/exec.js';
