@@ -10,7 +10,7 @@ import { plan } from './plan.js';
 import { ProbeBook } from './probes.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
-import { WorkQueue } from './work-queue.js';
+import { WorkQueue, type PassOutcome } from './work-queue.js';
 import type { ReconcilerDeps } from './deps.js';
 
 const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
@@ -27,6 +27,13 @@ const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
 const PASS_CONCURRENCY = 16;
 /** The long, heavy actions: HOP3_DEPLOY_CONCURRENCY of them at a time, across apps. */
 const HEAVY: ReadonlySet<Action['type']> = new Set(['build', 'release-phase']);
+
+/**
+ * A pass that leaves an app Progressing (it acted, or a process is not up yet) looks again this
+ * soon: the change it waits for (a respawn, a readiness flip) may already have been signalled
+ * before the pass ran, so no trigger would come.
+ */
+const PROGRESSING_REQUEUE_MS = 500;
 
 /** Figures of the last pass, for tests and benchmarks. */
 export interface PassResult {
@@ -148,7 +155,7 @@ export class Reconciler {
     return { desired, observed, plan: plan(desired, observed) };
   }
 
-  private async pass(name: string): Promise<void> {
+  private async pass(name: string): Promise<PassOutcome> {
     const { store, lifecycles, log } = this.d;
     const app = store.getApp(name);
     let run;
@@ -217,7 +224,8 @@ export class Reconciler {
     // A new release that passed its health check starts with a clean slate: what requests got
     // through to the old one says nothing about it.
     if (p.rollout || desired.state !== 'running') this.probes.forget(name);
-    this.status(app, desired, observed, null, p.actions.length > 0);
+    const health = this.status(app, desired, observed, null, p.actions.length > 0);
+    return health === 'Progressing' ? { requeueAfter: PROGRESSING_REQUEUE_MS } : undefined;
   }
 
   /**
@@ -275,7 +283,7 @@ export class Reconciler {
    * Record what the pass saw and did; `app` is the record the pass started from. `complete`:
    * the pass saw the desired state through (not a build that a rollout pass still follows).
    */
-  private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false, complete = true): void {
+  private status(app: AppRecord, desired: DesiredApp, observed: ObservedApp, error: string | null, acted = false, complete = true): Health {
     // A pass that changed nothing (the common, converged case) reads nothing more.
     const changed = acted || error !== null;
     const fresh = changed ? (this.d.store.getApp(app.name) ?? app) : app;
@@ -315,6 +323,7 @@ export class Reconciler {
     };
     const same = (Object.keys(next) as (keyof typeof next)[]).every((k) => fresh[k] === next[k]);
     if (!same) this.d.store.setStatus(app.name, next);
+    return health;
   }
 
   private processHealth(desired: DesiredApp, observed: ObservedApp, acted: boolean): Health {

@@ -7,8 +7,17 @@ interface Slot {
   dirty: false | 'notice' | 'force';
   failures: number;
   retry: NodeJS.Timeout | null;
+  /** A pass asked to be run again after a while (it left the key converging). */
+  requeue: NodeJS.Timeout | null;
   waiters: (() => void)[];
 }
+
+/**
+ * What a pass returns: nothing when the key is converged (the next trigger will say when to
+ * look again), or how soon to look again when it is still converging. A pass that throws is
+ * retried with backoff.
+ */
+export type PassOutcome = { requeueAfter?: number } | void;
 
 export interface WorkQueueOptions {
   concurrency: number;
@@ -32,11 +41,11 @@ export interface TriggerOptions {
 export class WorkQueue {
   private readonly queue: PQueue;
   private readonly slots = new Map<string, Slot>();
-  private readonly worker: (key: string) => Promise<void>;
+  private readonly worker: (key: string) => Promise<PassOutcome>;
   private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
   private closed = false;
 
-  constructor(worker: (key: string) => Promise<void>, opts: WorkQueueOptions) {
+  constructor(worker: (key: string) => Promise<PassOutcome>, opts: WorkQueueOptions) {
     this.worker = worker;
     this.opts = { baseDelayMs: 1000, maxDelayMs: 60_000, ...opts };
     this.queue = new PQueue({ concurrency: opts.concurrency });
@@ -45,7 +54,7 @@ export class WorkQueue {
   private slot(key: string): Slot {
     let s = this.slots.get(key);
     if (!s) {
-      s = { queued: false, running: false, dirty: false, failures: 0, retry: null, waiters: [] };
+      s = { queued: false, running: false, dirty: false, failures: 0, retry: null, requeue: null, waiters: [] };
       this.slots.set(key, s);
     }
     return s;
@@ -67,6 +76,10 @@ export class WorkQueue {
       clearTimeout(s.retry);
       s.retry = null;
     }
+    if (s.requeue) {
+      clearTimeout(s.requeue);
+      s.requeue = null;
+    }
     s.queued = true;
     void this.queue.add(() => this.runPass(key, s));
   }
@@ -77,8 +90,9 @@ export class WorkQueue {
     s.dirty = false;
     const waiters = s.waiters.splice(0);
     let failed = false;
+    let requeueAfter: number | undefined;
     try {
-      await this.worker(key);
+      requeueAfter = (await this.worker(key))?.requeueAfter;
       s.failures = 0;
     } catch (err) {
       failed = true;
@@ -92,13 +106,17 @@ export class WorkQueue {
     }
     const dirty = s.dirty as Slot['dirty']; // set by triggers while the pass ran
     if (dirty === 'force' || (dirty && !failed)) this.enqueue(key, s);
+    else if (requeueAfter !== undefined && !this.closed) s.requeue = setTimeout(() => { s.requeue = null; this.enqueue(key, s); }, requeueAfter);
     else if (!s.queued && !s.running && !s.retry && s.waiters.length === 0) this.slots.delete(key);
   }
 
   /** Stop taking work and wait for the passes in flight. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.slots.values()) if (s.retry) clearTimeout(s.retry);
+    for (const s of this.slots.values()) {
+      if (s.retry) clearTimeout(s.retry);
+      if (s.requeue) clearTimeout(s.requeue);
+    }
     this.queue.clear();
     await this.queue.onIdle();
     for (const s of this.slots.values()) for (const w of s.waiters.splice(0)) w();

@@ -287,4 +287,36 @@ describe('WorkQueue', { timeout: 5000 }, () => {
     await sleep(40);
     expect(passes).toBe(1);
   });
+
+  it('a pass that returns requeueAfter runs again after that delay, without counting as a failure', async () => {
+    const at: number[] = [];
+    const errors: unknown[] = [];
+    const t0 = Date.now();
+    const q = new WorkQueue(async () => {
+      at.push(Date.now() - t0);
+      return at.length < 3 ? { requeueAfter: 30 } : undefined;
+    }, { concurrency: 1, baseDelayMs: 1, onError: (_k, e) => errors.push(e) });
+    await q.trigger('a');
+    await until(() => at.length === 3);
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(28);
+    // The third pass converged: nothing is requeued any more.
+    await sleep(60);
+    expect(at).toHaveLength(3);
+    expect(errors).toEqual([]);
+    await q.close();
+  });
+
+  it('a notice during a requeue delay runs at once, and close() cancels a pending requeue', async () => {
+    let passes = 0;
+    const q = new WorkQueue(async () => {
+      passes++;
+      return { requeueAfter: 60_000 };
+    }, { concurrency: 1 });
+    await q.trigger('a');
+    await q.trigger('a', { respectBackoff: true });
+    expect(passes).toBe(2);
+    await q.close();
+    await sleep(20);
+    expect(passes).toBe(2);
+  });
 });
