@@ -203,7 +203,7 @@ function totalChanges(h: Hop3): number {
 /** Time nginx -t and reloads during convergence (bench-side wrappers of NginxControl's private steps). */
 function instrumentNginx(h: Hop3): { testMs: number; reloadMs: number } {
   const acc = { testMs: 0, reloadMs: 0 };
-  const ctl = h.nginx as unknown as { test(): Promise<void>; reload(): Promise<void> };
+  const ctl = h.proxyServer as unknown as { test(): Promise<void>; reload(): Promise<void> };
   const origTest = ctl.test;
   const origReload = ctl.reload;
   ctl.test = async function (this: unknown) {
@@ -245,14 +245,14 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       HOP3_DEPLOY_CONCURRENCY: CONCURRENCY,
     });
     h = createHop3(config, createLogger('silent'));
-    live = { home, nginxPidfile: join(h.layout.run, 'nginx.pid'), emperorPidfile: h.emperor.pidfile };
+    live = { home, nginxPidfile: join(h.layout.run, 'nginx.pid'), emperorPidfile: join(h.layout.run, 'emperor.pid') };
     const hh = h;
     const nginxTimes = instrumentNginx(hh);
     const mem: Record<string, Record<string, number>> = { created: memory() };
 
     // 1. Real managed servers.
-    await withTimeout(hh.emperor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
-    await withTimeout(hh.nginx.ensureRunning(), START_TIMEOUT_MS, 'nginx start');
+    await withTimeout(hh.supervisor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
+    await withTimeout(hh.proxyServer.ensureRunning(), START_TIMEOUT_MS, 'nginx start');
     mem.started = memory();
 
     // 2. Declare N static sites through the records (as the deploy command, src/commands/deploy.ts, does, minus the upload).
@@ -351,7 +351,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     const statsMs: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t = performance.now();
-      await withTimeout(hh.emperor.stats(), STEP_TIMEOUT_MS, 'emperor stats');
+      await withTimeout(hh.supervisor.stats(), STEP_TIMEOUT_MS, 'emperor stats');
       statsMs.push(performance.now() - t);
     }
     const loadBefore = loadavg()[0]!;
@@ -433,8 +433,8 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     const steps: [string, () => Promise<void> | void][] = h
       ? [
           ['reconciler.close', () => h!.reconciler.close()],
-          ['emperor.stop', () => h!.emperor.stop()],
-          ['nginx.stop', () => h!.nginx.stop()],
+          ['emperor.stop', () => h!.supervisor.stop()],
+          ['nginx.stop', () => h!.proxyServer.stop()],
           ['store.close', () => h!.store.close()],
         ]
       : [];

@@ -8,6 +8,8 @@ export interface Config {
   listen: { host: string; port: number };
   httpPort: number;
   domain: string;
+  /** The proxy that publishes apps: a proxy plugin's name. */
+  proxy: string;
   /** `embedded`: hop3 runs its own nginx master; `system`: it writes into the system nginx. */
   nginxMode: 'embedded' | 'system';
   systemNginxDir: string;
@@ -53,6 +55,7 @@ export const SETTINGS = [
   ['HOP3_LISTEN', 'address of the JSON-RPC API', '127.0.0.1:8000'],
   ['HOP3_HTTP_PORT', 'port nginx listens on for apps (the embedded master, or the server blocks written for the system nginx)', '80'],
   ['HOP3_DOMAIN', 'apps are also served at <app>.<HOP3_DOMAIN>', 'localhost'],
+  ['HOP3_PROXY', 'the proxy that publishes apps: `nginx` or `caddy`', 'nginx'],
   ['HOP3_NGINX', '`embedded` (own nginx master) or `system` (the system nginx, checked with `nginx -T`, reloaded with `nginx -s reload`)', 'embedded'],
   ['HOP3_NGINX_SYSTEM_DIR', 'include directory hop3 writes server blocks into when HOP3_NGINX=system', '/etc/nginx/sites-enabled'],
   ['HOP3_NGINX_BIN', 'nginx binary', 'nginx'],
@@ -123,6 +126,8 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
   if (!isAbsolute(home) || !SAFE_PATH.test(home)) {
     throw userError('CONFIG_INVALID', `HOP3_HOME=${home} must be an absolute path of letters, digits, '.', '_', '-' and '/'`);
   }
+  const proxy = env.HOP3_PROXY || 'nginx';
+  if (!/^[a-z][a-z0-9-]*$/.test(proxy)) throw userError('CONFIG_INVALID', `HOP3_PROXY=${proxy} is not a proxy name`);
   const nginxMode = env.HOP3_NGINX || 'embedded';
   if (nginxMode !== 'embedded' && nginxMode !== 'system') {
     throw userError('CONFIG_INVALID', `HOP3_NGINX=${nginxMode} must be 'embedded' or 'system'`);
@@ -159,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     listen: parseHostPort(env.HOP3_LISTEN || '127.0.0.1:8000', 'HOP3_LISTEN'),
     httpPort: int(env, 'HOP3_HTTP_PORT', 80, 1, 65535),
     domain,
+    proxy,
     nginxMode,
     systemNginxDir,
     nginxBin: env.HOP3_NGINX_BIN || 'nginx',

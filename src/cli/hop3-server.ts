@@ -6,8 +6,6 @@ import { asHop3Error } from '../lib/errors.js';
 import { ensureLayout, layoutOf } from '../lib/layout.js';
 import { createLogger } from '../lib/logger.js';
 import { loadPlugins } from '../plugins/registry.js';
-import { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
-import { NginxControl } from '../plugins/proxies/nginx/master.js';
 import { serve } from '../server/daemon.js';
 import { ensureAdminToken } from '../server/token.js';
 import { addKey, authorizedKeysPath, listKeys, removeKey } from '../git/authorized-keys.js';
@@ -22,7 +20,7 @@ function context() {
   return { config, log, layout };
 }
 
-program.command('serve').description('run the daemon: API, reconcile loop, uWSGI emperor and nginx').action(async () => {
+program.command('serve').description('run the daemon: API, reconcile loop, uWSGI emperor and the proxy (HOP3_PROXY)').action(async () => {
   const { config, log } = context();
   await serve(config, log);
 });
@@ -59,11 +57,11 @@ program.command('setup')
     }
   });
 
-program.command('halt').description('stop the uWSGI emperor (and every app) and the embedded nginx').action(async () => {
+program.command('halt').description('stop the uWSGI emperor (and every app) and the proxy hop3 runs').action(async () => {
   const { config, log, layout } = context();
-  const ctx = { config, layout, log };
-  await new EmperorControl(ctx).stop();
-  await new NginxControl(ctx).stop();
+  const plugins = loadPlugins({ config, layout, log });
+  await plugins.supervisor.stop();
+  await plugins.proxy.server.stop();
 });
 
 const sshKey = program.command('ssh-key').description('SSH keys allowed to git push (USER@HOST:APP)');

@@ -1,4 +1,5 @@
-import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy } from './types.js';
+import { userError } from '../lib/errors.js';
+import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
 import pythonBuilder from './builders/python/index.js';
 import staticBuilder from './builders/static/index.js';
 import uwsgiDeployer from './deployers/uwsgi/index.js';
@@ -12,14 +13,21 @@ export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, uwsgiDepl
 export interface Plugins {
   builders: Builder[];
   deployers: Deployer[];
+  /** The proxy HOP3_PROXY names. */
   proxy: Proxy;
+  /** The server that runs units (one deployer brings it). */
+  supervisor: UnitSupervisor;
   oses: OsPlugin[];
 }
 
 export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLUGINS): Plugins {
   const all: Plugin[] = factories.map((f) => f(ctx));
   const of = <K extends Plugin['kind']>(kind: K) => all.filter((p): p is Extract<Plugin, { kind: K }> => p.kind === kind);
-  const proxy = of('proxy')[0];
-  if (!proxy) throw new Error('no proxy plugin registered');
-  return { builders: of('builder'), deployers: of('deployer'), proxy, oses: of('os') };
+  const proxies = of('proxy');
+  if (proxies.length === 0) throw new Error('no proxy plugin registered');
+  const proxy = proxies.find((p) => p.name === ctx.config.proxy);
+  if (!proxy) throw userError('CONFIG_INVALID', `HOP3_PROXY=${ctx.config.proxy} names no proxy hop3 has; it has ${proxies.map((p) => p.name).join(', ')}`);
+  const supervisor = of('deployer').find((d) => d.supervisor)?.supervisor;
+  if (!supervisor) throw new Error('no deployer brings a unit supervisor');
+  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os') };
 }

@@ -57,10 +57,29 @@ export interface Unit {
   files: UnitFile[];
 }
 
+/** What the process supervisor says about one running unit. */
+export interface UnitStatus {
+  pid: number;
+  /** Times the supervisor restarted it after it died: a rise hop3 did not cause is drift. */
+  respawns: number;
+  ready: boolean;
+  /** It keeps dying and the supervisor has given up on it for now. */
+  cursed: boolean;
+}
+
+/** The server that runs units (the uWSGI emperor): a host resource, asked what runs. */
+export interface UnitSupervisor extends HostServer {
+  /** Status of every unit it runs, by its config file's name. Cheap: no process is spawned. */
+  stats(timeoutMs?: number): Promise<Map<string, UnitStatus>>;
+  stop(): Promise<void>;
+}
+
 export interface Deployer {
   kind: 'deployer';
   name: string;
   accept(artifact: BuildArtifact): boolean;
+  /** The server that runs this deployer's units, when it needs one. */
+  supervisor?: UnitSupervisor;
   /** Pure: the units a release needs and where the proxy should point. */
   plan(release: ReleaseRecord, ctx: { restartCount: number }): { units: Unit[]; info: DeploymentInfo | null };
 }
@@ -79,9 +98,22 @@ export interface ProxySite {
   maxBodyBytes: number;
 }
 
+/**
+ * The proxy's running server: a site is activated only after the real tool accepted it, and
+ * what it loaded is observed, not assumed from the files.
+ */
+export interface ProxyServer extends HostServer, LoadedConfig {
+  /** Write (or with null, remove) a site and make the running server load it. */
+  apply(path: string, content: string | null): Promise<void>;
+  /** Resolves once requests taken by earlier configurations have finished (or after a bound). */
+  drained(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface Proxy {
   kind: 'proxy';
   name: string;
+  server: ProxyServer;
   /** Pure rendering of one app's site. */
   render(site: ProxySite): string;
   /** Path of an app's site file. */

@@ -2,9 +2,8 @@ import type { Config } from '../config.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
-import type { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
-import type { NginxControl } from '../plugins/proxies/nginx/master.js';
 import type { Plugins } from '../plugins/registry.js';
+import type { ProxyServer, UnitSupervisor } from '../plugins/types.js';
 import type { Store } from '../store/store.js';
 
 /** What the reconciler and the executor it drives are given: one context, passed in. */
@@ -13,8 +12,8 @@ export interface ReconcilerDeps {
   layout: Layout;
   store: Store;
   plugins: Plugins;
-  nginx: NginxControl;
-  emperor: EmperorControl;
+  proxyServer: ProxyServer;
+  supervisor: UnitSupervisor;
   lifecycles: Lifecycles;
   log: Logger;
 }

@@ -138,7 +138,7 @@ export const HEALTH_BODY_LIMIT = 64 * 1024;
 
 /** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */
 async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
-  const stats = await ctx.emperor.stats(1000).catch(() => null);
+  const stats = await ctx.supervisor.stats(1000).catch(() => null);
   return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
 }
 
@@ -212,7 +212,7 @@ function enableUnit(layout: Layout, unit: string): void {
  * tick; a stats request is such an event.
  */
 function pokeEmperor(ctx: ExecContext): void {
-  ctx.emperor.stats(1000).catch(() => undefined);
+  ctx.supervisor.stats(1000).catch(() => undefined);
 }
 
 /**
@@ -304,13 +304,13 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       return;
     case 'remove-unit':
       // Requests nginx still proxies to the retiring release finish first.
-      await ctx.nginx.drained();
+      await ctx.proxyServer.drained();
       ctx.knownPids.delete(action.unit);
       return removeUnit(ctx.layout, action.unit);
     case 'await-healthy':
       return awaitHealthy(ctx, action.version, action.check);
     case 'apply-site':
-      return ctx.nginx.apply(action.path, action.content);
+      return ctx.proxyServer.apply(action.path, action.content);
     case 'mark-live':
       return markLive(ctx, action.version);
     case 'ack-restart':

@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { linksTo, type Layout } from '../lib/layout.js';
-import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
-import type { LoadedConfig } from '../plugins/types.js';
+import type { LoadedConfig, UnitStatus } from '../plugins/types.js';
 import type { DesiredApp, ObservedApp, ObservedUnit, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 
@@ -49,7 +48,7 @@ export interface ObserveDeps {
   available: UnitDirectory;
   enabled: UnitDirectory;
   /** Vassal states from the emperor, or UNKNOWN when it cannot be asked. */
-  vassals: Map<string, VassalStatus> | Unknown;
+  vassals: Map<string, UnitStatus> | Unknown;
   /** Last known master pid per unit; first sightings set it. */
   knownPids: Map<string, number>;
   /** What the proxy's running server loaded. */

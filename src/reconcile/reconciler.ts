@@ -1,7 +1,7 @@
 import PQueue from 'p-queue';
 import { asHop3Error, isTerminal } from '../lib/errors.js';
 import type { DeployStep } from '../lifecycle/machine.js';
-import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
+import type { UnitStatus } from '../plugins/types.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
 import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
@@ -55,7 +55,7 @@ export class Reconciler {
   private readonly reported = new Map<string, Set<string>>();
   /** Rendered desired state per app, reused while the records behind it are unchanged. */
   private readonly desiredCache = new Map<string, { key: string; desired: DesiredApp }>();
-  private vassalCache: { at: number; value: Promise<Map<string, VassalStatus> | Unknown> } | null = null;
+  private vassalCache: { at: number; value: Promise<Map<string, UnitStatus> | Unknown> } | null = null;
   readonly lastPass = new Map<string, PassResult>();
   /** The rollout in flight per app, so cancelling its release stops it. */
   private readonly rollouts = new Map<string, { version: number; abort: AbortController }>();
@@ -119,10 +119,10 @@ export class Reconciler {
   }
 
   /** One stats read shared by the passes of the same moment. */
-  private vassals(): Promise<Map<string, VassalStatus> | Unknown> {
+  private vassals(): Promise<Map<string, UnitStatus> | Unknown> {
     const now = Date.now();
     if (!this.vassalCache || now - this.vassalCache.at > 100) {
-      this.vassalCache = { at: now, value: this.d.emperor.stats().catch(() => UNKNOWN) };
+      this.vassalCache = { at: now, value: this.d.supervisor.stats().catch(() => UNKNOWN) };
     }
     return this.vassalCache.value;
   }
@@ -151,7 +151,7 @@ export class Reconciler {
   /** Plan one app without acting (used by tests and the benchmark). */
   async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const desired = app ? this.desired(app) : this.nothing(name);
-    const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids, proxy: this.d.nginx });
+    const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids, proxy: this.d.proxyServer });
     return { desired, observed, plan: plan(desired, observed) };
   }
 

@@ -1,7 +1,6 @@
 import type { DriftFinding } from '../store/drift.js';
 import type { DesiredState, HealPolicy, ReleaseRecord } from '../store/types.js';
-import type { Unit } from '../plugins/types.js';
-import type { VassalStatus } from '../plugins/deployers/uwsgi/emperor.js';
+import type { Unit, UnitStatus } from '../plugins/types.js';
 
 export type { DriftFinding };
 
@@ -38,7 +37,7 @@ export interface ObservedUnit {
   present: boolean;
   enabled: boolean;
   /** null: the emperor does not list it; UNKNOWN: the emperor could not be asked. */
-  process: (VassalStatus & { restartedFrom: number | null }) | null | Unknown;
+  process: (UnitStatus & { restartedFrom: number | null }) | null | Unknown;
 }
 
 /** What is really on the machine for one app. */

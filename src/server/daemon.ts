@@ -37,7 +37,7 @@ async function stopLeftoverAppCommands(h: Hop3): Promise<void> {
 }
 
 /**
- * `hop3-server serve`: start (or adopt) the emperor and nginx, serve the API, reconcile.
+ * `hop3-server serve`: start (or adopt) the unit supervisor and the proxy, serve the API, reconcile.
  * On SIGTERM/SIGINT it stops taking work, interrupts rollouts in flight (they resume at the next
  * start) and leaves apps running.
  */
@@ -51,18 +51,18 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   writeFileSync(pidfile, `${process.pid}\n`);
   const token = ensureAdminToken(h.layout);
 
-  // nginx first: when it cannot start (its port taken) the daemon stops before starting
+  // The proxy first: when it cannot start (its port taken) the daemon stops before starting
   // anything else, and leaves nothing running behind it.
-  let nginx, emperor;
+  let proxy, supervisor;
   try {
-    nginx = await h.nginx.ensureRunning();
-    emperor = await h.emperor.ensureRunning();
+    proxy = await h.proxyServer.ensureRunning();
+    supervisor = await h.supervisor.ensureRunning();
   } catch (err) {
     h.store.close();
     rmSync(pidfile, { force: true });
     throw err;
   }
-  log.info({ emperor, nginx, home: config.home }, 'managed servers ready');
+  log.info({ [h.supervisor.resource]: supervisor, [h.proxyServer.resource]: proxy, proxyName: h.plugins.proxy.name, home: config.home }, 'managed servers ready');
   warnIfEphemeral(config, log);
 
   cancelOrphanedPushes(h);

@@ -8,9 +8,8 @@ import { TEMPLATES_DIR } from '../lib/paths.js';
 import { KeyedMutex } from '../lib/keyed-mutex.js';
 import { asHop3Error } from '../lib/errors.js';
 import { Lifecycles } from '../lifecycle/lifecycles.js';
-import { EmperorControl } from '../plugins/deployers/uwsgi/emperor.js';
-import { NginxControl } from '../plugins/proxies/nginx/master.js';
 import { loadPlugins, type Plugins } from '../plugins/registry.js';
+import type { ProxyServer, UnitSupervisor } from '../plugins/types.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { Store } from '../store/store.js';
 
@@ -21,8 +20,10 @@ export interface Hop3 {
   log: Logger;
   store: Store;
   plugins: Plugins;
-  nginx: NginxControl;
-  emperor: EmperorControl;
+  /** The proxy's running server (HOP3_PROXY). */
+  proxyServer: ProxyServer;
+  /** The server that runs app processes. */
+  supervisor: UnitSupervisor;
   lifecycles: Lifecycles;
   reconciler: Reconciler;
   /** Serializes deploys per app: a second one waits until the first is live or failed. */
@@ -42,10 +43,10 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   const store = new Store(layout.db);
   const pctx = { config, layout, log };
   const plugins = loadPlugins(pctx);
-  const nginx = new NginxControl(pctx);
-  const emperor = new EmperorControl(pctx);
+  const { supervisor } = plugins;
+  const proxyServer = plugins.proxy.server;
   const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
-  const reconciler = new Reconciler({ config, layout, store, plugins, nginx, emperor, lifecycles, log: log.child({ component: 'reconcile' }) });
-  return { config, layout, log, store, plugins, nginx, emperor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
+  const reconciler = new Reconciler({ config, layout, store, plugins, proxyServer, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
+  return { config, layout, log, store, plugins, proxyServer, supervisor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
 }
 

@@ -69,7 +69,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     if (polling) return;
     polling = true;
     try {
-      const stats = await h.emperor.stats(1000);
+      const stats = await h.supervisor.stats(1000);
       const byApp = new Map<string, string>();
       for (const [id, v] of stats) {
         const app = parseUnitName(id.replace(/\.ini$/, ''))?.app;
@@ -88,13 +88,13 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     }
   }, 250);
 
-  const stopSupervising = superviseHostServers(h, [h.emperor, h.nginx]);
+  const stopSupervising = superviseHostServers(h, [h.supervisor, h.proxyServer]);
   const stopProber = startProber(h);
 
   const resync = setInterval(async () => {
     try {
-      await h.emperor.ensureRunning();
-      await h.nginx.ensureRunning();
+      await h.supervisor.ensureRunning();
+      await h.proxyServer.ensureRunning();
     } catch (err) {
       log.error({ err }, 'could not restart a managed server');
     }

@@ -109,4 +109,11 @@ describe('plugins', () => {
   it('loadPlugins refuses a registry without a proxy', () => {
     expect(() => loadPlugins(ctx, PLUGINS.filter((f) => f(ctx).kind !== 'proxy'))).toThrow(/proxy/);
   });
+
+  it('loadPlugins takes the proxy HOP3_PROXY names, and names the ones it has when there is none of that name', () => {
+    const other = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_PROXY: 'traefik' }, 0);
+    expect(() => loadPlugins({ ...ctx, config: other })).toThrow(/HOP3_PROXY=traefik names no proxy hop3 has; it has nginx/);
+    expect(loadPlugins(ctx).proxy.name).toBe('nginx');
+    expect(loadPlugins(ctx).supervisor.resource).toBe('emperor');
+  });
 });

@@ -4,23 +4,17 @@ import { spawnDetached } from '../../../lib/exec.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { livePid } from '../../../lib/pidfile.js';
 import { operationalError } from '../../../lib/errors.js';
-import type { HostServer, PluginContext } from '../../types.js';
+import type { PluginContext, UnitStatus, UnitSupervisor } from '../../types.js';
 import { stopOrphanAppProcesses } from './orphan-processes.js';
 
 /** What the emperor says about one vassal. */
-export interface VassalStatus {
-  pid: number;
-  /** Times the emperor restarted it after it died: a rise hop3 did not cause is drift. */
-  respawns: number;
-  ready: boolean;
-  cursed: boolean;
-}
+export type VassalStatus = UnitStatus;
 
 /**
  * hop3's own uWSGI emperor, started detached so that it (and the apps) outlive hop3-server.
  * Its stats socket is how hop3 observes vassal processes without spawning anything.
  */
-export class EmperorControl implements HostServer {
+export class EmperorControl implements UnitSupervisor {
   readonly resource = 'emperor';
   readonly uses = 'units' as const;
   private readonly ctx: PluginContext;

@@ -4,6 +4,7 @@ import type { ProcessSpec } from '../../../manifest/types.js';
 import type { ReleaseRecord } from '../../../store/types.js';
 import type { Deployer, DeploymentInfo, PluginContext, Unit } from '../../types.js';
 import { unitName } from '../unit-name.js';
+import { EmperorControl } from './emperor.js';
 
 /** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
@@ -17,6 +18,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
   return {
     kind: 'deployer',
     name: 'uwsgi',
+    supervisor: new EmperorControl(ctx),
     accept: (artifact) => artifact.kind === 'virtualenv',
     plan(release: ReleaseRecord, { restartCount }) {
       const artifactDir = join(layout.home, release.artifact!.dir);

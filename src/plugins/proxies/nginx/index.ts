@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { accountIds, workerAccount } from '../../../lib/accounts.js';
 import { renderTemplate } from '../../../lib/render.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
+import { NginxControl } from './master.js';
 
 /** nginx server blocks, one file per app. */
 export default function nginxProxy(ctx: PluginContext): Proxy {
@@ -11,6 +12,7 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
   return {
     kind: 'proxy',
     name: 'nginx',
+    server: new NginxControl(ctx),
     sitePath: (app) => join(dir, `${prefix}${app}.conf`),
     fileReader: () => {
       const worker = workerAccount();

@@ -9,7 +9,7 @@ import { childPids, livePid } from '../../../lib/pidfile.js';
 import { startTimeOf } from '../../../lib/procfs.js';
 import { renderTemplate } from '../../../lib/render.js';
 import { workerAccount } from '../../../lib/accounts.js';
-import type { HostServer, LoadedConfig, PluginContext } from '../../types.js';
+import type { PluginContext, ProxyServer } from '../../types.js';
 import { stopOrphanWorkers } from './orphan-workers.js';
 
 /**
@@ -31,7 +31,7 @@ const digest = (content: string) => createHash('sha256').update(content).digest(
  * The nginx hop3 talks to: its own master (embedded mode) or the system's. Site changes go
  * through `apply`, which activates a file only after `nginx -t` accepts it.
  */
-export class NginxControl implements HostServer, LoadedConfig {
+export class NginxControl implements ProxyServer {
   readonly resource = 'proxy';
   readonly uses = 'site' as const;
   private readonly ctx: PluginContext;
