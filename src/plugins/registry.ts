@@ -1,5 +1,6 @@
 import { userError } from '../lib/errors.js';
 import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
+import type { Provider } from './provider.js';
 import pythonBuilder from './builders/python/index.js';
 import staticBuilder from './builders/static/index.js';
 import uwsgiDeployer from './deployers/uwsgi/index.js';
@@ -18,6 +19,8 @@ export interface Plugins {
   /** The server that runs units (one deployer brings it). */
   supervisor: UnitSupervisor;
   oses: OsPlugin[];
+  /** Every resource provider the plugins bring, one per kind. */
+  providers: Provider[];
 }
 
 export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLUGINS): Plugins {
@@ -29,5 +32,10 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   if (!proxy) throw userError('CONFIG_INVALID', `HOP3_PROXY=${ctx.config.proxy} names no proxy hop3 has; it has ${proxies.map((p) => p.name).join(', ')}`);
   const supervisor = of('deployer').find((d) => d.supervisor)?.supervisor;
   if (!supervisor) throw new Error('no deployer brings a unit supervisor');
-  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os') };
+  // Only the chosen proxy's providers: the other proxy's resources are not hop3's to manage.
+  const providers = all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []);
+  const kinds = providers.map((p) => p.kind);
+  const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
+  if (twice) throw new Error(`two providers of ${twice} resources are registered`);
+  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers };
 }

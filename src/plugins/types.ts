@@ -4,6 +4,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Layout } from '../lib/layout.js';
 import type { AppSpec } from '../manifest/types.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
+import type { Provider } from './provider.js';
 
 /** What every plugin gets: settings, paths and a logger. No module singletons. */
 export interface PluginContext {
@@ -141,7 +142,13 @@ export interface OsPlugin {
   ensureUser(user: string, home: string, shell: string): Promise<{ created: boolean; home: string }>;
 }
 
-export type Plugin = Builder | Deployer | Proxy | OsPlugin;
+/** Any plugin may bring providers of resource kinds (a deployer its units, a proxy its sites). */
+export interface ProvidesResources {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each provider has its own spec and live types
+  providers?: Provider<any, any>[];
+}
+
+export type Plugin = (Builder | Deployer | Proxy | OsPlugin) & ProvidesResources;
 export type PluginFactory<P extends Plugin = Plugin> = (ctx: PluginContext) => P;
 
 /** What the proxy observes about the configuration its running server has loaded. */

@@ -27,6 +27,7 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     units: [],
     site: { path: plugins.proxy.sitePath(app.name), content: null },
     health: null,
+    resources: [],
   };
   if (!target?.artifact || app.desiredState === 'stopped') return base;
   const names = serverNames(app.name, target, config);

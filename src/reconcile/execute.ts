@@ -316,6 +316,11 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
     case 'ack-restart':
       ctx.knownPids.set(action.unit, action.pid);
       return;
+    case 'resource': {
+      const provider = ctx.plugins.providers.find((p) => p.kind === action.kind);
+      if (!provider) throw new Error(`no provider of ${action.kind} resources is registered`);
+      return provider.apply(action.op, action.name, action.desired, action.live, { owner: ctx.app, log: ctx.log, signal: ctx.signal });
+    }
     default: {
       const never: never = action;
       throw new Error(`unknown action ${JSON.stringify(never)}`);

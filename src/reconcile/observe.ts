@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { linksTo, type Layout } from '../lib/layout.js';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { LoadedConfig, UnitStatus } from '../plugins/types.js';
+import type { DesiredResource, Observed, Provider } from '../plugins/provider.js';
 import type { DesiredApp, ObservedApp, ObservedUnit, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 
@@ -93,5 +94,20 @@ export function observe(d: DesiredApp, deps: ObserveDeps): ObservedApp {
   }
   const site = read(d.site.path);
   const loaded = site === UNKNOWN ? null : deps.proxy.loaded(d.site.path, site);
-  return { units, files, site, siteLoaded: loaded ?? UNKNOWN };
+  return { units, files, site, siteLoaded: loaded ?? UNKNOWN, resources: new Map() };
+}
+
+/** Each provider looks at the owner's resources of its kind; one that fails is UNKNOWN as a whole. */
+export async function observeResources(providers: readonly Provider[], owner: string, desired: DesiredResource[]): Promise<ObservedApp['resources']> {
+  const seen: ObservedApp['resources'] = new Map();
+  await Promise.all(providers.map(async (p) => {
+    let live: Observed<unknown> | Unknown;
+    try {
+      live = await p.observe(owner, desired.filter((r) => r.kind === p.kind));
+    } catch {
+      live = UNKNOWN;
+    }
+    seen.set(p.kind, live);
+  }));
+  return seen;
 }

@@ -1,16 +1,22 @@
-import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan } from './types.js';
-import { UNKNOWN } from './types.js';
+import { keyOf, type Provider } from '../plugins/provider.js';
+import type { Action, DesiredApp, DriftFinding, ObservedApp, Phase, Plan } from './types.js';
+import { PHASES, UNKNOWN } from './types.js';
 
 const describe = (content: string | null) => (content === null ? 'absent' : `${content.length} bytes`);
+
+/** What the planner needs of a provider: pure parts only. */
+export type PlannedProvider = Pick<Provider, 'kind' | 'phase' | 'diff' | 'describe'>;
 
 /**
  * plan(desired, observed) → actions. Pure: no I/O, no clock. Converged ⇔ no actions.
  *
- * Order matters for zero downtime: the new release's files and processes come first, then the
- * health check, then the proxy switch, and only then are the old release's processes retired.
+ * Every action is put in a named phase (PHASES); the plan runs the phases in order, so the order
+ * of the lines below does not decide what runs first.
  */
-export function plan(d: DesiredApp, o: ObservedApp): Plan {
-  const actions: Action[] = [];
+export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedProvider[] = []): Plan {
+  const byPhase = new Map<Phase, Action[]>(PHASES.map((p) => [p, []]));
+  const at = (phase: Phase, action: Action) => byPhase.get(phase)!.push(action);
+  const ordered = () => PHASES.flatMap((p) => byPhase.get(p)!);
   const findings: DriftFinding[] = [];
   const target = d.target;
   const running = d.state === 'running' && target !== null;
@@ -24,14 +30,14 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
   const siteContent = running || (d.state === 'paused' && target !== null) ? d.site.content : null;
 
   /** Queue an action; when nothing new was asked for, it repairs drift (or only reports it). */
-  const act = (action: Action, finding?: Omit<DriftFinding, 'action'>) => {
+  const act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>) => {
     if (!finding || !d.settled || rollout) {
-      actions.push(action);
+      at(phase, action);
       return;
     }
     const f: DriftFinding = { ...finding, action: d.healPolicy === 'heal' ? 'healed' : 'reported' };
     findings.push(f);
-    if (f.action === 'healed') actions.push({ ...action, drift: f });
+    if (f.action === 'healed') at(phase, { ...action, drift: f });
   };
   const unknown = (resource: string, desired: string) =>
     findings.push({ resource, kind: 'unknown', desired, observed: 'could not be observed', action: 'reported' });
@@ -44,7 +50,7 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
     return { actions: [], findings, rollout: false };
   }
   if (rollout && target.spec.run.beforeRun.length > 0) {
-    actions.push({ type: 'release-phase', version: target.version, commands: target.spec.run.beforeRun });
+    at('release', { type: 'release-phase', version: target.version, commands: target.spec.run.beforeRun });
   }
 
   const units = running ? d.units : [];
@@ -58,6 +64,7 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
       }
       if (seen === file.content) continue;
       act(
+        'sync',
         { type: 'write-file', resource: file.resource, path: file.path, content: file.content },
         { resource: file.resource, kind: seen == null ? 'missing' : 'changed', desired: describe(file.content), observed: describe(seen ?? null) },
       );
@@ -66,6 +73,7 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
     const seen = o.units.get(unit.name);
     if (!seen?.enabled) {
       act(
+        'sync',
         { type: 'enable-unit', unit: unit.name, resource: `vassal:${unit.name}` },
         { resource: `vassal:${unit.name}`, kind: 'missing', desired: 'enabled', observed: 'not enabled' },
       );
@@ -73,7 +81,9 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
   }
   if (o.units === UNKNOWN) unknown('vassals', `${units.length} enabled`);
 
-  if (rollout && d.health) actions.push({ type: 'await-healthy', version: target.version, check: d.health });
+  planResources(d, o, providers, act, unknown);
+
+  if (rollout && d.health) at('health', { type: 'await-healthy', version: target.version, check: d.health });
 
   const applySite: Action = { type: 'apply-site', resource: `site:${d.app}`, path: d.site.path, content: siteContent };
   if (o.site === UNKNOWN) {
@@ -83,9 +93,10 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
   } else if (o.site === siteContent && !o.siteLoaded) {
     // On disk as wanted, but the proxy's server never loaded it (or was restarted since): the
     // switch is not done until it does, so it comes before anything is retired.
-    act(applySite, { resource: `site:${d.app}`, kind: 'changed', desired: 'loaded by the proxy', observed: 'written but not loaded' });
+    act('switch', applySite, { resource: `site:${d.app}`, kind: 'changed', desired: 'loaded by the proxy', observed: 'written but not loaded' });
   } else if (o.site !== siteContent) {
     act(
+      'switch',
       applySite,
       {
         resource: `site:${d.app}`,
@@ -107,7 +118,7 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
             observed: `pid ${proc.restartedFrom} exited unexpectedly; the emperor restarted it as pid ${proc.pid}`, action: 'healed',
           };
           findings.push(f);
-          actions.push({ type: 'ack-restart', unit: name, pid: proc.pid, drift: f });
+          at('sync', { type: 'ack-restart', unit: name, pid: proc.pid, drift: f });
         }
         continue;
       }
@@ -115,12 +126,54 @@ export function plan(d: DesiredApp, o: ObservedApp): Plan {
       if (o.siteLoaded === UNKNOWN) continue;
       // Units of other releases are retired by a desired change; anything else is unexpected.
       act(
+        'prune',
         { type: 'remove-unit', unit: name, resource: `vassal:${name}` },
         { resource: `vassal:${name}`, kind: 'unexpected', desired: 'absent', observed: seen.enabled ? 'enabled' : 'present' },
       );
     }
   }
 
-  if (rollout) actions.push({ type: 'mark-live', version: target.version });
-  return { actions, findings, rollout };
+  if (rollout) at('live', { type: 'mark-live', version: target.version });
+  return { actions: ordered(), findings, rollout };
+}
+
+type Act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>) => void;
+
+/**
+ * Pair desired and observed resources by key, per provider: desired without live is created,
+ * both with a difference updated or replaced (in the provider's phase), live without desired
+ * deleted in `prune`. Anything UNKNOWN is only reported, and a kind with an UNKNOWN resource
+ * deletes nothing: what could not be seen may still be in use.
+ */
+function planResources(d: DesiredApp, o: ObservedApp, providers: readonly PlannedProvider[], act: Act, unknown: (resource: string, desired: string) => void): void {
+  for (const p of providers) {
+    const want = d.resources.filter((r) => r.kind === p.kind);
+    const live = o.resources.get(p.kind);
+    if (live === undefined) continue;
+    if (live === UNKNOWN) {
+      unknown(p.kind, `${want.length} ${p.kind}`);
+      continue;
+    }
+    const wanted = new Set(want.map((r) => r.name));
+    for (const r of want) {
+      const resource = keyOf(r);
+      const seen = live.get(r.name);
+      const base = { type: 'resource' as const, kind: p.kind, name: r.name, resource, desired: r.spec };
+      if (seen === UNKNOWN) {
+        unknown(resource, p.describe(r.spec));
+      } else if (seen == null) {
+        act(p.phase, { ...base, op: 'create', live: null }, { resource, kind: 'missing', desired: p.describe(r.spec), observed: 'absent' });
+      } else {
+        const diff = p.diff(r.spec, seen);
+        if (diff !== 'none') act(p.phase, { ...base, op: diff, live: seen }, { resource, kind: 'changed', desired: p.describe(r.spec), observed: p.describe(seen) });
+      }
+    }
+    if ([...live.values()].some((v) => v === UNKNOWN)) continue;
+    for (const [name, seen] of live) {
+      if (wanted.has(name) || seen === null || seen === UNKNOWN) continue;
+      const resource = keyOf({ kind: p.kind, name });
+      act('prune', { type: 'resource', op: 'delete', kind: p.kind, name, resource, desired: null, live: seen },
+        { resource, kind: 'unexpected', desired: 'absent', observed: p.describe(seen) });
+    }
+  }
 }

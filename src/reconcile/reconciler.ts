@@ -5,7 +5,7 @@ import type { UnitStatus } from '../plugins/types.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
 import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
-import { observe, UnitDirectory } from './observe.js';
+import { observe, observeResources, UnitDirectory } from './observe.js';
 import { plan } from './plan.js';
 import { ProbeBook } from './probes.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
@@ -144,7 +144,7 @@ export class Reconciler {
   private nothing(name: string): DesiredApp {
     return {
       app: name, state: 'stopped', healPolicy: 'heal', settled: true, target: null, units: [],
-      site: { path: this.d.plugins.proxy.sitePath(name), content: null }, health: null,
+      site: { path: this.d.plugins.proxy.sitePath(name), content: null }, health: null, resources: [],
     };
   }
 
@@ -152,7 +152,8 @@ export class Reconciler {
   async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const desired = app ? this.desired(app) : this.nothing(name);
     const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids, proxy: this.d.proxyServer });
-    return { desired, observed, plan: plan(desired, observed) };
+    observed.resources = await observeResources(this.d.plugins.providers, name, desired.resources);
+    return { desired, observed, plan: plan(desired, observed, this.d.plugins.providers) };
   }
 
   private async pass(name: string): Promise<PassOutcome> {

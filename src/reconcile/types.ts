@@ -1,11 +1,13 @@
 import type { DriftFinding } from '../store/drift.js';
 import type { DesiredState, HealPolicy, ReleaseRecord } from '../store/types.js';
 import type { Unit, UnitStatus } from '../plugins/types.js';
+import type { DesiredResource, Observed, Op } from '../plugins/provider.js';
 
 export type { DriftFinding };
 
-export const UNKNOWN = Symbol('unknown');
-export type Unknown = typeof UNKNOWN;
+import { UNKNOWN, type Unknown } from '../lib/unknown.js';
+
+export { UNKNOWN, type Unknown };
 
 export interface HealthCheck {
   url: string;
@@ -30,6 +32,8 @@ export interface DesiredApp {
   health: HealthCheck | null;
   /** The request through the proxy that shows the app serves (host name and path), if it should. */
   probe?: { host: string; path: string };
+  /** Resources of registered providers, paired with what they observe by key. */
+  resources: DesiredResource[];
 }
 
 export interface ObservedUnit {
@@ -49,6 +53,8 @@ export interface ObservedApp {
   site: string | null | Unknown;
   /** Whether the proxy's running server loaded the site file as it is on disk. */
   siteLoaded: boolean | Unknown;
+  /** What each provider observed, by kind (UNKNOWN: its observation failed as a whole). */
+  resources: Map<string, Observed<unknown> | Unknown>;
 }
 
 interface Base {
@@ -67,7 +73,16 @@ export type Action = Base &
     | { type: 'apply-site'; resource: string; path: string; content: string | null }
     | { type: 'mark-live'; version: number }
     | { type: 'ack-restart'; unit: string; pid: number }
+    | { type: 'resource'; op: Op; kind: string; name: string; resource: string; desired: unknown; live: unknown }
   );
+
+/**
+ * The named phases of a pass, in the order their actions run. Zero downtime comes from the
+ * order: the new release's resources are created and pass the health gate before the proxy
+ * switches to them, and only then is anything of the old release deleted.
+ */
+export const PHASES = ['build', 'release', 'sync', 'health', 'switch', 'prune', 'live'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface Plan {
   actions: Action[];

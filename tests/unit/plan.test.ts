@@ -73,6 +73,7 @@ function desired(over: Partial<DesiredApp> = {}): DesiredApp {
     units: [unit(1, 'web')],
     site: { path: SITE_PATH, content: siteContent(1) },
     health: null,
+    resources: [],
     ...over,
   };
 }
@@ -89,7 +90,7 @@ function observedOf(d: DesiredApp): ObservedApp {
     for (const f of [...u.files, u.config]) files.set(f.path, f.content);
     units.set(u.name, { present: true, enabled: true, process: proc() });
   }
-  return { units, files, site: d.site.content, siteLoaded: true };
+  return { units, files, site: d.site.content, siteLoaded: true, resources: new Map() };
 }
 
 function unitsOf(o: ObservedApp): Map<string, ObservedUnit> {
@@ -115,6 +116,8 @@ function brief(actions: Action[]): string[] {
         return `${a.type}:${a.unit}`;
       case 'await-healthy':
         return `${a.type}:v${a.version}`;
+      case 'resource':
+        return `${a.op}:${a.resource}`;
     }
   });
 }
@@ -160,7 +163,7 @@ function applyActions(d: DesiredApp, o: ObservedApp, actions: Action[]): { d: De
     }
   }
   // A completed pass records the generation it acted on: the app is settled again.
-  return { d: { ...d, target, settled: target?.status === 'live' }, o: { units, files, site, siteLoaded } };
+  return { d: { ...d, target, settled: target?.status === 'live' }, o: { units, files, site, siteLoaded, resources: new Map() } };
 }
 
 // --- tests --------------------------------------------------------------------------------
@@ -456,8 +459,8 @@ describe('plan: drift on a settled app', () => {
     expect(brief(p.actions)).toEqual([
       `write-file:vassal:${WEB}`,
       `enable-unit:${WEB}`,
+      `ack-restart:${WEB}`, // sync phase: the restart is acknowledged with its unit
       'apply-site:site:a',
-      `ack-restart:${WEB}`,
       'remove-unit:a.v1.extra',
       'remove-unit:a.v0.web',
     ]);
@@ -516,7 +519,7 @@ describe('plan: stopped app', () => {
 
   it('does not build a pending target while stopped', () => {
     const d = desired({ state: 'stopped', settled: false, target: release(2, 'pending'), units: [], site: { path: SITE_PATH, content: null } });
-    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: true });
+    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: true, resources: new Map() });
     expect(p).toEqual({ actions: [], findings: [], rollout: false });
   });
 
@@ -532,15 +535,15 @@ describe('plan: stopped app', () => {
     expect(p.findings).toEqual([]);
     // Paused and converged: nothing to do; the site edited by hand is drift like any other.
     const settled = { ...d, settled: true };
-    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite, siteLoaded: true }).actions).toEqual([]);
-    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited', siteLoaded: true }).findings).toEqual([
+    expect(plan(settled, { units: new Map(), files: new Map(), site: pausedSite, siteLoaded: true, resources: new Map() }).actions).toEqual([]);
+    expect(plan(settled, { units: new Map(), files: new Map(), site: 'edited', siteLoaded: true, resources: new Map() }).findings).toEqual([
       { resource: 'site:a', kind: 'changed', desired: bytes(pausedSite), observed: bytes('edited'), action: 'healed' },
     ]);
   });
 
   it('a unit reappearing on a settled stopped app is unexpected drift', () => {
     const d = desired({ state: 'stopped', settled: true, healPolicy: 'report', units: [], site: { path: SITE_PATH, content: null } });
-    const o: ObservedApp = { units: new Map([[WEB, { present: true, enabled: true, process: proc() }]]), files: new Map(), site: null, siteLoaded: true };
+    const o: ObservedApp = { units: new Map([[WEB, { present: true, enabled: true, process: proc() }]]), files: new Map(), site: null, siteLoaded: true, resources: new Map() };
     const p = plan(d, o);
     expect(p.actions).toEqual([]);
     expect(p.findings).toEqual([{ resource: `vassal:${WEB}`, kind: 'unexpected', desired: 'absent', observed: 'enabled', action: 'reported' }]);
@@ -579,7 +582,7 @@ describe('plan: Unknown is not Missing', () => {
 
   it('unknown units: the files of every unit are still written', () => {
     const d = desired({ settled: false, units: [unit(1, 'web'), unit(1, 'worker')] });
-    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content, siteLoaded: true };
+    const o: ObservedApp = { units: UNKNOWN, files: new Map(), site: d.site.content, siteLoaded: true, resources: new Map() };
     expect(brief(plan(d, o).actions)).toEqual([
       `write-file:runfile:${WEB}`,
       `write-file:vassal:${WEB}`,
@@ -620,7 +623,7 @@ describe('plan: Unknown is not Missing', () => {
 describe('plan: what the proxy loaded', () => {
   it('a site on disk as wanted but not loaded is re-applied (drift when settled), and the pass after plans nothing', () => {
     const d = desired();
-    const o = { ...observedOf(d), siteLoaded: false };
+    const o = { ...observedOf(d), siteLoaded: false, resources: new Map() };
     const p = plan(d, o);
     const finding = { resource: 'site:a', kind: 'changed', desired: 'loaded by the proxy', observed: 'written but not loaded', action: 'healed' };
     expect(p.actions).toEqual([{ type: 'apply-site', resource: 'site:a', path: SITE_PATH, content: siteContent(1), drift: finding }]);
@@ -631,7 +634,7 @@ describe('plan: what the proxy loaded', () => {
 
   it('under report, a site not loaded is only reported', () => {
     const d = desired({ healPolicy: 'report' });
-    const p = plan(d, { ...observedOf(d), siteLoaded: false });
+    const p = plan(d, { ...observedOf(d), siteLoaded: false, resources: new Map() });
     expect(p.actions).toEqual([]);
     expect(p.findings).toMatchObject([{ resource: 'site:a', observed: 'written but not loaded', action: 'reported' }]);
   });
@@ -641,7 +644,7 @@ describe('plan: what the proxy loaded', () => {
     const d = desired({ target: release(2, 'built'), settled: false, units: [unit(2, 'web')], site: { path: SITE_PATH, content: siteContent(2) }, health: HEALTH });
     const o = observedOf(d);
     if (o.units !== UNKNOWN) o.units.set(unitNameOf(1, 'web'), { present: true, enabled: true, process: proc() });
-    const p = plan(d, { ...o, siteLoaded: false });
+    const p = plan(d, { ...o, siteLoaded: false, resources: new Map() });
     expect(brief(p.actions)).toEqual(['await-healthy:v2', 'apply-site:site:a', 'remove-unit:a.v1.web', 'mark-live:v2']);
     expect(p.actions.every((a) => a.drift === undefined)).toBe(true);
     // Loaded: nothing to switch, only the retirement (what happened before the proxy was observed).
@@ -650,7 +653,7 @@ describe('plan: what the proxy loaded', () => {
 
   it('an absent site the proxy still serves is re-applied (removal reloaded)', () => {
     const d = desired({ state: 'stopped', settled: true, units: [], site: { path: SITE_PATH, content: null } });
-    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: false });
+    const p = plan(d, { units: new Map(), files: new Map(), site: null, siteLoaded: false, resources: new Map() });
     expect(brief(p.actions)).toEqual(['apply-site:site:a']);
     expect(p.actions[0]).toMatchObject({ content: null });
   });
@@ -675,5 +678,87 @@ describe('plan: what the proxy loaded', () => {
     expect(p.findings).toContainEqual({ resource: 'site:a', kind: 'unknown', desired: 'loaded by the proxy', observed: 'could not be observed', action: 'reported' });
     // Once it is seen again, the stray unit goes.
     expect(brief(plan(d, o).actions)).toContain('remove-unit:a.v0.web');
+  });
+});
+
+describe('plan: resources of providers, paired by key', () => {
+  type Spec = { v: number; key?: string };
+  const provider = (kind: string, phase: 'sync' | 'switch' = 'sync') => ({
+    kind,
+    phase,
+    // A changed key needs a new resource; anything else is updated in place.
+    diff: (d: unknown, l: unknown) => ((d as Spec).key !== (l as Spec).key ? 'replace' as const : (d as Spec).v !== (l as Spec).v ? 'update' as const : 'none' as const),
+    describe: (x: unknown) => `v${(x as Spec).v}`,
+  });
+  const CERT = provider('cert');
+  const ROUTE = provider('route', 'switch');
+  const res = (kind: string, name: string, spec: Spec) => ({ kind, name, spec });
+  const withLive = (d: DesiredApp, kind: string, live: [string, Spec | null | typeof UNKNOWN][] | typeof UNKNOWN) => {
+    const o = observedOf(d);
+    o.resources.set(kind, live === UNKNOWN ? UNKNOWN : new Map(live));
+    return o;
+  };
+  const ops = (p: ReturnType<typeof plan>) => p.actions.filter((a) => a.type === 'resource').map((a) => `${a.op}:${a.resource}`);
+
+  it.each([
+    { name: 'missing: created', live: [] as [string, Spec | null][], want: ['create:cert:a'], finding: 'missing' },
+    { name: 'observed absent: created', live: [['a', null]] as [string, Spec | null][], want: ['create:cert:a'], finding: 'missing' },
+    { name: 'changed in place: updated', live: [['a', { v: 1, key: 'k' }]] as [string, Spec | null][], want: ['update:cert:a'], finding: 'changed' },
+    { name: 'changed key: replaced', live: [['a', { v: 2, key: 'old' }]] as [string, Spec | null][], want: ['replace:cert:a'], finding: 'changed' },
+    { name: 'as desired: nothing', live: [['a', { v: 2, key: 'k' }]] as [string, Spec | null][], want: [], finding: null },
+  ])('$name', ({ live, want, finding }) => {
+    const d = desired({ resources: [res('cert', 'a', { v: 2, key: 'k' })] });
+    const p = plan(d, withLive(d, 'cert', live), [CERT]);
+    expect(ops(p)).toEqual(want);
+    expect(p.findings.map((f) => `${f.kind}:${f.resource}:${f.action}`)).toEqual(finding ? [`${finding}:cert:a:healed`] : []);
+    // Planning again over what the action leaves plans nothing.
+    expect(ops(plan(d, withLive(d, 'cert', [['a', { v: 2, key: 'k' }]]), [CERT]))).toEqual([]);
+  });
+
+  it('live without desired is pruned after the switch; under report it is only reported', () => {
+    const d = desired({ resources: [res('cert', 'a', { v: 1 })] });
+    const o = withLive(d, 'cert', [['a', { v: 1 }], ['old', { v: 0 }]]);
+    const healed = plan(d, o, [CERT]);
+    expect(ops(healed)).toEqual(['delete:cert:old']);
+    expect(healed.findings).toEqual([{ resource: 'cert:old', kind: 'unexpected', desired: 'absent', observed: 'v0', action: 'healed' }]);
+    const reported = plan({ ...d, healPolicy: 'report' }, o, [CERT]);
+    expect(ops(reported)).toEqual([]);
+    expect(reported.findings.map((f) => f.action)).toEqual(['reported']);
+  });
+
+  it('Unknown is reported and never created, replaced or deleted; one Unknown holds back every delete of its kind', () => {
+    const d = desired({ resources: [res('cert', 'a', { v: 1 })] });
+    const p = plan(d, withLive(d, 'cert', [['a', UNKNOWN], ['old', { v: 0 }]]), [CERT]);
+    expect(ops(p)).toEqual([]);
+    expect(p.findings).toEqual([{ resource: 'cert:a', kind: 'unknown', desired: 'v1', observed: 'could not be observed', action: 'reported' }]);
+    const whole = plan(d, withLive(d, 'cert', UNKNOWN), [CERT]);
+    expect(ops(whole)).toEqual([]);
+    expect(whole.findings.map((f) => `${f.kind}:${f.resource}`)).toEqual(['unknown:cert']);
+  });
+
+  it('a kind its provider did not observe plans nothing (no provider, no guess)', () => {
+    const d = desired({ resources: [res('cert', 'a', { v: 1 })] });
+    expect(ops(plan(d, observedOf(d), [CERT]))).toEqual([]);
+  });
+
+  it('phases order a rollout: sync resources before the health gate, switch resources with the site, deletes after the old units retire', () => {
+    const o = observedOf(desired({ units: [unit(1, 'web')] }));
+    const d = desired({
+      target: release(2, 'built'), settled: false, units: [unit(2, 'web')], site: { path: SITE_PATH, content: siteContent(2) }, health: HEALTH,
+      resources: [res('cert', 'a', { v: 2 }), res('route', 'a', { v: 2 })],
+    });
+    o.resources.set('cert', new Map([['old', { v: 1 }]]));
+    o.resources.set('route', new Map([['a', { v: 1 }]]));
+    const p = plan(d, o, [CERT, ROUTE]);
+    const order = brief(p.actions);
+    const i = (s: string) => order.indexOf(s);
+    expect(i('create:cert:a')).toBeGreaterThan(-1);
+    expect(i('create:cert:a')).toBeLessThan(i('await-healthy:v2'));
+    expect(i('await-healthy:v2')).toBeLessThan(i('update:route:a'));
+    expect(i('apply-site:site:a')).toBeLessThan(i('delete:cert:old'));
+    expect(i(`remove-unit:${unitNameOf(1, 'web')}`)).toBeLessThan(i('mark-live:v2'));
+    expect(i('delete:cert:old')).toBeLessThan(i('mark-live:v2'));
+    // A desired change: no drift is recorded for what it creates or deletes.
+    expect(p.findings).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userError } from '../../lib/errors.js';
 import { writeFileAtomic, writeIfDifferent } from '../../lib/fs-atomic.js';
-import { UNKNOWN, type Unknown } from '../../reconcile/types.js';
+import { UNKNOWN, type Unknown } from '../../lib/unknown.js';
 import type { CertLive, CertRecord } from './types.js';
 
 /** A certificate's directory name: a plain token, so it can be a path segment and a config value. */

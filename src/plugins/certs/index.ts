@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { asHop3Error, operationalError } from '../../lib/errors.js';
-import type { Unknown } from '../../reconcile/types.js';
+import type { Unknown } from '../../lib/unknown.js';
 import { issueAcme } from './acme.js';
 import { certPaths, checkCertName, type ObserveMemo, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
 import { certDiff, certDiffReasons } from './diff.js';

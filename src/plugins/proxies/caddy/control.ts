@@ -8,7 +8,7 @@ import type { Layout } from '../../../lib/layout.js';
 import { privateDir } from '../../../lib/layout.js';
 import type { Logger } from '../../../lib/logger.js';
 import { livePid } from '../../../lib/pidfile.js';
-import { UNKNOWN, type Unknown } from '../../../reconcile/types.js';
+import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { adminRequest } from './admin-api.js';
 import { assertStaticRootLinks } from './static-root-links.js';
 import { canonicalJson, renderCaddyConfig, type CaddyConfig, type CaddyDesired, type CaddySettings } from './config.js';
