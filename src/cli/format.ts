@@ -24,6 +24,8 @@ export function formatEvent(e: EventRecord): string {
       return `${head}app destroyed`;
     case 'push.unlanded':
       return `${head}release v${e.data.release} went live but git never recorded its push (${e.data.commit.slice(0, 12)}): rolled back`;
+    case 'cert.renewal-requested':
+      return `${head}certificate renewal requested`;
     default: {
       const never: never = e;
       return `${head}${JSON.stringify(never)}`;

@@ -7,6 +7,8 @@ import type { SpecIssue } from '../manifest/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
 import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
 import { acrossRestart, call, callRecording, clientConfig } from './client.js';
+import type { CertView } from '../commands/cert-status.js';
+import { awaitRenewal } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
@@ -182,6 +184,36 @@ program.command('releases').description('release history').argument('<app>').add
   const r = await call<Record<string, unknown>[]>(cfg, 'releases.list', { app: appArg(app) });
   out(r, Boolean(o.json), () => table(r.map((x) => ({ ...x, current: x.current ? '*' : '' })), ['current', 'version', 'status', 'source', 'commit', 'createdAt']));
 });
+
+const certColumns = ['app', 'status', 'mode', 'names', 'notAfter', 'issuer'];
+
+function certsText(rows: CertView[]): string {
+  if (rows.length === 0) return 'no app has [tls] on';
+  const errors = rows.filter((r) => r.lastError).map((r) => `${r.app}: last issuance failed at ${r.lastError!.at}: ${r.lastError!.code}: ${r.lastError!.message}`);
+  return [table(rows.map((r) => ({ ...r, names: r.names.join(' ') })), certColumns), ...errors].join('\n');
+}
+
+const certs = program.command('certs').description('TLS certificates: what each app asks for beside what is stored')
+  .argument('[app]', 'only this app').addOption(json())
+  .action(async (app: string | undefined, o: { json?: boolean }) => {
+    const rows = await call<CertView[]>(cfg, 'certs.list', app === undefined ? {} : { app: appArg(app) });
+    out(rows, Boolean(o.json), () => certsText(rows));
+  });
+
+certs.command('renew').description('ask for a new certificate for APP and wait until it is stored').argument('<app>')
+  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long (the request stays recorded)').argParser(wholeNumber(1, 86_400, 'seconds')).default(120))
+  .addOption(new Option('--detach', 'return once the request is recorded; the certificate is issued without this command'))
+  .addOption(json())
+  .action(async (app: string, o: Waiting) => {
+    const r = await acrossRestart(() => call<{ requestedAt: string; recorded: boolean }>(cfg, 'certs.renew', { app: appArg(app) }));
+    if (o.detach) {
+      out({ app, requestedAt: r.requestedAt, detached: true }, Boolean(o.json), () => `${app}: a new certificate is requested (${r.requestedAt}); see \`hop3 certs ${app}\``);
+      return;
+    }
+    stderr(`-----> ${app}: ${r.recorded ? 'new certificate requested' : 'a renewal is already requested'} at ${r.requestedAt}`);
+    const view = await awaitRenewal(cfg, app, r.requestedAt, o.timeout, interruption(), stderr);
+    out(view, Boolean(o.json), () => `${app}: new certificate stored (issued ${view.issuedAt}, valid until ${view.notAfter}, ${view.issuer})`);
+  });
 
 for (const [name, description] of [
   ['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes'],

@@ -17,7 +17,8 @@ export const DAEMON: Caller = Object.freeze({ kind: 'daemon' });
 /** Every intent a caller may be allowed or refused, one per command or query. */
 export type Intent =
   | 'apps.read' | 'apps.deploy' | 'apps.configure' | 'apps.lifecycle' | 'apps.destroy' | 'apps.reconcile'
-  | 'releases.rollback' | 'releases.cancel' | 'config.read' | 'config.write' | 'git.read' | 'git.prepare';
+  | 'releases.rollback' | 'releases.cancel' | 'config.read' | 'config.write' | 'git.read' | 'git.prepare'
+  | 'certs.read' | 'certs.renew';
 
 /**
  * Throws when `caller` may not act; returns otherwise. The admin may do everything, so nothing

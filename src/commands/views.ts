@@ -28,11 +28,16 @@ export function appView(ctx: CommandContext, app: AppRecord) {
   };
 }
 
+/**
+ * Where the serving release is published: every name over http, then, unless its [tls] mode is
+ * "off", over https (`hop3 certs` says whether its certificate is stored).
+ */
 function urlsOf(ctx: CommandContext, app: AppRecord): string[] {
   const release = app.currentRelease === null ? null : ctx.store.getRelease(app.name, app.currentRelease);
   if (!release) return [];
-  const port = ctx.config.httpPort === 80 ? '' : `:${ctx.config.httpPort}`;
-  return serverNames(app.name, release, ctx.config).map((host) => `http://${host}${port}/`);
+  const names = serverNames(app.name, release, ctx.config);
+  const at = (scheme: string, port: number, standard: number) => names.map((host) => `${scheme}://${host}${port === standard ? '' : `:${port}`}/`);
+  return [...at('http', ctx.config.httpPort, 80), ...(release.spec.tls.mode === 'off' ? [] : at('https', ctx.config.httpsPort, 443))];
 }
 
 export function releaseView(r: ReleaseRecord, current: number | null) {

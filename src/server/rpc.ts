@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Caller } from '../commands/authorize.js';
+import { listCerts, renewCert } from '../commands/certs.js';
 import { configSet, configUnset } from '../commands/config.js';
 import { deploy, type DeployInput } from '../commands/deploy.js';
 import { destroy } from '../commands/destroy.js';
@@ -49,6 +50,8 @@ const METHODS: Record<string, Handler> = {
   'releases.rollback': (h, c, p) => rollback(h, c, { app: app(p), version: version(p), requestId: optional<string>(p.requestId) }),
   'releases.cancel': (h, c, p) => cancel(h, c, { app: app(p), version: version(p), reason: optional<string>(p.reason) }),
   'releases.list': (h, c, p) => listReleases(h, c, app(p)),
+  'certs.list': (h, c, p) => listCerts(h, c, { app: optional<string>(p.app) }),
+  'certs.renew': (h, c, p) => renewCert(h, c, { app: app(p) }),
   'config.get': (h, c, p) => configGet(h, c, app(p)),
   'config.set': (h, c, p) => configSet(h, c, { app: app(p), values: p.values as Record<string, string>, requestId: optional<string>(p.requestId) }),
   'config.unset': (h, c, p) => configUnset(h, c, { app: app(p), keys: p.keys as string[], requestId: optional<string>(p.requestId) }),

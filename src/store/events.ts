@@ -11,6 +11,7 @@ export type Hop3Event =
   | { kind: 'config.changed'; data: { set?: string[]; unset?: string[]; restoredFrom?: number } }
   | { kind: 'drift'; data: DriftFinding }
   | { kind: 'app.destroyed'; data: Record<string, never> }
-  | { kind: 'push.unlanded'; data: { release: number; commit: string; branches: string[] } };
+  | { kind: 'push.unlanded'; data: { release: number; commit: string; branches: string[] } }
+  | { kind: 'cert.renewal-requested'; data: { requestedAt: string } };
 
 export type EventKind = Hop3Event['kind'];

@@ -222,6 +222,21 @@ export class Store {
       .run({ name, t: now(), ...s });
   }
 
+  /**
+   * Ask for a new certificate for the app: recorded with a new generation (a desired change),
+   * so the pass that follows renews a certificate stored before `at`.
+   */
+  requestCertRenewal(app: string, at: string): void {
+    this.sql('INSERT INTO cert_renewals (app, requested_at) VALUES (?, ?) ON CONFLICT(app) DO UPDATE SET requested_at = excluded.requested_at')
+      .run(app, at);
+    this.updateDesired(app, {});
+  }
+
+  /** When a renewal of the app's certificate was last asked for; null if never. */
+  certRenewalRequestedAt(app: string): string | null {
+    return (this.sql('SELECT requested_at FROM cert_renewals WHERE app = ?', true).get(app) as string | undefined) ?? null;
+  }
+
   /** Settings that do not change what runs (no new generation). */
   setDeployBranch(name: string, branch: string | null): void {
     this.sql('UPDATE apps SET deploy_branch = ?, updated_at = ? WHERE name = ?').run(branch, now(), name);

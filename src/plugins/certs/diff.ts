@@ -2,6 +2,14 @@ import type { CertChange, CertDesired, CertLive } from './types.js';
 
 const DAY_MS = 86_400_000;
 
+/** `hop3 certs renew` asked for a certificate newer than the one stored. */
+export function renewalRequested(desired: Pick<CertDesired, 'renewRequestedAt'>, live: Pick<CertLive, 'record'>): boolean {
+  const asked = desired.renewRequestedAt;
+  if (!asked) return false;
+  const issued = live.record?.issuedAt;
+  return !issued || Date.parse(issued) < Date.parse(asked);
+}
+
 /** Why a stored certificate no longer does; empty when it does. Pure. */
 export function certDiffReasons(desired: CertDesired, live: CertLive, renewDays: number, now: Date): string[] {
   const reasons: string[] = [];
@@ -13,6 +21,7 @@ export function certDiffReasons(desired: CertDesired, live: CertLive, renewDays:
   else if (!live.keyMatches) reasons.push('replaced: key.pem does not belong to cert.pem');
   else if (!live.bundleMatches) reasons.push('replaced: bundle.pem is not key.pem, cert.pem and chain.pem');
   if (live.record && live.record.mode !== desired.mode) reasons.push(`mode: ${live.record.mode}, wants ${desired.mode}`);
+  if (renewalRequested(desired, live)) reasons.push(`renewal requested at ${desired.renewRequestedAt}`);
   return reasons;
 }
 

@@ -7,8 +7,9 @@ import { certDiff, certDiffReasons } from './diff.js';
 import { issueSelfSigned } from './self-signed.js';
 import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
 
-export type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
-export { certDiff, certDiffReasons } from './diff.js';
+export type { CertChange, CertContext, CertDesired, CertLive, CertMode, CertRecord } from './types.js';
+export { certDiff, certDiffReasons, renewalRequested } from './diff.js';
+export { certPaths, readRecord } from './cert-files.js';
 
 export type CertOp = 'create' | 'update' | 'delete';
 

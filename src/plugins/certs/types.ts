@@ -10,6 +10,11 @@ export interface CertDesired {
   name: string;
   names: string[];
   mode: CertMode;
+  /**
+   * When `hop3 certs renew` last asked for a new certificate (ISO time): one stored before it
+   * (issuedAt earlier, or unknown) is renewed. Null or absent: no request.
+   */
+  renewRequestedAt?: string | null;
 }
 
 /** What hop3 wrote down when it last stored a certificate (or last failed to). */
