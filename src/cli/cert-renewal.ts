@@ -3,13 +3,22 @@
  * issued by a reconcile pass, and the client watches the stored certificate (`certs.list`) until
  * one issued at or after the request is there. Giving up does not take the request back.
  */
+import { Option } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CertView } from '../commands/cert-status.js';
 import { ERRORS, isErrorCode } from '../lib/error-codes.js';
 import { userError } from '../lib/errors.js';
 import { acrossRestart, call, type ClientConfig } from './client.js';
+import { wholeNumber } from './options.js';
 
 const POLL_MS = 500;
+
+/** An issuance takes seconds (self-signed) to about a minute (ACME with a slow CA). */
+export const RENEW_TIMEOUT_S = 120;
+
+export const renewTimeoutOption = () =>
+  new Option('--timeout <seconds>', 'give up waiting after this long (the request stays recorded)').argParser(wholeNumber(1, 86_400, 'seconds')).default(RENEW_TIMEOUT_S);
+export const renewDetachOption = () => new Option('--detach', 'return once the request is recorded; the certificate is issued without this command');
 
 export type RenewalProgress =
   | { kind: 'done' }

@@ -8,7 +8,7 @@ import type { DriftRecord, EventRecord } from '../store/types.js';
 import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
 import { acrossRestart, call, callRecording, clientConfig } from './client.js';
 import type { CertView } from '../commands/cert-status.js';
-import { awaitRenewal } from './cert-renewal.js';
+import { awaitRenewal, renewDetachOption, renewTimeoutOption } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
@@ -201,8 +201,8 @@ const certs = program.command('certs').description('TLS certificates: what each 
   });
 
 certs.command('renew').description('ask for a new certificate for APP and wait until it is stored').argument('<app>')
-  .addOption(new Option('--timeout <seconds>', 'give up waiting after this long (the request stays recorded)').argParser(wholeNumber(1, 86_400, 'seconds')).default(120))
-  .addOption(new Option('--detach', 'return once the request is recorded; the certificate is issued without this command'))
+  .addOption(renewTimeoutOption())
+  .addOption(renewDetachOption())
   .addOption(json())
   .action(async (app: string, o: Waiting) => {
     const r = await acrossRestart(() => call<{ requestedAt: string; recorded: boolean }>(cfg, 'certs.renew', { app: appArg(app) }));

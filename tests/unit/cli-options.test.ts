@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { RENEW_TIMEOUT_S, renewTimeoutOption } from '../../src/cli/cert-renewal.js';
 import { usageErrorJson, wholeNumber } from '../../src/cli/options.js';
 
 describe('numeric CLI options are checked before anything is sent', () => {
@@ -22,5 +23,19 @@ describe('numeric CLI options are checked before anything is sent', () => {
     expect(JSON.parse(usageErrorJson("error: unknown option '--bogus'\n"))).toEqual({
       error: { code: 'USAGE', category: 'user', message: "unknown option '--bogus'", hint: 'see `hop3 help COMMAND`' },
     });
+  });
+});
+
+describe('hop3 certs renew --timeout', () => {
+  const option = renewTimeoutOption();
+  it('waits 120 s unless told otherwise', () => {
+    expect(option.defaultValue).toBe(120);
+    expect(RENEW_TIMEOUT_S).toBe(120);
+  });
+  it.each(['0', 'abc', '-1', '2.5', '86401'])('refuses %j before anything is sent', (value) => {
+    expect(() => option.parseArg!(value, undefined)).toThrow('It must be a whole number of seconds from 1 to 86400.');
+  });
+  it('accepts whole seconds', () => {
+    expect(option.parseArg!('5', undefined)).toBe(5);
   });
 });

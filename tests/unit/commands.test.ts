@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN, type Caller } from '../../src/commands/authorize.js';
+import { listCerts, renewCert } from '../../src/commands/certs.js';
 import { configSet, configUnset } from '../../src/commands/config.js';
 import type { CommandContext } from '../../src/commands/context.js';
 import { deploy } from '../../src/commands/deploy.js';
@@ -182,6 +183,8 @@ const everyCommand = (caller: Caller, app: string): [string, (ctx: CommandContex
   ['releases', (ctx) => listReleases(ctx, caller, app)],
   ['config get', (ctx) => configGet(ctx, caller, app)],
   ['git info', (ctx) => gitInfo(ctx, caller, app)],
+  ['certs', (ctx) => listCerts(ctx, caller, { app })],
+  ['certs renew', (ctx) => renewCert(ctx, caller, { app })],
 ];
 
 /** Runs `call` on a running app and checks it fails with `code` having changed nothing. */
