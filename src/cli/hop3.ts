@@ -204,7 +204,9 @@ certs.command('renew').description('ask for a new certificate for APP and wait u
   .addOption(renewTimeoutOption())
   .addOption(renewDetachOption())
   .addOption(json())
-  .action(async (app: string, o: Waiting) => {
+  .action(async (app: string, opts: Waiting) => {
+    // `certs` takes --json too, and commander gives it to the parent when both have it.
+    const o = { ...opts, json: Boolean(opts.json || certs.opts<{ json?: boolean }>().json) };
     const r = await acrossRestart(() => call<{ requestedAt: string; recorded: boolean }>(cfg, 'certs.renew', { app: appArg(app) }));
     if (o.detach) {
       out({ app, requestedAt: r.requestedAt, detached: true }, Boolean(o.json), () => `${app}: a new certificate is requested (${r.requestedAt}); see \`hop3 certs ${app}\``);
