@@ -1,4 +1,4 @@
-import { userError } from '../lib/errors.js';
+import { asHop3Error, userError } from '../lib/errors.js';
 import { UNKNOWN } from '../lib/unknown.js';
 import { certPaths, certProvider, readRecord, renewalRequested, type CertDesired } from '../plugins/certs/index.js';
 import { desiredCert } from '../reconcile/desired-cert.js';
@@ -22,8 +22,12 @@ function observed(ctx: CommandContext, desired: CertDesired): CertObservation {
   let live: CertObservation['live'];
   try {
     live = provider.observe(desired.name);
-  } catch {
-    live = UNKNOWN;
+  } catch (err) {
+    // A name the provider refuses (certs/challenges/ is reserved): nothing of it is read, and
+    // no certificate can be issued for it, which is what the row says.
+    const e = asHop3Error(err);
+    const lastError = { at: new Date().toISOString(), code: e.code, message: e.message };
+    return { live: null, record: { mode: desired.mode, names: desired.names, fingerprint: null, issuedAt: null, lastError }, reasons: [] };
   }
   const record = readRecord(certPaths(ctx.layout.certs, desired.name));
   const reasons = live === UNKNOWN || live === null ? [] : provider.reasons(desired, live);

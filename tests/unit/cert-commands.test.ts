@@ -102,6 +102,14 @@ describe('hop3 certs (certs.list)', () => {
   });
 });
 
+describe('hop3 certs for an app whose name no certificate may take', () => {
+  it('says error with the reason, and reads nothing of certs/challenges/', () => {
+    const { ctx, store } = context();
+    liveApp(store, 'challenges');
+    expect(listCerts(ctx, ADMIN, { app: 'challenges' })[0]).toMatchObject({ status: 'error', lastError: { code: 'CERT_INVALID', message: 'certificate name "challenges" is reserved' } });
+  });
+});
+
 describe('hop3 certs renew (certs.renew)', () => {
   it('refuses an unknown app, an app with [tls] off and one with no release, and changes nothing', async () => {
     const { ctx, store, triggers } = context();
