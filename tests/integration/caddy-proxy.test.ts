@@ -6,6 +6,27 @@ import { alive } from '../../src/lib/procfs.js';
 import { adminRequest } from '../../src/plugins/proxies/caddy/admin-api.js';
 import { appDir, Daemon, EXAMPLES, within } from './harness.js';
 
+/** An HTTP app whose /slow answers after 2 s, naming its release. */
+const SLOW_SERVER = `import json, os, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(2)
+        body = json.dumps({"release": os.environ.get("HOP3_RELEASE")}).encode() + b"\\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+`;
+
 type Drift = { app: string; resource: string; kind: string; desired: string; observed: string; detectedAt: string; action: string };
 
 /** What is inherently Caddy's under HOP3_PROXY=caddy: its process, its admin endpoint, its config. */
@@ -89,6 +110,23 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
     expect(r.exitCode, `${r.stderr}${r.stdout}`).toBe(0);
     expect(await greeting()).toBe('after-caddy-kill');
     expect(await d.json(['status', 'hello-wsgi'])).toMatchObject({ sync: 'Synced', health: 'Healthy' });
+  });
+
+  it('a request in flight on the old release when Caddy switches finishes there before that release is stopped', async () => {
+    const dir = appDir({ 'hop3.toml': '[build]\nbuilder = "python"\n', Procfile: 'web: exec python3 server.py\n', 'server.py': SLOW_SERVER });
+    try {
+      const r = await d.hop3(['deploy', dir, '--app', 'slow']);
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const release = (p: Promise<{ status: number; body: string }>) => p.then((x) => ({ status: x.status, release: x.status === 200 ? (JSON.parse(x.body) as { release: string }).release : x.body }));
+    const inFlight = release(d.get('slow.localhost', '/slow'));
+    await new Promise((r) => setTimeout(r, 300));
+    const c = await d.hop3(['config', 'set', 'slow', 'N=2']);
+    expect(c.exitCode, String(c.stderr)).toBe(0);
+    expect(await inFlight).toEqual({ status: 200, release: 'v1' });
+    expect(await release(d.get('slow.localhost'))).toEqual({ status: 200, release: 'v2' });
   });
 
   it('a domain with a newline, `{` or `}` is refused by the manifest, and the loaded config stays byte for byte', async () => {

@@ -9,6 +9,7 @@ import { adminRequest } from './admin-api.js';
 import { appOfRoute, assembleCaddyConfig, canonicalJson, SERVER_NAME, staticRootsOf, type CaddyConfig, type Json } from './config.js';
 import type { CaddyControl } from './control.js';
 import { ensureRequestMigration } from './listener-handover.js';
+import { connectionsTo, upstreamPortsOf } from './upstream-connections.js';
 
 /** How often the loaded config is looked at: a change behind hop3's back is seen within this. */
 const POLL_MS = 400;
@@ -73,6 +74,8 @@ export class CaddyServer implements ProxyServer {
   /** Compact form of each site file's content, so a pass over many apps parses none twice. */
   private readonly compactMemo = new Map<string, { content: string; compact: string }>();
   private pidSeen: { at: number; pid: number | null } | null = null;
+  /** Upstream ports the previous configs proxied to and the loaded one no longer does. */
+  private readonly retiring = new Set<number>();
 
   constructor(control: CaddyControl, log: Logger, sitesDir: string) {
     this.control = control;
@@ -216,15 +219,19 @@ export class CaddyServer implements ProxyServer {
   }
 
   /**
-   * Requests taken by the previous config finish before Caddy's POST /load returns (the old
-   * servers are shut down gracefully, bounded by the config's grace period), so once no load is
-   * in flight nothing is left on an earlier config.
+   * Wait until requests taken by earlier configs are done with the upstreams the loaded config
+   * dropped, so those can be stopped without cutting one. Caddy's POST /load returns before the
+   * old config's requests have finished (they do finish, within its grace period), and it tells
+   * nothing of them; each holds a connection to its upstream, which the kernel's tables show.
    */
   async drained(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.flushing && Date.now() < deadline) {
       await Promise.race([this.flushing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
     }
+    while (this.retiring.size > 0 && connectionsTo(this.retiring) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.retiring.size > 0 && Date.now() >= deadline) this.log.warn({ ports: [...this.retiring] }, 'requests of an earlier Caddy config still hold upstreams past the drain bound');
+    this.retiring.clear();
   }
 
   /**
@@ -273,7 +280,11 @@ export class CaddyServer implements ProxyServer {
     for (const c of writes) put(c.path, c.content);
     try {
       const routes = this.siteRoutes();
+      const before = [...(this.view?.routes.values() ?? [])].flatMap((r) => upstreamPortsOf(JSON.parse(r) as Json));
       await this.control.apply({ config: assembleCaddyConfig(routes, this.control.settings()), staticRoots: staticRootsOf(routes) });
+      const now = new Set(upstreamPortsOf(routes));
+      for (const port of before) if (!now.has(port)) this.retiring.add(port);
+      for (const port of now) this.retiring.delete(port);
     } catch (err) {
       // Not loaded: the files say what Caddy serves.
       for (const c of writes) put(c.path, c.previous);
