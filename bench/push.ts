@@ -1,11 +1,11 @@
 /**
  * Benchmark: `git push` to served.
  *
- * Starts a real hop3-server (real uWSGI emperor, real embedded nginx) in a throwaway HOP3_HOME
+ * Starts a real hop3-server (real uWSGI emperor, real embedded nginx or Caddy) in a throwaway HOP3_HOME
  * on free loopback ports and measures, over git smart HTTP:
  *
  *   (a) code change — a new commit of an existing WSGI app (a copy of examples/hello-wsgi):
- *       time from starting `git push` until a GET through nginx returns the new code;
+ *       time from starting `git push` until a GET through the proxy returns the new code;
  *   (b) new app — the same commit pushed to a new app name: time until it is served;
  *   (c) the floor — what the same work costs without hop3: `git push` of a new commit into a
  *       plain bare repository with no hook (local path transport), the same push over hop3's
@@ -15,10 +15,12 @@
  * Every figure is the median (and min/max) of RUNS runs; the served time is found by polling
  * GET every 20 ms while the push runs.
  *
- *   npm run build && node dist/bench/push.js [--runs=N] [--strict]
+ *   npm run build && node dist/bench/push.js [--runs=N] [--proxy=nginx|caddy|both] [--strict]
  *
+ * The proxy (HOP3_PROXY) defaults to both: each runs in a child process of its own, and their
+ * figures are printed side by side at the end.
  * --strict exits 1 when a median misses its target. Everything started here (daemon, emperor,
- * apps, nginx, uWSGI) is stopped and every temporary directory removed on exit.
+ * apps, the proxy, uWSGI) is stopped and every temporary directory removed on exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
@@ -37,6 +39,9 @@ const EXAMPLE = join(ROOT, 'examples', 'hello-wsgi');
 const argv = process.argv.slice(2);
 const RUNS = Math.max(1, Number(argv.find((a) => a.startsWith('--runs='))?.slice('--runs='.length) ?? 5));
 const STRICT = argv.includes('--strict');
+const PROXY = argv.find((a) => a.startsWith('--proxy='))?.slice('--proxy='.length) ?? 'both';
+/** The line a child run prints its figures on, for the side-by-side table. */
+const RESULT_PREFIX = 'BENCH_PUSH_RESULT ';
 const POLL_MS = 20;
 const SERVE_TIMEOUT_MS = 60_000;
 const TARGET = { codeChangeS: 1.0, newAppS: 2.5 };
@@ -145,6 +150,7 @@ async function startDaemon(): Promise<void> {
     HOP3_LISTEN: `127.0.0.1:${apiPort}`,
     HOP3_API_URL: `http://127.0.0.1:${apiPort}`,
     HOP3_LOG_LEVEL: 'warn',
+    HOP3_PROXY: PROXY,
   };
   const log = openSync(join(home, 'daemon.log'), 'a');
   daemon = spawn(HOP3_SERVER, ['serve'], { env, stdio: ['ignore', log, log] });
@@ -229,7 +235,7 @@ async function bareUwsgiStart(dir: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  console.log(`push-to-served benchmark: ${RUNS} runs each (node ${process.version})`);
+  console.log(`push-to-served benchmark, HOP3_PROXY=${PROXY}: ${RUNS} runs each (node ${process.version})`);
   await startDaemon();
   const token = readFileSync(join(env.HOP3_HOME!, 'secrets', 'admin-token'), 'utf8').trim();
   const gitUrl = (app: string) => `http://hop3:${token}@127.0.0.1:${env.HOP3_LISTEN!.split(':')[1]}/git/${app}.git`;
@@ -315,13 +321,50 @@ async function main(): Promise<number> {
     console.log(`${name.padEnd(w)}  ${secs(s.median).padStart(9)}  ${secs(s.min).padStart(9)}  ${secs(s.max).padStart(9)}  ${target}${verdict}`);
   }
   const missed = rows.filter((r) => r[3] === false).length;
-  console.log(`\n${RUNS} runs each; served = first GET through nginx (polled every ${POLL_MS} ms) that returns the pushed code.`);
+  console.log(`\n${RUNS} runs each; served = first GET through ${PROXY} (polled every ${POLL_MS} ms) that returns the pushed code.`);
+  console.log(`${RESULT_PREFIX}${JSON.stringify(rows.map(([name, s, target, ok]) => ({ name, median: s.median, target, ok })))}`);
   return STRICT && missed ? 1 : 0;
+}
+
+type ResultRow = { name: string; median: number; target: string; ok: boolean | null };
+
+/** Each proxy in a child process of its own (its output passed through), then the medians side by side. */
+async function bothProxies(): Promise<number> {
+  const proxies = ['nginx', 'caddy'];
+  const results: ResultRow[][] = [];
+  let worst = 0;
+  for (const proxy of proxies) {
+    const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => !a.startsWith('--proxy=')), `--proxy=${proxy}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      process.stdout.write(c);
+      out += c.toString('utf8');
+    });
+    const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 1)));
+    children.delete(child);
+    worst = Math.max(worst, code);
+    const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+    if (!line) return Math.max(worst, 2);
+    results.push(JSON.parse(line.slice(RESULT_PREFIX.length)) as ResultRow[]);
+  }
+  const table = [['measure (median)', ...proxies, 'target'], ...results[0]!.map((row, i) => [
+    row.name, ...results.map((r) => `${secs(r[i]!.median)}${r[i]!.ok === null ? '' : r[i]!.ok ? ' ✓' : ' MISSED'}`), row.target,
+  ])];
+  const w = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  console.log('\npush to served, side by side:\n');
+  for (const row of table) console.log(row.map((c, i) => c.padEnd(w[i]!)).join('  '));
+  return worst;
 }
 
 let code = 2;
 try {
-  code = await main();
+  if (PROXY !== 'both' && PROXY !== 'nginx' && PROXY !== 'caddy') {
+    console.error('usage: node dist/bench/push.js [--runs=N] [--proxy=nginx|caddy|both] [--strict]');
+    code = 64;
+  } else {
+    code = PROXY === 'both' ? await bothProxies() : await main();
+  }
 } catch (err) {
   console.error(`\nbenchmark failed: ${err instanceof Error ? err.message : String(err)}`);
   if (env.HOP3_HOME) {

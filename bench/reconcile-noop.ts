@@ -1,16 +1,17 @@
 /**
  * Benchmark: the converged ("no-op") reconcile pass over N static-site apps.
  *
- * For each N it starts a real hop3 controller (real uWSGI emperor, real embedded nginx) in a
+ * For each N it starts a real hop3 controller (real uWSGI emperor, real embedded nginx or Caddy) in a
  * throwaway HOP3_HOME on free loopback ports, declares N static sites through the records, lets
  * the reconciler converge them, then times full passes over every app once nothing is left to
  * do. DESIGN.md: "a second pass over unchanged state plans nothing and touches nothing: no
  * writes, no mtime changes, no reloads, no process spawns" — this checks it and measures it.
  *
- *   npm run build && node dist/bench/reconcile-noop.js [N...] [--strict] [--profile=DIR]
+ *   npm run build && node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR]
  *
- * N defaults to 100 and 1000; with several N each runs in a child process of its own (fresh
- * heap, so the RSS of one N does not carry over to the next). --strict also fails (exit 1) on a
+ * N defaults to 100 and 1000, the proxy (HOP3_PROXY) to both; each N and proxy runs in a child
+ * process of its own (fresh heap, so the RSS of one N does not carry over to the next), and the
+ * figures of both proxies are printed side by side at the end. --strict also fails (exit 1) on a
  * missed performance target; without it only broken invariants (actions, spawns, writes, row
  * changes, mtimes, serving) fail. --profile=DIR writes a V8 CPU profile of the measured no-op passes only.
  * Environment: BENCH_CONCURRENCY (HOP3_DEPLOY_CONCURRENCY, default 4, the daemon's default),
@@ -20,7 +21,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.js';
 import { execStats } from '../src/lib/exec.js';
@@ -101,7 +102,8 @@ const appName = (i: number, n: number) => `site-${String(i).padStart(Math.max(3,
 
 interface Live {
   home: string;
-  nginxPidfile: string;
+  proxyPidfile: string;
+  proxy: string;
   emperorPidfile: string;
 }
 let live: Live | null = null;
@@ -111,7 +113,7 @@ let currentChild: ChildProcess | null = null;
 /** Synchronous last resort: stop the servers we started and remove HOP3_HOME. */
 function emergencyCleanup(): void {
   if (!live) return;
-  for (const [pidfile, marker] of [[live.nginxPidfile, 'nginx'], [live.emperorPidfile, 'uwsgi']] as const) {
+  for (const [pidfile, marker] of [[live.proxyPidfile, live.proxy], [live.emperorPidfile, 'uwsgi']] as const) {
     const pid = livePid(pidfile, marker);
     if (pid) {
       try {
@@ -154,12 +156,15 @@ export interface BenchResult {
   bench: 'reconcile-noop';
   date: string;
   n: number;
+  proxy: string;
   concurrency: number;
   node: string;
   cpus: number;
   cpuModel: string;
   converge: {
-    ms: number; rounds: number; healthy: number; spawns: number; writes: number; nginxTestMs: number; nginxReloadMs: number;
+    ms: number; rounds: number; healthy: number; spawns: number; writes: number;
+    /** Time in the proxy's check of a config (nginx -t, caddy validate) and in its reloads (or loads). */
+    proxyTestMs: number; proxyReloadMs: number;
     errors: { app: string; error: string }[];
     unhealthy: { app: string; health: string; message: string }[];
   };
@@ -200,32 +205,45 @@ function totalChanges(h: Hop3): number {
   return h.store.db.prepare('SELECT total_changes()').pluck().get() as number;
 }
 
-/** Time nginx -t and reloads during convergence (bench-side wrappers of NginxControl's private steps). */
-function instrumentNginx(h: Hop3): { testMs: number; reloadMs: number } {
+/**
+ * Time the proxy's config checks and reloads during convergence (bench-side wrappers of private
+ * steps): nginx -t and the reload of NginxControl; caddy validate and the POST /load of CaddyControl.
+ */
+function instrumentProxy(h: Hop3): { testMs: number; reloadMs: number } {
   const acc = { testMs: 0, reloadMs: 0 };
-  const ctl = h.proxyServer as unknown as { test(): Promise<void>; reload(): Promise<void> };
-  const origTest = ctl.test;
-  const origReload = ctl.reload;
-  ctl.test = async function (this: unknown) {
-    const t = performance.now();
-    try {
-      return await origTest.call(this);
-    } finally {
-      acc.testMs += performance.now() - t;
-    }
+  type Step = (...args: unknown[]) => Promise<unknown>;
+  const time = (obj: Record<string, Step>, method: string, add: (ms: number) => void) => {
+    const orig = obj[method]!;
+    obj[method] = async function (this: unknown, ...args: unknown[]) {
+      const t = performance.now();
+      try {
+        return await orig.apply(this, args);
+      } finally {
+        add(performance.now() - t);
+      }
+    };
   };
-  ctl.reload = async function (this: unknown) {
-    const t = performance.now();
-    try {
-      return await origReload.call(this);
-    } finally {
-      acc.reloadMs += performance.now() - t;
-    }
-  };
+  if (h.plugins.proxy.name === 'caddy') {
+    const ctl = (h.proxyServer as unknown as { control: Record<string, Step> }).control;
+    let validating = 0;
+    time(ctl, 'validate', (ms) => {
+      acc.testMs += ms;
+      validating += ms;
+    });
+    // applyNow is validate + load: the load is the rest.
+    time(ctl, 'applyNow', (ms) => {
+      acc.reloadMs += ms - validating;
+      validating = 0;
+    });
+  } else {
+    const ctl = h.proxyServer as unknown as Record<string, Step>;
+    time(ctl, 'test', (ms) => (acc.testMs += ms));
+    time(ctl, 'reload', (ms) => (acc.reloadMs += ms));
+  }
   return acc;
 }
 
-async function benchOne(n: number, opts: { profileDir: string | null }): Promise<BenchResult> {
+async function benchOne(n: number, proxy: string, opts: { profileDir: string | null }): Promise<BenchResult> {
   const home = mkdtempSync(join(tmpdir(), 'hop3-bench-noop-'));
   let h: Hop3 | null = null;
   const watchdog = setTimeout(() => {
@@ -243,16 +261,18 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       HOP3_LISTEN: `127.0.0.1:${listenPort}`,
       HOP3_LOG_LEVEL: 'silent',
       HOP3_DEPLOY_CONCURRENCY: CONCURRENCY,
+      HOP3_PROXY: proxy,
     });
     h = createHop3(config, createLogger('silent'));
-    live = { home, nginxPidfile: join(h.layout.run, 'nginx.pid'), emperorPidfile: join(h.layout.run, 'emperor.pid') };
+    live = { home, proxyPidfile: join(h.layout.run, `${proxy}.pid`), proxy, emperorPidfile: join(h.layout.run, 'emperor.pid') };
     const hh = h;
-    const nginxTimes = instrumentNginx(hh);
+    const sitesDir = dirname(hh.plugins.proxy.sitePath('x'));
+    const proxyTimes = instrumentProxy(hh);
     const mem: Record<string, Record<string, number>> = { created: memory() };
 
     // 1. Real managed servers.
     await withTimeout(hh.supervisor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
-    await withTimeout(hh.proxyServer.ensureRunning(), START_TIMEOUT_MS, 'nginx start');
+    await withTimeout(hh.proxyServer.ensureRunning(), START_TIMEOUT_MS, `${proxy} start`);
     mem.started = memory();
 
     // 2. Declare N static sites through the records (as the deploy command, src/commands/deploy.ts, does, minus the upload).
@@ -328,13 +348,13 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     mem.converged = memory();
     const converge = {
       ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: execStats.spawns, writes: writeStats.writes,
-      nginxTestMs: Math.round(nginxTimes.testMs), nginxReloadMs: Math.round(nginxTimes.reloadMs),
+      proxyTestMs: Math.round(proxyTimes.testMs), proxyReloadMs: Math.round(proxyTimes.reloadMs),
       errors: [...errorsSeen].slice(0, 20).map(([app, error]) => ({ app, error })),
       unhealthy: stuck.slice(0, 20),
     };
     console.log(`N=${n}: ${stuck.length === 0 ? 'converged' : `settled with ${stuck.length} app(s) NOT healthy`} in ` +
       `${round1(convergeMs / 1000)} s (${rounds} rounds incl. the final no-op one; ` +
-      `${converge.spawns} spawns, ${converge.writes} writes; nginx -t ${round1(converge.nginxTestMs / 1000)} s, reloads ${round1(converge.nginxReloadMs / 1000)} s)`);
+      `${converge.spawns} spawns, ${converge.writes} writes; ${proxy === 'caddy' ? 'caddy validate' : 'nginx -t'} ${round1(converge.proxyTestMs / 1000)} s, reloads ${round1(converge.proxyReloadMs / 1000)} s)`);
     for (const [app, error] of [...errorsSeen].slice(0, 10)) console.log(`  pass error during convergence: ${app}: ${error}`);
     for (const u of stuck.slice(0, 10)) {
       const rel = hh.store.listReleases(u.app).map((r) => `v${r.version} ${r.status}`).join(', ');
@@ -357,7 +377,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
     const loadBefore = loadavg()[0]!;
 
     // 4. The no-op pass, NOOP_PASSES times.
-    const sitesBefore = snapshot(hh.layout.nginxSites);
+    const sitesBefore = snapshot(sitesDir);
     const passes: NoopPass[] = [];
     let session: Session | null = null;
     if (opts.profileDir) {
@@ -396,7 +416,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       gc(); // only with node --expose-gc: how much of the RSS is live data
       mem.noopAfterGc = memory();
     }
-    const siteMtimeChanges = changedFiles(sitesBefore, snapshot(hh.layout.nginxSites));
+    const siteMtimeChanges = changedFiles(sitesBefore, snapshot(sitesDir));
 
     const noop = {
       passes,
@@ -424,7 +444,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       converged: converge.healthy === n,
     };
     return {
-      bench: 'reconcile-noop', date: new Date().toISOString(), n, concurrency: config.deployConcurrency,
+      bench: 'reconcile-noop', date: new Date().toISOString(), n, proxy, concurrency: config.deployConcurrency,
       node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
       converge, served, memory: mem, noop, targets: TARGET, pass,
     };
@@ -434,7 +454,7 @@ async function benchOne(n: number, opts: { profileDir: string | null }): Promise
       ? [
           ['reconciler.close', () => h!.reconciler.close()],
           ['emperor.stop', () => h!.supervisor.stop()],
-          ['nginx.stop', () => h!.proxyServer.stop()],
+          [`${proxy}.stop`, () => h!.proxyServer.stop()],
           ['store.close', () => h!.store.close()],
         ]
       : [];
@@ -466,25 +486,55 @@ function table(r: BenchResult): string {
     ['RSS after pass (max)', `${round1(r.noop.rssMbMax)} MB`, `≤ ${TARGET.rssMb} MB`, mark(r.pass.rss!)],
     ['actions over all apps (max)', `${r.noop.actions}${r.noop.errors ? ` (+${r.noop.errors} errors)` : ''}`, '0', mark(r.pass.actions!)],
     ['DB rows changed per pass (max)', String(r.noop.rowChanges), '0', mark(r.pass.rowChanges!)],
-    ['nginx/sites mtime changes', String(r.noop.siteMtimeChanges), '0', mark(r.pass.siteMtimes!)],
+    ['site file mtime changes', String(r.noop.siteMtimeChanges), '0', mark(r.pass.siteMtimes!)],
   ];
-  const head: [string, string, string, string] = [`N = ${r.n}`, 'measured', 'target', 'result'];
+  const head: [string, string, string, string] = [`N = ${r.n}, ${r.proxy}`, 'measured', 'target', 'result'];
   const all = [head, ...rows];
   const w = [0, 1, 2, 3].map((i) => Math.max(...all.map((row) => row[i]!.length)));
   const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
   return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-/** Run one N in a child process of its own, so each N starts from a fresh heap and RSS. */
-function runChild(n: number, flags: string[]): Promise<number> {
+/** The figures of both proxies for one N, side by side, each with its target. */
+function sideBySide(results: BenchResult[]): string {
+  const proxies = results.map((r) => r.proxy);
+  const rows: [string, (r: BenchResult) => string, string][] = [
+    ['no-op pass wall (median of 5)', (r) => `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`],
+    ['no-op pass CPU (median of 5)', (r) => `${round1(r.noop.cpuMsMedian)} ms`, ''],
+    ['spawns per pass (max)', (r) => String(r.noop.spawns), String(TARGET.spawns)],
+    ['file writes per pass (max)', (r) => String(r.noop.writes), String(TARGET.writes)],
+    ['actions over all apps (max)', (r) => String(r.noop.actions), '0'],
+    ['RSS after pass (max)', (r) => `${round1(r.noop.rssMbMax)} MB`, `≤ ${TARGET.rssMb} MB`],
+    ['convergence (initial setup)', (r) => `${round1(r.converge.ms / 1000)} s`, ''],
+    ['apps Healthy after convergence', (r) => `${r.converge.healthy}/${r.n}`, `${results[0]!.n}/${results[0]!.n}`],
+  ];
+  const all = [[`N = ${results[0]!.n}`, ...proxies, 'target'], ...rows.map(([name, f, target]) => [name, ...results.map(f), target])];
+  const w = all[0]!.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  return [line(all[0]!), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...all.slice(1).map(line)].join('\n');
+}
+
+/**
+ * Run one N under one proxy in a child process of its own, so each starts from a fresh heap and
+ * RSS; its output is passed through, and the JSON line of its result kept.
+ */
+function runChild(n: number, flags: string[], results: BenchResult[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, String(n), ...flags], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, String(n), ...flags], { stdio: ['inherit', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      out += chunk.toString('utf8');
+    });
+    child.on('close', () => {
+      for (const l of out.split('\n')) if (l.startsWith('{"bench":"reconcile-noop"')) results.push(JSON.parse(l) as BenchResult);
+    });
     currentChild = child;
     const timer = setTimeout(() => {
       console.error(`N=${n}: child exceeded ${Math.round((WATCHDOG_MS + 60_000) / 1000)} s; sending SIGTERM (it cleans up)`);
       child.kill('SIGTERM');
     }, WATCHDOG_MS + 60_000);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       currentChild = null;
       resolve(code ?? (signal ? 128 : 1));
@@ -497,30 +547,40 @@ async function main(): Promise<number> {
   const flags = args.filter((a) => a.startsWith('--'));
   const strict = flags.includes('--strict');
   const profileDir = flags.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ?? null;
+  const proxyArg = flags.find((a) => a.startsWith('--proxy='))?.slice('--proxy='.length) ?? 'both';
+  const proxies = proxyArg === 'both' ? ['nginx', 'caddy'] : [proxyArg];
   const ns = args.filter((a) => !a.startsWith('--')).map(Number);
-  if (ns.some((x) => !Number.isInteger(x) || x < 1 || x > 100_000)) {
-    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--strict] [--profile=DIR]');
+  if (ns.some((x) => !Number.isInteger(x) || x < 1 || x > 100_000) || proxies.some((p) => p !== 'nginx' && p !== 'caddy')) {
+    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR]');
     return 64;
   }
   const sizes = ns.length > 0 ? ns : [100, 1000];
-  if (sizes.length > 1) {
+  if (sizes.length > 1 || proxies.length > 1) {
     let worst = 0;
+    const others = flags.filter((a) => !a.startsWith('--proxy='));
+    const tables: string[] = [];
     for (const n of sizes) {
-      const code = await runChild(n, flags);
-      worst = Math.max(worst, code);
-      if (code >= 128) break; // interrupted
+      const results: BenchResult[] = [];
+      for (const proxy of proxies) {
+        const code = await runChild(n, [...others, `--proxy=${proxy}`], results);
+        worst = Math.max(worst, code);
+        if (code >= 128) return worst; // interrupted
+      }
+      if (results.length > 0) tables.push(sideBySide(results));
     }
+    console.log(`\nreconcile no-op pass, side by side:\n\n${tables.join('\n\n')}\n`);
     return worst;
   }
   const n = sizes[0]!;
+  const proxy = proxies[0]!;
   let r: BenchResult;
   try {
-    r = await benchOne(n, { profileDir });
+    r = await benchOne(n, proxy, { profileDir });
   } catch (err) {
     console.error(`N=${n}: FAILED: ${(err as Error).stack ?? err}`);
     return 1;
   }
-  console.log(`\nreconcile no-op pass, N = ${n} (deploy concurrency ${r.concurrency}, ${r.cpus} CPUs ${r.cpuModel}, node ${r.node}, ` +
+  console.log(`\nreconcile no-op pass, N = ${n}, HOP3_PROXY=${proxy} (deploy concurrency ${r.concurrency}, ${r.cpus} CPUs ${r.cpuModel}, node ${r.node}, ` +
     `load average ${r.noop.loadavg1.join(' → ')}); targets are stated for N = 1000`);
   console.log(table(r));
   console.log(`per pass (wall ms): ${r.noop.passes.map((p) => round1(p.wallMs)).join(', ')}; CPU ms: ${r.noop.passes.map((p) => round1(p.cpuMs)).join(', ')}; ` +

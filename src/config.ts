@@ -14,6 +14,7 @@ export interface Config {
   nginxMode: 'embedded' | 'system';
   systemNginxDir: string;
   nginxBin: string;
+  caddyBin: string;
   uwsgiBin: string;
   pythonBin: string;
   resyncMs: number;
@@ -53,12 +54,13 @@ export type Failpoint = (typeof FAILPOINTS)[number];
 export const SETTINGS = [
   ['HOP3_HOME', 'home directory: records, apps, rendered configs', '/var/lib/hop3 as root, ~/.hop3 otherwise'],
   ['HOP3_LISTEN', 'address of the JSON-RPC API', '127.0.0.1:8000'],
-  ['HOP3_HTTP_PORT', 'port nginx listens on for apps (the embedded master, or the server blocks written for the system nginx)', '80'],
+  ['HOP3_HTTP_PORT', 'port the proxy listens on for apps (the embedded nginx master or hop3\'s Caddy, or the server blocks written for the system nginx)', '80'],
   ['HOP3_DOMAIN', 'apps are also served at <app>.<HOP3_DOMAIN>', 'localhost'],
   ['HOP3_PROXY', 'the proxy that publishes apps: `nginx` or `caddy`', 'nginx'],
   ['HOP3_NGINX', '`embedded` (own nginx master) or `system` (the system nginx, checked with `nginx -T`, reloaded with `nginx -s reload`)', 'embedded'],
   ['HOP3_NGINX_SYSTEM_DIR', 'include directory hop3 writes server blocks into when HOP3_NGINX=system', '/etc/nginx/sites-enabled'],
   ['HOP3_NGINX_BIN', 'nginx binary', 'nginx'],
+  ['HOP3_CADDY_BIN', 'Caddy binary (HOP3_PROXY=caddy)', 'caddy'],
   ['HOP3_UWSGI_BIN', 'uWSGI binary', 'uwsgi'],
   ['HOP3_PYTHON', 'Python used to create app virtualenvs', 'python3'],
   ['HOP3_RESYNC_SECONDS', 'period of the full resync', '30'],
@@ -168,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     nginxMode,
     systemNginxDir,
     nginxBin: env.HOP3_NGINX_BIN || 'nginx',
+    caddyBin: env.HOP3_CADDY_BIN || 'caddy',
     uwsgiBin: env.HOP3_UWSGI_BIN || 'uwsgi',
     pythonBin: env.HOP3_PYTHON || 'python3',
     resyncMs: int(env, 'HOP3_RESYNC_SECONDS', 30, 1, 86_400) * 1000,

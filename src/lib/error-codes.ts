@@ -44,7 +44,7 @@ export const ERRORS = {
   BRANCH_MOVED: { category: 'user', terminal: false },
   BUILDER_NONE: { category: 'operational', terminal: true },
   BUILDER_UNKNOWN: { category: 'user', terminal: true },
-  CADDY_CONFIG_REJECTED: { category: 'operational', terminal: false },
+  CADDY_CONFIG_REJECTED: { category: 'operational', terminal: true },
   CADDY_DOWN: { category: 'operational', terminal: false },
   CADDY_START_FAILED: { category: 'operational', terminal: false },
   CERT_INVALID: { category: 'user', terminal: false },

@@ -6,10 +6,11 @@ import staticBuilder from './builders/static/index.js';
 import uwsgiDeployer from './deployers/uwsgi/index.js';
 import staticDeployer from './deployers/static/index.js';
 import nginxProxy from './proxies/nginx/index.js';
+import caddyProxy from './proxies/caddy/index.js';
 import debianOs from './os/debian/index.js';
 
 /** Every plugin hop3 ships, registered statically. Order matters: the first that accepts wins. */
-export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, uwsgiDeployer, staticDeployer, nginxProxy, debianOs];
+export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
 
 export interface Plugins {
   builders: Builder[];

@@ -172,4 +172,10 @@ export interface HostServer {
   /** False only when the server is hop3's to run and is not running. */
   alive(): boolean;
   ensureRunning(): Promise<unknown>;
+  /**
+   * Call `onChange(app)` when what the server runs for an app changed on its own (seen by a
+   * cheap poll): the reconciler looks at that app. Returns the unsubscribe. Absent: a server
+   * whose changes show in files and processes hop3 already watches.
+   */
+  watch?(onChange: (app: string) => void): () => void;
 }

@@ -7,14 +7,16 @@ import { housekeeping } from './housekeeping.js';
 import { startProber } from './prober.js';
 import { superviseHostServers } from './supervise.js';
 
-/** Which app a managed file belongs to, if any. */
-function appOfFile(path: string): string | null {
+/** Which app a managed file belongs to, if any: a vassal, or a site named as the proxy names them. */
+function appOfFile(h: Hop3, path: string): string | null {
   const name = basename(path);
   if (name.startsWith('.')) return null; // atomic-write temporaries
   const unit = name.endsWith('.ini') ? parseUnitName(name.slice(0, -4)) : null;
   if (unit) return unit.app;
-  const site = /^(?:hop3-)?([a-z0-9-]+)\.conf$/.exec(name);
-  return site ? site[1]! : null;
+  const [before = '', after = ''] = basename(h.plugins.proxy.sitePath('@')).split('@');
+  if (!name.startsWith(before) || !name.endsWith(after) || name.length <= before.length + after.length) return null;
+  const app = name.slice(before.length, name.length - after.length);
+  return /^[a-z0-9-]+$/.test(app) ? app : null;
 }
 
 /**
@@ -25,7 +27,7 @@ function orphans(h: Hop3): string[] {
   const found = new Set<string>();
   for (const dir of [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, dirname(h.plugins.proxy.sitePath('x'))]) {
     for (const file of existsSync(dir) ? readdirSync(dir) : []) {
-      const app = appOfFile(file);
+      const app = appOfFile(h, file);
       // Only files with hop3's own names (a system nginx directory holds others too).
       if (app && (file.endsWith('.ini') || h.plugins.proxy.sitePath(app) === join(dir, file))) found.add(app);
     }
@@ -57,7 +59,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
   const dirs = [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, h.plugins.proxy.sitePath('x').replace(/\/[^/]*$/, '')];
   const watcher: FSWatcher = watch(dirs, { ignoreInitial: true, depth: 0 });
   watcher.on('all', (_event, path) => {
-    const app = appOfFile(path);
+    const app = appOfFile(h, path);
     if (app) void reconciler.notice(app);
   });
 
@@ -89,6 +91,8 @@ export function startTriggers(h: Hop3): () => Promise<void> {
   }, 250);
 
   const stopSupervising = superviseHostServers(h, [h.supervisor, h.proxyServer]);
+  // A host server that sees changes hop3 did not make (a proxy config changed through its own API).
+  const unwatch = [h.supervisor, h.proxyServer].map((s) => s.watch?.((app) => void reconciler.notice(app)));
   const stopProber = startProber(h);
 
   const resync = setInterval(async () => {
@@ -106,6 +110,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     clearInterval(poll);
     clearInterval(resync);
     stopSupervising();
+    for (const u of unwatch) u?.();
     await stopProber();
     await watcher.close();
   };

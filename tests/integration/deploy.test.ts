@@ -1,16 +1,16 @@
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, EXAMPLES, within } from './harness.js';
+import { appDir, Daemon, EXAMPLES, PROXIES, within } from './harness.js';
 
 const mtimes = (dir: string) => Object.fromEntries(readdirSync(dir).map((f) => [f, statSync(join(dir, f)).mtimeMs]));
 
-describe('deploys onto the real emperor and nginx', () => {
-  const d = new Daemon();
+describe.each(PROXIES)('deploys onto the real emperor and %s', (proxy) => {
+  const d = new Daemon({}, { proxy });
   beforeAll(() => d.start());
   afterAll(() => d.cleanup());
 
-  it('deploys the WSGI example and serves it through nginx', async () => {
+  it('deploys the WSGI example and serves it through the proxy', async () => {
     const r = await d.hop3(['deploy', join(EXAMPLES, 'hello-wsgi')]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stderr)).toContain('release v1 is live');
@@ -19,7 +19,7 @@ describe('deploys onto the real emperor and nginx', () => {
     expect(JSON.parse(res.body)).toEqual({ app: 'hello-wsgi', release: 'v1', greeting: 'hello from hop3' });
   });
 
-  it('deploys the static example and serves it through nginx', async () => {
+  it('deploys the static example and serves it through the proxy', async () => {
     const r = await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--json']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(JSON.parse(String(r.stdout))).toMatchObject({ name: 'static-site', health: 'Healthy', release: 'v1' });
@@ -40,7 +40,7 @@ describe('deploys onto the real emperor and nginx', () => {
   });
 
   it('plans nothing on a second pass and touches no file', async () => {
-    const before = { vassals: mtimes(join(d.home, 'uwsgi-available')), sites: mtimes(join(d.home, 'nginx', 'sites')) };
+    const before = { vassals: mtimes(join(d.home, 'uwsgi-available')), sites: mtimes(d.sitesDir) };
     const pid = d.pidOf('hello-wsgi.v1.wsgi.pid');
     for (const app of ['hello-wsgi', 'static-site']) {
       const pass = await d.json(['reconcile', app]);
@@ -48,7 +48,7 @@ describe('deploys onto the real emperor and nginx', () => {
       expect(pass.error).toBeNull();
     }
     expect(mtimes(join(d.home, 'uwsgi-available'))).toEqual(before.vassals);
-    expect(mtimes(join(d.home, 'nginx', 'sites'))).toEqual(before.sites);
+    expect(mtimes(d.sitesDir)).toEqual(before.sites);
     expect(d.pidOf('hello-wsgi.v1.wsgi.pid')).toBe(pid);
   });
 
@@ -94,7 +94,7 @@ describe('deploys onto the real emperor and nginx', () => {
     await within(10_000, async () => (await d.get('hello-wsgi.localhost')).status === 200);
   });
 
-  it('pauses an app: no process runs, nginx answers 503 for its names; resume serves again', async () => {
+  it('pauses an app: no process runs, the proxy answers 503 for its names; resume serves again', async () => {
     const paused = await d.json(['pause', 'hello-wsgi']);
     expect(paused).toMatchObject({ state: 'paused', desiredState: 'paused', sync: 'Synced', health: 'Missing', release: 'v2' });
     const r = await d.get('hello-wsgi.localhost');
@@ -115,7 +115,8 @@ describe('deploys onto the real emperor and nginx', () => {
     expect(r.exitCode).toBe(1); // needs --yes
     expect((await d.hop3(['destroy', 'static-site', '--yes'])).exitCode).toBe(0);
     expect((await d.get('static-site.localhost')).status).toBe(404);
-    expect(readdirSync(join(d.home, 'nginx', 'sites'))).not.toContain('static-site.conf');
+    expect(existsSync(d.siteFile('static-site'))).toBe(false);
+    expect(readdirSync(d.sitesDir)).not.toContain(basename(d.siteFile('static-site')));
     expect(readdirSync(join(d.home, 'apps'))).not.toContain('static-site');
     const st = await d.hop3(['status', 'static-site', '--json']);
     expect(st.exitCode).toBe(1);

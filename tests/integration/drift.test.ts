@@ -1,14 +1,14 @@
 import { appendFileSync, existsSync, lstatSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, EXAMPLES, within } from './harness.js';
+import { Daemon, EXAMPLES, PROXIES, within } from './harness.js';
 
 type Drift = { app: string; resource: string; kind: string; desired: string; observed: string; detectedAt: string; action: string };
 
-describe('drift is reported and repaired', () => {
-  const d = new Daemon();
+describe.each(PROXIES)('drift is reported and repaired (%s)', (proxy) => {
+  const d = new Daemon({}, { proxy });
   const vassal = () => join(d.home, 'uwsgi-available', 'hello-wsgi.v1.wsgi.ini');
-  const site = () => join(d.home, 'nginx', 'sites', 'static-site.conf');
+  const site = () => d.siteFile('static-site');
 
   beforeAll(async () => {
     await d.start();
@@ -58,7 +58,7 @@ describe('drift is reported and repaired', () => {
     expect(finding?.observed).toContain(`pid ${pid} exited`);
   });
 
-  it('reverts a hand-edited nginx file within 2 s', async () => {
+  it('reverts a hand-edited site file within 2 s', async () => {
     const since = new Date().toISOString();
     const good = readFileSync(site(), 'utf8');
     appendFileSync(site(), '\n# edited by hand\n');
@@ -76,7 +76,7 @@ describe('drift is reported and repaired', () => {
 
   it('removes files of an app that has no record, and records them as unexpected', async () => {
     const since = new Date().toISOString();
-    const ghost = join(d.home, 'nginx', 'sites', 'ghost.conf');
+    const ghost = d.siteFile('ghost');
     writeFileSync(ghost, readFileSync(site(), 'utf8').replaceAll('static-site', 'ghost'));
     const { elapsedMs } = await within(2000, async () => {
       const drift = await d.json<Drift[]>(['drift']);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, git, output } from './harness.js';
+import { appDir, Daemon, git, output, PROXIES } from './harness.js';
 
 /** A WSGI app whose body names its code version; 404 on anything but / and /health. */
 const appPy = (code: string) => `import json, os
@@ -23,8 +23,8 @@ const HOP3_TOML = '[run]\nstart = "app:application"\nworkers = 1\n\n[healthcheck
 type Release = { version: string; commit: string; source: string; status: string; current: boolean; message?: string };
 type Event = { id: number; kind: string; data: { release?: number } };
 
-describe('git push over smart HTTP', () => {
-  const d = new Daemon();
+describe.each(PROXIES)('git push over smart HTTP (%s)', (proxy) => {
+  const d = new Daemon({}, { proxy });
   const APP = 'pushed';
   let work = '';
   let url = '';

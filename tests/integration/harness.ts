@@ -36,7 +36,11 @@ export async function within<T>(ms: number, fn: () => Promise<T> | T): Promise<{
   throw new Error(`condition not met within ${ms} ms${last ? `: ${String(last)}` : ''}`);
 }
 
-/** A real hop3-server in a throwaway HOP3_HOME on free loopback ports, with its emperor and nginx. */
+/** The proxies hop3 publishes apps through (HOP3_PROXY): tests of what both do run under each. */
+export const PROXIES = ['nginx', 'caddy'] as const;
+export type ProxyName = (typeof PROXIES)[number];
+
+/** A real hop3-server in a throwaway HOP3_HOME on free loopback ports, with its emperor and proxy. */
 export class Daemon {
   readonly home: string;
   readonly logFile: string;
@@ -46,10 +50,13 @@ export class Daemon {
   private exited = false;
   /** Settings on top of the defaults; a change applies from the next start. */
   readonly extraEnv: Record<string, string>;
+  /** The proxy it publishes apps through (HOP3_PROXY). */
+  readonly proxy: ProxyName;
 
   /** `home`: an existing directory (a file system a test mounts there). */
-  constructor(extraEnv: Record<string, string> = {}, opts: { home?: string } = {}) {
+  constructor(extraEnv: Record<string, string> = {}, opts: { home?: string; proxy?: ProxyName } = {}) {
     this.extraEnv = extraEnv;
+    this.proxy = opts.proxy ?? 'nginx';
     this.home = opts.home ?? mkdtempSync(join(tmpdir(), 'hop3-test-'));
     this.logFile = join(this.home, 'daemon.log');
   }
@@ -64,6 +71,7 @@ export class Daemon {
       // Below the kernel's ephemeral ports (32768-), which outgoing connections of the load tests use.
       HOP3_PORT_RANGE: '10000-19999',
       HOP3_HEALTH_TIMEOUT: '15',
+      HOP3_PROXY: this.proxy,
       ...this.extraEnv,
     };
   }
@@ -119,7 +127,22 @@ export class Daemon {
     return { status: res.status, body: await res.json() };
   }
 
-  /** GET through the embedded nginx with the app's host name. */
+  /** Where the proxy keeps the site files of apps. */
+  get sitesDir(): string {
+    return this.proxy === 'caddy' ? join(this.home, 'caddy', 'sites') : join(this.home, 'nginx', 'sites');
+  }
+
+  /** An app's site file. */
+  siteFile(app: string): string {
+    return join(this.sitesDir, `${app}.${this.proxy === 'caddy' ? 'json' : 'conf'}`);
+  }
+
+  /** The pid of the proxy's server (the nginx master, or hop3's Caddy). */
+  proxyPid(): number {
+    return this.pidOf(`${this.proxy}.pid`);
+  }
+
+  /** GET through the proxy with the app's host name. */
   async get(host: string, path = '/'): Promise<{ status: number; body: string }> {
     return httpGet(`http://127.0.0.1:${this.httpPort}${path}`, host, 5000);
   }

@@ -72,8 +72,12 @@ export function send(port: number, host: string, method: string, path: string, b
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
     });
-    // nginx answers 413 from the headers and may close before the body is all sent.
-    req.on('error', (err) => (['EPIPE', 'ECONNRESET'].includes((err as NodeJS.ErrnoException).code ?? '') ? undefined : reject(err)));
+    // nginx answers 413 from the headers and may close before the body is all sent; Caddy (Go)
+    // closes without lingering, so the answer may be lost to the reset: status 0 then.
+    req.on('error', (err) => {
+      if (!['EPIPE', 'ECONNRESET'].includes((err as NodeJS.ErrnoException).code ?? '')) reject(err);
+      else setTimeout(() => resolve({ status: 0, headers: {}, body: `connection reset: ${(err as Error).message}` }), 1000);
+    });
     req.setTimeout(15_000, () => req.destroy(new Error(`${method} ${path}: no answer within 15 s`)));
     req.end(body);
   });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, output } from './harness.js';
+import { appDir, Daemon, output, PROXIES } from './harness.js';
 import { send, SERVER, websocketEcho } from './http-app.js';
 
 const TOML = `[build]
@@ -26,8 +26,8 @@ const APP_FILES = {
 };
 
 
-describe('what piku users rely on, through real nginx and uWSGI', () => {
-  const d = new Daemon();
+describe.each(PROXIES)('what piku users rely on, through real %s and uWSGI', (proxy) => {
+  const d = new Daemon({}, { proxy });
   const dirs: string[] = [];
   const host = 'feat.localhost';
   const deploy = async (app: string, files: Record<string, string>) => {
@@ -46,12 +46,13 @@ describe('what piku users rely on, through real nginx and uWSGI', () => {
     await d.cleanup();
   });
 
-  it('[static] paths are served by nginx from the release, with cache headers', async () => {
+  it('[static] paths are served by the proxy from the release, with cache headers', async () => {
     const css = await send(d.httpPort, host, 'GET', '/static/app.css');
     expect(css.status).toBe(200);
     expect(css.body).toBe('body { color: teal }\n');
     expect(css.headers['cache-control']).toBe('max-age=600');
-    expect(Date.parse(String(css.headers.expires)) - Date.now()).toBeGreaterThan(500_000);
+    // nginx's `expires` also sends Expires; Caddy sends Cache-Control only, which HTTP/1.1 caches prefer.
+    if (proxy === 'nginx') expect(Date.parse(String(css.headers.expires)) - Date.now()).toBeGreaterThan(500_000);
     expect((await send(d.httpPort, host, 'GET', '/static/sub/page.txt')).body).toBe('nested\n');
     // The prefix without its slash, and everything else, still goes to the app.
     expect((await send(d.httpPort, host, 'GET', '/static')).body).toBe('app /static');
@@ -70,7 +71,7 @@ describe('what piku users rely on, through real nginx and uWSGI', () => {
     expect((await send(d.httpPort, host, 'GET', '/all/public/static/app.css')).body).toBe('body { color: teal }\n');
   });
 
-  it('a body over max-body-size gets 413 from nginx; a smaller one reaches the app', async () => {
+  it('a body over max-body-size gets 413 from the proxy; a smaller one reaches the app', async () => {
     // Below nginx's own 1m default, so only the app's setting can refuse it.
     const big = await send(d.httpPort, host, 'POST', '/upload', randomBytes(700 * 1024));
     expect(big.status).toBe(413);
@@ -85,20 +86,24 @@ describe('what piku users rely on, through real nginx and uWSGI', () => {
     const ok = await send(d.httpPort, 'plain.localhost', 'POST', '/upload', randomBytes(3 * 1024 * 1024));
     expect(ok.status).toBe(200);
     expect(ok.body).toBe(`received ${3 * 1024 * 1024}`);
-    expect((await send(d.httpPort, 'plain.localhost', 'POST', '/upload', randomBytes(11 * 1024 * 1024))).status).toBe(413);
+    const tooBig = await send(d.httpPort, 'plain.localhost', 'POST', '/upload', randomBytes(11 * 1024 * 1024));
+    // Caddy answers 413 too, but closes while the client still sends, so the answer may be lost to
+    // the reset; either way the app never gets the body.
+    expect(proxy === 'caddy' ? [0, 413] : [413]).toContain(tooBig.status);
+    expect(tooBig.body).not.toContain('received');
   });
 
   it('a WebSocket upgrade is passed through: the handshake completes and a frame is echoed', async () => {
-    const ws = await websocketEcho(d.httpPort, host, 'hello through nginx');
+    const ws = await websocketEcho(d.httpPort, host, `hello through ${proxy}`);
     expect(ws.status).toBe(101);
     expect(ws.accept).toBe(ws.expected);
-    expect(ws.echo).toBe('hello through nginx');
+    expect(ws.echo).toBe(`hello through ${proxy}`);
     // An ordinary request still goes out with an empty Connection and no Upgrade, as before.
     expect((await send(d.httpPort, host, 'GET', '/headers')).body).toBe('connection= upgrade=');
   });
 
   it('refuses a static directory out of the app at validate time, naming it, and changes nothing', async () => {
-    const sites = join(d.home, 'nginx', 'sites');
+    const sites = d.sitesDir;
     const before = readdirSync(sites).map((f) => readFileSync(join(sites, f), 'utf8'));
 
     const dotdot = await deploy('feat', { 'hop3.toml': TOML.replace('"public/static"', '"../../etc"'), ...APP_FILES });

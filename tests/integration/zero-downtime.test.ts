@@ -2,7 +2,7 @@ import { appendFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, EXAMPLES, git, output, underLoad } from './harness.js';
+import { Daemon, EXAMPLES, git, output, PROXIES, underLoad } from './harness.js';
 
 const REDEPLOYS = 10;
 
@@ -44,8 +44,8 @@ const REDEPLOYS_BY: Record<string, { setup: (d: Daemon, app: string) => Promise<
   },
 };
 
-describe('redeploys under load drop no request', () => {
-  const d = new Daemon();
+describe.each(PROXIES)('redeploys under load through %s drop no request', (proxy) => {
+  const d = new Daemon({}, { proxy });
   beforeAll(() => d.start());
   afterAll(async () => {
     await d.cleanup();
@@ -69,7 +69,7 @@ describe('redeploys under load drop no request', () => {
     });
 
     const seen = [...load.releases.entries()].map(([v, n]) => `${v}:${n}`).join(' ');
-    console.log(`${app}, ${kind}: ${load.ok} requests in ${load.ms} ms (${Math.round((load.ok * 1000) / load.ms)}/s), ${load.failures.length} failed; served ${seen}`);
+    console.log(`${proxy}: ${app}, ${kind}: ${load.ok} requests in ${load.ms} ms (${Math.round((load.ok * 1000) / load.ms)}/s), ${load.failures.length} failed; served ${seen}`);
     expect(load.failures.slice(0, 20)).toEqual([]);
     expect(load.ok).toBeGreaterThanOrEqual(1000);
     // Every release served some of the traffic, and the last one serves now.

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       nginxMode: 'embedded',
       systemNginxDir: '/etc/nginx/sites-enabled',
       nginxBin: 'nginx',
+      caddyBin: 'caddy',
       uwsgiBin: 'uwsgi',
       pythonBin: 'python3',
       resyncMs: 30_000,
@@ -103,6 +104,7 @@ describe('loadConfig', () => {
       HOP3_ACME_EMAIL: 'ops@example.com',
       HOP3_ACME_CA_FILE: '/etc/hop3/pebble-ca.pem',
       HOP3_CERT_RENEW_DAYS: '10',
+      HOP3_CADDY_BIN: '/usr/local/bin/caddy',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -113,6 +115,7 @@ describe('loadConfig', () => {
       nginxMode: 'system',
       systemNginxDir: '/etc/nginx/conf.d',
       nginxBin: '/usr/sbin/nginx',
+      caddyBin: '/usr/local/bin/caddy',
       uwsgiBin: '/usr/bin/uwsgi',
       pythonBin: 'python3.12',
       resyncMs: 5000,

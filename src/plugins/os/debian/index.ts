@@ -7,7 +7,9 @@ import type { OsPlugin, PluginContext } from '../../types.js';
 /** Debian and Ubuntu: apt for packages, useradd for the service user. */
 export default function debianOs(ctx: PluginContext): OsPlugin {
   // openssh-server and sudo: git push over SSH to the HOP3_SSH_USER account (hop3-server setup).
-  const packages = ['uwsgi-core', 'uwsgi-plugin-python3', 'nginx', 'git', 'python3', 'python3-venv', 'ca-certificates', 'openssh-server', 'sudo'];
+  // caddy: HOP3_PROXY=caddy runs Debian's Caddy.
+  const packages = ['uwsgi-core', 'uwsgi-plugin-python3', 'nginx', 'git', 'python3', 'python3-venv', 'ca-certificates', 'openssh-server', 'sudo',
+    ...(ctx.config.proxy === 'caddy' ? ['caddy'] : [])];
   const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
   const installed = async (pkg: string) =>
     (await run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }))).stdout.includes('install ok installed');
@@ -37,6 +39,7 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
     async setupServer(onLine) {
       // nginx-common ships nginx.service (Debian and Ubuntu): was a system nginx there before?
       const hadNginx = await installed('nginx-common');
+      const hadCaddy = await installed('caddy');
       const added = await plugin.ensurePackages(packages, { onLine });
       if (added.length === 0) onLine(`packages already installed: ${packages.join(' ')}`);
       // Installing nginx starts the system nginx on port 80, where the embedded nginx master
@@ -46,6 +49,13 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
         onLine('stopping and disabling the system nginx service just installed: hop3-server runs its own nginx (HOP3_NGINX=embedded)');
         await run(['systemctl', 'disable', '--now', 'nginx'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
           onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now nginx`);
+        });
+      }
+      // The same for Debian's caddy.service, which serves port 80 as well: hop3 runs its own Caddy.
+      if (!hadCaddy && packages.includes('caddy') && existsSync('/run/systemd/system')) {
+        onLine('stopping and disabling the system caddy service just installed: hop3-server runs its own Caddy (HOP3_PROXY=caddy)');
+        await run(['systemctl', 'disable', '--now', 'caddy'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
+          onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now caddy`);
         });
       }
     },

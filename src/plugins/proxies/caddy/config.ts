@@ -139,7 +139,8 @@ function staticPathRoute(prefix: string, root: string, maxAge: number): Json {
   return { match: [{ path: [`${prefix}*`] }], handle: [{ handler: 'subroute', routes: protectedFiles(prefix, root, before) }], terminal: true };
 }
 
-function siteRoute(site: ProxySite): Json {
+/** Pure: one app's route, the part of the whole config that is that app's site. */
+export function renderSiteRoute(site: ProxySite): Json {
   guard(site.app, APP_SAFE, 'an app name');
   if (site.serverNames.length === 0) refuse(site.serverNames, `the server names of ${site.app}`);
   const hosts = site.serverNames.map((n) => guard(n, HOST_SAFE, `a server name of ${site.app}`));
@@ -154,19 +155,30 @@ function siteRoute(site: ProxySite): Json {
     { handler: 'request_body', max_size: site.maxBodyBytes },
     { handler: 'subroute', routes: [tooLarge(site.maxBodyBytes), ...paths, { handle: main, terminal: true }] },
   ];
-  return { '@id': `hop3-site-${site.app}`, match: [{ host: hosts }], handle, terminal: true };
+  return { '@id': siteRouteId(site.app), match: [{ host: hosts }], handle, terminal: true };
 }
 
-/** Pure: the whole config for these sites, in app order so equal inputs give equal configs. */
-export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): CaddyDesired {
+/** The `@id` of an app's route: how its part of the loaded config is found again. */
+export const siteRouteId = (app: string) => `hop3-site-${app}`;
+
+/** The app whose route this is, or null for a route that is not an app's site. */
+export function appOfRoute(route: Json | undefined): string | null {
+  if (route === null || typeof route !== 'object' || Array.isArray(route)) return null;
+  const id = route['@id'];
+  return typeof id === 'string' && id.startsWith('hop3-site-') ? id.slice('hop3-site-'.length) : null;
+}
+
+/**
+ * Pure: the whole config around these app routes (given in app order, so equal inputs give
+ * equal configs), then a 404 for every other name.
+ */
+export function assembleCaddyConfig(siteRoutes: Json[], settings: CaddySettings): CaddyConfig {
   guard(settings.adminSocket, PATH_SAFE, 'the admin socket');
   guard(settings.storageDir, PATH_SAFE, 'the storage directory');
   if (!isPort(settings.httpPort)) refuse(settings.httpPort, 'the HTTP port');
-  const sorted = [...sites].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
-  const routes: Json[] = sorted.map(siteRoute);
   // A name no app has gets 404, like the nginx master's default server.
-  routes.push({ handle: [notFound()], terminal: true });
-  const config: CaddyConfig = {
+  const routes: Json[] = [...siteRoutes, { handle: [notFound()], terminal: true }];
+  return {
     admin: { listen: `unix/${settings.adminSocket}`, config: { persist: false } },
     storage: { module: 'file_system', root: settings.storageDir },
     apps: {
@@ -179,9 +191,26 @@ export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): 
             routes,
           },
         },
+        // Requests taken by the previous config finish within this on a load; past it they are
+        // cut (a load would otherwise wait as long as the slowest request).
+        grace_period: '30s',
       },
     },
   };
+}
+
+/** The static roots a route hands to Caddy's file server: checked for links before a load. */
+export function staticRootsOf(route: Json | undefined): string[] {
+  if (Array.isArray(route)) return route.flatMap(staticRootsOf);
+  if (route === null || typeof route !== 'object') return [];
+  const own = route.handler === 'file_server' && typeof route.root === 'string' ? [route.root] : [];
+  return [...own, ...Object.values(route).flatMap(staticRootsOf)];
+}
+
+/** Pure: the whole config for these sites, in app order so equal inputs give equal configs. */
+export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): CaddyDesired {
+  const sorted = [...sites].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
+  const config = assembleCaddyConfig(sorted.map(renderSiteRoute), settings);
   const staticRoots = sorted.flatMap((s) => [
     ...(s.target.protocol === 'file' ? [s.target.root] : []),
     ...(s.target.protocol === 'paused' ? [] : s.staticPaths.map((p) => p.root)),

@@ -1,0 +1,340 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { errorMessage } from '../../../lib/errors.js';
+import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
+import { privateDir } from '../../../lib/layout.js';
+import type { Logger } from '../../../lib/logger.js';
+import type { ProxyServer } from '../../types.js';
+import { adminRequest } from './admin-api.js';
+import { appOfRoute, assembleCaddyConfig, canonicalJson, SERVER_NAME, staticRootsOf, type CaddyConfig, type Json } from './config.js';
+import type { CaddyControl } from './control.js';
+import { ensureRequestMigration } from './listener-handover.js';
+import { connectionsTo, upstreamPortsOf } from './upstream-connections.js';
+
+/**
+ * How often the loaded config is looked at: a change behind hop3's back is seen within this. A
+ * look at a large config costs Caddy and hop3 tens of ms (1,000 sites: ~1 MB), so the period
+ * grows to keep looking under about 5 % of the time, up to MAX_POLL_MS.
+ */
+const POLL_MS = 400;
+const MAX_POLL_MS = 5_000;
+const POLL_COST_SHARE = 20;
+const OBSERVE_TIMEOUT_MS = 2_000;
+
+/** What Caddy was last seen to have loaded, per app, and around the apps. */
+interface LoadedView {
+  pid: number;
+  /** The admin endpoint's answer as sent: an unchanged one is not parsed again. */
+  body: string;
+  /** Each app's route, compact canonical JSON. */
+  routes: Map<string, string>;
+  /** Everything but the apps' routes, compact canonical JSON. */
+  frame: string;
+}
+
+interface SiteChange {
+  path: string;
+  content: string | null;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** The config without the apps' routes: what must equal the frame hop3 assembles. */
+function frameOf(config: CaddyConfig): { frame: string; routes: Map<string, string> } {
+  const copy = structuredClone(config) as { apps?: { http?: { servers?: Record<string, { routes?: Json[] }> } } };
+  const server = copy.apps?.http?.servers?.[SERVER_NAME];
+  const routes = new Map<string, string>();
+  if (server && Array.isArray(server.routes)) {
+    server.routes = server.routes.filter((r) => {
+      const app = appOfRoute(r);
+      if (app === null || routes.has(app)) return true;
+      routes.set(app, canonicalJson(r, 0));
+      return false;
+    });
+  }
+  return { frame: canonicalJson(copy as CaddyConfig, 0), routes };
+}
+
+/**
+ * hop3's Caddy as the proxy's running server. Each app's site is a file holding its route
+ * (`caddy/sites/APP.json`); `apply` writes or removes one, assembles the whole config from all
+ * of them, and has Caddy validate and load it. What is loaded is observed through the admin
+ * endpoint (a poll, and a look right after every load), never taken from the files.
+ */
+export class CaddyServer implements ProxyServer {
+  readonly resource = 'proxy';
+  readonly uses = 'site' as const;
+  private readonly control: CaddyControl;
+  private readonly log: Logger;
+  private readonly sitesDir: string;
+  private view: LoadedView | null = null;
+  /** Observations are numbered so one that started before a load cannot undo what the load saw. */
+  private seq = 0;
+  private acceptedSeq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Stopped (hop3-server halt): no more polling. */
+  private stopped = false;
+  private polling = false;
+  private readonly watchers = new Set<(app: string) => void>();
+  private readonly pending: SiteChange[] = [];
+  private flushing: Promise<void> | null = null;
+  private handoverChecked = false;
+  /** Compact form of each site file's content, so a pass over many apps parses none twice. */
+  private readonly compactMemo = new Map<string, { content: string; compact: string }>();
+  private pidSeen: { at: number; pid: number | null } | null = null;
+  /** Upstream ports the previous configs proxied to and the loaded one no longer does. */
+  private readonly retiring = new Set<number>();
+
+  constructor(control: CaddyControl, log: Logger, sitesDir: string) {
+    this.control = control;
+    this.log = log;
+    this.sitesDir = sitesDir;
+  }
+
+  sitePath(app: string): string {
+    return join(this.sitesDir, `${app}.json`);
+  }
+
+  pid(): number | null {
+    const now = Date.now();
+    if (this.pidSeen && now - this.pidSeen.at < 100) return this.pidSeen.pid;
+    const pid = this.control.pid();
+    this.pidSeen = { at: now, pid };
+    return pid;
+  }
+
+  alive(): boolean {
+    return this.pid() !== null;
+  }
+
+  async ensureRunning(): Promise<unknown> {
+    this.stopped = false;
+    if (!this.handoverChecked) {
+      this.handoverChecked = true;
+      ensureRequestMigration(this.log);
+    }
+    privateDir(this.sitesDir);
+    // A Caddy started by an earlier daemon (or just now, with the last config it accepted) may
+    // serve another set of sites than the files say: the next pass over each app compares.
+    const state = await this.control.ensureRunning();
+    this.pidSeen = null;
+    await this.refresh(false);
+    this.startPolling();
+    return state;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.control.stop();
+    this.view = null;
+    this.pidSeen = null;
+  }
+
+  watch(onChange: (app: string) => void): () => void {
+    this.watchers.add(onChange);
+    this.startPolling();
+    return () => {
+      this.watchers.delete(onChange);
+    };
+  }
+
+  private startPolling(): void {
+    if (this.timer || this.stopped) return;
+    const next = (delay: number) => {
+      this.timer = setTimeout(() => {
+        const t = Date.now();
+        void this.refresh(true).finally(() => {
+          if (!this.stopped) next(Math.min(MAX_POLL_MS, Math.max(POLL_MS, (Date.now() - t) * POLL_COST_SHARE)));
+        });
+      }, delay);
+      this.timer.unref();
+    };
+    next(POLL_MS);
+  }
+
+  /** Look at what Caddy has loaded; with `notify`, tell the watchers which apps it changed for. */
+  private async refresh(notify: boolean): Promise<void> {
+    if (notify && (this.polling || this.flushing)) return;
+    this.polling = true;
+    const seq = ++this.seq;
+    try {
+      const pid = this.pid();
+      let next: LoadedView | null = null;
+      if (pid !== null) {
+        const reply = await adminRequest(this.control.paths.adminSocket, 'GET', '/config/', OBSERVE_TIMEOUT_MS).catch(() => null);
+        if (reply?.status === 200) {
+          const body = reply.body.trimEnd();
+          const prev = this.view;
+          if (prev && prev.pid === pid && prev.body === body) {
+            next = prev;
+          } else {
+            const parsed: unknown = JSON.parse(body);
+            const config = (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {}) as CaddyConfig;
+            next = { pid, body, ...frameOf(config) };
+          }
+        }
+      }
+      if (seq < this.acceptedSeq) return;
+      this.acceptedSeq = seq;
+      const prev = this.view;
+      this.view = next;
+      if (notify && prev !== next) this.tell(prev, next);
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'could not read the config Caddy has loaded');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** The apps whose part of the loaded config differs between two views. */
+  private tell(prev: LoadedView | null, next: LoadedView | null): void {
+    if (this.watchers.size === 0) return;
+    const apps = new Set<string>();
+    if (prev === null || next === null || prev.frame !== next.frame || prev.pid !== next.pid) {
+      for (const a of [...(prev?.routes.keys() ?? []), ...(next?.routes.keys() ?? []), ...this.siteApps()]) apps.add(a);
+    } else {
+      for (const a of new Set([...prev.routes.keys(), ...next.routes.keys()])) if (prev.routes.get(a) !== next.routes.get(a)) apps.add(a);
+    }
+    for (const app of apps) for (const w of this.watchers) w(app);
+  }
+
+  private siteApps(): string[] {
+    return existsSync(this.sitesDir) ? readdirSync(this.sitesDir).filter((f) => /^[a-z0-9][a-z0-9-]*\.json$/.test(f)).map((f) => f.slice(0, -5)) : [];
+  }
+
+  private compact(path: string, content: string): string | null {
+    const memo = this.compactMemo.get(path);
+    if (memo?.content === content) return memo.compact;
+    let compact: string;
+    try {
+      compact = canonicalJson(JSON.parse(content) as Json, 0);
+    } catch {
+      return null; // not a route at all: nothing Caddy could have loaded
+    }
+    this.compactMemo.set(path, { content, compact });
+    return compact;
+  }
+
+  /** The frame hop3 would load around any set of routes (the routes are compared one by one). */
+  private expectedFrame(): string {
+    return frameOf(assembleCaddyConfig([], this.control.settings())).frame;
+  }
+
+  private frameMemo: string | null = null;
+
+  loaded(path: string, content: string | null): boolean | null {
+    const pid = this.pid();
+    const view = this.view;
+    if (pid === null || view === null || view.pid !== pid) return null;
+    this.frameMemo ??= this.expectedFrame();
+    if (view.frame !== this.frameMemo) return false;
+    const live = view.routes.get(basename(path, '.json'));
+    if (content === null) return live === undefined;
+    const want = this.compact(path, content);
+    return want !== null && live === want;
+  }
+
+  /**
+   * Wait until requests taken by earlier configs are done with the upstreams the loaded config
+   * dropped, so those can be stopped without cutting one. Caddy's POST /load returns before the
+   * old config's requests have finished (they do finish, within its grace period), and it tells
+   * nothing of them; each holds a connection to its upstream, which the kernel's tables show.
+   */
+  async drained(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.flushing && Date.now() < deadline) {
+      await Promise.race([this.flushing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    }
+    while (this.retiring.size > 0 && connectionsTo(this.retiring) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.retiring.size > 0 && Date.now() >= deadline) this.log.warn({ ports: [...this.retiring] }, 'requests of an earlier Caddy config still hold upstreams past the drain bound');
+    this.retiring.clear();
+  }
+
+  /**
+   * Put `content` at `path` (or remove it when null) and have Caddy load the whole config.
+   * Changes that arrive while one is loading go together (one validate, one load); if Caddy
+   * refuses a batch, its changes are retried one by one so only the bad one fails. A refused
+   * change leaves its file as it was.
+   */
+  apply(path: string, content: string | null): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ path, content, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = this.flush().finally(() => {
+          this.flushing = null;
+        });
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      try {
+        await this.applyBatch(batch);
+        for (const c of batch) c.resolve();
+      } catch (err) {
+        if (batch.length === 1) {
+          batch[0]!.reject(err);
+          continue;
+        }
+        for (const c of batch) await this.applyBatch([c]).then(c.resolve, c.reject);
+      }
+    }
+  }
+
+  private async applyBatch(batch: SiteChange[]): Promise<void> {
+    if (this.view === null && this.pid() !== null) await this.refresh(false);
+    // A file already as wanted may still not be what Caddy loaded (changed through the admin
+    // endpoint, or written before a daemon died): it is loaded all the same.
+    const changes = batch.map((c) => ({ ...c, previous: readTextOrNull(c.path) }))
+      .filter((c) => c.previous !== c.content || this.loaded(c.path, c.content) !== true);
+    if (changes.length === 0) return;
+    privateDir(this.sitesDir);
+    const put = (path: string, content: string | null) => (content === null ? rmSync(path, { force: true }) : writeFileAtomic(path, content));
+    const writes = changes.filter((c) => c.previous !== c.content);
+    for (const c of writes) put(c.path, c.content);
+    try {
+      const routes = this.siteRoutes();
+      const before = [...(this.view?.routes.values() ?? [])].flatMap((r) => upstreamPortsOf(JSON.parse(r) as Json));
+      await this.control.apply({ config: assembleCaddyConfig(routes, this.control.settings()), staticRoots: staticRootsOf(routes) });
+      const now = new Set(upstreamPortsOf(routes));
+      for (const port of before) if (!now.has(port)) this.retiring.add(port);
+      for (const port of now) this.retiring.delete(port);
+    } catch (err) {
+      // Not loaded: the files say what Caddy serves.
+      for (const c of writes) put(c.path, c.previous);
+      throw err;
+    } finally {
+      this.pidSeen = null;
+      await this.refresh(false);
+    }
+  }
+
+  /**
+   * Every app's route as its site file holds it, in app order. For a file that is not its app's
+   * route (edited by hand) the route Caddy has loaded stays: that app's own pass rewrites the
+   * file, and no other app's change takes its site down meanwhile.
+   */
+  private siteRoutes(): Json[] {
+    const routes: Json[] = [];
+    for (const app of this.siteApps().sort()) {
+      let route: Json = null;
+      try {
+        route = JSON.parse(readTextOrNull(this.sitePath(app)) ?? 'null') as Json;
+      } catch {
+        // handled below, as any file that is not the app's route
+      }
+      if (appOfRoute(route) !== app) {
+        const loaded = this.view?.routes.get(app);
+        this.log.warn({ app, kept: loaded !== undefined }, 'a Caddy site file is not its app\'s route: the loaded route stays until the app is reconciled');
+        if (loaded === undefined) continue;
+        route = JSON.parse(loaded) as Json;
+      }
+      routes.push(route);
+    }
+    return routes;
+  }
+}
