@@ -60,4 +60,54 @@ export interface Provider<D = unknown, L = unknown> {
   describe(value: D | L): string;
   /** How healthy a live resource is, when that says more than present/absent. */
   health?(live: L): Health;
+  /**
+   * A live resource that is there only in part (a config without its link): its repair is
+   * reported as `missing` rather than `changed`.
+   */
+  partial?(live: L): boolean;
+  /**
+   * Kinds whose resources may still send work to this one (a proxy site to a process): while
+   * any of them is UNKNOWN nothing of this kind is deleted, and a delete first waits for their
+   * provider's `settle()`.
+   */
+  retireAfter?: readonly string[];
+  /** Resolves once what earlier applies replaced has finished its work (requests drained). */
+  settle?(): Promise<void>;
+  /**
+   * Only deletes: its desired resources say what to keep (a release directory is made by its
+   * build, not by this provider). Its deletes are policy, not drift.
+   */
+  pruneOnly?: boolean;
+  /**
+   * A change the resource's own supervisor already repaired (a process it restarted): recorded
+   * once as healed drift whatever the heal policy, then acknowledged so it is not found again.
+   */
+  selfHealed?(name: string, live: L): SelfHealed | null;
+  acknowledge?(name: string, live: L): void;
+  /** Drop what the provider remembers of an owner (after destroy). */
+  forget?(owner: string): void;
+  /** Directories its resources live in, watched for changes made behind hop3's back. */
+  watchPaths?(): string[];
+  /** The owner of a file in one of its watchPaths, or null when the file is not one of its own. */
+  ownerOf?(path: string): string | null;
+  /** Every owner that has resources of this kind on the machine (found even without a record). */
+  owners?(): string[];
+}
+
+/** What a supervisor repaired by itself, as a drift finding says it. */
+export interface SelfHealed {
+  resource: string;
+  desired: string;
+  observed: string;
+}
+
+/**
+ * How the conformance test makes a provider's target unreadable, and undoes it. Exported as
+ * `conformance` next to each provider.
+ */
+export interface ConformanceFixture {
+  /** A resource of the provider's kind for `owner`, placed under `home`. */
+  sample(owner: string): DesiredResource;
+  breakTarget(): void;
+  repairTarget(): void;
 }

@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { DeploymentInfo, ProxySite } from '../plugins/types.js';
+import type { DesiredResource } from '../plugins/provider.js';
+import { SITE_KIND } from '../plugins/proxies/site-provider.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
 import type { DesiredApp, HealthCheck } from './types.js';
 
@@ -24,8 +26,6 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     healPolicy: app.healPolicy,
     settled: app.generation === app.observedGeneration && target?.status === 'live',
     target,
-    units: [],
-    site: { path: plugins.proxy.sitePath(app.name), content: null },
     health: null,
     resources: [],
   };
@@ -41,16 +41,16 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     staticMaxAge: target.spec.static.maxAge,
     maxBodyBytes: target.spec.run.maxBodyBytes,
   });
-  if (app.desiredState === 'paused') {
-    return { ...base, site: { path: base.site.path, content: plugins.proxy.render(site({ protocol: 'paused' })) } };
-  }
+  const siteResource = (to: ProxySite['target']): DesiredResource =>
+    ({ kind: SITE_KIND, name: app.name, spec: { path: plugins.proxy.sitePath(app.name), content: plugins.proxy.render(site(to)) } });
+  // A paused app keeps its names: the proxy answers for it while no process runs.
+  if (app.desiredState === 'paused') return { ...base, resources: [siteResource({ protocol: 'paused' })] };
   const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
-  const { units, info } = deployer.plan(target, { restartCount: app.restartCount });
+  const { units, resources, info } = deployer.plan(target, { restartCount: app.restartCount });
   return {
     ...base,
-    units,
-    site: info ? { path: base.site.path, content: plugins.proxy.render(site(info)) } : base.site,
+    resources: info ? [...resources, siteResource(info)] : resources,
     ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };

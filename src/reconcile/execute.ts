@@ -1,11 +1,10 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
-import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
+import { secureAppDirs, type Layout } from '../lib/layout.js';
 import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './deps.js';
@@ -15,8 +14,6 @@ import { cutLine, outputSink } from './output-sink.js';
 
 export interface ExecContext extends ReconcilerDeps {
   app: string;
-  /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
-  knownPids: Map<string, number>;
   /** Aborted when the release this pass rolls out is cancelled, or the daemon stops (SHUTDOWN). */
   signal?: AbortSignal;
 }
@@ -136,7 +133,7 @@ export function interrupted(signal: AbortSignal, version: number) {
  */
 export const HEALTH_BODY_LIMIT = 64 * 1024;
 
-/** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */
+/** A unit its supervisor has given up on (it keeps dying) will not become healthy. */
 async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
   const stats = await ctx.supervisor.stats(1000).catch(() => null);
   return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
@@ -198,43 +195,6 @@ async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> 
   });
 }
 
-function enableUnit(layout: Layout, unit: string): void {
-  const link = join(layout.uwsgiEnabled, `${unit}.ini`);
-  const target = join(layout.uwsgiAvailable, `${unit}.ini`);
-  if (linksTo(link, target)) return;
-  // A dangling link, a plain file or a link elsewhere is replaced by the link hop3 wants.
-  rmSync(link, { force: true });
-  symlinkSync(target, link);
-}
-
-/**
- * Any event on the emperor's queue makes it rescan its directory at once instead of at its next
- * tick; a stats request is such an event.
- */
-function pokeEmperor(ctx: ExecContext): void {
-  ctx.supervisor.stats(1000).catch(() => undefined);
-}
-
-/**
- * The emperor reloads a vassal when its config's mtime, in whole seconds, grows: a rewrite
- * within the same second as the last one must still move it forward.
- */
-function writeVassal(ctx: ExecContext, path: string, content: string): void {
-  const before = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
-  writeFileAtomic(path, content);
-  if (before !== undefined) {
-    const next = Math.max(Date.now() / 1000, Math.floor(before / 1000) + 1);
-    utimesSync(path, next, next);
-  }
-  pokeEmperor(ctx);
-}
-
-function removeUnit(layout: Layout, unit: string): void {
-  for (const path of [join(layout.uwsgiEnabled, `${unit}.ini`), join(layout.uwsgiAvailable, `${unit}.ini`)]) {
-    rmSync(path, { force: true });
-  }
-}
-
 function markLive(ctx: ExecContext, version: number): void {
   const { store, app } = ctx;
   if (!store.markLive(app, version)) throw cancelled(version);
@@ -284,6 +244,12 @@ export function pruneReleases(ctx: Pick<ExecContext, 'store' | 'layout' | 'confi
   }
 }
 
+function providerOf(ctx: ExecContext, kind: string) {
+  const provider = ctx.plugins.providers.find((p) => p.kind === kind);
+  if (!provider) throw new Error(`no provider of ${kind} resources is registered`);
+  return provider;
+}
+
 /** Apply one action. Every action is idempotent: running it twice changes nothing more. */
 export async function execute(ctx: ExecContext, action: Action): Promise<void> {
   switch (action.type) {
@@ -291,34 +257,19 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
       return build(ctx, action.version);
     case 'release-phase':
       return releasePhase(ctx, action.version, action.commands);
-    case 'write-file':
-      if (action.resource.startsWith('vassal:')) return writeVassal(ctx, action.path, action.content);
-      // Run files carry the app's environment (secrets): owner-only, in an owner-only directory.
-      privateDir(dirname(action.path));
-      writeFileAtomic(action.path, action.content, 0o600);
-      return;
-    case 'enable-unit':
-      ctx.knownPids.delete(action.unit); // a new vassal: its first pid is expected
-      enableUnit(ctx.layout, action.unit);
-      pokeEmperor(ctx);
-      return;
-    case 'remove-unit':
-      // Requests nginx still proxies to the retiring release finish first.
-      await ctx.proxyServer.drained();
-      ctx.knownPids.delete(action.unit);
-      return removeUnit(ctx.layout, action.unit);
     case 'await-healthy':
       return awaitHealthy(ctx, action.version, action.check);
-    case 'apply-site':
-      return ctx.proxyServer.apply(action.path, action.content);
     case 'mark-live':
       return markLive(ctx, action.version);
-    case 'ack-restart':
-      ctx.knownPids.set(action.unit, action.pid);
-      return;
+    case 'acknowledge':
+      return providerOf(ctx, action.kind).acknowledge?.(action.name, action.live);
     case 'resource': {
-      const provider = ctx.plugins.providers.find((p) => p.kind === action.kind);
-      if (!provider) throw new Error(`no provider of ${action.kind} resources is registered`);
+      const provider = providerOf(ctx, action.kind);
+      if (action.op === 'delete') {
+        // What may still send work to the retiring resource (requests the proxy still passes
+        // to an old release) finishes first.
+        for (const kind of provider.retireAfter ?? []) await ctx.plugins.providers.find((p) => p.kind === kind)?.settle?.();
+      }
       return provider.apply(action.op, action.name, action.desired, action.live, { owner: ctx.app, log: ctx.log, signal: ctx.signal });
     }
     default: {

@@ -30,7 +30,7 @@ export interface Hop3 {
   deployLocks: KeyedMutex;
 }
 
-/** Runtime helpers that uWSGI loads, copied into HOP3_HOME so apps never depend on the checkout. */
+/** Runtime helpers the app processes load, copied into HOP3_HOME so apps never depend on the checkout. */
 function installRuntime(layout: Layout): void {
   const dir = join(TEMPLATES_DIR, 'runtime');
   for (const f of readdirSync(dir)) writeIfDifferent(join(layout.lib, f), readTextOrNull(join(dir, f)) ?? '');

@@ -193,7 +193,7 @@ describe('static deployer', () => {
   ])('serves $dir from $root, with no process', ({ dir, root }) => {
     const processes: ProcessSpec[] = dir === null ? [] : [{ name: 'static', kind: 'static', command: dir }];
     const r = release({ app: 'site', version: 1, artifact, spec: spec(processes) });
-    expect(deployer.plan(r, { restartCount: 0 })).toEqual({ units: [], info: { protocol: 'file', root } });
+    expect(deployer.plan(r, { restartCount: 0 })).toEqual({ units: [], resources: [], info: { protocol: 'file', root } });
   });
 });
 
@@ -309,8 +309,10 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
     ports: { wsgi: 20001 },
   });
 
+  const siteOf = (d: ReturnType<typeof desiredApp>) => (d.resources.find((x) => x.kind === 'site')!.spec as { content: string }).content;
+
   it('maps each prefix to a directory of the release source', () => {
-    const site = desiredApp(record('running'), r, plugins, ctx.config).site.content!;
+    const site = siteOf(desiredApp(record('running'), r, plugins, ctx.config));
     expect(site).toContain('location ^~ /static/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/public/static/;');
     expect(site).toContain('location ^~ /root/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/;');
     expect(site).toContain('expires 120s;');
@@ -318,7 +320,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
   });
 
   it('a paused app serves none of its files', () => {
-    const site = desiredApp(record('paused'), r, plugins, ctx.config).site.content!;
+    const site = siteOf(desiredApp(record('paused'), r, plugins, ctx.config));
     expect(site).toContain('return 503');
     // The ACME challenge location is an alias too, into HOP3_HOME/certs/challenges, not the release.
     expect(site).not.toMatch(/alias \/srv\/hop3\/apps\//);
@@ -329,7 +331,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
     const stored = specFromRecord(JSON.parse(JSON.stringify({ ...old, run: { workers: 2, beforeRun: [] } })));
     expect(stored.static).toEqual({ paths: [], maxAge: 3600 });
     expect(stored.tls).toEqual({ mode: 'auto', httpsOnly: false, hsts: false });
-    const site = desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config).site.content!;
+    const site = siteOf(desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config));
     expect(site).toContain('client_max_body_size 10485760;');
     // The ACME challenge location is an alias too, into HOP3_HOME/certs/challenges, not the release.
     expect(site).not.toMatch(/alias \/srv\/hop3\/apps\//);

@@ -3,17 +3,21 @@ import { accountIds, workerAccount } from '../../../lib/accounts.js';
 import { renderTemplate } from '../../../lib/render.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
+import { siteProvider } from '../site-provider.js';
 
 /** nginx server blocks, one file per app. */
 export default function nginxProxy(ctx: PluginContext): Proxy {
   const { config, layout } = ctx;
   const dir = config.nginxMode === 'system' ? config.systemNginxDir : layout.nginxSites;
   const prefix = config.nginxMode === 'system' ? 'hop3-' : '';
+  const server = new NginxControl(ctx);
+  const sitePath = (app: string) => join(dir, `${prefix}${app}.conf`);
   return {
     kind: 'proxy',
     name: 'nginx',
-    server: new NginxControl(ctx),
-    sitePath: (app) => join(dir, `${prefix}${app}.conf`),
+    server,
+    providers: [siteProvider(server, sitePath)],
+    sitePath,
     fileReader: () => {
       const worker = workerAccount();
       return worker === null ? null : accountIds(worker.user);

@@ -11,6 +11,7 @@ import { renderTemplate } from '../../../lib/render.js';
 import { workerAccount } from '../../../lib/accounts.js';
 import type { PluginContext, ProxyServer } from '../../types.js';
 import { stopOrphanWorkers } from './orphan-workers.js';
+import { SITE_KIND } from '../site-provider.js';
 
 /**
  * What a running nginx master loaded: the master (pid and start time, so a restarted master or
@@ -33,7 +34,7 @@ const digest = (content: string) => createHash('sha256').update(content).digest(
  */
 export class NginxControl implements ProxyServer {
   readonly resource = 'proxy';
-  readonly uses = 'site' as const;
+  readonly uses = SITE_KIND;
   private readonly ctx: PluginContext;
   private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private readonly mainConf: string;
