@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { Health } from '../store/types.js';
 import type { Unknown } from '../lib/unknown.js';
+import type { Layout } from '../lib/layout.js';
 
 /**
  * Resources and providers (DESIGN.md): everything hop3 manages is a resource with a key
@@ -92,6 +93,8 @@ export interface Provider<D = unknown, L = unknown> {
   ownerOf?(path: string): string | null;
   /** Every owner that has resources of this kind on the machine (found even without a record). */
   owners?(): string[];
+  /** How the conformance test round-trips this provider (tests/unit/plugins-conformance.test.ts). */
+  conformance?: ConformanceFixture;
 }
 
 /** What a supervisor repaired by itself, as a drift finding says it. */
@@ -102,12 +105,15 @@ export interface SelfHealed {
 }
 
 /**
- * How the conformance test makes a provider's target unreadable, and undoes it. Exported as
- * `conformance` next to each provider.
+ * What the conformance test needs to round-trip a provider: create → observe → diff is none;
+ * delete → observe is absent; an unreadable target observes as UNKNOWN.
  */
 export interface ConformanceFixture {
-  /** A resource of the provider's kind for `owner`, placed under `home`. */
-  sample(owner: string): DesiredResource;
-  breakTarget(): void;
-  repairTarget(): void;
+  /** A desired resource of the provider's kind for `owner`, under `layout`. */
+  sample(layout: Layout, owner: string): DesiredResource;
+  /** Make what observe reads of `r` unreadable (hop3 runs as root: file modes would not do). */
+  breakTarget(r: DesiredResource): void;
+  repairTarget(r: DesiredResource): void;
+  /** Its observation needs a running host server: round-tripped in tests/integration/providers.test.ts. */
+  needsServer?: boolean;
 }

@@ -31,6 +31,8 @@ export interface BuildContext {
 export interface Builder {
   kind: 'builder';
   name: string;
+  /** The kind of artifact its builds make (exactly one deployer accepts it). */
+  artifact: BuildArtifact['kind'];
   /** Cheap: looks at the spec and the source tree only. */
   accept(ctx: BuildContext): boolean;
   build(ctx: BuildContext): Promise<BuildArtifact>;

@@ -61,7 +61,7 @@ const runOf = (version: number, proc: string) => `{"unit":"${unitNameOf(version,
 const never = () => { throw new Error('a planner test must not reach a server'); };
 const SUPERVISOR: UnitSupervisor = { resource: 'emperor', uses: 'vassal', pid: () => null, alive: () => true, ensureRunning: never, stats: never, stop: never };
 const SERVER: ProxyServer = { resource: 'nginx', uses: 'site', pid: () => null, alive: () => true, ensureRunning: never, stop: never, apply: never, drained: never, loaded: never };
-const PROVIDERS: PlannedProvider[] = [runFileProvider(), vassalProvider(layoutOf(HOME), SUPERVISOR), siteProvider(SERVER, (app) => `${HOME}/nginx/sites/${app}.conf`)];
+const PROVIDERS: PlannedProvider[] = [runFileProvider(), vassalProvider(layoutOf(HOME), SUPERVISOR), siteProvider(SERVER, (app) => `${HOME}/nginx/sites/${app}.conf`, () => '')];
 
 /** The resources of one process unit: the file it reads, then its vassal. */
 function unit(version: number, proc: string, restart = 0): DesiredResource[] {

@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { layoutOf } from '../../src/lib/layout.js';
+import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
+import { PROJECT_ROOT } from '../../src/lib/paths.js';
+import { roundTrip } from './provider-round-trip.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext } from '../../src/plugins/types.js';
@@ -36,6 +41,7 @@ function checkContract(p: Plugin): string {
   expect(p.name).toMatch(/^[a-z][a-z0-9-]*$/);
   switch (p.kind) {
     case 'builder':
+      expect(['virtualenv', 'static']).toContain(p.artifact);
       expect(typeof p.accept).toBe('function');
       expect(typeof p.build).toBe('function');
       return 'builder';
@@ -115,5 +121,53 @@ describe('plugins', () => {
     expect(() => loadPlugins({ ...ctx, config: other })).toThrow(/HOP3_PROXY=traefik names no proxy hop3 has; it has nginx/);
     expect(loadPlugins(ctx).proxy.name).toBe('nginx');
     expect(loadPlugins(ctx).supervisor.resource).toBe('emperor');
+  });
+});
+
+describe('the registry', () => {
+  const FAMILIES = { builders: 'builder', deployers: 'deployer', proxies: 'proxy', os: 'os' } as const;
+
+  it.each(Object.entries(FAMILIES))('the plugin folders under src/plugins/%s equal the registered %s plugins', (family, kind) => {
+    const dir = join(PROJECT_ROOT, 'src', 'plugins', family);
+    // A folder is a plugin once it has its index.ts (one in the making has none yet).
+    const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'index.ts'))).map((e) => e.name);
+    const registered = PLUGINS.map((f) => f(ctx)).filter((p) => p.kind === kind).map((p) => p.name);
+    expect(folders.sort()).toEqual([...registered].sort());
+  });
+
+  it("each builder's artifact kind is accepted by exactly one deployer", () => {
+    const plugins = loadPlugins(ctx);
+    expect(plugins.builders.length).toBeGreaterThan(0);
+    for (const b of plugins.builders) {
+      const takers = plugins.deployers.filter((d) => d.accept({ kind: b.artifact, dir: 'x', metadata: {} })).map((d) => d.name);
+      expect(takers, `${b.name} builds ${b.artifact}`).toHaveLength(1);
+    }
+  });
+
+  it('every registered provider has one kind, a phase and a conformance fixture', () => {
+    const { providers } = loadPlugins(ctx);
+    expect(providers.map((p) => p.kind)).toEqual(expect.arrayContaining(['runfile', 'vassal', 'site']));
+    for (const p of providers) {
+      expect(['sync', 'switch']).toContain(p.phase);
+      expect(p.conformance, `${p.kind} says how the conformance test round-trips it`).toBeDefined();
+    }
+  });
+});
+
+describe('every provider round-trips', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-conformance-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const cfg = loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080' }, 0);
+  const layout = layoutOf(home);
+  ensureLayout(layout);
+  const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent') });
+
+  it.each(providers.filter((p) => !p.conformance?.needsServer).map((p) => [p.kind, p] as const))('%s: create → observe → diff none; delete → absent; unreadable → UNKNOWN', async (_kind, p) => {
+    await roundTrip(p, layout, 'conform');
+  });
+
+  it('the providers that need a running server are round-tripped by the integration test', () => {
+    const needing = providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind);
+    expect(needing).toEqual(expect.arrayContaining(['vassal', 'site']));
   });
 });

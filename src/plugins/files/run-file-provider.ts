@@ -4,6 +4,8 @@ import { writeFileAtomic } from '../../lib/fs-atomic.js';
 import { privateDir } from '../../lib/layout.js';
 import { readObserved, UNKNOWN } from '../../lib/unknown.js';
 import type { Observed, Provider } from '../provider.js';
+import { fileTargetFixture } from '../conformance.js';
+import { join } from 'node:path';
 
 /** A rendered file a unit reads at start (its environment, secrets included). */
 export interface RunFileSpec {
@@ -47,5 +49,8 @@ export function runFileProvider(): Provider<RunFileSpec, RunFileLive> {
       writeFileAtomic(desired!.path, desired!.content, 0o600);
     },
     describe: bytes,
+    conformance: fileTargetFixture((layout, owner) => ({
+      kind: RUN_FILE_KIND, name: `${owner}.v1.web`, spec: { path: join(layout.releaseDir(owner, 1), 'run', 'web.json'), content: '{"env": {}}\n' },
+    })),
   };
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readObserved, UNKNOWN } from '../../lib/unknown.js';
 import type { Observed, Provider } from '../provider.js';
+import { fileTargetFixture } from '../conformance.js';
 import type { ProxyServer } from '../types.js';
 
 export const SITE_KIND = 'site';
@@ -28,7 +29,7 @@ const bytes = (content: string | null) => (content === null ? 'absent' : `${cont
  * the proxy serves it). Applies go through the server, which activates a site only once the
  * real tool accepted it.
  */
-export function siteProvider(server: ProxyServer, sitePath: (app: string) => string): Provider<SiteSpec, SiteLive> {
+export function siteProvider(server: ProxyServer, sitePath: (app: string) => string, render: (app: string) => string): Provider<SiteSpec, SiteLive> {
   const dir = dirname(sitePath('x'));
   // Site files are named after their app, with whatever the proxy puts around the name.
   const [before, after] = basename(sitePath('app-name')).split('app-name') as [string, string];
@@ -63,5 +64,7 @@ export function siteProvider(server: ProxyServer, sitePath: (app: string) => str
     watchPaths: () => [dir],
     ownerOf: (path) => (dirname(path) === dir ? appOf(basename(path)) : null),
     owners: () => (existsSync(dir) ? readdirSync(dir) : []).flatMap((f) => appOf(f) ?? []),
+    // The site is rendered by the proxy plugin itself, so any proxy's tool accepts it.
+    conformance: fileTargetFixture((_layout, owner) => ({ kind: SITE_KIND, name: owner, spec: { path: sitePath(owner), content: render(owner) } }), true),
   };
 }

@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../../../lib/fs-atomic.js';
 import { linksTo, type Layout } from '../../../lib/layout.js';
 import { readObserved, UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import type { Observed, Provider } from '../../provider.js';
+import { fileTargetFixture } from '../../conformance.js';
 import type { UnitStatus, UnitSupervisor } from '../../types.js';
 import { parseUnitName } from '../unit-name.js';
 import { UnitDirectory } from './unit-directory.js';
@@ -130,6 +131,11 @@ export function vassalProvider(layout: Layout, emperor: UnitSupervisor): Provide
       return name.endsWith('.ini') ? (parseUnitName(name.slice(0, -4))?.app ?? null) : null;
     },
     owners: () => [...new Set([...available.apps(), ...enabledDir.apps()])],
+    // A vassal that runs without an app: the emperor keeps it up.
+    conformance: fileTargetFixture((l, owner) => ({
+      kind: VASSAL_KIND, name: `${owner}.v1.web`,
+      spec: { path: join(l.uwsgiAvailable, `${owner}.v1.web.ini`), content: `[uwsgi]\nmaster = true\nprocesses = 1\nsocket = ${join(l.run, `${owner}.sock`)}\n` },
+    }), true),
   };
 }
 
