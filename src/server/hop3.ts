@@ -12,6 +12,7 @@ import { loadPlugins, type Plugins } from '../plugins/registry.js';
 import type { ProxyServer, UnitSupervisor } from '../plugins/types.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { Store } from '../store/store.js';
+import { createRenderer } from '../lib/render.js';
 
 /** The one context object: everything a component needs, passed explicitly. */
 export interface Hop3 {
@@ -41,7 +42,7 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   ensureLayout(layout);
   installRuntime(layout);
   const store = new Store(layout.db);
-  const pctx = { config, layout, log };
+  const pctx = { config, layout, log, render: createRenderer() };
   const plugins = loadPlugins(pctx);
   const { supervisor } = plugins;
   const proxyServer = plugins.proxy.server;

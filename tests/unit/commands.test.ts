@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRenderer } from '../../src/lib/render.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,7 +49,7 @@ function context() {
   const triggers: string[] = [];
   const ctx: CommandContext = {
     config, layout, log, store,
-    plugins: loadPlugins({ config, layout, log }),
+    plugins: loadPlugins({ config, layout, log, render: createRenderer() }),
     lifecycles: new Lifecycles(store),
     reconciler: {
       trigger: async (app: string) => void triggers.push(app),

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRenderer } from '../../src/lib/render.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,7 @@ import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext } from '../../src/plugins/types.js';
 
 const config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080' }, 0);
-const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent') };
+const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent'), render: createRenderer() };
 
 const DEBIAN = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -160,7 +161,7 @@ describe('every provider round-trips', () => {
   const cfg = loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080' }, 0);
   const layout = layoutOf(home);
   ensureLayout(layout);
-  const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent') });
+  const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
 
   it.each(providers.filter((p) => !p.conformance?.needsServer).map((p) => [p.kind, p] as const))('%s: create → observe → diff none; delete → absent; unreadable → UNKNOWN', async (_kind, p) => {
     await roundTrip(p, layout, 'conform');

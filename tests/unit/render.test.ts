@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { renderTemplate } from '../../src/lib/render.js';
+import { createRenderer } from '../../src/lib/render.js';
 import staticDeployer from '../../src/plugins/deployers/static/index.js';
 import uwsgiDeployer from '../../src/plugins/deployers/uwsgi/index.js';
 import nginxProxy from '../../src/plugins/proxies/nginx/index.js';
@@ -14,9 +14,12 @@ import type { PluginContext, ProxySite } from '../../src/plugins/types.js';
 import type { AppSpec, ProcessSpec } from '../../src/manifest/types.js';
 import type { AppRecord, ReleaseRecord } from '../../src/store/types.js';
 
+const renderer = createRenderer();
+const renderTemplate = (name: string, vars: object) => renderer.render(name, vars);
+
 function context(env: Record<string, string> = {}): PluginContext {
   const config: Config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080', ...env }, 0);
-  return { config, layout: layoutOf(config.home), log: createLogger('silent') };
+  return { config, layout: layoutOf(config.home), log: createLogger('silent'), render: renderer };
 }
 
 function spec(processes: ProcessSpec[], over: Partial<AppSpec> = {}): AppSpec {
@@ -423,5 +426,20 @@ describe('template filters refuse, never escape', () => {
 
   it('an undefined variable is an error, not an empty string', () => {
     expect(() => renderTemplate('uwsgi/command.ini.njk', { app: 'a' })).toThrow();
+  });
+});
+
+describe('the renderer', () => {
+  it('reads its templates once, when it is created: rendering afterwards touches no file', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'hop3-templates-'));
+    mkdirSync(join(dir, 'x'));
+    writeFileSync(join(dir, 'x', 'a.njk'), 'name = {{ name | ini }}\n');
+    const r = createRenderer(dir);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.render('x/a.njk', { name: 'blog' })).toBe('name = blog\n');
+    expect(() => r.render('x/missing.njk', {})).toThrow(/no template x\/missing.njk/);
   });
 });

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { renderTemplate } from '../../../lib/render.js';
 import type { ProcessSpec } from '../../../manifest/types.js';
 import type { ReleaseRecord } from '../../../store/types.js';
 import type { Deployer, DeploymentInfo, PluginContext, Unit } from '../../types.js';
@@ -55,7 +54,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
           pidfile: join(layout.run, `${name}.pid`), logfile: join(layout.appLog(release.app), `${proc.name}.log`),
           logMaxBytes: config.logMaxBytes,
         };
-        const ini = renderTemplate(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
+        const ini = ctx.render.render(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
         units.push({
           name,
           process: proc.name,

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { accountIds, workerAccount } from '../../../lib/accounts.js';
-import { renderTemplate } from '../../../lib/render.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
 import { siteProvider } from '../site-provider.js';
@@ -13,7 +12,7 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
   const server = new NginxControl(ctx);
   const sitePath = (app: string) => join(dir, `${prefix}${app}.conf`);
   const render = (site: ProxySite) =>
-    renderTemplate('nginx/site.conf.njk', {
+    ctx.render.render('nginx/site.conf.njk', {
       app: site.app,
       release: site.release,
       listenPort: config.httpPort,
