@@ -9,6 +9,7 @@ import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './deps.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
+import type { BuildContext } from '../plugins/types.js';
 import type { Action, HealthCheck } from './types.js';
 import { cutLine, outputSink } from './output-sink.js';
 
@@ -22,19 +23,33 @@ export interface ExecContext extends ReconcilerDeps {
 const outputTo = (ctx: ExecContext, version: number, phase: string) =>
   outputSink(ctx.store, ctx.app, version, phase, ctx.config.maxOutputLines);
 
-async function build(ctx: ExecContext, version: number): Promise<void> {
+/** What a builder gets for one release (its accept() and build() read the same context). */
+export function buildContext(ctx: Pick<ExecContext, 'app' | 'layout' | 'signal'>, release: ReleaseRecord, onLine: (line: string) => void, onSpawn?: (pid: number) => void): BuildContext {
+  return {
+    app: ctx.app, version: release.version, spec: release.spec, env: release.env, releaseDir: ctx.layout.releaseDir(ctx.app, release.version), onLine, signal: ctx.signal,
+    ...(onSpawn ? { onSpawn } : {}),
+  };
+}
+
+/** Which builder accepts a release's source tree (null: none). Reads the tree: part of observing. */
+export function acceptingBuilder(ctx: Pick<ExecContext, 'app' | 'layout' | 'plugins'>, release: ReleaseRecord): string | null {
+  const bctx = buildContext(ctx, release, () => undefined);
+  return ctx.plugins.builders.find((b) => b.accept(bctx))?.name ?? null;
+}
+
+async function build(ctx: ExecContext, version: number, builderName: string | null): Promise<void> {
   const release = ctx.store.getRelease(ctx.app, version)!;
   const releaseDir = ctx.layout.releaseDir(ctx.app, version);
   // As for release commands: a build a killed daemon left running ends before this one starts.
   const group = commandGroupFile(ctx.layout, ctx.app, 'build');
   await stopLeftoverCommand(ctx, group, version, 'build');
   const output = outputTo(ctx, version, 'build');
-  const bctx = {
-    app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: output.line, signal: ctx.signal,
-    onSpawn: (pid: number) => recordGroup(group, pid, `build command of ${ctx.app} v${version}`),
-  };
-  const builder = ctx.plugins.builders.find((b) => b.accept(bctx));
-  if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
+  const bctx = buildContext(ctx, release, output.line, (pid: number) => recordGroup(group, pid, `build command of ${ctx.app} v${version}`));
+  const builder = ctx.plugins.builders.find((b) => b.name === builderName);
+  if (!builder) {
+    output.close();
+    throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
+  }
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
   let artifact: BuildArtifact;
   try {
@@ -254,7 +269,7 @@ function providerOf(ctx: ExecContext, kind: string) {
 export async function execute(ctx: ExecContext, action: Action): Promise<void> {
   switch (action.type) {
     case 'build':
-      return build(ctx, action.version);
+      return build(ctx, action.version, action.builder);
     case 'release-phase':
       return releasePhase(ctx, action.version, action.commands);
     case 'await-healthy':

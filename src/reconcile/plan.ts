@@ -29,7 +29,7 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
 
   // Build first; the resources of a release are only known once it has an artifact.
   if (running && target.status === 'pending') {
-    return { actions: [{ type: 'build', version: target.version }], findings, rollout: true };
+    return { actions: [{ type: 'build', version: target.version, builder: o.builder ?? null }], findings, rollout: true };
   }
   const rollout = running && target.status === 'built';
 

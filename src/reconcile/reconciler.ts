@@ -3,7 +3,7 @@ import { asHop3Error, isTerminal } from '../lib/errors.js';
 import type { DeployStep } from '../lifecycle/machine.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
-import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
+import { acceptingBuilder, execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
 import { observeResources } from './observe.js';
 import { plan } from './plan.js';
 import { ProbeBook } from './probes.js';
@@ -141,6 +141,8 @@ export class Reconciler {
   async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const desired = app ? this.desired(app) : this.nothing(name);
     const observed: ObservedApp = { resources: await observeResources(this.d.plugins.providers, name, desired.resources) };
+    const pending = desired.state === 'running' && desired.target?.status === 'pending' ? desired.target : null;
+    if (pending) observed.builder = acceptingBuilder({ ...this.d, app: name }, pending);
     return { desired, observed, plan: plan(desired, observed, this.d.plugins.providers) };
   }
 

@@ -38,6 +38,11 @@ export interface DesiredApp {
 
 /** What is really on the machine for one app. */
 export interface ObservedApp {
+  /**
+   * The builder that accepts the pending target's source tree, null when none does; looked at
+   * only while the target is pending (accepting reads the tree: observation, not planning).
+   */
+  builder?: string | null;
   /** What each provider observed, by kind (UNKNOWN: its observation failed as a whole). */
   resources: Map<string, Observed<unknown> | Unknown>;
 }
@@ -49,7 +54,8 @@ interface Base {
 
 export type Action = Base &
   (
-    | { type: 'build'; version: number }
+    /** `builder`: the one observation found accepts the source; null: none does (the build fails). */
+    | { type: 'build'; version: number; builder: string | null }
     | { type: 'release-phase'; version: number; commands: string[] }
     | { type: 'await-healthy'; version: number; check: HealthCheck }
     | { type: 'mark-live'; version: number }

@@ -190,9 +190,12 @@ describe('plan: converged', () => {
 });
 
 describe('plan: build', () => {
-  it('a pending target plans only its build', () => {
+  it('a pending target plans only its build, naming the builder observation found accepts its source', () => {
     const d = desired({ target: release(2, 'pending'), settled: false, resources: [] });
-    expect(planned(d, observedOf(desired()))).toEqual({ actions: [{ type: 'build', version: 2 }], findings: [], rollout: true });
+    const o = { ...observedOf(desired()), builder: 'python' };
+    expect(planned(d, o)).toEqual({ actions: [{ type: 'build', version: 2, builder: 'python' }], findings: [], rollout: true });
+    // No builder accepts it: the build is still planned (and fails, with the reason, when it runs).
+    expect(planned(d, { ...o, builder: null }).actions).toEqual([{ type: 'build', version: 2, builder: null }]);
   });
 
   it('builds even when reality has drifted: nothing else is planned before the build', () => {

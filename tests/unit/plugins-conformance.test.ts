@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRenderer } from '../../src/lib/render.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { loadConfig } from '../../src/config.js';
 import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { roundTrip } from './provider-round-trip.js';
+import { acceptingBuilder } from '../../src/reconcile/execute.js';
+import type { AppSpec } from '../../src/manifest/types.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext } from '../../src/plugins/types.js';
@@ -170,5 +172,30 @@ describe('every provider round-trips', () => {
   it('the providers that need a running server are round-tripped by the integration test', () => {
     const needing = providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind);
     expect(needing).toEqual(expect.arrayContaining(['vassal', 'site']));
+  });
+});
+
+describe('the builder is chosen by observation, before the plan', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-builders-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const cfg = loadConfig({ HOP3_HOME: home }, 0);
+  const layout = layoutOf(home);
+  const plugins = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
+  const base = { app: 'site', source: 'push', commit: null, env: {}, artifact: null, ports: {}, status: 'pending', message: '', createdAt: '' } as const;
+  const spec: AppSpec = {
+    name: null, metadata: {}, build: { builder: 'auto', before: [] }, run: { workers: 1, beforeRun: [], maxBodyBytes: 1024 },
+    static: { paths: [], maxAge: 0 }, tls: { mode: 'auto', httpsOnly: false, hsts: false }, processes: [], env: {}, domains: [],
+    healthcheck: { path: '/', timeout: null, expectStatus: 200 }, addons: [],
+  };
+
+  it.each([
+    { files: { 'index.html': '<h1>hi</h1>' }, builder: 'static' },
+    { files: { 'requirements.txt': '', 'wsgi.py': 'application = None\n' }, builder: 'python' },
+  ])('a source tree with $files is accepted by $builder', ({ files, builder }) => {
+    const version = builder === 'static' ? 1 : 2;
+    const src = join(layout.releaseDir('site', version), 'src');
+    mkdirSync(src, { recursive: true });
+    for (const [f, content] of Object.entries(files)) writeFileSync(join(src, f), content);
+    expect(acceptingBuilder({ app: 'site', layout, plugins }, { ...base, version, spec })).toBe(builder);
   });
 });
