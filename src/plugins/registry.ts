@@ -1,6 +1,7 @@
 import { userError } from '../lib/errors.js';
 import type { Builder, Deployer, HostServer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
 import { runFileProvider } from './files/run-file-provider.js';
+import { releaseDirProvider } from './files/release-dir-provider.js';
 import type { Provider } from './provider.js';
 import pythonBuilder from './builders/python/index.js';
 import staticBuilder from './builders/static/index.js';
@@ -39,7 +40,7 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   const supervisor = of('deployer').find((d) => d.supervisor)?.supervisor;
   if (!supervisor) throw new Error('no deployer brings a unit supervisor');
   // Only the chosen proxy's providers: the other proxy's resources are not hop3's to manage.
-  const providers: Provider[] = [runFileProvider(), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? [])];
+  const providers: Provider[] = [runFileProvider(), releaseDirProvider(ctx.layout), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? [])];
   const kinds = providers.map((p) => p.kind);
   const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (twice) throw new Error(`two providers of ${twice} resources are registered`);

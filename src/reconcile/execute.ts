@@ -1,5 +1,5 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, join } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
@@ -217,45 +217,6 @@ function markLive(ctx: ExecContext, version: number): void {
   if (ctx.config.failpoint === 'after-mark-live') {
     ctx.log.warn({ app, release: version }, 'failpoint after-mark-live: hop3-server kills itself before anyone hears');
     process.kill(process.pid, 'SIGKILL');
-  }
-  pruneReleases(ctx);
-}
-
-/**
- * Keep the newest HOP3_KEEP_RELEASES builds that served (what a rollback can go back to), the
- * release that is live or on its way with everything it runs from, and the directories of the
- * newest failed releases, for a look at what went wrong. Records stay: they are history.
- */
-export function pruneReleases(ctx: Pick<ExecContext, 'store' | 'layout' | 'config' | 'app'>): void {
-  const releases = ctx.store.listReleases(ctx.app); // newest first
-  const desired = ctx.store.getApp(ctx.app)?.desiredRelease;
-  const keep = new Set<string>();
-  const dirOf = (r: ReleaseRecord) => relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version));
-  const keepBuild = (a: BuildArtifact) => {
-    keep.add(a.dir);
-    if (a.venv) keep.add(a.venv);
-  };
-  const builds = new Set<string>();
-  releases.forEach((r, i) => {
-    if (r.status === 'live' || (r.version === desired && (r.status === 'pending' || r.status === 'built'))) {
-      keep.add(dirOf(r));
-      if (r.artifact) keepBuild(r.artifact);
-    } else if (r.status === 'failed' && i < ctx.config.keepReleases) {
-      keep.add(dirOf(r));
-    }
-    // Builds that served, newest first; config releases and rollbacks share an earlier one.
-    if ((r.status === 'live' || r.status === 'retired') && r.artifact && !builds.has(r.artifact.dir) && builds.size < ctx.config.keepReleases) {
-      builds.add(r.artifact.dir);
-      keepBuild(r.artifact);
-    }
-  });
-  for (const r of releases) {
-    const dir = dirOf(r);
-    if (!keep.has(dir)) rmSync(join(ctx.layout.home, dir), { recursive: true, force: true });
-  }
-  const venvs = join(ctx.layout.app(ctx.app), 'venvs');
-  for (const name of existsSync(venvs) ? readdirSync(venvs) : []) {
-    if (!keep.has(relative(ctx.layout.home, join(venvs, name)))) rmSync(join(venvs, name), { recursive: true, force: true });
   }
 }
 

@@ -61,7 +61,8 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
 
   // A stopped app wants nothing on the machine; a paused one keeps what desiredApp gives it (its site).
   const wanted = d.state === 'stopped' || target === null ? [] : d.resources;
-  planResources(wanted, o, providers, act, findings);
+  // Retention keeps what the records say whatever the state: a stopped app can be started again.
+  planResources(wanted, d.resources, o, providers, act, findings);
 
   if (rollout && d.health) at('health', { type: 'await-healthy', version: target.version, check: d.health });
   if (rollout) at('live', { type: 'mark-live', version: target.version });
@@ -75,11 +76,13 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
  * deletes nothing: what could not be seen may still be in use. Nor does a kind whose
  * `retireAfter` kinds cannot be seen: they may still send it work.
  */
-function planResources(want: DesiredApp['resources'], o: ObservedApp, providers: readonly PlannedProvider[], act: Act, findings: DriftFinding[]): void {
+function planResources(
+  want: DesiredApp['resources'], all: DesiredApp['resources'], o: ObservedApp, providers: readonly PlannedProvider[], act: Act, findings: DriftFinding[],
+): void {
   const unknown = (resource: string, desired: string) =>
     findings.push({ resource, kind: 'unknown', desired, observed: 'could not be observed', action: 'reported' });
   for (const p of providers) {
-    const mine = want.filter((r) => r.kind === p.kind);
+    const mine = (p.pruneOnly ? all : want).filter((r) => r.kind === p.kind);
     const live = o.resources.get(p.kind);
     if (live === undefined) continue;
     if (live === UNKNOWN) {

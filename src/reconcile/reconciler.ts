@@ -3,7 +3,7 @@ import { asHop3Error, isTerminal } from '../lib/errors.js';
 import type { DeployStep } from '../lifecycle/machine.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
-import { acceptingBuilder, execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
+import { acceptingBuilder, execute, interrupted, SHUTDOWN, type ExecContext } from './execute.js';
 import { observeResources } from './observe.js';
 import { plan } from './plan.js';
 import { ProbeBook } from './probes.js';
@@ -122,7 +122,7 @@ export class Reconciler {
     const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${target?.version}/${target?.status}`;
     const cached = this.desiredCache.get(app.name);
     if (cached?.key === key) return cached.desired;
-    const desired = desiredApp(app, target, this.d.plugins, this.d.config);
+    const desired = desiredApp(app, target, this.d.plugins, this.d.config, this.d.store.listReleases(app.name));
     this.desiredCache.set(app.name, { key, desired });
     return desired;
   }
@@ -156,7 +156,7 @@ export class Reconciler {
       // A release whose configs cannot be rendered never goes live; anything else is retried.
       const target = app && targetRelease(app, (v) => store.getRelease(name, v));
       if (!app || !target || target.status === 'live' || !isTerminal(err)) throw err;
-      this.failRelease(app, target.version, err);
+      await this.failRelease(app, target.version, err);
       return;
     }
     const { desired, observed, plan: p } = run;
@@ -198,7 +198,7 @@ export class Reconciler {
     if (!app) return;
 
     if (failure && rolling && isTerminal(failure)) {
-      this.failRelease(app, rolling.version, failure);
+      await this.failRelease(app, rolling.version, failure);
       this.status(app, desired, observed, asHop3Error(failure).message);
       return;
     }
@@ -224,15 +224,34 @@ export class Reconciler {
    * The new release never took traffic: mark it failed (unless it was cancelled, which did);
    * the next pass retires its processes.
    */
-  private failRelease(app: AppRecord, version: number, err: unknown): void {
+  private async failRelease(app: AppRecord, version: number, err: unknown): Promise<void> {
     const { store, lifecycles } = this.d;
     const e = asHop3Error(err);
-    if (store.failRelease(app.name, version, e.message)) {
-      store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
-    }
-    pruneReleases({ ...this.d, app: app.name });
+    const failed = store.failRelease(app.name, version, e.message);
+    // What the failure pushes past retention goes before anyone hears of it (the follower of the
+    // deploy reads the directories next), so the same pass prunes it.
+    await this.retain(app.name);
+    if (failed) store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
     lifecycles.send(app.name, { type: 'FAIL', serving: app.currentRelease !== null && app.currentRelease !== version });
     void this.trigger(app.name);
+  }
+
+  /** Observe, plan and apply only what retention prunes (the providers that only delete). */
+  private async retain(name: string): Promise<void> {
+    const app = this.d.store.getApp(name);
+    if (!app) return;
+    try {
+      const providers = this.d.plugins.providers.filter((p) => p.pruneOnly);
+      const desired = this.desired(app);
+      const observed: ObservedApp = { resources: await observeResources(providers, name, desired.resources) };
+      const ctx: ExecContext = { ...this.d, app: name };
+      for (const action of plan(desired, observed, providers).actions) {
+        if (action.type === 'resource' && action.op === 'delete') await execute(ctx, action);
+      }
+    } catch (err) {
+      // The next pass plans the same prune again.
+      this.d.log.warn({ app: name, err: asHop3Error(err).message }, 'retention could not prune yet');
+    }
   }
 
   /** Move the machine to where a completed pass left the app. */

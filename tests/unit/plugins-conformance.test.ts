@@ -166,7 +166,7 @@ describe('every provider round-trips', () => {
   const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
 
   it.each(providers.filter((p) => !p.conformance?.needsServer).map((p) => [p.kind, p] as const))('%s: create → observe → diff none; delete → absent; unreadable → UNKNOWN', async (_kind, p) => {
-    await roundTrip(p, layout, 'conform');
+    await roundTrip(p, layout, `conform-${p.kind}`);
   });
 
   it('the providers that need a running server are round-tripped by the integration test', () => {

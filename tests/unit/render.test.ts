@@ -315,7 +315,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
   const siteOf = (d: ReturnType<typeof desiredApp>) => (d.resources.find((x) => x.kind === 'site')!.spec as { content: string }).content;
 
   it('maps each prefix to a directory of the release source', () => {
-    const site = siteOf(desiredApp(record('running'), r, plugins, ctx.config));
+    const site = siteOf(desiredApp(record('running'), r, plugins, ctx.config, []));
     expect(site).toContain('location ^~ /static/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/public/static/;');
     expect(site).toContain('location ^~ /root/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/;');
     expect(site).toContain('expires 120s;');
@@ -323,7 +323,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
   });
 
   it('a paused app serves none of its files', () => {
-    const site = siteOf(desiredApp(record('paused'), r, plugins, ctx.config));
+    const site = siteOf(desiredApp(record('paused'), r, plugins, ctx.config, []));
     expect(site).toContain('return 503');
     // The ACME challenge location is an alias too, into HOP3_HOME/certs/challenges, not the release.
     expect(site).not.toMatch(/alias \/srv\/hop3\/apps\//);
@@ -334,7 +334,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
     const stored = specFromRecord(JSON.parse(JSON.stringify({ ...old, run: { workers: 2, beforeRun: [] } })));
     expect(stored.static).toEqual({ paths: [], maxAge: 3600 });
     expect(stored.tls).toEqual({ mode: 'auto', httpsOnly: false, hsts: false });
-    const site = siteOf(desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config));
+    const site = siteOf(desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config, []));
     expect(site).toContain('client_max_body_size 10485760;');
     // The ACME challenge location is an alias too, into HOP3_HOME/certs/challenges, not the release.
     expect(site).not.toMatch(/alias \/srv\/hop3\/apps\//);
