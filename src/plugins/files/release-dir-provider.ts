@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Layout } from '../../lib/layout.js';
 import type { BuildArtifact, ReleaseRecord } from '../../store/types.js';
@@ -18,34 +18,63 @@ const where = (layout: Layout, app: string) => [join(layout.app(app), 'releases'
  * Only deletes (pruneOnly): the desired ones are what retention keeps; they are made by builds.
  */
 export function releaseDirProvider(layout: Layout): Provider<Record<string, never>, ReleaseDirLive> {
+  // A listing is redone only when its directory's mtime moves: a no-op pass over many apps
+  // costs one stat per directory (and none of the exceptions a missing one would throw).
+  const listings = new Map<string, { mtimeMs: number; at: number; names: string[] }>();
+  const list = (dir: string): string[] => {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    if (!st) {
+      listings.delete(dir);
+      return [];
+    }
+    if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
+    const cached = listings.get(dir);
+    // The kernel stamps mtimes from a coarse clock: a listing taken right after a change is not trusted.
+    if (cached && cached.mtimeMs === st.mtimeMs && cached.at - st.mtimeMs >= 50) return cached.names;
+    const names = readdirSync(dir);
+    listings.set(dir, { mtimeMs: st.mtimeMs, at: Date.now(), names });
+    return names;
+  };
+  const look = (owner: string, desired: DesiredResource[]): Observed<ReleaseDirLive> => {
+    const seen: Observed<ReleaseDirLive> = new Map();
+    // The newest recorded release is always kept: a directory past it belongs to a release
+    // being recorded right now (a deploy moves it into place), never to one retention drops.
+    let horizon = -1;
+    const releasesOf = `apps/${owner}/releases/v`;
+    for (const r of desired) {
+      seen.set(r.name, null);
+      if (r.name.startsWith(releasesOf)) horizon = Math.max(horizon, Number(r.name.slice(releasesOf.length)));
+    }
+    if (horizon < 0) return seen; // no record: nothing of its releases is known to be kept
+    for (const sub of ['releases', 'venvs'] as const) {
+      const rel = `apps/${owner}/${sub}/`;
+      for (const f of list(`${layout.home}/apps/${owner}/${sub}`)) {
+        if (sub === 'releases' && !(f.startsWith('v') && Number(f.slice(1)) <= horizon)) continue;
+        seen.set(`${rel}${f}`, { path: `${layout.home}/${rel}${f}` });
+      }
+    }
+    return seen;
+  };
+  // What the last look found per owner, for the keep-set it was taken for. hop3 adds a release
+  // directory or a virtualenv only with a new release record, which changes the keep-set, so a
+  // no-op pass over an unchanged keep-set looks at nothing; a delete drops the memo.
+  const looked = new Map<string, { keep: string; seen: Observed<ReleaseDirLive> }>();
   return {
     kind: RELEASE_DIR_KIND,
     phase: 'sync',
     pruneOnly: true,
     async observe(owner, desired) {
-      const seen: Observed<ReleaseDirLive> = new Map(desired.map((r) => [r.name, null]));
-      // The newest recorded release is always kept: a directory past it belongs to a release
-      // being recorded right now (a deploy moves it into place), never to one retention drops.
-      const horizon = Math.max(-1, ...desired.map((r) => Number(/\/releases\/v(\d+)$/.exec(r.name)?.[1] ?? -1)));
-      if (horizon < 0) return seen; // no record: nothing of its releases is known to be kept
-      const [releases, venvs] = where(layout, owner) as [string, string];
-      for (const dir of [releases, venvs]) {
-        let names: string[];
-        try {
-          names = readdirSync(dir);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw err;
-        }
-        for (const f of names) {
-          if (dir === releases && !(Number(/^v(\d+)$/.exec(f)?.[1] ?? Infinity) <= horizon)) continue;
-          seen.set(relative(layout.home, join(dir, f)), { path: join(dir, f) });
-        }
-      }
+      const keep = desired.map((r) => r.name).join('\n');
+      const memo = looked.get(owner);
+      if (memo?.keep === keep) return new Map(memo.seen);
+      const seen = look(owner, desired);
+      looked.set(owner, { keep, seen: new Map(seen) });
       return seen;
     },
+    forget: (owner) => void looked.delete(owner),
     diff: () => 'none',
     async apply(op, name, _desired, live, ctx) {
+      looked.delete(ctx.owner);
       const path = live?.path ?? join(layout.home, name);
       // Only ever a directory of the owner's releases or virtualenvs.
       if (!where(layout, ctx.owner).some((d) => path.startsWith(`${d}/`) && !path.slice(d.length + 1).includes('/'))) {
