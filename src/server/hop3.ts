@@ -47,7 +47,7 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   const { supervisor } = plugins;
   const proxyServer = plugins.proxy.server;
   const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
-  const reconciler = new Reconciler({ config, layout, store, plugins, proxyServer, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
+  const reconciler = new Reconciler({ config, layout, store, plugins, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
   return { config, layout, log, store, plugins, proxyServer, supervisor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
 }
 
