@@ -11,14 +11,20 @@ import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan } from './type
 import { UNKNOWN } from './types.js';
 import { WorkQueue, type PassOutcome } from './work-queue.js';
 import type { ReconcilerDeps } from './deps.js';
+import type { Provider } from '../plugins/provider.js';
 
 /** The lifecycle step an action of a rollout belongs to. */
-function stepOf(action: Action, phaseOf: (kind: string) => string | undefined): DeployStep | null {
+function stepOf(action: Action, providerOf: (kind: string) => Provider | undefined): DeployStep | null {
   switch (action.type) {
     case 'build': return 'building';
     case 'release-phase': return 'releasing';
     case 'await-healthy': return 'verifying';
-    case 'resource': return action.op === 'delete' ? 'retiring' : phaseOf(action.kind) === 'switch' ? 'switching' : 'starting';
+    case 'resource': {
+      if (action.op === 'delete') return 'retiring';
+      const p = providerOf(action.kind);
+      // A kind with a health of its own runs (a process); the others are configuration.
+      return p?.phase === 'switch' ? 'switching' : p?.health ? 'starting' : 'configuring';
+    }
     default: return null;
   }
 }
@@ -170,7 +176,7 @@ export class Reconciler {
       if (store.getRelease(name, rolling.version)?.status === 'failed') rolling.abort.abort();
     }
     const ctx: ExecContext = { ...this.d, app: name, signal: rolling?.abort.signal };
-    const phaseOf = (kind: string) => this.d.plugins.providers.find((pr) => pr.kind === kind)?.phase;
+    const providerOf = (kind: string) => this.d.plugins.providers.find((pr) => pr.kind === kind);
     let failure: unknown = null;
     let done = 0;
     try {
@@ -179,7 +185,7 @@ export class Reconciler {
           failure = interrupted(rolling.abort.signal, rolling.version);
           break;
         }
-        const step = stepOf(action, phaseOf);
+        const step = stepOf(action, providerOf);
         if (rolling && step) lifecycles.send(name, { type: 'STEP', step });
         try {
           await (HEAVY.has(action.type) ? this.heavy.add(() => execute(ctx, action)) : execute(ctx, action));
