@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { createRenderer } from '../lib/render.js';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config.js';
@@ -30,7 +31,7 @@ program.command('setup')
   .option('--skip-packages', 'do not check or install system packages (they are installed already)')
   .action(async (o: { skipPackages?: boolean }) => {
     const { config, log, layout } = context();
-    const plugins = loadPlugins({ config, layout, log });
+    const plugins = loadPlugins({ config, layout, log, render: createRenderer() });
     const osRelease = readFileSync('/etc/os-release', 'utf8');
     const os = plugins.oses.find((p) => p.detect(osRelease));
     if (!os) throw new Error('this operating system is not supported (Debian or Ubuntu needed)');
@@ -59,7 +60,7 @@ program.command('setup')
 
 program.command('halt').description('stop the uWSGI emperor (and every app) and the proxy hop3 runs').action(async () => {
   const { config, log, layout } = context();
-  const plugins = loadPlugins({ config, layout, log });
+  const plugins = loadPlugins({ config, layout, log, render: createRenderer() });
   await plugins.supervisor.stop();
   await plugins.proxy.server.stop();
 });

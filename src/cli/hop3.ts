@@ -152,8 +152,11 @@ program.command('status').description('status of one app').argument('<app>').add
 
 program.command('reconcile').description('run a reconcile pass over an app now and show what it did').argument('<app>').addOption(json())
   .action(async (app: string, o: { json?: boolean }) => {
-    const r = await call<{ actions: { type: string; drift: { kind: string; resource: string } | null }[]; error: string | null }>(cfg, 'apps.reconcile', { app: appArg(app) });
-    out(r, Boolean(o.json), () => (r.actions.length ? r.actions.map((a) => `${a.type}${a.drift ? ` (drift: ${a.drift.kind} ${a.drift.resource})` : ''}`).join('\n') : 'converged: nothing to do') + (r.error ? `\nerror: ${r.error}` : ''));
+    type Done = { type: string; op?: string; resource?: string; version?: number; builder?: string | null; drift: { kind: string; resource: string } | null };
+    const r = await call<{ actions: Done[]; error: string | null }>(cfg, 'apps.reconcile', { app: appArg(app) });
+    const what = (a: Done) => (a.type === 'resource' ? `${a.op} ${a.resource}`
+      : a.type === 'build' ? `build v${a.version} with ${a.builder ?? 'no builder that accepts it'}` : a.type);
+    out(r, Boolean(o.json), () => (r.actions.length ? r.actions.map((a) => `${what(a)}${a.drift ? ` (drift: ${a.drift.kind} ${a.drift.resource})` : ''}`).join('\n') : 'converged: nothing to do') + (r.error ? `\nerror: ${r.error}` : ''));
     if (r.error) process.exitCode = 2;
   });
 

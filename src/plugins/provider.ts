@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { Health } from '../store/types.js';
 import type { Unknown } from '../lib/unknown.js';
+import type { Layout } from '../lib/layout.js';
 
 /**
  * Resources and providers (DESIGN.md): everything hop3 manages is a resource with a key
@@ -60,4 +61,59 @@ export interface Provider<D = unknown, L = unknown> {
   describe(value: D | L): string;
   /** How healthy a live resource is, when that says more than present/absent. */
   health?(live: L): Health;
+  /**
+   * A live resource that is there only in part (a config without its link): its repair is
+   * reported as `missing` rather than `changed`.
+   */
+  partial?(live: L): boolean;
+  /**
+   * Kinds whose resources may still send work to this one (a proxy site to a process): while
+   * any of them is UNKNOWN nothing of this kind is deleted, and a delete first waits for their
+   * provider's `settle()`.
+   */
+  retireAfter?: readonly string[];
+  /** Resolves once what earlier applies replaced has finished its work (requests drained). */
+  settle?(): Promise<void>;
+  /**
+   * Only deletes: its desired resources say what to keep (a release directory is made by its
+   * build, not by this provider). Its deletes are policy, not drift.
+   */
+  pruneOnly?: boolean;
+  /**
+   * A change the resource's own supervisor already repaired (a process it restarted): recorded
+   * once as healed drift whatever the heal policy, then acknowledged so it is not found again.
+   */
+  selfHealed?(name: string, live: L): SelfHealed | null;
+  acknowledge?(name: string, live: L): void;
+  /** Drop what the provider remembers of an owner (after destroy). */
+  forget?(owner: string): void;
+  /** Directories its resources live in, watched for changes made behind hop3's back. */
+  watchPaths?(): string[];
+  /** The owner of a file in one of its watchPaths, or null when the file is not one of its own. */
+  ownerOf?(path: string): string | null;
+  /** Every owner that has resources of this kind on the machine (found even without a record). */
+  owners?(): string[];
+  /** How the conformance test round-trips this provider (tests/unit/plugins-conformance.test.ts). */
+  conformance?: ConformanceFixture;
+}
+
+/** What a supervisor repaired by itself, as a drift finding says it. */
+export interface SelfHealed {
+  resource: string;
+  desired: string;
+  observed: string;
+}
+
+/**
+ * What the conformance test needs to round-trip a provider: create → observe → diff is none;
+ * delete → observe is absent; an unreadable target observes as UNKNOWN.
+ */
+export interface ConformanceFixture {
+  /** A desired resource of the provider's kind for `owner`, under `layout`. */
+  sample(layout: Layout, owner: string): DesiredResource;
+  /** Make what observe reads of `r` unreadable (hop3 runs as root: file modes would not do). */
+  breakTarget(r: DesiredResource): void;
+  repairTarget(r: DesiredResource): void;
+  /** Its observation needs a running host server: round-tripped in tests/integration/providers.test.ts. */
+  needsServer?: boolean;
 }

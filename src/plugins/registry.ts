@@ -1,5 +1,7 @@
 import { userError } from '../lib/errors.js';
-import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
+import type { Builder, Deployer, HostServer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
+import { runFileProvider } from './files/run-file-provider.js';
+import { releaseDirProvider } from './files/release-dir-provider.js';
 import type { Provider } from './provider.js';
 import pythonBuilder from './builders/python/index.js';
 import staticBuilder from './builders/static/index.js';
@@ -20,8 +22,13 @@ export interface Plugins {
   /** The server that runs units (one deployer brings it). */
   supervisor: UnitSupervisor;
   oses: OsPlugin[];
-  /** Every resource provider the plugins bring, one per kind. */
+  /**
+   * Every resource provider, one per kind, in the order their actions run within a phase: the
+   * generic ones first (the files a unit reads exist before the unit starts).
+   */
   providers: Provider[];
+  /** The long-running servers apps need (the unit supervisor, the proxy's server). */
+  hostServers: HostServer[];
 }
 
 export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLUGINS): Plugins {
@@ -34,9 +41,9 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   const supervisor = of('deployer').find((d) => d.supervisor)?.supervisor;
   if (!supervisor) throw new Error('no deployer brings a unit supervisor');
   // Only the chosen proxy's providers: the other proxy's resources are not hop3's to manage.
-  const providers = all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []);
+  const providers: Provider[] = [runFileProvider(), releaseDirProvider(ctx.layout), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? [])];
   const kinds = providers.map((p) => p.kind);
   const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (twice) throw new Error(`two providers of ${twice} resources are registered`);
-  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers };
+  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers, hostServers: [supervisor, proxy.server] };
 }

@@ -1,16 +1,18 @@
 import type { AccountIds } from '../lib/accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
+import type { Renderer } from '../lib/render.js';
 import type { Layout } from '../lib/layout.js';
 import type { AppSpec } from '../manifest/types.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
-import type { Provider } from './provider.js';
+import type { DesiredResource, Provider } from './provider.js';
 
-/** What every plugin gets: settings, paths and a logger. No module singletons. */
+/** What every plugin gets: settings, paths, a logger and the template renderer. No module singletons. */
 export interface PluginContext {
   config: Config;
   layout: Layout;
   log: Logger;
+  render: Renderer;
 }
 
 export interface BuildContext {
@@ -31,6 +33,8 @@ export interface BuildContext {
 export interface Builder {
   kind: 'builder';
   name: string;
+  /** The kind of artifact its builds make (exactly one deployer accepts it). */
+  artifact: BuildArtifact['kind'];
   /** Cheap: looks at the spec and the source tree only. */
   accept(ctx: BuildContext): boolean;
   build(ctx: BuildContext): Promise<BuildArtifact>;
@@ -75,14 +79,17 @@ export interface UnitSupervisor extends HostServer {
   stop(): Promise<void>;
 }
 
-export interface Deployer {
+export interface Deployer extends ProvidesResources {
   kind: 'deployer';
   name: string;
   accept(artifact: BuildArtifact): boolean;
   /** The server that runs this deployer's units, when it needs one. */
   supervisor?: UnitSupervisor;
-  /** Pure: the units a release needs and where the proxy should point. */
-  plan(release: ReleaseRecord, ctx: { restartCount: number }): { units: Unit[]; info: DeploymentInfo | null };
+  /**
+   * Pure: the units a release needs, as resources of this deployer's providers, and where the
+   * proxy should point.
+   */
+  plan(release: ReleaseRecord, ctx: { restartCount: number }): { units: Unit[]; resources: DesiredResource[]; info: DeploymentInfo | null };
 }
 
 export interface ProxySite {
@@ -111,7 +118,7 @@ export interface ProxyServer extends HostServer, LoadedConfig {
   stop(): Promise<void>;
 }
 
-export interface Proxy {
+export interface Proxy extends ProvidesResources {
   kind: 'proxy';
   name: string;
   server: ProxyServer;
@@ -166,7 +173,8 @@ export interface LoadedConfig {
  */
 export interface HostServer {
   resource: string;
-  uses: 'units' | 'site';
+  /** The resource kind of the apps that need it (an outage touches those apps). */
+  uses: string;
   /** Its pid when it runs, null when it is gone. Cheap: a pid file and /proc. */
   pid(): number | null;
   /** False only when the server is hop3's to run and is not running. */

@@ -3,7 +3,7 @@ import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
 import type { Plugins } from '../plugins/registry.js';
-import type { ProxyServer, UnitSupervisor } from '../plugins/types.js';
+import type { UnitSupervisor } from '../plugins/types.js';
 import type { Store } from '../store/store.js';
 
 /** What the reconciler and the executor it drives are given: one context, passed in. */
@@ -12,7 +12,7 @@ export interface ReconcilerDeps {
   layout: Layout;
   store: Store;
   plugins: Plugins;
-  proxyServer: ProxyServer;
+  /** Asked by the health gate whether a new unit keeps dying. */
   supervisor: UnitSupervisor;
   lifecycles: Lifecycles;
   log: Logger;

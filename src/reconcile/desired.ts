@@ -2,6 +2,10 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { DeploymentInfo, ProxySite } from '../plugins/types.js';
+import type { DesiredResource } from '../plugins/provider.js';
+import { SITE_KIND } from '../plugins/proxies/site-provider.js';
+import { keptReleaseDirs } from '../plugins/files/release-dir-provider.js';
+import { layoutOf } from '../lib/layout.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
 import type { DesiredApp, HealthCheck } from './types.js';
 
@@ -16,18 +20,21 @@ export function serverNames(app: string, release: ReleaseRecord, config: Config)
   return [...new Set([`${app}.${config.domain}`, ...release.spec.domains])];
 }
 
-/** Everything the records say about one app, with config files rendered. Pure. */
-export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins: Plugins, config: Config): DesiredApp {
+/**
+ * Everything the records say about one app, with config files rendered. Pure. `releases`: all of
+ * the app's release records, for what retention keeps.
+ */
+export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins: Plugins, config: Config, releases: ReleaseRecord[]): DesiredApp {
+  const rollingOut = app.desiredState === 'running' && target?.status === 'built' && target.version === app.desiredRelease ? target.version : null;
+  const kept = keptReleaseDirs(layoutOf(config.home), app.name, releases, app.desiredRelease, config.keepReleases, rollingOut);
   const base: DesiredApp = {
     app: app.name,
     state: app.desiredState,
     healPolicy: app.healPolicy,
     settled: app.generation === app.observedGeneration && target?.status === 'live',
     target,
-    units: [],
-    site: { path: plugins.proxy.sitePath(app.name), content: null },
     health: null,
-    resources: [],
+    resources: kept,
   };
   if (!target?.artifact || app.desiredState === 'stopped') return base;
   const names = serverNames(app.name, target, config);
@@ -41,16 +48,16 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     staticMaxAge: target.spec.static.maxAge,
     maxBodyBytes: target.spec.run.maxBodyBytes,
   });
-  if (app.desiredState === 'paused') {
-    return { ...base, site: { path: base.site.path, content: plugins.proxy.render(site({ protocol: 'paused' })) } };
-  }
+  const siteResource = (to: ProxySite['target']): DesiredResource =>
+    ({ kind: SITE_KIND, name: app.name, spec: { path: plugins.proxy.sitePath(app.name), content: plugins.proxy.render(site(to)) } });
+  // A paused app keeps its names: the proxy answers for it while no process runs.
+  if (app.desiredState === 'paused') return { ...base, resources: [...kept, siteResource({ protocol: 'paused' })] };
   const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
-  const { units, info } = deployer.plan(target, { restartCount: app.restartCount });
+  const { units, resources, info } = deployer.plan(target, { restartCount: app.restartCount });
   return {
     ...base,
-    units,
-    site: info ? { path: base.site.path, content: plugins.proxy.render(site(info)) } : base.site,
+    resources: [...kept, ...resources, ...(info ? [siteResource(info)] : [])],
     ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };

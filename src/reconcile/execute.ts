@@ -1,22 +1,20 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
 import { httpGet } from '../lib/http-get.js';
-import { linksTo, privateDir, secureAppDirs, type Layout } from '../lib/layout.js';
+import { secureAppDirs, type Layout } from '../lib/layout.js';
 import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './deps.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
+import type { BuildContext } from '../plugins/types.js';
 import type { Action, HealthCheck } from './types.js';
 import { cutLine, outputSink } from './output-sink.js';
 
 export interface ExecContext extends ReconcilerDeps {
   app: string;
-  /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
-  knownPids: Map<string, number>;
   /** Aborted when the release this pass rolls out is cancelled, or the daemon stops (SHUTDOWN). */
   signal?: AbortSignal;
 }
@@ -25,19 +23,33 @@ export interface ExecContext extends ReconcilerDeps {
 const outputTo = (ctx: ExecContext, version: number, phase: string) =>
   outputSink(ctx.store, ctx.app, version, phase, ctx.config.maxOutputLines);
 
-async function build(ctx: ExecContext, version: number): Promise<void> {
+/** What a builder gets for one release (its accept() and build() read the same context). */
+export function buildContext(ctx: Pick<ExecContext, 'app' | 'layout' | 'signal'>, release: ReleaseRecord, onLine: (line: string) => void, onSpawn?: (pid: number) => void): BuildContext {
+  return {
+    app: ctx.app, version: release.version, spec: release.spec, env: release.env, releaseDir: ctx.layout.releaseDir(ctx.app, release.version), onLine, signal: ctx.signal,
+    ...(onSpawn ? { onSpawn } : {}),
+  };
+}
+
+/** Which builder accepts a release's source tree (null: none). Reads the tree: part of observing. */
+export function acceptingBuilder(ctx: Pick<ExecContext, 'app' | 'layout' | 'plugins'>, release: ReleaseRecord): string | null {
+  const bctx = buildContext(ctx, release, () => undefined);
+  return ctx.plugins.builders.find((b) => b.accept(bctx))?.name ?? null;
+}
+
+async function build(ctx: ExecContext, version: number, builderName: string | null): Promise<void> {
   const release = ctx.store.getRelease(ctx.app, version)!;
   const releaseDir = ctx.layout.releaseDir(ctx.app, version);
   // As for release commands: a build a killed daemon left running ends before this one starts.
   const group = commandGroupFile(ctx.layout, ctx.app, 'build');
   await stopLeftoverCommand(ctx, group, version, 'build');
   const output = outputTo(ctx, version, 'build');
-  const bctx = {
-    app: ctx.app, version, spec: release.spec, env: release.env, releaseDir, onLine: output.line, signal: ctx.signal,
-    onSpawn: (pid: number) => recordGroup(group, pid, `build command of ${ctx.app} v${version}`),
-  };
-  const builder = ctx.plugins.builders.find((b) => b.accept(bctx));
-  if (!builder) throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
+  const bctx = buildContext(ctx, release, output.line, (pid: number) => recordGroup(group, pid, `build command of ${ctx.app} v${version}`));
+  const builder = ctx.plugins.builders.find((b) => b.name === builderName);
+  if (!builder) {
+    output.close();
+    throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
+  }
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
   let artifact: BuildArtifact;
   try {
@@ -136,7 +148,7 @@ export function interrupted(signal: AbortSignal, version: number) {
  */
 export const HEALTH_BODY_LIMIT = 64 * 1024;
 
-/** A unit whose vassal the emperor has cursed (it keeps dying) will not become healthy. */
+/** A unit its supervisor has given up on (it keeps dying) will not become healthy. */
 async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
   const stats = await ctx.supervisor.stats(1000).catch(() => null);
   return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
@@ -198,43 +210,6 @@ async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> 
   });
 }
 
-function enableUnit(layout: Layout, unit: string): void {
-  const link = join(layout.uwsgiEnabled, `${unit}.ini`);
-  const target = join(layout.uwsgiAvailable, `${unit}.ini`);
-  if (linksTo(link, target)) return;
-  // A dangling link, a plain file or a link elsewhere is replaced by the link hop3 wants.
-  rmSync(link, { force: true });
-  symlinkSync(target, link);
-}
-
-/**
- * Any event on the emperor's queue makes it rescan its directory at once instead of at its next
- * tick; a stats request is such an event.
- */
-function pokeEmperor(ctx: ExecContext): void {
-  ctx.supervisor.stats(1000).catch(() => undefined);
-}
-
-/**
- * The emperor reloads a vassal when its config's mtime, in whole seconds, grows: a rewrite
- * within the same second as the last one must still move it forward.
- */
-function writeVassal(ctx: ExecContext, path: string, content: string): void {
-  const before = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
-  writeFileAtomic(path, content);
-  if (before !== undefined) {
-    const next = Math.max(Date.now() / 1000, Math.floor(before / 1000) + 1);
-    utimesSync(path, next, next);
-  }
-  pokeEmperor(ctx);
-}
-
-function removeUnit(layout: Layout, unit: string): void {
-  for (const path of [join(layout.uwsgiEnabled, `${unit}.ini`), join(layout.uwsgiAvailable, `${unit}.ini`)]) {
-    rmSync(path, { force: true });
-  }
-}
-
 function markLive(ctx: ExecContext, version: number): void {
   const { store, app } = ctx;
   if (!store.markLive(app, version)) throw cancelled(version);
@@ -243,82 +218,34 @@ function markLive(ctx: ExecContext, version: number): void {
     ctx.log.warn({ app, release: version }, 'failpoint after-mark-live: hop3-server kills itself before anyone hears');
     process.kill(process.pid, 'SIGKILL');
   }
-  pruneReleases(ctx);
 }
 
-/**
- * Keep the newest HOP3_KEEP_RELEASES builds that served (what a rollback can go back to), the
- * release that is live or on its way with everything it runs from, and the directories of the
- * newest failed releases, for a look at what went wrong. Records stay: they are history.
- */
-export function pruneReleases(ctx: Pick<ExecContext, 'store' | 'layout' | 'config' | 'app'>): void {
-  const releases = ctx.store.listReleases(ctx.app); // newest first
-  const desired = ctx.store.getApp(ctx.app)?.desiredRelease;
-  const keep = new Set<string>();
-  const dirOf = (r: ReleaseRecord) => relative(ctx.layout.home, ctx.layout.releaseDir(ctx.app, r.version));
-  const keepBuild = (a: BuildArtifact) => {
-    keep.add(a.dir);
-    if (a.venv) keep.add(a.venv);
-  };
-  const builds = new Set<string>();
-  releases.forEach((r, i) => {
-    if (r.status === 'live' || (r.version === desired && (r.status === 'pending' || r.status === 'built'))) {
-      keep.add(dirOf(r));
-      if (r.artifact) keepBuild(r.artifact);
-    } else if (r.status === 'failed' && i < ctx.config.keepReleases) {
-      keep.add(dirOf(r));
-    }
-    // Builds that served, newest first; config releases and rollbacks share an earlier one.
-    if ((r.status === 'live' || r.status === 'retired') && r.artifact && !builds.has(r.artifact.dir) && builds.size < ctx.config.keepReleases) {
-      builds.add(r.artifact.dir);
-      keepBuild(r.artifact);
-    }
-  });
-  for (const r of releases) {
-    const dir = dirOf(r);
-    if (!keep.has(dir)) rmSync(join(ctx.layout.home, dir), { recursive: true, force: true });
-  }
-  const venvs = join(ctx.layout.app(ctx.app), 'venvs');
-  for (const name of existsSync(venvs) ? readdirSync(venvs) : []) {
-    if (!keep.has(relative(ctx.layout.home, join(venvs, name)))) rmSync(join(venvs, name), { recursive: true, force: true });
-  }
+function providerOf(ctx: ExecContext, kind: string) {
+  const provider = ctx.plugins.providers.find((p) => p.kind === kind);
+  if (!provider) throw new Error(`no provider of ${kind} resources is registered`);
+  return provider;
 }
 
 /** Apply one action. Every action is idempotent: running it twice changes nothing more. */
 export async function execute(ctx: ExecContext, action: Action): Promise<void> {
   switch (action.type) {
     case 'build':
-      return build(ctx, action.version);
+      return build(ctx, action.version, action.builder);
     case 'release-phase':
       return releasePhase(ctx, action.version, action.commands);
-    case 'write-file':
-      if (action.resource.startsWith('vassal:')) return writeVassal(ctx, action.path, action.content);
-      // Run files carry the app's environment (secrets): owner-only, in an owner-only directory.
-      privateDir(dirname(action.path));
-      writeFileAtomic(action.path, action.content, 0o600);
-      return;
-    case 'enable-unit':
-      ctx.knownPids.delete(action.unit); // a new vassal: its first pid is expected
-      enableUnit(ctx.layout, action.unit);
-      pokeEmperor(ctx);
-      return;
-    case 'remove-unit':
-      // Requests nginx still proxies to the retiring release finish first.
-      await ctx.proxyServer.drained();
-      ctx.knownPids.delete(action.unit);
-      return removeUnit(ctx.layout, action.unit);
     case 'await-healthy':
       return awaitHealthy(ctx, action.version, action.check);
-    case 'apply-site':
-      return ctx.proxyServer.apply(action.path, action.content);
     case 'mark-live':
       return markLive(ctx, action.version);
-    case 'ack-restart':
-      ctx.knownPids.set(action.unit, action.pid);
-      return;
+    case 'acknowledge':
+      return providerOf(ctx, action.kind).acknowledge?.(action.name, action.live);
     case 'resource': {
-      const provider = ctx.plugins.providers.find((p) => p.kind === action.kind);
-      if (!provider) throw new Error(`no provider of ${action.kind} resources is registered`);
+      const provider = providerOf(ctx, action.kind);
+      if (action.op === 'delete') {
+        // What may still send work to the retiring resource (requests the proxy still passes
+        // to an old release) finishes first.
+        for (const kind of provider.retireAfter ?? []) await ctx.plugins.providers.find((p) => p.kind === kind)?.settle?.();
+      }
       return provider.apply(action.op, action.name, action.desired, action.live, { owner: ctx.app, log: ctx.log, signal: ctx.signal });
     }
     default: {

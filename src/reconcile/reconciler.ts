@@ -1,27 +1,36 @@
 import PQueue from 'p-queue';
 import { asHop3Error, isTerminal } from '../lib/errors.js';
 import type { DeployStep } from '../lifecycle/machine.js';
-import type { UnitStatus } from '../plugins/types.js';
 import type { AppRecord, Health, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
-import { execute, interrupted, pruneReleases, SHUTDOWN, type ExecContext } from './execute.js';
-import { observe, observeResources, UnitDirectory } from './observe.js';
+import { acceptingBuilder, execute, interrupted, SHUTDOWN, type ExecContext } from './execute.js';
+import { observeResources } from './observe.js';
 import { plan } from './plan.js';
 import { ProbeBook } from './probes.js';
-import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan, Unknown } from './types.js';
+import type { Action, DesiredApp, DriftFinding, ObservedApp, Plan } from './types.js';
 import { UNKNOWN } from './types.js';
 import { WorkQueue, type PassOutcome } from './work-queue.js';
 import type { ReconcilerDeps } from './deps.js';
+import type { Provider } from '../plugins/provider.js';
 
-const STEP_OF: Partial<Record<Action['type'], DeployStep>> = {
-  build: 'building',
-  'release-phase': 'releasing',
-  'write-file': 'configuring',
-  'enable-unit': 'starting',
-  'await-healthy': 'verifying',
-  'apply-site': 'switching',
-  'remove-unit': 'retiring',
-};
+/** The lifecycle step an action of a rollout belongs to. */
+function stepOf(action: Action, providerOf: (kind: string) => Provider | undefined): DeployStep | null {
+  switch (action.type) {
+    case 'build': return 'building';
+    case 'release-phase': return 'releasing';
+    case 'await-healthy': return 'verifying';
+    case 'resource': {
+      if (action.op === 'delete') return 'retiring';
+      const p = providerOf(action.kind);
+      // A kind with a health of its own runs (a process); the others are configuration.
+      return p?.phase === 'switch' ? 'switching' : p?.health ? 'starting' : 'configuring';
+    }
+    default: return null;
+  }
+}
+
+/** How an action is named in logs: its type, or for a resource its op and kind. */
+const actionName = (a: Action) => (a.type === 'resource' ? `${a.op}:${a.kind}` : a.type);
 
 /** Passes that may run at once (each app one at a time); its builds are limited separately. */
 const PASS_CONCURRENCY = 16;
@@ -50,16 +59,13 @@ export interface PassResult {
 export class Reconciler {
   private readonly d: ReconcilerDeps;
   private readonly queue: WorkQueue;
-  private readonly knownPids = new Map<string, number>();
   /** Reported findings already recorded, so a standing one is not written on every pass. */
   private readonly reported = new Map<string, Set<string>>();
   /** Rendered desired state per app, reused while the records behind it are unchanged. */
   private readonly desiredCache = new Map<string, { key: string; desired: DesiredApp }>();
-  private vassalCache: { at: number; value: Promise<Map<string, UnitStatus> | Unknown> } | null = null;
   readonly lastPass = new Map<string, PassResult>();
   /** The rollout in flight per app, so cancelling its release stops it. */
   private readonly rollouts = new Map<string, { version: number; abort: AbortController }>();
-  private readonly dirs: { available: UnitDirectory; enabled: UnitDirectory };
   /** Builds and release commands wait here, so a few long builds never hold up drift repair. */
   private readonly heavy: PQueue;
   /** What requests through the proxy said, per app (filled by the prober, outside the passes). */
@@ -67,7 +73,6 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
-    this.dirs = { available: new UnitDirectory(deps.layout.uwsgiAvailable), enabled: new UnitDirectory(deps.layout.uwsgiEnabled) };
     this.heavy = new PQueue({ concurrency: deps.config.deployConcurrency });
     this.queue = new WorkQueue((app) => this.pass(app), {
       concurrency: Math.max(PASS_CONCURRENCY, deps.config.deployConcurrency),
@@ -118,21 +123,12 @@ export class Reconciler {
     return closing;
   }
 
-  /** One stats read shared by the passes of the same moment. */
-  private vassals(): Promise<Map<string, UnitStatus> | Unknown> {
-    const now = Date.now();
-    if (!this.vassalCache || now - this.vassalCache.at > 100) {
-      this.vassalCache = { at: now, value: this.d.supervisor.stats().catch(() => UNKNOWN) };
-    }
-    return this.vassalCache.value;
-  }
-
   private desired(app: AppRecord): DesiredApp {
     const target = targetRelease(app, (v) => this.d.store.getRelease(app.name, v));
     const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${target?.version}/${target?.status}`;
     const cached = this.desiredCache.get(app.name);
     if (cached?.key === key) return cached.desired;
-    const desired = desiredApp(app, target, this.d.plugins, this.d.config);
+    const desired = desiredApp(app, target, this.d.plugins, this.d.config, this.d.store.listReleases(app.name));
     this.desiredCache.set(app.name, { key, desired });
     return desired;
   }
@@ -143,16 +139,16 @@ export class Reconciler {
    */
   private nothing(name: string): DesiredApp {
     return {
-      app: name, state: 'stopped', healPolicy: 'heal', settled: true, target: null, units: [],
-      site: { path: this.d.plugins.proxy.sitePath(name), content: null }, health: null, resources: [],
+      app: name, state: 'stopped', healPolicy: 'heal', settled: true, target: null, health: null, resources: [],
     };
   }
 
   /** Plan one app without acting (used by tests and the benchmark). */
   async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
     const desired = app ? this.desired(app) : this.nothing(name);
-    const observed = observe(desired, { ...this.dirs, layout: this.d.layout, vassals: await this.vassals(), knownPids: this.knownPids, proxy: this.d.proxyServer });
-    observed.resources = await observeResources(this.d.plugins.providers, name, desired.resources);
+    const observed: ObservedApp = { resources: await observeResources(this.d.plugins.providers, name, desired.resources) };
+    const pending = desired.state === 'running' && desired.target?.status === 'pending' ? desired.target : null;
+    if (pending) observed.builder = acceptingBuilder({ ...this.d, app: name }, pending);
     return { desired, observed, plan: plan(desired, observed, this.d.plugins.providers) };
   }
 
@@ -166,7 +162,7 @@ export class Reconciler {
       // A release whose configs cannot be rendered never goes live; anything else is retried.
       const target = app && targetRelease(app, (v) => store.getRelease(name, v));
       if (!app || !target || target.status === 'live' || !isTerminal(err)) throw err;
-      this.failRelease(app, target.version, err);
+      await this.failRelease(app, target.version, err);
       return;
     }
     const { desired, observed, plan: p } = run;
@@ -179,7 +175,8 @@ export class Reconciler {
       // Cancelled before this pass registered itself: the records already say so.
       if (store.getRelease(name, rolling.version)?.status === 'failed') rolling.abort.abort();
     }
-    const ctx: ExecContext = { ...this.d, app: name, knownPids: this.knownPids, signal: rolling?.abort.signal };
+    const ctx: ExecContext = { ...this.d, app: name, signal: rolling?.abort.signal };
+    const providerOf = (kind: string) => this.d.plugins.providers.find((pr) => pr.kind === kind);
     let failure: unknown = null;
     let done = 0;
     try {
@@ -188,12 +185,12 @@ export class Reconciler {
           failure = interrupted(rolling.abort.signal, rolling.version);
           break;
         }
-        const step = STEP_OF[action.type];
+        const step = stepOf(action, providerOf);
         if (rolling && step) lifecycles.send(name, { type: 'STEP', step });
         try {
           await (HEAVY.has(action.type) ? this.heavy.add(() => execute(ctx, action)) : execute(ctx, action));
           done++;
-          if (action.type !== 'ack-restart') log.debug({ app: name, action: action.type }, 'action done');
+          if (action.type !== 'acknowledge') log.debug({ app: name, action: actionName(action) }, 'action done');
         } catch (err) {
           failure = rolling?.abort.signal.aborted ? interrupted(rolling.abort.signal, rolling.version) : err;
           break;
@@ -207,7 +204,7 @@ export class Reconciler {
     if (!app) return;
 
     if (failure && rolling && isTerminal(failure)) {
-      this.failRelease(app, rolling.version, failure);
+      await this.failRelease(app, rolling.version, failure);
       this.status(app, desired, observed, asHop3Error(failure).message);
       return;
     }
@@ -233,15 +230,34 @@ export class Reconciler {
    * The new release never took traffic: mark it failed (unless it was cancelled, which did);
    * the next pass retires its processes.
    */
-  private failRelease(app: AppRecord, version: number, err: unknown): void {
+  private async failRelease(app: AppRecord, version: number, err: unknown): Promise<void> {
     const { store, lifecycles } = this.d;
     const e = asHop3Error(err);
-    if (store.failRelease(app.name, version, e.message)) {
-      store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
-    }
-    pruneReleases({ ...this.d, app: app.name });
+    const failed = store.failRelease(app.name, version, e.message);
+    // What the failure pushes past retention goes before anyone hears of it (the follower of the
+    // deploy reads the directories next), so the same pass prunes it.
+    await this.retain(app.name);
+    if (failed) store.addEvent(app.name, 'release.failed', { release: version, code: e.code, message: e.message, hint: e.hint });
     lifecycles.send(app.name, { type: 'FAIL', serving: app.currentRelease !== null && app.currentRelease !== version });
     void this.trigger(app.name);
+  }
+
+  /** Observe, plan and apply only what retention prunes (the providers that only delete). */
+  private async retain(name: string): Promise<void> {
+    const app = this.d.store.getApp(name);
+    if (!app) return;
+    try {
+      const providers = this.d.plugins.providers.filter((p) => p.pruneOnly);
+      const desired = this.desired(app);
+      const observed: ObservedApp = { resources: await observeResources(providers, name, desired.resources) };
+      const ctx: ExecContext = { ...this.d, app: name };
+      for (const action of plan(desired, observed, providers).actions) {
+        if (action.type === 'resource' && action.op === 'delete') await execute(ctx, action);
+      }
+    } catch (err) {
+      // The next pass plans the same prune again.
+      this.d.log.warn({ app: name, err: asHop3Error(err).message }, 'retention could not prune yet');
+    }
   }
 
   /** Move the machine to where a completed pass left the app. */
@@ -298,7 +314,7 @@ export class Reconciler {
     if (error !== null) message = error;
     if (desired.state === 'stopped' || (desired.state === 'paused' && target?.status === 'live')) {
       health = 'Missing';
-      message ||= desired.state === 'paused' ? 'paused: nginx answers 503 for it' : 'stopped';
+      message ||= desired.state === 'paused' ? 'paused: the proxy answers 503 for it' : 'stopped';
     } else if (!target || target.status !== 'live') {
       health = error !== null || wanted?.status === 'failed' ? 'Degraded' : target ? 'Progressing' : 'Missing';
       message ||= target ? `deploying v${target.version}` : 'no release deployed';
@@ -306,8 +322,7 @@ export class Reconciler {
       health = 'Degraded';
     } else {
       // A failed new release leaves the app OutOfSync, but its health is the live release's.
-      health = this.processHealth(desired, observed, acted);
-      if (observed.site === UNKNOWN || observed.units === UNKNOWN || observed.siteLoaded === UNKNOWN) health = 'Unknown';
+      health = this.resourceHealth(desired, observed, acted);
       // A request through the proxy is the last word: files and processes can look fine while it fails.
       const probe = desired.state === 'running' ? this.probes.verdict(app.name) : null;
       if (probe) {
@@ -327,14 +342,25 @@ export class Reconciler {
     return health;
   }
 
-  private processHealth(desired: DesiredApp, observed: ObservedApp, acted: boolean): Health {
-    if (observed.units === UNKNOWN) return 'Unknown';
+  /**
+   * The worst of the desired resources: anything that could not be observed makes it Unknown; a
+   * provider that says more than present or absent (a process that keeps dying) is asked.
+   */
+  private resourceHealth(desired: DesiredApp, observed: ObservedApp, acted: boolean): Health {
     let health: Health = 'Healthy';
-    for (const unit of desired.units) {
-      const proc = observed.units.get(unit.name)?.process;
-      if (proc === UNKNOWN) return 'Unknown';
-      if (proc?.cursed) return 'Degraded';
-      if (!proc || acted) health = 'Progressing';
+    for (const p of this.d.plugins.providers) {
+      const live = observed.resources.get(p.kind);
+      if (live === undefined) continue;
+      if (live === UNKNOWN) return 'Unknown';
+      for (const r of desired.resources) {
+        if (r.kind !== p.kind) continue;
+        const seen = live.get(r.name);
+        if (seen === UNKNOWN) return 'Unknown';
+        if (!p.health) continue;
+        const h = seen == null ? 'Progressing' : p.health(seen);
+        if (h === 'Unknown' || h === 'Degraded') return h;
+        if (h === 'Progressing' || acted) health = 'Progressing';
+      }
     }
     return health;
   }
@@ -363,10 +389,10 @@ export class Reconciler {
    * shows the outage (Degraded) until a request through the proxy gets through again.
    * Returns those apps.
    */
-  hostDown(server: { resource: string; uses: 'units' | 'site' }, reason: string): string[] {
+  hostDown(server: { resource: string; uses: string }, reason: string): string[] {
     const apps: string[] = [];
     for (const [app, { desired }] of this.desiredCache) {
-      const needs = server.uses === 'units' ? desired.units.length > 0 : desired.site.content !== null;
+      const needs = desired.resources.some((r) => r.kind === server.uses);
       if (!needs || desired.state !== 'running') continue;
       apps.push(app);
       this.probes.markDown(app, reason);
@@ -391,6 +417,6 @@ export class Reconciler {
     this.probes.forget(app);
     this.desiredCache.delete(app);
     this.reported.delete(app);
-    for (const unit of [...this.knownPids.keys()]) if (unit.startsWith(`${app}.`)) this.knownPids.delete(unit);
+    for (const p of this.d.plugins.providers) p.forget?.(app);
   }
 }

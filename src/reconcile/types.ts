@@ -1,6 +1,5 @@
 import type { DriftFinding } from '../store/drift.js';
 import type { DesiredState, HealPolicy, ReleaseRecord } from '../store/types.js';
-import type { Unit, UnitStatus } from '../plugins/types.js';
 import type { DesiredResource, Observed, Op } from '../plugins/provider.js';
 
 export type { DriftFinding };
@@ -27,32 +26,23 @@ export interface DesiredApp {
   settled: boolean;
   /** The release to run: the desired one, or the live one when the desired one failed. */
   target: ReleaseRecord | null;
-  units: Unit[];
-  site: { path: string; content: string | null };
   health: HealthCheck | null;
   /** The request through the proxy that shows the app serves (host name and path), if it should. */
   probe?: { host: string; path: string };
-  /** Resources of registered providers, paired with what they observe by key. */
+  /**
+   * Everything the app needs on the machine, as resources of registered providers (its files,
+   * its processes, its site), paired with what they observe by key.
+   */
   resources: DesiredResource[];
-}
-
-export interface ObservedUnit {
-  /** Its config file is in uwsgi-available. */
-  present: boolean;
-  enabled: boolean;
-  /** null: the emperor does not list it; UNKNOWN: the emperor could not be asked. */
-  process: (UnitStatus & { restartedFrom: number | null }) | null | Unknown;
 }
 
 /** What is really on the machine for one app. */
 export interface ObservedApp {
-  /** Every unit of this app found on disk, any release. */
-  units: Map<string, ObservedUnit> | Unknown;
-  /** Current content of each file the desired units need, by path. */
-  files: Map<string, string | null | Unknown>;
-  site: string | null | Unknown;
-  /** Whether the proxy's running server loaded the site file as it is on disk. */
-  siteLoaded: boolean | Unknown;
+  /**
+   * The builder that accepts the pending target's source tree, null when none does; looked at
+   * only while the target is pending (accepting reads the tree: observation, not planning).
+   */
+  builder?: string | null;
   /** What each provider observed, by kind (UNKNOWN: its observation failed as a whole). */
   resources: Map<string, Observed<unknown> | Unknown>;
 }
@@ -64,16 +54,14 @@ interface Base {
 
 export type Action = Base &
   (
-    | { type: 'build'; version: number }
+    /** `builder`: the one observation found accepts the source; null: none does (the build fails). */
+    | { type: 'build'; version: number; builder: string | null }
     | { type: 'release-phase'; version: number; commands: string[] }
-    | { type: 'write-file'; resource: string; path: string; content: string }
-    | { type: 'enable-unit'; unit: string; resource: string }
-    | { type: 'remove-unit'; unit: string; resource: string }
     | { type: 'await-healthy'; version: number; check: HealthCheck }
-    | { type: 'apply-site'; resource: string; path: string; content: string | null }
     | { type: 'mark-live'; version: number }
-    | { type: 'ack-restart'; unit: string; pid: number }
     | { type: 'resource'; op: Op; kind: string; name: string; resource: string; desired: unknown; live: unknown }
+    /** A repair the resource's supervisor made itself, taken note of (see Provider.selfHealed). */
+    | { type: 'acknowledge'; kind: string; name: string; resource: string; live: unknown }
   );
 
 /**

@@ -12,6 +12,7 @@ import { loadPlugins, type Plugins } from '../plugins/registry.js';
 import type { ProxyServer, UnitSupervisor } from '../plugins/types.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { Store } from '../store/store.js';
+import { createRenderer } from '../lib/render.js';
 
 /** The one context object: everything a component needs, passed explicitly. */
 export interface Hop3 {
@@ -30,7 +31,7 @@ export interface Hop3 {
   deployLocks: KeyedMutex;
 }
 
-/** Runtime helpers that uWSGI loads, copied into HOP3_HOME so apps never depend on the checkout. */
+/** Runtime helpers the app processes load, copied into HOP3_HOME so apps never depend on the checkout. */
 function installRuntime(layout: Layout): void {
   const dir = join(TEMPLATES_DIR, 'runtime');
   for (const f of readdirSync(dir)) writeIfDifferent(join(layout.lib, f), readTextOrNull(join(dir, f)) ?? '');
@@ -41,12 +42,12 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   ensureLayout(layout);
   installRuntime(layout);
   const store = new Store(layout.db);
-  const pctx = { config, layout, log };
+  const pctx = { config, layout, log, render: createRenderer() };
   const plugins = loadPlugins(pctx);
   const { supervisor } = plugins;
   const proxyServer = plugins.proxy.server;
   const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
-  const reconciler = new Reconciler({ config, layout, store, plugins, proxyServer, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
+  const reconciler = new Reconciler({ config, layout, store, plugins, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
   return { config, layout, log, store, plugins, proxyServer, supervisor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
 }
 

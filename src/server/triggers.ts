@@ -1,37 +1,27 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
 import { housekeeping } from './housekeeping.js';
 import { startProber } from './prober.js';
 import { superviseHostServers } from './supervise.js';
 
-/** Which app a managed file belongs to, if any: a vassal, or a site named as the proxy names them. */
+/** Which app a file under a provider's watched directories belongs to, if any. */
 function appOfFile(h: Hop3, path: string): string | null {
-  const name = basename(path);
-  if (name.startsWith('.')) return null; // atomic-write temporaries
-  const unit = name.endsWith('.ini') ? parseUnitName(name.slice(0, -4)) : null;
-  if (unit) return unit.app;
-  const [before = '', after = ''] = basename(h.plugins.proxy.sitePath('@')).split('@');
-  if (!name.startsWith(before) || !name.endsWith(after) || name.length <= before.length + after.length) return null;
-  const app = name.slice(before.length, name.length - after.length);
-  return /^[a-z0-9-]+$/.test(app) ? app : null;
+  if (basename(path).startsWith('.')) return null; // atomic-write temporaries
+  for (const p of h.plugins.providers) {
+    const app = p.ownerOf?.(path);
+    if (app) return app;
+  }
+  return null;
 }
 
 /**
- * Apps that have files where hop3 keeps vassals and sites but no record (a destroy cut short,
- * a file put there by hand): a pass over them removes the files and records the drift.
+ * Apps that have resources on the machine but no record (a destroy cut short, a file put there
+ * by hand): a pass over them removes what is left and records the drift.
  */
 function orphans(h: Hop3): string[] {
-  const found = new Set<string>();
-  for (const dir of [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, dirname(h.plugins.proxy.sitePath('x'))]) {
-    for (const file of existsSync(dir) ? readdirSync(dir) : []) {
-      const app = appOfFile(h, file);
-      // Only files with hop3's own names (a system nginx directory holds others too).
-      if (app && (file.endsWith('.ini') || h.plugins.proxy.sitePath(app) === join(dir, file))) found.add(app);
-    }
-  }
+  const found = new Set(h.plugins.providers.flatMap((p) => p.owners?.() ?? []));
   return [...found].filter((app) => h.store.getApp(app) === null);
 }
 
@@ -48,7 +38,7 @@ export function resyncAll(h: Hop3): void {
 
 /**
  * Everything that makes the reconciler look at an app: record changes, files changed under the
- * directories hop3 manages, vassal processes that exited or came back, host servers that died
+ * directories its providers name, unit processes that exited or came back, host servers that died
  * (restarted at once), requests through the proxy that fail or get through again, and a
  * periodic resync.
  */
@@ -56,14 +46,14 @@ export function startTriggers(h: Hop3): () => Promise<void> {
   const { reconciler, store, log } = h;
   const unsubscribe = store.onChange((app) => void reconciler.trigger(app));
 
-  const dirs = [h.layout.uwsgiAvailable, h.layout.uwsgiEnabled, h.plugins.proxy.sitePath('x').replace(/\/[^/]*$/, '')];
+  const dirs = [...new Set(h.plugins.providers.flatMap((p) => p.watchPaths?.() ?? []))];
   const watcher: FSWatcher = watch(dirs, { ignoreInitial: true, depth: 0 });
   watcher.on('all', (_event, path) => {
     const app = appOfFile(h, path);
     if (app) void reconciler.notice(app);
   });
 
-  // The emperor's stats are the process-exit signal: a vassal's pid, respawn count or
+  // The unit supervisor's stats are the process-exit signal: a unit's pid, respawn count or
   // readiness changing means its app needs a look.
   const seen = new Map<string, string>();
   let polling = false;
@@ -84,21 +74,20 @@ export function startTriggers(h: Hop3): () => Promise<void> {
         else seen.delete(app);
       }
     } catch {
-      // The emperor is down (the supervisor restarts it) or busy.
+      // The unit supervisor is down (superviseHostServers restarts it) or busy.
     } finally {
       polling = false;
     }
   }, 250);
 
-  const stopSupervising = superviseHostServers(h, [h.supervisor, h.proxyServer]);
+  const stopSupervising = superviseHostServers(h, h.plugins.hostServers);
   // A host server that sees changes hop3 did not make (a proxy config changed through its own API).
-  const unwatch = [h.supervisor, h.proxyServer].map((s) => s.watch?.((app) => void reconciler.notice(app)));
+  const unwatch = h.plugins.hostServers.map((s) => s.watch?.((app) => void reconciler.notice(app)));
   const stopProber = startProber(h);
 
   const resync = setInterval(async () => {
     try {
-      await h.supervisor.ensureRunning();
-      await h.proxyServer.ensureRunning();
+      for (const s of h.plugins.hostServers) await s.ensureRunning();
     } catch (err) {
       log.error({ err }, 'could not restart a managed server');
     }

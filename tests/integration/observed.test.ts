@@ -86,8 +86,8 @@ describe('status is observed, not inferred', () => {
       .map((l) => JSON.parse(l) as { msg: string; app?: string; action?: string })
       .filter((l) => l.msg === 'action done' && l.app === APP).map((l) => l.action);
     // The restarted daemon reloads nginx (the site was written but not loaded), then retires.
-    expect(done.indexOf('apply-site')).toBeGreaterThanOrEqual(0);
-    expect(done.indexOf('apply-site')).toBeLessThan(done.indexOf('remove-unit'));
+    expect(done.indexOf('update:site')).toBeGreaterThanOrEqual(0);
+    expect(done.indexOf('update:site')).toBeLessThan(done.indexOf('delete:vassal'));
     expect(load.releases.get(`v${version}`)).toBeGreaterThan(0);
     expect((await served())?.greeting).toBe('after-failpoint');
     expect((await d.json(['reconcile', APP])).actions).toEqual([]);

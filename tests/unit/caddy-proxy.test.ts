@@ -7,12 +7,13 @@ import { Hop3Error } from '../../src/lib/errors.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { assembleCaddyConfig, renderCaddyConfig, staticRootsOf, type Json } from '../../src/plugins/proxies/caddy/config.js';
+import { createRenderer } from '../../src/lib/render.js';
 import caddyProxy from '../../src/plugins/proxies/caddy/index.js';
 import { ensureRequestMigration } from '../../src/plugins/proxies/caddy/listener-handover.js';
 import type { ProxySite } from '../../src/plugins/types.js';
 
 const home = '/srv/hop3';
-const plugin = caddyProxy({ config: loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080', HOP3_PROXY: 'caddy' }, 1000), layout: layoutOf(home), log: createLogger('silent') });
+const plugin = caddyProxy({ config: loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080', HOP3_PROXY: 'caddy' }, 1000), layout: layoutOf(home), log: createLogger('silent'), render: createRenderer() });
 const blog: ProxySite = {
   app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 },
   staticPaths: [{ prefix: '/static/', root: '/srv/hop3/apps/blog/releases/v3/src/public/static' }], staticMaxAge: 600, maxBodyBytes: 1024,

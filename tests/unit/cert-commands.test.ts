@@ -1,3 +1,4 @@
+import { createRenderer } from '../../src/lib/render.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ function context(env: Record<string, string> = {}) {
   const triggers: string[] = [];
   const ctx: CommandContext = {
     config, layout, log, store,
-    plugins: loadPlugins({ config, layout, log }),
+    plugins: loadPlugins({ config, layout, log, render: createRenderer() }),
     lifecycles: new Lifecycles(store),
     reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), abortRollout: () => undefined, forget: () => undefined },
     deployLocks: new KeyedMutex(),

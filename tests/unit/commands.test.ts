@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRenderer } from '../../src/lib/render.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -49,7 +50,7 @@ function context() {
   const triggers: string[] = [];
   const ctx: CommandContext = {
     config, layout, log, store,
-    plugins: loadPlugins({ config, layout, log }),
+    plugins: loadPlugins({ config, layout, log, render: createRenderer() }),
     lifecycles: new Lifecycles(store),
     reconciler: {
       trigger: async (app: string) => void triggers.push(app),
@@ -208,12 +209,23 @@ describe('every command checks the app name itself, not only the RPC schema', ()
   it.each(everyCommand(ADMIN, '../web'))('%s', (_name, call) => refusedUntouched(call, 'APP_NAME_INVALID'));
 });
 
+const TOOLS = /nginx|caddy|uwsgi|emperor|vassal/i;
+
 describe('the command layer', () => {
   const sources = readdirSync(COMMANDS_DIR).map((f) => [f, readFileSync(join(COMMANDS_DIR, f), 'utf8')] as const);
 
   it('names no tool that runs the apps', () => {
     expect(sources.length).toBeGreaterThan(5);
-    expect(sources.filter(([, s]) => /nginx|caddy|uwsgi|emperor/i.test(s)).map(([f]) => f)).toEqual([]);
+    expect(sources.filter(([, s]) => TOOLS.test(s)).map(([f]) => f)).toEqual([]);
+  });
+
+  // The core knows resources, providers and phases only; tools live in plugin folders.
+  it.each(['reconcile', 'server', 'commands'])('src/%s names no tool, comments included', (dir) => {
+    const files = readdirSync(join(PROJECT_ROOT, 'src', dir)).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(3);
+    const named = files.flatMap((f) => readFileSync(join(PROJECT_ROOT, 'src', dir, f), 'utf8').split('\n')
+      .flatMap((line, i) => (TOOLS.test(line) ? [`${dir}/${f}:${i + 1}: ${line.trim()}`] : [])));
+    expect(named).toEqual([]);
   });
 
   it('is what RPC calls: rpc.ts edits no record itself', () => {

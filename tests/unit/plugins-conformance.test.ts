@@ -1,12 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRenderer } from '../../src/lib/render.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { layoutOf } from '../../src/lib/layout.js';
+import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
+import { PROJECT_ROOT } from '../../src/lib/paths.js';
+import { roundTrip } from './provider-round-trip.js';
+import { acceptingBuilder } from '../../src/reconcile/execute.js';
+import type { AppSpec } from '../../src/manifest/types.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext, ProxySite } from '../../src/plugins/types.js';
 
 const config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080' }, 0);
-const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent') };
+const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent'), render: createRenderer() };
 
 const DEBIAN = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -36,6 +44,7 @@ function checkContract(p: Plugin): string {
   expect(p.name).toMatch(/^[a-z][a-z0-9-]*$/);
   switch (p.kind) {
     case 'builder':
+      expect(['virtualenv', 'static']).toContain(p.artifact);
       expect(typeof p.accept).toBe('function');
       expect(typeof p.build).toBe('function');
       return 'builder';
@@ -117,5 +126,78 @@ describe('plugins', () => {
     expect(() => loadPlugins({ ...ctx, config: other })).toThrow(/HOP3_PROXY=traefik names no proxy hop3 has; it has nginx, caddy/);
     expect(loadPlugins(ctx).proxy.name).toBe('nginx');
     expect(loadPlugins(ctx).supervisor.resource).toBe('emperor');
+  });
+});
+
+describe('the registry', () => {
+  const FAMILIES = { builders: 'builder', deployers: 'deployer', proxies: 'proxy', os: 'os' } as const;
+
+  it.each(Object.entries(FAMILIES))('the plugin folders under src/plugins/%s equal the registered %s plugins', (family, kind) => {
+    const dir = join(PROJECT_ROOT, 'src', 'plugins', family);
+    // A folder is a plugin once it has its index.ts (one in the making has none yet).
+    const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'index.ts'))).map((e) => e.name);
+    const registered = PLUGINS.map((f) => f(ctx)).filter((p) => p.kind === kind).map((p) => p.name);
+    expect(folders.sort()).toEqual([...registered].sort());
+  });
+
+  it("each builder's artifact kind is accepted by exactly one deployer", () => {
+    const plugins = loadPlugins(ctx);
+    expect(plugins.builders.length).toBeGreaterThan(0);
+    for (const b of plugins.builders) {
+      const takers = plugins.deployers.filter((d) => d.accept({ kind: b.artifact, dir: 'x', metadata: {} })).map((d) => d.name);
+      expect(takers, `${b.name} builds ${b.artifact}`).toHaveLength(1);
+    }
+  });
+
+  it('every registered provider has one kind, a phase and a conformance fixture', () => {
+    const { providers } = loadPlugins(ctx);
+    expect(providers.map((p) => p.kind)).toEqual(expect.arrayContaining(['runfile', 'vassal', 'site']));
+    for (const p of providers) {
+      expect(['sync', 'switch']).toContain(p.phase);
+      expect(p.conformance, `${p.kind} says how the conformance test round-trips it`).toBeDefined();
+    }
+  });
+});
+
+describe('every provider round-trips', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-conformance-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const cfg = loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080' }, 0);
+  const layout = layoutOf(home);
+  ensureLayout(layout);
+  const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
+
+  it.each(providers.filter((p) => !p.conformance?.needsServer).map((p) => [p.kind, p] as const))('%s: create → observe → diff none; delete → absent; unreadable → UNKNOWN', async (_kind, p) => {
+    await roundTrip(p, layout, `conform-${p.kind}`);
+  });
+
+  it('the providers that need a running server are round-tripped by the integration test', () => {
+    const needing = providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind);
+    expect(needing).toEqual(expect.arrayContaining(['vassal', 'site']));
+  });
+});
+
+describe('the builder is chosen by observation, before the plan', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-builders-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const cfg = loadConfig({ HOP3_HOME: home }, 0);
+  const layout = layoutOf(home);
+  const plugins = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
+  const base = { app: 'site', source: 'push', commit: null, env: {}, artifact: null, ports: {}, status: 'pending', message: '', createdAt: '' } as const;
+  const spec: AppSpec = {
+    name: null, metadata: {}, build: { builder: 'auto', before: [] }, run: { workers: 1, beforeRun: [], maxBodyBytes: 1024 },
+    static: { paths: [], maxAge: 0 }, tls: { mode: 'auto', httpsOnly: false, hsts: false }, processes: [], env: {}, domains: [],
+    healthcheck: { path: '/', timeout: null, expectStatus: 200 }, addons: [],
+  };
+
+  it.each([
+    { files: { 'index.html': '<h1>hi</h1>' }, builder: 'static' },
+    { files: { 'requirements.txt': '', 'wsgi.py': 'application = None\n' }, builder: 'python' },
+  ])('a source tree with $files is accepted by $builder', ({ files, builder }) => {
+    const version = builder === 'static' ? 1 : 2;
+    const src = join(layout.releaseDir('site', version), 'src');
+    mkdirSync(src, { recursive: true });
+    for (const [f, content] of Object.entries(files)) writeFileSync(join(src, f), content);
+    expect(acceptingBuilder({ app: 'site', layout, plugins }, { ...base, version, spec })).toBe(builder);
   });
 });

@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { renderTemplate } from '../../src/lib/render.js';
+import { createRenderer } from '../../src/lib/render.js';
 import staticDeployer from '../../src/plugins/deployers/static/index.js';
 import uwsgiDeployer from '../../src/plugins/deployers/uwsgi/index.js';
 import nginxProxy from '../../src/plugins/proxies/nginx/index.js';
@@ -14,9 +14,12 @@ import type { PluginContext, ProxySite } from '../../src/plugins/types.js';
 import type { AppSpec, ProcessSpec } from '../../src/manifest/types.js';
 import type { AppRecord, ReleaseRecord } from '../../src/store/types.js';
 
+const renderer = createRenderer();
+const renderTemplate = (name: string, vars: object) => renderer.render(name, vars);
+
 function context(env: Record<string, string> = {}): PluginContext {
   const config: Config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080', ...env }, 0);
-  return { config, layout: layoutOf(config.home), log: createLogger('silent') };
+  return { config, layout: layoutOf(config.home), log: createLogger('silent'), render: renderer };
 }
 
 function spec(processes: ProcessSpec[], over: Partial<AppSpec> = {}): AppSpec {
@@ -193,7 +196,7 @@ describe('static deployer', () => {
   ])('serves $dir from $root, with no process', ({ dir, root }) => {
     const processes: ProcessSpec[] = dir === null ? [] : [{ name: 'static', kind: 'static', command: dir }];
     const r = release({ app: 'site', version: 1, artifact, spec: spec(processes) });
-    expect(deployer.plan(r, { restartCount: 0 })).toEqual({ units: [], info: { protocol: 'file', root } });
+    expect(deployer.plan(r, { restartCount: 0 })).toEqual({ units: [], resources: [], info: { protocol: 'file', root } });
   });
 });
 
@@ -309,8 +312,10 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
     ports: { wsgi: 20001 },
   });
 
+  const siteOf = (d: ReturnType<typeof desiredApp>) => (d.resources.find((x) => x.kind === 'site')!.spec as { content: string }).content;
+
   it('maps each prefix to a directory of the release source', () => {
-    const site = desiredApp(record('running'), r, plugins, ctx.config).site.content!;
+    const site = siteOf(desiredApp(record('running'), r, plugins, ctx.config, []));
     expect(site).toContain('location ^~ /static/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/public/static/;');
     expect(site).toContain('location ^~ /root/ {\n        alias /srv/hop3/apps/blog/releases/v3/src/;');
     expect(site).toContain('expires 120s;');
@@ -318,7 +323,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
   });
 
   it('a paused app serves none of its files', () => {
-    const site = desiredApp(record('paused'), r, plugins, ctx.config).site.content!;
+    const site = siteOf(desiredApp(record('paused'), r, plugins, ctx.config, []));
     expect(site).toContain('return 503');
     // The ACME challenge location is an alias too, into HOP3_HOME/certs/challenges, not the release.
     expect(site).not.toMatch(/alias \/srv\/hop3\/apps\//);
@@ -329,7 +334,7 @@ describe('desiredApp: the site carries the release\'s [static] paths and body li
     const stored = specFromRecord(JSON.parse(JSON.stringify({ ...old, run: { workers: 2, beforeRun: [] } })));
     expect(stored.static).toEqual({ paths: [], maxAge: 3600 });
     expect(stored.tls).toEqual({ mode: 'auto', httpsOnly: false, hsts: false });
-    const site = desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config).site.content!;
+    const site = siteOf(desiredApp(record('running'), { ...r, spec: stored }, plugins, ctx.config, []));
     expect(site).toContain('client_max_body_size 10485760;');
     // The ACME challenge location is an alias too, into HOP3_HOME/certs/challenges, not the release.
     expect(site).not.toMatch(/alias \/srv\/hop3\/apps\//);
@@ -421,5 +426,20 @@ describe('template filters refuse, never escape', () => {
 
   it('an undefined variable is an error, not an empty string', () => {
     expect(() => renderTemplate('uwsgi/command.ini.njk', { app: 'a' })).toThrow();
+  });
+});
+
+describe('the renderer', () => {
+  it('reads its templates once, when it is created: rendering afterwards touches no file', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'hop3-templates-'));
+    mkdirSync(join(dir, 'x'));
+    writeFileSync(join(dir, 'x', 'a.njk'), 'name = {{ name | ini }}\n');
+    const r = createRenderer(dir);
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.render('x/a.njk', { name: 'blog' })).toBe('name = blog\n');
+    expect(() => r.render('x/missing.njk', {})).toThrow(/no template x\/missing.njk/);
   });
 });

@@ -18,6 +18,7 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
   return {
     kind: 'builder',
     name: 'python',
+    artifact: 'virtualenv',
     accept: (b) => wants(b, 'python'),
     async build(b) {
       const src = join(b.releaseDir, 'src');

@@ -7,6 +7,7 @@ export default function staticBuilder(ctx: PluginContext): Builder {
   return {
     kind: 'builder',
     name: 'static',
+    artifact: 'static',
     accept: (b) => wants(b, 'static'),
     async build(b) {
       await runBuildCommands(b);

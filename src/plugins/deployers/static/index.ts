@@ -10,7 +10,7 @@ export default function staticDeployer(ctx: PluginContext): Deployer {
     plan(release) {
       const dir = release.spec.processes.find((p) => p.kind === 'static')?.command ?? '.';
       const root = join(ctx.layout.home, release.artifact!.dir, 'src', dir).replace(/\/\.?$/, '');
-      return { units: [], info: { protocol: 'file', root } };
+      return { units: [], resources: [], info: { protocol: 'file', root } };
     },
   };
 }

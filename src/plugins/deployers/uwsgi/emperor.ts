@@ -6,6 +6,7 @@ import { livePid } from '../../../lib/pidfile.js';
 import { operationalError } from '../../../lib/errors.js';
 import type { PluginContext, UnitStatus, UnitSupervisor } from '../../types.js';
 import { stopOrphanAppProcesses } from './orphan-processes.js';
+import { VASSAL_KIND } from './vassal-provider.js';
 
 /** What the emperor says about one vassal. */
 export type VassalStatus = UnitStatus;
@@ -16,7 +17,7 @@ export type VassalStatus = UnitStatus;
  */
 export class EmperorControl implements UnitSupervisor {
   readonly resource = 'emperor';
-  readonly uses = 'units' as const;
+  readonly uses = VASSAL_KIND;
   private readonly ctx: PluginContext;
   private starting: Promise<'started' | 'running'> | null = null;
   readonly pidfile: string;

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
-import { renderTemplate } from '../../../lib/render.js';
 import type { ProcessSpec } from '../../../manifest/types.js';
 import type { ReleaseRecord } from '../../../store/types.js';
 import type { Deployer, DeploymentInfo, PluginContext, Unit } from '../../types.js';
 import { unitName } from '../unit-name.js';
 import { EmperorControl } from './emperor.js';
+import { RUN_FILE_KIND } from '../../files/run-file-provider.js';
+import { vassalProvider, VASSAL_KIND } from './vassal-provider.js';
+import type { DesiredResource } from '../../provider.js';
 
 /** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
@@ -15,10 +17,12 @@ const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
  */
 export default function uwsgiDeployer(ctx: PluginContext): Deployer {
   const { layout, config } = ctx;
+  const supervisor = new EmperorControl(ctx);
   return {
     kind: 'deployer',
     name: 'uwsgi',
-    supervisor: new EmperorControl(ctx),
+    supervisor,
+    providers: [vassalProvider(layout, supervisor)],
     accept: (artifact) => artifact.kind === 'virtualenv',
     plan(release: ReleaseRecord, { restartCount }) {
       const artifactDir = join(layout.home, release.artifact!.dir);
@@ -50,7 +54,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
           pidfile: join(layout.run, `${name}.pid`), logfile: join(layout.appLog(release.app), `${proc.name}.log`),
           logMaxBytes: config.logMaxBytes,
         };
-        const ini = renderTemplate(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
+        const ini = ctx.render.render(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
         units.push({
           name,
           process: proc.name,
@@ -60,7 +64,12 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
         });
         if ((proc.kind === 'wsgi' || proc.kind === 'web') && port !== undefined) info = { protocol: 'http', address: '127.0.0.1', port };
       }
-      return { units, info };
+      // The files a vassal reads come before the vassal (the run-file provider's phase comes first).
+      const resources: DesiredResource[] = units.flatMap((u) => [
+        ...u.files.map((f) => ({ kind: RUN_FILE_KIND, name: `${u.name}${u.files.length > 1 ? `:${f.path}` : ''}`, spec: { path: f.path, content: f.content } })),
+        { kind: VASSAL_KIND, name: u.name, spec: { path: u.config.path, content: u.config.content } },
+      ]);
+      return { units, resources, info };
     },
   };
 }

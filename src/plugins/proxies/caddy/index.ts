@@ -3,19 +3,25 @@ import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { canonicalJson, renderSiteRoute } from './config.js';
 import { CaddyControl, caddyPaths } from './control.js';
 import { CaddyServer } from './server.js';
+import { siteProvider } from '../site-provider.js';
 
 /** hop3's own Caddy: one JSON route per app, assembled into the one config Caddy loads. */
 export default function caddyProxy(ctx: PluginContext): Proxy {
   const { config, layout, log } = ctx;
   const control = new CaddyControl({ layout, log: log.child({ component: 'caddy' }), httpPort: config.httpPort, bin: config.caddyBin });
   const server = new CaddyServer(control, log.child({ component: 'caddy' }), join(caddyPaths(layout).dir, 'sites'));
+  const sitePath = (app: string) => server.sitePath(app);
+  const render = (site: ProxySite) => `${canonicalJson(renderSiteRoute(site))}\n`;
+  // What the conformance test round-trips: a paused site needs no backend.
+  const sample = (app: string) => render({ app, release: 1, serverNames: [`${app}.${config.domain}`], target: { protocol: 'paused' }, staticPaths: [], staticMaxAge: 0, maxBodyBytes: 1024 });
   return {
     kind: 'proxy',
     name: 'caddy',
     server,
-    sitePath: (app) => server.sitePath(app),
+    providers: [siteProvider(server, sitePath, sample)],
+    sitePath,
     // Caddy runs as hop3's own account: the files it serves need no other owner.
     fileReader: () => null,
-    render: (site: ProxySite) => `${canonicalJson(renderSiteRoute(site))}\n`,
+    render,
   };
 }

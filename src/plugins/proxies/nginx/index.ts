@@ -1,36 +1,42 @@
 import { join } from 'node:path';
 import { accountIds, workerAccount } from '../../../lib/accounts.js';
-import { renderTemplate } from '../../../lib/render.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
+import { siteProvider } from '../site-provider.js';
 
 /** nginx server blocks, one file per app. */
 export default function nginxProxy(ctx: PluginContext): Proxy {
   const { config, layout } = ctx;
   const dir = config.nginxMode === 'system' ? config.systemNginxDir : layout.nginxSites;
   const prefix = config.nginxMode === 'system' ? 'hop3-' : '';
+  const server = new NginxControl(ctx);
+  const sitePath = (app: string) => join(dir, `${prefix}${app}.conf`);
+  const render = (site: ProxySite) =>
+    ctx.render.render('nginx/site.conf.njk', {
+      app: site.app,
+      release: site.release,
+      listenPort: config.httpPort,
+      serverNames: site.serverNames,
+      staticRoot: site.target.protocol === 'file' ? site.target.root : null,
+      upstreamPort: site.target.protocol === 'http' ? site.target.port : null,
+      paused: site.target.protocol === 'paused',
+      challengeDir: layout.challenges,
+      staticPaths: site.staticPaths,
+      staticMaxAge: site.staticMaxAge,
+      maxBodyBytes: site.maxBodyBytes,
+    });
+  // What the conformance test round-trips: a paused site needs no backend.
+  const sample = (app: string) => render({ app, release: 1, serverNames: [`${app}.${config.domain}`], target: { protocol: 'paused' }, staticPaths: [], staticMaxAge: 0, maxBodyBytes: 1024 });
   return {
     kind: 'proxy',
     name: 'nginx',
-    server: new NginxControl(ctx),
-    sitePath: (app) => join(dir, `${prefix}${app}.conf`),
+    server,
+    providers: [siteProvider(server, sitePath, sample)],
+    sitePath,
     fileReader: () => {
       const worker = workerAccount();
       return worker === null ? null : accountIds(worker.user);
     },
-    render: (site: ProxySite) =>
-      renderTemplate('nginx/site.conf.njk', {
-        app: site.app,
-        release: site.release,
-        listenPort: config.httpPort,
-        serverNames: site.serverNames,
-        staticRoot: site.target.protocol === 'file' ? site.target.root : null,
-        upstreamPort: site.target.protocol === 'http' ? site.target.port : null,
-        paused: site.target.protocol === 'paused',
-        challengeDir: layout.challenges,
-        staticPaths: site.staticPaths,
-        staticMaxAge: site.staticMaxAge,
-        maxBodyBytes: site.maxBodyBytes,
-      }),
+    render,
   };
 }

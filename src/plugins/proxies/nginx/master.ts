@@ -7,10 +7,10 @@ import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childPids, livePid } from '../../../lib/pidfile.js';
 import { startTimeOf } from '../../../lib/procfs.js';
-import { renderTemplate } from '../../../lib/render.js';
 import { workerAccount } from '../../../lib/accounts.js';
 import type { PluginContext, ProxyServer } from '../../types.js';
 import { stopOrphanWorkers } from './orphan-workers.js';
+import { SITE_KIND } from '../site-provider.js';
 
 /**
  * What a running nginx master loaded: the master (pid and start time, so a restarted master or
@@ -33,7 +33,7 @@ const digest = (content: string) => createHash('sha256').update(content).digest(
  */
 export class NginxControl implements ProxyServer {
   readonly resource = 'proxy';
-  readonly uses = 'site' as const;
+  readonly uses = SITE_KIND;
   private readonly ctx: PluginContext;
   private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private readonly mainConf: string;
@@ -152,7 +152,7 @@ export class NginxControl implements ProxyServer {
   private async start(): Promise<'started' | 'running' | 'system'> {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
-    const conf = renderTemplate('nginx/main.conf.njk', {
+    const conf = this.ctx.render.render('nginx/main.conf.njk', {
       home: layout.home, httpPort: config.httpPort, challengeDir: layout.challenges, user: workerAccount()?.user ?? null,
       mimeTypes: existsSync('/etc/nginx/mime.types') ? '/etc/nginx/mime.types' : join(layout.nginx, 'mime.types'),
     });
