@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { layoutOf } from '../lib/layout.js';
+import { certPaths } from '../plugins/certs/cert-files.js';
+import { desiredCert } from '../plugins/certs/desired-cert.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { DeploymentInfo, ProxySite } from '../plugins/types.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
@@ -29,8 +32,12 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     health: null,
     resources: [],
   };
+  const names = target ? serverNames(app.name, target, config) : [];
+  // The certificate outlives a stop (issuing again would cost a CA order); it goes with TLS or the app.
+  const cert = target?.artifact ? desiredCert(app.name, names, target.spec.tls, config) : null;
+  if (cert) base.resources.push({ kind: 'cert', name: cert.name, spec: cert });
   if (!target?.artifact || app.desiredState === 'stopped') return base;
-  const names = serverNames(app.name, target, config);
+  const bundle = cert && certPaths(layoutOf(config.home).certs, cert.name).bundle;
   const site = (to: ProxySite['target']): ProxySite => ({
     app: app.name,
     release: target.version,
@@ -40,6 +47,7 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     staticPaths: to.protocol === 'paused' ? [] : staticPaths(target, config),
     staticMaxAge: target.spec.static.maxAge,
     maxBodyBytes: target.spec.run.maxBodyBytes,
+    tls: bundle ? { certFile: bundle, keyFile: bundle, httpsOnly: target.spec.tls.httpsOnly, hsts: target.spec.tls.hsts } : null,
   });
   if (app.desiredState === 'paused') {
     return { ...base, site: { path: base.site.path, content: plugins.proxy.render(site({ protocol: 'paused' })) } };

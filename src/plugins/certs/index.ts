@@ -9,6 +9,7 @@ import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from 
 
 export type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
 export { certDiff, certDiffReasons } from './diff.js';
+export { desiredCert, isPublicName } from './desired-cert.js';
 
 export type CertOp = 'create' | 'update' | 'delete';
 
@@ -73,6 +74,7 @@ export function certProvider(ctx: CertContext): CertProvider {
           fingerprint: before?.fingerprint ?? null,
           issuedAt: before?.issuedAt ?? null,
           lastError: { at: now().toISOString(), code: e.code, message: e.message },
+          ...(before?.standIn ? { standIn: true } : {}),
         });
         ctx.log.warn({ cert: desired.name, code: e.code, err: e.message }, 'certificate not issued; the stored one, if any, is kept');
         throw e.category === 'internal' ? operationalError('CERT_ISSUE_FAILED', e.message, { cause: err, hint: 'the stored certificate, if any, keeps serving' }) : e;

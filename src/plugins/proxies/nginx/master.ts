@@ -291,6 +291,17 @@ export class NginxControl implements ProxyServer {
     });
   }
 
+  /**
+   * Check and reload with the files as they are, in turn with site changes: files nginx reads
+   * at load time (a certificate stored under the same name) take effect, with no failed request.
+   */
+  reloadFiles(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ path: null, content: null, resolve, reject });
+      if (!this.flushing) this.flushing = this.flush();
+    });
+  }
+
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
@@ -311,9 +322,10 @@ export class NginxControl implements ProxyServer {
   private async applyBatch(batch: SiteChange[]): Promise<void> {
     // A file already as wanted may still not be what the master loaded (written, then the
     // daemon died before the reload): it is reloaded all the same.
-    const changes = batch.map((c) => ({ ...c, previous: readTextOrNull(c.path) }))
+    const forced = batch.some((c) => c.path === null);
+    const changes = batch.flatMap((c) => (c.path === null ? [] : [{ ...c, path: c.path, previous: readTextOrNull(c.path) }]))
       .filter((c) => c.previous !== c.content || this.loaded(c.path, c.content) !== true);
-    if (changes.length === 0) return;
+    if (changes.length === 0 && !forced) return;
     const put = (path: string, content: string | null) => (content === null ? rmSync(path, { force: true }) : writeFileAtomic(path, content));
     const writes = changes.filter((c) => c.previous !== c.content);
     for (const c of writes) put(c.path, c.content);
@@ -375,7 +387,8 @@ function readRecord(path: string): LoadedRecord | null {
 }
 
 interface SiteChange {
-  path: string;
+  /** null: no file changes; nginx reads the files it references again (a renewed certificate). */
+  path: string | null;
   content: string | null;
   resolve: () => void;
   reject: (err: unknown) => void;
