@@ -34,10 +34,10 @@ function summary(ms: number[]): string {
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'hop3-bench-certs-'));
-  const [httpPort, apiPort] = await freePorts(2);
+  const [httpPort, apiPort, httpsPort] = await freePorts(3);
   const env = {
     ...(process.env as Record<string, string>),
-    HOP3_HOME: home, HOP3_HTTP_PORT: String(httpPort), HOP3_LISTEN: `127.0.0.1:${apiPort}`, HOP3_LOG_LEVEL: 'warn',
+    HOP3_HOME: home, HOP3_HTTP_PORT: String(httpPort), HOP3_HTTPS_PORT: String(httpsPort), HOP3_LISTEN: `127.0.0.1:${apiPort}`, HOP3_LOG_LEVEL: 'warn',
   };
   const log = openSync(join(home, 'daemon.log'), 'a');
   const daemon: ChildProcess = spawn(HOP3_SERVER, ['serve'], { env, stdio: ['ignore', log, log] });

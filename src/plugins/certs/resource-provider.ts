@@ -80,8 +80,10 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
       }
       await activate();
     },
+    // A drift report of a certificate that is not renewed says why (the CA's last answer).
     describe: (v) => isLive(v)
       ? `${v.record?.standIn ? 'self-signed stand-in' : v.issuer || 'unparsable'} for ${v.names.join(', ')}, until ${v.notAfter.toISOString().slice(0, 10)}`
+        + (v.record?.lastError ? `; last issuance failed (${v.record.lastError.code}): ${v.record.lastError.message}` : '')
       : `${v.mode} certificate for ${v.names.join(', ')}`,
   };
 }
