@@ -79,9 +79,10 @@ export function startTriggers(h: Hop3): () => Promise<void> {
 
   // A certificate or key deleted or replaced by hand is drift: its app gets a look at once.
   const certWatcher: FSWatcher = watch(h.layout.certs, { ignoreInitial: true, depth: 1 });
+  // (Only apps with a record: a destroy removes its app's certificate in its own passes.)
   certWatcher.on('all', (_event, path) => {
     const app = appOfCertFile(h.layout.certs, path);
-    if (app) void reconciler.notice(app);
+    if (app && h.store.getApp(app) !== null) void reconciler.notice(app);
   });
   // Renewal: the diff says when a certificate is inside its window; this makes sure it is asked.
   const renewal = setInterval(() => {

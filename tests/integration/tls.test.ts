@@ -169,6 +169,16 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
     expect([dflt.status, dflt.issuer]).toEqual([200, `static-site.${DOMAIN}`]);
   });
 
+  it('turning TLS off removes the HTTPS server and then the certificate; destroying an app removes its certificate', async () => {
+    await deploy(appWithTls('static-site', 'docs', 'mode = "off"'), 'docs');
+    expect(existsSync(certs('docs').dir)).toBe(false);
+    await expect(httpsGet(d.httpsPort, `docs.${DOMAIN}`, root)).rejects.toThrow();
+    expect((await d.get(`docs.${DOMAIN}`)).status).toBe(200);
+    expect(existsSync(certs('static-site').dir)).toBe(true);
+    expect((await d.hop3(['destroy', 'static-site', '--yes'])).exitCode).toBe(0);
+    expect(existsSync(certs('static-site').dir)).toBe(false);
+  });
+
   it('with pebble stopped: a due renewal fails, is reported and retried, the current certificate keeps serving; an app deployed meanwhile goes live (self-signed stand-in) and gets its pebble certificate once pebble is back', async () => {
     const serving = await httpsGet(d.httpsPort, host, root);
     await pebble.stop();
