@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { asHop3Error, operationalError } from '../../lib/errors.js';
 import type { Unknown } from '../../lib/unknown.js';
-import { issueAcme } from './acme.js';
 import { certPaths, checkCertName, type ObserveMemo, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
 import { certDiff, certDiffReasons } from './diff.js';
 import { issueSelfSigned } from './self-signed.js';
@@ -36,7 +35,11 @@ export function certProvider(ctx: CertContext): CertProvider {
   const memo: ObserveMemo = new Map();
 
   async function issue(desired: CertDesired, dir: string): Promise<IssuedCert> {
-    return desired.mode === 'acme' ? issueAcme(ctx, desired.names) : issueSelfSigned(dir, desired.names);
+    if (desired.mode !== 'acme') return issueSelfSigned(dir, desired.names);
+    // Loaded on first use: acme-client and its crypto libraries cost a daemon that issues no
+    // ACME certificate tens of MB.
+    const { issueAcme } = await import('./acme.js');
+    return issueAcme(ctx, desired.names);
   }
 
   return {

@@ -7,10 +7,11 @@ import { issueSelfSigned } from './self-signed.js';
 import type { CertContext, CertDesired, CertLive } from './types.js';
 
 /**
- * Makes the running proxy read the stored certificate files again (the file names stay the
- * same, so the site does not change): nginx's checked reload, Caddy's config reload.
+ * Makes the running proxy read certificate `name`'s files again (the file names stay the same,
+ * so the site does not change): nginx's checked reload, Caddy's config reload. It may skip that
+ * when no loaded site points at the certificate yet (the switch that does will load it).
  */
-export type CertActivate = () => Promise<void>;
+export type CertActivate = (name: string) => Promise<void>;
 
 const isLive = (v: CertDesired | CertLive): v is CertLive => 'fingerprint' in v;
 
@@ -78,7 +79,7 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
           return;
         }
       }
-      await activate();
+      await activate(name);
     },
     // A drift report of a certificate that is not renewed says why (the CA's last answer).
     describe: (v) => isLive(v)

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { accountIds, workerAccount } from '../../../lib/accounts.js';
 import { renderTemplate } from '../../../lib/render.js';
+import { readTextOrNull } from '../../../lib/fs-atomic.js';
+import { certPaths } from '../../certs/cert-files.js';
 import { certResources } from '../../certs/resource-provider.js';
 import type { PluginContext, ProvidesResources, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
@@ -11,13 +13,17 @@ export default function nginxProxy(ctx: PluginContext): Proxy & ProvidesResource
   const dir = config.nginxMode === 'system' ? config.systemNginxDir : layout.nginxSites;
   const prefix = config.nginxMode === 'system' ? 'hop3-' : '';
   const server = new NginxControl(ctx);
+  const sitePath = (app: string) => join(dir, `${prefix}${app}.conf`);
   return {
     kind: 'proxy',
     name: 'nginx',
     server,
-    // nginx reads certificates when it loads its configuration: a stored one takes effect with a reload.
-    providers: [certResources(ctx, () => server.reloadFiles())],
-    sitePath: (app) => join(dir, `${prefix}${app}.conf`),
+    // nginx reads certificates when it loads its configuration: a stored one takes effect with a
+    // reload, needed only once the app's site points at it (a first one is loaded by the switch).
+    providers: [certResources(ctx, async (name) => {
+      if (readTextOrNull(sitePath(name))?.includes(certPaths(layout.certs, name).bundle)) await server.reloadFiles();
+    })],
+    sitePath,
     fileReader: () => {
       const worker = workerAccount();
       return worker === null ? null : accountIds(worker.user);
