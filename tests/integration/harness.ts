@@ -61,7 +61,7 @@ export class Daemon {
     return {
       HOP3_HOME: this.home,
       HOP3_HTTP_PORT: String(this.httpPort),
-      HOP3_HTTPS_PORT: String(this.httpsPort),
+      ...(this.httpsPort ? { HOP3_HTTPS_PORT: String(this.httpsPort) } : {}),
       HOP3_LISTEN: `127.0.0.1:${this.apiPort}`,
       HOP3_API_URL: `http://127.0.0.1:${this.apiPort}`,
       HOP3_LOG_LEVEL: 'debug',

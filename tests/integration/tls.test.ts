@@ -181,6 +181,12 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
     expect([dflt.status, dflt.issuer]).toEqual([200, `static-site.${DOMAIN}`]);
   });
 
+  it('a name no app serves gets no certificate over HTTPS: the handshake is refused', async () => {
+    const err = await httpsGet(d.httpsPort, `nobody.${DOMAIN}`, root).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/alert|handshake|unrecognized name/i);
+    expect(String(err)).not.toMatch(/altnames|Hostname\/IP does not match/);
+  });
+
   it('turning TLS off removes the HTTPS server and then the certificate; destroying an app removes its certificate', async () => {
     await deploy(appWithTls('static-site', 'docs', 'mode = "off"'), 'docs');
     expect(existsSync(certs('docs').dir)).toBe(false);

@@ -446,8 +446,10 @@ describe('nginx main.conf', () => {
     { name: 'as root, with a user', user: 'www-data' },
     { name: 'without a user', user: null },
   ])('renders $name', ({ user }) => {
-    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080, challengeDir: '/srv/hop3/certs/challenges' });
+    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080, httpsPort: 8443, challengeDir: '/srv/hop3/certs/challenges' });
     expect(text).toMatchSnapshot();
+    // A name no site serves gets no certificate over HTTPS (no other app's is shown).
+    expect(text).toContain('listen 8443 ssl default_server;\n        ssl_reject_handshake on;');
     expect(text).toContain('include /srv/hop3/nginx/sites/*.conf;');
     expect(text).toContain('listen 8080 default_server;');
     expect(text).toContain('location ^~ /.well-known/acme-challenge/ {\n            alias /srv/hop3/certs/challenges/;');
@@ -456,7 +458,7 @@ describe('nginx main.conf', () => {
   });
 
   it('refuses an unsafe home', () => {
-    refused(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80, challengeDir: '/srv/x/certs/challenges' }), 'nginx');
+    refused(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80, httpsPort: 443, challengeDir: '/srv/x/certs/challenges' }), 'nginx');
   });
 });
 
