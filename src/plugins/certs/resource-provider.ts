@@ -1,7 +1,7 @@
 import { asHop3Error } from '../../lib/errors.js';
 import { UNKNOWN } from '../../lib/unknown.js';
 import type { Observed, Provider } from '../provider.js';
-import { certPaths, checkCertName, storeCert } from './cert-files.js';
+import { certPaths, checkCertName, isCertName, storeCert } from './cert-files.js';
 import { certProvider } from './index.js';
 import { issueSelfSigned } from './self-signed.js';
 import type { CertContext, CertDesired, CertLive } from './types.js';
@@ -50,7 +50,7 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
       const seen: Observed<CertLive> = new Map();
       for (const r of desired) seen.set(r.name, engine.observe(r.name));
       // The owner's own certificate, when it is no longer wanted (TLS turned off): pruned.
-      if (!seen.has(owner) && owner !== 'challenges' && /^[a-z0-9][a-z0-9-]{0,62}$/.test(owner)) {
+      if (!seen.has(owner) && isCertName(owner)) {
         const live = engine.observe(owner);
         if (live !== null) seen.set(owner, live);
       }
