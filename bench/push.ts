@@ -142,11 +142,12 @@ function markedApp(source: string, mark: string): string {
 
 async function startDaemon(): Promise<void> {
   const home = tempDir('hop3-bench-push-');
-  const [httpPort, apiPort] = await freePorts(2);
+  const [httpPort, apiPort, httpsPort] = await freePorts(3);
   env = {
     ...(process.env as Record<string, string>),
     HOP3_HOME: home,
     HOP3_HTTP_PORT: String(httpPort),
+    HOP3_HTTPS_PORT: String(httpsPort),
     HOP3_LISTEN: `127.0.0.1:${apiPort}`,
     HOP3_API_URL: `http://127.0.0.1:${apiPort}`,
     HOP3_LOG_LEVEL: 'warn',

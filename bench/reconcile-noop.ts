@@ -254,10 +254,11 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
   }, WATCHDOG_MS);
   watchdog.unref();
   try {
-    const [httpPort, listenPort] = await freePorts(2);
+    const [httpPort, listenPort, httpsPort] = await freePorts(3);
     const config = loadConfig({
       HOP3_HOME: home,
       HOP3_HTTP_PORT: String(httpPort),
+      HOP3_HTTPS_PORT: String(httpsPort),
       HOP3_LISTEN: `127.0.0.1:${listenPort}`,
       HOP3_LOG_LEVEL: 'silent',
       HOP3_DEPLOY_CONCURRENCY: CONCURRENCY,

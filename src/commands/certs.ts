@@ -1,7 +1,7 @@
 import { asHop3Error, userError } from '../lib/errors.js';
 import { UNKNOWN } from '../lib/unknown.js';
 import { certPaths, certProvider, readRecord, renewalRequested, type CertDesired } from '../plugins/certs/index.js';
-import { desiredCert } from '../reconcile/desired-cert.js';
+import { desiredCertOf } from '../reconcile/desired-cert.js';
 import { targetRelease } from '../reconcile/desired.js';
 import type { AppRecord } from '../store/types.js';
 import { admit } from './admit.js';
@@ -13,7 +13,7 @@ import { requireApp } from './views.js';
 /** The certificate the app's records ask for, or null ([tls] mode "off", or no release yet). */
 function wanted(ctx: CommandContext, app: AppRecord): CertDesired | null {
   const release = targetRelease(app, (v) => ctx.store.getRelease(app.name, v));
-  return desiredCert(app, release, ctx.store.certRenewalRequestedAt(app.name), ctx.config);
+  return desiredCertOf(app, release, ctx.store.certRenewalRequestedAt(app.name), ctx.config);
 }
 
 /** Reads what is stored for one certificate; a read that fails is `unknown`, never `missing`. */

@@ -104,6 +104,18 @@ export interface ProxySite {
   staticMaxAge: number;
   /** The largest request body let through; a larger one gets 413. */
   maxBodyBytes: number;
+  /** HTTPS for the names, with the app's stored certificate; null: HTTP only. */
+  tls?: ProxySiteTls | null;
+}
+
+export interface ProxySiteTls {
+  /** PEM files the proxy loads (both may name one file holding the key and the chain). */
+  certFile: string;
+  keyFile: string;
+  /** HTTP answers with a permanent redirect to HTTPS, except ACME's HTTP-01 challenges. */
+  httpsOnly: boolean;
+  /** HTTPS answers carry Strict-Transport-Security. */
+  hsts: boolean;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { certPaths } from '../plugins/certs/cert-files.js';
+import { desiredCert } from '../plugins/certs/desired-cert.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { DeploymentInfo, ProxySite } from '../plugins/types.js';
 import type { DesiredResource } from '../plugins/provider.js';
@@ -22,9 +24,12 @@ export function serverNames(app: string, release: ReleaseRecord, config: Config)
 
 /**
  * Everything the records say about one app, with config files rendered. Pure. `releases`: all of
- * the app's release records, for what retention keeps.
+ * the app's release records, for what retention keeps; `certRenewal`: when a new certificate was
+ * last asked for.
  */
-export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins: Plugins, config: Config, releases: ReleaseRecord[]): DesiredApp {
+export function desiredApp(
+  app: AppRecord, target: ReleaseRecord | null, plugins: Plugins, config: Config, releases: ReleaseRecord[], certRenewal: string | null = null,
+): DesiredApp {
   const rollingOut = app.desiredState === 'running' && target?.status === 'built' && target.version === app.desiredRelease ? target.version : null;
   const kept = keptReleaseDirs(layoutOf(config.home), app.name, releases, app.desiredRelease, config.keepReleases, rollingOut);
   const base: DesiredApp = {
@@ -36,8 +41,12 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     health: null,
     resources: kept,
   };
+  const names = target ? serverNames(app.name, target, config) : [];
+  // The certificate outlives a stop (issuing again would cost a CA order); it goes with TLS or the app.
+  const cert = target?.artifact ? desiredCert(app.name, names, target.spec.tls, config, certRenewal) : null;
+  if (cert) base.resources = [...kept, { kind: 'cert', name: cert.name, spec: cert }];
   if (!target?.artifact || app.desiredState === 'stopped') return base;
-  const names = serverNames(app.name, target, config);
+  const bundle = cert && certPaths(layoutOf(config.home).certs, cert.name).bundle;
   const site = (to: ProxySite['target']): ProxySite => ({
     app: app.name,
     release: target.version,
@@ -47,17 +56,18 @@ export function desiredApp(app: AppRecord, target: ReleaseRecord | null, plugins
     staticPaths: to.protocol === 'paused' ? [] : staticPaths(target, config),
     staticMaxAge: target.spec.static.maxAge,
     maxBodyBytes: target.spec.run.maxBodyBytes,
+    tls: bundle ? { certFile: bundle, keyFile: bundle, httpsOnly: target.spec.tls.httpsOnly, hsts: target.spec.tls.hsts } : null,
   });
   const siteResource = (to: ProxySite['target']): DesiredResource =>
     ({ kind: SITE_KIND, name: app.name, spec: { path: plugins.proxy.sitePath(app.name), content: plugins.proxy.render(site(to)) } });
   // A paused app keeps its names: the proxy answers for it while no process runs.
-  if (app.desiredState === 'paused') return { ...base, resources: [...kept, siteResource({ protocol: 'paused' })] };
+  if (app.desiredState === 'paused') return { ...base, resources: [...base.resources, siteResource({ protocol: 'paused' })] };
   const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
   const { units, resources, info } = deployer.plan(target, { restartCount: app.restartCount });
   return {
     ...base,
-    resources: [...kept, ...resources, ...(info ? [siteResource(info)] : [])],
+    resources: [...base.resources, ...resources, ...(info ? [siteResource(info)] : [])],
     ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };

@@ -59,10 +59,9 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
     at('release', { type: 'release-phase', version: target.version, commands: target.spec.run.beforeRun });
   }
 
-  // A stopped app wants nothing on the machine; a paused one keeps what desiredApp gives it (its site).
-  const wanted = d.state === 'stopped' || target === null ? [] : d.resources;
-  // Retention keeps what the records say whatever the state: a stopped app can be started again.
-  planResources(wanted, d.resources, o, providers, act, findings);
+  // What each state keeps is desiredApp's to say (a stopped app keeps its certificate and the
+  // releases retention keeps, a paused one its site), not the planner's.
+  planResources(d.resources, d.resources, o, providers, act, findings);
 
   if (rollout && d.health) at('health', { type: 'await-healthy', version: target.version, check: d.health });
   if (rollout) at('live', { type: 'mark-live', version: target.version });

@@ -128,7 +128,8 @@ export class Reconciler {
     const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${target?.version}/${target?.status}`;
     const cached = this.desiredCache.get(app.name);
     if (cached?.key === key) return cached.desired;
-    const desired = desiredApp(app, target, this.d.plugins, this.d.config, this.d.store.listReleases(app.name));
+    // A renewal request bumps the generation, so the key above covers it.
+    const desired = desiredApp(app, target, this.d.plugins, this.d.config, this.d.store.listReleases(app.name), this.d.store.certRenewalRequestedAt(app.name));
     this.desiredCache.set(app.name, { key, desired });
     return desired;
   }
@@ -199,7 +200,7 @@ export class Reconciler {
     } finally {
       if (rolling) this.rollouts.delete(name);
     }
-    this.record(name, p.findings, p.actions.slice(0, done));
+    this.record(name, p.findings, p.actions.slice(0, done), failure ? { action: p.actions[done], error: asHop3Error(failure).message } : null);
     this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? asHop3Error(failure).message : null });
     if (!app) return;
 
@@ -275,11 +276,16 @@ export class Reconciler {
     if (desired.state === 'running' && state === 'paused') lifecycles.send(name, { type: 'RESUME' });
   }
 
-  /** Record drift: healed findings once their action ran, reported ones once while they stand. */
-  private record(app: string, findings: DriftFinding[], done: Action[]): void {
+  /**
+   * Record drift: healed findings once their action ran, reported ones once while they stand. A
+   * repair that failed (a CA that does not answer) is reported, with why, once while it stands.
+   */
+  private record(app: string, findings: DriftFinding[], done: Action[], failed: { action: Action | undefined; error: string } | null): void {
     const healed = new Set(done.map((a) => a.drift).filter(Boolean));
     const standing = new Set<string>();
     const before = this.reported.get(app) ?? new Set<string>();
+    const unhealed = failed?.action?.drift;
+    if (unhealed) findings = findings.map((f) => (f === unhealed ? { ...f, action: 'reported', observed: `${f.observed}; repair failed: ${failed.error}` } : f));
     for (const f of findings) {
       if (f.action === 'healed') {
         if (!healed.has(f)) continue;

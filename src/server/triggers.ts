@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { basename } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join, relative, sep } from 'node:path';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
 import { housekeeping } from './housekeeping.js';
@@ -23,6 +24,22 @@ function appOfFile(h: Hop3, path: string): string | null {
 function orphans(h: Hop3): string[] {
   const found = new Set(h.plugins.providers.flatMap((p) => p.owners?.() ?? []));
   return [...found].filter((app) => h.store.getApp(app) === null);
+}
+
+/** How often every certificate is looked at for renewal (and at start, with the first resync). */
+const CERT_CHECK_MS = 3_600_000;
+
+/** The app whose certificate a path under certs/ belongs to (certs/<app>/...), if any. */
+function appOfCertFile(certs: string, path: string): string | null {
+  const [dir, file] = relative(certs, path).split(sep);
+  if (!dir || dir === 'challenges' || dir.startsWith('.') || dir.startsWith('..') || file?.startsWith('.')) return null;
+  return /^[a-z0-9][a-z0-9-]*$/.test(dir) ? dir : null;
+}
+
+/** Apps that have a certificate stored: the renewal timer looks at each. */
+function appsWithCerts(h: Hop3): string[] {
+  const dir = h.layout.certs;
+  return (existsSync(dir) ? readdirSync(dir) : []).filter((n) => appOfCertFile(dir, join(dir, n, 'cert.pem')) !== null && h.store.getApp(n) !== null);
 }
 
 /** A look at every app, and at files of apps that have no record (at start and on resync). */
@@ -52,6 +69,18 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     const app = appOfFile(h, path);
     if (app) void reconciler.notice(app);
   });
+
+  // A certificate or key deleted or replaced by hand is drift: its app gets a look at once.
+  const certWatcher: FSWatcher = watch(h.layout.certs, { ignoreInitial: true, depth: 1 });
+  // (Only apps with a record: a destroy removes its app's certificate in its own passes.)
+  certWatcher.on('all', (_event, path) => {
+    const app = appOfCertFile(h.layout.certs, path);
+    if (app && h.store.getApp(app) !== null) void reconciler.notice(app);
+  });
+  // Renewal: the diff says when a certificate is inside its window; this makes sure it is asked.
+  const renewal = setInterval(() => {
+    for (const app of appsWithCerts(h)) void reconciler.notice(app);
+  }, CERT_CHECK_MS);
 
   // The unit supervisor's stats are the process-exit signal: a unit's pid, respawn count or
   // readiness changing means its app needs a look.
@@ -98,9 +127,11 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     unsubscribe();
     clearInterval(poll);
     clearInterval(resync);
+    clearInterval(renewal);
     stopSupervising();
     for (const u of unwatch) u?.();
     await stopProber();
     await watcher.close();
+    await certWatcher.close();
   };
 }

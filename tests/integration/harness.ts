@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { c as tarCreate } from 'tar';
 import { freePorts } from '../../src/lib/free-ports.js';
 import { httpGet } from '../../src/lib/http-get.js';
+import { request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -45,6 +47,7 @@ export class Daemon {
   readonly home: string;
   readonly logFile: string;
   httpPort = 0;
+  httpsPort = 0;
   apiPort = 0;
   private proc: ReturnType<typeof execa> | null = null;
   private exited = false;
@@ -65,6 +68,7 @@ export class Daemon {
     return {
       HOP3_HOME: this.home,
       HOP3_HTTP_PORT: String(this.httpPort),
+      ...(this.httpsPort ? { HOP3_HTTPS_PORT: String(this.httpsPort) } : {}),
       HOP3_LISTEN: `127.0.0.1:${this.apiPort}`,
       HOP3_API_URL: `http://127.0.0.1:${this.apiPort}`,
       HOP3_LOG_LEVEL: 'debug',
@@ -78,6 +82,7 @@ export class Daemon {
 
   async start(): Promise<this> {
     if (!this.httpPort) this.httpPort = await freePort();
+    if (!this.httpsPort) this.httpsPort = await freePort();
     if (!this.apiPort) this.apiPort = await freePort();
     this.proc = execa(join(BIN, 'hop3-server'), ['serve'], {
       env: this.env, reject: false, stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true },
@@ -196,14 +201,45 @@ export function appDir(files: Record<string, string>): string {
   return dir;
 }
 
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** The certificate the server presented: its issuer's CN and its SHA-256 fingerprint. */
+  issuer: string;
+  fingerprint: string;
+}
+
+/**
+ * GET https://`host`:`port``path` from 127.0.0.1, with SNI and Host = `host`, trusting only `ca`
+ * (PEM): an answer means the server's certificate verified for that name.
+ */
+export function httpsGet(port: number, host: string, ca: string | string[], path = '/', timeoutMs = 5000): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, agent: false, timeout: timeoutMs }, (res) => {
+      const cert = (res.socket as TLSSocket).getPeerCertificate();
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers, issuer: String(cert.issuer?.CN ?? ''), fingerprint: cert.fingerprint256 }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from https://${host}:${port}${path} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export interface LoadResult { ok: number; failures: string[]; releases: Map<string, number>; ms: number }
 
 /**
  * `workers` concurrent GET loops on `host` through nginx on `port` while `work` runs (bounded by
  * `limitMs` whatever happens to it). Each response must be 2xx JSON with a `release` field.
+ * `get`: another request (HTTPS with a CA to trust) in place of the plain GET.
  */
 export async function underLoad(
-  port: number, host: string, work: () => Promise<void>, { workers = 4, limitMs = 90_000 } = {},
+  port: number, host: string, work: () => Promise<void>,
+  { workers = 4, limitMs = 90_000, get = () => httpGet(`http://127.0.0.1:${port}/`, host, 5000) }: { workers?: number; limitMs?: number; get?: () => Promise<{ status: number; body: string }> } = {},
 ): Promise<LoadResult> {
   const result: LoadResult = { ok: 0, failures: [], releases: new Map(), ms: 0 };
   let stop = false;
@@ -211,7 +247,7 @@ export async function underLoad(
   const worker = async () => {
     while (!stop && Date.now() - start < limitMs) {
       try {
-        const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
+        const r = await get();
         if (r.status < 200 || r.status > 299) {
           result.failures.push(`${new Date().toISOString()} HTTP ${r.status}: ${r.body.slice(0, 200)}`);
           continue;

@@ -17,6 +17,7 @@ describe('the embedded nginx cannot take its port', () => {
     // Another server (as the system nginx would be) holds the port first.
     d.httpPort = await freePort();
     d.apiPort = await freePort();
+    d.httpsPort = await freePort();
     holder = createServer((s) => s.end());
     await new Promise<void>((r) => holder!.listen(d.httpPort, '127.0.0.1', r));
 

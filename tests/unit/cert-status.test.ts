@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { UNKNOWN } from '../../src/lib/unknown.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { certDiffReasons, renewalRequested, type CertDesired, type CertLive, type CertRecord } from '../../src/plugins/certs/index.js';
-import { certMode, desiredCert, isPublicName } from '../../src/reconcile/desired-cert.js';
+import { certMode, desiredCertOf as desiredCert, isPublicName } from '../../src/reconcile/desired-cert.js';
 import type { ReleaseRecord } from '../../src/store/types.js';
 
 const DAY = 86_400_000;

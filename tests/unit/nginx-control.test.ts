@@ -17,6 +17,14 @@ describe('pidDirective (nginx -T output)', () => {
 });
 
 describe('startError (the embedded master did not start)', () => {
+  it('names HOP3_HTTPS_PORT when the HTTPS port is the one taken', () => {
+    const e = startError(failed('nginx: [emerg] bind() to 0.0.0.0:8443 failed (98: Address already in use)'), 8080, 8443) as Hop3Error;
+    expect(e.message).toContain('port 8443 is already in use');
+    expect(e.hint).toContain('set HOP3_HTTPS_PORT to a free port');
+    const http = startError(failed('nginx: [emerg] bind() to 0.0.0.0:8080 failed (98: Address already in use)'), 8080, 8443) as Hop3Error;
+    expect(http.hint).toContain('set HOP3_HTTP_PORT to a free port');
+  });
+
   const failed = (output: string) => new ExecError(['nginx', '-p', '/h/nginx'], 1, output, 'exited with code 1');
 
   it('says that the port is taken and what to do', () => {

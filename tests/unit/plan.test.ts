@@ -537,8 +537,8 @@ describe('plan: not settled (a desired change is being applied)', () => {
 describe('plan: stopped app', () => {
   it('removes the site and every unit, without drift when the stop was just asked', () => {
     const running = desired({ resources: [...unit(1, 'web'), ...unit(1, 'worker'), site(siteContent(1))] });
-    // desiredApp() gives a stopped app no resources; the planner itself ignores any it has.
-    const d = { ...running, state: 'stopped' as const, settled: false };
+    // desiredApp() gives a stopped app none of these (what a state keeps is its to say).
+    const d = { ...running, state: 'stopped' as const, settled: false, resources: [] };
     const p = planned(d, observedOf(running));
     expect(brief(p.actions)).toEqual(['delete:runfile:a.v1.web', 'delete:runfile:a.v1.worker', 'delete:vassal:a.v1.web', 'delete:vassal:a.v1.worker', 'delete:site:a']);
     expect(p.actions.find((a) => a.type === 'resource' && a.kind === 'site')).toMatchObject({ op: 'delete', desired: null, live: { path: SITE_PATH } });

@@ -296,6 +296,113 @@ describe('nginx proxy', () => {
   });
 });
 
+describe('nginx proxy, TLS server blocks', () => {
+  const bundle = '/srv/hop3/certs/blog/bundle.pem';
+  const tls = { certFile: bundle, keyFile: bundle, httpsOnly: false, hsts: false };
+  const base: ProxySite = {
+    app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 },
+    staticPaths: [], staticMaxAge: 3600, maxBodyBytes: 10485760, tls,
+  };
+  const proxy = nginxProxy(context({ HOP3_HTTPS_PORT: '8443' }));
+  /** The server blocks of a rendered site, split at their `server {` lines. */
+  const blocks = (text: string) => text.split(/^server \{$/m).slice(1);
+
+  it('serves the names over HTTPS on HOP3_HTTPS_PORT with the stored bundle, and over HTTP as before', () => {
+    const text = proxy.render(base);
+    expect(text).toMatchSnapshot();
+    const [http, https] = blocks(text);
+    expect(http).toContain('listen 8080;');
+    expect(http).toContain('proxy_pass http://127.0.0.1:20001;');
+    expect(https).toContain('listen 8443 ssl;');
+    expect(https).toContain('server_name blog.localhost www.example.com;');
+    expect(https).toContain(`ssl_certificate ${bundle};\n    ssl_certificate_key ${bundle};`);
+    expect(https).toContain('proxy_pass http://127.0.0.1:20001;');
+    expect(text).not.toContain('Strict-Transport-Security');
+    expect(text).not.toContain('return 308');
+    // Without TLS, one block only.
+    expect(blocks(proxy.render({ ...base, tls: null }))).toHaveLength(1);
+  });
+
+  it('https-only: HTTP answers a 308 to the same host and path on the HTTPS port, except ACME challenges', () => {
+    const text = proxy.render({ ...base, tls: { ...tls, httpsOnly: true } });
+    expect(text).toMatchSnapshot();
+    const [http, https] = blocks(text);
+    expect(http).toContain('location / {\n        return 308 https://$host:8443$request_uri;');
+    expect(http).toContain('location ^~ /.well-known/acme-challenge/ {');
+    expect(http).not.toContain('proxy_pass');
+    expect(https).toContain('proxy_pass http://127.0.0.1:20001;');
+    // On the standard port the URL carries none.
+    expect(nginxProxy(context({ HOP3_HTTPS_PORT: '443' })).render({ ...base, tls: { ...tls, httpsOnly: true } })).toContain('return 308 https://$host$request_uri;');
+  });
+
+  it('hsts: Strict-Transport-Security on HTTPS answers only, the paused 503 included', () => {
+    for (const target of [base.target, { protocol: 'paused' as const }, { protocol: 'file' as const, root: '/srv/hop3/apps/blog/releases/v3/src' }]) {
+      const text = proxy.render({ ...base, target, tls: { ...tls, hsts: true } });
+      const [http, https] = blocks(text);
+      expect(http).not.toContain('Strict-Transport-Security');
+      expect(https).toContain('add_header Strict-Transport-Security "max-age=31536000" always;');
+      // A location with an add_header of its own inherits none from the server: it repeats it.
+      if (target.protocol === 'paused') expect(https!.slice(https!.indexOf('location / {'))).toContain('Strict-Transport-Security');
+    }
+    expect(proxy.render({ ...base, tls: { ...tls, hsts: true, httpsOnly: true } })).toMatchSnapshot();
+  });
+
+  it('refuses a server name or a certificate path that could add a directive to either block', () => {
+    refused(() => proxy.render({ ...base, serverNames: ['a.com;\n  ssl_certificate /etc/shadow'] }), 'nginx');
+    refused(() => proxy.render({ ...base, serverNames: ['a.com}', 'b.com'] }), 'nginx');
+    refused(() => proxy.render({ ...base, serverNames: ['a.com {'] }), 'nginx');
+    refused(() => proxy.render({ ...base, tls: { ...tls, certFile: '/srv/x.pem;\n  autoindex on' } }), 'nginx');
+    refused(() => proxy.render({ ...base, tls: { ...tls, keyFile: '/srv/x.pem; }' } }), 'nginx');
+    refused(() => proxy.render({ ...base, tls: { ...tls, httpsOnly: true }, serverNames: ['a.com\nreturn 200'] }), 'nginx');
+  });
+});
+
+describe('desiredApp: [tls] gives the app one certificate and HTTPS on its site', () => {
+  const record: AppRecord = {
+    name: 'blog', generation: 1, observedGeneration: 1, desiredState: 'running', desiredRelease: 3, currentRelease: 3, restartCount: 0,
+    healPolicy: 'heal', deployBranch: null, owner: 'admin', lifecycle: null, sync: 'Synced', health: 'Healthy', message: '',
+    createdAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z',
+  };
+  const r = (tls: AppSpec['tls'], domains: string[] = []) => release({
+    spec: spec([{ name: 'wsgi', kind: 'wsgi', command: 'blog.wsgi:application' }], { tls, domains }), ports: { wsgi: 20001 },
+  });
+  const acmeEnv: Record<string, string> = { HOP3_ACME_DIRECTORY: 'https://ca.example.org/dir', HOP3_ACME_EMAIL: 'ops@example.org' };
+  const desired = (tls: AppSpec['tls'], env: Record<string, string> = {}, domains: string[] = [], state: AppRecord['desiredState'] = 'running') => {
+    const ctx = context(env);
+    return desiredApp({ ...record, desiredState: state }, r(tls, domains), loadPlugins(ctx), ctx.config, []);
+  };
+  const certs = (d: ReturnType<typeof desiredApp>) => d.resources.filter((x) => x.kind === 'cert');
+  const siteText = (d: ReturnType<typeof desiredApp>) => (d.resources.find((x) => x.kind === 'site')!.spec as { content: string }).content;
+  const on = { mode: 'auto' as const, httpsOnly: false, hsts: false };
+
+  it.each([
+    { what: 'auto, no CA configured', tls: on, env: {} as Record<string, string>, domains: ['blog.example.org'], mode: 'self-signed' },
+    { what: 'auto, CA configured, a local name among them', tls: on, env: acmeEnv, domains: ['blog.example.org'], mode: 'self-signed' },
+    { what: 'auto, CA configured, every name public', tls: on, env: { ...acmeEnv, HOP3_DOMAIN: 'apps.example.org' }, domains: ['blog.example.org'], mode: 'acme' },
+    { what: 'acme asked for, local names', tls: { ...on, mode: 'acme' as const }, env: {}, domains: [], mode: 'acme' },
+    { what: 'self-signed asked for, CA configured', tls: { ...on, mode: 'self-signed' as const }, env: { ...acmeEnv, HOP3_DOMAIN: 'apps.example.org' }, domains: [], mode: 'self-signed' },
+  ])('$what → $mode', ({ tls, env, domains, mode }) => {
+    const d = desired(tls, env, domains);
+    expect(certs(d)).toHaveLength(1);
+    expect(certs(d)[0]).toMatchObject({ kind: 'cert', name: 'blog', spec: { name: 'blog', mode } });
+    expect((certs(d)[0]!.spec as { names: string[] }).names).toEqual([...new Set([`blog.${(env as Record<string, string>).HOP3_DOMAIN ?? 'localhost'}`, ...domains])].sort());
+    expect(siteText(d)).toContain('ssl_certificate /srv/hop3/certs/blog/bundle.pem;');
+  });
+
+  it('mode off: no certificate, HTTP only', () => {
+    const d = desired({ mode: 'off', httpsOnly: false, hsts: false });
+    expect(certs(d)).toEqual([]);
+    expect(siteText(d)).not.toContain('ssl');
+  });
+
+  it('a stopped app keeps its certificate (no new CA order at the next start); a paused one serves HTTPS too', () => {
+    expect(certs(desired(on, {}, [], 'stopped')).map((x) => x.name)).toEqual(['blog']);
+    const paused = siteText(desired({ ...on, httpsOnly: true }, {}, [], 'paused'));
+    expect(paused).toContain('return 308');
+    expect(paused).toContain('return 503');
+  });
+});
+
 describe('desiredApp: the site carries the release\'s [static] paths and body limit', () => {
   const ctx = context();
   const plugins = loadPlugins(ctx);
@@ -346,8 +453,10 @@ describe('nginx main.conf', () => {
     { name: 'as root, with a user', user: 'www-data' },
     { name: 'without a user', user: null },
   ])('renders $name', ({ user }) => {
-    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080, challengeDir: '/srv/hop3/certs/challenges' });
+    const text = renderTemplate('nginx/main.conf.njk', { home: '/srv/hop3', user, mimeTypes: '/etc/nginx/mime.types', httpPort: 8080, httpsPort: 8443, challengeDir: '/srv/hop3/certs/challenges' });
     expect(text).toMatchSnapshot();
+    // A name no site serves gets no certificate over HTTPS (no other app's is shown).
+    expect(text).toContain('listen 8443 ssl default_server;\n        ssl_reject_handshake on;');
     expect(text).toContain('include /srv/hop3/nginx/sites/*.conf;');
     expect(text).toContain('listen 8080 default_server;');
     expect(text).toContain('location ^~ /.well-known/acme-challenge/ {\n            alias /srv/hop3/certs/challenges/;');
@@ -356,7 +465,7 @@ describe('nginx main.conf', () => {
   });
 
   it('refuses an unsafe home', () => {
-    refused(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80, challengeDir: '/srv/x/certs/challenges' }), 'nginx');
+    refused(() => renderTemplate('nginx/main.conf.njk', { home: '/srv/x;\ninclude /etc/passwd', user: null, mimeTypes: '/etc/nginx/mime.types', httpPort: 80, httpsPort: 443, challengeDir: '/srv/x/certs/challenges' }), 'nginx');
   });
 });
 

@@ -14,6 +14,9 @@ const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a
 /** certs/challenges/ is served to the world: no certificate may live there. */
 const RESERVED = new Set(['challenges']);
 
+/** Whether `name` can name a certificate (a directory under certs/). */
+export const isCertName = (name: string): boolean => !RESERVED.has(name) && CERT_NAME.test(name);
+
 export function checkCertName(name: string): void {
   if (RESERVED.has(name)) {
     throw userError('CERT_INVALID', `certificate name ${JSON.stringify(name)} is reserved`, {

@@ -21,6 +21,7 @@ export function certDiffReasons(desired: CertDesired, live: CertLive, renewDays:
   else if (!live.keyMatches) reasons.push('replaced: key.pem does not belong to cert.pem');
   else if (!live.bundleMatches) reasons.push('replaced: bundle.pem is not key.pem, cert.pem and chain.pem');
   if (live.record && live.record.mode !== desired.mode) reasons.push(`mode: ${live.record.mode}, wants ${desired.mode}`);
+  else if (live.record?.standIn) reasons.push(`stand-in: a self-signed certificate serves until the ${desired.mode} issuance succeeds`);
   if (renewalRequested(desired, live)) reasons.push(`renewal requested at ${desired.renewRequestedAt}`);
   return reasons;
 }

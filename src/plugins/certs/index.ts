@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { asHop3Error, operationalError } from '../../lib/errors.js';
 import type { Unknown } from '../../lib/unknown.js';
-import { issueAcme } from './acme.js';
 import { certPaths, checkCertName, type ObserveMemo, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
 import { certDiff, certDiffReasons } from './diff.js';
 import { issueSelfSigned } from './self-signed.js';
@@ -10,6 +9,7 @@ import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from 
 export type { CertChange, CertContext, CertDesired, CertLive, CertMode, CertRecord } from './types.js';
 export { certDiff, certDiffReasons, renewalRequested } from './diff.js';
 export { certPaths, readRecord } from './cert-files.js';
+export { desiredCert, isPublicName } from './desired-cert.js';
 
 export type CertOp = 'create' | 'update' | 'delete';
 
@@ -36,7 +36,11 @@ export function certProvider(ctx: CertContext): CertProvider {
   const memo: ObserveMemo = new Map();
 
   async function issue(desired: CertDesired, dir: string): Promise<IssuedCert> {
-    return desired.mode === 'acme' ? issueAcme(ctx, desired.names) : issueSelfSigned(dir, desired.names);
+    if (desired.mode !== 'acme') return issueSelfSigned(dir, desired.names);
+    // Loaded on first use: acme-client and its crypto libraries cost a daemon that issues no
+    // ACME certificate tens of MB.
+    const { issueAcme } = await import('./acme.js');
+    return issueAcme(ctx, desired.names);
   }
 
   return {
@@ -74,6 +78,7 @@ export function certProvider(ctx: CertContext): CertProvider {
           fingerprint: before?.fingerprint ?? null,
           issuedAt: before?.issuedAt ?? null,
           lastError: { at: now().toISOString(), code: e.code, message: e.message },
+          ...(before?.standIn ? { standIn: true } : {}),
         });
         ctx.log.warn({ cert: desired.name, code: e.code, err: e.message }, 'certificate not issued; the stored one, if any, is kept');
         throw e.category === 'internal' ? operationalError('CERT_ISSUE_FAILED', e.message, { cause: err, hint: 'the stored certificate, if any, keeps serving' }) : e;

@@ -25,6 +25,11 @@ export interface CertRecord {
   fingerprint: string | null;
   issuedAt: string | null;
   lastError: { at: string; code: string; message: string } | null;
+  /**
+   * The stored certificate is a self-signed stand-in, made because the first issuance in `mode`
+   * failed: the app's names get HTTPS at once, and the next pass tries the real issuance again.
+   */
+  standIn?: boolean;
 }
 
 /** A stored certificate, as read from disk. */

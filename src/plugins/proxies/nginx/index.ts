@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import { accountIds, workerAccount } from '../../../lib/accounts.js';
+import { readTextOrNull } from '../../../lib/fs-atomic.js';
+import { certPaths } from '../../certs/cert-files.js';
+import { certResources } from '../../certs/resource-provider.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
 import { siteProvider } from '../site-provider.js';
@@ -24,6 +27,9 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
       staticPaths: site.staticPaths,
       staticMaxAge: site.staticMaxAge,
       maxBodyBytes: site.maxBodyBytes,
+      tls: site.tls ?? null,
+      httpsPort: config.httpsPort,
+      httpsSuffix: config.httpsPort === 443 ? '' : `:${config.httpsPort}`,
     });
   // What the conformance test round-trips: a paused site needs no backend.
   const sample = (app: string) => render({ app, release: 1, serverNames: [`${app}.${config.domain}`], target: { protocol: 'paused' }, staticPaths: [], staticMaxAge: 0, maxBodyBytes: 1024 });
@@ -31,7 +37,14 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
     kind: 'proxy',
     name: 'nginx',
     server,
-    providers: [siteProvider(server, sitePath, sample)],
+    providers: [
+      siteProvider(server, sitePath, sample),
+      // nginx reads certificates when it loads its configuration: a stored one takes effect with a
+      // reload, needed only once the app's site points at it (a first one is loaded by the switch).
+      certResources(ctx, async (name) => {
+        if (readTextOrNull(sitePath(name))?.includes(certPaths(layout.certs, name).bundle)) await server.reloadFiles();
+      }),
+    ],
     sitePath,
     fileReader: () => {
       const worker = workerAccount();

@@ -153,7 +153,7 @@ export class NginxControl implements ProxyServer {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
     const conf = this.ctx.render.render('nginx/main.conf.njk', {
-      home: layout.home, httpPort: config.httpPort, challengeDir: layout.challenges, user: workerAccount()?.user ?? null,
+      home: layout.home, httpPort: config.httpPort, httpsPort: config.httpsPort, challengeDir: layout.challenges, user: workerAccount()?.user ?? null,
       mimeTypes: existsSync('/etc/nginx/mime.types') ? '/etc/nginx/mime.types' : join(layout.nginx, 'mime.types'),
     });
     if (!existsSync('/etc/nginx/mime.types')) writeIfDifferent(join(layout.nginx, 'mime.types'), 'types { text/html html; text/css css; application/javascript js; }\n');
@@ -173,7 +173,7 @@ export class NginxControl implements ProxyServer {
     try {
       await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
     } catch (err) {
-      throw startError(err, config.httpPort);
+      throw startError(err, config.httpPort, config.httpsPort);
     }
     for (let i = 0; i < 250 && !this.pid(); i++) await sleep(20);
     this.remember(digests);
@@ -291,6 +291,17 @@ export class NginxControl implements ProxyServer {
     });
   }
 
+  /**
+   * Check and reload with the files as they are, in turn with site changes: files nginx reads
+   * at load time (a certificate stored under the same name) take effect, with no failed request.
+   */
+  reloadFiles(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ path: null, content: null, resolve, reject });
+      if (!this.flushing) this.flushing = this.flush();
+    });
+  }
+
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
@@ -311,9 +322,10 @@ export class NginxControl implements ProxyServer {
   private async applyBatch(batch: SiteChange[]): Promise<void> {
     // A file already as wanted may still not be what the master loaded (written, then the
     // daemon died before the reload): it is reloaded all the same.
-    const changes = batch.map((c) => ({ ...c, previous: readTextOrNull(c.path) }))
+    const forced = batch.some((c) => c.path === null);
+    const changes = batch.flatMap((c) => (c.path === null ? [] : [{ ...c, path: c.path, previous: readTextOrNull(c.path) }]))
       .filter((c) => c.previous !== c.content || this.loaded(c.path, c.content) !== true);
-    if (changes.length === 0) return;
+    if (changes.length === 0 && !forced) return;
     const put = (path: string, content: string | null) => (content === null ? rmSync(path, { force: true }) : writeFileAtomic(path, content));
     const writes = changes.filter((c) => c.previous !== c.content);
     for (const c of writes) put(c.path, c.content);
@@ -345,19 +357,23 @@ export function pidDirective(dump: string): string | null {
  * Why the embedded master did not start, said so an operator knows what to do: nginx reports
  * a port it cannot take as `bind() to 0.0.0.0:80 failed (98: Address already in use)`.
  */
-export function startError(err: unknown, port: number): Error {
+export function startError(err: unknown, httpPort: number, httpsPort?: number): Error {
   const output = err instanceof ExecError ? err.output : String(err);
   const bind = /bind\(\) to (\S+) failed \((\d+): ([^)]*)\)/.exec(output);
+  // The master listens on both ports: name the setting of the one it could not take.
+  const https = httpsPort !== undefined && bind?.[1]?.endsWith(`:${httpsPort}`) === true;
+  const port = https ? httpsPort : httpPort;
+  const setting = https ? 'HOP3_HTTPS_PORT' : 'HOP3_HTTP_PORT';
   if (bind?.[2] === '98') {
     return operationalError('HTTP_PORT_IN_USE', `the embedded nginx cannot listen on ${bind[1]}: port ${port} is already in use by another program (often the system nginx)`, {
       hint: `stop the other server (for the system nginx: systemctl disable --now nginx; \`ss -ltnp 'sport = :${port}'\` shows who holds the port), `
-        + 'or set HOP3_HTTP_PORT to a free port, or set HOP3_NGINX=system to publish apps through the system nginx',
+        + `or set ${setting} to a free port, or set HOP3_NGINX=system to publish apps through the system nginx`,
       details: { port, address: bind[1] }, cause: err,
     });
   }
   if (bind?.[2] === '13') {
     return operationalError('HTTP_PORT_DENIED', `the embedded nginx may not listen on ${bind[1]}: ports below 1024 need root`, {
-      hint: 'run hop3-server as root, or set HOP3_HTTP_PORT to a port above 1023', details: { port, address: bind[1] }, cause: err,
+      hint: `run hop3-server as root, or set ${setting} to a port above 1023`, details: { port, address: bind[1] }, cause: err,
     });
   }
   return operationalError('NGINX_START_FAILED', `the embedded nginx master did not start: ${output.trim().split('\n').slice(-3).join(' ')}`, {
@@ -375,7 +391,8 @@ function readRecord(path: string): LoadedRecord | null {
 }
 
 interface SiteChange {
-  path: string;
+  /** null: no file changes; nginx reads the files it references again (a renewed certificate). */
+  path: string | null;
   content: string | null;
   resolve: () => void;
   reject: (err: unknown) => void;

@@ -1,0 +1,104 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { Hop3Error } from '../../src/lib/errors.js';
+import { layoutOf } from '../../src/lib/layout.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { isPublicName, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
+import { certResources } from '../../src/plugins/certs/resource-provider.js';
+import type { ApplyContext } from '../../src/plugins/provider.js';
+import { plan } from '../../src/reconcile/plan.js';
+import { UNKNOWN, type DesiredApp, type ObservedApp } from '../../src/reconcile/types.js';
+
+const DAY = 86_400_000;
+
+describe('cert resources: the generic provider over the stored certificates', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-cert-res-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const layout = layoutOf(home);
+  let clock = new Date();
+  let activations = 0;
+  const make = (env: Record<string, string> = {}) => certResources(
+    { config: loadConfig({ HOP3_HOME: home, ...env }, 0), layout, log: createLogger('silent'), now: () => clock },
+    async () => { activations++; },
+  );
+  const p = make();
+  const actx: ApplyContext = { owner: 'site', log: createLogger('silent') };
+  const want: CertDesired = { name: 'site', names: ['site.localhost', 'www.site.localhost'], mode: 'self-signed' };
+  const res = (spec: CertDesired) => [{ kind: 'cert', name: spec.name, spec }];
+  const look = async (spec = want) => (await p.observe(spec.name, res(spec))).get(spec.name);
+
+  it('round-trips: absent → create → observe → diff none, and the proxy is told to load it', async () => {
+    expect(await look()).toBeNull();
+    await p.apply('create', 'site', want, null, actx);
+    expect(activations).toBe(1);
+    const live = await look() as CertLive;
+    expect(live.names).toEqual(want.names);
+    expect(p.diff(want, live)).toBe('none');
+    expect(p.describe(live)).toMatch(/^site\.localhost for site\.localhost, www\.site\.localhost, until \d{4}-/);
+  });
+
+  it('the owner\'s certificate, no longer desired (TLS off), is listed so the planner prunes it; delete → absent', async () => {
+    const seen = await p.observe('site', []);
+    expect([...seen.keys()]).toEqual(['site']);
+    await p.apply('delete', 'site', null, seen.get('site') as CertLive, actx);
+    expect(await look()).toBeNull();
+    expect((await p.observe('site', [])).size).toBe(0);
+  });
+
+  it('observe on an unreadable certificate is Unknown, not absent', async () => {
+    mkdirSync(join(layout.certs, 'odd', 'cert.pem'), { recursive: true });
+    writeFileSync(join(layout.certs, 'odd', 'key.pem'), 'k');
+    expect(await look({ ...want, name: 'odd' })).toBe(UNKNOWN);
+  });
+
+  it('a first issuance that fails stores a self-signed stand-in without failing, which the diff keeps asking to replace', async () => {
+    const acmeLess = make();
+    const acme: CertDesired = { name: 'shop', names: ['shop.example.org'], mode: 'acme' };
+    await acmeLess.apply('create', 'shop', acme, null, { ...actx, owner: 'shop', signal: new AbortController().signal });
+    const live = (await acmeLess.observe('shop', res(acme))).get('shop') as CertLive;
+    expect(live.names).toEqual(['shop.example.org']);
+    expect(live.keyMatches).toBe(true);
+    expect(live.record).toMatchObject({ mode: 'acme', standIn: true, lastError: { code: 'ACME_NOT_CONFIGURED' } });
+    expect(acmeLess.diff(acme, live)).toBe('update');
+    expect(acmeLess.describe(live)).toMatch(/^self-signed stand-in for shop\.example\.org/);
+
+    // Outside a rollout the retry throws (the work queue backs off); the stand-in stays, still a stand-in.
+    const before = readFileSync(join(layout.certs, 'shop', 'bundle.pem'), 'utf8');
+    const err = await acmeLess.apply('update', 'shop', acme, live, { ...actx, owner: 'shop' }).catch((e: unknown) => e);
+    expect((err as Hop3Error).code).toBe('ACME_NOT_CONFIGURED');
+    expect((err as Hop3Error).category).not.toBe('internal');
+    expect(readFileSync(join(layout.certs, 'shop', 'bundle.pem'), 'utf8')).toBe(before);
+    const after = (await acmeLess.observe('shop', res(acme))).get('shop') as CertLive;
+    expect(after.record).toMatchObject({ standIn: true, lastError: { code: 'ACME_NOT_CONFIGURED' } });
+    expect(acmeLess.diff(acme, after)).toBe('update');
+
+    // Inside a rollout it is only recorded: the release goes live with the stand-in.
+    await expect(acmeLess.apply('update', 'shop', acme, after, { ...actx, owner: 'shop', signal: new AbortController().signal })).resolves.toBeUndefined();
+  });
+
+  it('the planner: a missing certificate is created and one near expiry updated, both in sync (before the switch)', async () => {
+    await p.apply('create', 'site', want, null, actx);
+    const live = await look() as CertLive;
+    const d: DesiredApp = {
+      app: 'site', state: 'running', healPolicy: 'heal', settled: false, target: null,
+      health: null, resources: res(want),
+    };
+    const o = (v: CertLive | null): ObservedApp => ({ resources: new Map([['cert', new Map([['site', v]])]]) });
+    expect(plan(d, o(null), [p]).actions).toEqual([expect.objectContaining({ type: 'resource', op: 'create', kind: 'cert', name: 'site' })]);
+    expect(plan(d, o(live), [p]).actions).toEqual([]);
+    clock = new Date(live.notAfter.getTime() - 29 * DAY);
+    expect(plan(d, o(live), [p]).actions).toEqual([expect.objectContaining({ type: 'resource', op: 'update', kind: 'cert' })]);
+    clock = new Date();
+    expect(p.phase).toBe('sync');
+  });
+});
+
+describe('auto mode: which names a public CA can prove', () => {
+  it.each([
+    ['blog.example.org', true], ['a.b.example.com', true], ['blog.localhost', false], ['localhost', false], ['app.test', false],
+    ['printer.local', false], ['db.internal', false], ['10.0.0.1', false], ['::1', false], ['intranet', false],
+  ])('%s → %s', (name, expected) => expect(isPublicName(name)).toBe(expected));
+});
