@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execStats } from '../src/lib/exec.js';
+import { createExec } from '../src/lib/exec.js';
 import { writeStats } from '../src/lib/fs-atomic.js';
 import { freePorts } from '../src/lib/free-ports.js';
 import { layoutOf } from '../src/lib/layout.js';
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
   mkdirSync(layout.log, { recursive: true, mode: 0o700 });
   const [httpPort, portA, portB] = await freePorts(3);
   const upstreams: ChildProcess[] = [spawn('python3', ['-c', UPSTREAM, String(portA), 'A']), spawn('python3', ['-c', UPSTREAM, String(portB), 'B'])];
-  const caddy = new CaddyControl({ layout, log: createLogger('silent'), httpPort: httpPort!, bin: 'caddy' });
+  const exec = createExec();
+  const caddy = new CaddyControl({ layout, log: createLogger('silent'), exec, httpPort: httpPort!, bin: 'caddy' });
   try {
     for (const port of [portA!, portB!]) {
       for (let i = 0; i < 200; i++) if (await get(port, 'x', '/').then(() => true, () => false)) break; else await sleep(25);
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
 
     const observeMs: number[] = [];
     const diffMs: number[] = [];
-    const spawns = execStats.spawns;
+    const spawns = exec.spawns;
     const writes = writeStats.writes;
     for (let i = 0; i < 21; i++) {
       const t = performance.now();
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
       diffMs.push(performance.now() - t1);
       observeMs.push(performance.now() - t);
     }
-    const observeSpawns = execStats.spawns - spawns;
+    const observeSpawns = exec.spawns - spawns;
     const observeWrites = writeStats.writes - writes;
     const renderMs: number[] = [];
     for (let i = 0; i < 21; i++) {

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { loadConfig } from '../src/config.js';
-import { execStats } from '../src/lib/exec.js';
+import { createExec } from '../src/lib/exec.js';
 import { freePorts } from '../src/lib/free-ports.js';
 import { writeStats } from '../src/lib/fs-atomic.js';
 import { layoutOf } from '../src/lib/layout.js';
@@ -80,7 +80,8 @@ async function main(): Promise<void> {
       await sleep(50);
     }
     const config = loadConfig({ HOP3_HOME: home, HOP3_ACME_DIRECTORY: pebble.directory, HOP3_ACME_EMAIL: 'bench@hop3.test', HOP3_ACME_CA_FILE: pebble.caFile }, 0);
-    const provider = certProvider({ config, layout: layoutOf(home), log: createLogger('silent') });
+    const exec = createExec();
+    const provider = certProvider({ config, layout: layoutOf(home), log: createLogger('silent'), exec });
     const cases: [string, (i: number) => CertDesired][] = [
       ['ACME, 1 name', (i) => ({ name: `one-${i}`, names: [`one-${i}.hop3.test`], mode: 'acme' })],
       ['ACME, 2 names', (i) => ({ name: `two-${i}`, names: [`two-${i}.hop3.test`, `www.two-${i}.hop3.test`], mode: 'acme' })],
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
     const one: CertDesired = { name: 'self-1', names: ['self-1.hop3.test', 'www.self-1.hop3.test'], mode: 'self-signed' };
     for (let i = 0; i < N; i++) cpSync(join(home, 'certs', 'self-1'), join(home, 'certs', `obs-${i}`), { recursive: true });
     for (const round of ['first (parses)', 'second', 'third']) {
-      const spawns = execStats.spawns;
+      const spawns = exec.spawns;
       const writes = writeStats.writes;
       const t0 = performance.now();
       let none = 0;
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
         if (live && typeof live === 'object' && provider.diff({ ...one, name: `obs-${i}` }, live) === 'none') none++;
       }
       const ms = performance.now() - t0;
-      console.log(`  observe + diff of ${N} converged certificates, ${round}: ${ms.toFixed(1)} ms, ${none} none, ${execStats.spawns - spawns} spawns, ${writeStats.writes - writes} writes`);
+      console.log(`  observe + diff of ${N} converged certificates, ${round}: ${ms.toFixed(1)} ms, ${none} none, ${exec.spawns - spawns} spawns, ${writeStats.writes - writes} writes`);
     }
 
     // Through the daemon: [tls] mode = "acme" on a deployed app, served on HOP3_HTTPS_PORT.

@@ -24,7 +24,6 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.js';
-import { execStats } from '../src/lib/exec.js';
 import { freePorts } from '../src/lib/free-ports.js';
 import { writeStats } from '../src/lib/fs-atomic.js';
 import { httpGet } from '../src/lib/http-get.js';
@@ -313,13 +312,13 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
         return app?.health === 'Healthy' ? [] : [{ app: name, health: app?.health ?? 'no record', message: app?.message ?? '' }];
       });
     const errorsSeen = new Map<string, string>();
-    execStats.spawns = 0;
+    const convergeSpawns0 = hh.exec.spawns;
     writeStats.writes = 0;
     const tConverge = performance.now();
     const deadline = tConverge + CONVERGE_TIMEOUT_MS;
     const progress = setInterval(() => {
       const healthy = hh.store.listApps().filter((a) => a.health === 'Healthy').length;
-      console.log(`  … ${round1((performance.now() - tConverge) / 1000)} s: ${healthy}/${n} healthy, ${execStats.spawns} spawns`);
+      console.log(`  … ${round1((performance.now() - tConverge) / 1000)} s: ${healthy}/${n} healthy, ${hh.exec.spawns - convergeSpawns0} spawns`);
     }, 15_000);
     let rounds = 0;
     let stuck: ReturnType<typeof unhealthy> = [];
@@ -348,7 +347,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const convergeMs = performance.now() - tConverge;
     mem.converged = memory();
     const converge = {
-      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: execStats.spawns, writes: writeStats.writes,
+      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: hh.exec.spawns - convergeSpawns0, writes: writeStats.writes,
       proxyTestMs: Math.round(proxyTimes.testMs), proxyReloadMs: Math.round(proxyTimes.reloadMs),
       errors: [...errorsSeen].slice(0, 20).map(([app, error]) => ({ app, error })),
       unhealthy: stuck.slice(0, 20),
@@ -389,7 +388,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       await session.post('Profiler.start');
     }
     for (let i = 0; i < NOOP_PASSES; i++) {
-      execStats.spawns = 0;
+      const spawns0 = hh.exec.spawns;
       writeStats.writes = 0;
       const rows0 = totalChanges(hh);
       const cpu0 = process.cpuUsage();
@@ -397,7 +396,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       await withTimeout(hh.reconciler.triggerAll(), PASS_TIMEOUT_MS, `no-op pass ${i + 1}`);
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
-      const spawns = execStats.spawns;
+      const spawns = hh.exec.spawns - spawns0;
       const writes = writeStats.writes;
       const rowChanges = totalChanges(hh) - rows0;
       const c = countActions(hh);

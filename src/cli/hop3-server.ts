@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createRenderer } from '../lib/render.js';
+import { createExec } from '../lib/exec.js';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config.js';
@@ -31,7 +32,8 @@ program.command('setup')
   .option('--skip-packages', 'do not check or install system packages (they are installed already)')
   .action(async (o: { skipPackages?: boolean }) => {
     const { config, log, layout } = context();
-    const plugins = loadPlugins({ config, layout, log, render: createRenderer() });
+    const exec = createExec();
+    const plugins = loadPlugins({ config, layout, log, render: createRenderer(), exec });
     const osRelease = readFileSync('/etc/os-release', 'utf8');
     const os = plugins.oses.find((p) => p.detect(osRelease));
     if (!os) throw new Error('this operating system is not supported (Debian or Ubuntu needed)');
@@ -47,7 +49,7 @@ program.command('setup')
     console.error(`-----> ${config.home} is ready`);
     if (process.getuid?.() === 0) {
       console.error(`-----> git push over SSH as ${config.sshUser}`);
-      await setupSshAccount({ config, layout, os, onLine });
+      await setupSshAccount({ exec, config, layout, os, onLine });
     } else {
       const me = userInfo();
       console.error(`-----> git push over SSH as ${me.username} (not root: no account or sudo rule is made)`);
@@ -60,7 +62,7 @@ program.command('setup')
 
 program.command('halt').description('stop the uWSGI emperor (and every app) and the proxy hop3 runs').action(async () => {
   const { config, log, layout } = context();
-  const plugins = loadPlugins({ config, layout, log, render: createRenderer() });
+  const plugins = loadPlugins({ config, layout, log, render: createRenderer(), exec: createExec() });
   await plugins.supervisor.stop();
   await plugins.proxy.server.stop();
 });
@@ -69,7 +71,7 @@ const sshKey = program.command('ssh-key').description('SSH keys allowed to git p
 sshKey.command('add').argument('<keyfile>', 'OpenSSH public key file (- for stdin)').option('--name <name>', 'key name (default: the key comment)')
   .action(async (file: string, o: { name?: string }) => {
     const { config, layout } = context();
-    const form = await sshForm(config);
+    const form = await sshForm(createExec(), config);
     const key = addKey(config, layout, readFileSync(file === '-' ? 0 : file, 'utf8'), o.name, form);
     const how = form === 'sudo'
       ? `push to ${config.sshUser}@HOST:APP`
@@ -87,7 +89,7 @@ sshKey.command('list').option('--json', 'machine-readable output').action((o: { 
 });
 sshKey.command('remove').argument('<name>').action(async (name: string) => {
   const { config, layout } = context();
-  removeKey(layout, name, await sshForm(config));
+  removeKey(layout, name, await sshForm(createExec(), config));
   console.log(`removed ${name}`);
 });
 

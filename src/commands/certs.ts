@@ -18,7 +18,7 @@ function wanted(ctx: CommandContext, app: AppRecord): CertDesired | null {
 
 /** Reads what is stored for one certificate; a read that fails is `unknown`, never `missing`. */
 function observed(ctx: CommandContext, desired: CertDesired): CertObservation {
-  const provider = certProvider({ config: ctx.config, layout: ctx.layout, log: ctx.log });
+  const provider = certProvider({ config: ctx.config, layout: ctx.layout, log: ctx.log, exec: ctx.exec });
   let live: CertObservation['live'];
   try {
     live = provider.observe(desired.name);

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { Exec } from '../lib/exec.js';
 import type { KeyedMutex } from '../lib/keyed-mutex.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
@@ -18,6 +19,8 @@ export interface CommandContext {
   log: Logger;
   store: Store;
   plugins: Plugins;
+  /** How programs are run (git, for pushed commits). */
+  exec: Exec;
   lifecycles: Pick<Lifecycles, 'state' | 'forget'>;
   reconciler: Pick<Reconciler, 'trigger' | 'lastPass' | 'abortRollout' | 'forget'>;
   /** Serializes deploys per app: a second one waits until the first is live or failed. */

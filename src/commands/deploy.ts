@@ -33,7 +33,7 @@ export async function deploy(ctx: CommandContext, caller: Caller, p: DeployInput
   const limits = { maxBytes: ctx.config.maxAppBytes, maxFiles: ctx.config.maxAppFiles };
   // Without an upload, the commit comes from the app's repository (a push).
   const unpack = p.archive === undefined
-    ? (dest: string) => extractCommit(ctx.layout, p.app, commit!, p.quarantine ?? null, dest, limits)
+    ? (dest: string) => extractCommit(ctx.exec, ctx.layout, p.app, commit!, p.quarantine ?? null, dest, limits)
     : (dest: string) => {
       const archive = Buffer.from(p.archive!, 'base64');
       return unpackArchive(chunked(archive), isGzip(archive), dest, limits).then(() => undefined);
@@ -95,7 +95,7 @@ async function deployArchive(
  * raced another would otherwise deploy code its branch then refuses to record.
  */
 async function checkBranchUnmoved(ctx: CommandContext, app: string, push: { ref: string; old: string }): Promise<void> {
-  const current = (await refValue(ctx.layout, app, push.ref)) ?? '0'.repeat(40);
+  const current = (await refValue(ctx.exec, ctx.layout, app, push.ref)) ?? '0'.repeat(40);
   if (current !== push.old && !(ZERO_SHA.test(current) && ZERO_SHA.test(push.old))) {
     throw userError('BRANCH_MOVED', `${push.ref} moved to ${current.slice(0, 12)} while this push was prepared`, { hint: 'fetch, rebase or merge, and push again' });
   }

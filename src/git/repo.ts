@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { apiAddress, type Config } from '../config.js';
 import { Hop3Error, userError } from '../lib/errors.js';
-import { run, runPiped } from '../lib/exec.js';
+import type { Exec } from '../lib/exec.js';
 import { unpackArchive, type UnpackLimits } from '../lib/unpack-archive.js';
 import { writeIfDifferent } from '../lib/fs-atomic.js';
 import { secureAppDirs, type Layout } from '../lib/layout.js';
@@ -48,17 +48,17 @@ export function preReceiveHook(config: Config, app: string): string {
 }
 
 /** Create the app's bare repository (first push) and keep its hook current. Idempotent. */
-export async function ensureRepo(config: Config, layout: Layout, app: string): Promise<string> {
+export async function ensureRepo(exec: Exec, config: Config, layout: Layout, app: string): Promise<string> {
   const path = repoPath(layout, app);
   if (!existsSync(join(path, 'HEAD'))) {
-    await run(['git', 'init', '--bare', '--quiet', '--initial-branch=main', path]);
-    await run(['git', '-C', path, 'config', 'http.receivepack', 'true']);
+    await exec.run(['git', 'init', '--bare', '--quiet', '--initial-branch=main', path]);
+    await exec.run(['git', '-C', path, 'config', 'http.receivepack', 'true']);
     secureAppDirs(layout, app); // git made them world-readable; the source is the app's own
   }
   // git itself refuses a pack larger than an app may be, before unpacking its objects.
   const maxInput = String(config.maxAppBytes);
-  const current = await run(['git', '-C', path, 'config', '--get', 'receive.maxInputSize']).then((r) => r.stdout.trim(), () => '');
-  if (current !== maxInput) await run(['git', '-C', path, 'config', 'receive.maxInputSize', maxInput]);
+  const current = await exec.run(['git', '-C', path, 'config', '--get', 'receive.maxInputSize']).then((r) => r.stdout.trim(), () => '');
+  if (current !== maxInput) await exec.run(['git', '-C', path, 'config', 'receive.maxInputSize', maxInput]);
   writeIfDifferent(join(path, 'hooks', 'pre-receive'), preReceiveHook(config, app), 0o755);
   return path;
 }
@@ -68,7 +68,7 @@ export async function ensureRepo(config: Config, layout: Layout, app: string): P
  * same limits as an upload. While a push is being received its objects are still in the push's
  * quarantine directory (inside the repository's objects/), which the hook names.
  */
-export async function extractCommit(layout: Layout, app: string, commit: string, quarantine: string | null, dest: string, limits: UnpackLimits): Promise<void> {
+export async function extractCommit(exec: Exec, layout: Layout, app: string, commit: string, quarantine: string | null, dest: string, limits: UnpackLimits): Promise<void> {
   const repo = repoPath(layout, app);
   const objects = join(repo, 'objects');
   const env: Record<string, string> = {};
@@ -82,17 +82,17 @@ export async function extractCommit(layout: Layout, app: string, commit: string,
   }
   if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) throw userError('COMMIT_UNKNOWN', `${JSON.stringify(commit)} is not a commit id`);
   try {
-    await run(['git', '-C', repo, 'cat-file', '-e', `${commit}^{commit}`], { env });
+    await exec.run(['git', '-C', repo, 'cat-file', '-e', `${commit}^{commit}`], { env });
   } catch (err) {
     throw userError('COMMIT_UNKNOWN', `cannot read commit ${commit} of ${app}`, { cause: err });
   }
-  await runPiped(['git', '-C', repo, 'archive', '--format=tar', commit], (tar) => unpackArchive(tar, false, dest, limits), { env });
+  await exec.runPiped(['git', '-C', repo, 'archive', '--format=tar', commit], (tar) => unpackArchive(tar, false, dest, limits), { env });
 }
 
 /** The commit a branch points at in the app's repository, or null. */
-export async function refValue(layout: Layout, app: string, ref: string): Promise<string | null> {
+export async function refValue(exec: Exec, layout: Layout, app: string, ref: string): Promise<string | null> {
   const path = repoPath(layout, app);
   if (!existsSync(path)) return null;
-  const r = await run(['git', '-C', path, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => null);
+  const r = await exec.run(['git', '-C', path, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => null);
   return r ? r.stdout.trim() : null;
 }

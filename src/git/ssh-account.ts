@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { SSH_USER_PATTERN, type Config } from '../config.js';
 import { accountHome } from '../lib/accounts.js';
 import { operationalError, userError, errorMessage } from '../lib/errors.js';
-import { ExecError, run } from '../lib/exec.js';
+import { ExecError, type Exec } from '../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../lib/fs-atomic.js';
 import { dirAccess, type Layout } from '../lib/layout.js';
 import type { OsPlugin } from '../plugins/types.js';
@@ -24,9 +24,9 @@ const SHELL = '/bin/sh';
 export const sudoersPath = (user: string, dir = SUDOERS_DIR) => join(dir, `hop3-${user}`);
 
 /** How keys' forced commands run: through sudo when root runs hop3 and the SSH account is HOP3_HOME's. */
-export async function sshForm(config: Config, uid = process.getuid?.() ?? 1000): Promise<SshForm> {
+export async function sshForm(exec: Exec, config: Config, uid = process.getuid?.() ?? 1000): Promise<SshForm> {
   if (uid !== 0) return 'direct';
-  return (await accountHome(config.sshUser)) === config.home ? 'sudo' : 'direct';
+  return (await accountHome(exec, config.sshUser)) === config.home ? 'sudo' : 'direct';
 }
 
 /**
@@ -58,7 +58,7 @@ export function renderSudoers(user: string, ep: SshEntryPoint): string {
  * Install the rule atomically: written beside its place under a name sudo skips, checked with
  * `visudo -cf`, then renamed. If visudo refuses it nothing is installed.
  */
-export async function installSudoers(user: string, text: string, dir = SUDOERS_DIR): Promise<'written' | 'unchanged'> {
+export async function installSudoers(exec: Exec, user: string, text: string, dir = SUDOERS_DIR): Promise<'written' | 'unchanged'> {
   const path = sudoersPath(user, dir);
   if (readTextOrNull(path) === text) {
     if ((statSync(path).mode & 0o777) !== 0o440) chmodSync(path, 0o440);
@@ -68,7 +68,7 @@ export async function installSudoers(user: string, text: string, dir = SUDOERS_D
   writeFileSync(tmp, text, { mode: 0o440, flag: 'wx' });
   try {
     chmodSync(tmp, 0o440);
-    await run(['visudo', '-cf', tmp]);
+    await exec.run(['visudo', '-cf', tmp]);
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -119,7 +119,7 @@ export function secureKeyFiles(layout: Layout): boolean {
  * permissions sshd insists on, the sudo rule, and the keys already authorized rewritten to go
  * through sudo. Idempotent; says what it did.
  */
-export async function setupSshAccount(ctx: { config: Config; layout: Layout; os: OsPlugin; onLine: (line: string) => void; sudoersDir?: string }): Promise<void> {
+export async function setupSshAccount(ctx: { exec: Exec; config: Config; layout: Layout; os: OsPlugin; onLine: (line: string) => void; sudoersDir?: string }): Promise<void> {
   const { config, layout, os, onLine } = ctx;
   const user = config.sshUser;
   const ep = sshEntryPoint(config);
@@ -140,7 +140,7 @@ export async function setupSshAccount(ctx: { config: Config; layout: Layout; os:
     ? `set up ${config.home} (0751), .ssh (0755) and .ssh/authorized_keys (0644): root-owned, writable by root only`
     : `${config.home}, .ssh and .ssh/authorized_keys already root-owned and writable by root only`);
   const path = sudoersPath(user, ctx.sudoersDir);
-  const sudo = await installSudoers(user, text, ctx.sudoersDir);
+  const sudo = await installSudoers(ctx.exec, user, text, ctx.sudoersDir);
   onLine(sudo === 'written' ? `wrote ${path} (checked with visudo): ${user} may run hop3's SSH entry point as root` : `${path} is up to date`);
   const keys = rewriteKeys(config, layout, 'sudo');
   onLine(`${keys.keys} key(s) authorized, ${keys.changed} rewritten to run through sudo`);

@@ -1,5 +1,5 @@
 import { readTextOrNull } from './fs-atomic.js';
-import { run, ExecError } from './exec.js';
+import { ExecError, type Exec } from './exec.js';
 
 export interface AccountIds { uid: number; gid: number }
 
@@ -13,9 +13,9 @@ export function accountIds(user: string, passwd = readTextOrNull('/etc/passwd') 
 }
 
 /** The home directory of a system account, or null when there is no such account. */
-export async function accountHome(user: string): Promise<string | null> {
+export async function accountHome(exec: Exec, user: string): Promise<string | null> {
   try {
-    const { stdout } = await run(['getent', 'passwd', user]);
+    const { stdout } = await exec.run(['getent', 'passwd', user]);
     // name:password:uid:gid:gecos:home:shell
     return stdout.split('\n')[0]?.split(':')[5] ?? null;
   } catch (err) {

@@ -67,23 +67,44 @@ export const MAX_LINE = 64 * 1024;
 /** Output kept for the error of a streamed command. */
 const TAIL_CHARS = 16_384;
 
-/** Counts spawned processes so benchmarks can prove a converged pass spawns nothing. */
-export const execStats = { spawns: 0 };
-
 /**
- * The only way hop3 runs a program: an argv array (never a shell string), a timeout,
- * and a typed error carrying the command, its output and its exit code.
+ * How hop3 runs programs: one per process (the daemon, a CLI command), created at the entry
+ * point and passed in the context object. It counts what it starts, so a benchmark can prove a
+ * converged pass spawns nothing; `from` is the environment the allowlist reads (the daemon's).
  */
-export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export interface Exec {
+  /** An argv array (never a shell string), a timeout, and a typed error carrying the command, its output and its exit code. */
+  run(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
+  runPiped<T>(argv: string[], consume: (stdout: Readable) => Promise<T>, opts?: Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'>): Promise<T>;
+  spawnDetached(argv: string[], logFile: string, env?: Record<string, string>): number;
+  /** Count a program started by other means (a CGI child whose streams hop3 wires itself). */
+  counted(): void;
+  /** Programs started so far. */
+  readonly spawns: number;
+}
+
+export function createExec(from: NodeJS.ProcessEnv = process.env): Exec {
+  let spawns = 0;
+  return {
+    run: (argv, opts) => (spawns++, runProgram(argv, opts ?? {}, from)),
+    runPiped: (argv, consume, opts) => (spawns++, runPipedProgram(argv, consume, opts ?? {}, from)),
+    spawnDetached: (argv, logFile, env) => (spawns++, spawnDetachedProgram(argv, logFile, env ?? {}, from)),
+    counted: () => void spawns++,
+    get spawns() {
+      return spawns;
+    },
+  };
+}
+
+async function runProgram(argv: string[], opts: ExecOptions, from: NodeJS.ProcessEnv): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run: empty argv');
-  execStats.spawns++;
   // Loaded on first use: short-lived programs (the git hook, the CLI) start faster without it.
   const { execa } = await import('execa');
   const streaming = opts.onLine !== undefined;
   const child = execa(file, args, {
     cwd: opts.cwd,
-    env: opts.cleanEnv ? (opts.env ?? {}) : childEnv(opts.env),
+    env: opts.cleanEnv ? (opts.env ?? {}) : childEnv(opts.env, from),
     extendEnv: false,
     timeout: opts.timeoutMs ?? 120_000,
     input: opts.input,
@@ -170,13 +191,12 @@ export async function run(argv: string[], opts: ExecOptions = {}): Promise<ExecR
  * running when the daemon stops or is killed. Its output goes to `logFile`; `env` is added to the
  * allowlisted environment.
  */
-export function spawnDetached(argv: string[], logFile: string, env: Record<string, string> = {}): number {
+function spawnDetachedProgram(argv: string[], logFile: string, env: Record<string, string>, from: NodeJS.ProcessEnv): number {
   const [file, ...args] = argv;
   if (!file) throw new Error('spawnDetached: empty argv');
-  execStats.spawns++;
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: childEnv(env) });
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: childEnv(env, from) });
     child.unref();
     if (child.pid === undefined) throw new ExecError(argv, undefined, '', 'could not be started');
     return child.pid;
@@ -190,13 +210,12 @@ export function spawnDetached(argv: string[], logFile: string, env: Record<strin
  * its output is never held in memory. If `consume` gives up, the program is killed and the
  * consumer's error is the one thrown; if the program fails, its error is.
  */
-export async function runPiped<T>(argv: string[], consume: (stdout: Readable) => Promise<T>, opts: Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'> = {}): Promise<T> {
+async function runPipedProgram<T>(argv: string[], consume: (stdout: Readable) => Promise<T>, opts: Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'>, from: NodeJS.ProcessEnv): Promise<T> {
   const [file, ...args] = argv;
   if (!file) throw new Error('runPiped: empty argv');
-  execStats.spawns++;
   const { execa } = await import('execa');
   const child = execa(file, args, {
-    cwd: opts.cwd, env: childEnv(opts.env), extendEnv: false, stdin: 'ignore', buffer: false, reject: false, timeout: opts.timeoutMs ?? 600_000,
+    cwd: opts.cwd, env: childEnv(opts.env, from), extendEnv: false, stdin: 'ignore', buffer: false, reject: false, timeout: opts.timeoutMs ?? 600_000,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -1,18 +1,20 @@
 import type { AccountIds } from '../lib/accounts.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
+import type { Exec } from '../lib/exec.js';
 import type { Renderer } from '../lib/render.js';
 import type { Layout } from '../lib/layout.js';
 import type { AppSpec } from '../manifest/types.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 import type { DesiredResource, Provider } from './provider.js';
 
-/** What every plugin gets: settings, paths, a logger and the template renderer. No module singletons. */
+/** What every plugin gets: settings, paths, a logger, the template renderer and how to run programs. No module singletons. */
 export interface PluginContext {
   config: Config;
   layout: Layout;
   log: Logger;
   render: Renderer;
+  exec: Exec;
 }
 
 export interface BuildContext {

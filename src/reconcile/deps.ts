@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { Exec } from '../lib/exec.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
@@ -12,6 +13,7 @@ export interface ReconcilerDeps {
   layout: Layout;
   store: Store;
   plugins: Plugins;
+  exec: Exec;
   /** Asked by the health gate whether a new unit keeps dying. */
   supervisor: UnitSupervisor;
   lifecycles: Lifecycles;

@@ -2,7 +2,6 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { basename, join } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
-import { run } from '../lib/exec.js';
 import { httpGet } from '../lib/http-get.js';
 import { secureAppDirs, type Layout } from '../lib/layout.js';
 import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
@@ -89,7 +88,7 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
     for (const cmd of commands) {
       output.line(`-----> Running release command: ${cmd}`);
       try {
-        await run(['/bin/sh', '-c', cmd], {
+        await ctx.exec.run(['/bin/sh', '-c', cmd], {
           cwd: join(artifactDir, 'src'), env, cleanEnv: true, onLine: output.line, timeoutMs: 900_000, killGroup: true, signal: ctx.signal,
           onSpawn: (pid) => recordGroup(group, pid, `release command of ${ctx.app} v${version}`),
         });

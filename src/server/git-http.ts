@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
 import { APP_NAME_PATTERN } from '../manifest/index.js';
 import { ensureRepo, pushLockPath, repoPath } from '../git/repo.js';
-import { execStats } from '../lib/exec.js';
 import type { Hop3 } from './hop3.js';
 import { refuseUnread } from './refuse-unread.js';
 import { tokenMatches } from './token.js';
@@ -38,7 +37,7 @@ export function tiedToDaemon(argv: string[]): string[] {
  */
 function httpBackend(h: Hop3, req: FastifyRequest, reply: FastifyReply, app: string, rest: string, push: boolean): Promise<void> {
   const url = new URL(req.url, 'http://hop3');
-  execStats.spawns++;
+  h.exec.counted();
   // Push requests hold the same per-repository lock as an SSH push. The advertisement (GET
   // info/refs) takes it too, so a push that starts while another one deploys waits and then
   // sees that push's commit, as over SSH; only pushes that both read the refs before either
@@ -144,7 +143,7 @@ export function registerGitHttp(app: FastifyInstance, h: Hop3, token: string): v
       if (!APP_NAME_PATTERN.test(name)) return reply.code(404).send(`no repository ${repo}\n`);
       const service = rest === 'info/refs' ? new URL(req.url, 'http://hop3').searchParams.get('service') : rest;
       if (!service || !SERVICES.has(service)) return reply.code(403).send('only smart HTTP is served\n');
-      if (service === 'git-receive-pack') await ensureRepo(h.config, h.layout, name);
+      if (service === 'git-receive-pack') await ensureRepo(h.exec, h.config, h.layout, name);
       else if (!existsSync(repoPath(h.layout, name))) return reply.code(404).send(`no repository ${repo}\n`);
       await httpBackend(h, req, reply, name, rest, service === 'git-receive-pack');
       return reply;

@@ -13,6 +13,7 @@ import type { ProxyServer, UnitSupervisor } from '../plugins/types.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { Store } from '../store/store.js';
 import { createRenderer } from '../lib/render.js';
+import { createExec, type Exec } from '../lib/exec.js';
 
 /** The one context object: everything a component needs, passed explicitly. */
 export interface Hop3 {
@@ -21,6 +22,8 @@ export interface Hop3 {
   log: Logger;
   store: Store;
   plugins: Plugins;
+  /** How programs are run (and counted). */
+  exec: Exec;
   /** The proxy's running server (HOP3_PROXY). */
   proxyServer: ProxyServer;
   /** The server that runs app processes. */
@@ -42,12 +45,13 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   ensureLayout(layout);
   installRuntime(layout);
   const store = new Store(layout.db);
-  const pctx = { config, layout, log, render: createRenderer() };
+  const exec = createExec();
+  const pctx = { config, layout, log, render: createRenderer(), exec };
   const plugins = loadPlugins(pctx);
   const { supervisor } = plugins;
   const proxyServer = plugins.proxy.server;
   const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
-  const reconciler = new Reconciler({ config, layout, store, plugins, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
-  return { config, layout, log, store, plugins, proxyServer, supervisor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
+  const reconciler = new Reconciler({ config, layout, store, plugins, exec, supervisor, lifecycles, log: log.child({ component: 'reconcile' }) });
+  return { config, layout, log, store, plugins, exec, proxyServer, supervisor, lifecycles, reconciler, deployLocks: new KeyedMutex() };
 }
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { asHop3Error } from '../lib/errors.js';
-import { ExecError, run } from '../lib/exec.js';
+import { ExecError } from '../lib/exec.js';
 import { deployBranchesOf, pushLockPath, repoPath } from '../git/repo.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
 import { DAEMON } from '../commands/authorize.js';
@@ -19,7 +19,7 @@ const LOCK_TIMED_OUT = 75;
  */
 async function tipOf(h: Hop3, app: string, ref: string): Promise<string | null | 'unknown'> {
   try {
-    const r = await run(['flock', '-E', String(LOCK_TIMED_OUT), '-w', String(PUSH_LOCK_WAIT_S), pushLockPath(h.layout, app),
+    const r = await h.exec.run(['flock', '-E', String(LOCK_TIMED_OUT), '-w', String(PUSH_LOCK_WAIT_S), pushLockPath(h.layout, app),
       'git', '-C', repoPath(h.layout, app), 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { timeoutMs: (PUSH_LOCK_WAIT_S + 10) * 1000 });
     return r.stdout.trim();
   } catch (err) {

@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { execa } from 'execa';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ describe('ACME certificates against pebble', () => {
       HOP3_HOME: d.home, HOP3_HTTP_PORT: String(d.httpPort),
       HOP3_ACME_DIRECTORY: pebble.directory, HOP3_ACME_EMAIL: 'ops@hop3.test', HOP3_ACME_CA_FILE: pebble.caFile,
     }, 0);
-    provider = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent'), now: () => clock ?? new Date() });
+    provider = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent'), exec: createExec(), now: () => clock ?? new Date() });
   }, 60_000);
   afterAll(async () => {
     await pebble?.cleanup();
@@ -111,7 +112,7 @@ describe('ACME certificates against pebble', () => {
 
   it('trusts HOP3_ACME_CA_FILE for the ACME server only: without it, pebble\'s HTTPS is refused and nothing is stored', async () => {
     const config = loadConfig({ HOP3_HOME: d.home, HOP3_ACME_DIRECTORY: pebble.directory, HOP3_ACME_EMAIL: 'ops@hop3.test' }, 0);
-    const untrusting = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent') });
+    const untrusting = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent'), exec: createExec() });
     const err = await untrusting.apply('create', { ...want, name: 'other' }).catch((e: unknown) => e);
     expect((err as Hop3Error).code).toBe('CERT_ISSUE_FAILED');
     expect((err as Hop3Error).message).toMatch(/: (unable to verify the first certificate|self-signed certificate)/);

@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { execa, type ResultPromise } from 'execa';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -85,7 +86,7 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     chatPort = await freePort();
     chat = execa('python3', ['-c', SERVER], { env: { PORT: String(chatPort) }, reject: false });
     await within(10_000, async () => (await get(chatPort, 'x', '/')).status === 200);
-    caddy = new CaddyControl({ layout, log: createLogger('silent'), httpPort, bin: 'caddy' });
+    caddy = new CaddyControl({ layout, log: createLogger('silent'), exec: createExec(), httpPort, bin: 'caddy' });
     // The proxied app's [static] paths directory.
     const blogStatic = join(layout.releaseDir('blog', 2), 'src', 'public', 'static');
     mkdirSync(blogStatic, { recursive: true });
@@ -273,7 +274,7 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
 
   it('a new CaddyControl (a restarted daemon) adopts the running Caddy; only its owner may use the admin socket', async () => {
     const pid = caddy.pid();
-    const again = new CaddyControl({ layout, log: createLogger('silent'), httpPort, bin: 'caddy' });
+    const again = new CaddyControl({ layout, log: createLogger('silent'), exec: createExec(), httpPort, bin: 'caddy' });
     expect(await again.ensureRunning()).toBe('running');
     expect(again.pid()).toBe(pid);
     expect(again.diff(desired, (await again.observe()) as Record<string, Json>)).toBe('none');
@@ -311,7 +312,7 @@ describe('hop3 Caddy (real caddy on loopback)', () => {
     await caddy.stop();
     expect(caddy.pid()).toBeNull();
     const otherHome = mkdtempSync(join(tmpdir(), 'hop3-caddy-'));
-    const other = new CaddyControl({ layout: layoutOf(otherHome), log: createLogger('silent'), httpPort: upstreamPort, bin: 'caddy' });
+    const other = new CaddyControl({ layout: layoutOf(otherHome), log: createLogger('silent'), exec: createExec(), httpPort: upstreamPort, bin: 'caddy' });
     try {
       const err = await rejection(other.ensureRunning());
       expect(err.code).toBe('HTTP_PORT_IN_USE');

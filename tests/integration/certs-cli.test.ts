@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,7 +47,7 @@ describe('hop3 certs', () => {
     d = new Daemon({ HOP3_HTTPS_PORT: String(httpsPort) });
     await d.start();
     const config = loadConfig({ HOP3_HOME: d.home });
-    provider = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent') });
+    provider = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent'), exec: createExec() });
     await deploy('blog', '[tls]\nmode = "self-signed"\n[domains]\nnames = ["www.blog.test"]\n');
     await deploy('plain', '[tls]\nmode = "off"\n');
     await deploy('shop', '[tls]\nmode = "acme"\n');

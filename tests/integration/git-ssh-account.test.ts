@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -163,7 +164,7 @@ describe.runIf(isRoot)('git push over SSH to the account hop3-server setup makes
   it('installs no sudo rule that visudo refuses', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hop3-sudoers-'));
     try {
-      const err = await installSudoers(USER, `${USER} ALL=(root) NOPASSWD: /bin/true,,\n`, dir).catch((e: unknown) => e);
+      const err = await installSudoers(createExec(), USER, `${USER} ALL=(root) NOPASSWD: /bin/true,,\n`, dir).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Hop3Error);
       expect((err as Hop3Error).code).toBe('SUDOERS_INVALID');
       expect((err as Hop3Error).message).toContain('nothing was installed');
@@ -171,8 +172,8 @@ describe.runIf(isRoot)('git push over SSH to the account hop3-server setup makes
       // A good one is installed in one step, mode 0440, and left alone when unchanged.
       writeFileSync(join(dir, 'other'), 'x');
       const text = `${USER} ALL=(root) NOPASSWD: /bin/true\n`;
-      expect(await installSudoers(USER, text, dir)).toBe('written');
-      expect(await installSudoers(USER, text, dir)).toBe('unchanged');
+      expect(await installSudoers(createExec(), USER, text, dir)).toBe('written');
+      expect(await installSudoers(createExec(), USER, text, dir)).toBe('unchanged');
       expect(readdirSync(dir).sort()).toEqual([`hop3-${USER}`, 'other']);
       expect(mode(join(dir, `hop3-${USER}`))).toBe(0o440);
     } finally {

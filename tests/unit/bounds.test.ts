@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asHop3Error, systemError } from '../../src/lib/errors.js';
 import { httpGet } from '../../src/lib/http-get.js';
-import { MAX_LINE, run } from '../../src/lib/exec.js';
+import { MAX_LINE, createExec } from '../../src/lib/exec.js';
+
+const { run } = createExec();
 import { execa } from 'execa';
 import { pathToFileURL } from 'node:url';
 import { Lifecycles } from '../../src/lifecycle/lifecycles.js';

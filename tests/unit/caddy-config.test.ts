@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { describe, expect, it } from 'vitest';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { canonicalJson, greaterThanPattern, renderCaddyConfig, type CaddyConfig, type CaddySettings, type Json } from '../../src/plugins/proxies/caddy/config.js';
@@ -163,7 +164,7 @@ describe('greaterThanPattern (413 for a Content-Length over the limit)', () => {
 });
 
 describe('CaddyControl.diff', () => {
-  const control = new CaddyControl({ layout: layoutOf('/srv/hop3'), log: createLogger('silent'), httpPort: 8080, bin: 'caddy' });
+  const control = new CaddyControl({ layout: layoutOf('/srv/hop3'), log: createLogger('silent'), exec: createExec(), httpPort: 8080, bin: 'caddy' });
   const reorder = (v: Json): Json => {
     if (Array.isArray(v)) return v.map(reorder);
     if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)]));

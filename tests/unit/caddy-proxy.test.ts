@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { ensureRequestMigration } from '../../src/plugins/proxies/caddy/listener
 import type { ProxySite } from '../../src/plugins/types.js';
 
 const home = '/srv/hop3';
-const plugin = caddyProxy({ config: loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080', HOP3_PROXY: 'caddy' }, 1000), layout: layoutOf(home), log: createLogger('silent'), render: createRenderer() });
+const plugin = caddyProxy({ config: loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080', HOP3_PROXY: 'caddy' }, 1000), layout: layoutOf(home), log: createLogger('silent'), exec: createExec(), render: createRenderer() });
 const blog: ProxySite = {
   app: 'blog', release: 3, serverNames: ['blog.localhost', 'www.example.com'], target: { protocol: 'http', address: '127.0.0.1', port: 20001 },
   staticPaths: [{ prefix: '/static/', root: '/srv/hop3/apps/blog/releases/v3/src/public/static' }], staticMaxAge: 600, maxBodyBytes: 1024,

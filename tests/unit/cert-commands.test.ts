@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { createRenderer } from '../../src/lib/render.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,14 +37,14 @@ function context(env: Record<string, string> = {}) {
   const log = createLogger('silent');
   const triggers: string[] = [];
   const ctx: CommandContext = {
-    config, layout, log, store,
-    plugins: loadPlugins({ config, layout, log, render: createRenderer() }),
+    config, layout, log, store, exec: createExec(),
+    plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec: createExec() }),
     lifecycles: new Lifecycles(store),
     reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), abortRollout: () => undefined, forget: () => undefined },
     deployLocks: new KeyedMutex(),
   };
   // What C1's pass does once a certificate is desired: the provider stores it under certs/<app>/.
-  const provider = certProvider({ config, layout, log });
+  const provider = certProvider({ config, layout, log, exec: createExec() });
   return { ctx, store, triggers, provider };
 }
 

@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ describe('cert resources: the generic provider over the stored certificates', ()
   let clock = new Date();
   let activations = 0;
   const make = (env: Record<string, string> = {}) => certResources(
-    { config: loadConfig({ HOP3_HOME: home, ...env }, 0), layout, log: createLogger('silent'), now: () => clock },
+    { config: loadConfig({ HOP3_HOME: home, ...env }, 0), layout, log: createLogger('silent'), exec: createExec(), now: () => clock },
     async () => { activations++; },
   );
   const p = make();

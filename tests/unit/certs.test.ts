@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
-import { execStats } from '../../src/lib/exec.js';
+import { createExec } from '../../src/lib/exec.js';
 import { writeStats } from '../../src/lib/fs-atomic.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -51,7 +51,8 @@ describe('certificate provider, self-signed, on disk', () => {
   const config = loadConfig({ HOP3_HOME: home }, 0);
   const layout = layoutOf(home);
   let clock = new Date();
-  const provider = certProvider({ config, layout, log: createLogger('silent'), now: () => clock });
+  const exec = createExec();
+  const provider = certProvider({ config, layout, log: createLogger('silent'), exec, now: () => clock });
   const want: CertDesired = { name: 'site', names: ['site.test', 'www.site.test'], mode: 'self-signed' };
   const paths = { cert: join(layout.certs, 'site', 'cert.pem'), key: join(layout.certs, 'site', 'key.pem') };
 
@@ -69,12 +70,12 @@ describe('certificate provider, self-signed, on disk', () => {
   });
 
   it('observe and diff of a converged certificate spawn nothing and write nothing', () => {
-    const spawns = execStats.spawns;
+    const spawns = exec.spawns;
     const writes = writeStats.writes;
     const t0 = performance.now();
     for (let i = 0; i < 1000; i++) expect(provider.diff(want, provider.observe('site') as CertLive)).toBe('none');
     console.log(`1000 × observe + diff of a stored certificate: ${(performance.now() - t0).toFixed(0)} ms`);
-    expect([execStats.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
+    expect([exec.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
   });
 
   it('a certificate inside the renewal window is renewed by apply, with a new key', async () => {
@@ -93,7 +94,7 @@ describe('certificate provider, self-signed, on disk', () => {
   it('a certificate replaced by hand is seen as drift (fingerprint), and so is a garbled one', async () => {
     const good = readFileSync(paths.cert, 'utf8');
     const other = mkdtempSync(join(tmpdir(), 'hop3-certs-other-'));
-    const p2 = certProvider({ config: loadConfig({ HOP3_HOME: other }, 0), layout: layoutOf(other), log: createLogger('silent') });
+    const p2 = certProvider({ config: loadConfig({ HOP3_HOME: other }, 0), layout: layoutOf(other), log: createLogger('silent'), exec: createExec() });
     await p2.apply('create', want);
     writeFileSync(paths.cert, readFileSync(join(other, 'certs', 'site', 'cert.pem')));
     rmSync(other, { recursive: true, force: true });
@@ -132,7 +133,7 @@ describe('certificate provider, self-signed, on disk', () => {
 
   it('a failed issuance keeps the stored certificate and records the error', async () => {
     const before = readFileSync(paths.cert, 'utf8');
-    const acmeLess = certProvider({ config, layout, log: createLogger('silent') });
+    const acmeLess = certProvider({ config, layout, log: createLogger('silent'), exec: createExec() });
     const err = await acmeLess.apply('update', { ...want, mode: 'acme' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Hop3Error);
     expect((err as Hop3Error).code).toBe('ACME_NOT_CONFIGURED');

@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRenderer } from '../../src/lib/render.js';
 import { tmpdir } from 'node:os';
@@ -49,8 +50,8 @@ function context() {
   const log = createLogger('silent');
   const triggers: string[] = [];
   const ctx: CommandContext = {
-    config, layout, log, store,
-    plugins: loadPlugins({ config, layout, log, render: createRenderer() }),
+    config, layout, log, store, exec: createExec(),
+    plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec: createExec() }),
     lifecycles: new Lifecycles(store),
     reconciler: {
       trigger: async (app: string) => void triggers.push(app),

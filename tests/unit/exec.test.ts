@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Readable } from 'node:stream';
-import { childEnv, ExecError, run, runPiped } from '../../src/lib/exec.js';
+import { childEnv, ExecError, createExec } from '../../src/lib/exec.js';
+
+const { run, runPiped } = createExec();
 
 describe('run', () => {
   it('returns when a shell command exits even if it left a background process, and kills that process', async () => {

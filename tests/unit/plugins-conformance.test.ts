@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRenderer } from '../../src/lib/render.js';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext, ProxySite } from '../../src/plugins/types.js';
 
 const config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080' }, 0);
-const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent'), render: createRenderer() };
+const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent'), exec: createExec(), render: createRenderer() };
 
 const DEBIAN = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -165,7 +166,7 @@ describe('every provider round-trips', () => {
   const cfg = loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: '8080' }, 0);
   const layout = layoutOf(home);
   ensureLayout(layout);
-  const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
+  const { providers } = loadPlugins({ config: cfg, layout, log: createLogger('silent'), exec: createExec(), render: createRenderer() });
 
   it.each(providers.filter((p) => !p.conformance?.needsServer).map((p) => [p.kind, p] as const))('%s: create → observe → diff none; delete → absent; unreadable → UNKNOWN', async (_kind, p) => {
     await roundTrip(p, layout, `conform-${p.kind}`);
@@ -182,7 +183,7 @@ describe('the builder is chosen by observation, before the plan', () => {
   afterAll(() => rmSync(home, { recursive: true, force: true }));
   const cfg = loadConfig({ HOP3_HOME: home }, 0);
   const layout = layoutOf(home);
-  const plugins = loadPlugins({ config: cfg, layout, log: createLogger('silent'), render: createRenderer() });
+  const plugins = loadPlugins({ config: cfg, layout, log: createLogger('silent'), exec: createExec(), render: createRenderer() });
   const base = { app: 'site', source: 'push', commit: null, env: {}, artifact: null, ports: {}, status: 'pending', message: '', createdAt: '' } as const;
   const spec: AppSpec = {
     name: null, metadata: {}, build: { builder: 'auto', before: [] }, run: { workers: 1, beforeRun: [], maxBodyBytes: 1024 },

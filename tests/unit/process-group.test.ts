@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/lib/exec.js';
+import { createExec } from '../../src/lib/exec.js';
+
+const { run } = createExec();
 import { recordGroup, stopRecordedGroup } from '../../src/lib/process-group.js';
 import { startTimeOf } from '../../src/lib/procfs.js';
 

@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
@@ -19,7 +20,7 @@ const renderTemplate = (name: string, vars: object) => renderer.render(name, var
 
 function context(env: Record<string, string> = {}): PluginContext {
   const config: Config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080', ...env }, 0);
-  return { config, layout: layoutOf(config.home), log: createLogger('silent'), render: renderer };
+  return { config, layout: layoutOf(config.home), log: createLogger('silent'), render: renderer, exec: createExec() };
 }
 
 function spec(processes: ProcessSpec[], over: Partial<AppSpec> = {}): AppSpec {

@@ -36,7 +36,7 @@ export function certProvider(ctx: CertContext): CertProvider {
   const memo: ObserveMemo = new Map();
 
   async function issue(desired: CertDesired, dir: string): Promise<IssuedCert> {
-    if (desired.mode !== 'acme') return issueSelfSigned(dir, desired.names);
+    if (desired.mode !== 'acme') return issueSelfSigned(ctx.exec, dir, desired.names);
     // Loaded on first use: acme-client and its crypto libraries cost a daemon that issues no
     // ACME certificate tens of MB.
     const { issueAcme } = await import('./acme.js');

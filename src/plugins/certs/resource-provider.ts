@@ -36,7 +36,7 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
   async function standIn(desired: CertDesired, err: unknown): Promise<void> {
     const paths = certPaths(ctx.layout.certs, desired.name);
     const e = asHop3Error(err);
-    const issued = await issueSelfSigned(paths.dir, desired.names);
+    const issued = await issueSelfSigned(ctx.exec, paths.dir, desired.names);
     storeCert(paths, issued, {
       mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), standIn: true,
       lastError: { at: now().toISOString(), code: e.code, message: e.message },

@@ -1,3 +1,4 @@
+import type { Exec } from '../../lib/exec.js';
 import type { Config } from '../../config.js';
 import type { Layout } from '../../lib/layout.js';
 import type { Logger } from '../../lib/logger.js';
@@ -53,6 +54,7 @@ export interface CertContext {
   config: Pick<Config, 'acme' | 'certRenewDays'>;
   layout: Pick<Layout, 'certs' | 'challenges' | 'secrets'>;
   log: Logger;
+  exec: Exec;
   /** The clock the renewal window is measured with (tests move it). */
   now?: () => Date;
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { run } from '../../../lib/exec.js';
 import { readTextOrNull } from '../../../lib/fs-atomic.js';
 import type { Builder, PluginContext } from '../../types.js';
 import { buildEnv, runBuildCommands, wants } from '../build-env.js';
@@ -33,16 +32,16 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
       } else {
         rmSync(venv, { recursive: true, force: true }); // a build cut short leaves no marker
         b.onLine(`-----> Creating virtualenv (${withPip ? 'with' : 'without'} pip)`);
-        await run([ctx.config.pythonBin, '-m', 'venv', '--system-site-packages', ...(withPip ? [] : ['--without-pip']), venv], {
+        await ctx.exec.run([ctx.config.pythonBin, '-m', 'venv', '--system-site-packages', ...(withPip ? [] : ['--without-pip']), venv], {
           cwd: src, onLine: b.onLine, timeoutMs: 120_000, signal: b.signal,
         });
         if (withPip) {
           b.onLine('-----> Installing requirements.txt');
-          await run([join(venv, 'bin', 'pip'), 'install', '--no-input', '--disable-pip-version-check', '-r', 'requirements.txt'], {
+          await ctx.exec.run([join(venv, 'bin', 'pip'), 'install', '--no-input', '--disable-pip-version-check', '-r', 'requirements.txt'], {
             cwd: src, env: buildEnv(b, [join(venv, 'bin')]), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn,
           });
         }
-        await runBuildCommands(b, [join(venv, 'bin')]);
+        await runBuildCommands(ctx.exec, b, [join(venv, 'bin')]);
         writeFileSync(ready, '');
       }
       const python = /^version(?:_info)?\s*=\s*(\S+)/m.exec(readTextOrNull(join(venv, 'pyvenv.cfg')) ?? '')?.[1] ?? 'unknown';

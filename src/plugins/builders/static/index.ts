@@ -10,7 +10,7 @@ export default function staticBuilder(ctx: PluginContext): Builder {
     artifact: 'static',
     accept: (b) => wants(b, 'static'),
     async build(b) {
-      await runBuildCommands(b);
+      await runBuildCommands(ctx.exec, b);
       b.onLine('-----> Static site: nothing to compile');
       return { kind: 'static', dir: relative(ctx.layout.home, b.releaseDir), metadata: {} };
     },

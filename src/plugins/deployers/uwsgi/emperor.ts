@@ -1,6 +1,5 @@
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { spawnDetached } from '../../../lib/exec.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { livePid } from '../../../lib/pidfile.js';
 import { operationalError } from '../../../lib/errors.js';
@@ -53,7 +52,7 @@ export class EmperorControl implements UnitSupervisor {
     const { layout, config } = this.ctx;
     const orphans = await stopOrphanAppProcesses(layout.home);
     if (orphans.length > 0) this.ctx.log.warn({ pids: orphans }, 'stopped app processes that vassals of a dead emperor left behind');
-    spawnDetached(
+    this.ctx.exec.spawnDetached(
       [config.uwsgiBin, '--emperor', layout.uwsgiEnabled, '--emperor-stats', this.statsSocket, '--emperor-freq', '1',
         '--pidfile', this.pidfile, '--die-on-term', '--vacuum'],
       join(layout.log, 'emperor.log'),

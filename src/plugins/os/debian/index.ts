@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { accountHome } from '../../../lib/accounts.js';
-import { run } from '../../../lib/exec.js';
 import { errorMessage } from '../../../lib/errors.js';
 import type { OsPlugin, PluginContext } from '../../types.js';
 
@@ -12,7 +11,7 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
     ...(ctx.config.proxy === 'caddy' ? ['caddy'] : [])];
   const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
   const installed = async (pkg: string) =>
-    (await run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }))).stdout.includes('install ok installed');
+    (await ctx.exec.run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }))).stdout.includes('install ok installed');
   const plugin: OsPlugin = {
     kind: 'os',
     name: 'debian',
@@ -24,16 +23,16 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
       for (const pkg of wanted) if (!(await installed(pkg))) missing.push(pkg);
       if (missing.length === 0) return [];
       opts.onLine?.(`installing ${missing.join(' ')}`);
-      if (opts.update ?? true) await run(['apt-get', 'update'], { env: aptEnv, onLine: opts.onLine, timeoutMs: 600_000 });
-      await run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { env: aptEnv, onLine: opts.onLine, timeoutMs: 1_800_000 });
+      if (opts.update ?? true) await ctx.exec.run(['apt-get', 'update'], { env: aptEnv, onLine: opts.onLine, timeoutMs: 600_000 });
+      await ctx.exec.run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { env: aptEnv, onLine: opts.onLine, timeoutMs: 1_800_000 });
       return missing;
     },
     async ensureUser(user, home, shell) {
-      const existing = await accountHome(user);
+      const existing = await accountHome(ctx.exec, user);
       if (existing !== null) return { created: false, home: existing };
       // Password '*': none can match, yet the account is not locked. useradd's default '!' marks
       // it locked, and sshd refuses locked accounts (even their keys) when it does not use PAM.
-      await run(['useradd', '--system', '--no-create-home', '--home-dir', home, '--shell', shell, '--password', '*', user]);
+      await ctx.exec.run(['useradd', '--system', '--no-create-home', '--home-dir', home, '--shell', shell, '--password', '*', user]);
       return { created: true, home };
     },
     async setupServer(onLine) {
@@ -47,14 +46,14 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
       // alone (hop3-server serve then says that the port is taken and what to do).
       if (!hadNginx && ctx.config.nginxMode === 'embedded' && existsSync('/run/systemd/system')) {
         onLine('stopping and disabling the system nginx service just installed: hop3-server runs its own nginx (HOP3_NGINX=embedded)');
-        await run(['systemctl', 'disable', '--now', 'nginx'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
+        await ctx.exec.run(['systemctl', 'disable', '--now', 'nginx'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
           onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now nginx`);
         });
       }
       // The same for Debian's caddy.service, which serves port 80 as well: hop3 runs its own Caddy.
       if (!hadCaddy && packages.includes('caddy') && existsSync('/run/systemd/system')) {
         onLine('stopping and disabling the system caddy service just installed: hop3-server runs its own Caddy (HOP3_PROXY=caddy)');
-        await run(['systemctl', 'disable', '--now', 'caddy'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
+        await ctx.exec.run(['systemctl', 'disable', '--now', 'caddy'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
           onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now caddy`);
         });
       }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { operationalError, errorMessage } from '../../../lib/errors.js';
-import { ExecError, run, spawnDetached } from '../../../lib/exec.js';
+import { ExecError, type Exec } from '../../../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
 import type { Layout } from '../../../lib/layout.js';
 import { privateDir } from '../../../lib/layout.js';
@@ -46,6 +46,7 @@ export interface CaddyContext {
   httpPort: number;
   /** The caddy binary. */
   bin: string;
+  exec: Exec;
 }
 
 export type CaddyLive = CaddyConfig;
@@ -160,7 +161,7 @@ export class CaddyControl {
     // A killed Caddy leaves its socket file, which a new one could not bind.
     rmSync(paths.adminSocket, { force: true });
     const logFrom = statSync(paths.log, { throwIfNoEntry: false })?.size ?? 0;
-    const pid = spawnDetached([ctx.bin, 'run', '--config', paths.config, '--pidfile', paths.pidfile], paths.log, this.env());
+    const pid = ctx.exec.spawnDetached([ctx.bin, 'run', '--config', paths.config, '--pidfile', paths.pidfile], paths.log, this.env());
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if ((await this.observe()) !== UNKNOWN) return 'started';
@@ -228,7 +229,7 @@ export class CaddyControl {
     privateDir(this.paths.storage);
     writeFileAtomic(this.paths.candidate, text, 0o600);
     try {
-      await run([this.ctx.bin, 'validate', '--config', this.paths.candidate], { env: this.env(), timeoutMs: 30_000 });
+      await this.ctx.exec.run([this.ctx.bin, 'validate', '--config', this.paths.candidate], { env: this.env(), timeoutMs: 30_000 });
     } catch (err) {
       const output = err instanceof ExecError ? err.output : errorMessage(err);
       throw operationalError('CADDY_CONFIG_REJECTED', `caddy validate rejected the config: ${lastLines(output)}`, {

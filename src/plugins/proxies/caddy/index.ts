@@ -8,7 +8,7 @@ import { siteProvider } from '../site-provider.js';
 /** hop3's own Caddy: one JSON route per app, assembled into the one config Caddy loads. */
 export default function caddyProxy(ctx: PluginContext): Proxy {
   const { config, layout, log } = ctx;
-  const control = new CaddyControl({ layout, log: log.child({ component: 'caddy' }), httpPort: config.httpPort, bin: config.caddyBin });
+  const control = new CaddyControl({ layout, log: log.child({ component: 'caddy' }), httpPort: config.httpPort, bin: config.caddyBin, exec: ctx.exec });
   const server = new CaddyServer(control, log.child({ component: 'caddy' }), join(caddyPaths(layout).dir, 'sites'));
   const sitePath = (app: string) => server.sitePath(app);
   const render = (site: ProxySite) => `${canonicalJson(renderSiteRoute(site))}\n`;

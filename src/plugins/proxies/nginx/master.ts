@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ExecError, run } from '../../../lib/exec.js';
+import { ExecError } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -171,7 +171,7 @@ export class NginxControl implements ProxyServer {
     // nginx daemonizes itself, and the master outlives hop3-server so apps keep serving across
     // daemon restarts; its pid file appears just after the command returns.
     try {
-      await run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
+      await this.ctx.exec.run([config.nginxBin, ...this.args()], { timeoutMs: 30_000 });
     } catch (err) {
       throw startError(err, config.httpPort, config.httpsPort);
     }
@@ -183,7 +183,7 @@ export class NginxControl implements ProxyServer {
   /** The paths nginx was built with (`nginx -V`): its prefix and its default pid file. */
   private async compiledPaths(): Promise<{ prefix: string; pidPath: string }> {
     if (this.compiled === null) {
-      const { stdout, stderr } = await run([this.ctx.config.nginxBin, '-V'], { timeoutMs: 30_000 }).catch(() => ({ stdout: '', stderr: '' }));
+      const { stdout, stderr } = await this.ctx.exec.run([this.ctx.config.nginxBin, '-V'], { timeoutMs: 30_000 }).catch(() => ({ stdout: '', stderr: '' }));
       const option = (name: string) => new RegExp(`--${name}=(\\S+)`).exec(`${stdout}\n${stderr}`)?.[1];
       this.compiled = { prefix: option('prefix') ?? '/usr/share/nginx', pidPath: option('pid-path') ?? '/run/nginx.pid' };
     }
@@ -203,7 +203,7 @@ export class NginxControl implements ProxyServer {
    */
   private async test(): Promise<void> {
     try {
-      const { stdout } = await run([this.ctx.config.nginxBin, this.embedded ? '-t' : '-T', '-q', ...this.args()], { timeoutMs: 30_000 });
+      const { stdout } = await this.ctx.exec.run([this.ctx.config.nginxBin, this.embedded ? '-t' : '-T', '-q', ...this.args()], { timeoutMs: 30_000 });
       if (!this.embedded) {
         const { prefix, pidPath } = await this.compiledPaths();
         this.systemPidFile = resolve(prefix, pidDirective(stdout) ?? pidPath);
@@ -237,7 +237,7 @@ export class NginxControl implements ProxyServer {
     // Taken before the signal: a file changed in between counts as not loaded (reloaded again).
     const digests = this.snapshot();
     if (this.embedded) process.kill(pid!, 'SIGHUP');
-    else await run([this.ctx.config.nginxBin, '-s', 'reload'], { timeoutMs: 30_000 });
+    else await this.ctx.exec.run([this.ctx.config.nginxBin, '-s', 'reload'], { timeoutMs: 30_000 });
     if (!pid) {
       // nginx -s reload found the master, so this should not happen; without it, nothing to wait on.
       this.ctx.log.warn({ pidFile: this.systemPidFile }, 'cannot find the system nginx master: not waiting for its old workers after the reload');
