@@ -10,6 +10,8 @@ import { isPublicName, type CertDesired, type CertLive } from '../../src/plugins
 import { certResources } from '../../src/plugins/certs/resource-provider.js';
 import type { ApplyContext } from '../../src/plugins/provider.js';
 import type { Hop3Event } from '../../src/store/events.js';
+import { execStats } from '../../src/lib/exec.js';
+import { writeStats } from '../../src/lib/fs-atomic.js';
 import { plan } from '../../src/reconcile/plan.js';
 import { UNKNOWN, type DesiredApp, type ObservedApp } from '../../src/reconcile/types.js';
 
@@ -133,6 +135,19 @@ describe('cert resources: what an apply records as events', () => {
     expect(p.expected!(want, tampered)).toBe(false);
     await p.apply('update', 'ev', want, tampered, actx);
     expect(events).toEqual([]);
+  });
+
+  it('the renewal timer\'s look at a certificate that is fine (observe, plan) spawns nothing, writes nothing, plans nothing', async () => {
+    const p = make();
+    const live = await look(p);
+    expect(p.diff(want, live)).toBe('none');
+    const d: DesiredApp = { app: 'ev', state: 'running', healPolicy: 'heal', settled: true, target: null, health: null, resources: [{ kind: 'cert', name: 'ev', spec: want }] };
+    const [spawns, writes] = [execStats.spawns, writeStats.writes];
+    for (let i = 0; i < 3; i++) {
+      const seen = await p.observe('ev', d.resources as { kind: string; name: string; spec: CertDesired }[]);
+      expect(plan(d, { resources: new Map([['cert', seen]]) }, [p])).toEqual({ actions: [], findings: [], rollout: false });
+    }
+    expect([execStats.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
   });
 
   it('a failed issuance is recorded as cert.failed once while it fails the same way (a retry adds none)', async () => {
