@@ -45,6 +45,8 @@ export interface Config {
   acme: { directory: string | null; email: string | null; caFile: string | null };
   /** A certificate with fewer days than this left is renewed. */
   certRenewDays: number;
+  /** How often every stored certificate is looked at for renewal (tests shorten it). */
+  certCheckMs: number;
 }
 
 export const FAILPOINTS = ['after-site-write', 'after-mark-live'] as const;
@@ -84,6 +86,7 @@ export const SETTINGS = [
   ['HOP3_ACME_EMAIL', 'contact email of the ACME account', 'unset'],
   ['HOP3_ACME_CA_FILE', 'PEM file of a CA to trust for the ACME server itself (a test CA)', 'unset'],
   ['HOP3_CERT_RENEW_DAYS', 'a certificate is renewed when fewer days than this remain', '30'],
+  ['HOP3_CERT_CHECK_SECONDS', 'how often every stored certificate is looked at for renewal', '3600'],
 ] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
@@ -192,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     httpsPort: int(env, 'HOP3_HTTPS_PORT', 443, 1, 65535),
     acme: { directory: acmeDirectory, email: acmeEmail, caFile: acmeCaFile },
     certRenewDays: int(env, 'HOP3_CERT_RENEW_DAYS', 30, 1, 365),
+    certCheckMs: int(env, 'HOP3_CERT_CHECK_SECONDS', 3600, 1, 86_400) * 1000,
   };
 }
 

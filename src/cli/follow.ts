@@ -62,7 +62,9 @@ export async function followRelease(
     }
     for (const e of events) {
       cursor = e.id;
-      if (!('release' in e.data) || e.data.release !== version) continue;
+      // A certificate not issued during the rollout is the pusher's news too (the release still goes live).
+      const ours = e.kind === 'cert.failed' || ('release' in e.data && e.data.release === version);
+      if (!ours) continue;
       write(e.kind === 'output' ? `       ${e.data.line}` : `-----> ${formatEvent(e).split('  ').slice(2).join('  ')}`);
       if (e.kind === 'release.failed') throw failed(app, version, e.data.message, e.data.hint);
       if (e.kind === 'release.live') return;

@@ -26,6 +26,10 @@ export function formatEvent(e: EventRecord): string {
       return `${head}release v${e.data.release} went live but git never recorded its push (${e.data.commit.slice(0, 12)}): rolled back`;
     case 'cert.renewal-requested':
       return `${head}certificate renewal requested`;
+    case 'cert.renewed':
+      return `${head}certificate for ${e.data.names.join(', ')} renewed until ${e.data.notAfter} (${e.data.reasons.join('; ')})`;
+    case 'cert.failed':
+      return `${head}certificate for ${e.data.names.join(', ')} not issued: ${e.data.message}${e.data.hint ? ` (hint: ${e.data.hint})` : ''}${e.data.standIn ? '; a self-signed stand-in serves meanwhile' : ''}`;
     default: {
       const never: never = e;
       return `${head}${JSON.stringify(never)}`;

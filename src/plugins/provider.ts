@@ -2,6 +2,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Health } from '../store/types.js';
 import type { Unknown } from '../lib/unknown.js';
 import type { Layout } from '../lib/layout.js';
+import type { Hop3Event } from '../store/events.js';
 
 /**
  * Resources and providers (DESIGN.md): everything hop3 manages is a resource with a key
@@ -39,6 +40,8 @@ export interface ApplyContext {
   log: Logger;
   /** Aborted when the release this pass rolls out is cancelled, or the daemon stops. */
   signal?: AbortSignal;
+  /** Record an event of the owner (a certificate renewed): what an apply did that is no drift. */
+  event?: (e: Hop3Event) => void;
 }
 
 /** Live state of each resource by name: null is absent, UNKNOWN could not be looked at. */
@@ -55,6 +58,12 @@ export interface Provider<D = unknown, L = unknown> {
   observe(owner: string, desired: DesiredResource<D>[]): Promise<Observed<L>>;
   /** Pure. */
   diff(desired: D, live: L): Diff;
+  /**
+   * Pure. A difference that time or the records bring about (a certificate inside its renewal
+   * window, a renewal asked for), not one made behind hop3's back: it is applied whatever the
+   * heal policy and is not drift. Absent: every difference outside a desired change is drift.
+   */
+  expected?(desired: D, live: L): boolean;
   /** Idempotent: applying the same op twice changes nothing more. */
   apply(op: Op, name: string, desired: D | null, live: L | null, ctx: ApplyContext): Promise<void>;
   /** One line for drift reports and dry runs (no secrets). */

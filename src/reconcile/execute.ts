@@ -8,6 +8,7 @@ import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReconcilerDeps } from './deps.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
+import type { Hop3Event } from '../store/events.js';
 import type { BuildContext } from '../plugins/types.js';
 import type { Action, HealthCheck } from './types.js';
 import { cutLine, outputSink } from './output-sink.js';
@@ -245,7 +246,8 @@ export async function execute(ctx: ExecContext, action: Action): Promise<void> {
         // to an old release) finishes first.
         for (const kind of provider.retireAfter ?? []) await ctx.plugins.providers.find((p) => p.kind === kind)?.settle?.();
       }
-      return provider.apply(action.op, action.name, action.desired, action.live, { owner: ctx.app, log: ctx.log, signal: ctx.signal });
+      const event = (e: Hop3Event) => void ctx.store.addEvent(ctx.app, e.kind, e.data as never);
+      return provider.apply(action.op, action.name, action.desired, action.live, { owner: ctx.app, log: ctx.log, signal: ctx.signal, event });
     }
     default: {
       const never: never = action;

@@ -4,7 +4,7 @@ import { PHASES, UNKNOWN } from './types.js';
 
 /** What the planner needs of a provider: pure parts only. */
 export type PlannedProvider = Pick<Provider, 'kind' | 'phase' | 'diff' | 'describe'>
-  & Partial<Pick<Provider, 'partial' | 'retireAfter' | 'pruneOnly' | 'selfHealed'>>;
+  & Partial<Pick<Provider, 'expected' | 'partial' | 'retireAfter' | 'pruneOnly' | 'selfHealed'>>;
 
 type Act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>) => void;
 type Seen = Observed<unknown> | Unknown | undefined;
@@ -71,7 +71,8 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
 /**
  * Pair desired and observed resources by key, per provider: desired without live is created,
  * both with a difference updated or replaced (in the provider's phase), live without desired
- * deleted in `prune`. Anything UNKNOWN is only reported, and a kind with an UNKNOWN resource
+ * deleted in `prune`. A difference the provider calls expected is applied as a desired change,
+ * not found as drift. Anything UNKNOWN is only reported, and a kind with an UNKNOWN resource
  * deletes nothing: what could not be seen may still be in use. Nor does a kind whose
  * `retireAfter` kinds cannot be seen: they may still send it work.
  */
@@ -108,10 +109,11 @@ function planResources(
           act('sync', { type: 'acknowledge', kind: p.kind, name: r.name, resource: healed.resource, live: seen, drift: f });
         }
         const diff = p.diff(r.spec, seen);
-        if (diff !== 'none') {
-          act(p.phase, { ...base, op: diff, live: seen },
-            { resource, kind: p.partial?.(seen) ? 'missing' : 'changed', desired: p.describe(r.spec), observed: p.describe(seen) });
-        }
+        if (diff === 'none') continue;
+        const action: Action = { ...base, op: diff, live: seen };
+        // An expected change (a renewal) is no repair: the heal policy does not hold it back.
+        if (p.expected?.(r.spec, seen)) act(p.phase, action);
+        else act(p.phase, action, { resource, kind: p.partial?.(seen) ? 'missing' : 'changed', desired: p.describe(r.spec), observed: p.describe(seen) });
       }
     }
     for (const [name, seen] of live) if (seen === UNKNOWN && !wanted.has(name)) unknown(keyOf({ kind: p.kind, name }), 'absent');

@@ -26,9 +26,6 @@ function orphans(h: Hop3): string[] {
   return [...found].filter((app) => h.store.getApp(app) === null);
 }
 
-/** How often every certificate is looked at for renewal (and at start, with the first resync). */
-const CERT_CHECK_MS = 3_600_000;
-
 /** The app whose certificate a path under certs/ belongs to (certs/<app>/...), if any. */
 function appOfCertFile(certs: string, path: string): string | null {
   const [dir, file] = relative(certs, path).split(sep);
@@ -77,10 +74,12 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     const app = appOfCertFile(h.layout.certs, path);
     if (app && h.store.getApp(app) !== null) void reconciler.notice(app);
   });
-  // Renewal: the diff says when a certificate is inside its window; this makes sure it is asked.
+  // Renewal: the diff says when a certificate is inside its window; this makes sure it is asked
+  // (hourly by default, and at start with the first resync). A look at a certificate that is fine
+  // reads its files and plans nothing.
   const renewal = setInterval(() => {
     for (const app of appsWithCerts(h)) void reconciler.notice(app);
-  }, CERT_CHECK_MS);
+  }, h.config.certCheckMs);
 
   // The unit supervisor's stats are the process-exit signal: a unit's pid, respawn count or
   // readiness changing means its app needs a look.

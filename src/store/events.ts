@@ -12,6 +12,10 @@ export type Hop3Event =
   | { kind: 'drift'; data: DriftFinding }
   | { kind: 'app.destroyed'; data: Record<string, never> }
   | { kind: 'push.unlanded'; data: { release: number; commit: string; branches: string[] } }
-  | { kind: 'cert.renewal-requested'; data: { requestedAt: string } };
+  | { kind: 'cert.renewal-requested'; data: { requestedAt: string } }
+  /** A certificate replaced for a reason that is no drift (its window, a request, new names). */
+  | { kind: 'cert.renewed'; data: { names: string[]; notAfter: string; reasons: string[] } }
+  /** An issuance failed (once per distinct failure); `standIn`: a self-signed stand-in serves meanwhile. */
+  | { kind: 'cert.failed'; data: { names: string[]; code: string; message: string; hint?: string; standIn: boolean } };
 
 export type EventKind = Hop3Event['kind'];

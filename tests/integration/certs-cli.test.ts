@@ -1,37 +1,43 @@
-import { createExec } from '../../src/lib/exec.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CertView } from '../../src/commands/cert-status.js';
-import { loadConfig } from '../../src/config.js';
-import { layoutOf } from '../../src/lib/layout.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { certProvider, type CertDesired } from '../../src/plugins/certs/index.js';
 import { appDir, Daemon, freePort, within } from './harness.js';
 
 type Status = { generation: number; urls: string[] };
-type EventRow = { kind: string; data: Record<string, unknown> };
+type EventRow = { id: number; kind: string; data: Record<string, any> };
+const NEEDS_BOTH = /needs HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL set for hop3-server: HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL are not set/;
 
 /**
- * `hop3 certs` and `hop3 certs renew` against a real daemon. Issuing belongs to the reconcile
- * pass (the certificate provider driven by the loop); where this branch's daemon does not issue
- * yet, the test stands in for that pass with the same provider on the daemon's HOP3_HOME, and
- * each stand-in step is one the pass would take itself.
+ * `hop3 certs` and `hop3 certs renew` against a real daemon, which issues every certificate
+ * itself (self-signed here; no ACME directory is configured, so `shop`, mode "acme", stays on
+ * its self-signed stand-in). Where the daemon must not renew in time, the app's own pass is kept
+ * busy by a release command that sleeps.
  */
 describe('hop3 certs', () => {
   let d: Daemon;
   let httpsPort = 0;
   const dirs: string[] = [];
-  let provider: ReturnType<typeof certProvider>;
-  const blog: CertDesired = { name: 'blog', names: ['blog.localhost', 'www.blog.test'], mode: 'self-signed' };
-  const certFile = () => join(d.home, 'certs', 'blog', 'cert.pem');
+  const certFile = (app = 'blog') => join(d.home, 'certs', app, 'cert.pem');
 
-  async function deploy(name: string, toml: string) {
-    const dir = appDir({ 'hop3.toml': `[build]\nbuilder = "static"\n[run]\nstatic = "public"\n${toml}`, 'public/index.html': `<h1>${name}</h1>\n` });
+  async function deploy(name: string, toml: string, run = '', flags: string[] = []) {
+    const dir = appDir({ 'hop3.toml': `[build]\nbuilder = "static"\n[run]\nstatic = "public"\n${run}${toml}`, 'public/index.html': `<h1>${name}</h1>\n` });
     dirs.push(dir);
-    const r = await d.hop3(['deploy', dir, '--app', name]);
+    const r = await d.hop3(['deploy', dir, '--app', name, ...flags]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
+    return `${String(r.stdout)}${String(r.stderr)}`;
+  }
+  let shopDeploy = '';
+
+  /**
+   * Keep `slow`'s pass busy for `seconds`: a new release whose release command sleeps. A renewal
+   * asked for meanwhile waits for that pass (one pass per app at a time).
+   */
+  async function busy(seconds: number) {
+    const from = Math.max(0, ...(await events('slow')).map((e) => e.id));
+    await deploy('slow', '[tls]\nmode = "self-signed"\n', `before-run = ["sleep ${seconds}"]\n`, ['--detach']);
+    await within(60_000, async () => (await events('slow')).some((e) => e.id > from && e.kind === 'output' && /Running release command: sleep/.test(e.data.line)));
   }
 
   /** The CLI's JSON answer and exit code, whatever the code. */
@@ -46,13 +52,10 @@ describe('hop3 certs', () => {
     httpsPort = await freePort();
     d = new Daemon({ HOP3_HTTPS_PORT: String(httpsPort) });
     await d.start();
-    const config = loadConfig({ HOP3_HOME: d.home });
-    provider = certProvider({ config, layout: layoutOf(d.home), log: createLogger('silent'), exec: createExec() });
     await deploy('blog', '[tls]\nmode = "self-signed"\n[domains]\nnames = ["www.blog.test"]\n');
     await deploy('plain', '[tls]\nmode = "off"\n');
-    await deploy('shop', '[tls]\nmode = "acme"\n');
-    // The pass's step: store blog's certificate (no-op for the test if the daemon did it first).
-    await provider.apply('create', blog);
+    shopDeploy = await deploy('shop', '[tls]\nmode = "acme"\n');
+    await deploy('slow', '[tls]\nmode = "self-signed"\n');
   }, 240_000);
   afterAll(async () => {
     await d?.cleanup();
@@ -61,15 +64,19 @@ describe('hop3 certs', () => {
 
   it('lists the apps with [tls] on, as stored, in the documented JSON shape', async () => {
     const rows = await d.json<CertView[]>(['certs']);
-    expect(rows.map((r) => r.app)).toEqual(['blog', 'shop']);
+    expect(rows.map((r) => r.app)).toEqual(['blog', 'shop', 'slow']);
     const x509 = new X509Certificate(readFileSync(certFile()));
     expect(rows[0]).toMatchObject({
       app: 'blog', names: ['blog.localhost', 'www.blog.test'], mode: 'self-signed', status: 'valid', lastError: null,
       issuer: 'blog.localhost', notBefore: new Date(x509.validFrom).toISOString(), notAfter: new Date(x509.validTo).toISOString(),
     });
     for (const key of ['app', 'names', 'mode', 'issuer', 'notBefore', 'notAfter', 'status', 'lastError']) expect(rows[0]).toHaveProperty(key);
-    // shop asks for ACME and no CA is configured: nothing stored (pending), or the failure recorded (error).
-    expect(rows[1]).toMatchObject({ app: 'shop', mode: 'acme', names: ['shop.localhost'], issuer: null, notAfter: null });
+    // shop asks for ACME and no CA is configured: a self-signed stand-in serves, and the row says why.
+    expect(rows[1]).toMatchObject({
+      app: 'shop', mode: 'acme', names: ['shop.localhost'], status: 'error', issuer: 'shop.localhost',
+      lastError: { code: 'ACME_NOT_CONFIGURED', message: expect.stringMatching(NEEDS_BOTH) },
+    });
+    expect(rows[1]!.notAfter).not.toBeNull();
 
     expect(await d.json(['certs', 'plain'])).toEqual([]);
     expect((await d.json<CertView[]>(['certs', 'blog'])).map((r) => r.app)).toEqual(['blog']);
@@ -107,66 +114,102 @@ describe('hop3 certs', () => {
     expect((await events('plain')).length).toBe(eventsBefore);
   });
 
-  it('--detach records the request once, with a new generation, and returns', async () => {
-    const before = await d.json<Status>(['status', 'blog']);
-    const r = await d.json<{ app: string; requestedAt: string; detached: boolean }>(['certs', 'renew', 'blog', '--detach']);
-    expect(r).toMatchObject({ app: 'blog', detached: true });
-    expect((await d.json<Status>(['status', 'blog'])).generation).toBe(before.generation + 1);
-    const again = await d.json<{ requestedAt: string }>(['certs', 'renew', 'blog', '--detach']);
-    expect(again.requestedAt).toBe(r.requestedAt);
-    expect((await d.json<Status>(['status', 'blog'])).generation).toBe(before.generation + 1);
-    expect((await events('blog')).filter((e) => e.kind === 'cert.renewal-requested').map((e) => e.data)).toEqual([{ requestedAt: r.requestedAt }]);
-    const [row] = await d.json<CertView[]>(['certs', 'blog']);
-    expect(row!.renewRequestedAt).toBe(r.requestedAt);
-    // Unless the daemon renewed it already, the stored one is older than the request.
-    if (row!.issuedAt! < r.requestedAt) expect(row).toMatchObject({ status: 'renewing', reasons: [`renewal requested at ${r.requestedAt}`] });
+  it('mode "acme" with no ACME settings: the release goes live on a stand-in, the status and one event name both settings, and retries back off', async () => {
+    // `hop3 deploy` said so while it followed the release.
+    expect(shopDeploy).toMatch(/-----> certificate for shop\.localhost not issued: \[tls\] mode = "acme" needs HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL .*a self-signed stand-in serves meanwhile/);
+    expect(shopDeploy).toMatch(/is live/);
+    const status = await d.json<Status & { release: string; message: string; health: string }>(['status', 'shop']);
+    expect(status.release).toBe('v1');
+    expect(status.message).toMatch(NEEDS_BOTH);
+    expect((await d.get('shop.localhost')).status).toBe(200);
+    const failed = (await events('shop')).filter((e) => e.kind === 'cert.failed');
+    expect(failed.map((e) => e.data)).toEqual([expect.objectContaining({ names: ['shop.localhost'], code: 'ACME_NOT_CONFIGURED', standIn: true, message: expect.stringMatching(NEEDS_BOTH) })]);
+    expect(String((await d.hop3(['events', 'shop'])).stdout)).toMatch(/certificate for shop\.localhost not issued: .*a self-signed stand-in serves meanwhile/);
+    // Each retry is one failed issuance in the log; the work queue's backoff doubles the wait.
+    const attempts = () => readFileSync(d.logFile, 'utf8').split('\n').filter((l) => l.includes('"cert":"shop"') && l.includes('certificate not issued')).length;
+    const a0 = attempts();
+    await new Promise((r) => setTimeout(r, 6000));
+    const retries = attempts() - a0;
+    console.log(`shop (acme, no ACME settings): ${retries} issuance attempts in 6 s`);
+    expect(retries).toBeLessThanOrEqual(3);
+    // A retry that fails the same way adds no event.
+    expect((await events('shop')).filter((e) => e.kind === 'cert.failed').length).toBe(1);
   });
 
-  it('waits until a certificate issued since the request is stored, printing progress, and exits 0', async () => {
+  it('--detach records the request once, with a new generation, and returns', async () => {
+    await busy(20);
+    const before = await d.json<Status>(['status', 'slow']);
+    const r = await d.json<{ app: string; requestedAt: string; detached: boolean }>(['certs', 'renew', 'slow', '--detach']);
+    expect(r).toMatchObject({ app: 'slow', detached: true });
+    expect((await d.json<Status>(['status', 'slow'])).generation).toBe(before.generation + 1);
+    const again = await d.json<{ requestedAt: string }>(['certs', 'renew', 'slow', '--detach']);
+    expect(again.requestedAt).toBe(r.requestedAt);
+    expect((await d.json<Status>(['status', 'slow'])).generation).toBe(before.generation + 1);
+    expect((await events('slow')).filter((e) => e.kind === 'cert.renewal-requested').map((e) => e.data)).toEqual([{ requestedAt: r.requestedAt }]);
+    const [row] = await d.json<CertView[]>(['certs', 'slow']);
+    // The pass that renews waits for the one running the release command.
+    expect(row).toMatchObject({ renewRequestedAt: r.requestedAt, status: 'renewing', reasons: [`renewal requested at ${r.requestedAt}`] });
+    expect(Date.parse(row!.issuedAt!)).toBeLessThan(Date.parse(r.requestedAt));
+  });
+
+  it('gives up at --timeout with exit 1, leaving the request recorded; the daemon renews once it gets to it', async () => {
+    const [before] = await d.json<CertView[]>(['certs', 'slow']);
+    expect(before!.status).toBe('renewing');
+    const t0 = Date.now();
+    const r = await d.hop3(['certs', 'renew', 'slow', '--json', '--timeout', '2']);
+    const ms = Date.now() - t0;
+    expect(r.exitCode).toBe(1);
+    const err = JSON.parse(String(r.stdout)).error;
+    expect(err.code).toBe('CERT_NOT_RENEWED');
+    expect(err.message).toMatch(/^no new certificate for slow yet: the client gave up after 2 s \(--timeout\)/);
+    expect(ms).toBeLessThan(8000);
+    expect(String(r.stderr)).toMatch(/-----> slow: a renewal is already requested at /);
+    const [after] = await d.json<CertView[]>(['certs', 'slow']);
+    expect(after!.renewRequestedAt).toBe(before!.renewRequestedAt);
+    // The request stays recorded: once the release command is done, the next pass renews.
+    const { value: renewed } = await within(60_000, async () => {
+      const [v] = await d.json<CertView[]>(['certs', 'slow']);
+      return v!.status === 'valid' && Date.parse(v!.issuedAt!) >= Date.parse(before!.renewRequestedAt!) ? v : null;
+    });
+    expect(renewed!.lastError).toBeNull();
+    expect((await events('slow')).filter((e) => e.kind === 'cert.renewed').map((e) => e.data.reasons)).toEqual([[`renewal requested at ${before!.renewRequestedAt}`]]);
+  });
+
+  it('waits until the daemon has renewed, printing progress, and exits 0; under heal policy report too, as an event, not drift', async () => {
+    const set = await d.hop3(['set', 'blog', '--heal-policy', 'report']);
+    expect(set.exitCode, String(set.stderr)).toBe(0);
     const before = readFileSync(certFile(), 'utf8');
+    const from = Math.max(0, ...(await events('blog')).map((e) => e.id));
     const started = Date.now();
-    const waiting = d.hop3(['certs', 'renew', 'blog', '--json', '--timeout', '60']);
-    // The pass's step: it sees the request in the desired certificate and renews.
-    const { value: requestedAt } = await within(10_000, async () => (await d.json<CertView[]>(['certs', 'blog']))[0]!.renewRequestedAt);
-    await provider.apply('update', { ...blog, renewRequestedAt: requestedAt });
-    const r = await waiting;
+    const r = await d.hop3(['certs', 'renew', 'blog', '--json', '--timeout', '60']);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const view = JSON.parse(String(r.stdout)) as CertView;
     expect(view).toMatchObject({ app: 'blog', status: 'valid', lastError: null });
     expect(Date.parse(view.issuedAt!)).toBeGreaterThanOrEqual(Date.parse(view.renewRequestedAt!));
     expect(readFileSync(certFile(), 'utf8')).not.toBe(before);
-    expect(String(r.stderr)).toMatch(/-----> blog: (new certificate requested|a renewal is already requested) at /);
-    console.log(`hop3 certs renew blog: exit 0 after ${Date.now() - started} ms (the certificate stored by the provider in the meantime)`);
+    expect(view.notAfter).toBe(new Date(new X509Certificate(readFileSync(certFile())).validTo).toISOString());
+    expect(String(r.stderr)).toMatch(/-----> blog: new certificate requested at /);
+    const since = (await events('blog')).filter((e) => e.id > from);
+    expect(since.filter((e) => e.kind === 'cert.renewed').map((e) => e.data)).toEqual([
+      { names: ['blog.localhost', 'www.blog.test'], notAfter: view.notAfter, reasons: [`renewal requested at ${view.renewRequestedAt}`] },
+    ]);
+    expect(since.filter((e) => e.kind === 'drift')).toEqual([]);
+    expect((await d.json<Array<{ resource: string }>>(['drift', 'blog'])).filter((f) => f.resource === 'cert:blog')).toEqual([]);
+    console.log(`hop3 certs renew blog: exit 0 after ${Date.now() - started} ms (renewed by the daemon)`);
   });
 
   it('stops at once when the issuance fails in a way no retry fixes; the request stays recorded', async () => {
-    const waiting = d.hop3(['certs', 'renew', 'shop', '--json', '--timeout', '60']);
-    const { value: requestedAt } = await within(10_000, async () => (await d.json<CertView[]>(['certs', 'shop']))[0]!.renewRequestedAt);
-    // The pass's step: ACME is not configured on this daemon, so the provider records ACME_NOT_CONFIGURED.
-    await provider.apply('update', { name: 'shop', names: ['shop.localhost'], mode: 'acme', renewRequestedAt: requestedAt }).catch(() => undefined);
     const t0 = Date.now();
-    const r = await waiting;
+    const r = await d.hop3(['certs', 'renew', 'shop', '--json', '--timeout', '60']);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(r.exitCode).toBe(1);
     const err = JSON.parse(String(r.stdout)).error;
     expect(err.code).toBe('CERT_NOT_RENEWED');
     expect(err.message).toContain('ACME_NOT_CONFIGURED');
-    expect((await d.json<CertView[]>(['certs', 'shop']))[0]).toMatchObject({ status: 'error', renewRequestedAt: requestedAt, lastError: { code: 'ACME_NOT_CONFIGURED' } });
-  });
-
-  it('gives up at --timeout with exit 1, leaving the request recorded', async () => {
-    // shop can never get a certificate here: nothing stored since the request, ever.
-    rmSync(join(d.home, 'certs', 'shop'), { recursive: true, force: true });
-    const t0 = Date.now();
-    const r = await d.hop3(['certs', 'renew', 'shop', '--json', '--timeout', '2']);
-    const ms = Date.now() - t0;
-    expect(r.exitCode).toBe(1);
-    const err = JSON.parse(String(r.stdout)).error;
-    expect(err.code).toBe('CERT_NOT_RENEWED');
-    // This branch's daemon issues nothing, so the client gives up; a daemon that tries records ACME_NOT_CONFIGURED first.
-    expect(err.message).toMatch(/gave up after 2 s \(--timeout\)|ACME_NOT_CONFIGURED/);
-    expect(ms).toBeLessThan(8000);
-    expect(String(r.stderr)).toMatch(/-----> shop: /);
-    expect((await d.json<CertView[]>(['certs', 'shop']))[0]!.renewRequestedAt).not.toBeNull();
+    expect(err.message).toMatch(NEEDS_BOTH);
+    const [row] = await d.json<CertView[]>(['certs', 'shop']);
+    expect(row).toMatchObject({ status: 'error', lastError: { code: 'ACME_NOT_CONFIGURED' } });
+    expect(row!.renewRequestedAt).not.toBeNull();
+    expect(Date.parse(row!.lastError!.at)).toBeGreaterThanOrEqual(Date.parse(row!.renewRequestedAt!));
   });
 });

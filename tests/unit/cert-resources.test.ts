@@ -10,6 +10,8 @@ import { createLogger } from '../../src/lib/logger.js';
 import { isPublicName, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
 import { certResources } from '../../src/plugins/certs/resource-provider.js';
 import type { ApplyContext } from '../../src/plugins/provider.js';
+import type { Hop3Event } from '../../src/store/events.js';
+import { writeStats } from '../../src/lib/fs-atomic.js';
 import { plan } from '../../src/reconcile/plan.js';
 import { UNKNOWN, type DesiredApp, type ObservedApp } from '../../src/reconcile/types.js';
 
@@ -94,6 +96,78 @@ describe('cert resources: the generic provider over the stored certificates', ()
     expect(plan(d, o(live), [p]).actions).toEqual([expect.objectContaining({ type: 'resource', op: 'update', kind: 'cert' })]);
     clock = new Date();
     expect(p.phase).toBe('sync');
+  });
+});
+
+describe('cert resources: what an apply records as events', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-cert-ev-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const layout = layoutOf(home);
+  let clock = new Date();
+  const exec = createExec();
+  const make = (env: Record<string, string> = {}) => certResources(
+    { config: loadConfig({ HOP3_HOME: home, ...env }, 0), layout, log: createLogger('silent'), exec, now: () => clock },
+    async () => undefined,
+  );
+  const events: Hop3Event[] = [];
+  const actx: ApplyContext = { owner: 'ev', log: createLogger('silent'), event: (e) => events.push(e) };
+  const want: CertDesired = { name: 'ev', names: ['ev.localhost'], mode: 'self-signed' };
+  const look = async (p: ReturnType<typeof make>, spec = want) => (await p.observe(spec.name, [{ kind: 'cert', name: spec.name, spec }])).get(spec.name) as CertLive;
+
+  it('a renewal is recorded as cert.renewed with the names, the new notAfter and why; a first issuance or a repair of drift is not', async () => {
+    const p = make();
+    await p.apply('create', 'ev', want, null, actx);
+    expect(events).toEqual([]);
+    const live = await look(p);
+    clock = new Date(live.notAfter.getTime() - 10 * DAY);
+    try {
+      expect(p.expected!(want, live)).toBe(true);
+      await p.apply('update', 'ev', want, live, actx);
+    } finally {
+      clock = new Date();
+    }
+    const renewed = await look(p);
+    expect(renewed.fingerprint).not.toBe(live.fingerprint);
+    expect(events).toEqual([{ kind: 'cert.renewed', data: { names: ['ev.localhost'], notAfter: renewed.notAfter.toISOString(), reasons: ['expiry: 10 days left, renewed under 30'] } }]);
+    // A certificate replaced by hand is drift: repaired, but no renewal event.
+    events.length = 0;
+    writeFileSync(join(layout.certs, 'ev', 'cert.pem'), readFileSync(join(layout.certs, 'ev', 'cert.pem'), 'utf8').replace(/\n$/, '\n\n'));
+    const tampered = await look(p);
+    expect(p.expected!(want, tampered)).toBe(false);
+    await p.apply('update', 'ev', want, tampered, actx);
+    expect(events).toEqual([]);
+  });
+
+  it('the renewal timer\'s look at a certificate that is fine (observe, plan) spawns nothing, writes nothing, plans nothing', async () => {
+    const p = make();
+    const live = await look(p);
+    expect(p.diff(want, live)).toBe('none');
+    const d: DesiredApp = { app: 'ev', state: 'running', healPolicy: 'heal', settled: true, target: null, health: null, resources: [{ kind: 'cert', name: 'ev', spec: want }] };
+    const [spawns, writes] = [exec.spawns, writeStats.writes];
+    for (let i = 0; i < 3; i++) {
+      const seen = await p.observe('ev', d.resources as { kind: string; name: string; spec: CertDesired }[]);
+      expect(plan(d, { resources: new Map([['cert', seen]]) }, [p])).toEqual({ actions: [], findings: [], rollout: false });
+    }
+    expect([exec.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
+  });
+
+  it('a failed issuance is recorded as cert.failed once while it fails the same way (a retry adds none)', async () => {
+    const p = make();
+    const acme: CertDesired = { name: 'ac', names: ['ac.example.org'], mode: 'acme' };
+    events.length = 0;
+    await p.apply('create', 'ac', acme, null, { ...actx, signal: new AbortController().signal });
+    expect(events).toEqual([{ kind: 'cert.failed', data: expect.objectContaining({ names: ['ac.example.org'], code: 'ACME_NOT_CONFIGURED', standIn: true }) }]);
+    const failure = events[0]!.data as { message: string; hint: string };
+    expect(failure.message).toBe('[tls] mode = "acme" needs HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL set for hop3-server: HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL are not set');
+    expect(failure.hint).toMatch(/set both/);
+    const standIn = await look(p, acme);
+    await expect(p.apply('update', 'ac', acme, standIn, actx)).rejects.toThrow(/needs HOP3_ACME_DIRECTORY/);
+    await expect(p.apply('update', 'ac', acme, standIn, actx)).rejects.toThrow(/needs HOP3_ACME_DIRECTORY/);
+    expect(events.length).toBe(1);
+    // Only one setting missing: the message names that one.
+    const half = make({ HOP3_ACME_DIRECTORY: 'https://127.0.0.1:1/dir' });
+    await expect(half.apply('update', 'ac', acme, standIn, actx)).rejects.toThrow(/: HOP3_ACME_EMAIL is not set$/);
+    expect(events.map((e) => e.kind)).toEqual(['cert.failed', 'cert.failed']);
   });
 });
 

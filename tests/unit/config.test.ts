@@ -51,6 +51,7 @@ describe('loadConfig', () => {
       httpsPort: 443,
       acme: { directory: null, email: null, caFile: null },
       certRenewDays: 30,
+      certCheckMs: 3_600_000,
     });
   });
 
@@ -104,6 +105,7 @@ describe('loadConfig', () => {
       HOP3_ACME_EMAIL: 'ops@example.com',
       HOP3_ACME_CA_FILE: '/etc/hop3/pebble-ca.pem',
       HOP3_CERT_RENEW_DAYS: '10',
+      HOP3_CERT_CHECK_SECONDS: '2',
       HOP3_CADDY_BIN: '/usr/local/bin/caddy',
     }, 1000);
     expect(c).toEqual({
@@ -137,6 +139,7 @@ describe('loadConfig', () => {
       httpsPort: 8443,
       acme: { directory: 'https://127.0.0.1:14000/dir', email: 'ops@example.com', caFile: '/etc/hop3/pebble-ca.pem' },
       certRenewDays: 10,
+      certCheckMs: 2000,
     });
   });
 
@@ -147,6 +150,7 @@ describe('loadConfig', () => {
     [{ HOP3_ACME_EMAIL: 'nobody' }, 'HOP3_ACME_EMAIL'],
     [{ HOP3_ACME_CA_FILE: 'ca.pem' }, 'HOP3_ACME_CA_FILE'],
     [{ HOP3_CERT_RENEW_DAYS: '0' }, 'HOP3_CERT_RENEW_DAYS'],
+    [{ HOP3_CERT_CHECK_SECONDS: '0' }, 'HOP3_CERT_CHECK_SECONDS'],
     [{ HOP3_HTTPS_PORT: '70000' }, 'HOP3_HTTPS_PORT'],
   ])('refuses the TLS setting %j', (env, variable) => {
     refused(env, variable);

@@ -1,3 +1,4 @@
+import { createExec } from '../../src/lib/exec.js';
 import { describe, expect, it } from 'vitest';
 import { plan, type PlannedProvider } from '../../src/reconcile/plan.js';
 import { UNKNOWN, type Action, type DesiredApp, type DriftFinding, type HealthCheck, type ObservedApp } from '../../src/reconcile/types.js';
@@ -9,6 +10,15 @@ import { vassalProvider, type VassalLive } from '../../src/plugins/deployers/uws
 import { siteProvider, type SiteLive } from '../../src/plugins/proxies/site-provider.js';
 import type { AppSpec } from '../../src/manifest/types.js';
 import type { ReleaseRecord, ReleaseStatus } from '../../src/store/types.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { certResources } from '../../src/plugins/certs/resource-provider.js';
+import { issueSelfSigned } from '../../src/plugins/certs/self-signed.js';
+import type { CertDesired, CertLive } from '../../src/plugins/certs/index.js';
 
 // --- factories ----------------------------------------------------------------------------
 
@@ -815,5 +825,113 @@ describe('plan: resources of providers, paired by key', () => {
     expect(i('delete:cert:old')).toBeLessThan(i('mark-live:v2'));
     // A desired change: no drift is recorded for what it creates or deletes.
     expect(p.findings).toEqual([]);
+  });
+});
+
+describe('plan: expected changes (renewals) are not drift', () => {
+  type Spec = { v: number; due?: boolean };
+  // A resource that a clock makes due: `due` live differs from desired, and is expected.
+  const TIMED: PlannedProvider = {
+    kind: 'timed', phase: 'sync',
+    diff: (d, l) => ((d as Spec).v !== (l as Spec).v || (l as Spec).due ? 'update' : 'none'),
+    expected: (d, l) => (d as Spec).v === (l as Spec).v && (l as Spec).due === true,
+    describe: (x) => `v${(x as Spec).v}`,
+  };
+  const withTimed = (healPolicy: 'heal' | 'report', seen: Spec | null) => {
+    const d = desired({ healPolicy, resources: [...desired().resources, { kind: 'timed', name: 'a', spec: { v: 1 } }] });
+    const o = observedOf(d);
+    o.resources.set('timed', new Map([['a', seen]]));
+    return plan(d, o, [...PROVIDERS, TIMED]);
+  };
+
+  it.each(['heal', 'report'] as const)('heal policy %s: an expected difference is applied, with no finding and no drift on the action', (policy) => {
+    const p = withTimed(policy, { v: 1, due: true });
+    expect(brief(p.actions)).toEqual(['update:timed:a']);
+    expect(p.actions[0]!.drift).toBeUndefined();
+    expect(p.findings).toEqual([]);
+  });
+
+  it('a difference the provider does not call expected is still drift: healed under heal, only reported under report', () => {
+    expect(withTimed('heal', { v: 0 }).findings.map((f) => `${f.kind}:${f.action}`)).toEqual(['changed:healed']);
+    const reported = withTimed('report', { v: 0 });
+    expect(brief(reported.actions)).toEqual([]);
+    expect(reported.findings.map((f) => `${f.kind}:${f.resource}:${f.action}`)).toEqual(['changed:timed:a:reported']);
+    // Absent is never expected: a create outside a desired change is drift.
+    expect(withTimed('report', null).findings.map((f) => `${f.kind}:${f.action}`)).toEqual(['missing:reported']);
+  });
+
+  describe('the certificate provider', () => {
+    const home = mkdtempSync(join(tmpdir(), 'hop3-plan-cert-'));
+    afterAll(() => rmSync(home, { recursive: true, force: true }));
+    const DAY = 86_400_000;
+    let clock = new Date();
+    const certs = certResources(
+      { config: loadConfig({ HOP3_HOME: home }, 0), layout: layoutOf(home), log: createLogger('silent'), exec: createExec(), now: () => clock },
+      async () => undefined,
+    );
+    const want: CertDesired = { name: APP, names: [`${APP}.localhost`], mode: 'self-signed', renewRequestedAt: null };
+    const actx = { owner: APP, log: createLogger('silent') };
+    const stored = async (spec = want) => (await certs.observe(APP, [{ kind: 'cert', name: APP, spec }])).get(APP) as CertLive | null;
+    const planFor = async (healPolicy: 'heal' | 'report', spec: CertDesired, seen: CertLive | null) => {
+      const d = desired({ healPolicy, resources: [...desired().resources, { kind: 'cert', name: APP, spec }] });
+      const o = observedOf(d);
+      o.resources.set('cert', new Map([[APP, seen]]));
+      return plan(d, o, [...PROVIDERS, certs]);
+    };
+    const certOps = (p: ReturnType<typeof plan>) => brief(p.actions).filter((a) => a.includes(':cert:'));
+
+    it('heal policy report: a certificate in its renewal window is still renewed, as no drift', async () => {
+      await certs.apply('create', APP, want, null, actx);
+      const live = (await stored())!;
+      expect(certOps(await planFor('report', want, live))).toEqual([]);
+      clock = new Date(live.notAfter.getTime() - 29 * DAY);
+      try {
+        const p = await planFor('report', want, live);
+        expect(certOps(p)).toEqual(['update:cert:a']);
+        expect(p.findings).toEqual([]);
+        expect(p.actions.find((a) => a.type === 'resource' && a.kind === 'cert')!.drift).toBeUndefined();
+      } finally {
+        clock = new Date();
+      }
+    });
+
+    it('heal policy report: a requested renewal, new names and a stand-in are renewed too', async () => {
+      const live = (await stored())!;
+      const asked = { ...want, renewRequestedAt: new Date(Date.parse(live.record!.issuedAt!) + 1000).toISOString() };
+      for (const [spec, seen] of [
+        [asked, live],
+        [{ ...want, names: [`${APP}.localhost`, `www.${APP}.localhost`] }, live],
+        [{ ...want, mode: 'acme' }, { ...live, record: { ...live.record!, mode: 'acme', standIn: true } }],
+      ] as [CertDesired, CertLive][]) {
+        const p = await planFor('report', spec, seen);
+        expect(certOps(p)).toEqual(['update:cert:a']);
+        expect(p.findings).toEqual([]);
+      }
+    });
+
+    it('heal policy report: a deleted certificate, or a key replaced by hand, is only reported; under heal it is repaired as drift', async () => {
+      const deleted = await planFor('report', want, null);
+      expect(certOps(deleted)).toEqual([]);
+      expect(deleted.findings.map((f) => `${f.kind}:${f.resource}:${f.action}`)).toEqual(['missing:cert:a:reported']);
+
+      mkdirSync(join(home, 'other'), { recursive: true });
+      const other = await issueSelfSigned(createExec(), join(home, 'other'), ['other.localhost']);
+      writeFileSync(join(home, 'certs', APP, 'key.pem'), other.key);
+      const swapped = (await stored())!;
+      expect(swapped.keyMatches).toBe(false);
+      const reported = await planFor('report', want, swapped);
+      expect(certOps(reported)).toEqual([]);
+      expect(reported.findings.map((f) => `${f.kind}:${f.resource}:${f.action}`)).toEqual(['changed:cert:a:reported']);
+      // Due for renewal as well: still drift (the files were changed by hand).
+      clock = new Date(swapped.notAfter.getTime() - DAY);
+      try {
+        expect((await planFor('report', want, swapped)).findings.map((f) => f.action)).toEqual(['reported']);
+      } finally {
+        clock = new Date();
+      }
+      const healed = await planFor('heal', want, swapped);
+      expect(certOps(healed)).toEqual(['update:cert:a']);
+      expect(healed.findings.map((f) => `${f.kind}:${f.action}`)).toEqual(['changed:healed']);
+    });
   });
 });

@@ -100,7 +100,12 @@ function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string): 
  */
 export async function issueAcme(ctx: CertContext, names: string[]): Promise<IssuedCert> {
   const directoryUrl = ctx.config.acme.directory;
-  if (!directoryUrl) throw userError('ACME_NOT_CONFIGURED', 'HOP3_ACME_DIRECTORY is not set', { hint: 'set HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL, or use the self-signed mode' });
+  const missing = ([['HOP3_ACME_DIRECTORY', directoryUrl], ['HOP3_ACME_EMAIL', ctx.config.acme.email]] as const).filter(([, v]) => !v).map(([k]) => k);
+  if (!directoryUrl || missing.length > 0) {
+    throw userError('ACME_NOT_CONFIGURED', `[tls] mode = "acme" needs HOP3_ACME_DIRECTORY and HOP3_ACME_EMAIL set for hop3-server: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set`, {
+      hint: 'set both and restart hop3-server, or use [tls] mode = "auto" or "self-signed"; the certificate stored, if any, keeps serving',
+    });
+  }
   const account = await acmeAccount(ctx);
   const client = clientFor(ctx, directoryUrl, account.key);
   const key = await acme.crypto.createPrivateEcdsaKey('P-256');

@@ -2,12 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { asHop3Error, operationalError } from '../../lib/errors.js';
 import type { Unknown } from '../../lib/unknown.js';
 import { certPaths, checkCertName, type ObserveMemo, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
-import { certDiff, certDiffReasons } from './diff.js';
+import { certDiff, certDiffReasons, certRenewalOnly } from './diff.js';
 import { issueSelfSigned } from './self-signed.js';
 import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
 
 export type { CertChange, CertContext, CertDesired, CertLive, CertMode, CertRecord } from './types.js';
-export { certDiff, certDiffReasons, renewalRequested } from './diff.js';
+export { certDiff, certDiffReasons, certRenewalOnly, renewalRequested } from './diff.js';
 export { certPaths, readRecord } from './cert-files.js';
 export { desiredCert, isPublicName } from './desired-cert.js';
 
@@ -25,6 +25,8 @@ export interface CertProvider {
   diff(desired: CertDesired, live: CertLive): CertChange;
   /** Why `diff` is not `none`, for drift reports and events. */
   reasons(desired: CertDesired, live: CertLive): string[];
+  /** The difference is a renewal (window, request, names, mode, stand-in), not drift. */
+  renewalOnly(desired: CertDesired, live: CertLive): boolean;
   apply(op: CertOp, desired: CertDesired): Promise<CertRecord | null>;
   /** The last failure recorded for a certificate, if its last issuance failed. */
   lastError(name: string): CertRecord['lastError'];
@@ -51,6 +53,7 @@ export function certProvider(ctx: CertContext): CertProvider {
     },
     diff: (desired, live) => certDiff(desired, live, renewDays, now()),
     reasons: (desired, live) => certDiffReasons(desired, live, renewDays, now()),
+    renewalOnly: (desired, live) => certRenewalOnly(desired, live, renewDays, now()),
     lastError: (name) => readRecord(certPaths(ctx.layout.certs, name))?.lastError ?? null,
     async apply(op, desired) {
       checkCertName(desired.name);

@@ -1,11 +1,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { asHop3Error } from '../../lib/errors.js';
 import { UNKNOWN } from '../../lib/unknown.js';
-import type { Observed, Provider } from '../provider.js';
+import type { ApplyContext, Observed, Provider } from '../provider.js';
 import { certPaths, checkCertName, isCertName, storeCert } from './cert-files.js';
 import { certProvider } from './index.js';
 import { issueSelfSigned } from './self-signed.js';
-import type { CertContext, CertDesired, CertLive } from './types.js';
+import type { CertContext, CertDesired, CertLive, CertRecord } from './types.js';
 
 /**
  * Makes the running proxy read certificate `name`'s files again (the file names stay the same,
@@ -27,7 +27,12 @@ const isLive = (v: CertDesired | CertLive): v is CertLive => 'fingerprint' in v;
  *   every later pass;
  * - with a certificate stored, it keeps serving; the record gets the error.
  * Inside a rollout the failure is only recorded; outside one it is thrown (not terminal), so the
- * work queue retries the app with its backoff.
+ * work queue retries the app with its backoff. A failure is an event (`cert.failed`) when it is not
+ * the one recorded last, so a retry that fails the same way adds none.
+ *
+ * A renewal (its window, a request, new names or mode, a stand-in awaiting its real certificate)
+ * is expected, applied whatever the heal policy and recorded as `cert.renewed`; a certificate or
+ * key changed by hand is drift.
  */
 export function certResources(ctx: CertContext, activate: CertActivate): Provider<CertDesired, CertLive> {
   const engine = certProvider(ctx);
@@ -44,6 +49,13 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
     ctx.log.warn({ cert: desired.name, code: e.code }, 'certificate not issued; a self-signed stand-in serves until it is');
   }
 
+  /** Say what failed, unless the record already said the same (a retry). */
+  function failed(desired: CertDesired, err: unknown, before: CertRecord['lastError'], standIn: boolean, actx: ApplyContext): void {
+    const e = asHop3Error(err);
+    if (before && before.code === e.code && before.message === e.message) return;
+    actx.event?.({ kind: 'cert.failed', data: { names: [...desired.names].sort(), code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), standIn } });
+  }
+
   return {
     kind: 'cert',
     phase: 'sync',
@@ -58,17 +70,21 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
       return seen;
     },
     diff: (desired, live) => engine.diff(desired, live),
-    async apply(op, name, desired, _live, actx) {
+    expected: (desired, live) => engine.renewalOnly(desired, live),
+    async apply(op, name, desired, live, actx) {
       checkCertName(name);
       if (op === 'delete' || desired === null) {
         await engine.apply('delete', { name, names: [], mode: 'self-signed' });
         return;
       }
+      const renewal = live !== null && engine.renewalOnly(desired, live) ? engine.reasons(desired, live) : null;
+      const before = engine.lastError(name);
       try {
         await engine.apply(op === 'create' ? 'create' : 'update', desired);
       } catch (err) {
         const stored = engine.observe(name);
         if (stored === UNKNOWN) throw err;
+        failed(desired, err, before, stored === null || stored.record?.standIn === true, actx);
         if (stored === null) {
           await standIn(desired, err);
         } else if (!actx.signal) {
@@ -81,6 +97,10 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
         }
       }
       await activate(name);
+      const renewed = renewal && engine.observe(name);
+      if (renewal && renewed && renewed !== UNKNOWN) {
+        actx.event?.({ kind: 'cert.renewed', data: { names: renewed.names, notAfter: renewed.notAfter.toISOString(), reasons: renewal } });
+      }
     },
     conformance: {
       sample: (_layout, owner) => ({ kind: 'cert', name: owner, spec: { name: owner, names: [`${owner}.localhost`], mode: 'self-signed', renewRequestedAt: null } }),
