@@ -258,20 +258,23 @@ function challengeRoute(dir: string): Json {
   guard(dir, PATH_SAFE, 'the challenge directory');
   return {
     match: [{ path: ['/.well-known/acme-challenge/*'] }],
-    handle: [{
-      handler: 'subroute',
-      routes: [
-        { match: [{ path: ['*/.*'] }], handle: [notFound()], terminal: true },
-        {
-          handle: [
-            { handler: 'rewrite', strip_path_prefix: '/.well-known/acme-challenge' },
-            { handler: 'headers', response: { set: { 'Content-Type': ['text/plain'] } } },
-            { handler: 'file_server', root: dir, hide: [join(dir, '.*')] },
-          ],
-          terminal: true,
-        },
-      ],
-    }],
+    handle: [
+      // The prefix goes first: the dot-path rule below would otherwise see /.well-known itself.
+      { handler: 'rewrite', strip_path_prefix: '/.well-known/acme-challenge' },
+      {
+        handler: 'subroute',
+        routes: [
+          { match: [{ path: ['*/.*'] }], handle: [notFound()], terminal: true },
+          {
+            handle: [
+              { handler: 'headers', response: { set: { 'Content-Type': ['text/plain'] } } },
+              { handler: 'file_server', root: dir, hide: [join(dir, '.*')] },
+            ],
+            terminal: true,
+          },
+        ],
+      },
+    ],
     terminal: true,
   };
 }
