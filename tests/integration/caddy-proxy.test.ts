@@ -53,11 +53,12 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
   });
   afterAll(() => d.cleanup());
 
-  it('runs hop3\'s own Caddy on HOP3_HTTP_PORT only, its admin endpoint on a unix socket, and lets loads reset nothing', async () => {
+  it('runs hop3\'s own Caddy on HOP3_HTTP_PORT and HOP3_HTTPS_PORT only, its admin endpoint on a unix socket, and lets loads reset nothing', async () => {
     const pid = d.proxyPid();
     const { stdout } = await execa('ss', ['-Hltnp']);
     const ports = stdout.split('\n').filter((l) => l.includes(`pid=${pid},`)).map((l) => Number(/:(\d+)\s/.exec(l)?.[1]));
-    expect(ports).toEqual([d.httpPort]);
+    // The examples' names are under .localhost: [tls] mode auto gives them self-signed HTTPS.
+    expect(ports.sort()).toEqual([d.httpPort, d.httpsPort].sort());
     expect(JSON.parse(await loadedConfig()).admin.listen).toBe(`unix/${socket()}`);
     // hop3-server serve (as root) turned on the migration of queued connections across a load.
     expect((await execa('sysctl', ['-n', 'net.ipv4.tcp_migrate_req'])).stdout.trim()).toBe('1');
@@ -75,7 +76,7 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
     const found = (await drift('static-site')).find((f) => f.resource === 'site:static-site' && f.detectedAt > since);
     expect(found).toMatchObject({ kind: 'changed', observed: expect.stringMatching(/^\d+ bytes, not loaded by the proxy$/) });
     expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes.map((r: { '@id'?: string }) => r['@id']))
-      .toEqual(['hop3-site-hello-wsgi', 'hop3-site-static-site', undefined]);
+      .toEqual(['hop3-acme-challenges', 'hop3-site-hello-wsgi', 'hop3-site-static-site', undefined]);
   });
 
   it('a route of someone else\'s added through the admin API is removed within 2 s', async () => {
@@ -84,7 +85,7 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
     expect((await adminRequest(socket(), 'PUT', '/config/apps/http/servers/hop3/routes/0', 5000, theirs)).status).toBe(200);
     expect((await d.get('evil.localhost')).body).toBe('not hop3');
     await within(2000, async () => (await d.get('evil.localhost')).status === 404);
-    expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes).toHaveLength(3);
+    expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes).toHaveLength(4);
     const healed = [...(await drift('hello-wsgi')), ...(await drift('static-site'))].filter((f) => f.detectedAt > since && f.action === 'healed');
     expect(healed.length).toBeGreaterThan(0);
     for (const app of ['hello-wsgi', 'static-site']) expect((await d.json(['reconcile', app])).actions).toEqual([]);

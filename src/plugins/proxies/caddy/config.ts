@@ -257,6 +257,7 @@ export const certTagBase = (tag: string) => tag.replace(/@[^@]*$/, '');
 function challengeRoute(dir: string): Json {
   guard(dir, PATH_SAFE, 'the challenge directory');
   return {
+    '@id': 'hop3-acme-challenges',
     match: [{ path: ['/.well-known/acme-challenge/*'] }],
     handle: [
       // The prefix goes first: the dot-path rule below would otherwise see /.well-known itself.
