@@ -37,9 +37,10 @@ export interface RouteTls {
 }
 
 /**
- * A digest of a certificate file's content, or null when it is missing. Caddy keeps the
- * certificates it loaded in a cache keyed by their content and skips a load whose config is
- * unchanged, so a renewed file at the same path is only served when the config names its digest.
+ * A digest of a certificate file's content, or null when it is missing. Caddy reads certificate
+ * files only when it provisions a config, and `POST /load` of a config equal to the loaded one
+ * provisions nothing (Caddy 2.6.2: a renewed file was still not served after such a load), so a
+ * renewed file at the same path is served once the config names its new digest.
  */
 export type CertDigest = (file: string) => string | null;
 

@@ -357,7 +357,7 @@ export class CaddyServer implements ProxyServer {
 
   /**
    * Have Caddy read the certificate files again: a load whose tags name their new digests (Caddy
-   * would skip a config equal to the loaded one, and keeps what it loaded cached by content). It
+   * would skip a config equal to the loaded one, and reads the files only when it takes a new one). It
    * goes through the queue of site changes, so it never loads routes older than theirs.
    */
   reloadCertificates(app: string): Promise<void> {
