@@ -1,10 +1,10 @@
 import { execa } from 'execa';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive } from '../../src/lib/procfs.js';
 import { adminRequest } from '../../src/plugins/proxies/caddy/admin-api.js';
-import { appDir, Daemon, EXAMPLES, within } from './harness.js';
+import { appDir, Daemon, EXAMPLES, httpsGet, within } from './harness.js';
 
 /** An HTTP app whose /slow answers after 2 s, naming its release. */
 const SLOW_SERVER = `import json, os, time
@@ -77,6 +77,18 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
     expect(found).toMatchObject({ kind: 'changed', observed: expect.stringMatching(/^\d+ bytes, not loaded by the proxy$/) });
     expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes.map((r: { '@id'?: string }) => r['@id']))
       .toEqual(['hop3-acme-challenges', 'hop3-site-hello-wsgi', 'hop3-site-static-site', undefined]);
+  });
+
+  it('an app\'s certificate unloaded through the admin API is drift: HTTPS with it is back within 2 s', async () => {
+    const own = readFileSync(join(d.home, 'certs', 'hello-wsgi', 'cert.pem'), 'utf8');
+    expect((await httpsGet(d.httpsPort, 'hello-wsgi.localhost', own)).status).toBe(200);
+    expect((await adminRequest(socket(), 'DELETE', '/id/hop3-cert-hello-wsgi', 5000)).status).toBe(200);
+    // No other certificate answers for its name: the handshake fails until the entry is back.
+    await expect(httpsGet(d.httpsPort, 'hello-wsgi.localhost', own)).rejects.toThrow(/alert|handshake|socket/i);
+    const { elapsedMs } = await within(2000, async () => (await httpsGet(d.httpsPort, 'hello-wsgi.localhost', own)).status === 200);
+    console.log(`a certificate unloaded through Caddy's admin API served again after ${elapsedMs} ms`);
+    expect(JSON.parse(await loadedConfig()).apps.tls.certificates.load_files.map((c: { '@id': string }) => c['@id']))
+      .toEqual(['hop3-cert-hello-wsgi', 'hop3-cert-static-site']);
   });
 
   it('a route of someone else\'s added through the admin API is removed within 2 s', async () => {

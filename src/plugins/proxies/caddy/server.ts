@@ -51,8 +51,19 @@ const fileDigest: CertDigest = (file) => {
   }
 };
 
-/** Whether a certificate file is there: what the loaded config is compared against (digests aside). */
-const filePresence: CertDigest = (file) => (existsSync(file) ? '' : null);
+/**
+ * Which certificate files the frame a loaded one is compared with should load: those on disk, and
+ * those it loaded (a file deleted since is the cert provider's drift to restore, not a sign that
+ * no app's site is loaded). An entry removed behind hop3's back while its file is there differs.
+ */
+function expectedFiles(frame: string): CertDigest {
+  const parsed = JSON.parse(frame) as { apps?: { tls?: TlsApp } };
+  const files = new Set((parsed.apps?.tls?.certificates?.load_files ?? []).flatMap((c) => {
+    const { certificate, key } = c as { certificate?: unknown; key?: unknown };
+    return [certificate, key].filter((f): f is string => typeof f === 'string');
+  }));
+  return (file) => (files.has(file) || existsSync(file) ? '' : null);
+}
 
 type TlsApp = { certificates?: { load_files?: Array<{ tags?: Json }> } };
 type Policy = { certificate_selection?: { any_tag?: Json } };
@@ -251,7 +262,7 @@ export class CaddyServer implements ProxyServer {
    */
   private expectedFrame(view: LoadedView): string {
     const routes = [...view.routes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => JSON.parse(r) as Json);
-    return frameOf(assembleCaddyConfig(routes, this.control.settings(), filePresence)).frame;
+    return frameOf(assembleCaddyConfig(routes, this.control.settings(), expectedFiles(view.frame))).frame;
   }
 
   private frameMemo: { view: LoadedView; frame: string } | null = null;
