@@ -1,10 +1,10 @@
 import { execa } from 'execa';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive } from '../../src/lib/procfs.js';
 import { adminRequest } from '../../src/plugins/proxies/caddy/admin-api.js';
-import { appDir, Daemon, EXAMPLES, within } from './harness.js';
+import { appDir, Daemon, EXAMPLES, httpsGet, within } from './harness.js';
 
 /** An HTTP app whose /slow answers after 2 s, naming its release. */
 const SLOW_SERVER = `import json, os, time
@@ -53,11 +53,12 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
   });
   afterAll(() => d.cleanup());
 
-  it('runs hop3\'s own Caddy on HOP3_HTTP_PORT only, its admin endpoint on a unix socket, and lets loads reset nothing', async () => {
+  it('runs hop3\'s own Caddy on HOP3_HTTP_PORT and HOP3_HTTPS_PORT only, its admin endpoint on a unix socket, and lets loads reset nothing', async () => {
     const pid = d.proxyPid();
     const { stdout } = await execa('ss', ['-Hltnp']);
     const ports = stdout.split('\n').filter((l) => l.includes(`pid=${pid},`)).map((l) => Number(/:(\d+)\s/.exec(l)?.[1]));
-    expect(ports).toEqual([d.httpPort]);
+    // The examples' names are under .localhost: [tls] mode auto gives them self-signed HTTPS.
+    expect(ports.sort()).toEqual([d.httpPort, d.httpsPort].sort());
     expect(JSON.parse(await loadedConfig()).admin.listen).toBe(`unix/${socket()}`);
     // hop3-server serve (as root) turned on the migration of queued connections across a load.
     expect((await execa('sysctl', ['-n', 'net.ipv4.tcp_migrate_req'])).stdout.trim()).toBe('1');
@@ -75,7 +76,19 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
     const found = (await drift('static-site')).find((f) => f.resource === 'site:static-site' && f.detectedAt > since);
     expect(found).toMatchObject({ kind: 'changed', observed: expect.stringMatching(/^\d+ bytes, not loaded by the proxy$/) });
     expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes.map((r: { '@id'?: string }) => r['@id']))
-      .toEqual(['hop3-site-hello-wsgi', 'hop3-site-static-site', undefined]);
+      .toEqual(['hop3-acme-challenges', 'hop3-site-hello-wsgi', 'hop3-site-static-site', undefined]);
+  });
+
+  it('an app\'s certificate unloaded through the admin API is drift: HTTPS with it is back within 2 s', async () => {
+    const own = readFileSync(join(d.home, 'certs', 'hello-wsgi', 'cert.pem'), 'utf8');
+    expect((await httpsGet(d.httpsPort, 'hello-wsgi.localhost', own)).status).toBe(200);
+    expect((await adminRequest(socket(), 'DELETE', '/id/hop3-cert-hello-wsgi', 5000)).status).toBe(200);
+    // No other certificate answers for its name: the handshake fails until the entry is back.
+    await expect(httpsGet(d.httpsPort, 'hello-wsgi.localhost', own)).rejects.toThrow(/alert|handshake|socket/i);
+    const { elapsedMs } = await within(2000, async () => (await httpsGet(d.httpsPort, 'hello-wsgi.localhost', own)).status === 200);
+    console.log(`a certificate unloaded through Caddy's admin API served again after ${elapsedMs} ms`);
+    expect(JSON.parse(await loadedConfig()).apps.tls.certificates.load_files.map((c: { '@id': string }) => c['@id']))
+      .toEqual(['hop3-cert-hello-wsgi', 'hop3-cert-static-site']);
   });
 
   it('a route of someone else\'s added through the admin API is removed within 2 s', async () => {
@@ -84,7 +97,7 @@ describe('hop3-server with HOP3_PROXY=caddy', () => {
     expect((await adminRequest(socket(), 'PUT', '/config/apps/http/servers/hop3/routes/0', 5000, theirs)).status).toBe(200);
     expect((await d.get('evil.localhost')).body).toBe('not hop3');
     await within(2000, async () => (await d.get('evil.localhost')).status === 404);
-    expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes).toHaveLength(3);
+    expect(JSON.parse(await loadedConfig()).apps.http.servers.hop3.routes).toHaveLength(4);
     const healed = [...(await drift('hello-wsgi')), ...(await drift('static-site'))].filter((f) => f.detectedAt > since && f.action === 'healed');
     expect(healed.length).toBeGreaterThan(0);
     for (const app of ['hello-wsgi', 'static-site']) expect((await d.json(['reconcile', app])).actions).toEqual([]);

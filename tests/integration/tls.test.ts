@@ -6,18 +6,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certPaths, fingerprintOf, readRecord, storeCert } from '../../src/plugins/certs/cert-files.js';
 import { Pebble } from '../../bench/pebble.js';
-import { Daemon, EXAMPLES, freePort, httpsGet, underLoad, within } from './harness.js';
+import { Daemon, EXAMPLES, freePort, httpsGet, PROXIES, underLoad, within } from './harness.js';
 
 const DOMAIN = 'hop3.test';
 
 /**
- * TLS end to end: a real hop3 daemon with its embedded nginx and a real pebble whose HTTP-01
- * validation resolves every name to 127.0.0.1 and reaches the daemon's HOP3_HTTP_PORT. HTTPS is
- * checked with node's TLS (SNI = the app's name) trusting only the CA named, so an answer means
- * the certificate verified for that name.
+ * TLS end to end: a real hop3 daemon with its proxy (the embedded nginx, or hop3's Caddy, which
+ * only loads the certificates hop3 issued) and a real pebble whose HTTP-01 validation resolves
+ * every name to 127.0.0.1 and reaches the daemon's HOP3_HTTP_PORT. HTTPS is checked with node's
+ * TLS (SNI = the app's name) trusting only the CA named, so an answer means the certificate
+ * verified for that name.
  */
-describe('TLS certificates as resources, served by nginx, issued by pebble', () => {
-  const d = new Daemon({ HOP3_DOMAIN: DOMAIN, HOP3_ACME_EMAIL: 'ops@hop3.test' });
+describe.each(PROXIES)('TLS certificates as resources, served by %s, issued by pebble', (proxy) => {
+  const d = new Daemon({ HOP3_DOMAIN: DOMAIN, HOP3_ACME_EMAIL: 'ops@hop3.test' }, { proxy });
   let pebble: Pebble;
   let root = '';
   const work = mkdtempSync(join(tmpdir(), 'hop3-tls-'));
@@ -91,8 +92,12 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
     expect(readRecord(certs('shop'))).toMatchObject({ mode: 'acme', names: [host], lastError: null });
     expect(readRecord(certs('shop'))?.standIn).toBeUndefined();
     const issued = [...readFileSync(d.logFile, 'utf8').matchAll(/"cert":"shop".*?"ms":(\d+).*certificate stored/g)].map((m) => Number(m[1]));
-    console.log(`certificate issuance against pebble inside a deploy (1 name, HTTP-01 through the embedded nginx): ${issued[0]} ms; the whole deploy ${deployMs.toFixed(0)} ms`);
+    console.log(`certificate issuance against pebble inside a deploy (1 name, HTTP-01 through ${proxy}): ${issued[0]} ms; the whole deploy ${deployMs.toFixed(0)} ms`);
     expect(issued).toHaveLength(1);
+    // hop3 certs reads hop3's stored certificates, whichever proxy serves them.
+    const listed = await d.json<Array<Record<string, unknown>>>(['certs', 'shop']);
+    expect(listed.map(({ app, names, mode, issuer, status, lastError }) => ({ app, names, mode, issuer, status, lastError })))
+      .toEqual([{ app: 'shop', names: [host], mode: 'acme', issuer: expect.stringMatching(/^Pebble Intermediate CA/), status: 'valid', lastError: null }]);
   });
 
   it('https-only redirects HTTP with 308 to the HTTPS port, except ACME challenges; HSTS is on HTTPS answers only', async () => {
@@ -113,7 +118,7 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
     rmSync(certs('shop').bundle);
     rmSync(certs('shop').key);
     rmSync(certs('shop').cert);
-    // Back = stored again and served by nginx (reloaded with it), within 2 s of the deletion.
+    // Back = stored again and served by the proxy (reloaded with it), within 2 s of the deletion.
     const { elapsedMs } = await within(2000, async () => existsSync(certs('shop').bundle) && existsSync(certs('shop').key)
       && readRecord(certs('shop'))?.fingerprint !== before && (await httpsGet(d.httpsPort, host, root)).fingerprint === storedFingerprint('shop'));
     console.log(`deleted certificate stored and served again after ${elapsedMs} ms (${Date.now() - t0} ms to the check)`);
@@ -125,7 +130,7 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
     let expiring = { fingerprint: '', ca: '' };
     const eventsBefore = (await d.json<Array<{ id: number }>>(['events', 'shop', '--limit', '1000'])).at(-1)!.id;
     const load = await underLoad(d.httpsPort, host, async () => {
-      // Stored while the daemon is down (nginx serves on): the look at every certificate at
+      // Stored while the daemon is down (the proxy serves on): the look at every certificate at
       // start finds it complete, inside its window.
       await d.stop();
       expiring = await storeExpiringCert('shop', [host]);
@@ -139,28 +144,29 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
     }, { get: () => httpsGet(d.httpsPort, host, [root, expiring.ca].filter(Boolean)) });
     expect(load.failures).toEqual([]);
     expect(load.ok).toBeGreaterThan(20);
-    const after = await httpsGet(d.httpsPort, host, root);
-    expect(after.issuer).toMatch(/^Pebble/);
-    expect(after.fingerprint).not.toBe(served);
-    // Soon every new connection gets it: 10 in a row (a worker of the configuration before the
-    // reload may still take one for a moment; it serves the previous, still valid certificate).
+    // Soon every new connection gets it: 10 in a row (an nginx worker of the configuration before
+    // the reload may still take one for a moment; it serves the previous, still valid certificate).
     const odd: string[] = [];
     await within(5000, async () => {
       for (let i = 0; i < 10; i++) {
         const fp = (await httpsGet(d.httpsPort, host, [root, expiring.ca])).fingerprint;
         if (fp !== storedFingerprint('shop')) {
-          odd.push(fp === served ? 'the one before the renewal' : fp === after.fingerprint ? 'the renewed one, since replaced' : 'another');
+          odd.push(fp === served ? 'the one before the renewal' : fp === expiring.fingerprint ? 'the expiring one' : 'another');
           return false;
         }
       }
       return true;
     });
+    const after = await httpsGet(d.httpsPort, host, root);
+    expect(after.issuer).toMatch(/^Pebble/);
+    expect(after.fingerprint).not.toBe(served);
     if (odd.length > 0) console.log(`after the renewal, ${odd.length} connection(s) got another certificate first: ${odd.join(', ')}`);
     console.log(`renewal under load: ${load.ok} HTTPS requests, ${load.failures.length} failed, in ${load.ms} ms`);
-    // Renewed for its expiry, as a healed drift of cert:shop that names the expiring certificate.
-    const events = (await d.json<Array<{ id: number; kind: string; data: { resource?: string; observed?: string; action?: string } }>>(['events', 'shop', '--limit', '1000']))
-      .filter((e) => e.id > eventsBefore && e.kind === 'drift' && e.data.resource === 'cert:shop');
-    expect(events.map((e) => [e.data.action, e.data.observed])).toEqual([['healed', expect.stringMatching(/^hop3 test old CA for shop\.hop3\.test, until \d{4}-/)]]);
+    // Renewed for its expiry: an expected change, recorded as cert.renewed, not as drift.
+    const events = (await d.json<Array<{ id: number; kind: string; data: { resource?: string; reasons?: string[] } }>>(['events', 'shop', '--limit', '1000']))
+      .filter((e) => e.id > eventsBefore);
+    expect(events.filter((e) => e.kind === 'cert.renewed').map((e) => e.data.reasons)).toEqual([[expect.stringMatching(/^expiry: \d+ days left, renewed under 30$/)]]);
+    expect(events.filter((e) => e.kind === 'drift' && e.data.resource === 'cert:shop')).toEqual([]);
   });
 
   it('a self-signed app serves HTTPS with its own certificate; a default one ([tls] absent, a .test name) too', async () => {
@@ -208,14 +214,15 @@ describe('TLS certificates as resources, served by nginx, issued by pebble', () 
       throw new Error(`${String(err)}; record: ${JSON.stringify(readRecord(certs('shop')))}; log: ${readFileSync(d.logFile, 'utf8').split('\n').filter((l) => /cert|reconcile failed/.test(l)).slice(-5).join('\n')}`);
     });
     expect(failed.value).toMatchObject({ code: 'CERT_ISSUE_FAILED', message: expect.stringMatching(/ECONNREFUSED/) });
-    // nginx still serves the certificate it loaded: no reload happened with the failed one.
+    // The proxy still serves the certificate it loaded: no reload happened with the failed one.
     const still = await httpsGet(d.httpsPort, host, root);
     expect(still.fingerprint).toBe(serving.fingerprint);
     const status = await d.json<{ message: string }>(['status', 'shop']);
     expect(status.message).toMatch(/ACME server did not issue|127\.0\.0\.1/);
-    const events = await d.json<Array<{ kind: string; data: { resource?: string; observed?: string; action?: string } }>>(['events', 'shop', '--limit', '1000']);
-    const reported = events.filter((e) => e.kind === 'drift' && e.data.action === 'reported' && e.data.resource === 'cert:shop' && /repair failed: .*ECONNREFUSED/.test(e.data.observed ?? ''));
-    expect(reported, JSON.stringify(events.filter((e) => e.kind === 'drift').slice(-3))).not.toEqual([]);
+    // The failure is reported once, as cert.failed (a renewal is not drift).
+    const events = await d.json<Array<{ kind: string; data: { message?: string } }>>(['events', 'shop', '--limit', '1000']);
+    const reported = events.filter((e) => e.kind === 'cert.failed' && /ECONNREFUSED/.test(e.data.message ?? ''));
+    expect(reported, JSON.stringify(events.slice(-5))).not.toEqual([]);
 
     // A first deploy while the CA is down is not held up by it.
     const lateHost = `late.${DOMAIN}`;

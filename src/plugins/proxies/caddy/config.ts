@@ -20,9 +20,29 @@ export interface CaddySettings {
   httpPort: number;
   /** The admin endpoint's unix socket (never TCP). */
   adminSocket: string;
-  /** Caddy's storage (locks, later certificates). */
+  /** Caddy's storage (locks; hop3's certificates are loaded from their own files). */
   storageDir: string;
+  /** The HTTPS listener's port, used once some site has TLS. */
+  httpsPort?: number;
+  /** hop3's HTTP-01 answers, served for every name under /.well-known/acme-challenge/. */
+  challengeDir?: string;
 }
+
+/** What a site route says about its HTTPS side: the app, its names and its certificate files. */
+export interface RouteTls {
+  app: string;
+  hosts: string[];
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * A digest of a certificate file's content, or null when it is missing. Caddy reads certificate
+ * files only when it provisions a config, and `POST /load` of a config equal to the loaded one
+ * provisions nothing (Caddy 2.6.2: a renewed file was still not served after such a load), so a
+ * renewed file at the same path is served once the config names its new digest.
+ */
+export type CertDigest = (file: string) => string | null;
 
 /** What hop3 wants Caddy to run: the config, and the static roots to check before it is loaded. */
 export interface CaddyDesired {
@@ -139,8 +159,65 @@ function staticPathRoute(prefix: string, root: string, maxAge: number): Json {
   return { match: [{ path: [`${prefix}*`] }], handle: [{ handler: 'subroute', routes: protectedFiles(prefix, root, before) }], terminal: true };
 }
 
+/** The `vars` handler a TLS site's HTTPS answers pass: it names the app's certificate files. */
+const TLS_VARS = 'hop3_tls_cert';
+const TLS_KEY_VARS = 'hop3_tls_key';
+
+const HSTS = 'max-age=31536000';
+
+/**
+ * What a TLS site adds in front of its answers: on HTTP, https-only's 308 (the challenges are
+ * answered before any site's route); on HTTPS, the certificate's names (read back when the
+ * config is assembled) and HSTS, set before any handler so error answers carry it too.
+ */
+function tlsRoutes(site: ProxySite, httpsPort: number | undefined): Json[] {
+  const tls = site.tls;
+  if (!tls) return [];
+  if (httpsPort === undefined || !isPort(httpsPort)) refuse(httpsPort, 'the HTTPS port');
+  const cert = guard(tls.certFile, PATH_SAFE, `the certificate file of ${site.app}`);
+  const key = guard(tls.keyFile, PATH_SAFE, `the key file of ${site.app}`);
+  const suffix = httpsPort === 443 ? '' : `:${httpsPort}`;
+  const https: Json[] = [{ handler: 'vars', [TLS_VARS]: cert, [TLS_KEY_VARS]: key }];
+  if (tls.hsts) https.push({ handler: 'headers', response: { set: { 'Strict-Transport-Security': [HSTS] } } });
+  return [
+    ...(tls.httpsOnly
+      ? [{
+          match: [{ protocol: 'http' }],
+          handle: [{ handler: 'static_response', status_code: 308, headers: { Location: [`https://{http.request.host}${suffix}{http.request.uri}`] } }],
+          terminal: true,
+        }]
+      : []),
+    { match: [{ protocol: 'https' }], handle: https },
+  ];
+}
+
+/** The HTTPS side a site route was rendered with, or null for an HTTP-only one. */
+export function tlsOfRoute(route: Json | undefined): RouteTls | null {
+  const app = appOfRoute(route);
+  if (app === null) return null;
+  const r = route as { match?: Array<{ host?: string[] }> };
+  const vars = findVars(route);
+  if (vars === null) return null;
+  return { app, hosts: r.match?.[0]?.host ?? [], certFile: vars.cert, keyFile: vars.key };
+}
+
+function findVars(value: Json | undefined): { cert: string; key: string } | null {
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const found = findVars(v);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (value === null || typeof value !== 'object') return null;
+  const cert = value[TLS_VARS];
+  const key = value[TLS_KEY_VARS];
+  if (value.handler === 'vars' && typeof cert === 'string' && typeof key === 'string') return { cert, key };
+  return findVars(Object.values(value));
+}
+
 /** Pure: one app's route, the part of the whole config that is that app's site. */
-export function renderSiteRoute(site: ProxySite): Json {
+export function renderSiteRoute(site: ProxySite, httpsPort?: number): Json {
   guard(site.app, APP_SAFE, 'an app name');
   if (site.serverNames.length === 0) refuse(site.serverNames, `the server names of ${site.app}`);
   const hosts = site.serverNames.map((n) => guard(n, HOST_SAFE, `a server name of ${site.app}`));
@@ -153,7 +230,7 @@ export function renderSiteRoute(site: ProxySite): Json {
     // request_body caps what is read (a chunked body too); a body past it fails the proxied
     // request with 502 in Caddy 2.6, so a declared Content-Length over it gets 413 up front.
     { handler: 'request_body', max_size: site.maxBodyBytes },
-    { handler: 'subroute', routes: [tooLarge(site.maxBodyBytes), ...paths, { handle: main, terminal: true }] },
+    { handler: 'subroute', routes: [...tlsRoutes(site, httpsPort), tooLarge(site.maxBodyBytes), ...paths, { handle: main, terminal: true }] },
   ];
   return { '@id': siteRouteId(site.app), match: [{ host: hosts }], handle, terminal: true };
 }
@@ -168,35 +245,111 @@ export function appOfRoute(route: Json | undefined): string | null {
   return typeof id === 'string' && id.startsWith('hop3-site-') ? id.slice('hop3-site-'.length) : null;
 }
 
+/** The tag a certificate is loaded with: the app, and the digest of the file as loaded. */
+export const certTag = (app: string, digest: string) => `hop3-cert-${app}@${digest}`;
+
+/** The tag without its digest: what two configs must agree on for the same certificate files. */
+export const certTagBase = (tag: string) => tag.replace(/@[^@]*$/, '');
+
+/**
+ * HTTP-01 answers for every name, before any site (as nginx's `^~` location in every server):
+ * the token is a file of the challenge directory, never a dotfile.
+ */
+function challengeRoute(dir: string): Json {
+  guard(dir, PATH_SAFE, 'the challenge directory');
+  return {
+    '@id': 'hop3-acme-challenges',
+    match: [{ path: ['/.well-known/acme-challenge/*'] }],
+    handle: [
+      // The prefix goes first: the dot-path rule below would otherwise see /.well-known itself.
+      { handler: 'rewrite', strip_path_prefix: '/.well-known/acme-challenge' },
+      {
+        handler: 'subroute',
+        routes: [
+          { match: [{ path: ['*/.*'] }], handle: [notFound()], terminal: true },
+          {
+            handle: [
+              { handler: 'headers', response: { set: { 'Content-Type': ['text/plain'] } } },
+              { handler: 'file_server', root: dir, hide: [join(dir, '.*')] },
+            ],
+            terminal: true,
+          },
+        ],
+      },
+    ],
+    terminal: true,
+  };
+}
+
+/**
+ * hop3's certificates as Caddy loads them: each app's file (key and chain in one PEM, which Go's
+ * X509KeyPair reads as both) tagged with its digest, and a connection policy per app choosing
+ * that tag by SNI. A name no policy matches has no TLS configuration, so Caddy refuses the
+ * handshake (an alert) rather than answer with another app's certificate. A missing file is not
+ * loaded (Caddy would refuse the whole config): only that app's handshakes fail until it is back.
+ */
+function tlsParts(siteRoutes: Json[], digest: CertDigest): { certificates: Json[]; policies: Json[] } {
+  const certificates: Json[] = [];
+  const policies: Json[] = [];
+  for (const route of siteRoutes) {
+    const tls = tlsOfRoute(route);
+    if (tls === null) continue;
+    const sum = digest(tls.certFile);
+    const keySum = tls.keyFile === tls.certFile ? sum : digest(tls.keyFile);
+    const tag = certTag(tls.app, sum === null || keySum === null ? 'missing' : tls.keyFile === tls.certFile ? sum : `${sum}.${keySum}`);
+    if (sum !== null && keySum !== null) certificates.push({ '@id': `hop3-cert-${tls.app}`, certificate: tls.certFile, key: tls.keyFile, tags: [tag] });
+    policies.push({ '@id': `hop3-tls-${tls.app}`, match: { sni: tls.hosts }, certificate_selection: { any_tag: [tag] } });
+  }
+  return { certificates, policies };
+}
+
+/** A digest for configs rendered without looking at files: every certificate present, unchanged. */
+const UNREAD: CertDigest = () => '';
+
 /**
  * Pure: the whole config around these app routes (given in app order, so equal inputs give
- * equal configs), then a 404 for every other name.
+ * equal configs), then a 404 for every other name. With a TLS site, the same server also listens
+ * on the HTTPS port: Caddy puts TLS on every listener but the `http_port` one.
  */
-export function assembleCaddyConfig(siteRoutes: Json[], settings: CaddySettings): CaddyConfig {
+export function assembleCaddyConfig(siteRoutes: Json[], settings: CaddySettings, digest: CertDigest = UNREAD): CaddyConfig {
   guard(settings.adminSocket, PATH_SAFE, 'the admin socket');
   guard(settings.storageDir, PATH_SAFE, 'the storage directory');
   if (!isPort(settings.httpPort)) refuse(settings.httpPort, 'the HTTP port');
+  const { certificates, policies } = tlsParts(siteRoutes, digest);
+  const https = policies.length > 0;
+  if (https && (settings.httpsPort === undefined || !isPort(settings.httpsPort) || settings.httpsPort === settings.httpPort)) refuse(settings.httpsPort, 'the HTTPS port');
   // A name no app has gets 404, like the nginx master's default server.
-  const routes: Json[] = [...siteRoutes, { handle: [notFound()], terminal: true }];
-  return {
+  const routes: Json[] = [
+    ...(settings.challengeDir === undefined ? [] : [challengeRoute(settings.challengeDir)]),
+    ...siteRoutes,
+    { handle: [notFound()], terminal: true },
+  ];
+  const server: { [key: string]: Json } = {
+    listen: [`:${settings.httpPort}`, ...(https ? [`:${settings.httpsPort!}`] : [])],
+    // TLS is not Caddy's to decide: certificates are hop3's resources, loaded from their files.
+    automatic_https: { disable: true },
+    routes,
+  };
+  if (https) {
+    server.tls_connection_policies = policies;
+    // No HTTP/3: it would listen on UDP and advertise itself (Alt-Svc) on every answer.
+    server.protocols = ['h1', 'h2'];
+  }
+  const config: CaddyConfig = {
     admin: { listen: `unix/${settings.adminSocket}`, config: { persist: false } },
     storage: { module: 'file_system', root: settings.storageDir },
     apps: {
       http: {
-        servers: {
-          [SERVER_NAME]: {
-            listen: [`:${settings.httpPort}`],
-            // TLS is not Caddy's to decide: certificates are hop3's resources.
-            automatic_https: { disable: true },
-            routes,
-          },
-        },
+        ...(https ? { http_port: settings.httpPort, https_port: settings.httpsPort! } : {}),
+        servers: { [SERVER_NAME]: server },
         // Requests taken by the previous config finish within this on a load; past it they are
         // cut (a load would otherwise wait as long as the slowest request).
         grace_period: '30s',
       },
     },
   };
+  if (https) (config.apps as { [key: string]: Json }).tls = { certificates: { load_files: certificates } };
+  return config;
 }
 
 /** The static roots a route hands to Caddy's file server: checked for links before a load. */
@@ -208,9 +361,9 @@ export function staticRootsOf(route: Json | undefined): string[] {
 }
 
 /** Pure: the whole config for these sites, in app order so equal inputs give equal configs. */
-export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings): CaddyDesired {
+export function renderCaddyConfig(sites: ProxySite[], settings: CaddySettings, digest: CertDigest = UNREAD): CaddyDesired {
   const sorted = [...sites].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0));
-  const config = assembleCaddyConfig(sorted.map(renderSiteRoute), settings);
+  const config = assembleCaddyConfig(sorted.map((s) => renderSiteRoute(s, settings.httpsPort)), settings, digest);
   const staticRoots = sorted.flatMap((s) => [
     ...(s.target.protocol === 'file' ? [s.target.root] : []),
     ...(s.target.protocol === 'paused' ? [] : s.staticPaths.map((p) => p.root)),

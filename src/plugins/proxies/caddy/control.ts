@@ -44,6 +44,8 @@ export interface CaddyContext {
   layout: Layout;
   log: Logger;
   httpPort: number;
+  /** Where HTTPS is served once some site has TLS. */
+  httpsPort?: number;
   /** The caddy binary. */
   bin: string;
   exec: Exec;
@@ -83,7 +85,13 @@ export class CaddyControl {
   }
 
   settings(): CaddySettings {
-    return { httpPort: this.ctx.httpPort, adminSocket: this.paths.adminSocket, storageDir: this.paths.storage };
+    return {
+      httpPort: this.ctx.httpPort,
+      adminSocket: this.paths.adminSocket,
+      storageDir: this.paths.storage,
+      ...(this.ctx.httpsPort === undefined ? {} : { httpsPort: this.ctx.httpsPort }),
+      challengeDir: this.ctx.layout.challenges,
+    };
   }
 
   /** Pure: the desired config for these sites, with this Caddy's settings. */

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { errorMessage } from '../../../lib/errors.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
@@ -6,7 +7,7 @@ import { privateDir } from '../../../lib/layout.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { ProxyServer } from '../../types.js';
 import { adminRequest } from './admin-api.js';
-import { appOfRoute, assembleCaddyConfig, canonicalJson, SERVER_NAME, staticRootsOf, type CaddyConfig, type Json } from './config.js';
+import { appOfRoute, assembleCaddyConfig, canonicalJson, certTagBase, SERVER_NAME, staticRootsOf, tlsOfRoute, type CaddyConfig, type CertDigest, type Json } from './config.js';
 import type { CaddyControl } from './control.js';
 import { ensureRequestMigration } from './listener-handover.js';
 import { connectionsTo, upstreamPortsOf } from './upstream-connections.js';
@@ -35,13 +36,51 @@ interface LoadedView {
 interface SiteChange {
   path: string;
   content: string | null;
+  /** Load even with no file changed: a certificate file was replaced. */
+  force?: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+/** What a certificate file holds now, as the tag it is loaded with names it. */
+const fileDigest: CertDigest = (file) => {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * Which certificate files the frame a loaded one is compared with should load: those on disk, and
+ * those it loaded (a file deleted since is the cert provider's drift to restore, not a sign that
+ * no app's site is loaded). An entry removed behind hop3's back while its file is there differs.
+ */
+function expectedFiles(frame: string): CertDigest {
+  const parsed = JSON.parse(frame) as { apps?: { tls?: TlsApp } };
+  const files = new Set((parsed.apps?.tls?.certificates?.load_files ?? []).flatMap((c) => {
+    const { certificate, key } = c as { certificate?: unknown; key?: unknown };
+    return [certificate, key].filter((f): f is string => typeof f === 'string');
+  }));
+  return (file) => (files.has(file) || existsSync(file) ? '' : null);
+}
+
+type TlsApp = { certificates?: { load_files?: Array<{ tags?: Json }> } };
+type Policy = { certificate_selection?: { any_tag?: Json } };
+
+/** Tags without their digests: which content is loaded is activation's business, not the frame's. */
+function withoutDigests(copy: { apps?: { tls?: TlsApp; http?: { servers?: Record<string, { tls_connection_policies?: Policy[] }> } } }): void {
+  const strip = (tags: Json | undefined) => (Array.isArray(tags) ? tags.map((t) => (typeof t === 'string' ? certTagBase(t) : t)) : tags);
+  for (const c of copy.apps?.tls?.certificates?.load_files ?? []) if (c.tags !== undefined) c.tags = strip(c.tags) as Json;
+  for (const p of copy.apps?.http?.servers?.[SERVER_NAME]?.tls_connection_policies ?? []) {
+    if (p.certificate_selection?.any_tag !== undefined) p.certificate_selection.any_tag = strip(p.certificate_selection.any_tag) as Json;
+  }
 }
 
 /** The config without the apps' routes: what must equal the frame hop3 assembles. */
 function frameOf(config: CaddyConfig): { frame: string; routes: Map<string, string> } {
   const copy = structuredClone(config) as { apps?: { http?: { servers?: Record<string, { routes?: Json[] }> } } };
+  withoutDigests(copy as Parameters<typeof withoutDigests>[0]);
   const server = copy.apps?.http?.servers?.[SERVER_NAME];
   const routes = new Map<string, string>();
   if (server && Array.isArray(server.routes)) {
@@ -217,19 +256,23 @@ export class CaddyServer implements ProxyServer {
     return compact;
   }
 
-  /** The frame hop3 would load around any set of routes (the routes are compared one by one). */
-  private expectedFrame(): string {
-    return frameOf(assembleCaddyConfig([], this.control.settings())).frame;
+  /**
+   * The frame hop3 would load around the routes Caddy has loaded (the routes are compared one by
+   * one): the certificates and connection policies follow from the TLS sites among them.
+   */
+  private expectedFrame(view: LoadedView): string {
+    const routes = [...view.routes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => JSON.parse(r) as Json);
+    return frameOf(assembleCaddyConfig(routes, this.control.settings(), expectedFiles(view.frame))).frame;
   }
 
-  private frameMemo: string | null = null;
+  private frameMemo: { view: LoadedView; frame: string } | null = null;
 
   loaded(path: string, content: string | null): boolean | null {
     const pid = this.pid();
     const view = this.view;
     if (pid === null || view === null || view.pid !== pid) return null;
-    this.frameMemo ??= this.expectedFrame();
-    if (view.frame !== this.frameMemo) return false;
+    if (this.frameMemo?.view !== view) this.frameMemo = { view, frame: this.expectedFrame(view) };
+    if (view.frame !== this.frameMemo.frame) return false;
     const live = view.routes.get(basename(path, '.json'));
     if (content === null) return live === undefined;
     const want = this.compact(path, content);
@@ -258,9 +301,9 @@ export class CaddyServer implements ProxyServer {
    * refuses a batch, its changes are retried one by one so only the bad one fails. A refused
    * change leaves its file as it was.
    */
-  apply(path: string, content: string | null): Promise<void> {
+  apply(path: string, content: string | null, force = false): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ path, content, resolve, reject });
+      this.pending.push({ path, content, force, resolve, reject });
       if (!this.flushing) {
         this.flushing = this.flush().finally(() => {
           this.flushing = null;
@@ -290,16 +333,17 @@ export class CaddyServer implements ProxyServer {
     // A file already as wanted may still not be what Caddy loaded (changed through the admin
     // endpoint, or written before a daemon died): it is loaded all the same.
     const changes = batch.map((c) => ({ ...c, previous: readTextOrNull(c.path) }))
-      .filter((c) => c.previous !== c.content || this.loaded(c.path, c.content) !== true);
+      .filter((c) => c.force === true || c.previous !== c.content || this.loaded(c.path, c.content) !== true);
     if (changes.length === 0) return;
     privateDir(this.sitesDir);
     const put = (path: string, content: string | null) => (content === null ? rmSync(path, { force: true }) : writeFileAtomic(path, content));
-    const writes = changes.filter((c) => c.previous !== c.content);
+    const writes = changes.filter((c) => c.force !== true && c.previous !== c.content);
     for (const c of writes) put(c.path, c.content);
     try {
       const routes = this.siteRoutes();
       const before = [...(this.view?.routes.values() ?? [])].flatMap((r) => upstreamPortsOf(JSON.parse(r) as Json));
-      await this.control.apply({ config: assembleCaddyConfig(routes, this.control.settings()), staticRoots: staticRootsOf(routes) });
+      // Every load reads the certificate files again: a tag names the content it loads.
+      await this.control.apply({ config: assembleCaddyConfig(routes, this.control.settings(), fileDigest), staticRoots: staticRootsOf(routes) });
       const now = new Set(upstreamPortsOf(routes));
       for (const port of before) if (!now.has(port)) this.retiring.add(port);
       for (const port of now) this.retiring.delete(port);
@@ -311,6 +355,24 @@ export class CaddyServer implements ProxyServer {
       this.pidSeen = null;
       await this.refresh(false);
     }
+  }
+
+  /** Whether the app's site, as its file holds it, serves HTTPS with a certificate file. */
+  servesCertificate(app: string): boolean {
+    try {
+      return tlsOfRoute(JSON.parse(readTextOrNull(this.sitePath(app)) ?? 'null') as Json) !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Have Caddy read the certificate files again: a load whose tags name their new digests (Caddy
+   * would skip a config equal to the loaded one, and reads the files only when it takes a new one). It
+   * goes through the queue of site changes, so it never loads routes older than theirs.
+   */
+  reloadCertificates(app: string): Promise<void> {
+    return this.apply(this.sitePath(app), null, true);
   }
 
   /**
