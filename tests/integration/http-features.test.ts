@@ -74,7 +74,9 @@ describe.each(PROXIES)('what piku users rely on, through real %s and uWSGI', (pr
   it('a body over max-body-size gets 413 from the proxy; a smaller one reaches the app', async () => {
     // Below nginx's own 1m default, so only the app's setting can refuse it.
     const big = await send(d.httpPort, host, 'POST', '/upload', randomBytes(700 * 1024));
-    expect(big.status).toBe(413);
+    // Caddy may close while the client still sends (see below): the 413 can be lost to the reset.
+    expect(proxy === 'caddy' ? [0, 413] : [413]).toContain(big.status);
+    expect(big.body).not.toContain('received');
     const small = await send(d.httpPort, host, 'POST', '/upload', randomBytes(500 * 1024));
     expect(small.status).toBe(200);
     expect(small.body).toBe(`received ${500 * 1024}`);

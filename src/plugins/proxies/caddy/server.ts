@@ -1,3 +1,4 @@
+import { BatchQueue } from '../../../lib/batch-queue.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -38,8 +39,6 @@ interface SiteChange {
   content: string | null;
   /** Load even with no file changed: a certificate file was replaced. */
   force?: boolean;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 /** What a certificate file holds now, as the tag it is loaded with names it. */
@@ -115,8 +114,7 @@ export class CaddyServer implements ProxyServer {
   private stopped = false;
   private polling = false;
   private readonly watchers = new Set<(app: string) => void>();
-  private readonly pending: SiteChange[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly changes = new BatchQueue<SiteChange>((batch) => this.applyBatch(batch));
   private handoverChecked = false;
   /** Compact form of each site file's content, so a pass over many apps parses none twice. */
   private readonly compactMemo = new Map<string, { content: string; compact: string }>();
@@ -195,7 +193,7 @@ export class CaddyServer implements ProxyServer {
 
   /** Look at what Caddy has loaded; with `notify`, tell the watchers which apps it changed for. */
   private async refresh(notify: boolean): Promise<void> {
-    if (notify && (this.polling || this.flushing)) return;
+    if (notify && (this.polling || this.changes.busy)) return;
     this.polling = true;
     const seq = ++this.seq;
     try {
@@ -287,8 +285,8 @@ export class CaddyServer implements ProxyServer {
    */
   async drained(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.flushing && Date.now() < deadline) {
-      await Promise.race([this.flushing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    while (this.changes.busy && Date.now() < deadline) {
+      await Promise.race([this.changes.idle(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
     }
     while (this.retiring.size > 0 && connectionsTo(this.retiring) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (this.retiring.size > 0 && Date.now() >= deadline) this.log.warn({ ports: [...this.retiring] }, 'requests of an earlier Caddy config still hold upstreams past the drain bound');
@@ -302,30 +300,7 @@ export class CaddyServer implements ProxyServer {
    * change leaves its file as it was.
    */
   apply(path: string, content: string | null, force = false): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ path, content, force, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = this.flush().finally(() => {
-          this.flushing = null;
-        });
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0);
-      try {
-        await this.applyBatch(batch);
-        for (const c of batch) c.resolve();
-      } catch (err) {
-        if (batch.length === 1) {
-          batch[0]!.reject(err);
-          continue;
-        }
-        for (const c of batch) await this.applyBatch([c]).then(c.resolve, c.reject);
-      }
-    }
+    return this.changes.push({ path, content, force });
   }
 
   private async applyBatch(batch: SiteChange[]): Promise<void> {

@@ -5,6 +5,7 @@ import { ExecError } from '../../../lib/exec.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeIfDifferent, writeFileAtomic, readTextOrNull } from '../../../lib/fs-atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchQueue } from '../../../lib/batch-queue.js';
 import { childPids, livePid } from '../../../lib/pidfile.js';
 import { startTimeOf } from '../../../lib/procfs.js';
 import { workerAccount } from '../../../lib/accounts.js';
@@ -38,8 +39,7 @@ export class NginxControl implements ProxyServer {
   private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private readonly mainConf: string;
   private readonly pidfile: string;
-  private readonly pending: SiteChange[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly changes = new BatchQueue<SiteChange>((batch) => this.applyBatch(batch));
   /** Workers of earlier configurations still finishing their requests. */
   private readonly retiring = new Set<number>();
   /** System mode: the master's pid file, as the configuration checked last names it. */
@@ -285,10 +285,7 @@ export class NginxControl implements ProxyServer {
    * changes are retried one by one so only the bad one fails.
    */
   apply(path: string, content: string | null): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ path, content, resolve, reject });
-      if (!this.flushing) this.flushing = this.flush();
-    });
+    return this.changes.push({ path, content });
   }
 
   /**
@@ -296,27 +293,7 @@ export class NginxControl implements ProxyServer {
    * at load time (a certificate stored under the same name) take effect, with no failed request.
    */
   reloadFiles(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ path: null, content: null, resolve, reject });
-      if (!this.flushing) this.flushing = this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0);
-      try {
-        await this.applyBatch(batch);
-        for (const c of batch) c.resolve();
-      } catch (err) {
-        if (batch.length === 1) {
-          batch[0]!.reject(err);
-          continue;
-        }
-        for (const c of batch) await this.applyBatch([c]).then(c.resolve, c.reject);
-      }
-    }
-    this.flushing = null;
+    return this.changes.push({ path: null, content: null });
   }
 
   private async applyBatch(batch: SiteChange[]): Promise<void> {
@@ -394,8 +371,6 @@ interface SiteChange {
   /** null: no file changes; nginx reads the files it references again (a renewed certificate). */
   path: string | null;
   content: string | null;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 
