@@ -145,3 +145,17 @@ describe('Caddy TLS config injection', () => {
     refused(() => assembleCaddyConfig([], { ...settings, challengeDir: '/srv/{x}' }));
   });
 });
+
+describe('Caddy config: a wildcard takes no other app\'s name', () => {
+  it('routes and TLS policies with a wildcard come after every exact one, whatever the app names', () => {
+    // `aaa` sorts first, and Caddy takes the first match: without the order it would answer (and
+    // shake hands) for zshop's shop.example.com.
+    const aaa: ProxySite = { ...shop, app: 'aaa', serverNames: ['aaa.hop3.test', '*.example.com'], tls: tls('aaa') };
+    const zshop: ProxySite = { ...shop, app: 'zshop', serverNames: ['zshop.hop3.test', 'shop.example.com'], tls: tls('zshop') };
+    const { config } = renderCaddyConfig([aaa, zshop], settings, digests({}));
+    const ids = routesOf(config).map((r) => r['@id']);
+    expect(ids.indexOf('hop3-site-zshop')).toBeGreaterThan(-1);
+    expect(ids.indexOf('hop3-site-zshop')).toBeLessThan(ids.indexOf('hop3-site-aaa'));
+    expect(policies(config).map((p) => p['@id'])).toEqual(['hop3-tls-zshop', 'hop3-tls-aaa']);
+  });
+});

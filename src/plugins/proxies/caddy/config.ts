@@ -311,7 +311,18 @@ const UNREAD: CertDigest = () => '';
  * equal configs), then a 404 for every other name. With a TLS site, the same server also listens
  * on the HTTPS port: Caddy puts TLS on every listener but the `http_port` one.
  */
-export function assembleCaddyConfig(siteRoutes: Json[], settings: CaddySettings, digest: CertDigest = UNREAD): CaddyConfig {
+/** Whether a site route answers for a wildcard name (`*.example.com`). */
+function hasWildcardHost(route: Json): boolean {
+  const match = (route as { match?: { host?: string[] }[] }).match;
+  return match?.[0]?.host?.some((h) => h.startsWith('*')) ?? false;
+}
+
+export function assembleCaddyConfig(appRoutes: Json[], settings: CaddySettings, digest: CertDigest = UNREAD): CaddyConfig {
+  // Caddy takes the first route (and TLS policy) that matches, where nginx prefers an exact name
+  // to a wildcard: routes with a wildcard go last, so no app's `*.example.com` takes another
+  // app's `shop.example.com`. Exact names are unique across apps, so the order among the rest
+  // decides nothing.
+  const siteRoutes = [...appRoutes.filter((r) => !hasWildcardHost(r)), ...appRoutes.filter(hasWildcardHost)];
   guard(settings.adminSocket, PATH_SAFE, 'the admin socket');
   guard(settings.storageDir, PATH_SAFE, 'the storage directory');
   if (!isPort(settings.httpPort)) refuse(settings.httpPort, 'the HTTP port');
