@@ -18,9 +18,14 @@ export function quoteValue(value: unknown, max = 80): string {
 
 /** What is wrong with an app name, if anything; shared by validateAppName and the RPC's params errors. */
 export function appNameProblem(name: string): { message: string; hint: string } | undefined {
+  // certs/challenges/ holds the ACME answers every site serves: no app's certificate may live there.
+  if (RESERVED_APP_NAMES.has(name)) return { message: `${quoteValue(name)} is a name hop3 keeps for itself`, hint: 'choose another app name' };
   if (APP_NAME_PATTERN.test(name)) return undefined;
   return { message: `${quoteValue(name)} is not a valid app name`, hint: defs.appName.description };
 }
+
+/** Names whose directories hop3 uses itself. */
+const RESERVED_APP_NAMES: ReadonlySet<string> = new Set(['challenges']);
 
 /** App names end up in paths, unit names and host names, hence the strict shape. */
 export function validateAppName(name: string): void {

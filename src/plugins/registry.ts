@@ -41,7 +41,9 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   const supervisor = of('deployer').find((d) => d.supervisor)?.supervisor;
   if (!supervisor) throw new Error('no deployer brings a unit supervisor');
   // Only the chosen proxy's providers: the other proxy's resources are not hop3's to manage.
-  const providers: Provider[] = [runFileProvider(), releaseDirProvider(ctx.layout), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? [])];
+  // Providers plan in this order within a phase: release directories are pruned last, after the
+  // units that run from them and the site that sends them requests.
+  const providers: Provider[] = [runFileProvider(), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []), releaseDirProvider(ctx.layout)];
   const kinds = providers.map((p) => p.kind);
   const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (twice) throw new Error(`two providers of ${twice} resources are registered`);

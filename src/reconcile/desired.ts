@@ -42,8 +42,10 @@ export function desiredApp(
     resources: kept,
   };
   const names = target ? serverNames(app.name, target, config) : [];
-  // The certificate outlives a stop (issuing again would cost a CA order); it goes with TLS or the app.
-  const cert = target?.artifact ? desiredCert(app.name, names, target.spec.tls, config, certRenewal) : null;
+  // The certificate outlives a stop and a failed first release (issuing again would cost a CA
+  // order, and CAs limit those); it goes with TLS or the app.
+  const certFrom = target?.artifact ? target : releases.find((r) => r.artifact !== null) ?? null;
+  const cert = certFrom ? desiredCert(app.name, serverNames(app.name, certFrom, config), certFrom.spec.tls, config, certRenewal) : null;
   if (cert) base.resources = [...kept, { kind: 'cert', name: cert.name, spec: cert }];
   if (!target?.artifact || app.desiredState === 'stopped') return base;
   const bundle = cert && certPaths(layoutOf(config.home).certs, cert.name).bundle;

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { isPublicName, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
+import { desiredCert, isPublicName, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
 import { certResources } from '../../src/plugins/certs/resource-provider.js';
 import type { ApplyContext } from '../../src/plugins/provider.js';
 import type { Hop3Event } from '../../src/store/events.js';
@@ -32,6 +32,16 @@ describe('cert resources: the generic provider over the stored certificates', ()
   const want: CertDesired = { name: 'site', names: ['site.localhost', 'www.site.localhost'], mode: 'self-signed' };
   const res = (spec: CertDesired) => [{ kind: 'cert', name: spec.name, spec }];
   const look = async (spec = want) => (await p.observe(spec.name, res(spec))).get(spec.name);
+
+  it('names every owner with a certificate on disk, the challenge directory never (a destroy cut short is found)', async () => {
+    mkdirSync(join(layout.certs, 'challenges'), { recursive: true });
+    await p.apply('create', 'orphan', { name: 'orphan', names: ['orphan.localhost'], mode: 'self-signed' }, null, { ...actx, owner: 'orphan' });
+    expect(p.owners!()).toContain('orphan');
+    expect(p.owners!()).not.toContain('challenges');
+    await p.apply('delete', 'orphan', null, null, { ...actx, owner: 'orphan' });
+    expect(p.owners!()).not.toContain('orphan');
+    activations = 0;
+  });
 
   it('round-trips: absent → create → observe → diff none, and the proxy is told to load it', async () => {
     expect(await look()).toBeNull();
@@ -176,4 +186,12 @@ describe('auto mode: which names a public CA can prove', () => {
     ['blog.example.org', true], ['a.b.example.com', true], ['blog.localhost', false], ['localhost', false], ['app.test', false],
     ['printer.local', false], ['db.internal', false], ['10.0.0.1', false], ['::1', false], ['intranet', false],
   ])('%s → %s', (name, expected) => expect(isPublicName(name)).toBe(expected));
+});
+
+describe('the desired certificate leaves wildcard names out', () => {
+  it('covers the exact names only (HTTP-01 cannot prove a wildcard), and auto still picks ACME for them', () => {
+    const acme = { acme: { directory: 'https://ca.example.org/dir', email: 'ops@example.org', caFile: null } };
+    const auto = { mode: 'auto' as const, httpsOnly: false, hsts: false };
+    expect(desiredCert('shop', ['shop.example.org', '*.shop.example.org'], auto, acme)).toEqual({ name: 'shop', names: ['shop.example.org'], mode: 'acme', renewRequestedAt: null });
+  });
 });

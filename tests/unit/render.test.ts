@@ -396,6 +396,13 @@ describe('desiredApp: [tls] gives the app one certificate and HTTPS on its site'
     expect(siteText(d)).not.toContain('ssl');
   });
 
+  it('a failed first release keeps the certificate it got (no new CA order at the next try)', () => {
+    const ctx = context();
+    const failed = { ...r(on), status: 'failed' as const };
+    const d = desiredApp({ ...record, currentRelease: null }, null, loadPlugins(ctx), ctx.config, [failed]);
+    expect(certs(d).map((x) => x.name)).toEqual(['blog']);
+  });
+
   it('a stopped app keeps its certificate (no new CA order at the next start); a paused one serves HTTPS too', () => {
     expect(certs(desired(on, {}, [], 'stopped')).map((x) => x.name)).toEqual(['blog']);
     const paused = siteText(desired({ ...on, httpsOnly: true }, {}, [], 'paused'));

@@ -32,6 +32,9 @@ export function certMode(mode: TlsSpec['mode'], names: string[], acme: Config['a
  * one. Pure.
  */
 export function desiredCert(app: string, names: string[], tls: TlsSpec, config: Pick<Config, 'acme'>, renewRequestedAt: string | null = null): CertDesired | null {
-  const mode = certMode(tls.mode, names, config.acme);
-  return mode === null ? null : { name: app, names: [...names].sort(), mode, renewRequestedAt };
+  // HTTP-01 cannot prove a wildcard, and one name a CA refuses fails the whole order: the
+  // certificate covers the exact names (the app's own name is always one).
+  const exact = names.filter((n) => !n.startsWith('*'));
+  const mode = certMode(tls.mode, exact, config.acme);
+  return mode === null ? null : { name: app, names: [...exact].sort(), mode, renewRequestedAt };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { asHop3Error } from '../../lib/errors.js';
 import { UNKNOWN } from '../../lib/unknown.js';
 import type { ApplyContext, Observed, Provider } from '../provider.js';
@@ -100,6 +100,15 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
       const renewed = renewal && engine.observe(name);
       if (renewal && renewed && renewed !== UNKNOWN) {
         actx.event?.({ kind: 'cert.renewed', data: { names: renewed.names, notAfter: renewed.notAfter.toISOString(), reasons: renewal } });
+      }
+    },
+    // A destroy cut short leaves the directory (a private key in it): the pass over an app with
+    // no record prunes it.
+    owners: () => {
+      try {
+        return readdirSync(ctx.layout.certs).filter(isCertName);
+      } catch {
+        return [];
       }
     },
     conformance: {
