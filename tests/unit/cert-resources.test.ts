@@ -7,8 +7,9 @@ import { loadConfig } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { desiredCert, isPublicName, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
+import { certPaths, desiredCert, isPublicName, readRecord, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
 import { certResources } from '../../src/plugins/certs/resource-provider.js';
+import { writeRecord } from '../../src/plugins/certs/cert-files.js';
 import type { ApplyContext } from '../../src/plugins/provider.js';
 import type { Hop3Event } from '../../src/store/events.js';
 import { writeStats } from '../../src/lib/fs-atomic.js';
@@ -32,6 +33,25 @@ describe('cert resources: the generic provider over the stored certificates', ()
   const want: CertDesired = { name: 'site', names: ['site.localhost', 'www.site.localhost'], mode: 'self-signed' };
   const res = (spec: CertDesired) => [{ kind: 'cert', name: spec.name, spec }];
   const look = async (spec = want) => (await p.observe(spec.name, res(spec))).get(spec.name);
+
+  it('a certificate stored but never loaded (killed before the proxy was told) is loaded, not issued again', async () => {
+    await p.apply('create', 'site', want, null, actx);
+    const paths = certPaths(layout.certs, 'site');
+    const stored = readRecord(paths)!;
+    expect(stored.activated).toBeUndefined();
+    writeRecord(paths, { ...stored, activated: false }); // what a kill between store and activate leaves
+    const live = await look() as CertLive;
+    expect(p.diff(want, live)).toBe('update');
+    expect(p.expected!(want, live)).toBe(true); // not drift: nothing was changed by hand
+    const before = activations;
+    await p.apply('update', 'site', want, live, actx);
+    expect(activations).toBe(before + 1);
+    const after = await look() as CertLive;
+    expect(after.fingerprint).toBe(live.fingerprint);
+    expect(after.record?.activated).toBeUndefined();
+    expect(p.diff(want, after)).toBe('none');
+    await p.apply('delete', 'site', null, null, actx);
+  });
 
   it('names every owner with a certificate on disk, the challenge directory never (a destroy cut short is found)', async () => {
     mkdirSync(join(layout.certs, 'challenges'), { recursive: true });

@@ -16,7 +16,8 @@ export function renewalRequested(desired: Pick<CertDesired, 'renewRequestedAt'>,
  * `drift`: files changed behind hop3's back.
  */
 export interface CertReason {
-  kind: 'renewal' | 'drift';
+  /** `activation`: stored, not yet loaded by the proxy; no new issuance is needed. */
+  kind: 'renewal' | 'drift' | 'activation';
   text: string;
 }
 
@@ -35,6 +36,7 @@ export function certReasons(desired: CertDesired, live: CertLive, renewDays: num
   if (live.record && live.record.mode !== desired.mode) renewal(`mode: ${live.record.mode}, wants ${desired.mode}`);
   else if (live.record?.standIn) renewal(`stand-in: a self-signed certificate serves until the ${desired.mode} issuance succeeds`);
   if (renewalRequested(desired, live)) renewal(`renewal requested at ${desired.renewRequestedAt}`);
+  if (live.record?.activated === false) reasons.push({ kind: 'activation', text: 'stored, not yet loaded by the proxy' });
   return reasons;
 }
 
@@ -49,7 +51,13 @@ export function certDiffReasons(desired: CertDesired, live: CertLive, renewDays:
  */
 export function certRenewalOnly(desired: CertDesired, live: CertLive, renewDays: number, now: Date): boolean {
   const reasons = certReasons(desired, live, renewDays, now);
-  return reasons.length > 0 && reasons.every((r) => r.kind === 'renewal');
+  return reasons.length > 0 && reasons.every((r) => r.kind !== 'drift');
+}
+
+/** All the certificate needs is for the proxy to load it (it was stored, then hop3 stopped). Pure. */
+export function certNeedsActivationOnly(desired: CertDesired, live: CertLive, renewDays: number, now: Date): boolean {
+  const reasons = certReasons(desired, live, renewDays, now);
+  return reasons.length > 0 && reasons.every((r) => r.kind === 'activation');
 }
 
 /** A certificate is never edited in place: every difference is a new issuance over the old one. */

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { asHop3Error, operationalError } from '../../lib/errors.js';
 import type { Unknown } from '../../lib/unknown.js';
 import { certPaths, checkCertName, type ObserveMemo, checkDnsNames, readRecord, readStoredCert, removeCert, storeCert, writeRecord, type IssuedCert } from './cert-files.js';
-import { certDiff, certDiffReasons, certRenewalOnly } from './diff.js';
+import { certDiff, certDiffReasons, certNeedsActivationOnly, certRenewalOnly } from './diff.js';
 import { issueSelfSigned } from './self-signed.js';
 import type { CertChange, CertContext, CertDesired, CertLive, CertRecord } from './types.js';
 
@@ -27,7 +27,12 @@ export interface CertProvider {
   reasons(desired: CertDesired, live: CertLive): string[];
   /** The difference is a renewal (window, request, names, mode, stand-in), not drift. */
   renewalOnly(desired: CertDesired, live: CertLive): boolean;
-  apply(op: CertOp, desired: CertDesired): Promise<CertRecord | null>;
+  /** All it needs is for the proxy to load it. */
+  activationOnly(desired: CertDesired, live: CertLive): boolean;
+  /** `stored`: what the record of a newly stored certificate also says (that it is not loaded yet). */
+  apply(op: CertOp, desired: CertDesired, stored?: Pick<CertRecord, 'activated'>): Promise<CertRecord | null>;
+  /** Record that the proxy was told to load the stored certificate. */
+  markActivated(name: string): void;
   /** The last failure recorded for a certificate, if its last issuance failed. */
   lastError(name: string): CertRecord['lastError'];
 }
@@ -54,8 +59,17 @@ export function certProvider(ctx: CertContext): CertProvider {
     diff: (desired, live) => certDiff(desired, live, renewDays, now()),
     reasons: (desired, live) => certDiffReasons(desired, live, renewDays, now()),
     renewalOnly: (desired, live) => certRenewalOnly(desired, live, renewDays, now()),
+    activationOnly: (desired, live) => certNeedsActivationOnly(desired, live, renewDays, now()),
+    markActivated(name) {
+      const paths = certPaths(ctx.layout.certs, name);
+      const record = readRecord(paths);
+      if (record && record.activated === false) {
+        const { activated: _, ...loaded } = record;
+        writeRecord(paths, loaded);
+      }
+    },
     lastError: (name) => readRecord(certPaths(ctx.layout.certs, name))?.lastError ?? null,
-    async apply(op, desired) {
+    async apply(op, desired, stored = {}) {
       checkCertName(desired.name);
       const paths = certPaths(ctx.layout.certs, desired.name);
       if (op === 'delete') {
@@ -69,7 +83,7 @@ export function certProvider(ctx: CertContext): CertProvider {
       const started = Date.now();
       try {
         const issued = await issue(desired, paths.dir);
-        const record = storeCert(paths, issued, { mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), lastError: null });
+        const record = storeCert(paths, issued, { mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), lastError: null, ...stored });
         ctx.log.info({ cert: desired.name, names: desired.names, mode: desired.mode, ms: Date.now() - started }, 'certificate stored');
         return record;
       } catch (err) {

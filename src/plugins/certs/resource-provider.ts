@@ -43,7 +43,7 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
     const e = asHop3Error(err);
     const issued = await issueSelfSigned(ctx.exec, paths.dir, desired.names);
     storeCert(paths, issued, {
-      mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), standIn: true,
+      mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), standIn: true, activated: false,
       lastError: { at: now().toISOString(), code: e.code, message: e.message },
     });
     ctx.log.warn({ cert: desired.name, code: e.code }, 'certificate not issued; a self-signed stand-in serves until it is');
@@ -77,10 +77,17 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
         await engine.apply('delete', { name, names: [], mode: 'self-signed' });
         return;
       }
-      const renewal = live !== null && engine.renewalOnly(desired, live) ? engine.reasons(desired, live) : null;
+      // Stored before a daemon was killed, never loaded: the proxy loads it, nothing is issued.
+      if (live !== null && engine.activationOnly(desired, live)) {
+        await activate(name);
+        engine.markActivated(name);
+        return;
+      }
+      const renewal = live !== null && engine.renewalOnly(desired, live) ? engine.reasons(desired, live).filter((r) => !r.startsWith('stored, not yet loaded')) : null;
       const before = engine.lastError(name);
       try {
-        await engine.apply(op === 'create' ? 'create' : 'update', desired);
+        // Until the proxy is told, the record says so: a kill in between is found by looking.
+        await engine.apply(op === 'create' ? 'create' : 'update', desired, { activated: false });
       } catch (err) {
         const stored = engine.observe(name);
         if (stored === UNKNOWN) throw err;
@@ -97,6 +104,7 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
         }
       }
       await activate(name);
+      engine.markActivated(name);
       const renewed = renewal && engine.observe(name);
       if (renewal && renewed && renewed !== UNKNOWN) {
         actx.event?.({ kind: 'cert.renewed', data: { names: renewed.names, notAfter: renewed.notAfter.toISOString(), reasons: renewal } });

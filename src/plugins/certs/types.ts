@@ -31,6 +31,11 @@ export interface CertRecord {
    * failed: the app's names get HTTPS at once, and the next pass tries the real issuance again.
    */
   standIn?: boolean;
+  /**
+   * false: stored, but the proxy was not told to load it yet (a daemon killed in between); the
+   * next pass only has the proxy load it. Absent: loaded.
+   */
+  activated?: boolean;
 }
 
 /** A stored certificate, as read from disk. */
