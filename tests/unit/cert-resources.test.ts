@@ -10,6 +10,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { certPaths, desiredCert, isPublicName, readRecord, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
 import { certResources } from '../../src/plugins/certs/resource-provider.js';
 import { writeRecord } from '../../src/plugins/certs/cert-files.js';
+import { issueSelfSigned } from '../../src/plugins/certs/self-signed.js';
 import type { ApplyContext } from '../../src/plugins/provider.js';
 import type { Hop3Event } from '../../src/store/events.js';
 import { writeStats } from '../../src/lib/fs-atomic.js';
@@ -213,5 +214,38 @@ describe('the desired certificate leaves wildcard names out', () => {
     const acme = { acme: { directory: 'https://ca.example.org/dir', email: 'ops@example.org', caFile: null } };
     const auto = { mode: 'auto' as const, httpsOnly: false, hsts: false };
     expect(desiredCert('shop', ['shop.example.org', '*.shop.example.org'], auto, acme)).toEqual({ name: 'shop', names: ['shop.example.org'], mode: 'acme', renewRequestedAt: null });
+  });
+});
+
+describe('a store cut short by a kill is not taken for tampering', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-cert-cut-'));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const layout = layoutOf(home);
+  const exec = createExec();
+  const p = certResources({ config: loadConfig({ HOP3_HOME: home }, 0), layout, log: createLogger('silent'), exec }, async () => undefined);
+  const want: CertDesired = { name: 'cut', names: ['cut.localhost'], mode: 'self-signed' };
+  const actx: ApplyContext = { owner: 'cut', log: createLogger('silent') };
+
+  it('a new key beside the old certificate, with the record saying a store was under way, is a renewal to redo, not drift', async () => {
+    await p.apply('create', 'cut', want, null, actx);
+    const paths = certPaths(layout.certs, 'cut');
+    const record = readRecord(paths)!;
+    // What storeCert leaves when killed after the new key.pem: the record names what it was storing.
+    const next = await issueSelfSigned(exec, paths.dir, want.names);
+    writeRecord(paths, { ...record, storing: 'sha256-of-the-new-one' });
+    writeFileSync(paths.key, next.key);
+    const live = (await p.observe('cut', [{ kind: 'cert', name: 'cut', spec: want }])).get('cut') as CertLive;
+    expect(live.keyMatches).toBe(false);
+    expect(p.diff(want, live)).toBe('update');
+    expect(p.expected!(want, live)).toBe(true);
+    // The same files without the record's word are drift.
+    writeRecord(paths, record);
+    const tampered = (await p.observe('cut', [{ kind: 'cert', name: 'cut', spec: want }])).get('cut') as CertLive;
+    expect(p.expected!(want, tampered)).toBe(false);
+    // Storing again leaves a consistent certificate and no word of a store under way.
+    await p.apply('update', 'cut', want, tampered, actx);
+    const after = (await p.observe('cut', [{ kind: 'cert', name: 'cut', spec: want }])).get('cut') as CertLive;
+    expect(p.diff(want, after)).toBe('none');
+    expect(after.record?.storing).toBeUndefined();
   });
 });

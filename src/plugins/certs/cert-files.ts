@@ -193,6 +193,10 @@ export function storeCert(paths: CertPaths, issued: IssuedCert, record: Omit<Cer
   if (!leaf) throw new Error('storeCert: empty chain');
   const key = issued.key.endsWith('\n') ? issued.key : `${issued.key}\n`;
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  // First the record says what is being stored: files found half replaced after a kill are then
+  // an interrupted store (stored again), not files changed by hand.
+  const before = readRecord(paths);
+  writeRecord(paths, { ...(before ?? { ...record, fingerprint: null, issuedAt: null }), storing: fingerprintOf(leaf) });
   writeFileAtomic(paths.key, key, 0o600);
   writeFileAtomic(paths.chain, intermediates.join(''), 0o644);
   writeFileAtomic(paths.fullchain, [leaf, ...intermediates].join(''), 0o644);

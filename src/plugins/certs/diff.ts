@@ -30,7 +30,9 @@ export function certReasons(desired: CertDesired, live: CertLive, renewDays: num
   if (wanted.join(' ') !== live.names.join(' ')) renewal(`names: has [${live.names.join(', ')}], wants [${wanted.join(', ')}]`);
   const left = (live.notAfter.getTime() - now.getTime()) / DAY_MS;
   if (left < renewDays) renewal(`expiry: ${Math.max(0, Math.floor(left))} days left, renewed under ${renewDays}`);
-  if (live.record?.fingerprint !== live.fingerprint) drift('replaced: cert.pem is not the certificate hop3 stored');
+  const consistent = live.record?.fingerprint === live.fingerprint && live.keyMatches && live.bundleMatches;
+  if (!consistent && live.record?.storing !== undefined) renewal('interrupted: a certificate was being stored when hop3 stopped');
+  else if (live.record?.fingerprint !== live.fingerprint) drift('replaced: cert.pem is not the certificate hop3 stored');
   else if (!live.keyMatches) drift('replaced: key.pem does not belong to cert.pem');
   else if (!live.bundleMatches) drift('replaced: bundle.pem is not key.pem, cert.pem and chain.pem');
   if (live.record && live.record.mode !== desired.mode) renewal(`mode: ${live.record.mode}, wants ${desired.mode}`);

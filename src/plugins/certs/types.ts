@@ -36,6 +36,8 @@ export interface CertRecord {
    * next pass only has the proxy load it. Absent: loaded.
    */
   activated?: boolean;
+  /** The fingerprint of a certificate being stored over this one (set until it is). */
+  storing?: string;
 }
 
 /** A stored certificate, as read from disk. */
