@@ -37,6 +37,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     systemctl disable --now caddy >&2 || echo "warning: could not stop the system caddy; it may hold port ${HOP3_HTTP_PORT:-80}" >&2
   fi
 fi
+# What `hop3-server setup` sets for HOP3_PROXY=caddy (the tests run Caddy daemons without it): a
+# Caddy config load then moves the connections queued on its old listener instead of resetting them.
+if [ "$(id -u)" = 0 ] && [ -w /proc/sys/net/ipv4/tcp_migrate_req ] && [ "$(cat /proc/sys/net/ipv4/tcp_migrate_req)" = 0 ]; then
+  echo "-----> net.ipv4.tcp_migrate_req=1 (as hop3-server setup sets it for Caddy)" >&2
+  echo 1 > /proc/sys/net/ipv4/tcp_migrate_req
+fi
 
 node_ok() { "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)' 2>/dev/null; }
 local_node="$HOP3_ROOT/.node/node_modules/node/bin/node"

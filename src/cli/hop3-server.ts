@@ -47,6 +47,10 @@ program.command('setup')
     ensureLayout(layout);
     ensureAdminToken(layout);
     console.error(`-----> ${config.home} is ready`);
+    if (process.getuid?.() === 0 && plugins.proxy.setupHost) {
+      console.error(`-----> ${plugins.proxy.name}: host settings`);
+      plugins.proxy.setupHost(onLine);
+    }
     if (process.getuid?.() === 0) {
       console.error(`-----> git push over SSH as ${config.sshUser}`);
       await setupSshAccount({ exec, config, layout, os, onLine });

@@ -136,6 +136,8 @@ export interface Proxy extends ProvidesResources {
   kind: 'proxy';
   name: string;
   server: ProxyServer;
+  /** What `hop3-server setup` (as root) changes on the host for this proxy, outside HOP3_HOME, on purpose. */
+  setupHost?(onLine: (line: string) => void): void;
   /** Pure rendering of one app's site. */
   render(site: ProxySite): string;
   /** Path of an app's site file. */

@@ -10,7 +10,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { assembleCaddyConfig, renderCaddyConfig, staticRootsOf, type Json } from '../../src/plugins/proxies/caddy/config.js';
 import { createRenderer } from '../../src/lib/render.js';
 import caddyProxy from '../../src/plugins/proxies/caddy/index.js';
-import { ensureRequestMigration } from '../../src/plugins/proxies/caddy/listener-handover.js';
+import { enableRequestMigration, warnUnlessRequestMigration } from '../../src/plugins/proxies/caddy/listener-handover.js';
 import type { ProxySite } from '../../src/plugins/types.js';
 
 const home = '/srv/hop3';
@@ -56,19 +56,25 @@ describe('tcp_migrate_req (connections queued on a listener that a Caddy load cl
   const lines: string[] = [];
   const log = createLogger('info', { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream);
 
-  it('is set to 1 when it is 0, and said so', () => {
+  it('setup sets it to 1 when it is 0 and keeps it for the next boot', () => {
     const f = join(dir, 'on-zero');
+    const conf = join(dir, 'sysctl.d', '60-hop3-caddy.conf');
     writeFileSync(f, '0\n');
-    expect(ensureRequestMigration(log, f)).toBe('set');
+    expect(enableRequestMigration(f, conf)).toBe('set');
     expect(readFileSync(f, 'utf8').trim()).toBe('1');
-    expect(lines.join('')).toContain('set net.ipv4.tcp_migrate_req=1');
+    expect(readFileSync(conf, 'utf8')).toContain('net.ipv4.tcp_migrate_req = 1');
+    expect(enableRequestMigration(f, conf)).toBe('on');
   });
 
-  it('is left alone when it is on, and warned about when the kernel has none', () => {
-    const f = join(dir, 'on');
+  it('serve only reads it: warns when it is 0 or missing, and changes nothing', () => {
+    const f = join(dir, 'off');
+    writeFileSync(f, '0\n');
+    expect(warnUnlessRequestMigration(log, f)).toBe('off');
+    expect(readFileSync(f, 'utf8').trim()).toBe('0');
+    expect(lines.join('')).toContain('run hop3-server setup');
     writeFileSync(f, '1\n');
-    expect(ensureRequestMigration(log, f)).toBe('on');
-    expect(ensureRequestMigration(log, join(dir, 'missing'))).toBe('unavailable');
+    expect(warnUnlessRequestMigration(log, f)).toBe('on');
+    expect(warnUnlessRequestMigration(log, join(dir, 'missing'))).toBe('unavailable');
     expect(lines.join('')).toContain('Linux < 5.14');
   });
 });

@@ -4,6 +4,7 @@ import { canonicalJson, renderSiteRoute } from './config.js';
 import { CaddyControl, caddyPaths } from './control.js';
 import { CaddyServer } from './server.js';
 import { siteProvider } from '../site-provider.js';
+import { enableRequestMigration, SYSCTL_CONF } from './listener-handover.js';
 import { certResources } from '../../certs/resource-provider.js';
 
 /** hop3's own Caddy: one JSON route per app, assembled into the one config Caddy loads, with hop3's certificates. */
@@ -19,6 +20,12 @@ export default function caddyProxy(ctx: PluginContext): Proxy {
     kind: 'proxy',
     name: 'caddy',
     server,
+    setupHost(onLine) {
+      const state = enableRequestMigration();
+      onLine(state === 'unavailable'
+        ? 'this kernel has no net.ipv4.tcp_migrate_req (Linux < 5.14): a Caddy config load may reset a few waiting connections'
+        : `net.ipv4.tcp_migrate_req = 1 (${state === 'set' ? 'set now' : 'already on'}; kept in ${SYSCTL_CONF}): a Caddy config load resets no waiting connection`);
+    },
     providers: [
       siteProvider(server, sitePath, sample),
       // hop3 issues, Caddy only loads: a stored certificate is served once a load names its new

@@ -10,7 +10,7 @@ import type { ProxyServer } from '../../types.js';
 import { adminRequest } from './admin-api.js';
 import { appOfRoute, assembleCaddyConfig, canonicalJson, certTagBase, SERVER_NAME, staticRootsOf, tlsOfRoute, type CaddyConfig, type CertDigest, type Json } from './config.js';
 import type { CaddyControl } from './control.js';
-import { ensureRequestMigration } from './listener-handover.js';
+import { warnUnlessRequestMigration } from './listener-handover.js';
 import { connectionsTo, upstreamPortsOf } from './upstream-connections.js';
 
 /**
@@ -148,7 +148,7 @@ export class CaddyServer implements ProxyServer {
     this.stopped = false;
     if (!this.handoverChecked) {
       this.handoverChecked = true;
-      ensureRequestMigration(this.log);
+      warnUnlessRequestMigration(this.log);
     }
     privateDir(this.sitesDir);
     // A Caddy started by an earlier daemon (or just now, with the last config it accepted) may
