@@ -11,6 +11,8 @@ import type { CertContext } from './types.js';
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 /** Each request to the CA; a stalled CA fails the pass instead of holding it. */
 const REQUEST_TIMEOUT_MS = 15_000;
+/** One issuance, polls included: a CA whose validation never ends holds no pass longer. */
+const ISSUE_TIMEOUT_MS = 120_000;
 
 export interface AcmeAccount {
   key: string;
@@ -65,7 +67,7 @@ type AcmeHttp = { request(url: string, method: string, opts?: Record<string, unk
  * off, acme-client replaces a failure without an HTTP answer by a TypeError; the real cause is
  * taken back from the agent or the timeout.
  */
-function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string): acme.Client {
+function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string, overall: AbortSignal): acme.Client {
   const caFile = ctx.config.acme.caFile;
   let ca: string | undefined;
   if (caFile) {
@@ -79,12 +81,15 @@ function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string): 
   const request = http.request.bind(http);
   http.request = async (url, method, opts = {}) => {
     agent.lastError = null;
-    const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const signal = AbortSignal.any([timeout, overall]);
+    if (overall.aborted) throw operationalError('ACME_UNREACHABLE', `the issuance was stopped: ${overall.reason instanceof Error ? overall.reason.message : String(overall.reason)}`);
     try {
       return await request(url, method, { ...opts, httpsAgent: agent, signal, retryAttempt: Number.MAX_SAFE_INTEGER });
     } catch (err) {
       const what = `${method.toUpperCase()} ${url}`;
-      if (signal.aborted) throw operationalError('ACME_UNREACHABLE', `${what}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { cause: err });
+      if (timeout.aborted) throw operationalError('ACME_UNREACHABLE', `${what}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`, { cause: err });
+      if (overall.aborted) throw operationalError('ACME_UNREACHABLE', `${what}: the issuance was stopped (over ${ISSUE_TIMEOUT_MS / 1000} s, or cancelled)`, { cause: err });
       // Set by the socket's error event while the request ran (not visible to narrowing).
       const cause = agent.lastError as Error | null;
       if (cause) throw operationalError('ACME_UNREACHABLE', `${what}: ${cause.message}`, { cause });
@@ -98,7 +103,7 @@ function clientFor(ctx: CertContext, directoryUrl: string, accountKey: string): 
  * Issue a certificate for `names` through HTTP-01: each answer is a file in certs/challenges/,
  * which the proxy serves at /.well-known/acme-challenge/<token> on the HTTP port.
  */
-export async function issueAcme(ctx: CertContext, names: string[]): Promise<IssuedCert> {
+export async function issueAcme(ctx: CertContext, names: string[], signal?: AbortSignal): Promise<IssuedCert> {
   const directoryUrl = ctx.config.acme.directory;
   const missing = ([['HOP3_ACME_DIRECTORY', directoryUrl], ['HOP3_ACME_EMAIL', ctx.config.acme.email]] as const).filter(([, v]) => !v).map(([k]) => k);
   if (!directoryUrl || missing.length > 0) {
@@ -107,7 +112,8 @@ export async function issueAcme(ctx: CertContext, names: string[]): Promise<Issu
     });
   }
   const account = await acmeAccount(ctx);
-  const client = clientFor(ctx, directoryUrl, account.key);
+  const overall = AbortSignal.any([AbortSignal.timeout(ISSUE_TIMEOUT_MS), ...(signal ? [signal] : [])]);
+  const client = clientFor(ctx, directoryUrl, account.key, overall);
   const key = await acme.crypto.createPrivateEcdsaKey('P-256');
   const [, csr] = await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, key);
   mkdirSync(ctx.layout.challenges, { recursive: true });

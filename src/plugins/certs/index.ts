@@ -30,7 +30,7 @@ export interface CertProvider {
   /** All it needs is for the proxy to load it. */
   activationOnly(desired: CertDesired, live: CertLive): boolean;
   /** `stored`: what the record of a newly stored certificate also says (that it is not loaded yet). */
-  apply(op: CertOp, desired: CertDesired, stored?: Pick<CertRecord, 'activated'>): Promise<CertRecord | null>;
+  apply(op: CertOp, desired: CertDesired, stored?: Pick<CertRecord, 'activated'>, signal?: AbortSignal): Promise<CertRecord | null>;
   /** Record that the proxy was told to load the stored certificate. */
   markActivated(name: string): void;
   /** The last failure recorded for a certificate, if its last issuance failed. */
@@ -42,12 +42,12 @@ export function certProvider(ctx: CertContext): CertProvider {
   const renewDays = ctx.config.certRenewDays;
   const memo: ObserveMemo = new Map();
 
-  async function issue(desired: CertDesired, dir: string): Promise<IssuedCert> {
+  async function issue(desired: CertDesired, dir: string, signal?: AbortSignal): Promise<IssuedCert> {
     if (desired.mode !== 'acme') return issueSelfSigned(ctx.exec, dir, desired.names);
     // Loaded on first use: acme-client and its crypto libraries cost a daemon that issues no
     // ACME certificate tens of MB.
     const { issueAcme } = await import('./acme.js');
-    return issueAcme(ctx, desired.names);
+    return issueAcme(ctx, desired.names, signal);
   }
 
   return {
@@ -69,7 +69,7 @@ export function certProvider(ctx: CertContext): CertProvider {
       }
     },
     lastError: (name) => readRecord(certPaths(ctx.layout.certs, name))?.lastError ?? null,
-    async apply(op, desired, stored = {}) {
+    async apply(op, desired, stored = {}, signal) {
       checkCertName(desired.name);
       const paths = certPaths(ctx.layout.certs, desired.name);
       if (op === 'delete') {
@@ -82,7 +82,7 @@ export function certProvider(ctx: CertContext): CertProvider {
       const before = readRecord(paths);
       const started = Date.now();
       try {
-        const issued = await issue(desired, paths.dir);
+        const issued = await issue(desired, paths.dir, signal);
         const record = storeCert(paths, issued, { mode: desired.mode, names: [...desired.names].sort(), issuedAt: now().toISOString(), lastError: null, ...stored });
         ctx.log.info({ cert: desired.name, names: desired.names, mode: desired.mode, ms: Date.now() - started }, 'certificate stored');
         return record;

@@ -87,7 +87,7 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
       const before = engine.lastError(name);
       try {
         // Until the proxy is told, the record says so: a kill in between is found by looking.
-        await engine.apply(op === 'create' ? 'create' : 'update', desired, { activated: false });
+        await engine.apply(op === 'create' ? 'create' : 'update', desired, { activated: false }, actx.signal);
       } catch (err) {
         const stored = engine.observe(name);
         if (stored === UNKNOWN) throw err;

@@ -2,7 +2,7 @@ import { BatchQueue } from '../../../lib/batch-queue.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { errorMessage } from '../../../lib/errors.js';
+import { asHop3Error, errorMessage } from '../../../lib/errors.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
 import { privateDir } from '../../../lib/layout.js';
 import type { Logger } from '../../../lib/logger.js';
@@ -33,6 +33,9 @@ interface LoadedView {
   /** Everything but the apps' routes, compact canonical JSON. */
   frame: string;
 }
+
+/** What Caddy answers when the config itself is wrong (not when it cannot be reached). */
+const REFUSALS: ReadonlySet<string> = new Set(['CADDY_CONFIG_REJECTED', 'APP_LINK_OUTSIDE']);
 
 interface SiteChange {
   path: string;
@@ -288,7 +291,7 @@ export class CaddyServer implements ProxyServer {
     while (this.changes.busy && Date.now() < deadline) {
       await Promise.race([this.changes.idle(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
     }
-    while (this.retiring.size > 0 && connectionsTo(this.retiring) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.retiring.size > 0 && (await connectionsTo(this.retiring)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (this.retiring.size > 0 && Date.now() >= deadline) this.log.warn({ ports: [...this.retiring] }, 'requests of an earlier Caddy config still hold upstreams past the drain bound');
     this.retiring.clear();
   }
@@ -325,6 +328,15 @@ export class CaddyServer implements ProxyServer {
     } catch (err) {
       // Not loaded: the files say what Caddy serves.
       for (const c of writes) put(c.path, c.previous);
+      // A file that was already as wanted but refused (written before a daemon died) goes back
+      // to the route Caddy serves, or it would make every other app's load fail with it.
+      if (REFUSALS.has(asHop3Error(err).code)) {
+        for (const c of changes) {
+          if (writes.includes(c) || c.force === true) continue;
+          const served = this.view?.routes.get(basename(c.path, '.json'));
+          put(c.path, served === undefined ? null : `${canonicalJson(JSON.parse(served) as Json)}\n`);
+        }
+      }
       throw err;
     } finally {
       this.pidSeen = null;

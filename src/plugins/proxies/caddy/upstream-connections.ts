@@ -1,4 +1,4 @@
-import { readTextOrNull } from '../../../lib/fs-atomic.js';
+import { readFile } from 'node:fs/promises';
 import type { Json } from './config.js';
 
 /** The loopback ports a route proxies to (its `reverse_proxy` upstreams). */
@@ -14,11 +14,13 @@ export function upstreamPortsOf(route: Json | undefined): number[] {
  * Caddy still proxies there holds one, ESTABLISHED (01); a connection Caddy has begun to close
  * carries no request any more, and TIME_WAIT or a listener none at all.
  */
-export function connectionsTo(ports: ReadonlySet<number>): number {
+export async function connectionsTo(ports: ReadonlySet<number>): Promise<number> {
   if (ports.size === 0) return 0;
   let n = 0;
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of (readTextOrNull(table) ?? '').split('\n').slice(1)) {
+    // Read without blocking the daemon: the tables grow with every connection on the machine.
+    const text = await readFile(table, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       const remote = f[2];
       const state = f[3];
