@@ -147,9 +147,12 @@ function signature(paths: string[]): string | Unknown {
  */
 export function readStoredCert(certsDir: string, name: string, memo?: ObserveMemo): CertLive | null | Unknown {
   const paths = certPaths(certsDir, name);
-  const sig = memo ? signature([paths.cert, paths.key, paths.record, paths.bundle, paths.chain]) : UNKNOWN;
+  // chain.pem is served by nothing (bundle.pem holds the chain), so it is not looked at on every
+  // pass; it is read again with the others when any of these changes.
+  const sig = memo ? signature([paths.cert, paths.key, paths.record, paths.bundle]) : UNKNOWN;
   const seen = memo?.get(name);
-  if (seen && sig !== UNKNOWN && seen.signature === sig) return { ...seen.live, names: [...seen.live.names] };
+  // Shared, not copied: a converged pass over many apps allocates nothing for its certificates.
+  if (seen && sig !== UNKNOWN && seen.signature === sig) return seen.live;
   const cert = readOrAbsent(paths.cert);
   const key = readOrAbsent(paths.key);
   const record = parseRecord(readOrAbsent(paths.record));
@@ -161,9 +164,9 @@ export function readStoredCert(certsDir: string, name: string, memo?: ObserveMem
     memo?.delete(name);
     return null;
   }
-  const live = parse(name, cert, key, bundle, chain, record);
+  const live = Object.freeze(parse(name, cert, key, bundle, chain, record));
   if (memo && sig !== UNKNOWN) memo.set(name, { signature: sig, live });
-  return { ...live, names: [...live.names] };
+  return live;
 }
 
 function dnsNamesOf(x509: X509Certificate): string[] {
