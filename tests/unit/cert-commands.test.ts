@@ -9,7 +9,7 @@ import { listCerts, renewCert } from '../../src/commands/certs.js';
 import type { CommandContext } from '../../src/commands/context.js';
 import { appStatus } from '../../src/commands/queries.js';
 import { loadConfig } from '../../src/config.js';
-import { Hop3Error } from '../../src/lib/errors.js';
+import { codeOf, liveApp as liveAppOf } from './command-fixtures.js';
 import { KeyedMutex } from '../../src/lib/keyed-mutex.js';
 import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -49,24 +49,7 @@ function context(env: Record<string, string> = {}) {
 }
 
 /** An app whose v1 (with `tls`, a [tls] section or nothing) is live. */
-function liveApp(store: Store, name: string, tls = '', domains: string[] = []) {
-  store.createApp(name);
-  const s = { ...spec(tls), domains };
-  const r = store.createRelease({ app: name, source: 'rpc', commit: null, spec: s, env: {}, ports: {}, artifact: { kind: 'static', dir: `apps/${name}/releases/1`, metadata: {} } });
-  store.markLive(name, r.version);
-  store.updateDesired(name, { desiredRelease: r.version, desiredState: 'running' });
-  store.setStatus(name, { sync: 'Synced', health: 'Healthy', message: '', observedGeneration: store.getApp(name)!.generation, currentRelease: r.version });
-  return store.getApp(name)!;
-}
-
-async function codeOf(call: () => unknown): Promise<string> {
-  try {
-    await call();
-  } catch (err) {
-    return err instanceof Hop3Error ? err.code : `not a Hop3Error: ${String(err)}`;
-  }
-  return 'no error';
-}
+const liveApp = (store: Store, name: string, tls = '', domains: string[] = []) => liveAppOf(store, name, { ...spec(tls), domains });
 
 const snapshot = (store: Store) => JSON.stringify({
   apps: store.db.prepare('SELECT * FROM apps').all(),

@@ -18,7 +18,7 @@ import { appStatus, configGet, gitInfo, listReleases } from '../../src/commands/
 import { configure } from '../../src/commands/settings.js';
 import { loadConfig } from '../../src/config.js';
 import { repoPath } from '../../src/git/repo.js';
-import { Hop3Error } from '../../src/lib/errors.js';
+import { codeOf, liveApp as liveAppOf } from './command-fixtures.js';
 import { KeyedMutex } from '../../src/lib/keyed-mutex.js';
 import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -65,24 +65,7 @@ function context() {
 }
 
 /** An app whose v1 is built and live, desired `state`. */
-function liveApp(store: Store, name: string, state: 'running' | 'stopped' = 'running') {
-  store.createApp(name);
-  const r = store.createRelease({ app: name, source: 'rpc', commit: null, spec: SPEC, env: {}, ports: {}, artifact: { kind: 'static', dir: `apps/${name}/releases/1`, metadata: {} } });
-  store.markLive(name, r.version);
-  store.updateDesired(name, { desiredRelease: r.version, desiredState: state });
-  store.setStatus(name, { sync: 'Synced', health: 'Healthy', message: '', observedGeneration: store.getApp(name)!.generation, currentRelease: r.version });
-  return store.getApp(name)!;
-}
-
-/** The code of the error `call` throws or rejects with. */
-async function codeOf(call: () => unknown): Promise<string> {
-  try {
-    await call();
-  } catch (err) {
-    return err instanceof Hop3Error ? err.code : `not a Hop3Error: ${String(err)}`;
-  }
-  return 'no error';
-}
+const liveApp = (store: Store, name: string, state: 'running' | 'stopped' = 'running') => liveAppOf(store, name, SPEC, state);
 
 /** What a command may change: the app's records, its releases, its env and the event log. */
 const snapshot = (store: Store) => JSON.stringify({
