@@ -3,6 +3,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childPids } from '../../src/lib/pidfile.js';
+import { alive } from '../../src/lib/procfs.js';
 import { Daemon, EXAMPLES, freePort, sleep, underLoad } from './harness.js';
 
 const REDEPLOYS = 5;
@@ -45,15 +47,12 @@ http {
 
   afterAll(async () => {
     await d?.cleanup();
-    await execa(wrapper, ['-s', 'quit'], { reject: false, timeout: 30_000 });
-    for (let i = 0; i < 100; i++) {
-      try {
-        process.kill(Number(readFileSync(join(dir, 'nginx.pid'), 'utf8')), 0);
-        await sleep(50);
-      } catch {
-        break;
-      }
-    }
+    // A fast stop: a graceful quit waits for idle keep-alive connections, and could outlive the test.
+    const master = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'));
+    const workers = childPids(master);
+    await execa(wrapper, ['-s', 'stop'], { reject: false, timeout: 30_000 });
+    for (let i = 0; i < 100 && alive(master); i++) await sleep(50);
+    for (const pid of [master, ...workers]) if (alive(pid)) process.kill(pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
