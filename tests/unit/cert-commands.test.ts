@@ -1,22 +1,10 @@
-import { createExec } from '../../src/lib/exec.js';
-import { createRenderer } from '../../src/lib/render.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN } from '../../src/commands/authorize.js';
 import { listCerts, renewCert } from '../../src/commands/certs.js';
-import type { CommandContext } from '../../src/commands/context.js';
 import { appStatus } from '../../src/commands/queries.js';
-import { loadConfig } from '../../src/config.js';
-import { codeOf, liveApp as liveAppOf } from './command-fixtures.js';
-import { KeyedMutex } from '../../src/lib/keyed-mutex.js';
-import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
+import { codeOf, commandContext, liveApp as liveAppOf } from './command-fixtures.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { certProvider } from '../../src/plugins/certs/index.js';
-import { loadPlugins } from '../../src/plugins/registry.js';
 import { Store } from '../../src/store/store.js';
 
 const spec = (tls = '') => assertValidSpec(parseAppSpec({ 'hop3.toml': `[build]\nbuilder = "static"\n[run]\nstatic = "public"\n${tls}` }));
@@ -28,24 +16,10 @@ afterEach(() => {
 
 /** The certs commands over a real store and real certificate files; passes are only counted. */
 function context(env: Record<string, string> = {}) {
-  const home = mkdtempSync(join(tmpdir(), 'hop3-cert-commands-'));
-  const config = loadConfig({ HOP3_HOME: home, ...env });
-  const layout = layoutOf(config.home);
-  ensureLayout(layout);
-  const store = new Store(layout.db);
-  cleanups.push(() => rmSync(home, { recursive: true, force: true }), () => store.close());
-  const log = createLogger('silent');
-  const triggers: string[] = [];
-  const ctx: CommandContext = {
-    config, layout, log, store, exec: createExec(),
-    plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec: createExec() }),
-    lifecycles: new Lifecycles(store),
-    reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), abortRollout: () => undefined, forget: () => undefined },
-    deployLocks: new KeyedMutex(),
-  };
-  // What C1's pass does once a certificate is desired: the provider stores it under certs/<app>/.
-  const provider = certProvider({ config, layout, log, exec: createExec() });
-  return { ctx, store, triggers, provider };
+  const made = commandContext(cleanups, env);
+  const { config, layout, log, exec } = made.ctx;
+  // What the pass does once a certificate is desired: the provider stores it under certs/<app>/.
+  return { ...made, provider: certProvider({ config, layout, log, exec }) };
 }
 
 /** An app whose v1 (with `tls`, a [tls] section or nothing) is live. */

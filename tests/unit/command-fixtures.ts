@@ -1,6 +1,43 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CommandContext } from '../../src/commands/context.js';
+import { loadConfig } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
+import { createExec } from '../../src/lib/exec.js';
+import { KeyedMutex } from '../../src/lib/keyed-mutex.js';
+import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { createRenderer } from '../../src/lib/render.js';
+import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
 import type { AppSpec } from '../../src/manifest/types.js';
-import type { Store } from '../../src/store/store.js';
+import { loadPlugins } from '../../src/plugins/registry.js';
+import { Store } from '../../src/store/store.js';
+
+/**
+ * Commands over a real store in a throwaway HOP3_HOME. The reconciler is the one part left
+ * out: its passes are what the integration tests drive; here only the triggers are counted.
+ * What is made is undone by `cleanups` (run them after each test).
+ */
+export function commandContext(cleanups: (() => void)[], env: Record<string, string> = {}) {
+  const home = mkdtempSync(join(tmpdir(), 'hop3-commands-'));
+  const config = loadConfig({ HOP3_HOME: home, ...env });
+  const layout = layoutOf(config.home);
+  ensureLayout(layout);
+  const store = new Store(layout.db);
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }), () => store.close());
+  const log = createLogger('silent');
+  const exec = createExec();
+  const triggers: string[] = [];
+  const ctx: CommandContext = {
+    config, layout, log, store, exec,
+    plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec }),
+    lifecycles: new Lifecycles(store),
+    reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), abortRollout: () => undefined, forget: () => undefined },
+    deployLocks: new KeyedMutex(),
+  };
+  return { ctx, store, triggers };
+}
 
 /** An app whose v1 (a static build of `spec`) is live, with desired `state`. */
 export function liveApp(store: Store, name: string, spec: AppSpec, state: 'running' | 'stopped' = 'running') {

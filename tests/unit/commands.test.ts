@@ -1,7 +1,4 @@
-import { createExec } from '../../src/lib/exec.js';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRenderer } from '../../src/lib/render.js';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN, type Caller } from '../../src/commands/authorize.js';
@@ -16,16 +13,10 @@ import { reconcileNow } from '../../src/commands/reconcile-now.js';
 import { cancel, rollback } from '../../src/commands/releases.js';
 import { appStatus, configGet, gitInfo, listReleases } from '../../src/commands/queries.js';
 import { configure } from '../../src/commands/settings.js';
-import { loadConfig } from '../../src/config.js';
 import { repoPath } from '../../src/git/repo.js';
-import { codeOf, liveApp as liveAppOf } from './command-fixtures.js';
-import { KeyedMutex } from '../../src/lib/keyed-mutex.js';
-import { ensureLayout, layoutOf } from '../../src/lib/layout.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { codeOf, commandContext, liveApp as liveAppOf } from './command-fixtures.js';
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
-import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
-import { loadPlugins } from '../../src/plugins/registry.js';
 import { Store } from '../../src/store/store.js';
 
 const COMMANDS_DIR = join(PROJECT_ROOT, 'src', 'commands');
@@ -36,33 +27,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
-/**
- * Commands over a real store in a throwaway HOP3_HOME. The reconciler is the one part left
- * out: its passes are what the integration tests drive; here only the triggers are counted.
- */
-function context() {
-  const home = mkdtempSync(join(tmpdir(), 'hop3-commands-'));
-  const config = loadConfig({ HOP3_HOME: home });
-  const layout = layoutOf(config.home);
-  ensureLayout(layout);
-  const store = new Store(layout.db);
-  cleanups.push(() => rmSync(home, { recursive: true, force: true }), () => store.close());
-  const log = createLogger('silent');
-  const triggers: string[] = [];
-  const ctx: CommandContext = {
-    config, layout, log, store, exec: createExec(),
-    plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec: createExec() }),
-    lifecycles: new Lifecycles(store),
-    reconciler: {
-      trigger: async (app: string) => void triggers.push(app),
-      lastPass: new Map(),
-      abortRollout: () => undefined,
-      forget: () => undefined,
-    },
-    deployLocks: new KeyedMutex(),
-  };
-  return { ctx, store, triggers };
-}
+const context = () => commandContext(cleanups);
 
 /** An app whose v1 is built and live, desired `state`. */
 const liveApp = (store: Store, name: string, state: 'running' | 'stopped' = 'running') => liveAppOf(store, name, SPEC, state);
