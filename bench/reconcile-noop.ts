@@ -223,7 +223,7 @@ function instrumentProxy(h: Hop3): { testMs: number; reloadMs: number } {
     };
   };
   if (h.plugins.proxy.name === 'caddy') {
-    const ctl = (h.proxyServer as unknown as { control: Record<string, Step> }).control;
+    const ctl = (h.plugins.proxy.server as unknown as { control: Record<string, Step> }).control;
     let validating = 0;
     time(ctl, 'validate', (ms) => {
       acc.testMs += ms;
@@ -235,7 +235,7 @@ function instrumentProxy(h: Hop3): { testMs: number; reloadMs: number } {
       validating = 0;
     });
   } else {
-    const ctl = h.proxyServer as unknown as Record<string, Step>;
+    const ctl = h.plugins.proxy.server as unknown as Record<string, Step>;
     time(ctl, 'test', (ms) => (acc.testMs += ms));
     time(ctl, 'reload', (ms) => (acc.reloadMs += ms));
   }
@@ -271,8 +271,8 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const mem: Record<string, Record<string, number>> = { created: memory() };
 
     // 1. Real managed servers.
-    await withTimeout(hh.supervisor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
-    await withTimeout(hh.proxyServer.ensureRunning(), START_TIMEOUT_MS, `${proxy} start`);
+    await withTimeout(hh.plugins.supervisor.ensureRunning(), START_TIMEOUT_MS, 'emperor start');
+    await withTimeout(hh.plugins.proxy.server.ensureRunning(), START_TIMEOUT_MS, `${proxy} start`);
     mem.started = memory();
 
     // 2. Declare N static sites through the records (as the deploy command, src/commands/deploy.ts, does, minus the upload).
@@ -371,7 +371,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const statsMs: number[] = [];
     for (let i = 0; i < 5; i++) {
       const t = performance.now();
-      await withTimeout(hh.supervisor.stats(), STEP_TIMEOUT_MS, 'emperor stats');
+      await withTimeout(hh.plugins.supervisor.stats(), STEP_TIMEOUT_MS, 'emperor stats');
       statsMs.push(performance.now() - t);
     }
     const loadBefore = loadavg()[0]!;
@@ -453,8 +453,8 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const steps: [string, () => Promise<void> | void][] = h
       ? [
           ['reconciler.close', () => h!.reconciler.close()],
-          ['emperor.stop', () => h!.supervisor.stop()],
-          [`${proxy}.stop`, () => h!.proxyServer.stop()],
+          ['emperor.stop', () => h!.plugins.supervisor.stop()],
+          [`${proxy}.stop`, () => h!.plugins.proxy.server.stop()],
           ['store.close', () => h!.store.close()],
         ]
       : [];

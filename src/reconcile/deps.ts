@@ -4,7 +4,6 @@ import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
 import type { Plugins } from '../plugins/registry.js';
-import type { UnitSupervisor } from '../plugins/types.js';
 import type { Store } from '../store/store.js';
 
 /** What the reconciler and the executor it drives are given: one context, passed in. */
@@ -14,8 +13,6 @@ export interface ReconcilerDeps {
   store: Store;
   plugins: Plugins;
   exec: Exec;
-  /** Asked by the health gate whether a new unit keeps dying. */
-  supervisor: UnitSupervisor;
   lifecycles: Lifecycles;
   log: Logger;
 }

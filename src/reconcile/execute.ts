@@ -150,7 +150,7 @@ export const HEALTH_BODY_LIMIT = 64 * 1024;
 
 /** A unit its supervisor has given up on (it keeps dying) will not become healthy. */
 async function cursedUnit(ctx: ExecContext, check: HealthCheck): Promise<string | null> {
-  const stats = await ctx.supervisor.stats(1000).catch(() => null);
+  const stats = await ctx.plugins.supervisor.stats(1000).catch(() => null);
   return check.units.find((u) => stats?.get(`${u.name}.ini`)?.cursed)?.name ?? null;
 }
 

@@ -55,14 +55,14 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   // anything else, and leaves nothing running behind it.
   let proxy, supervisor;
   try {
-    proxy = await h.proxyServer.ensureRunning();
-    supervisor = await h.supervisor.ensureRunning();
+    proxy = await h.plugins.proxy.server.ensureRunning();
+    supervisor = await h.plugins.supervisor.ensureRunning();
   } catch (err) {
     h.store.close();
     rmSync(pidfile, { force: true });
     throw err;
   }
-  log.info({ [h.supervisor.resource]: supervisor, [h.proxyServer.resource]: proxy, proxyName: h.plugins.proxy.name, home: config.home }, 'managed servers ready');
+  log.info({ [h.plugins.supervisor.resource]: supervisor, [h.plugins.proxy.server.resource]: proxy, proxyName: h.plugins.proxy.name, home: config.home }, 'managed servers ready');
   warnIfEphemeral(config, log);
 
   cancelOrphanedPushes(h);

@@ -89,7 +89,7 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     if (polling) return;
     polling = true;
     try {
-      const stats = await h.supervisor.stats(1000);
+      const stats = await h.plugins.supervisor.stats(1000);
       const byApp = new Map<string, string>();
       for (const [id, v] of stats) {
         const app = parseUnitName(id.replace(/\.ini$/, ''))?.app;

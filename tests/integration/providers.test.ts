@@ -27,8 +27,8 @@ describe('providers that need a running server round-trip against it', () => {
   afterAll(async () => {
     if (h) {
       await h.reconciler.close();
-      await h.supervisor.stop();
-      await h.proxyServer.stop();
+      await h.plugins.supervisor.stop();
+      await h.plugins.proxy.server.stop();
       h.store.close();
     }
     rmSync(home, { recursive: true, force: true });
