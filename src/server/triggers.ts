@@ -1,7 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { existsSync, readdirSync } from 'node:fs';
-import { basename } from 'node:path';
-import { isCertName } from '../plugins/certs/cert-files.js';
+import { basename, join, relative, sep } from 'node:path';
 import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
 import { housekeeping } from './housekeeping.js';
@@ -27,10 +26,17 @@ function orphans(h: Hop3): string[] {
   return [...found].filter((app) => h.store.getApp(app) === null);
 }
 
+/** The app whose certificate a path under certs/ belongs to (certs/<app>/...), if any. */
+function appOfCertFile(certs: string, path: string): string | null {
+  const [dir, file] = relative(certs, path).split(sep);
+  if (!dir || dir === 'challenges' || dir.startsWith('.') || dir.startsWith('..') || file?.startsWith('.')) return null;
+  return /^[a-z0-9][a-z0-9-]*$/.test(dir) ? dir : null;
+}
+
 /** Apps that have a certificate stored: the renewal timer looks at each. */
 function appsWithCerts(h: Hop3): string[] {
   const dir = h.layout.certs;
-  return (existsSync(dir) ? readdirSync(dir) : []).filter((n) => isCertName(n) && h.store.getApp(n) !== null);
+  return (existsSync(dir) ? readdirSync(dir) : []).filter((n) => appOfCertFile(dir, join(dir, n, 'cert.pem')) !== null && h.store.getApp(n) !== null);
 }
 
 /** A look at every app, and at files of apps that have no record (at start and on resync). */
@@ -55,13 +61,19 @@ export function startTriggers(h: Hop3): () => Promise<void> {
   const unsubscribe = store.onChange((app) => void reconciler.trigger(app));
 
   const dirs = [...new Set(h.plugins.providers.flatMap((p) => p.watchPaths?.() ?? []))];
-  // Depth 1: a provider may keep an owner's files in a directory of its own (certs/<app>/).
-  const watcher: FSWatcher = watch(dirs, { ignoreInitial: true, depth: 1 });
+  const watcher: FSWatcher = watch(dirs, { ignoreInitial: true, depth: 0 });
   watcher.on('all', (_event, path) => {
     const app = appOfFile(h, path);
     if (app) void reconciler.notice(app);
   });
 
+  // A certificate or key deleted or replaced by hand is drift: its app gets a look at once.
+  const certWatcher: FSWatcher = watch(h.layout.certs, { ignoreInitial: true, depth: 1 });
+  // (Only apps with a record: a destroy removes its app's certificate in its own passes.)
+  certWatcher.on('all', (_event, path) => {
+    const app = appOfCertFile(h.layout.certs, path);
+    if (app && h.store.getApp(app) !== null) void reconciler.notice(app);
+  });
   // Renewal: the diff says when a certificate is inside its window; this makes sure it is asked
   // (hourly by default, and at start with the first resync). A look at a certificate that is fine
   // reads its files and plans nothing.
@@ -119,5 +131,6 @@ export function startTriggers(h: Hop3): () => Promise<void> {
     for (const u of unwatch) u?.();
     await stopProber();
     await watcher.close();
+    await certWatcher.close();
   };
 }

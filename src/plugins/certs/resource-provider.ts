@@ -1,5 +1,4 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { relative, sep } from 'node:path';
 import { asHop3Error } from '../../lib/errors.js';
 import { UNKNOWN } from '../../lib/unknown.js';
 import type { ApplyContext, Observed, Provider } from '../provider.js';
@@ -110,12 +109,6 @@ export function certResources(ctx: CertContext, activate: CertActivate): Provide
       if (renewal && renewed && renewed !== UNKNOWN) {
         actx.event?.({ kind: 'cert.renewed', data: { names: renewed.names, notAfter: renewed.notAfter.toISOString(), reasons: renewal } });
       }
-    },
-    // A certificate or key deleted or replaced by hand is drift: its app gets a look at once.
-    watchPaths: () => [ctx.layout.certs],
-    ownerOf(path) {
-      const [dir, file] = relative(ctx.layout.certs, path).split(sep);
-      return dir && isCertName(dir) && !file?.startsWith('.') ? dir : null;
     },
     // A destroy cut short leaves the directory (a private key in it): the pass over an app with
     // no record prunes it.
