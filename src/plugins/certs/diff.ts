@@ -44,7 +44,8 @@ export function certReasons(desired: CertDesired, live: CertLive, renewDays: num
 
 /** Why a stored certificate no longer does, as text; empty when it does. Pure. */
 export function certDiffReasons(desired: CertDesired, live: CertLive, renewDays: number, now: Date): string[] {
-  return certReasons(desired, live, renewDays, now).map((r) => r.text);
+  // Not loaded by the proxy yet says nothing against the certificate itself.
+  return certReasons(desired, live, renewDays, now).filter((r) => r.kind !== 'activation').map((r) => r.text);
 }
 
 /**
