@@ -8,7 +8,7 @@ import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
 import { cancelOrphanedPushes } from '../commands/releases.js';
 import { recordedCommandGroups, stopLeftoverCommand } from '../reconcile/execute.js';
-import { rollBackUnlandedPushes } from './unlanded-pushes.js';
+import { PUSH_LOCK_WAIT_S, rollBackUnlandedPushes } from './unlanded-pushes.js';
 import { createHop3, type Hop3 } from './hop3.js';
 import { ensureAdminToken } from './token.js';
 import { resyncAll, startTriggers } from './triggers.js';
@@ -69,11 +69,14 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   // Before any pass can run a build or release phase again.
   await stopLeftoverAppCommands(h);
   const stopTriggers = startTriggers(h);
+  // Before the API answers, so that nobody reads an unlanded push as what went live; a push still
+  // holding its lock needs the API to end, and is checked once it answers.
+  const pushesInFlight = await rollBackUnlandedPushes(h, 0);
   const http = createHttpServer(h, token);
   await http.listen({ host: config.listen.host, port: config.listen.port });
   log.info({ listen: `${config.listen.host}:${config.listen.port}`, httpPort: config.httpPort }, 'hop3-server ready');
   resyncAll(h);
-  void rollBackUnlandedPushes(h);
+  if (pushesInFlight.size > 0) void rollBackUnlandedPushes(h, PUSH_LOCK_WAIT_S, pushesInFlight);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

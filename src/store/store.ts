@@ -290,11 +290,16 @@ export class Store {
       .run(message, app, version).changes > 0;
   }
 
-  /** A built release becomes the live one (the one live before retires); false if it failed meanwhile. */
+  /**
+   * A built release becomes the live one (the one live before retires) and the app's current
+   * one, in one transaction so that no reader sees a live release the app does not call current;
+   * false if it failed meanwhile.
+   */
   markLive(app: string, version: number): boolean {
     return this.db.transaction(() => {
       if (this.sql("UPDATE releases SET status = 'live' WHERE app = ? AND version = ? AND status = 'built'").run(app, version).changes === 0) return false;
       this.sql("UPDATE releases SET status = 'retired' WHERE app = ? AND version <> ? AND status = 'live'").run(app, version);
+      this.sql('UPDATE apps SET current_release = ?, updated_at = ? WHERE name = ?').run(version, now(), app);
       return true;
     })();
   }

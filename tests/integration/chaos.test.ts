@@ -88,7 +88,9 @@ describe('chaos: kill -9 of the daemon at random points', () => {
         const look = async () => {
           const s = await d.json<{ health: string; sync: string; release: string | null; message: string }>(['status', APP]);
           const rs = await releases();
-          return { s, rs, busy: rs.some((r) => r.status === 'pending' || r.status === 'built') };
+          // Two reads: a rollout (the rollback of an unlanded push) may have ended between them.
+          const live = rs.find((r) => r.status === 'live')?.version ?? null;
+          return { s, rs, busy: rs.some((r) => r.status === 'pending' || r.status === 'built') || live !== s.release };
         };
         const { value: settled } = await within(60_000, async () => {
           const seen = await look();

@@ -139,6 +139,9 @@ describe('crashes and clients that give up: git and the client say what went liv
       await own.stop();
       delete own.extraEnv.HOP3_FAILPOINT;
       await own.start();
+      // Recorded before the API answered: no reader ever sees the unlanded push as settled.
+      const first = await own.json<{ source: string; status: string }[]>(['releases', APP]);
+      expect(first[0]).toMatchObject({ source: 'rollback' });
 
       const { value: rolledBack } = await within(30_000, async () => {
         const rs = await own.json<(Release & { source: string; current: boolean })[]>(['releases', APP]);
