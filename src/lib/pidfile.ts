@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { UNKNOWN, type Unknown } from './unknown.js';
 
 /** The pid in a pid file when that process is alive and its command line contains `marker`. */
 export function livePid(pidfile: string, marker: string): number | null {
@@ -25,3 +26,24 @@ export function childPids(pid: number): number[] {
   }
 }
 
+
+/**
+ * As livePid, but a look that fails is not taken for "not running": a pid file that cannot be
+ * read (other than absent), or a process whose command line cannot be read, is UNKNOWN.
+ */
+export function lookPid(pidfile: string, marker: string): number | null | Unknown {
+  let text: string;
+  try {
+    text = readFileSync(pidfile, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : UNKNOWN;
+  }
+  const pid = Number(text.trim());
+  // Half written, or not a pid at all: no process of this file runs.
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? pid : null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ESRCH' ? null : UNKNOWN;
+  }
+}

@@ -102,8 +102,36 @@ export interface Provider<D = unknown, L = unknown> {
   ownerOf?(path: string): string | null;
   /** Every owner that has resources of this kind on the machine (found even without a record). */
   owners?(): string[];
+  /**
+   * Call `onChange(owner)` when what is live changed on its own in a way no watched file or
+   * process shows (a proxy config changed through the proxy's own API). Returns the unsubscribe.
+   */
+  watch?(onChange: (owner: string) => void): () => void;
+  /** Present when its resources belong to the host rather than to an app (see HostResources). */
+  host?: HostResources;
   /** How the conformance test round-trips this provider (tests/unit/plugins-conformance.test.ts). */
   conformance?: ConformanceFixture;
+}
+
+/**
+ * Resources of the host (a server every app of some kind needs: the process supervisor, the
+ * proxy's server, an addon server): the host pass observes, plans and applies them like an app's,
+ * at start before any app pass, whenever `glance` changes, and on every resync.
+ */
+export interface HostResources {
+  /** Pure: the host resources of this kind that should exist (none when running them is not hop3's business). */
+  desired(): DesiredResource[];
+  /**
+   * Kinds of app resources that need these running: while one is down, the apps that have such a
+   * resource are Degraded, and once it runs again the outage is healed drift of each (resource:
+   * this provider's kind).
+   */
+  neededBy: readonly string[];
+  /**
+   * Cheap and synchronous (a pid file and /proc, no spawn): a token that changes whenever what
+   * `observe` would see may have changed. Looked at every 250 ms; a change triggers a host pass.
+   */
+  glance(): string;
 }
 
 /** What a supervisor repaired by itself, as a drift finding says it. */

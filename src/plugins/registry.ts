@@ -1,5 +1,5 @@
 import { userError } from '../lib/errors.js';
-import type { Builder, Deployer, HostServer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
+import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
 import { runFileProvider } from './files/run-file-provider.js';
 import { releaseDirProvider } from './files/release-dir-provider.js';
 import type { Provider } from './provider.js';
@@ -27,8 +27,12 @@ export interface Plugins {
    * generic ones first (the files a unit reads exist before the unit starts).
    */
   providers: Provider[];
-  /** The long-running servers apps need (the unit supervisor, the proxy's server). */
-  hostServers: HostServer[];
+  /**
+   * The providers of host resources (the servers apps need: the unit supervisor, the proxy's
+   * server), one per kind, in the order the host pass starts them: the proxy's first, so a proxy
+   * that cannot start (its port taken) leaves nothing else started behind it.
+   */
+  hostProviders: Provider[];
 }
 
 export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLUGINS): Plugins {
@@ -43,9 +47,12 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   // Only the chosen proxy's providers: the other proxy's resources are not hop3's to manage.
   // Providers plan in this order within a phase: release directories are pruned last, after the
   // units that run from them and the site that sends them requests.
-  const providers: Provider[] = [runFileProvider(), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []), releaseDirProvider(ctx.layout)];
-  const kinds = providers.map((p) => p.kind);
+  // Host servers start in this order: the proxy's first (see Plugins.hostProviders).
+  const brought = [...(proxy.providers ?? []), ...all.filter((p) => p.kind !== 'proxy').flatMap((p) => p.providers ?? [])];
+  const providers: Provider[] = [runFileProvider(), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []).filter((p) => !p.host), releaseDirProvider(ctx.layout)];
+  const hostProviders = brought.filter((p) => p.host);
+  const kinds = [...providers, ...hostProviders].map((p) => p.kind);
   const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (twice) throw new Error(`two providers of ${twice} resources are registered`);
-  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers, hostServers: [supervisor, proxy.server] };
+  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers, hostProviders };
 }

@@ -78,7 +78,6 @@ export interface UnitStatus {
 export interface UnitSupervisor extends HostServer {
   /** Status of every unit it runs, by its config file's name. Cheap: no process is spawned. */
   stats(timeoutMs?: number): Promise<Map<string, UnitStatus>>;
-  stop(): Promise<void>;
 }
 
 export interface Deployer extends ProvidesResources {
@@ -129,7 +128,6 @@ export interface ProxyServer extends HostServer, LoadedConfig {
   apply(path: string, content: string | null): Promise<void>;
   /** Resolves once requests taken by earlier configurations have finished (or after a bound). */
   drained(timeoutMs?: number): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface Proxy extends ProvidesResources {
@@ -184,18 +182,32 @@ export interface LoadedConfig {
 }
 
 /**
- * A long-running server hop3 keeps up for every app (the process supervisor, the proxy master).
- * `uses` names the part of an app's desired state that needs it: an outage touches those apps.
+ * A long-running server hop3 keeps up for every app (the process supervisor, the proxy master):
+ * a host resource, brought to the host pass by hostServerProvider (src/plugins/host-server-provider.ts).
  */
 export interface HostServer {
+  /**
+   * The kind of its host resource, also the resource its outage is recorded under in the drift of
+   * each app that needs it.
+   */
   resource: string;
   /** The resource kind of the apps that need it (an outage touches those apps). */
   uses: string;
+  /** Where it writes its pid, and what its command line contains (a reused pid is not it). */
+  pidFile: string;
+  pidMarker: string;
+  /** False when running it is not hop3's business (the system nginx): it is no host resource then. */
+  managed(): boolean;
   /** Its pid when it runs, null when it is gone. Cheap: a pid file and /proc. */
   pid(): number | null;
-  /** False only when the server is hop3's to run and is not running. */
-  alive(): boolean;
+  /**
+   * False when the running server has not loaded its own configuration as hop3 renders it now (a
+   * reload is due). Cheap: no process is spawned. Absent: there is nothing to load.
+   */
+  current?(): boolean;
+  /** Start it unless it runs (and have it load its own configuration when that is not current). Idempotent. */
   ensureRunning(): Promise<unknown>;
+  stop(): Promise<void>;
   /**
    * Call `onChange(app)` when what the server runs for an app changed on its own (seen by a
    * cheap poll): the reconciler looks at that app. Returns the unsubscribe. Absent: a server

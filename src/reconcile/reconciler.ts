@@ -12,6 +12,7 @@ import { UNKNOWN } from './types.js';
 import { WorkQueue, type PassOutcome } from './work-queue.js';
 import type { ReconcilerDeps } from './deps.js';
 import type { Provider } from '../plugins/provider.js';
+import { HOST_OWNER, HostPass, type HostPassResult } from './host-pass.js';
 
 /** The lifecycle step an action of a rollout belongs to. */
 function stepOf(action: Action, providerOf: (kind: string) => Provider | undefined): DeployStep | null {
@@ -70,11 +71,17 @@ export class Reconciler {
   private readonly heavy: PQueue;
   /** What requests through the proxy said, per app (filled by the prober, outside the passes). */
   private readonly probes = new ProbeBook();
+  /** The `host` owner: the servers every app of some kind needs. */
+  private readonly host: HostPass;
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
     this.heavy = new PQueue({ concurrency: deps.config.deployConcurrency });
-    this.queue = new WorkQueue((app) => this.pass(app), {
+    this.host = new HostPass(deps.plugins.hostProviders, deps.log, {
+      down: (kinds, reason) => this.hostDown(kinds, reason),
+      healed: (kind, apps, observed) => this.hostHealed(kind, apps, observed),
+    });
+    this.queue = new WorkQueue((key) => (key === HOST_OWNER ? this.host.run() : this.pass(key)), {
       concurrency: Math.max(PASS_CONCURRENCY, deps.config.deployConcurrency),
       onError: (app, err, retry) => {
         const e = asHop3Error(err);
@@ -93,9 +100,27 @@ export class Reconciler {
     return this.queue.trigger(app, { respectBackoff: true });
   }
 
-  /** The periodic resync: every app, each after its backoff. */
+  /** Something may have changed on the host (a server's pid): a host pass soon, after its backoff. */
+  noticeHost(): Promise<void> {
+    return this.queue.trigger(HOST_OWNER, { respectBackoff: true });
+  }
+
+  /** The periodic resync: the host and every app, each after its backoff. */
   triggerAll(): Promise<void> {
-    return Promise.all(this.d.store.appNames().map((a) => this.notice(a))).then(() => undefined);
+    return Promise.all([this.noticeHost(), ...this.d.store.appNames().map((a) => this.notice(a))]).then(() => undefined);
+  }
+
+  /**
+   * At daemon start, before any trigger: one host pass (the servers apps need are started or
+   * adopted). Throws what kept one from starting (its port taken), so the daemon stops there.
+   */
+  async startHost(): Promise<void> {
+    await this.host.run();
+  }
+
+  /** What the last host pass planned and whether it failed. */
+  get lastHostPass(): HostPassResult | null {
+    return this.host.last;
   }
 
   /**
@@ -391,14 +416,14 @@ export class Reconciler {
   }
 
   /**
-   * A host server died (the process supervisor, the proxy's server): every app that needs it
-   * shows the outage (Degraded) until a request through the proxy gets through again.
-   * Returns those apps.
+   * A host resource is down (the process supervisor, the proxy's server): every running app with
+   * a resource of one of `kinds` shows the outage (Degraded) until a request through the proxy
+   * gets through again. Returns those apps.
    */
-  hostDown(server: { resource: string; uses: string }, reason: string): string[] {
+  private hostDown(kinds: readonly string[], reason: string): string[] {
     const apps: string[] = [];
     for (const [app, { desired }] of this.desiredCache) {
-      const needs = desired.resources.some((r) => r.kind === server.uses);
+      const needs = desired.resources.some((r) => kinds.includes(r.kind));
       if (!needs || desired.state !== 'running') continue;
       apps.push(app);
       this.probes.markDown(app, reason);
@@ -407,11 +432,11 @@ export class Reconciler {
     return apps;
   }
 
-  /** The server is running again: the outage is drift of each app it touched, healed. */
-  hostHealed(server: { resource: string }, apps: string[], observed: string): void {
+  /** It runs again: the outage is drift of each app it touched, healed. */
+  private hostHealed(resource: string, apps: string[], observed: string): void {
     for (const app of apps) {
       if (!this.d.store.getApp(app)) continue;
-      const f: DriftFinding = { resource: server.resource, kind: 'missing', desired: 'running', observed, action: 'healed' };
+      const f: DriftFinding = { resource, kind: 'missing', desired: 'running', observed, action: 'healed' };
       this.d.store.addDrift({ app, ...f });
       this.d.store.addEvent(app, 'drift', { ...f });
       void this.notice(app);

@@ -37,7 +37,7 @@ async function stopLeftoverAppCommands(h: Hop3): Promise<void> {
 }
 
 /**
- * `hop3-server serve`: start (or adopt) the unit supervisor and the proxy, serve the API, reconcile.
+ * `hop3-server serve`: start (or adopt) the host resources (the unit supervisor, the proxy), serve the API, reconcile.
  * On SIGTERM/SIGINT it stops taking work, interrupts rollouts in flight (they resume at the next
  * start) and leaves apps running.
  */
@@ -51,18 +51,18 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   writeFileSync(pidfile, `${process.pid}\n`);
   const token = ensureAdminToken(h.layout);
 
-  // The proxy first: when it cannot start (its port taken) the daemon stops before starting
-  // anything else, and leaves nothing running behind it.
-  let proxy, supervisor;
+  // The host pass first, before any app pass: it starts the proxy's server first, so when that
+  // cannot start (its port taken) the daemon stops before starting anything else, and leaves
+  // nothing running behind it.
   try {
-    proxy = await h.plugins.proxy.server.ensureRunning();
-    supervisor = await h.plugins.supervisor.ensureRunning();
+    await h.reconciler.startHost();
   } catch (err) {
     h.store.close();
     rmSync(pidfile, { force: true });
     throw err;
   }
-  log.info({ [h.plugins.supervisor.resource]: supervisor, [h.plugins.proxy.server.resource]: proxy, proxyName: h.plugins.proxy.name, home: config.home }, 'managed servers ready');
+  const servers = Object.fromEntries(h.plugins.hostProviders.map((p) => [p.kind, p.host?.glance()]));
+  log.info({ ...servers, proxyName: h.plugins.proxy.name, home: config.home }, 'managed servers ready');
   warnIfEphemeral(config, log);
 
   cancelOrphanedPushes(h);

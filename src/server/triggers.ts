@@ -5,7 +5,9 @@ import { parseUnitName } from '../plugins/deployers/unit-name.js';
 import type { Hop3 } from './hop3.js';
 import { housekeeping } from './housekeeping.js';
 import { startProber } from './prober.js';
-import { superviseHostServers } from './supervise.js';
+
+/** How often host resources are looked at: a dead server is restarted within about this. */
+const HOST_LOOK_MS = 250;
 
 /** Which app a file under a provider's watched directories belongs to, if any. */
 function appOfFile(h: Hop3, path: string): string | null {
@@ -51,13 +53,13 @@ export function resyncAll(h: Hop3): void {
 }
 
 /**
- * Everything that makes the reconciler look at an app: record changes, files changed under the
- * directories its providers name, unit processes that exited or came back, host servers that died
- * (restarted at once), requests through the proxy that fail or get through again, and a
- * periodic resync.
+ * Everything that makes the reconciler look at an owner: record changes, files changed under the
+ * directories its providers name, unit processes that exited or came back, a host server's pid
+ * that changed (a look every 250 ms: the host pass restarts a dead one at once), requests through
+ * the proxy that fail or get through again, and a periodic resync.
  */
 export function startTriggers(h: Hop3): () => Promise<void> {
-  const { reconciler, store, log } = h;
+  const { reconciler, store } = h;
   const unsubscribe = store.onChange((app) => void reconciler.trigger(app));
 
   const dirs = [...new Set(h.plugins.providers.flatMap((p) => p.watchPaths?.() ?? []))];
@@ -102,32 +104,36 @@ export function startTriggers(h: Hop3): () => Promise<void> {
         else seen.delete(app);
       }
     } catch {
-      // The unit supervisor is down (superviseHostServers restarts it) or busy.
+      // The unit supervisor is down (the host pass restarts it) or busy.
     } finally {
       polling = false;
     }
   }, 250);
 
-  const stopSupervising = superviseHostServers(h, h.plugins.hostServers);
-  // A host server that sees changes hop3 did not make (a proxy config changed through its own API).
-  const unwatch = h.plugins.hostServers.map((s) => s.watch?.((app) => void reconciler.notice(app)));
+  // Host resources: a cheap look (pid files and /proc, no spawn); any change, a death above all,
+  // makes the host pass look, which restarts what is down (retried with backoff when it fails).
+  const glance = () => h.plugins.hostProviders.map((p) => `${p.kind}=${p.host?.glance() ?? ''}`).join(' ');
+  let glanced = glance();
+  const hostLook = setInterval(() => {
+    const now = glance();
+    if (now === glanced) return;
+    glanced = now;
+    void reconciler.noticeHost();
+  }, HOST_LOOK_MS);
+
+  // What changes without a file or process hop3 watches (a proxy config changed through its own API).
+  const unwatch = [...h.plugins.providers, ...h.plugins.hostProviders].map((p) => p.watch?.((owner) => void reconciler.notice(owner)));
   const stopProber = startProber(h);
 
-  const resync = setInterval(async () => {
-    try {
-      for (const s of h.plugins.hostServers) await s.ensureRunning();
-    } catch (err) {
-      log.error({ err }, 'could not restart a managed server');
-    }
-    resyncAll(h);
-  }, h.config.resyncMs);
+  // Also looks at the host (Reconciler.triggerAll).
+  const resync = setInterval(() => resyncAll(h), h.config.resyncMs);
 
   return async () => {
     unsubscribe();
     clearInterval(poll);
     clearInterval(resync);
     clearInterval(renewal);
-    stopSupervising();
+    clearInterval(hostLook);
     for (const u of unwatch) u?.();
     await stopProber();
     await watcher.close();

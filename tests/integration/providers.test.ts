@@ -7,6 +7,11 @@ import { freePorts } from '../../src/lib/free-ports.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createHop3, type Hop3 } from '../../src/server/hop3.js';
 import { roundTrip } from '../unit/provider-round-trip.js';
+import { writeStats } from '../../src/lib/fs-atomic.js';
+import { livePid } from '../../src/lib/pidfile.js';
+import { alive } from '../../src/lib/procfs.js';
+import { HOST_OWNER } from '../../src/reconcile/host-pass.js';
+import type { HostServerLive } from '../../src/plugins/host-server-provider.js';
 
 /**
  * The conformance round trip of the providers whose observation needs a running server: the
@@ -21,7 +26,7 @@ describe('providers that need a running server round-trip against it', () => {
     const [httpPort, listenPort] = await freePorts(2);
     const config = loadConfig({ HOP3_HOME: home, HOP3_HTTP_PORT: String(httpPort), HOP3_LISTEN: `127.0.0.1:${listenPort}`, HOP3_LOG_LEVEL: 'silent' });
     h = createHop3(config, createLogger('silent'));
-    for (const s of h.plugins.hostServers) await s.ensureRunning();
+    await h.reconciler.startHost();
   }, 60_000);
 
   afterAll(async () => {
@@ -36,7 +41,18 @@ describe('providers that need a running server round-trip against it', () => {
 
   it('every provider that needs a server is here', () => {
     expect(h.plugins.providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['site', 'vassal']);
+    // The host resources are round-tripped below, against each proxy.
+    expect(h.plugins.hostProviders.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['emperor', 'proxy']);
   });
+
+  it('a host pass on the converged machine plans nothing, spawns nothing and writes nothing', async () => {
+    const spawns = h.exec.spawns;
+    writeStats.writes = 0;
+    await h.reconciler.noticeHost();
+    expect(h.reconciler.lastHostPass).toEqual({ actions: [], findings: [], error: null });
+    expect(h.exec.spawns - spawns).toBe(0);
+    expect(writeStats.writes).toBe(0);
+  }, 30_000);
 
   it('vassal: create → observe → diff none (the emperor runs it); delete → absent; unreadable → UNKNOWN', async () => {
     const p = h.plugins.providers.find((x) => x.kind === 'vassal')!;
@@ -80,4 +96,78 @@ describe('providers that need a running server round-trip against it', () => {
       await p.apply('delete', r.name, null, { path: (r.spec as { path: string }).path, content: null, loaded: false }, { owner: 'behind', log: h.log });
     }
   }, 30_000);
+});
+
+/**
+ * The conformance round trip of the host resources, against the real servers in a throwaway
+ * HOP3_HOME: create starts the server, observe finds its pid, a second create changes nothing,
+ * delete stops it, an unreadable pid file is UNKNOWN (never "not running"). Then a host pass
+ * restarts one killed behind its back, and records the outage.
+ */
+describe.each(['nginx', 'caddy'])('host resources round-trip against the real emperor and %s', (proxy) => {
+  const home = mkdtempSync(join(tmpdir(), `hop3-host-${proxy}-`));
+  let h: Hop3;
+
+  beforeAll(async () => {
+    const [httpPort, httpsPort, listenPort] = await freePorts(3);
+    const config = loadConfig({
+      HOP3_HOME: home, HOP3_PROXY: proxy, HOP3_HTTP_PORT: String(httpPort), HOP3_HTTPS_PORT: String(httpsPort), HOP3_LISTEN: `127.0.0.1:${listenPort}`, HOP3_LOG_LEVEL: 'silent',
+    });
+    h = createHop3(config, createLogger('silent'));
+  }, 60_000);
+
+  afterAll(async () => {
+    if (h) {
+      await h.reconciler.close();
+      await h.plugins.supervisor.stop();
+      await h.plugins.proxy.server.stop();
+      h.store.close();
+    }
+    rmSync(home, { recursive: true, force: true });
+  }, 60_000);
+
+  it.each(['proxy', 'emperor'])('%s: create → observe → diff none; create again → the same pid; delete → absent; unreadable → UNKNOWN', async (kind) => {
+    const p = h.plugins.hostProviders.find((x) => x.kind === kind)!;
+    const r = p.conformance!.sample(h.layout, HOST_OWNER);
+    const look = async () => (await p.observe(HOST_OWNER, [r])).get(r.name) as HostServerLive | null;
+    await roundTrip(p, h.layout, HOST_OWNER);
+    // The round trip's delete stopped it; what it checks after a delete, here with the resource asked for.
+    expect(await look()).toBeNull();
+    const actx = { owner: HOST_OWNER, log: h.log };
+    await p.apply('create', r.name, r.spec, null, actx);
+    const first = await look();
+    expect(first?.pid).toBeGreaterThan(0);
+    expect(alive(first!.pid)).toBe(true);
+    await p.apply('create', r.name, r.spec, first, actx);
+    expect((await look())?.pid).toBe(first!.pid);
+    await p.apply('delete', r.name, null, first, actx);
+    expect(await look()).toBeNull();
+    // A server that does not daemonize (Caddy) is this process's child: gone once reaped.
+    for (let i = 0; i < 100 && alive(first!.pid); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(alive(first!.pid)).toBe(false);
+  }, 60_000);
+
+  it('the host pass starts what is down, proxy first; a server killed behind its back is started again, the drift named', async () => {
+    await h.reconciler.startHost();
+    const pids = () => ({
+      emperor: livePid(join(h.layout.run, 'emperor.pid'), 'uwsgi'),
+      proxy: livePid(join(h.layout.run, `${proxy}.pid`), proxy === 'nginx' ? 'nginx' : join(h.layout.home, 'caddy')),
+    });
+    expect(h.reconciler.lastHostPass?.actions.map((a) => (a.type === 'resource' ? `${a.op}:${a.resource}` : a.type))).toEqual([`create:proxy:${proxy}`, 'create:emperor:uwsgi']);
+    const before = pids();
+    expect(before.proxy).toBeGreaterThan(0);
+    expect(before.emperor).toBeGreaterThan(0);
+    process.kill(before.emperor!, 'SIGKILL');
+    for (let i = 0; i < 100 && alive(before.emperor!); i++) await new Promise((res) => setTimeout(res, 20));
+    await h.reconciler.noticeHost();
+    expect(h.reconciler.lastHostPass).toMatchObject({
+      actions: [{ type: 'resource', op: 'create', kind: 'emperor', name: 'uwsgi' }],
+      findings: [{ resource: 'emperor:uwsgi', kind: 'missing', action: 'healed' }],
+      error: null,
+    });
+    const after = pids();
+    expect(after.emperor).toBeGreaterThan(0);
+    expect(after.emperor).not.toBe(before.emperor);
+    expect(after.proxy).toBe(before.proxy);
+  }, 60_000);
 });

@@ -19,6 +19,8 @@ import { createLogger } from '../../src/lib/logger.js';
 import { certResources } from '../../src/plugins/certs/resource-provider.js';
 import { issueSelfSigned } from '../../src/plugins/certs/self-signed.js';
 import type { CertDesired, CertLive } from '../../src/plugins/certs/index.js';
+import { hostServerProvider } from '../../src/plugins/host-server-provider.js';
+import { HOST_OWNER } from '../../src/reconcile/host-pass.js';
 
 // --- factories ----------------------------------------------------------------------------
 
@@ -69,8 +71,9 @@ const runOf = (version: number, proc: string) => `{"unit":"${unitNameOf(version,
 // The real providers' pure parts (diff, describe, partial, retireAfter, selfHealed): the planner
 // never calls their observe or apply, so the servers they are given are never asked anything.
 const never = () => { throw new Error('a planner test must not reach a server'); };
-const SUPERVISOR: UnitSupervisor = { resource: 'emperor', uses: 'vassal', pid: () => null, alive: () => true, ensureRunning: never, stats: never, stop: never };
-const SERVER: ProxyServer = { resource: 'nginx', uses: 'site', pid: () => null, alive: () => true, ensureRunning: never, stop: never, apply: never, drained: never, loaded: never };
+const SERVED = { pidFile: '/nonexistent', pidMarker: 'x', managed: () => true, pid: () => null } as const;
+const SUPERVISOR: UnitSupervisor = { resource: 'emperor', uses: 'vassal', ...SERVED, ensureRunning: never, stats: never, stop: never };
+const SERVER: ProxyServer = { resource: 'nginx', uses: 'site', ...SERVED, ensureRunning: never, stop: never, apply: never, drained: never, loaded: never };
 const PROVIDERS: PlannedProvider[] = [runFileProvider(), vassalProvider(layoutOf(HOME), SUPERVISOR), siteProvider(SERVER, (app) => `${HOME}/nginx/sites/${app}.conf`, () => '')];
 
 /** The resources of one process unit: the file it reads, then its vassal. */
@@ -933,5 +936,50 @@ describe('plan: expected changes (renewals) are not drift', () => {
       expect(certOps(healed)).toEqual(['update:cert:a']);
       expect(healed.findings.map((f) => `${f.kind}:${f.action}`)).toEqual(['changed:healed']);
     });
+  });
+});
+
+describe('plan: host resources (owner host), paired by key like an app\'s', () => {
+  // The real host-server provider's pure parts, over a server the planner never asks anything.
+  const server = { ...SERVED, resource: 'emperor', uses: 'vassal', ensureRunning: never, stop: never };
+  const host = hostServerProvider(server, 'uwsgi');
+  const wanted: DesiredResource = { kind: 'emperor', name: 'uwsgi', spec: { server: 'uwsgi' } };
+  const hostDesired = (resources: DesiredResource[] = [wanted]): DesiredApp => ({
+    app: HOST_OWNER, state: 'running', healPolicy: 'heal', settled: true, target: null, health: null, resources,
+  });
+  const seen = (live: unknown): ObservedApp => ({ resources: new Map([['emperor', new Map([['uwsgi', live]])]]) });
+
+  it.each([
+    { name: 'running, its configuration loaded', live: { pid: 42, current: true }, actions: [], findings: [] },
+    {
+      name: 'missing (not running)', live: null, actions: ['create:emperor:uwsgi'],
+      findings: [{ resource: 'emperor:uwsgi', kind: 'missing', desired: 'uwsgi running', observed: 'absent', action: 'healed' }],
+    },
+    {
+      name: 'running an old configuration', live: { pid: 42, current: false }, actions: ['update:emperor:uwsgi'],
+      findings: [{ resource: 'emperor:uwsgi', kind: 'changed', desired: 'uwsgi running', observed: 'pid 42, its configuration not loaded', action: 'healed' }],
+    },
+    {
+      name: 'UNKNOWN (its pid file unreadable)', live: UNKNOWN, actions: [],
+      findings: [{ resource: 'emperor:uwsgi', kind: 'unknown', desired: 'uwsgi running', observed: 'could not be observed', action: 'reported' }],
+    },
+  ])('$name → $actions', ({ live, actions, findings }) => {
+    const p = plan(hostDesired(), seen(live), [host]);
+    expect(brief(p.actions)).toEqual(actions);
+    expect(p.findings).toEqual(findings);
+    expect(p.rollout).toBe(false);
+  });
+
+  it('a kind that could not be observed at all plans nothing', () => {
+    const p = plan(hostDesired(), { resources: new Map([['emperor', UNKNOWN]]) }, [host]);
+    expect(p.actions).toEqual([]);
+    expect(p.findings.map((f) => f.kind)).toEqual(['unknown']);
+  });
+
+  it('a server that is not hop3\'s to run is not desired, and nothing is planned for it', () => {
+    const system = hostServerProvider({ ...server, managed: () => false }, 'nginx');
+    expect(system.host!.desired()).toEqual([]);
+    expect(host.host!.desired()).toEqual([wanted]);
+    expect(plan(hostDesired([]), { resources: new Map([['emperor', new Map()]]) }, [system]).actions).toEqual([]);
   });
 });

@@ -151,9 +151,9 @@ describe('the registry', () => {
   });
 
   it('every registered provider has one kind, a phase and a conformance fixture', () => {
-    const { providers } = loadPlugins(ctx);
+    const { providers, hostProviders } = loadPlugins(ctx);
     expect(providers.map((p) => p.kind)).toEqual(expect.arrayContaining(['runfile', 'vassal', 'site']));
-    for (const p of providers) {
+    for (const p of [...providers, ...hostProviders]) {
       expect(['sync', 'switch']).toContain(p.phase);
       expect(p.conformance, `${p.kind} says how the conformance test round-trips it`).toBeDefined();
     }
@@ -175,6 +175,31 @@ describe('every provider round-trips', () => {
   it('the providers that need a running server are round-tripped by the integration test', () => {
     const needing = providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind);
     expect(needing).toEqual(expect.arrayContaining(['vassal', 'site']));
+  });
+});
+
+describe('host resources come from plugins, through the same registry path', () => {
+  const providersOf = (proxy: string) => loadPlugins({ ...ctx, config: loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_PROXY: proxy }, 0) });
+
+  it.each([
+    ['nginx', ['proxy:nginx', 'emperor:uwsgi']],
+    ['caddy', ['proxy:caddy', 'emperor:uwsgi']],
+  ])('HOP3_PROXY=%s: the proxy brings its server, the uwsgi deployer its emperor; the proxy\'s starts first', (proxy, keys) => {
+    const { providers, hostProviders } = providersOf(proxy);
+    expect(hostProviders.flatMap((p) => p.host!.desired().map((r) => `${r.kind}:${r.name}`))).toEqual(keys);
+    // An app pass never looks at them, and a host pass at nothing else.
+    expect(providers.filter((p) => p.host)).toEqual([]);
+    for (const p of hostProviders) {
+      expect(p.conformance?.needsServer, `${p.kind} is round-tripped against the real server`).toBe(true);
+      expect(p.host!.neededBy.length).toBeGreaterThan(0);
+      // What the outage touches is an app resource kind some provider has.
+      for (const k of p.host!.neededBy) expect(providers.map((x) => x.kind)).toContain(k);
+    }
+  });
+
+  it('the system nginx is not hop3\'s to run: no host resource stands for it', () => {
+    const system = loadPlugins({ ...ctx, config: loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_NGINX: 'system' }, 0) });
+    expect(system.hostProviders.flatMap((p) => p.host!.desired()).map((r) => r.kind)).toEqual(['emperor']);
   });
 });
 

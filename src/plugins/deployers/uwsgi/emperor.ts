@@ -20,6 +20,7 @@ export class EmperorControl implements UnitSupervisor {
   private readonly ctx: PluginContext;
   private starting: Promise<'started' | 'running'> | null = null;
   readonly pidfile: string;
+  readonly pidMarker = 'uwsgi';
   readonly statsSocket: string;
 
   constructor(ctx: PluginContext) {
@@ -28,17 +29,21 @@ export class EmperorControl implements UnitSupervisor {
     this.statsSocket = join(ctx.layout.run, 'emperor-stats.sock');
   }
 
-  pid(): number | null {
-    return livePid(this.pidfile, 'uwsgi');
+  get pidFile(): string {
+    return this.pidfile;
   }
 
-  alive(): boolean {
-    return this.pid() !== null;
+  managed(): boolean {
+    return true;
+  }
+
+  pid(): number | null {
+    return livePid(this.pidfile, this.pidMarker);
   }
 
   /**
-   * Start it unless it runs. Idempotent, and one start at a time: the supervisor and the resync
-   * may both find it dead.
+   * Start it unless it runs. Idempotent, and one start at a time: a host pass and an apply may
+   * both find it dead.
    */
   ensureRunning(): Promise<'started' | 'running'> {
     this.starting ??= this.start().finally(() => {

@@ -7,6 +7,7 @@ import { EmperorControl } from './emperor.js';
 import { RUN_FILE_KIND } from '../../files/run-file-provider.js';
 import { vassalProvider, VASSAL_KIND } from './vassal-provider.js';
 import type { DesiredResource } from '../../provider.js';
+import { hostServerProvider } from '../../host-server-provider.js';
 
 /** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
@@ -22,7 +23,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
     kind: 'deployer',
     name: 'uwsgi',
     supervisor,
-    providers: [vassalProvider(layout, supervisor)],
+    providers: [vassalProvider(layout, supervisor), hostServerProvider(supervisor, 'uwsgi')],
     accept: (artifact) => artifact.kind === 'virtualenv',
     plan(release: ReleaseRecord, { restartCount }) {
       const artifactDir = join(layout.home, release.artifact!.dir);

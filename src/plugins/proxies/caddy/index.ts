@@ -6,6 +6,7 @@ import { CaddyServer } from './server.js';
 import { siteProvider } from '../site-provider.js';
 import { enableRequestMigration, SYSCTL_CONF } from './listener-handover.js';
 import { certResources } from '../../certs/resource-provider.js';
+import { hostServerProvider } from '../../host-server-provider.js';
 
 /** hop3's own Caddy: one JSON route per app, assembled into the one config Caddy loads, with hop3's certificates. */
 export default function caddyProxy(ctx: PluginContext): Proxy {
@@ -33,6 +34,7 @@ export default function caddyProxy(ctx: PluginContext): Proxy {
       certResources(ctx, async (name) => {
         if (server.servesCertificate(name)) await server.reloadCertificates(name);
       }),
+      hostServerProvider(server, 'caddy'),
     ],
     sitePath,
     // Caddy runs as hop3's own account: the files it serves need no other owner.

@@ -143,8 +143,17 @@ export class CaddyServer implements ProxyServer {
     return pid;
   }
 
-  alive(): boolean {
-    return this.pid() !== null;
+  get pidFile(): string {
+    return this.control.paths.pidfile;
+  }
+
+  /** The config path is in its command line: another home's Caddy that got a reused pid is not ours. */
+  get pidMarker(): string {
+    return this.control.paths.config;
+  }
+
+  managed(): boolean {
+    return true;
   }
 
   async ensureRunning(): Promise<unknown> {

@@ -6,6 +6,7 @@ import { certResources } from '../../certs/resource-provider.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
 import { siteProvider } from '../site-provider.js';
+import { hostServerProvider } from '../../host-server-provider.js';
 
 /** nginx server blocks, one file per app. */
 export default function nginxProxy(ctx: PluginContext): Proxy {
@@ -44,6 +45,7 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
       certResources(ctx, async (name) => {
         if (readTextOrNull(sitePath(name))?.includes(certPaths(layout.certs, name).bundle)) await server.reloadFiles();
       }),
+      hostServerProvider(server, 'nginx'),
     ],
     sitePath,
     fileReader: () => {

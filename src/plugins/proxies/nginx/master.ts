@@ -38,7 +38,10 @@ export class NginxControl implements ProxyServer {
   private readonly ctx: PluginContext;
   private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private readonly mainConf: string;
-  private readonly pidfile: string;
+  readonly pidFile: string;
+  readonly pidMarker = 'nginx';
+  /** The main config as hop3 renders it; its inputs do not change while the daemon runs. */
+  private mainConfText: string | null = null;
   private readonly changes = new BatchQueue<SiteChange>((batch) => this.applyBatch(batch));
   /** Workers of earlier configurations still finishing their requests. */
   private readonly retiring = new Set<number>();
@@ -55,18 +58,26 @@ export class NginxControl implements ProxyServer {
   constructor(ctx: PluginContext) {
     this.ctx = ctx;
     this.mainConf = join(ctx.layout.nginx, 'nginx.conf');
-    this.pidfile = join(ctx.layout.run, 'nginx.pid');
+    this.pidFile = join(ctx.layout.run, 'nginx.pid');
     this.loadedFile = join(ctx.layout.run, 'nginx-loaded.json');
     this.record = readRecord(this.loadedFile);
   }
 
-  alive(): boolean {
-    return !this.embedded || this.pid() !== null;
+  /** The system nginx is the system's to run; hop3 only reloads it. */
+  managed(): boolean {
+    return this.embedded;
+  }
+
+  /** The embedded master loaded nginx.conf as hop3 renders it now. */
+  current(): boolean {
+    if (!this.embedded) return true;
+    const conf = this.mainConfig();
+    return readTextOrNull(this.mainConf) === conf && this.loaded(this.mainConf, conf) !== false;
   }
 
   /** The pid file of the master whose loaded configuration is tracked, if it is known. */
   private trackedPidFile(): string | null {
-    return this.embedded ? this.pidfile : (this.systemPidFile ?? this.record?.pidFile ?? null);
+    return this.embedded ? this.pidFile : (this.systemPidFile ?? this.record?.pidFile ?? null);
   }
 
   private runningMaster(): { pid: number; startTime: string } | null {
@@ -134,13 +145,13 @@ export class NginxControl implements ProxyServer {
   }
 
   pid(): number | null {
-    return this.embedded ? livePid(this.pidfile, 'nginx') : null;
+    return this.embedded ? livePid(this.pidFile, 'nginx') : null;
   }
 
   /**
    * Write the main config and start the master unless it runs (reload it when its config
-   * changed or was never loaded). Idempotent, and one start at a time: the supervisor and the resync
-   * may both find it dead.
+   * changed or was never loaded). Idempotent, and one start at a time: a host pass and a resync may
+   * both find it dead.
    */
   ensureRunning(): Promise<'started' | 'running' | 'system'> {
     this.starting ??= this.start().finally(() => {
@@ -152,10 +163,7 @@ export class NginxControl implements ProxyServer {
   private async start(): Promise<'started' | 'running' | 'system'> {
     if (!this.embedded) return 'system';
     const { layout, config } = this.ctx;
-    const conf = this.ctx.render.render('nginx/main.conf.njk', {
-      home: layout.home, httpPort: config.httpPort, httpsPort: config.httpsPort, challengeDir: layout.challenges, user: workerAccount()?.user ?? null,
-      mimeTypes: existsSync('/etc/nginx/mime.types') ? '/etc/nginx/mime.types' : join(layout.nginx, 'mime.types'),
-    });
+    const conf = this.mainConfig();
     if (!existsSync('/etc/nginx/mime.types')) writeIfDifferent(join(layout.nginx, 'mime.types'), 'types { text/html html; text/css css; application/javascript js; }\n');
     const changed = writeIfDifferent(this.mainConf, conf);
     const pid = this.pid();
@@ -178,6 +186,15 @@ export class NginxControl implements ProxyServer {
     for (let i = 0; i < 250 && !this.pid(); i++) await sleep(20);
     this.remember(digests);
     return 'started';
+  }
+
+  private mainConfig(): string {
+    const { layout, config } = this.ctx;
+    this.mainConfText ??= this.ctx.render.render('nginx/main.conf.njk', {
+      home: layout.home, httpPort: config.httpPort, httpsPort: config.httpsPort, challengeDir: layout.challenges, user: workerAccount()?.user ?? null,
+      mimeTypes: existsSync('/etc/nginx/mime.types') ? '/etc/nginx/mime.types' : join(layout.nginx, 'mime.types'),
+    });
+    return this.mainConfText;
   }
 
   /** The paths nginx was built with (`nginx -V`): its prefix and its default pid file. */
