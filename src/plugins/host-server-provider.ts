@@ -34,6 +34,7 @@ export function hostServerProvider(server: HostServer, name: string): Provider<H
       if (!wanted.some((r) => r.name === name)) return seen;
       const pid = look();
       if (pid === UNKNOWN || pid === null) return seen.set(name, pid);
+      await server.adopt?.();
       return seen.set(name, { pid, current: server.current?.() ?? true });
     },
     diff: (_d, live) => (live.current ? 'none' : 'update'),

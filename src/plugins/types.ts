@@ -205,6 +205,11 @@ export interface HostServer {
    * reload is due). Cheap: no process is spawned. Absent: there is nothing to load.
    */
   current?(): boolean;
+  /**
+   * Found running (by a daemon that just started, or started by someone else): catch up on what it
+   * serves, by reading only, before any pass relies on it. Cheap once caught up. Absent: nothing to catch up on.
+   */
+  adopt?(): Promise<void>;
   /** Start it unless it runs (and have it load its own configuration when that is not current). Idempotent. */
   ensureRunning(): Promise<unknown>;
   stop(): Promise<void>;

@@ -156,12 +156,16 @@ export class CaddyServer implements ProxyServer {
     return true;
   }
 
-  async ensureRunning(): Promise<unknown> {
-    this.stopped = false;
+  private checkHandover(): void {
     if (!this.handoverChecked) {
       this.handoverChecked = true;
       warnUnlessRequestMigration(this.log);
     }
+  }
+
+  async ensureRunning(): Promise<unknown> {
+    this.stopped = false;
+    this.checkHandover();
     privateDir(this.sitesDir);
     // A Caddy started by an earlier daemon (or just now, with the last config it accepted) may
     // serve another set of sites than the files say: the next pass over each app compares.
@@ -170,6 +174,13 @@ export class CaddyServer implements ProxyServer {
     await this.refresh(false);
     this.startPolling();
     return state;
+  }
+
+  /** A Caddy this daemon did not start (or has not looked at since it started): what it loaded is read once. */
+  async adopt(): Promise<void> {
+    this.checkHandover();
+    const pid = this.pid();
+    if (pid !== null && this.view?.pid !== pid) await this.refresh(false);
   }
 
   async stop(): Promise<void> {
