@@ -170,4 +170,13 @@ describe.each(['nginx', 'caddy'])('host resources round-trip against the real em
     expect(after.emperor).not.toBe(before.emperor);
     expect(after.proxy).toBe(before.proxy);
   }, 60_000);
+
+  it('a host pass over the running servers plans nothing, spawns nothing and writes nothing', async () => {
+    const spawns = h.exec.spawns;
+    writeStats.writes = 0;
+    await h.reconciler.noticeHost();
+    expect(h.reconciler.lastHostPass).toEqual({ actions: [], findings: [], error: null });
+    expect(h.exec.spawns - spawns).toBe(0);
+    expect(writeStats.writes).toBe(0);
+  }, 30_000);
 });
