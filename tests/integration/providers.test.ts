@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,21 @@ describe('providers that need a running server round-trip against it', () => {
     expect(h.reconciler.lastHostPass).toEqual({ actions: [], findings: [], error: null });
     expect(h.exec.spawns - spawns).toBe(0);
     expect(writeStats.writes).toBe(0);
+  }, 30_000);
+
+  it("an nginx.conf edited behind hop3's back: the host pass finds the proxy changed, puts the file back and reloads", async () => {
+    const conf = join(h.layout.nginx, 'nginx.conf');
+    const good = readFileSync(conf, 'utf8');
+    writeFileSync(conf, `${good}# edited by hand\n`);
+    await h.reconciler.noticeHost();
+    expect(h.reconciler.lastHostPass).toMatchObject({
+      actions: [{ type: 'resource', op: 'update', kind: 'proxy', name: 'nginx' }],
+      findings: [{ resource: 'proxy:nginx', kind: 'changed', observed: expect.stringContaining('its configuration not loaded'), action: 'healed' }],
+      error: null,
+    });
+    expect(readFileSync(conf, 'utf8')).toBe(good);
+    await h.reconciler.noticeHost();
+    expect(h.reconciler.lastHostPass?.actions).toEqual([]);
   }, 30_000);
 
   it('vassal: create → observe → diff none (the emperor runs it); delete → absent; unreadable → UNKNOWN', async () => {
