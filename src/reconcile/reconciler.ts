@@ -44,6 +44,8 @@ const HEAVY: ReadonlySet<Action['type']> = new Set(['build', 'release-phase']);
  * before the pass ran, so no trigger would come.
  */
 const PROGRESSING_REQUEUE_MS = 500;
+/** Every app waits on the host's servers: a start that fails (its port taken) is tried again soon. */
+const HOST_RETRY_MAX_MS = 2000;
 
 /** Figures of the last pass, for tests and benchmarks. */
 export interface PassResult {
@@ -83,9 +85,10 @@ export class Reconciler {
     });
     this.queue = new WorkQueue((key) => (key === HOST_OWNER ? this.host.run() : this.pass(key)), {
       concurrency: Math.max(PASS_CONCURRENCY, deps.config.deployConcurrency),
+      maxDelayFor: (key) => (key === HOST_OWNER ? HOST_RETRY_MAX_MS : undefined),
       onError: (app, err, retry) => {
         const e = asHop3Error(err);
-        deps.log.warn({ app, code: e.code, err: e.message, retryInMs: retry }, 'reconcile failed; will retry');
+        deps.log.warn({ [app === HOST_OWNER ? 'owner' : 'app']: app, code: e.code, err: e.message, retryInMs: retry }, 'reconcile failed; will retry');
       },
     });
   }

@@ -23,6 +23,8 @@ export interface WorkQueueOptions {
   concurrency: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
+  /** A smaller cap for some keys (what every other key waits on). */
+  maxDelayFor?: (key: string) => number | undefined;
   onError?: (key: string, err: unknown, retryInMs: number) => void;
 }
 
@@ -42,7 +44,7 @@ export class WorkQueue {
   private readonly queue: PQueue;
   private readonly slots = new Map<string, Slot>();
   private readonly worker: (key: string) => Promise<PassOutcome>;
-  private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'maxDelayFor'>> & Pick<WorkQueueOptions, 'onError' | 'maxDelayFor'>;
   private closed = false;
 
   constructor(worker: (key: string) => Promise<PassOutcome>, opts: WorkQueueOptions) {
@@ -97,7 +99,7 @@ export class WorkQueue {
     } catch (err) {
       failed = true;
       s.failures++;
-      const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (s.failures - 1));
+      const delay = Math.min(this.opts.maxDelayFor?.(key) ?? this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (s.failures - 1));
       this.opts.onError?.(key, err, delay);
       if (!this.closed) s.retry = setTimeout(() => { s.retry = null; this.enqueue(key, s); }, delay);
     } finally {

@@ -191,6 +191,19 @@ describe('WorkQueue', { timeout: 5000 }, () => {
     expect(delays.slice(0, 6)).toEqual([2, 4, 8, 12, 12, 12]);
   });
 
+  it('caps a key that maxDelayFor names lower than the others', async () => {
+    const delays = new Map<string, number[]>();
+    const q = new WorkQueue(async () => {
+      throw new Error('always');
+    }, { concurrency: 2, baseDelayMs: 2, maxDelayMs: 12, maxDelayFor: (k) => (k === 'host' ? 4 : undefined), onError: (k, _e, ms) => delays.set(k, [...(delays.get(k) ?? []), ms]) });
+    void q.trigger('a');
+    await q.trigger('host');
+    await until(() => (delays.get('a')?.length ?? 0) >= 5 && (delays.get('host')?.length ?? 0) >= 5);
+    await q.close();
+    expect(delays.get('a')!.slice(0, 5)).toEqual([2, 4, 8, 12, 12]);
+    expect(delays.get('host')!.slice(0, 5)).toEqual([2, 4, 4, 4, 4]);
+  });
+
   it('a trigger during backoff runs at once instead of waiting for the retry', async () => {
     let passes = 0;
     const delays: number[] = [];
