@@ -80,7 +80,7 @@ const mariadbApp: AppClient = {
 /** A Redis app keeps its keys under the prefix it was given (REDIS_KEY_PREFIX). */
 const redisApp = (prefixOf: (url: string) => string): AppClient => ({
   async write(url, value) {
-    const c = createClient({ url });
+    const c = createClient({ url, socket: { reconnectStrategy: false } });
     c.on('error', () => undefined);
     await c.connect();
     try {
@@ -91,7 +91,7 @@ const redisApp = (prefixOf: (url: string) => string): AppClient => ({
     }
   },
   async read(url) {
-    const c = createClient({ url });
+    const c = createClient({ url, socket: { reconnectStrategy: false } });
     c.on('error', () => undefined);
     await c.connect();
     try {
@@ -122,6 +122,8 @@ interface Case {
   dropByHand(a: AddonDefinition, name: string): Promise<void>;
   /** The part dropByHand removes. */
   droppedPart: string;
+  /** Give the instance more access than hop3 gave it, behind hop3's back. */
+  widenByHand(a: AddonDefinition, name: string): Promise<void>;
 }
 
 const CASES: Case[] = [
@@ -133,6 +135,9 @@ const CASES: Case[] = [
     dropByHand: (a, name) => (a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer).withAdmin(async (c) => {
       await c.query(`DROP DATABASE ${pg.escapeIdentifier(name)} WITH (FORCE)`);
     }),
+    widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer).withAdmin(async (c) => {
+      await c.query(`ALTER ROLE ${pg.escapeIdentifier(name)} CREATEDB`);
+    }),
   },
   {
     type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', scheme: 'mysql:', app: mariadbApp, droppedPart: 'database',
@@ -142,6 +147,9 @@ const CASES: Case[] = [
     dropByHand: (a, name) => (a.server as import('../../src/plugins/addons/mariadb/server.js').MariadbServer).withAdmin(async (c) => {
       await c.query('DROP DATABASE ??', [name]);
     }),
+    widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/mariadb/server.js').MariadbServer).withAdmin(async (c) => {
+      await c.query("GRANT SELECT ON mysql.* TO ?@'127.0.0.1'", [name]);
+    }),
   },
   {
     type: 'redis', factory: redisAddon, urlVar: 'REDIS_URL', scheme: 'redis:', app: redisApp((url) => `${userOf(url)}:`), droppedPart: 'user',
@@ -150,6 +158,9 @@ const CASES: Case[] = [
     }),
     dropByHand: (a, name) => (a.server as import('../../src/plugins/addons/redis/server.js').RedisServer).withAdmin(async (c) => {
       await c.sendCommand(['ACL', 'DELUSER', name]);
+    }),
+    widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/redis/server.js').RedisServer).withAdmin(async (c) => {
+      await c.sendCommand(['ACL', 'SETUSER', name, 'allkeys', '+keys']);
     }),
   },
 ];
@@ -225,7 +236,7 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     // The other instance's credentials see none of it.
     const otherUrl = a.instances.connectionDetails(other)[c.urlVar]!;
     if (c.type === 'redis') {
-      const r = createClient({ url: otherUrl });
+      const r = createClient({ url: otherUrl, socket: { reconnectStrategy: false } });
       r.on('error', () => undefined);
       await r.connect();
       try {
@@ -247,7 +258,7 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     expect(serverLog).not.toContain(a.server.adminPassword());
   }, 30_000);
 
-  it('observe finds a changed password and a part dropped by hand; the update puts them back', async () => {
+  it('observe finds a changed password, wider access and a part dropped by hand; the update puts them back', async () => {
     const spec = newInstanceSpec('drifty');
     await a.provider.apply('create', spec.name, spec, null, actx(spec.name));
     await c.changePassword(a, spec.name);
@@ -256,6 +267,14 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     expect(a.provider.diff(spec, live)).toBe('update');
     expect(a.provider.describe(live)).toMatch(/credentials do not log in/);
     expect(a.provider.describe(live)).not.toContain(spec.password);
+    await a.provider.apply('update', spec.name, spec, live, actx(spec.name));
+    expect(a.provider.diff(spec, (await look(a, spec)) as InstanceLive)).toBe('none');
+
+    await c.widenByHand(a, spec.name);
+    live = (await look(a, spec)) as InstanceLive;
+    expect(live.confined).toBe(false);
+    expect(a.provider.diff(spec, live)).toBe('update');
+    expect(a.provider.describe(live)).toMatch(/access wider than hop3 gave/);
     await a.provider.apply('update', spec.name, spec, live, actx(spec.name));
     expect(a.provider.diff(spec, (await look(a, spec)) as InstanceLive)).toBe('none');
 

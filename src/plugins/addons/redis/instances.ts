@@ -29,6 +29,9 @@ const MAGIC = Buffer.from('HOP3-REDIS-KEYS 1\n');
 
 type AclUser = Record<string, unknown>;
 
+/** Redis lists a user's command rules in no fixed order (it differs after a restart): compared as a set. */
+const commandSet = (commands: unknown) => String(commands).split(' ').filter(Boolean).sort().join(' ');
+
 function aclUser(reply: unknown): AclUser | null {
   if (reply === null || reply === undefined) return null;
   if (Array.isArray(reply)) {
@@ -54,7 +57,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
     if (canonical !== null) return canonical;
     await c.sendCommand(['ACL', 'SETUSER', PROBE_USER, 'reset', ...REDIS_USER_RULES]);
     try {
-      canonical = String(aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]))?.commands);
+      canonical = commandSet(aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]))?.commands);
     } finally {
       await c.sendCommand(['ACL', 'DELUSER', PROBE_USER]);
     }
@@ -91,7 +94,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
         const flags = (u.flags as unknown[]).map(String);
         const passwords = (u.passwords as unknown[]).map(String);
         const selectors = (u.selectors as unknown[] | undefined) ?? [];
-        const confined = String(u.keys) === `~${s.name}:*` && String(u.channels) === `&${s.name}:*` && String(u.commands) === found.want && selectors.length === 0 && !flags.includes('nopass');
+        const confined = String(u.keys) === `~${s.name}:*` && String(u.channels) === `&${s.name}:*` && commandSet(u.commands) === found.want && selectors.length === 0 && !flags.includes('nopass');
         out.set(s.name, { name: s.name, parts: { user: true }, confined, passwordValid: flags.includes('on') && passwords.length === 1 && passwords[0] === sha256Hex(s.password) });
       }
       return out;
