@@ -353,6 +353,9 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     expect(a.server.alive()).toBe(false);
     expect(await a.server.ping()).toBe(false);
     expect(await look(a, spec)).toBe(UNKNOWN);
+    // A daemon start sets HOP3_HOME's mode again: the account must still pass through it.
+    ensureLayout(layout);
+    if (process.getuid?.() === 0) expect(statSync(home).mode & 0o001).toBe(0o001);
     const t = Date.now();
     expect(await a.server.ensureRunning()).toBe('started');
     const took = Date.now() - t;
