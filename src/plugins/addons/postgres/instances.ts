@@ -119,8 +119,9 @@ export function postgresInstances(server: PostgresServer): InstanceOps {
 
     async dump(name, path) {
       checkAddonName(name);
-      // Custom format: compressed, and pg_restore can recreate it into any database.
-      return writeDump(path, (tmp) => runTool([server.bin('pg_dump'), '--format=custom', '--no-password', `--file=${tmp}`, `--dbname=${name}`]));
+      // Custom format: pg_restore recreates it into any database. zlib level 1: about half the size of
+      // the data for a fraction of the default level's CPU (a 100 MB database dumps several times faster).
+      return writeDump(path, (tmp) => runTool([server.bin('pg_dump'), '--format=custom', '--compress=1', '--no-password', `--file=${tmp}`, `--dbname=${name}`]));
     },
 
     async restore(spec, path) {
