@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -195,10 +195,15 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
   }, 30_000);
 
   it('is initialised on first use, started as the addon account, and answers on its loopback port and socket', async () => {
+    // What an initialisation killed halfway left is started over.
+    mkdirSync(`${a.server.paths.data}.init`, { recursive: true });
+    writeFileSync(`${a.server.paths.data}.init/half-made`, 'x');
     const t = Date.now();
     expect(await a.server.ensureRunning()).toBe('started');
     const took = Date.now() - t;
     console.log(`${c.type}: first start (init + start) ${took} ms`);
+    expect(existsSync(`${a.server.paths.data}.init`)).toBe(false);
+    expect(existsSync(join(a.server.paths.data, 'half-made'))).toBe(false);
     expect(await a.server.ensureRunning()).toBe('running');
     expect(await a.server.ping()).toBe(true);
     expect(await a.server.version()).toMatch(c.type === 'postgres' ? /^15\./ : c.type === 'mariadb' ? /^10\.11\./ : /^7\./);

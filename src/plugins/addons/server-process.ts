@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { operationalError } from '../../lib/errors.js';
@@ -86,9 +86,12 @@ export abstract class AddonServer implements HostServer {
 
   /** The file the server writes its pid into (its first line). */
   protected abstract pidFile(): string;
-  /** Whether the data directory is initialised. */
-  protected abstract initialized(): boolean;
-  protected abstract initialize(): Promise<void>;
+  /**
+   * Make a new data directory in `dataDir` (empty, the account's). It becomes the server's data
+   * directory only once this has returned: an interrupted initialisation is started over, and a
+   * data directory is never removed or written over.
+   */
+  protected abstract initialize(dataDir: string): Promise<void>;
   /** Written before every start: the server's own config (ports, sockets), from the context. */
   protected abstract configure(): void;
   protected abstract argv(): string[];
@@ -149,9 +152,13 @@ export abstract class AddonServer implements HostServer {
   private async start(): Promise<'started' | 'running'> {
     if (this.pid() !== null) return 'running';
     this.prepareDirs();
-    if (!this.initialized()) {
+    if (!existsSync(this.paths.data)) {
       this.ctx.log.info({ addon: this.type, dir: this.paths.dir }, 'initialising the addon server');
-      await this.initialize();
+      const fresh = `${this.paths.data}.init`;
+      rmSync(fresh, { recursive: true, force: true });
+      this.ownedDir(fresh);
+      await this.initialize(fresh);
+      renameSync(fresh, this.paths.data);
     }
     this.configure();
     for (const s of this.sockets()) rmSync(s, { force: true });
@@ -230,11 +237,13 @@ export abstract class AddonServer implements HostServer {
       const home = statSync(layout.home);
       if ((home.mode & 0o001) === 0) chmodSync(layout.home, (home.mode & 0o777) | 0o001);
     }
-    for (const dir of [this.paths.dir, this.paths.data, this.paths.run]) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-      this.own(dir);
-    }
+    for (const dir of [this.paths.dir, this.paths.run]) this.ownedDir(dir);
+  }
+
+  private ownedDir(dir: string): void {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+    this.own(dir);
   }
 }
 

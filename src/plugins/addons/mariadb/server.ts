@@ -45,16 +45,11 @@ export class MariadbServer extends AddonServer {
     return join(this.paths.run, 'mariadb.pid');
   }
 
-  protected initialized(): boolean {
-    return existsSync(join(this.paths.data, 'mysql', 'global_priv.frm')) || existsSync(join(this.paths.data, 'mysql', 'global_priv.MAI'));
-  }
-
-  protected async initialize(): Promise<void> {
-    rmSync(this.paths.data, { recursive: true, force: true });
+  protected async initialize(dataDir: string): Promise<void> {
     rmSync(this.adminMarker, { force: true });
     // The only account it makes is authenticated by the unix socket's peer: hop3's own OS user,
     // who makes hop3's password admin at the first start (afterStart), over the 0700 socket.
-    await this.runAsAccount([this.bin('mariadb-install-db'), '--no-defaults', `--datadir=${this.paths.data}`,
+    await this.runAsAccount([this.bin('mariadb-install-db'), '--no-defaults', `--datadir=${dataDir}`,
       '--auth-root-authentication-method=socket', `--auth-root-socket-user=${userInfo().username}`, '--skip-test-db']);
   }
 

@@ -54,17 +54,11 @@ export class PostgresServer extends AddonServer {
     return join(this.paths.data, 'postmaster.pid');
   }
 
-  protected initialized(): boolean {
-    return existsSync(join(this.paths.data, 'PG_VERSION'));
-  }
-
-  protected async initialize(): Promise<void> {
-    // initdb wants an empty directory; a half-made one (initdb killed) is started over.
-    rmSync(this.paths.data, { recursive: true, force: true });
+  protected async initialize(dataDir: string): Promise<void> {
     const pwfile = join(this.paths.dir, '.initdb-password');
     this.writeOwned(pwfile, `${this.adminPassword()}\n`);
     try {
-      await this.runAsAccount([this.bin('initdb'), '-D', this.paths.data, `--username=${PG_ADMIN}`, `--pwfile=${pwfile}`,
+      await this.runAsAccount([this.bin('initdb'), '-D', dataDir, `--username=${PG_ADMIN}`, `--pwfile=${pwfile}`,
         '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C.UTF-8']);
     } finally {
       rmSync(pwfile, { force: true });

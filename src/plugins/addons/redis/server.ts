@@ -38,14 +38,10 @@ export class RedisServer extends AddonServer {
     return join(this.paths.run, 'redis.pid');
   }
 
-  protected initialized(): boolean {
-    return existsSync(this.aclFile);
-  }
-
   protected async initialize(): Promise<void> {
     // Only hop3's admin (by the SHA-256 of its password); `default`, which any client is before
-    // AUTH, may do nothing.
-    this.writeOwned(this.aclFile, `user default off resetkeys resetchannels -@all\nuser ${REDIS_ADMIN} on #${sha256Hex(this.adminPassword())} ~* &* +@all\n`);
+    // AUTH, may do nothing. Kept when present: it holds every instance's user.
+    if (!existsSync(this.aclFile)) this.writeOwned(this.aclFile, `user default off resetkeys resetchannels -@all\nuser ${REDIS_ADMIN} on #${sha256Hex(this.adminPassword())} ~* &* +@all\n`);
   }
 
   /**
