@@ -331,6 +331,11 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     expect(await c.app.read(scratchUrl)).toEqual(['before-1', 'before-2']);
     expect(await c.app.read(url)).toEqual(['before-1', 'before-2', 'after-restore']);
     await a.provider.apply('delete', scratch.name, null, null, actx(scratch.name));
+    // A file that is no dump of this type is refused before anything is dropped.
+    const junk = join(layout.backups, `${c.type}-junk.dump`);
+    writeFileSync(junk, 'PGDMP? -- MariaDB dump? HOP3-REDIS-KEYS? no: junk\n');
+    await expect(a.instances.restore(spec, junk)).rejects.toMatchObject({ code: 'ADDON_BACKUP_INVALID', category: 'user' });
+    expect(await c.app.read(url)).toEqual(['before-1', 'before-2', 'after-restore']);
   }, 60_000);
 
   it('hostile names are refused before any statement is sent (the same error with the server down)', async () => {

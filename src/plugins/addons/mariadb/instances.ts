@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
-import { operationalError } from '../../../lib/errors.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { operationalError, userError } from '../../../lib/errors.js';
 import { ExecError } from '../../../lib/exec.js';
 import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
@@ -20,6 +21,16 @@ const expectedGrants = (name: string) => [
 /** SHOW GRANTS without the password hash, which the login check looks at instead. */
 const grantLines = (rows: unknown): string[] =>
   (rows as Array<Record<string, string>>).map((r) => String(Object.values(r)[0]).replace(/ IDENTIFIED BY PASSWORD '[^']*'/, '')).sort();
+
+function readHead(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * A MariaDB addon instance: a database and a user of the addon's name, `name`@`127.0.0.1`, with
@@ -117,6 +128,9 @@ export function mariadbInstances(server: MariadbServer): InstanceOps {
       const name = checkAddonName(spec.name);
       // The client's `source` takes the rest of its line as the file name.
       if (!/^\/[A-Za-z0-9._/-]+$/.test(path)) throw operationalError('ADDON_COMMAND_FAILED', `a MariaDB dump is restored only from a plain absolute path, not ${JSON.stringify(path)}`);
+      // Looked at before anything is dropped: a file that is no dump leaves the database as it is.
+      const head = readHead(path);
+      if (!/^(\/\*[^\n]*\n)?-- (MariaDB|MySQL) dump /.test(head)) throw userError('ADDON_BACKUP_INVALID', `${path} is not a dump mariadb-dump wrote`);
       await ops.ensure(spec);
       // The earlier state exactly: tables made since the dump go with the database (its grants stay).
       await server.withAdmin(async (c) => {

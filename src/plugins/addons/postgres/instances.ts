@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { operationalError } from '../../../lib/errors.js';
+import { operationalError, userError } from '../../../lib/errors.js';
 import { ExecError } from '../../../lib/exec.js';
 import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
@@ -126,6 +126,12 @@ export function postgresInstances(server: PostgresServer): InstanceOps {
 
     async restore(spec, path) {
       const name = ident(spec.name);
+      // Read before anything is dropped: a file that is no dump leaves the database as it is.
+      try {
+        await server.exec.run([server.bin('pg_restore'), '--list', path], { timeoutMs: 600_000 });
+      } catch (err) {
+        throw userError('ADDON_BACKUP_INVALID', `${path} is not a PostgreSQL dump pg_restore can read: ${lastLines(err instanceof ExecError ? err.output : String(err))}`, { cause: err });
+      }
       await ops.ensure(spec);
       // The earlier state exactly: objects made since the dump go with the database.
       await server.withAdmin(async (c) => {
