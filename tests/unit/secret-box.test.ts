@@ -79,3 +79,19 @@ describe('the key file', () => {
     expect(readdirSync(sub)).toEqual(['addons.key']);
   });
 });
+
+describe('addon credentials in the records', () => {
+  it('are sealed under secrets/addons.key, open for their own instance only', async () => {
+    const { layoutOf } = await import('../../src/lib/layout.js');
+    const { credentialBox, addonsKeyPath } = await import('../../src/plugins/addons/credentials.js');
+    const layout = layoutOf(mkdtempSync(join(dir, 'home-')));
+    const box = credentialBox(layout);
+    expect(statSync(addonsKeyPath(layout)).mode & 0o777).toBe(0o600);
+    const sealed = box.seal('pg-database', { name: 'blog', password: 'pw-of-blog-0123456789abcdef' });
+    expect(sealed).not.toContain('pw-of-blog');
+    // A restarted daemon (a new box over the same key file) opens it.
+    expect(credentialBox(layout).open('pg-database', 'blog', sealed)).toEqual({ name: 'blog', password: 'pw-of-blog-0123456789abcdef' });
+    expect(() => box.open('pg-database', 'shop', sealed)).toThrow(expect.objectContaining({ code: 'SECRET_UNREADABLE' }));
+    expect(() => box.open('redis-user', 'blog', sealed)).toThrow(expect.objectContaining({ code: 'SECRET_UNREADABLE' }));
+  });
+});
