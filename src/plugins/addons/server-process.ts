@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { operationalError } from '../../lib/errors.js';
@@ -65,6 +65,7 @@ export abstract class AddonServer implements HostServer {
   protected readonly ctx: AddonServerContext;
   private starting: Promise<'started' | 'running'> | null = null;
   private admin: string | null = null;
+  private realData: string | null = null;
 
   constructor(ctx: AddonServerContext, type: AddonType) {
     this.ctx = ctx;
@@ -115,7 +116,9 @@ export abstract class AddonServer implements HostServer {
     const pid = Number(readTextOrNull(this.pidFile())?.split('\n')[0]?.trim());
     if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return null;
     try {
-      return readlinkSync(`/proc/${pid}/cwd`) === this.paths.data ? pid : null;
+      // The kernel reports the resolved path: a HOP3_HOME reached through a link is compared as such.
+      this.realData ??= realpathSync(this.paths.data);
+      return readlinkSync(`/proc/${pid}/cwd`) === this.realData ? pid : null;
     } catch {
       return null;
     }
@@ -161,7 +164,15 @@ export abstract class AddonServer implements HostServer {
       renameSync(fresh, this.paths.data);
     }
     this.configure();
-    for (const s of this.sockets()) rmSync(s, { force: true });
+    for (const s of this.sockets()) {
+      // sun_path holds 107 bytes: a longer path fails deep inside the server with a vaguer error.
+      if (Buffer.byteLength(s) > 107) {
+        throw operationalError('ADDON_SERVER_START_FAILED', `the socket path of hop3's ${this.type} server is too long for a unix socket (${Buffer.byteLength(s)} bytes, at most 107): ${s}`, {
+          hint: 'use a shorter HOP3_HOME',
+        });
+      }
+      rmSync(s, { force: true });
+    }
     const logFrom = statSync(this.paths.log, { throwIfNoEntry: false })?.size ?? 0;
     const pid = this.ctx.exec.spawnDetached(this.asAccount(this.argv()), this.paths.log, this.childEnv());
     const deadline = Date.now() + START_TIMEOUT_MS;

@@ -78,7 +78,7 @@ export class PostgresServer extends AddonServer {
   }
 
   protected sockets(): string[] {
-    return [this.socketPath, `${this.socketPath}.lock`];
+    return [this.socketPath];
   }
 
   /** Fast shutdown: open sessions are ended, not waited for. */
