@@ -50,18 +50,20 @@ function aclUser(reply: unknown): AclUser | null {
  */
 export function redisInstances(server: RedisServer): InstanceOps {
   const rulesOf = (s: InstanceSpec) => ['reset', 'on', `#${sha256Hex(s.password)}`, `~${s.name}:*`, 'resetchannels', `&${s.name}:*`, ...REDIS_USER_RULES];
-  let canonical: string | null = null;
+  /** Per server process: a Redis restarted (upgraded) may put other commands in a category. */
+  let canonical: { pid: number | null; commands: string } | null = null;
 
   /** The commands field Redis reports for REDIS_USER_RULES (it writes rules its own way). */
   async function canonicalCommands(c: RedisAdmin): Promise<string> {
-    if (canonical !== null) return canonical;
+    const pid = server.pid();
+    if (canonical !== null && canonical.pid === pid) return canonical.commands;
     await c.sendCommand(['ACL', 'SETUSER', PROBE_USER, 'reset', ...REDIS_USER_RULES]);
     try {
-      canonical = commandSet(aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]))?.commands);
+      canonical = { pid, commands: commandSet(aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]))?.commands) };
     } finally {
       await c.sendCommand(['ACL', 'DELUSER', PROBE_USER]);
     }
-    return canonical;
+    return canonical.commands;
   }
 
   async function unlinkPrefix(c: RedisAdmin, name: string): Promise<void> {
