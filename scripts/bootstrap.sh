@@ -13,7 +13,8 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble)
+# postgresql, mariadb-server, redis-server: the addon servers hop3 runs itself (tests/integration/addon-servers.test.ts).
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server)
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")
@@ -21,6 +22,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   had_nginx=; installed nginx-common && had_nginx=1  # it ships nginx.service, on Debian and Ubuntu
   had_caddy=; installed caddy && had_caddy=1
+  new_db_services=()
+  installed postgresql-common || new_db_services+=(postgresql)
+  installed mariadb-server || new_db_services+=(mariadb)
+  installed redis-server || new_db_services+=(redis-server)
   echo "-----> Installing Debian packages: ${missing[*]}" >&2
   apt_install "${missing[@]}"
   # Installing nginx starts the system nginx on port 80 (its default site), where hop3-server's
@@ -35,6 +40,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -z "$had_caddy" ] && [ -d /run/systemd/system ]; then
     echo "-----> Stopping and disabling the system caddy service that was just installed: hop3 runs its own Caddy" >&2
     systemctl disable --now caddy >&2 || echo "warning: could not stop the system caddy; it may hold port ${HOP3_HTTP_PORT:-80}" >&2
+  fi
+  # Debian starts a system PostgreSQL (5432), MariaDB (3306) and Redis (6379) on install; hop3 runs
+  # its own under HOP3_HOME/addons on ports of its choosing, so the ones installed just now are stopped.
+  if [ ${#new_db_services[@]} -gt 0 ] && [ -d /run/systemd/system ]; then
+    echo "-----> Stopping and disabling the system database services just installed (${new_db_services[*]}): hop3 runs its own addon servers" >&2
+    systemctl disable --now "${new_db_services[@]}" >&2 || echo "warning: could not stop ${new_db_services[*]}" >&2
   fi
 fi
 # What `hop3-server setup` sets for HOP3_PROXY=caddy (the tests run Caddy daemons without it): a

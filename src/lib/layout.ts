@@ -114,9 +114,10 @@ export function privateDir(dir: string): void {
 export function ensureLayout(l: Layout, access: DirAccess = dirAccess()): void {
   // sshd reads HOP3_HOME/.ssh/authorized_keys as the HOP3_SSH_USER account, which is not in the
   // workers' group: it may pass through HOP3_HOME (o+x) but list or read nothing there.
-  const sshHome = existsSync(join(l.home, '.ssh')) && access.gid !== null;
+  // So do the addon servers' account on its way to addons/<type>/ (0711, then its own 0700).
+  const passThrough = (existsSync(join(l.home, '.ssh')) || existsSync(join(l.home, 'addons'))) && access.gid !== null;
   mkdirSync(l.home, { recursive: true, mode: 0o700 });
-  secureDir(l.home, access, true, sshHome ? 0o001 : 0);
+  secureDir(l.home, access, true, passThrough ? 0o001 : 0);
   // certs/ is passed through (and listed: names are public) by the workers on their way to
   // challenges/; each certificate's own directory, with its key, is private.
   for (const dir of [l.apps, l.nginx, join(l.nginx, 'tmp'), l.certs, l.challenges]) ensureDir(dir, access, true);

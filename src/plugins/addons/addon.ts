@@ -1,0 +1,17 @@
+import type { Provider } from '../provider.js';
+import type { InstanceLive, InstanceOps, InstanceSpec } from './instance-provider.js';
+import type { AddonServer, AddonServerContext, AddonType } from './server-process.js';
+
+/**
+ * One type of addon: the server hop3 runs for it (a host-owned resource once the core supervises
+ * it), what it does with instances on that server, and those instances as resources of one kind.
+ * Not registered in src/plugins/registry.ts yet: the planner does not know addons.
+ */
+export interface AddonDefinition {
+  type: AddonType;
+  server: AddonServer;
+  instances: InstanceOps;
+  provider: Provider<InstanceSpec, InstanceLive>;
+}
+
+export type AddonFactory = (ctx: AddonServerContext) => AddonDefinition;

@@ -1,0 +1,194 @@
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { RESP_TYPES } from 'redis';
+import { operationalError, userError } from '../../../lib/errors.js';
+import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
+import { checkAddonName } from '../addon-name.js';
+import { writeDump } from '../dump-file.js';
+import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
+import { PASSWORD_PATTERN } from '../server-process.js';
+import { sha256Hex, type RedisAdmin, type RedisServer } from './server.js';
+
+/**
+ * What an instance's ACL user may do, after `~NAME:*` (keys) and `&NAME:*` (channels): read and
+ * write its own keys, transactions, scripts, pub/sub on its channels — and nothing that reaches
+ * past its prefix or the server: no @dangerous or @admin command (FLUSHALL, CONFIG, KEYS,
+ * MONITOR, DEBUG...), no SCAN, RANDOMKEY or DBSIZE (they see every key), no PUBSUB (it lists every
+ * channel), no SELECT, MOVE or SWAPDB (an instance is its prefix in database 0, which its backup
+ * covers), no FUNCTION (functions are server-wide), no SCRIPT KILL or FLUSH (they touch others').
+ */
+export const REDIS_USER_RULES = ['-@all', '+@read', '+@write', '+@keyspace', '+@transaction', '+@pubsub', '+@connection', '+@scripting',
+  '-@dangerous', '-@admin', '-scan', '-keys', '-randomkey', '-dbsize', '-pubsub', '-select', '-move', '-swapdb', '-function', '-script|kill', '-script|flush'] as const;
+
+/** Not an addon name (addon names have no `_`): the user that shows how Redis writes the rules. */
+const PROBE_USER = '_hop3_rules_probe';
+
+const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } } as const;
+
+/** Backup file: this line, then per key: u32 length, key (without the prefix), i64 ms to live (-1: none), u32 length, DUMP payload. */
+const MAGIC = Buffer.from('HOP3-REDIS-KEYS 1\n');
+
+type AclUser = Record<string, unknown>;
+
+/** Redis lists a user's command rules in no fixed order (it differs after a restart): compared as a set. */
+const commandSet = (commands: unknown) => String(commands).split(' ').filter(Boolean).sort().join(' ');
+
+function aclUser(reply: unknown): AclUser | null {
+  if (reply === null || reply === undefined) return null;
+  if (Array.isArray(reply)) {
+    const out: AclUser = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) out[String(reply[i])] = reply[i + 1];
+    return out;
+  }
+  if (reply instanceof Map) return Object.fromEntries([...reply.entries()].map(([k, v]) => [String(k), v]));
+  return reply as AclUser;
+}
+
+/**
+ * A Redis addon instance: an ACL user of the addon's name whose keys and channels are those
+ * starting with `NAME:` (REDIS_KEY_PREFIX: the app puts it in front of its keys). Every argument
+ * is a separate protocol argument, so no name or password can add a rule.
+ */
+export function redisInstances(server: RedisServer): InstanceOps {
+  const rulesOf = (s: InstanceSpec) => ['reset', 'on', `#${sha256Hex(s.password)}`, `~${s.name}:*`, 'resetchannels', `&${s.name}:*`, ...REDIS_USER_RULES];
+  /** Per server process: a Redis restarted (upgraded) may put other commands in a category. */
+  let canonical: { pid: number | null; commands: string } | null = null;
+
+  /** The commands field Redis reports for REDIS_USER_RULES (it writes rules its own way). */
+  async function canonicalCommands(c: RedisAdmin): Promise<string> {
+    const pid = server.pid();
+    if (canonical !== null && canonical.pid === pid) return canonical.commands;
+    await c.sendCommand(['ACL', 'SETUSER', PROBE_USER, 'reset', ...REDIS_USER_RULES]);
+    try {
+      canonical = { pid, commands: commandSet(aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]))?.commands) };
+    } finally {
+      await c.sendCommand(['ACL', 'DELUSER', PROBE_USER]);
+    }
+    return canonical.commands;
+  }
+
+  async function unlinkPrefix(c: RedisAdmin, name: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], BUFFERS)) as [Buffer, Buffer[]];
+      cursor = next.toString();
+      if (keys.length > 0) await c.sendCommand(['UNLINK', ...keys]);
+    } while (cursor !== '0');
+  }
+
+  const ops: InstanceOps = {
+    async observe(specs) {
+      if (specs.length === 0) return new Map();
+      for (const s of specs) checkAddonName(s.name);
+      const found = await server.withAdmin(async (c) => {
+        const want = await canonicalCommands(c);
+        const users = new Map<string, AclUser | null>();
+        for (const s of specs) users.set(s.name, aclUser(await c.sendCommand(['ACL', 'GETUSER', s.name])));
+        return { want, users };
+      }).catch((): Unknown => UNKNOWN);
+      if (found === UNKNOWN) return UNKNOWN;
+      const out = new Map<string, InstanceLive | null>();
+      for (const s of specs) {
+        const u = found.users.get(s.name);
+        if (!u) {
+          out.set(s.name, null);
+          continue;
+        }
+        const flags = (u.flags as unknown[]).map(String);
+        const passwords = (u.passwords as unknown[]).map(String);
+        const selectors = (u.selectors as unknown[] | undefined) ?? [];
+        const confined = String(u.keys) === `~${s.name}:*` && String(u.channels) === `&${s.name}:*` && commandSet(u.commands) === found.want && selectors.length === 0 && !flags.includes('nopass');
+        out.set(s.name, { name: s.name, parts: { user: true }, confined, passwordValid: flags.includes('on') && passwords.length === 1 && passwords[0] === sha256Hex(s.password) });
+      }
+      return out;
+    },
+
+    async ensure(spec) {
+      checkAddonName(spec.name);
+      if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.name} are not a password hop3 makes`);
+      await server.withAdmin(async (c) => {
+        await c.sendCommand(['ACL', 'SETUSER', spec.name, ...rulesOf(spec)]);
+        await c.sendCommand(['ACL', 'SAVE']);
+      });
+    },
+
+    async drop(name) {
+      checkAddonName(name);
+      await server.withAdmin(async (c) => {
+        await unlinkPrefix(c, name);
+        await c.sendCommand(['ACL', 'DELUSER', name]);
+        await c.sendCommand(['ACL', 'SAVE']);
+      });
+    },
+
+    connectionDetails(s) {
+      return { REDIS_URL: `redis://${s.name}:${s.password}@127.0.0.1:${server.port}/0`, REDIS_KEY_PREFIX: `${s.name}:` };
+    },
+
+    /**
+     * RDB is the whole server's, so an instance's backup is its keys: each key under its prefix
+     * as DUMP gives it (Redis's own serialisation, with its time to live), prefix removed, so it
+     * restores under any instance's prefix. Restore needs a Redis of the same RDB version or newer.
+     */
+    async dump(name, path) {
+      checkAddonName(name);
+      return writeDump(path, (tmp) => server.withAdmin(async (c) => {
+        const fd = openSync(tmp, 'w', 0o600);
+        try {
+          writeSync(fd, MAGIC);
+          let cursor = '0';
+          do {
+            const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], BUFFERS)) as [Buffer, Buffer[]];
+            cursor = next.toString();
+            const entries = await Promise.all(keys.map(async (k) => ({
+              key: k, payload: (await c.sendCommand(['DUMP', k], BUFFERS)) as Buffer | null, ttl: Number(await c.sendCommand(['PTTL', k])),
+            })));
+            for (const e of entries) {
+              if (e.payload === null) continue; // expired or removed between SCAN and DUMP
+              const suffix = e.key.subarray(name.length + 1);
+              const head = Buffer.alloc(4);
+              head.writeUInt32BE(suffix.length);
+              const mid = Buffer.alloc(12);
+              mid.writeBigInt64BE(BigInt(e.ttl), 0);
+              mid.writeUInt32BE(e.payload.length, 8);
+              writeSync(fd, Buffer.concat([head, suffix, mid, e.payload]));
+            }
+          } while (cursor !== '0');
+        } finally {
+          closeSync(fd);
+        }
+      }));
+    },
+
+    async restore(spec, path) {
+      checkAddonName(spec.name);
+      const data = readFileSync(path);
+      if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw userError('ADDON_BACKUP_INVALID', `${path} is not a Redis addon backup hop3 made`);
+      const records: Array<{ suffix: Buffer; ttl: number; payload: Buffer }> = [];
+      for (let at = MAGIC.length; at < data.length;) {
+        if (at + 4 > data.length) throw userError('ADDON_BACKUP_INVALID', `${path} is cut short`);
+        const klen = data.readUInt32BE(at);
+        const suffix = data.subarray(at + 4, at + 4 + klen);
+        at += 4 + klen;
+        if (at + 12 > data.length) throw userError('ADDON_BACKUP_INVALID', `${path} is cut short`);
+        const ttl = Number(data.readBigInt64BE(at));
+        const plen = data.readUInt32BE(at + 8);
+        const payload = data.subarray(at + 12, at + 12 + plen);
+        if (payload.length !== plen || suffix.length !== klen) throw userError('ADDON_BACKUP_INVALID', `${path} is cut short`);
+        at += 12 + plen;
+        records.push({ suffix, ttl, payload });
+      }
+      await ops.ensure(spec);
+      await server.withAdmin(async (c) => {
+        // The earlier state exactly: keys written since the backup go.
+        await unlinkPrefix(c, spec.name);
+        const prefix = Buffer.from(`${spec.name}:`);
+        for (let i = 0; i < records.length; i += 500) {
+          await Promise.all(records.slice(i, i + 500).map((r) => c.sendCommand(['RESTORE', Buffer.concat([prefix, r.suffix]), String(r.ttl > 0 ? r.ttl : 0), r.payload, 'REPLACE'])));
+        }
+      });
+    },
+
+    adminSocket: () => server.socketPath,
+  };
+  return ops;
+}
