@@ -38,7 +38,8 @@ export function lookPid(pidfile: string, marker: string): number | null | Unknow
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : UNKNOWN;
   }
-  const pid = Number(text.trim());
+  // The pid is the first line (PostgreSQL's postmaster.pid says more after it).
+  const pid = Number(text.split('\n')[0]!.trim());
   // Half written, or not a pid at all: no process of this file runs.
   if (!Number.isInteger(pid) || pid <= 1) return null;
   try {

@@ -86,7 +86,9 @@ export abstract class AddonServer implements HostServer {
   }
 
   /** The file the server writes its pid into (its first line). */
-  protected abstract pidFile(): string;
+  abstract readonly pidFile: string;
+  /** What its command line contains (a recycled pid is not it). */
+  abstract readonly pidMarker: string;
   /**
    * Make a new data directory in `dataDir` (empty, the account's). It becomes the server's data
    * directory only once this has returned: an interrupted initialisation is started over, and a
@@ -113,7 +115,7 @@ export abstract class AddonServer implements HostServer {
    * server's data directory (a recycled pid, or another home's server, is not ours).
    */
   pid(): number | null {
-    const pid = Number(readTextOrNull(this.pidFile())?.split('\n')[0]?.trim());
+    const pid = Number(readTextOrNull(this.pidFile)?.split('\n')[0]?.trim());
     if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return null;
     try {
       // The kernel reports the resolved path: a HOP3_HOME reached through a link is compared as such.
@@ -126,6 +128,11 @@ export abstract class AddonServer implements HostServer {
 
   alive(): boolean {
     return this.pid() !== null;
+  }
+
+  /** Always hop3's to run (`HOP3_ADDONS=system`, the machine's own servers, is not built yet). */
+  managed(): boolean {
+    return true;
   }
 
   /** The password of hop3's admin account on this server (0600 in secrets/, made once). */

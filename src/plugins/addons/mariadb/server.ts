@@ -41,9 +41,11 @@ export class MariadbServer extends AddonServer {
     return join(this.paths.dir, 'admin-ready');
   }
 
-  protected pidFile(): string {
+  get pidFile(): string {
     return join(this.paths.run, 'mariadb.pid');
   }
+
+  readonly pidMarker = 'mariadbd';
 
   protected async initialize(dataDir: string): Promise<void> {
     rmSync(this.adminMarker, { force: true });
@@ -57,7 +59,7 @@ export class MariadbServer extends AddonServer {
 
   protected argv(): string[] {
     return [this.bin('mariadbd'), '--no-defaults', `--datadir=${this.paths.data}`, `--socket=${this.socketPath}`, `--port=${this.ctx.port}`,
-      '--bind-address=127.0.0.1', `--pid-file=${this.pidFile()}`, '--skip-name-resolve', '--character-set-server=utf8mb4',
+      '--bind-address=127.0.0.1', `--pid-file=${this.pidFile}`, '--skip-name-resolve', '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_unicode_ci', '--local-infile=0', '--symbolic-links=0'];
   }
 

@@ -50,9 +50,11 @@ export class PostgresServer extends AddonServer {
     return join(this.paths.run, `.s.PGSQL.${this.ctx.port}`);
   }
 
-  protected pidFile(): string {
+  get pidFile(): string {
     return join(this.paths.data, 'postmaster.pid');
   }
+
+  readonly pidMarker = 'postgres';
 
   protected async initialize(dataDir: string): Promise<void> {
     const pwfile = join(this.paths.dir, '.initdb-password');

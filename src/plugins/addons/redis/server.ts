@@ -34,9 +34,11 @@ export class RedisServer extends AddonServer {
     return join(this.paths.dir, 'redis.conf');
   }
 
-  protected pidFile(): string {
+  get pidFile(): string {
     return join(this.paths.run, 'redis.pid');
   }
+
+  readonly pidMarker = 'redis-server';
 
   protected async initialize(): Promise<void> {
     // Only hop3's admin (by the SHA-256 of its password); `default`, which any client is before
@@ -56,7 +58,7 @@ protected-mode yes
 unixsocket ${this.socketPath}
 unixsocketperm 700
 daemonize no
-pidfile ${this.pidFile()}
+pidfile ${this.pidFile}
 logfile ""
 dir ${this.paths.data}
 dbfilename dump.rdb
