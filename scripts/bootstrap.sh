@@ -13,7 +13,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble)
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble golang-go)
+# The toolchains the node builder uses (apps build with the machine's node and npm, not hop3's
+# own .node/, so only the directories on a build's PATH count). A machine with Node.js from
+# elsewhere (NodeSource ships npm inside nodejs) keeps it.
+on_build_path() { [ -x "/usr/local/bin/$1" ] || [ -x "/usr/bin/$1" ] || [ -x "/bin/$1" ]; }
+on_build_path node || packages+=(nodejs)
+on_build_path npm || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")
