@@ -1,8 +1,9 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, EXAMPLES, ROOT, output } from './harness.js';
+import { Daemon, EXAMPLES, ROOT, output, underLoad, within } from './harness.js';
+import { httpGet } from '../../src/lib/http-get.js';
 import { execa } from 'execa';
 
 /** A copy of an example to change, removed at the end. */
@@ -14,6 +15,25 @@ function copyOf(example: string, name: string, change: Record<string, string> = 
   return dir;
 }
 const ms = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+
+/** The examples' pages say `Hello from APP vN on ...`: the release that answered, for underLoad. */
+const releaseOf = (port: number, host: string) => async () => {
+  const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
+  const release = /^<h1>Hello from \S+ (v\d+) on /.exec(r.body)?.[1];
+  return release ? { status: r.status, body: JSON.stringify({ release }) } : { status: 599, body: r.body };
+};
+
+/** Pids of the processes running with HOP3_APP=app and HOP3_RELEASE=release. */
+function processesOf(app: string, release: string): number[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).filter((pid) => {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      return env.includes(`HOP3_APP=${app}`) && env.includes(`HOP3_RELEASE=${release}`);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
 
 describe('runtimes: node, go and generic apps build, serve through the proxy and fail cleanly', () => {
   const d = new Daemon();
@@ -47,8 +67,18 @@ describe('runtimes: node, go and generic apps build, serve through the proxy and
     expect(page.status).toBe(200);
     expect(page.body).toMatch(/^<h1>Hello from node-app v1 on Node\.js v\d+\.\d+\.\d+<\/h1>\n<p>You asked for \/hi<\/p>/);
 
-    const second = await deploy(join(EXAMPLES, 'node-app'), 'node-app');
+    expect(processesOf('node-app', 'v1').length).toBeGreaterThan(0);
+
+    let second!: Awaited<ReturnType<typeof deploy>>;
+    const load = await underLoad(d.httpPort, 'node-app.localhost', async () => {
+      second = await deploy(join(EXAMPLES, 'node-app'), 'node-app');
+    }, { get: releaseOf(d.httpPort, 'node-app.localhost') });
     expect(second.r.exitCode, second.text).toBe(0);
+    expect(load.failures).toEqual([]);
+    expect([...load.releases.keys()].sort()).toEqual(['v1', 'v2']);
+    // npm start's whole tree (npm, sh, node) of the old release is gone once it is retired.
+    await within(10_000, () => processesOf('node-app', 'v1').length === 0);
+    expect((await d.json<{ actions: unknown[] }>(['reconcile', 'node-app'])).actions).toEqual([]);
     expect(second.text).toContain('Reusing node_modules (package-lock.json unchanged)');
     expect(second.text).not.toContain('npm ci');
     expect((await d.get('node-app.localhost')).body).toContain('node-app v2');
@@ -80,7 +110,12 @@ describe('runtimes: node, go and generic apps build, serve through the proxy and
     expect(statSync(join(d.home, 'apps', 'go-app', 'go', 'build')).isDirectory()).toBe(true);
 
     const main = readFileSync(join(EXAMPLES, 'go-app', 'main.go'), 'utf8').replace('fmt.Fprintf(w,', 'fmt.Fprintf(undefinedWriter,');
-    const broken = await deploy(copyOf('go-app', 'go-broken', { 'main.go': main }), 'go-app');
+    let broken!: Awaited<ReturnType<typeof deploy>>;
+    const load = await underLoad(d.httpPort, 'go-app.localhost', async () => {
+      broken = await deploy(copyOf('go-app', 'go-broken', { 'main.go': main }), 'go-app');
+    }, { get: releaseOf(d.httpPort, 'go-app.localhost') });
+    expect(load.failures).toEqual([]);
+    expect([...load.releases.keys()]).toEqual(['v1']);
     console.log(`go-app: first deploy ${first.seconds.toFixed(2)} s, failed deploy ${broken.seconds.toFixed(2)} s`);
     expect(broken.r.exitCode).toBe(1);
     expect(broken.text).toContain('undefined: undefinedWriter');

@@ -193,14 +193,21 @@ describe('the builder is chosen by observation, before the plan', () => {
     healthcheck: { path: '/', timeout: null, expectStatus: 200 }, addons: [],
   };
 
+  const web = [{ name: 'web', kind: 'web', command: './serve' }] as const;
   it.each([
-    { files: { 'index.html': '<h1>hi</h1>' }, builder: 'static' },
-    { files: { 'requirements.txt': '', 'wsgi.py': 'application = None\n' }, builder: 'python' },
-  ])('a source tree with $files is accepted by $builder', ({ files, builder }) => {
-    const version = builder === 'static' ? 1 : 2;
+    { files: { 'index.html': '<h1>hi</h1>' }, builder: 'static', version: 1, processes: [] },
+    { files: { 'requirements.txt': '', 'wsgi.py': 'application = None\n' }, builder: 'python', version: 2, processes: [] },
+    { files: { 'package.json': '{}', 'index.html': '<div id=app>' }, builder: 'node', version: 3, processes: [] },
+    { files: { 'go.mod': 'module x\n', 'package.json': '{}' }, builder: 'go', version: 4, processes: [] },
+    { files: { serve: '#!/bin/sh\n' }, builder: 'generic', version: 5, processes: web },
+  ])('a source tree with $files is accepted by $builder', ({ files, builder, version, processes }) => {
+    const tree: AppSpec = { ...spec, processes: [...processes] };
     const src = join(layout.releaseDir('site', version), 'src');
     mkdirSync(src, { recursive: true });
     for (const [f, content] of Object.entries(files)) writeFileSync(join(src, f), content);
-    expect(acceptingBuilder({ app: 'site', layout, plugins }, { ...base, version, spec })).toBe(builder);
+    expect(acceptingBuilder({ app: 'site', layout, plugins }, { ...base, version, spec: tree })).toBe(builder);
+    // Exactly one builder takes it: the registry's order does not decide, the detection table does.
+    const bctx = { app: 'site', version, spec: tree, env: {}, releaseDir: layout.releaseDir('site', version), onLine: () => undefined };
+    expect(plugins.builders.filter((b) => b.accept(bctx)).map((b) => b.name)).toEqual([builder]);
   });
 });
