@@ -65,7 +65,8 @@ describe('runtimes: node, go and generic apps build, serve through the proxy and
     expect(first.text).toContain('npm ci (package-lock.json)');
     const page = await d.get('node-app.localhost', '/hi');
     expect(page.status).toBe(200);
-    expect(page.body).toMatch(/^<h1>Hello from node-app v1 on Node\.js v\d+\.\d+\.\d+<\/h1>\n<p>You asked for \/hi<\/p>/);
+    expect(page.body).toMatch(/^<h1>Hello from node-app v1 on Node\.js v\d+\.\d+\.\d+<\/h1>\n<p>You asked for \/hi<\/p>\n<p>built by npm run build with escape-html 1\.0\.3<\/p>\n$/);
+    expect(first.text).toContain('Running npm run build');
 
     expect(processesOf('node-app', 'v1').length).toBeGreaterThan(0);
 
@@ -122,6 +123,22 @@ describe('runtimes: node, go and generic apps build, serve through the proxy and
     const releases = await d.json<Array<{ version: string; status: string; message: string }>>(['releases', 'go-app']);
     expect(releases.find((x) => x.version === 'v2')).toMatchObject({ status: 'failed', message: expect.stringContaining('undefined: undefinedWriter') });
     expect((await d.get('go-app.localhost')).body).toContain('go-app v1');
+  });
+
+  it('go: a vendored module builds with no network (GOPROXY=off, -mod=vendor)', async () => {
+    const dir = copyOf('go-app', 'go-vendored', {
+      'go.mod': 'module example.com/go-app\n\ngo 1.19\n\nrequire example.com/greet v1.0.0\n',
+      'main.go': readFileSync(join(EXAMPLES, 'go-app', 'main.go'), 'utf8')
+        .replace('"runtime"', '"runtime"\n\n\t"example.com/greet"')
+        .replace('runtime.Version()', 'runtime.Version()+" "+greet.Hello()'),
+    });
+    mkdirSync(join(dir, 'vendor', 'example.com', 'greet'), { recursive: true });
+    writeFileSync(join(dir, 'vendor', 'modules.txt'), '# example.com/greet v1.0.0\n## explicit; go 1.19\nexample.com/greet\n');
+    writeFileSync(join(dir, 'vendor', 'example.com', 'greet', 'greet.go'), 'package greet\n\nfunc Hello() string { return "and a vendored module" }\n');
+    const { r, text } = await deploy(dir, 'go-app');
+    expect(r.exitCode, text).toBe(0);
+    expect(text).toContain('(vendor/, -mod=vendor)');
+    expect((await d.get('go-app.localhost')).body).toMatch(/^<h1>Hello from go-app v3 on go1\.[.\d]+ and a vendored module<\/h1>/);
   });
 
   it('generic: a Procfile and before-build commands, with no runtime detected', async () => {
