@@ -21,7 +21,9 @@ describe('the detection table', () => {
     // Conflicts: the documented winner.
     ['go.mod beats package.json (a Go service with a front end)', '', undefined, ['go.mod', 'package.json'], 'go'],
     ['package.json beats index.html (a front-end project)', '', undefined, ['package.json', 'index.html'], 'node'],
-    ['package.json beats requirements.txt', '', 'web: ./serve', ['package.json', 'requirements.txt'], 'node'],
+    ['requirements.txt beats package.json (a Python app with front-end tooling)', '', 'web: gunicorn app:app', ['package.json', 'requirements.txt'], 'python'],
+    ['go.mod beats requirements.txt', '', undefined, ['go.mod', 'requirements.txt'], 'go'],
+    ['package.json beats index.html beside a worker', '', 'worker: w', ['package.json', 'index.html'], 'node'],
     ['a wsgi process beats package.json', '', 'wsgi: app:app', ['package.json', 'go.mod'], 'python'],
     ['a static process beats every file', '', 'static: public', ['go.mod', 'package.json', 'requirements.txt'], 'static'],
     ['index.html beats requirements.txt when nothing serves code', '', 'worker: w', ['index.html', 'requirements.txt'], 'static'],

@@ -18,24 +18,25 @@ const servesCode = (spec: AppSpec) => has(spec, 'web') || has(spec, 'wsgi');
 
 /**
  * The detection table, first match wins. What the app declares (a static or wsgi process) beats
- * what its files suggest; among marker files a compiled runtime beats an interpreted one (a Go
- * service with a package.json for its front end is a Go service), Node beats a bare index.html
- * (a front-end project keeps its index.html beside package.json), and an index.html beats
- * requirements.txt only when no web or wsgi process serves code (as before runtimes existed). `generic` takes
- * whatever declares a process and has no marker.
+ * what its files suggest. Among marker files a compiled runtime beats an interpreted one (a Go
+ * service with a package.json for its front end is a Go service); Python beats Node, as it did
+ * before Node was built (a Django app keeps its asset tooling in a package.json); an index.html
+ * is a static site only when nothing runs code: no web or wsgi process and no package.json (a
+ * front-end project keeps its index.html beside package.json). `generic` takes whatever
+ * declares a process and has no marker.
  */
 export const DETECTION: readonly Detection[] = [
   { builder: 'static', marker: 'a static process', matches: (s) => has(s, 'static') },
   { builder: 'python', marker: 'a wsgi process', matches: (s) => has(s, 'wsgi') },
   { builder: 'go', marker: 'go.mod', matches: (_s, f) => f('go.mod') },
-  { builder: 'node', marker: 'package.json', matches: (_s, f) => f('package.json') },
-  { builder: 'static', marker: 'index.html (and no process that runs code)', matches: (s, f) => !servesCode(s) && f('index.html') },
+  { builder: 'static', marker: 'index.html (and no web process, no package.json)', matches: (s, f) => !servesCode(s) && !f('package.json') && f('index.html') },
   { builder: 'python', marker: 'requirements.txt', matches: (_s, f) => f('requirements.txt') },
+  { builder: 'node', marker: 'package.json', matches: (_s, f) => f('package.json') },
   { builder: 'generic', marker: 'a process (Procfile or [run] start) and none of the above', matches: (s) => s.processes.length > 0 },
 ];
 
 /** The marker files, for messages: what an app could add so that a builder takes it. */
-export const MARKER_FILES = ['go.mod', 'package.json', 'index.html', 'requirements.txt'] as const;
+export const MARKER_FILES = ['go.mod', 'index.html', 'requirements.txt', 'package.json'] as const;
 
 /**
  * The builder an app gets: the one `[build] builder` names, else the first row of the table

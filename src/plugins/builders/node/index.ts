@@ -82,6 +82,7 @@ export default function nodeBuilder(ctx: PluginContext): Builder {
         await run([npm, 'install']);
         b.onLine(`-----> Installed node_modules in ${Date.now() - started} ms`);
       }
+      const dependenciesMs = Date.now() - started;
       if (typeof pkg.scripts?.build === 'string') {
         b.onLine('-----> Running npm run build');
         await run([npm, 'run', 'build']);
@@ -89,7 +90,7 @@ export default function nodeBuilder(ctx: PluginContext): Builder {
       await runBuildCommands(ctx.exec, b, [bin]);
       return {
         kind: 'command', dir: relative(ctx.layout.home, b.releaseDir), path: [relative(ctx.layout.home, bin)],
-        metadata: { node: version, lockfile: lockfile ?? null, reused, installMs: Date.now() - started },
+        metadata: { node: version, lockfile: lockfile ?? null, reused, dependenciesMs },
       };
     },
   };
