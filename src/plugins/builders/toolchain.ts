@@ -27,6 +27,6 @@ export function requireTool(name: string, packages: string[], runtime: string, d
   const path = findTool(name, dirs);
   if (path !== null) return path;
   throw operationalError('TOOLCHAIN_MISSING', `the ${runtime} toolchain is not installed: no ${name} on ${dirs.join(':')}`, {
-    hint: `install it on the server: apt-get install ${packages.join(' ')} (or hop3-server setup after adding it)`,
+    hint: `install it on the server: apt-get install ${packages.join(' ')}`,
   });
 }
