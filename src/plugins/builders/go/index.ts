@@ -5,9 +5,8 @@ import { ExecError } from '../../../lib/exec.js';
 import type { Builder, PluginContext } from '../../types.js';
 import { buildEnv, runBuildCommands, wants } from '../build-env.js';
 import { requireTool } from '../toolchain.js';
+import { GO_BINARY } from './detect.js';
 
-/** The binary the default `web` process runs (`exec app`): the release's bin/ is on PATH. */
-export const GO_BINARY = 'app';
 /** Compiler lines kept in the release's error message (all of them are in the build output). */
 const MESSAGE_LINES = 20;
 

@@ -7,7 +7,7 @@ import { readTextOrNull } from '../../../lib/fs-atomic.js';
 import type { BuildContext, Builder, PluginContext } from '../../types.js';
 import { buildEnv, runBuildCommands, wants } from '../build-env.js';
 import { requireTool } from '../toolchain.js';
-import { DEFAULT_WEB } from '../detection.js';
+import { NODE_DEFAULT_WEB } from './detect.js';
 import { RangeSyntaxError, satisfies } from './engines.js';
 
 const PACKAGES = ['nodejs', 'npm'];
@@ -41,7 +41,7 @@ export default function nodeBuilder(ctx: PluginContext): Builder {
       const version = (await ctx.exec.run([node, '--version'], { timeoutMs: 30_000 })).stdout.trim();
       checkEngines(pkg, version);
       b.onLine(`-----> Node.js ${version} (${node})`);
-      if (b.spec.processes.some((p) => p.name === 'web' && p.command === DEFAULT_WEB.node) && typeof pkg.scripts?.start !== 'string' && !existsSync(join(src, 'server.js'))) {
+      if (b.spec.processes.some((p) => p.name === 'web' && p.command === NODE_DEFAULT_WEB) && typeof pkg.scripts?.start !== 'string' && !existsSync(join(src, 'server.js'))) {
         throw userError('PACKAGE_JSON_INVALID', 'package.json has no "start" script and there is no server.js, so `npm start` has nothing to run', {
           hint: 'add "scripts": {"start": "node server.js"} to package.json, or a Procfile with a web: line',
         });
