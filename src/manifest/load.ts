@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import schema from '../../schemas/hop3-toml.schema.json' with { type: 'json' };
 import { checkAppPaths, realpath } from '../lib/confine.js';
-import { DEFAULT_WEB, detect, MARKER_FILES, type BuilderName } from '../plugins/builders/detection.js';
+import { DEFAULT_WEB, detect, SELF_DESCRIBING_FILES, type BuilderName } from '../plugins/builders/detection.js';
 import { Hop3Error, userError } from '../lib/errors.js';
 import { ENV_MAX_KEYS } from './app-name.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_MAX_AGE, DEFAULT_TLS, MAX_BODY_BYTES } from './defaults.js';
@@ -63,8 +63,9 @@ const validateToml = new Ajv({ allErrors: true, strict: true, verbose: true }).c
 /** Parse and check an app's spec files; pure, so the server can validate pushed content before checkout. */
 export function parseAppSpec(files: SpecFiles): SpecResult {
   if (files['hop3.toml'] === undefined && files.Procfile === undefined) {
-    const hint = `add a Procfile (e.g. "web: gunicorn app:app"), a hop3.toml with [run] start, or one of ${MARKER_FILES.join(', ')}`;
-    return { spec: null, issues: [{ file: '.', message: 'no hop3.toml, Procfile or file that tells the runtime', hint }] };
+    const markers = `${SELF_DESCRIBING_FILES.slice(0, -1).join(', ')} or ${SELF_DESCRIBING_FILES.at(-1)}`;
+    const hint = `add a Procfile (e.g. "web: gunicorn app:app"), a hop3.toml with [run] start, or a ${markers} (see "Runtimes" in the README)`;
+    return { spec: null, issues: [{ file: '.', message: `no hop3.toml or Procfile (nor a ${markers}, which say what to run)`, hint }] };
   }
   const issues: SpecIssue[] = [];
   const tomlText = files['hop3.toml'] ?? '';
@@ -94,8 +95,8 @@ export function loadAppDir(dir: string): SpecResult & { dir: string } {
   // A file we refused to read would only cause misleading follow-up issues.
   if (issues.length > 0) return { spec: null, issues, dir };
   const fileExists = (rel: string) => existsSync(join(root, rel));
-  // A runtime's marker file (package.json, go.mod, ...) describes the app well enough on its own.
-  const bare = files['hop3.toml'] === undefined && files.Procfile === undefined && MARKER_FILES.some(fileExists);
+  // package.json, go.mod or index.html describe the app well enough on their own.
+  const bare = files['hop3.toml'] === undefined && files.Procfile === undefined && SELF_DESCRIBING_FILES.some(fileExists);
   const result = parseAppSpec(bare ? { ...files, 'hop3.toml': '' } : files);
   if (!result.spec) return { ...result, dir };
   const builder = chooseBuilder(result.spec, fileExists);

@@ -100,10 +100,22 @@ describe('loadAppDir with runtimes', () => {
     expect(result.spec?.processes).toEqual([{ name: 'worker', kind: 'worker', command: './tick' }]);
   });
 
+  it('takes an index.html alone as a static site', () => {
+    const result = loadAppDir(app('static-bare', { 'index.html': '<h1>hi</h1>' }));
+    expect(result.issues).toEqual([]);
+    expect(result.builder).toBe('static');
+  });
+
+  it('wants a Procfile or hop3.toml beside a requirements.txt alone: which WSGI app to run is the app\'s to say', () => {
+    const result = loadAppDir(app('python-bare', { 'requirements.txt': 'flask\n' }));
+    expect(result.spec).toBeNull();
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
+  });
+
   it('refuses a directory with no marker and no Procfile, saying what would do', () => {
     const result = loadAppDir(app('nothing', { 'README.md': 'hi' }));
     expect(result.spec).toBeNull();
-    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml, Procfile or file that tells the runtime' })]);
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
     expect(result.issues[0]!.hint).toContain('package.json');
   });
 });

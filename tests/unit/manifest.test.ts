@@ -192,7 +192,7 @@ describe('parseAppSpec: invalid apps', () => {
   const toml = (text: string): SpecFiles => ({ 'hop3.toml': text });
   const domain = (name: string) => toml(`[domains]\nnames = [${JSON.stringify(name)}]\n`);
   const cases: Array<{ name: string; files: SpecFiles; issue: Record<string, unknown> }> = [
-    { name: 'no hop3.toml or Procfile', files: { ENV: 'A=1' }, issue: { file: '.', message: 'no hop3.toml, Procfile or file that tells the runtime' } },
+    { name: 'no hop3.toml or Procfile', files: { ENV: 'A=1' }, issue: { file: '.', message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' } },
     { name: 'malformed TOML', files: toml('[run]\nworkers = 2\nstart = "abc\n'), issue: { file: 'hop3.toml', line: 3 } },
     {
       name: 'unknown section',
@@ -509,7 +509,7 @@ describe('loadAppDir', () => {
   });
 
   it('reports an empty directory', () => {
-    expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml, Procfile or file that tells the runtime' })]);
+    expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
   });
 
   // What passes here must not fail the build's choice of builder (detectBuilder) later.

@@ -28,8 +28,12 @@ export const DETECTION: readonly Detection[] = [
   GENERIC_DETECTION,
 ];
 
-/** The marker files, for messages: what an app could add so that a builder takes it. */
-export const MARKER_FILES = ['go.mod', 'index.html', 'requirements.txt', 'package.json'] as const;
+/**
+ * Marker files that also say what to run, so an app with one needs no hop3.toml or Procfile: a
+ * runtime with a default web process, or a static site. (requirements.txt does not: which WSGI
+ * app or server to run is the app's to say.)
+ */
+export const SELF_DESCRIBING_FILES = ['go.mod', 'package.json', 'index.html'] as const;
 
 /**
  * The builder an app gets: the one `[build] builder` names, else the first row of the table
