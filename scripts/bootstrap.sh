@@ -14,7 +14,14 @@ apt_install() {
 }
 
 # postgresql, mariadb-server, redis-server: the addon servers hop3 runs itself (tests/integration/addon-servers.test.ts).
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server)
+# golang-go: the go builder's toolchain.
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server golang-go)
+# The toolchains the node builder uses (apps build with the machine's node and npm, not hop3's
+# own .node/, so only the directories on a build's PATH count). A machine with Node.js from
+# elsewhere (NodeSource ships npm inside nodejs) keeps it.
+on_build_path() { [ -x "/usr/local/bin/$1" ] || [ -x "/usr/bin/$1" ] || [ -x "/bin/$1" ]; }
+on_build_path node || packages+=(nodejs)
+on_build_path npm || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import schema from '../../schemas/hop3-toml.schema.json' with { type: 'json' };
 import { checkAppPaths, realpath } from '../lib/confine.js';
+import { DEFAULT_WEB, detect, SELF_DESCRIBING_FILES, type BuilderName } from '../plugins/builders/detection.js';
 import { Hop3Error, userError } from '../lib/errors.js';
 import { ENV_MAX_KEYS } from './app-name.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_STATIC_MAX_AGE, DEFAULT_TLS, MAX_BODY_BYTES } from './defaults.js';
@@ -27,7 +28,7 @@ export interface SpecResult {
   builder?: BuilderName;
 }
 
-export type BuilderName = 'python' | 'static';
+export type { BuilderName } from '../plugins/builders/detection.js';
 
 /** hop3.toml as the schema guarantees it once validation passed. */
 interface HopToml {
@@ -62,8 +63,9 @@ const validateToml = new Ajv({ allErrors: true, strict: true, verbose: true }).c
 /** Parse and check an app's spec files; pure, so the server can validate pushed content before checkout. */
 export function parseAppSpec(files: SpecFiles): SpecResult {
   if (files['hop3.toml'] === undefined && files.Procfile === undefined) {
-    const hint = 'add a Procfile (e.g. "web: gunicorn app:app") or a hop3.toml with [run] start';
-    return { spec: null, issues: [{ file: '.', message: 'no hop3.toml or Procfile', hint }] };
+    const markers = `${SELF_DESCRIBING_FILES.slice(0, -1).join(', ')} or ${SELF_DESCRIBING_FILES.at(-1)}`;
+    const hint = `add a Procfile (e.g. "web: gunicorn app:app"), a hop3.toml with [run] start, or a ${markers} (see "Runtimes" in the README)`;
+    return { spec: null, issues: [{ file: '.', message: `no hop3.toml or Procfile (nor a ${markers}, which say what to run)`, hint }] };
   }
   const issues: SpecIssue[] = [];
   const tomlText = files['hop3.toml'] ?? '';
@@ -92,18 +94,29 @@ export function loadAppDir(dir: string): SpecResult & { dir: string } {
   }
   // A file we refused to read would only cause misleading follow-up issues.
   if (issues.length > 0) return { spec: null, issues, dir };
-  const result = parseAppSpec(files);
+  const fileExists = (rel: string) => existsSync(join(root, rel));
+  // package.json, go.mod or index.html describe the app well enough on their own.
+  const bare = files['hop3.toml'] === undefined && files.Procfile === undefined && SELF_DESCRIBING_FILES.some(fileExists);
+  const result = parseAppSpec(bare ? { ...files, 'hop3.toml': '' } : files);
   if (!result.spec) return { ...result, dir };
-  const builder = chooseBuilder(result.spec, (rel) => existsSync(join(root, rel)));
+  const builder = chooseBuilder(result.spec, fileExists);
   if (builder === null) return { spec: null, issues: [BUILDER_UNKNOWN_ISSUE], dir };
+  const spec = withDefaultWeb(result.spec, builder);
   // What the daemon refuses at upload, `hop3 validate` refuses too.
   try {
-    checkAppPaths(root, result.spec);
+    checkAppPaths(root, spec);
   } catch (err) {
     if (!(err instanceof Hop3Error) || err.category !== 'user') throw err;
     return { spec: null, issues: [{ file: '.', message: err.message, ...(err.hint !== undefined && { hint: err.hint }) }], dir };
   }
-  return { ...result, dir, builder };
+  return { ...result, spec, dir, builder };
+}
+
+/** An app with no HTTP process gets its runtime's obvious one (`npm start`, the Go binary). */
+function withDefaultWeb(spec: AppSpec, builder: BuilderName): AppSpec {
+  const command = DEFAULT_WEB[builder];
+  if (command === undefined || spec.processes.some((p) => HTTP_KINDS.includes(p.kind))) return spec;
+  return { ...spec, processes: [{ name: 'web', kind: 'web', command }, ...spec.processes] };
 }
 
 /** The real path of an app directory; a user error naming the path when there is none. */
@@ -144,22 +157,17 @@ export function formatIssue(issue: SpecIssue): string {
 
 const BUILDER_UNKNOWN = {
   message: 'cannot tell how to build this app',
-  hint: 'add a requirements.txt (Python) or an index.html (static site), or set [build] builder = "python" or "static" in hop3.toml',
+  hint: 'add a package.json (Node), a go.mod (Go), a requirements.txt (Python) or an index.html (static site), a Procfile with a web or worker process, or set [build] builder in hop3.toml',
 };
 const BUILDER_UNKNOWN_ISSUE: SpecIssue = { file: '.', ...BUILDER_UNKNOWN };
 
 /**
- * The builder an app gets: the one `[build] builder` names, else what its processes and files
- * tell; null when nothing tells. Pure: `fileExists` answers for paths relative to the app.
+ * The builder an app gets: the one `[build] builder` names, else the first row of the detection
+ * table (src/plugins/builders/detection.ts) that its processes and files match; null when none
+ * does. Pure: `fileExists` answers for paths relative to the app.
  */
 export function chooseBuilder(spec: AppSpec, fileExists: (rel: string) => boolean): BuilderName | null {
-  if (spec.build.builder !== 'auto') return spec.build.builder;
-  const http = spec.processes.find((p) => HTTP_KINDS.includes(p.kind));
-  const hasWsgi = spec.processes.some((p) => p.kind === 'wsgi');
-  const hasCode = hasWsgi || spec.processes.some((p) => p.kind === 'web');
-  if (http?.kind === 'static' || (!hasCode && fileExists('index.html'))) return 'static';
-  if (hasWsgi || fileExists('requirements.txt')) return 'python';
-  return null;
+  return detect(spec, fileExists);
 }
 
 /** chooseBuilder for the build itself: BUILDER_UNKNOWN, with loadAppDir's message and hint, when nothing tells. */

@@ -30,7 +30,7 @@ export interface AppSpec {
     url?: string;
   };
   build: {
-    builder: 'auto' | 'python' | 'static';
+    builder: 'auto' | 'python' | 'static' | 'node' | 'go' | 'generic';
     /** Shell commands run in the release directory after the builder. */
     before: string[];
   };

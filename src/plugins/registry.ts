@@ -5,6 +5,9 @@ import { releaseDirProvider } from './files/release-dir-provider.js';
 import type { Provider } from './provider.js';
 import pythonBuilder from './builders/python/index.js';
 import staticBuilder from './builders/static/index.js';
+import nodeBuilder from './builders/node/index.js';
+import goBuilder from './builders/go/index.js';
+import genericBuilder from './builders/generic/index.js';
 import uwsgiDeployer from './deployers/uwsgi/index.js';
 import staticDeployer from './deployers/static/index.js';
 import nginxProxy from './proxies/nginx/index.js';
@@ -12,7 +15,7 @@ import caddyProxy from './proxies/caddy/index.js';
 import debianOs from './os/debian/index.js';
 
 /** Every plugin hop3 ships, registered statically. Order matters: the first that accepts wins. */
-export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
+export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
 
 export interface Plugins {
   builders: Builder[];

@@ -48,7 +48,7 @@ async function build(ctx: ExecContext, version: number, builderName: string | nu
   const builder = ctx.plugins.builders.find((b) => b.name === builderName);
   if (!builder) {
     output.close();
-    throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a requirements.txt or a wsgi process (Python), or an index.html (static site)' });
+    throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a package.json, a go.mod, a requirements.txt, an index.html or a Procfile process (see "Runtimes" in the README)' });
   }
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
   let artifact: BuildArtifact;
@@ -73,7 +73,8 @@ async function releasePhase(ctx: ExecContext, version: number, commands: string[
   const artifactDir = join(ctx.layout.home, release.artifact!.dir);
   const env = {
     ...release.env,
-    PATH: `${join(ctx.layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'), 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+    // A command artifact names its own directories (node_modules/.bin, a Go binary's bin/).
+    PATH: [...(release.artifact!.path ?? []).map((p) => join(ctx.layout.home, p)), join(ctx.layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'), 'bin'), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
     HOME: join(ctx.layout.app(ctx.app), 'data'),
     LANG: 'C.UTF-8',
     HOP3_APP: ctx.app,

@@ -32,11 +32,14 @@ export interface AppRecord {
 }
 
 export interface BuildArtifact {
-  kind: 'virtualenv' | 'static';
+  /** `command`: processes are commands run from the source tree (Node, Go, generic). */
+  kind: 'virtualenv' | 'static' | 'command';
   /** Release directory holding `src/`, relative to HOP3_HOME. */
   dir: string;
   /** The virtualenv (possibly shared between releases), relative to HOP3_HOME. */
   venv?: string;
+  /** `command`: directories (relative to HOP3_HOME) put first on the processes' PATH. */
+  path?: string[];
   metadata: Record<string, unknown>;
 }
 

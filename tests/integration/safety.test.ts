@@ -126,13 +126,14 @@ describe('hostile input changes nothing and reaches no config file', () => {
   });
 
   it('refuses an app no builder can tell how to build before recording anything, in validate, deploy and the daemon alike', async () => {
-    const files = { Procfile: 'web: python3 -m http.server $PORT\n' };
+    // No marker file (package.json, go.mod, ...) and no process: not even the generic builder has something to run.
+    const files = { 'hop3.toml': '[metadata]\ntitle = "nothing to run"\n', 'notes.txt': 'hi\n' };
     const dir = appDir(files);
     try {
       for (const args of [['validate', dir], ['deploy', dir, '--app', 'nobuilder']]) {
         const cli = await d.hop3(args);
         expect(cli.exitCode, String(cli.stderr)).toBe(1);
-        expect(String(cli.stderr)).toContain('.: cannot tell how to build this app (hint: add a requirements.txt');
+        expect(String(cli.stderr)).toContain('.: cannot tell how to build this app (hint: add a package.json (Node), a go.mod (Go), a requirements.txt');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

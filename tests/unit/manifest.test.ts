@@ -192,7 +192,7 @@ describe('parseAppSpec: invalid apps', () => {
   const toml = (text: string): SpecFiles => ({ 'hop3.toml': text });
   const domain = (name: string) => toml(`[domains]\nnames = [${JSON.stringify(name)}]\n`);
   const cases: Array<{ name: string; files: SpecFiles; issue: Record<string, unknown> }> = [
-    { name: 'no hop3.toml or Procfile', files: { ENV: 'A=1' }, issue: { file: '.', message: 'no hop3.toml or Procfile' } },
+    { name: 'no hop3.toml or Procfile', files: { ENV: 'A=1' }, issue: { file: '.', message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' } },
     { name: 'malformed TOML', files: toml('[run]\nworkers = 2\nstart = "abc\n'), issue: { file: 'hop3.toml', line: 3 } },
     {
       name: 'unknown section',
@@ -225,7 +225,7 @@ describe('parseAppSpec: invalid apps', () => {
       issue: { key: 'run.workers', line: 2, message: 'must be an integer between 1 and 64' },
     },
     { name: 'workers out of range', files: toml('[run]\nworkers = 65\n'), issue: { key: 'run.workers', message: 'must be an integer between 1 and 64' } },
-    { name: 'builder not in enum', files: toml('[build]\nbuilder = "go"\n'), issue: { key: 'build.builder', line: 2, message: 'must be one of "auto", "python", "static"' } },
+    { name: 'builder not in enum', files: toml('[build]\nbuilder = "rust"\n'), issue: { key: 'build.builder', line: 2, message: 'must be one of "auto", "python", "static", "node", "go", "generic"' } },
     { name: 'string where an array belongs', files: toml('[run]\nbefore-run = "make"\n'), issue: { key: 'run.before-run', message: 'must be an array' } },
     { name: 'section that is not a table', files: toml('run = 3\n'), issue: { key: 'run', line: 1, message: 'must be a table' } },
     { name: 'timeout too small', files: toml('[healthcheck]\ntimeout = 0\n'), issue: { key: 'healthcheck.timeout', message: 'must be an integer between 1 and 600' } },
@@ -433,7 +433,7 @@ describe('detectBuilder', () => {
     const result = parseAppSpec({ Procfile: procfile });
     return { ...assertValidSpec(result), build: { builder, before: [] } };
   };
-  const cases: Array<[string, AppSpec, string[], 'python' | 'static']> = [
+  const cases: Array<[string, AppSpec, string[], string]> = [
     ['explicit builder wins', spec('static', 'wsgi: app:app'), ['requirements.txt'], 'static'],
     ['static process', spec('auto', 'static: public\nworker: w'), ['requirements.txt'], 'static'],
     ['index.html and no code', spec('auto', 'worker: w'), ['index.html'], 'static'],
@@ -446,7 +446,7 @@ describe('detectBuilder', () => {
   });
 
   it('throws BUILDER_UNKNOWN when nothing tells', () => {
-    expect(thrown(() => detectBuilder(spec('auto', 'web: ./serve'), () => false)).code).toBe('BUILDER_UNKNOWN');
+    expect(thrown(() => detectBuilder({ ...spec('auto', 'web: ./serve'), processes: [] }, () => false)).code).toBe('BUILDER_UNKNOWN');
   });
 });
 
@@ -509,14 +509,14 @@ describe('loadAppDir', () => {
   });
 
   it('reports an empty directory', () => {
-    expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile' })]);
+    expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
   });
 
   // What passes here must not fail the build's choice of builder (detectBuilder) later.
   it('refuses an app no builder can tell how to build, with the build\'s message and hint', () => {
-    const result = loadAppDir(app('no-builder', { Procfile: 'web: python3 -m http.server $PORT\n' }));
+    const result = loadAppDir(app('no-builder', { 'hop3.toml': '[metadata]\nid = "x"\n' }));
     expect(result.spec).toBeNull();
-    const buildError = thrown(() => detectBuilder(defaults({ processes: [{ name: 'web', kind: 'web', command: 'x' }] }), () => false));
+    const buildError = thrown(() => detectBuilder(defaults({ processes: [] }), () => false));
     expect(result.issues).toEqual([{ file: '.', message: buildError.message, hint: buildError.hint }]);
     expect(buildError.hint).toContain('requirements.txt');
   });

@@ -10,10 +10,12 @@ import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { roundTrip } from './provider-round-trip.js';
 import { acceptingBuilder } from '../../src/reconcile/execute.js';
 import type { AppSpec } from '../../src/manifest/types.js';
+import type { BuildArtifact } from '../../src/store/types.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext, ProxySite } from '../../src/plugins/types.js';
 
+const ARTIFACT_KINDS: BuildArtifact['kind'][] = ['virtualenv', 'static', 'command'];
 const config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080' }, 0);
 const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent'), exec: createExec(), render: createRenderer() };
 
@@ -45,15 +47,15 @@ function checkContract(p: Plugin): string {
   expect(p.name).toMatch(/^[a-z][a-z0-9-]*$/);
   switch (p.kind) {
     case 'builder':
-      expect(['virtualenv', 'static']).toContain(p.artifact);
+      expect(ARTIFACT_KINDS).toContain(p.artifact);
       expect(typeof p.accept).toBe('function');
       expect(typeof p.build).toBe('function');
       return 'builder';
     case 'deployer':
       expect(typeof p.accept).toBe('function');
       expect(typeof p.plan).toBe('function');
-      // Every deployer accepts exactly one of the artifact kinds builders produce.
-      expect([p.accept({ kind: 'virtualenv', dir: 'x', metadata: {} }), p.accept({ kind: 'static', dir: 'x', metadata: {} })].filter(Boolean)).toHaveLength(1);
+      // Every deployer accepts at least one of the artifact kinds builders produce (each kind has one taker: below).
+      expect(ARTIFACT_KINDS.filter((kind) => p.accept({ kind, dir: 'x', metadata: {} })).length).toBeGreaterThan(0);
       return 'deployer';
     case 'proxy': {
       expect(typeof p.render).toBe('function');
@@ -216,14 +218,21 @@ describe('the builder is chosen by observation, before the plan', () => {
     healthcheck: { path: '/', timeout: null, expectStatus: 200 }, addons: [],
   };
 
+  const web = [{ name: 'web', kind: 'web', command: './serve' }] as const;
   it.each([
-    { files: { 'index.html': '<h1>hi</h1>' }, builder: 'static' },
-    { files: { 'requirements.txt': '', 'wsgi.py': 'application = None\n' }, builder: 'python' },
-  ])('a source tree with $files is accepted by $builder', ({ files, builder }) => {
-    const version = builder === 'static' ? 1 : 2;
+    { files: { 'index.html': '<h1>hi</h1>' }, builder: 'static', version: 1, processes: [] },
+    { files: { 'requirements.txt': '', 'wsgi.py': 'application = None\n' }, builder: 'python', version: 2, processes: [] },
+    { files: { 'package.json': '{}', 'index.html': '<div id=app>' }, builder: 'node', version: 3, processes: [] },
+    { files: { 'go.mod': 'module x\n', 'package.json': '{}' }, builder: 'go', version: 4, processes: [] },
+    { files: { serve: '#!/bin/sh\n' }, builder: 'generic', version: 5, processes: web },
+  ])('a source tree with $files is accepted by $builder', ({ files, builder, version, processes }) => {
+    const tree: AppSpec = { ...spec, processes: [...processes] };
     const src = join(layout.releaseDir('site', version), 'src');
     mkdirSync(src, { recursive: true });
     for (const [f, content] of Object.entries(files)) writeFileSync(join(src, f), content);
-    expect(acceptingBuilder({ app: 'site', layout, plugins }, { ...base, version, spec })).toBe(builder);
+    expect(acceptingBuilder({ app: 'site', layout, plugins }, { ...base, version, spec: tree })).toBe(builder);
+    // Exactly one builder takes it: the registry's order does not decide, the detection table does.
+    const bctx = { app: 'site', version, spec: tree, env: {}, releaseDir: layout.releaseDir('site', version), onLine: () => undefined };
+    expect(plugins.builders.filter((b) => b.accept(bctx)).map((b) => b.name)).toEqual([builder]);
   });
 });

@@ -72,9 +72,26 @@ function refused(fn: () => unknown, format: 'nginx' | 'uWSGI ini'): Error {
 describe('uwsgi deployer', () => {
   const deployer = uwsgiDeployer(context());
 
-  it('accepts virtualenv artifacts only', () => {
+  it('accepts virtualenv and command artifacts, not static ones', () => {
     expect(deployer.accept({ kind: 'virtualenv', dir: 'x', metadata: {} })).toBe(true);
+    expect(deployer.accept({ kind: 'command', dir: 'x', metadata: {} })).toBe(true);
     expect(deployer.accept({ kind: 'static', dir: 'x', metadata: {} })).toBe(false);
+  });
+
+  it("runs a command artifact's processes with its builder's PATH and no virtualenv", () => {
+    const r = release({
+      spec: spec([{ name: 'web', kind: 'web', command: 'exec npm start' }]), ports: { web: 20003 },
+      artifact: { kind: 'command', dir: 'apps/blog/releases/v3', path: ['apps/blog/releases/v3/src/node_modules/.bin'], metadata: {} },
+    });
+    const { units, info } = deployer.plan(r, { restartCount: 0 });
+    expect(info).toEqual({ protocol: 'http', address: '127.0.0.1', port: 20003 });
+    const run = JSON.parse(units[0]!.files[0]!.content) as { env: Record<string, string>; cwd: string; command: string };
+    expect(run.command).toBe('exec npm start');
+    expect(run.cwd).toBe('/srv/hop3/apps/blog/releases/v3/src');
+    expect(run.env.PATH).toBe('/srv/hop3/apps/blog/releases/v3/src/node_modules/.bin:/usr/local/bin:/usr/bin:/bin');
+    expect(run.env).not.toHaveProperty('VIRTUAL_ENV');
+    expect(run.env).not.toHaveProperty('PYTHONUNBUFFERED');
+    expect(run.env).toMatchObject({ PORT: '20003', HOP3_APP: 'blog', HOP3_PROCESS: 'web' });
   });
 
   it('plans one vassal for a wsgi process', () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Exec } from '../../lib/exec.js';
-import { detectBuilder } from '../../manifest/index.js';
+import { detectBuilder, type BuilderName } from '../../manifest/index.js';
 import type { BuildContext } from '../types.js';
 
 /** Builds see the release env and a minimal PATH, never the daemon's own environment. */
@@ -17,7 +17,7 @@ export function buildEnv(ctx: BuildContext, extraPath: string[] = []): Record<st
 }
 
 /** Whether the spec (or the source tree) asks for this builder. */
-export function wants(b: BuildContext, builder: 'python' | 'static'): boolean {
+export function wants(b: BuildContext, builder: BuilderName): boolean {
   return detectBuilder(b.spec, (rel) => existsSync(join(b.releaseDir, 'src', rel))) === builder;
 }
 

@@ -24,11 +24,14 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
     name: 'uwsgi',
     supervisor,
     providers: [vassalProvider(layout, supervisor), hostServerProvider(supervisor, 'uwsgi')],
-    accept: (artifact) => artifact.kind === 'virtualenv',
+    accept: (artifact) => artifact.kind === 'virtualenv' || artifact.kind === 'command',
     plan(release: ReleaseRecord, { restartCount }) {
       const artifactDir = join(layout.home, release.artifact!.dir);
       const cwd = join(artifactDir, 'src');
       const venv = join(layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'));
+      // A command artifact (Node, Go, generic) has no virtualenv: its builder names what goes on PATH.
+      const python = release.artifact!.kind === 'virtualenv';
+      const path = python ? [join(venv, 'bin')] : (release.artifact!.path ?? []).map((p) => join(layout.home, p));
       const runDir = join(layout.releaseDir(release.app, release.version), 'run');
       let info: DeploymentInfo | null = null;
       const units: Unit[] = [];
@@ -37,11 +40,11 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
         const port = release.ports[proc.name];
         const env: Record<string, string> = {
           ...release.env,
-          PATH: `${join(venv, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
-          VIRTUAL_ENV: venv,
+          PATH: [...path, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+          ...(python ? { VIRTUAL_ENV: venv } : {}),
           HOME: join(layout.app(release.app), 'data'),
           LANG: release.env.LANG ?? 'C.UTF-8',
-          PYTHONUNBUFFERED: '1',
+          ...(python ? { PYTHONUNBUFFERED: '1' } : {}),
           HOP3_APP: release.app,
           HOP3_RELEASE: `v${release.version}`,
           HOP3_PROCESS: proc.name,

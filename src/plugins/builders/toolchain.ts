@@ -1,0 +1,32 @@
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { operationalError } from '../../lib/errors.js';
+
+/** Where builds look for programs: the machine's, never hop3's own private Node.js. */
+export const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
+
+/** The program `name` on `dirs`, as the build's PATH would find it; null when none is there. */
+export function findTool(name: string, dirs: string[] = SYSTEM_PATH): string | null {
+  for (const dir of dirs) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return null;
+}
+
+/**
+ * The program `name`, or a clear error naming the Debian packages that bring it: a missing
+ * toolchain fails the release (retrying does not install it).
+ */
+export function requireTool(name: string, packages: string[], runtime: string, dirs: string[] = SYSTEM_PATH): string {
+  const path = findTool(name, dirs);
+  if (path !== null) return path;
+  throw operationalError('TOOLCHAIN_MISSING', `the ${runtime} toolchain is not installed: no ${name} on ${dirs.join(':')}`, {
+    hint: `install it on the server: apt-get install ${packages.join(' ')}`,
+  });
+}

@@ -1,0 +1,121 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { assertValidSpec, detectBuilder, loadAppDir, parseAppSpec } from '../../src/manifest/index.js';
+import { DETECTION, detect } from '../../src/plugins/builders/detection.js';
+import { Hop3Error } from '../../src/lib/errors.js';
+
+const spec = (files: { toml?: string; procfile?: string }) =>
+  assertValidSpec(parseAppSpec({ 'hop3.toml': files.toml ?? '', ...(files.procfile !== undefined && { Procfile: files.procfile }) }));
+
+describe('the detection table', () => {
+  // [case, hop3.toml, Procfile, files in the tree, builder]
+  const cases: Array<[string, string, string | undefined, string[], string]> = [
+    ['package.json', '', undefined, ['package.json'], 'node'],
+    ['go.mod', '', undefined, ['go.mod'], 'go'],
+    ['requirements.txt', '', 'web: gunicorn app:app', ['requirements.txt'], 'python'],
+    ['index.html', '', undefined, ['index.html'], 'static'],
+    ['a Procfile and no marker', '', 'web: ./serve --port $PORT', [], 'generic'],
+    ['a worker only and no marker', '', 'worker: ./tick', [], 'generic'],
+    // Conflicts: the documented winner.
+    ['go.mod beats package.json (a Go service with a front end)', '', undefined, ['go.mod', 'package.json'], 'go'],
+    ['package.json beats index.html (a front-end project)', '', undefined, ['package.json', 'index.html'], 'node'],
+    ['requirements.txt beats package.json (a Python app with front-end tooling)', '', 'web: gunicorn app:app', ['package.json', 'requirements.txt'], 'python'],
+    ['go.mod beats requirements.txt', '', undefined, ['go.mod', 'requirements.txt'], 'go'],
+    ['package.json beats index.html beside a worker', '', 'worker: w', ['package.json', 'index.html'], 'node'],
+    ['a wsgi process beats package.json', '', 'wsgi: app:app', ['package.json', 'go.mod'], 'python'],
+    ['a static process beats every file', '', 'static: public', ['go.mod', 'package.json', 'requirements.txt'], 'static'],
+    ['index.html beats requirements.txt when nothing serves code', '', 'worker: w', ['index.html', 'requirements.txt'], 'static'],
+    ['requirements.txt beats index.html beside a web process', '', 'web: ./serve', ['index.html', 'requirements.txt'], 'python'],
+    ['a marker beats generic', '', 'web: ./serve', ['go.mod'], 'go'],
+    // Explicit choices.
+    ['builder = "node" forces node', '[build]\nbuilder = "node"\n', 'web: ./serve', ['go.mod', 'requirements.txt'], 'node'],
+    ['builder = "generic" forces generic', '[build]\nbuilder = "generic"\n', 'web: ./serve', ['package.json'], 'generic'],
+    ['builder = "auto" detects', '[build]\nbuilder = "auto"\n', undefined, ['package.json'], 'node'],
+  ];
+  it.each(cases)('%s', (_name, toml, procfile, files, builder) => {
+    expect(detect(spec({ toml, procfile }), (rel) => files.includes(rel))).toBe(builder);
+  });
+
+  it('gives null with no marker and no process, and the build a clear error', () => {
+    const s = spec({ toml: '[metadata]\nid = "x"\n' });
+    expect(detect(s, () => false)).toBeNull();
+    const err = (() => {
+      try {
+        detectBuilder(s, () => false);
+      } catch (e) {
+        return e as Hop3Error;
+      }
+      throw new Error('no error');
+    })();
+    expect(err.code).toBe('BUILDER_UNKNOWN');
+    expect(err.hint).toMatch(/package\.json.*go\.mod.*requirements\.txt.*index\.html.*Procfile/);
+  });
+
+  it('names every builder that detection can give', () => {
+    expect(new Set(DETECTION.map((d) => d.builder))).toEqual(new Set(['static', 'python', 'go', 'node', 'generic']));
+  });
+
+  it('refuses an unknown builder name in hop3.toml, naming the key, the line and the choices', () => {
+    const result = parseAppSpec({ 'hop3.toml': '[metadata]\nid = "x"\n[build]\nbuilder = "rust"\n' });
+    expect(result.spec).toBeNull();
+    expect(result.issues).toEqual([expect.objectContaining({
+      file: 'hop3.toml', key: 'build.builder', line: 4, message: 'must be one of "auto", "python", "static", "node", "go", "generic"',
+    })]);
+  });
+});
+
+describe('loadAppDir with runtimes', () => {
+  const root = mkdtempSync(join(tmpdir(), 'hop3-detect-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const app = (name: string, files: Record<string, string>) => {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+    return dir;
+  };
+
+  it('takes a package.json alone (no hop3.toml, no Procfile) and gives it `npm start` as its web process', () => {
+    const result = loadAppDir(app('node-bare', { 'package.json': '{"name":"x","scripts":{"start":"node server.js"}}' }));
+    expect(result.issues).toEqual([]);
+    expect(result.builder).toBe('node');
+    expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'exec npm start' }]);
+  });
+
+  it('gives a Go app the built binary as its web process, beside its other processes', () => {
+    const result = loadAppDir(app('go-worker', { 'go.mod': 'module example.com/x\n', Procfile: 'worker: app --worker\n' }));
+    expect(result.builder).toBe('go');
+    expect(result.spec?.processes.map((p) => [p.name, p.command])).toEqual([['web', 'exec app'], ['worker', 'app --worker']]);
+  });
+
+  it('keeps the web process the Procfile names', () => {
+    const result = loadAppDir(app('node-procfile', { 'package.json': '{}', Procfile: 'web: node other.js\n' }));
+    expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'node other.js' }]);
+  });
+
+  it('gives a generic app no default process', () => {
+    const result = loadAppDir(app('generic', { Procfile: 'worker: ./tick\n' }));
+    expect(result.builder).toBe('generic');
+    expect(result.spec?.processes).toEqual([{ name: 'worker', kind: 'worker', command: './tick' }]);
+  });
+
+  it('takes an index.html alone as a static site', () => {
+    const result = loadAppDir(app('static-bare', { 'index.html': '<h1>hi</h1>' }));
+    expect(result.issues).toEqual([]);
+    expect(result.builder).toBe('static');
+  });
+
+  it('wants a Procfile or hop3.toml beside a requirements.txt alone: which WSGI app to run is the app\'s to say', () => {
+    const result = loadAppDir(app('python-bare', { 'requirements.txt': 'flask\n' }));
+    expect(result.spec).toBeNull();
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
+  });
+
+  it('refuses a directory with no marker and no Procfile, saying what would do', () => {
+    const result = loadAppDir(app('nothing', { 'README.md': 'hi' }));
+    expect(result.spec).toBeNull();
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
+    expect(result.issues[0]!.hint).toContain('package.json');
+  });
+});
