@@ -35,7 +35,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
 import { assertValidSpec, parseAppSpec } from '../src/manifest/index.js';
-import { changedFiles, snapshotFiles } from '../tests/support/file-snapshot.js';
+import { snapshotsElsewhere, type SnapshotSkip } from '../tests/support/file-snapshot.js';
 
 // --- settings ---------------------------------------------------------------------------------
 
@@ -78,13 +78,12 @@ function memory(): Record<string, number> {
 }
 /**
  * What the servers write themselves, not hop3: their logs (Caddy logs every admin request), and
- * SQLite's files, whose changes are counted as rows (total_changes) instead: a read in WAL mode
- * touches the -shm index.
+ * SQLite's files, whose changes are counted as rows (total_changes) instead.
  */
-const serversOwn = (home: string) => {
-  const skipped = [join(home, 'log'), join(home, 'hop3.db'), join(home, 'hop3.db-wal'), join(home, 'hop3.db-shm')];
-  return (path: string) => skipped.includes(path) || path.endsWith('.log');
-};
+const serversOwn = (home: string): SnapshotSkip => ({
+  paths: [join(home, 'log'), join(home, 'hop3.db'), join(home, 'hop3.db-wal'), join(home, 'hop3.db-shm')],
+  suffixes: ['.log'],
+});
 const appName = (i: number, n: number) => `site-${String(i).padStart(Math.max(3, String(n - 1).length), '0')}`;
 
 // --- emergency cleanup (watchdog, signals) ------------------------------------------------------
@@ -235,6 +234,7 @@ function instrumentProxy(h: Hop3): { testMs: number; reloadMs: number } {
 async function benchOne(n: number, proxy: string, opts: { profileDir: string | null; heapDir: string | null }): Promise<BenchResult> {
   const home = mkdtempSync(join(tmpdir(), 'hop3-bench-noop-'));
   let h: Hop3 | null = null;
+  let files: ReturnType<typeof snapshotsElsewhere> | null = null;
   const watchdog = setTimeout(() => {
     console.error(`watchdog: N=${n} exceeded ${Math.round(WATCHDOG_MS / 1000)} s; killing the servers and removing ${home}`);
     emergencyCleanup();
@@ -303,7 +303,10 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       });
     const errorsSeen = new Map<string, string>();
     const convergeSpawns0 = hh.exec.spawns;
-    const convergeFiles0 = snapshotFiles(home, serversOwn(home));
+    // Taken by another process: a listing of every file in this heap would be garbage collected
+    // during the passes timed below.
+    files = snapshotsElsewhere(home, serversOwn(home));
+    const seen = files;
     const tConverge = performance.now();
     const deadline = tConverge + CONVERGE_TIMEOUT_MS;
     const progress = setInterval(() => {
@@ -337,7 +340,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const convergeMs = performance.now() - tConverge;
     mem.converged = memory();
     const converge = {
-      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: hh.exec.spawns - convergeSpawns0, writes: changedFiles(convergeFiles0, snapshotFiles(home, serversOwn(home))).length,
+      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: hh.exec.spawns - convergeSpawns0, writes: seen.changed().length,
       proxyTestMs: Math.round(proxyTimes.testMs), proxyReloadMs: Math.round(proxyTimes.reloadMs),
       errors: [...errorsSeen].slice(0, 20).map(([app, error]) => ({ app, error })),
       unhealthy: stuck.slice(0, 20),
@@ -367,8 +370,8 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const loadBefore = loadavg()[0]!;
 
     // 4. The no-op pass, NOOP_PASSES times.
-    const sitesBefore = snapshotFiles(sitesDir);
     const written = new Set<string>();
+    seen.changed();
     const passes: NoopPass[] = [];
     let session: Session | null = null;
     if (opts.profileDir) {
@@ -380,7 +383,6 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     }
     for (let i = 0; i < NOOP_PASSES; i++) {
       const spawns0 = hh.exec.spawns;
-      const files0 = snapshotFiles(home, serversOwn(home));
       const rows0 = totalChanges(hh);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -390,7 +392,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       const rss = rssMb();
       const spawns = hh.exec.spawns - spawns0;
       const rowChanges = totalChanges(hh) - rows0;
-      const changed = changedFiles(files0, snapshotFiles(home, serversOwn(home)));
+      const changed = seen.changed();
       for (const p of changed) written.add(p);
       const c = countActions(hh);
       passes.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, spawns, writes: changed.length, rowChanges, actions: c.actions, errors: c.errors, rssMb: rss });
@@ -413,7 +415,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       gc(); // only with node --expose-gc: how much of the RSS is live data
       mem.noopAfterGc = memory();
     }
-    const siteMtimeChanges = changedFiles(sitesBefore, snapshotFiles(sitesDir)).length;
+    const siteMtimeChanges = [...written].filter((p) => p.startsWith(`${sitesDir}/`)).length;
     for (const p of [...written].slice(0, 10)) console.log(`  changed by a no-op pass: ${p}`);
 
     const noop = {
@@ -463,6 +465,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
         console.error(`cleanup: ${what}: ${(err as Error).message}`);
       }
     }
+    files?.close();
     emergencyCleanup(); // kills leftovers (if any) and removes HOP3_HOME
     rmSync(home, { recursive: true, force: true });
     clearTimeout(watchdog);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic, writeIfDifferent } from '../../src/lib/fs-atomic.js';
-import { changedFiles, snapshotFiles } from '../support/file-snapshot.js';
+import { changedFiles, snapshotFiles, snapshotsElsewhere } from '../support/file-snapshot.js';
 
 // The benches and tests prove "0 writes" with these snapshots, so they must see every kind of write.
 describe('file snapshots (what "0 writes" is checked with)', () => {
@@ -57,5 +57,18 @@ describe('file snapshots (what "0 writes" is checked with)', () => {
     writeFileAtomic(a, 'changed\n');
     expect([...before.keys()].some((p) => p.startsWith(join(dir, 'sub')))).toBe(false);
     expect(changedFiles(before, snapshotFiles(dir, (p) => p === join(dir, 'sub')))).toEqual([]);
+  });
+
+  it('kept by another process (the benchmark\'s way): each look lists what changed since the one before', () => {
+    const files = snapshotsElsewhere(dir, { paths: [join(dir, 'skipped')], suffixes: ['.log'] });
+    try {
+      expect(files.changed()).toEqual([]);
+      writeFileAtomic(a, 'again\n');
+      writeFileSync(join(dir, 'x.log'), 'a server\'s own log\n');
+      expect(files.changed()).toEqual([join(dir, 'sub'), a]);
+      expect(files.changed()).toEqual([]);
+    } finally {
+      files.close();
+    }
   });
 });
