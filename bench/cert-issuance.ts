@@ -22,11 +22,11 @@ import { execa } from 'execa';
 import { loadConfig } from '../src/config.js';
 import { createExec } from '../src/lib/exec.js';
 import { freePorts } from '../src/lib/free-ports.js';
-import { writeStats } from '../src/lib/fs-atomic.js';
 import { layoutOf } from '../src/lib/layout.js';
 import { createLogger } from '../src/lib/logger.js';
 import { certProvider, type CertDesired } from '../src/plugins/certs/index.js';
 import { Pebble } from './pebble.js';
+import { changedFiles, snapshotFiles } from '../tests/support/file-snapshot.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const HOP3_SERVER = join(ROOT, 'bin', 'hop3-server');
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < N; i++) cpSync(join(home, 'certs', 'self-1'), join(home, 'certs', `obs-${i}`), { recursive: true });
     for (const round of ['first (parses)', 'second', 'third']) {
       const spawns = exec.spawns;
-      const writes = writeStats.writes;
+      const files = snapshotFiles(join(home, 'certs'));
       const t0 = performance.now();
       let none = 0;
       for (let i = 0; i < N; i++) {
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         if (live && typeof live === 'object' && provider.diff({ ...one, name: `obs-${i}` }, live) === 'none') none++;
       }
       const ms = performance.now() - t0;
-      console.log(`  observe + diff of ${N} converged certificates, ${round}: ${ms.toFixed(1)} ms, ${none} none, ${exec.spawns - spawns} spawns, ${writeStats.writes - writes} writes`);
+      console.log(`  observe + diff of ${N} converged certificates, ${round}: ${ms.toFixed(1)} ms, ${none} none, ${exec.spawns - spawns} spawns, ${changedFiles(files, snapshotFiles(join(home, 'certs'))).length} writes`);
     }
 
     // Through the daemon: [tls] mode = "acme" on a deployed app, served on HOP3_HTTPS_PORT.

@@ -7,30 +7,35 @@
  * do. DESIGN.md: "a second pass over unchanged state plans nothing and touches nothing: no
  * writes, no mtime changes, no reloads, no process spawns" — this checks it and measures it.
  *
- *   npm run build && node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR]
+ *   npm run build && node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR] [--heap-snapshot=DIR]
  *
  * N defaults to 100 and 1000, the proxy (HOP3_PROXY) to both; each N and proxy runs in a child
  * process of its own (fresh heap, so the RSS of one N does not carry over to the next), and the
  * figures of both proxies are printed side by side at the end. --strict also fails (exit 1) on a
  * missed performance target; without it only broken invariants (actions, spawns, writes, row
- * changes, mtimes, serving) fail. --profile=DIR writes a V8 CPU profile of the measured no-op passes only.
+ * changes, mtimes, serving) fail. --profile=DIR writes a V8 CPU profile of the measured no-op passes only;
+ * --heap-snapshot=DIR writes a V8 heap snapshot after them (what holds the RSS).
+ * Writes are looked at, not counted by hop3: every entry under HOP3_HOME is lstat'ed before and
+ * after each pass (tests/support/file-snapshot.ts; the servers' own logs aside), and SQLite's
+ * total_changes() gives the rows.
  * Environment: BENCH_CONCURRENCY (HOP3_DEPLOY_CONCURRENCY, default 4, the daemon's default),
  * BENCH_CONVERGE_TIMEOUT_S (default 1200).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/config.js';
 import { freePorts } from '../src/lib/free-ports.js';
-import { writeStats } from '../src/lib/fs-atomic.js';
 import { httpGet } from '../src/lib/http-get.js';
 import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
 import { assertValidSpec, parseAppSpec } from '../src/manifest/index.js';
+import { snapshotsElsewhere, type SnapshotSkip } from '../tests/support/file-snapshot.js';
 
 // --- settings ---------------------------------------------------------------------------------
 
@@ -60,30 +65,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-/** mtime and inode of every file under `dir` (an atomic rename changes the inode). */
-function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const s = statSync(p, { bigint: true });
-        out.set(p, `${s.mtimeNs}/${s.ino}`);
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
-
-function changedFiles(before: Map<string, string>, after: Map<string, string>): number {
-  let n = 0;
-  for (const [p, v] of after) if (before.get(p) !== v) n++;
-  for (const p of before.keys()) if (!after.has(p)) n++;
-  return n;
-}
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -95,6 +76,14 @@ const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 function memory(): Record<string, number> {
   return Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, round1(v / 2 ** 20)]));
 }
+/**
+ * What the servers write themselves, not hop3: their logs (Caddy logs every admin request), and
+ * SQLite's files, whose changes are counted as rows (total_changes) instead.
+ */
+const serversOwn = (home: string): SnapshotSkip => ({
+  paths: [join(home, 'log'), join(home, 'hop3.db'), join(home, 'hop3.db-wal'), join(home, 'hop3.db-shm')],
+  suffixes: ['.log'],
+});
 const appName = (i: number, n: number) => `site-${String(i).padStart(Math.max(3, String(n - 1).length), '0')}`;
 
 // --- emergency cleanup (watchdog, signals) ------------------------------------------------------
@@ -242,9 +231,10 @@ function instrumentProxy(h: Hop3): { testMs: number; reloadMs: number } {
   return acc;
 }
 
-async function benchOne(n: number, proxy: string, opts: { profileDir: string | null }): Promise<BenchResult> {
+async function benchOne(n: number, proxy: string, opts: { profileDir: string | null; heapDir: string | null }): Promise<BenchResult> {
   const home = mkdtempSync(join(tmpdir(), 'hop3-bench-noop-'));
   let h: Hop3 | null = null;
+  let files: ReturnType<typeof snapshotsElsewhere> | null = null;
   const watchdog = setTimeout(() => {
     console.error(`watchdog: N=${n} exceeded ${Math.round(WATCHDOG_MS / 1000)} s; killing the servers and removing ${home}`);
     emergencyCleanup();
@@ -313,7 +303,10 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       });
     const errorsSeen = new Map<string, string>();
     const convergeSpawns0 = hh.exec.spawns;
-    writeStats.writes = 0;
+    // Taken by another process: a listing of every file in this heap would be garbage collected
+    // during the passes timed below.
+    files = snapshotsElsewhere(home, serversOwn(home));
+    const seen = files;
     const tConverge = performance.now();
     const deadline = tConverge + CONVERGE_TIMEOUT_MS;
     const progress = setInterval(() => {
@@ -347,7 +340,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const convergeMs = performance.now() - tConverge;
     mem.converged = memory();
     const converge = {
-      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: hh.exec.spawns - convergeSpawns0, writes: writeStats.writes,
+      ms: Math.round(convergeMs), rounds, healthy: n - stuck.length, spawns: hh.exec.spawns - convergeSpawns0, writes: seen.changed().length,
       proxyTestMs: Math.round(proxyTimes.testMs), proxyReloadMs: Math.round(proxyTimes.reloadMs),
       errors: [...errorsSeen].slice(0, 20).map(([app, error]) => ({ app, error })),
       unhealthy: stuck.slice(0, 20),
@@ -377,7 +370,8 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     const loadBefore = loadavg()[0]!;
 
     // 4. The no-op pass, NOOP_PASSES times.
-    const sitesBefore = snapshot(sitesDir);
+    const written = new Set<string>();
+    seen.changed();
     const passes: NoopPass[] = [];
     let session: Session | null = null;
     if (opts.profileDir) {
@@ -389,18 +383,19 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     }
     for (let i = 0; i < NOOP_PASSES; i++) {
       const spawns0 = hh.exec.spawns;
-      writeStats.writes = 0;
       const rows0 = totalChanges(hh);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await withTimeout(hh.reconciler.triggerAll(), PASS_TIMEOUT_MS, `no-op pass ${i + 1}`);
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const rss = rssMb();
       const spawns = hh.exec.spawns - spawns0;
-      const writes = writeStats.writes;
       const rowChanges = totalChanges(hh) - rows0;
+      const changed = seen.changed();
+      for (const p of changed) written.add(p);
       const c = countActions(hh);
-      passes.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, spawns, writes, rowChanges, actions: c.actions, errors: c.errors, rssMb: rssMb() });
+      passes.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, spawns, writes: changed.length, rowChanges, actions: c.actions, errors: c.errors, rssMb: rss });
     }
     if (session && opts.profileDir) {
       const { profile } = await session.post('Profiler.stop');
@@ -411,12 +406,17 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       console.log(`N=${n}: CPU profile of the no-op passes → ${file}`);
     }
     mem.noop = memory();
+    if (opts.heapDir) {
+      mkdirSync(opts.heapDir, { recursive: true });
+      console.log(`N=${n}: heap snapshot after the no-op passes → ${writeHeapSnapshot(join(opts.heapDir, `reconcile-noop-${n}-${proxy}.heapsnapshot`))}`);
+    }
     const gc = (globalThis as { gc?: () => void }).gc;
     if (gc) {
       gc(); // only with node --expose-gc: how much of the RSS is live data
       mem.noopAfterGc = memory();
     }
-    const siteMtimeChanges = changedFiles(sitesBefore, snapshot(sitesDir));
+    const siteMtimeChanges = [...written].filter((p) => p.startsWith(`${sitesDir}/`)).length;
+    for (const p of [...written].slice(0, 10)) console.log(`  changed by a no-op pass: ${p}`);
 
     const noop = {
       passes,
@@ -465,6 +465,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
         console.error(`cleanup: ${what}: ${(err as Error).message}`);
       }
     }
+    files?.close();
     emergencyCleanup(); // kills leftovers (if any) and removes HOP3_HOME
     rmSync(home, { recursive: true, force: true });
     clearTimeout(watchdog);
@@ -547,11 +548,12 @@ async function main(): Promise<number> {
   const flags = args.filter((a) => a.startsWith('--'));
   const strict = flags.includes('--strict');
   const profileDir = flags.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ?? null;
+  const heapDir = flags.find((a) => a.startsWith('--heap-snapshot='))?.slice('--heap-snapshot='.length) ?? null;
   const proxyArg = flags.find((a) => a.startsWith('--proxy='))?.slice('--proxy='.length) ?? 'both';
   const proxies = proxyArg === 'both' ? ['nginx', 'caddy'] : [proxyArg];
   const ns = args.filter((a) => !a.startsWith('--')).map(Number);
   if (ns.some((x) => !Number.isInteger(x) || x < 1 || x > 100_000) || proxies.some((p) => p !== 'nginx' && p !== 'caddy')) {
-    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR]');
+    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR] [--heap-snapshot=DIR]');
     return 64;
   }
   const sizes = ns.length > 0 ? ns : [100, 1000];
@@ -575,7 +577,7 @@ async function main(): Promise<number> {
   const proxy = proxies[0]!;
   let r: BenchResult;
   try {
-    r = await benchOne(n, proxy, { profileDir });
+    r = await benchOne(n, proxy, { profileDir, heapDir });
   } catch (err) {
     console.error(`N=${n}: FAILED: ${(err as Error).stack ?? err}`);
     return 1;

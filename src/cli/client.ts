@@ -24,8 +24,6 @@ export function clientConfig(env: Record<string, string | undefined>, uid = proc
   return { url: (env.HOP3_API_URL || 'http://127.0.0.1:8000').replace(/\/$/, ''), token };
 }
 
-let nextId = 1;
-
 /** `signal` drops the request (a client that gives up waiting must not be held by it). */
 export async function call<T = unknown>(cfg: ClientConfig, method: string, params: object = {}, opts: { signal?: AbortSignal } = {}): Promise<T> {
   if (!cfg.token) {
@@ -37,7 +35,8 @@ export async function call<T = unknown>(cfg: ClientConfig, method: string, param
       method: 'POST',
       // The method up front: the daemon picks the body limit before it reads the body.
       headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}`, [METHOD_HEADER]: method },
-      body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
+      // One call per HTTP request: the exchange pairs the answer with its call, so any id will do.
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
       signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(600_000)]) : AbortSignal.timeout(600_000),
     });
   } catch (err) {

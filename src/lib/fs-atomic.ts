@@ -2,9 +2,6 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, wr
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** Counts file writes so benchmarks can prove a converged pass writes nothing. */
-export const writeStats = { writes: 0 };
-
 /** Write a file by rename so readers (nginx, the emperor) never see half a file. */
 export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -17,7 +14,6 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
     closeSync(fd);
   }
   renameSync(tmp, path);
-  writeStats.writes++;
 }
 
 /** Write only when the content differs; returns whether it wrote. */

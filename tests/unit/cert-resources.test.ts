@@ -13,9 +13,9 @@ import { writeRecord } from '../../src/plugins/certs/cert-files.js';
 import { issueSelfSigned } from '../../src/plugins/certs/self-signed.js';
 import type { ApplyContext } from '../../src/plugins/provider.js';
 import type { Hop3Event } from '../../src/store/events.js';
-import { writeStats } from '../../src/lib/fs-atomic.js';
 import { plan } from '../../src/reconcile/plan.js';
 import { UNKNOWN, type DesiredApp, type ObservedApp } from '../../src/reconcile/types.js';
+import { changedFiles, snapshotFiles } from '../support/file-snapshot.js';
 
 const DAY = 86_400_000;
 
@@ -174,12 +174,12 @@ describe('cert resources: what an apply records as events', () => {
     const live = await look(p);
     expect(p.diff(want, live)).toBe('none');
     const d: DesiredApp = { app: 'ev', state: 'running', healPolicy: 'heal', settled: true, target: null, health: null, resources: [{ kind: 'cert', name: 'ev', spec: want }] };
-    const [spawns, writes] = [exec.spawns, writeStats.writes];
+    const [spawns, files] = [exec.spawns, snapshotFiles(home)];
     for (let i = 0; i < 3; i++) {
       const seen = await p.observe('ev', d.resources as { kind: string; name: string; spec: CertDesired }[]);
       expect(plan(d, { resources: new Map([['cert', seen]]) }, [p])).toEqual({ actions: [], findings: [], rollout: false });
     }
-    expect([exec.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
+    expect([exec.spawns - spawns, changedFiles(files, snapshotFiles(home))]).toEqual([0, []]);
   });
 
   it('a failed issuance is recorded as cert.failed once while it fails the same way (a retry adds none)', async () => {

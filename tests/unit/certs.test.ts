@@ -5,11 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { Hop3Error } from '../../src/lib/errors.js';
 import { createExec } from '../../src/lib/exec.js';
-import { writeStats } from '../../src/lib/fs-atomic.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { certDiff, certDiffReasons, certProvider, type CertDesired, type CertLive } from '../../src/plugins/certs/index.js';
 import { UNKNOWN } from '../../src/reconcile/types.js';
+import { changedFiles, snapshotFiles } from '../support/file-snapshot.js';
 
 const DAY = 86_400_000;
 const now = new Date('2026-06-01T00:00:00Z');
@@ -71,11 +71,11 @@ describe('certificate provider, self-signed, on disk', () => {
 
   it('observe and diff of a converged certificate spawn nothing and write nothing', () => {
     const spawns = exec.spawns;
-    const writes = writeStats.writes;
+    const files = snapshotFiles(home);
     const t0 = performance.now();
     for (let i = 0; i < 1000; i++) expect(provider.diff(want, provider.observe('site') as CertLive)).toBe('none');
     console.log(`1000 × observe + diff of a stored certificate: ${(performance.now() - t0).toFixed(0)} ms`);
-    expect([exec.spawns - spawns, writeStats.writes - writes]).toEqual([0, 0]);
+    expect([exec.spawns - spawns, changedFiles(files, snapshotFiles(home))]).toEqual([0, []]);
   });
 
   it('a certificate inside the renewal window is renewed by apply, with a new key', async () => {

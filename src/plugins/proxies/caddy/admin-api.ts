@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 
 /** A reply from Caddy's admin endpoint. */
 export interface AdminReply {
@@ -28,16 +29,20 @@ export function adminRequest(socket: string, method: 'GET' | 'POST' | 'PATCH' | 
       reject(err);
     });
     req.on('response', (res) => {
-      const chunks: Buffer[] = [];
+      // Decoded chunk by chunk: a loaded config of thousands of sites is megabytes, and one
+      // buffer of all of it on every look would be memory outside the JS heap, freed in pieces.
+      const decoder = new StringDecoder('utf8');
+      const parts: string[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > MAX_REPLY_BYTES) req.destroy(new Error(`caddy's admin reply is over ${MAX_REPLY_BYTES} bytes`));
-        else chunks.push(c);
+        else parts.push(decoder.write(c));
       });
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        parts.push(decoder.end());
+        resolve({ status: res.statusCode ?? 0, body: parts.join('') });
       });
       res.on('error', (err) => {
         clearTimeout(timer);

@@ -25,13 +25,17 @@ const OBSERVE_TIMEOUT_MS = 2_000;
 
 /** What Caddy was last seen to have loaded, per app, and around the apps. */
 interface LoadedView {
+  /** Which look made it: verdicts about it are remembered by this. */
+  id: number;
   pid: number;
-  /** The admin endpoint's answer as sent: an unchanged one is not parsed again. */
-  body: string;
+  /** A digest of the admin endpoint's answer as sent: an unchanged one is not parsed again. */
+  digest: string;
   /** Each app's route, compact canonical JSON. */
   routes: Map<string, string>;
   /** Everything but the apps' routes, compact canonical JSON. */
   frame: string;
+  /** The upstream ports the apps' routes proxy to. */
+  ports: number[];
 }
 
 /** What Caddy answers when the config itself is wrong (not when it cannot be reached). */
@@ -79,21 +83,33 @@ function withoutDigests(copy: { apps?: { tls?: TlsApp; http?: { servers?: Record
   }
 }
 
+type Servers = Record<string, { routes?: Json[] }>;
+type WithServers = { apps?: { http?: { servers?: Servers } } };
+
 /** The config without the apps' routes: what must equal the frame hop3 assembles. */
-function frameOf(config: CaddyConfig): { frame: string; routes: Map<string, string> } {
-  const copy = structuredClone(config) as { apps?: { http?: { servers?: Record<string, { routes?: Json[] }> } } };
-  withoutDigests(copy as Parameters<typeof withoutDigests>[0]);
-  const server = copy.apps?.http?.servers?.[SERVER_NAME];
+function frameOf(config: CaddyConfig): { frame: string; routes: Map<string, string>; ports: number[] } {
+  const { apps } = config as WithServers;
+  const server = apps?.http?.servers?.[SERVER_NAME];
   const routes = new Map<string, string>();
+  const ports: number[] = [];
+  let rest = server?.routes;
   if (server && Array.isArray(server.routes)) {
-    server.routes = server.routes.filter((r) => {
+    rest = server.routes.filter((r) => {
       const app = appOfRoute(r);
       if (app === null || routes.has(app)) return true;
       routes.set(app, canonicalJson(r, 0));
+      ports.push(...upstreamPortsOf(r));
       return false;
     });
   }
-  return { frame: canonicalJson(copy as CaddyConfig, 0), routes };
+  // Copied along the path to the routes only, so the apps' routes (most of a large config) are
+  // not cloned just to be left out.
+  const frame = server && apps?.http?.servers
+    ? { ...config, apps: { ...apps, http: { ...apps.http, servers: { ...apps.http.servers, [SERVER_NAME]: { ...server, routes: rest } } } } }
+    : config;
+  const copy = structuredClone(frame) as Parameters<typeof withoutDigests>[0];
+  withoutDigests(copy);
+  return { frame: canonicalJson(copy as CaddyConfig, 0), routes, ports };
 }
 
 /**
@@ -119,8 +135,11 @@ export class CaddyServer implements ProxyServer {
   private readonly watchers = new Set<(app: string) => void>();
   private readonly changes = new BatchQueue<SiteChange>((batch) => this.applyBatch(batch));
   private handoverChecked = false;
-  /** Compact form of each site file's content, so a pass over many apps parses none twice. */
-  private readonly compactMemo = new Map<string, { content: string; compact: string }>();
+  /**
+   * Per site file, its content when last looked at and whether the view of that look loaded it:
+   * a pass over many unchanged apps parses no file and keeps no second copy of any route.
+   */
+  private readonly loadedMemo = new Map<string, { content: string; view: number; loaded: boolean }>();
   private pidSeen: { at: number; pid: number | null } | null = null;
   /** Upstream ports the previous configs proxied to and the loaded one no longer does. */
   private readonly retiring = new Set<number>();
@@ -226,13 +245,15 @@ export class CaddyServer implements ProxyServer {
         const reply = await adminRequest(this.control.paths.adminSocket, 'GET', '/config/', OBSERVE_TIMEOUT_MS).catch(() => null);
         if (reply?.status === 200) {
           const body = reply.body.trimEnd();
+          // A digest, not the ~2 MB answer itself, is what the next look is compared with.
+          const digest = createHash('sha256').update(body).digest('base64');
           const prev = this.view;
-          if (prev && prev.pid === pid && prev.body === body) {
+          if (prev && prev.pid === pid && prev.digest === digest) {
             next = prev;
           } else {
             const parsed: unknown = JSON.parse(body);
             const config = (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : {}) as CaddyConfig;
-            next = { pid, body, ...frameOf(config) };
+            next = { id: seq, pid, digest, ...frameOf(config) };
           }
         }
       }
@@ -264,17 +285,14 @@ export class CaddyServer implements ProxyServer {
     return existsSync(this.sitesDir) ? readdirSync(this.sitesDir).filter((f) => /^[a-z0-9][a-z0-9-]*\.json$/.test(f)).map((f) => f.slice(0, -5)) : [];
   }
 
-  private compact(path: string, content: string): string | null {
-    const memo = this.compactMemo.get(path);
-    if (memo?.content === content) return memo.compact;
-    let compact: string;
+  /** Whether `content`, a site file's, is the route `live` (compact canonical JSON) says. */
+  private isRoute(content: string, live: string | undefined): boolean {
+    if (live === undefined) return false;
     try {
-      compact = canonicalJson(JSON.parse(content) as Json, 0);
+      return canonicalJson(JSON.parse(content) as Json, 0) === live;
     } catch {
-      return null; // not a route at all: nothing Caddy could have loaded
+      return false; // not a route at all: nothing Caddy could have loaded
     }
-    this.compactMemo.set(path, { content, compact });
-    return compact;
   }
 
   /**
@@ -286,18 +304,29 @@ export class CaddyServer implements ProxyServer {
     return frameOf(assembleCaddyConfig(routes, this.control.settings(), expectedFiles(view.frame))).frame;
   }
 
-  private frameMemo: { view: LoadedView; frame: string } | null = null;
+  /**
+   * Whether the loaded frame is the one hop3 would load around its routes, decided once per loaded
+   * view: with every app's certificate in it the frame is ~320 KB at 1,000 apps, and comparing it
+   * again for each app's site made a pass over them compare ~320 MB of text.
+   */
+  private frameMemo: { view: LoadedView; matches: boolean } | null = null;
 
   loaded(path: string, content: string | null): boolean | null {
     const pid = this.pid();
     const view = this.view;
     if (pid === null || view === null || view.pid !== pid) return null;
-    if (this.frameMemo?.view !== view) this.frameMemo = { view, frame: this.expectedFrame(view) };
-    if (view.frame !== this.frameMemo.frame) return false;
+    if (this.frameMemo?.view !== view) this.frameMemo = { view, matches: view.frame === this.expectedFrame(view) };
+    if (!this.frameMemo.matches) return false;
     const live = view.routes.get(basename(path, '.json'));
-    if (content === null) return live === undefined;
-    const want = this.compact(path, content);
-    return want !== null && live === want;
+    if (content === null) {
+      this.loadedMemo.delete(path);
+      return live === undefined;
+    }
+    const memo = this.loadedMemo.get(path);
+    if (memo?.view === view.id && memo.content === content) return memo.loaded;
+    const loaded = this.isRoute(content, live);
+    this.loadedMemo.set(path, { content, view: view.id, loaded });
+    return loaded;
   }
 
   /**
@@ -339,7 +368,7 @@ export class CaddyServer implements ProxyServer {
     for (const c of writes) put(c.path, c.content);
     try {
       const routes = this.siteRoutes();
-      const before = [...(this.view?.routes.values() ?? [])].flatMap((r) => upstreamPortsOf(JSON.parse(r) as Json));
+      const before = this.view?.ports ?? [];
       // Every load reads the certificate files again: a tag names the content it loads.
       await this.control.apply({ config: assembleCaddyConfig(routes, this.control.settings(), fileDigest), staticRoots: staticRootsOf(routes) });
       const now = new Set(upstreamPortsOf(routes));
