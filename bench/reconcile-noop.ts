@@ -35,7 +35,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
 import { assertValidSpec, parseAppSpec } from '../src/manifest/index.js';
-import { snapshotsElsewhere, type SnapshotSkip } from '../tests/support/file-snapshot.js';
+import { serversOwn, snapshotsElsewhere } from '../tests/support/file-snapshot.js';
 
 // --- settings ---------------------------------------------------------------------------------
 
@@ -76,14 +76,6 @@ const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 function memory(): Record<string, number> {
   return Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, round1(v / 2 ** 20)]));
 }
-/**
- * What the servers write themselves, not hop3: their logs (Caddy logs every admin request), and
- * SQLite's files, whose changes are counted as rows (total_changes) instead.
- */
-const serversOwn = (home: string): SnapshotSkip => ({
-  paths: [join(home, 'log'), join(home, 'hop3.db'), join(home, 'hop3.db-wal'), join(home, 'hop3.db-shm')],
-  suffixes: ['.log'],
-});
 const appName = (i: number, n: number) => `site-${String(i).padStart(Math.max(3, String(n - 1).length), '0')}`;
 
 // --- emergency cleanup (watchdog, signals) ------------------------------------------------------

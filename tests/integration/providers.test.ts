@@ -7,11 +7,11 @@ import { freePorts } from '../../src/lib/free-ports.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createHop3, type Hop3 } from '../../src/server/hop3.js';
 import { roundTrip } from '../unit/provider-round-trip.js';
-import { writeStats } from '../../src/lib/fs-atomic.js';
 import { livePid } from '../../src/lib/pidfile.js';
 import { alive } from '../../src/lib/procfs.js';
 import { HOST_OWNER } from '../../src/reconcile/host-pass.js';
 import type { HostServerLive } from '../../src/plugins/host-server-provider.js';
+import { changedFiles, serversOwn, skipOf, snapshotFiles } from '../support/file-snapshot.js';
 
 /**
  * The conformance round trip of the providers whose observation needs a running server: the
@@ -47,11 +47,11 @@ describe('providers that need a running server round-trip against it', () => {
 
   it('a host pass on the converged machine plans nothing, spawns nothing and writes nothing', async () => {
     const spawns = h.exec.spawns;
-    writeStats.writes = 0;
+    const files = snapshotFiles(h.layout.home, skipOf(serversOwn(h.layout.home)));
     await h.reconciler.noticeHost();
     expect(h.reconciler.lastHostPass).toEqual({ actions: [], findings: [], error: null });
     expect(h.exec.spawns - spawns).toBe(0);
-    expect(writeStats.writes).toBe(0);
+    expect(changedFiles(files, snapshotFiles(h.layout.home, skipOf(serversOwn(h.layout.home))))).toEqual([]);
   }, 30_000);
 
   it("an nginx.conf edited behind hop3's back: the host pass finds the proxy changed, puts the file back and reloads", async () => {
@@ -188,10 +188,10 @@ describe.each(['nginx', 'caddy'])('host resources round-trip against the real em
 
   it('a host pass over the running servers plans nothing, spawns nothing and writes nothing', async () => {
     const spawns = h.exec.spawns;
-    writeStats.writes = 0;
+    const files = snapshotFiles(h.layout.home, skipOf(serversOwn(h.layout.home)));
     await h.reconciler.noticeHost();
     expect(h.reconciler.lastHostPass).toEqual({ actions: [], findings: [], error: null });
     expect(h.exec.spawns - spawns).toBe(0);
-    expect(writeStats.writes).toBe(0);
+    expect(changedFiles(files, snapshotFiles(h.layout.home, skipOf(serversOwn(h.layout.home))))).toEqual([]);
   }, 30_000);
 });

@@ -57,7 +57,16 @@ export interface SnapshotSkip {
   suffixes?: string[];
 }
 
-const skipOf = (s: SnapshotSkip) => (p: string) => (s.paths ?? []).includes(p) || (s.suffixes ?? []).some((x) => p.endsWith(x));
+/**
+ * What under a HOP3_HOME the servers write themselves, not hop3: their logs (Caddy logs every
+ * admin request), and SQLite's files, whose changes are counted as rows (total_changes) instead.
+ */
+export const serversOwn = (home: string): SnapshotSkip => ({
+  paths: [join(home, 'log'), join(home, 'hop3.db'), join(home, 'hop3.db-wal'), join(home, 'hop3.db-shm')],
+  suffixes: ['.log'],
+});
+
+export const skipOf = (s: SnapshotSkip) => (p: string) => (s.paths ?? []).includes(p) || (s.suffixes ?? []).some((x) => p.endsWith(x));
 
 /**
  * Snapshots of `dir` kept by a separate process: a benchmark that measures a process's time and
