@@ -12,7 +12,7 @@ import type { AppRecord, ReleaseRecord } from '../store/types.js';
 import type { DesiredApp, HealthCheck } from './types.js';
 
 /** The release to run: the desired one unless it failed, then the one still live. */
-export function targetRelease(app: AppRecord, get: (version: number) => ReleaseRecord | null): ReleaseRecord | null {
+export function targetRelease<R extends Pick<ReleaseRecord, 'status'>>(app: AppRecord, get: (version: number) => R | null): R | null {
   const desired = app.desiredRelease === null ? null : get(app.desiredRelease);
   if (desired && desired.status !== 'failed') return desired;
   return app.currentRelease === null ? null : get(app.currentRelease);

@@ -152,10 +152,13 @@ export class Reconciler {
   }
 
   private desired(app: AppRecord): DesiredApp {
-    const target = targetRelease(app, (v) => this.d.store.getRelease(app.name, v));
-    const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${target?.version}/${target?.status}`;
+    // Only the target's status to tell whether the cached desired state still holds: a release
+    // record is immutable but for its status, and parsing one is most of a converged pass.
+    const look = targetRelease(app, (v) => this.d.store.releaseStatus(app.name, v));
+    const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${look?.version}/${look?.status}`;
     const cached = this.desiredCache.get(app.name);
     if (cached?.key === key) return cached.desired;
+    const target = look && this.d.store.getRelease(app.name, look.version);
     // A renewal request bumps the generation, so the key above covers it.
     const desired = desiredApp(app, target, this.d.plugins, this.d.config, this.d.store.listReleases(app.name), this.d.store.certRenewalRequestedAt(app.name));
     this.desiredCache.set(app.name, { key, desired });

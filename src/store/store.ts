@@ -280,6 +280,12 @@ export class Store {
     return r ? toRelease(r) : null;
   }
 
+  /** A release's version and status alone (cheap: nothing parsed). */
+  releaseStatus(app: string, version: number): { version: number; status: ReleaseStatus } | null {
+    const r = this.sql('SELECT version, status FROM releases WHERE app = ? AND version = ?').get(app, version) as { version: number; status: ReleaseStatus } | undefined;
+    return r ?? null;
+  }
+
   listReleases(app: string): ReleaseRecord[] {
     return (this.sql('SELECT * FROM releases WHERE app = ? ORDER BY version DESC').all(app) as Row[]).map(toRelease);
   }
