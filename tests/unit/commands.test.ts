@@ -158,7 +158,7 @@ describe('every command checks the app name itself, not only the RPC schema', ()
   it.each(everyCommand(ADMIN, '../web'))('%s', (_name, call) => refusedUntouched(call, 'APP_NAME_INVALID'));
 });
 
-const TOOLS = /nginx|caddy|uwsgi|emperor|vassal/i;
+const TOOLS = /nginx|caddy|uwsgi|emperor|vassal|postgres|mariadb|mysql|redis/i;
 
 describe('the command layer', () => {
   const sources = readdirSync(COMMANDS_DIR).map((f) => [f, readFileSync(join(COMMANDS_DIR, f), 'utf8')] as const);
