@@ -14,7 +14,7 @@ apt_install() {
 }
 
 # postgresql, mariadb-server, redis-server: the addon servers hop3 runs itself (tests/integration/addon-servers.test.ts).
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server)
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server python3-psycopg2 python3-redis)
 missing=()
 for p in "${packages[@]}"; do
   installed "$p" || missing+=("$p")
