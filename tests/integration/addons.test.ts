@@ -70,15 +70,12 @@ describe('addons wired into records, commands and the reconcile loop', () => {
 
   beforeAll(async () => {
     await d.start();
-    const r = await d.hop3(['deploy', join(EXAMPLES, APP)]);
-    expect(r.exitCode, String(r.stderr)).toBe(0);
-  }, 120_000);
+  }, 60_000);
   afterAll(() => d.cleanup());
 
   it('a machine with no addons runs no addon server', async () => {
     expect(await d.json(['addons'])).toEqual([]);
     expect(existsSync(join(d.home, 'addons'))).toBe(false);
-    expect((await reconcile()).actions).toEqual([]);
   });
 
   it.each([['x; DROP DATABASE postgres'], ["it's"], ['"quoted"'], ['a'.repeat(200)], ['postgres']])('refuses the hostile or reserved name %s before any SQL', async (name) => {
@@ -96,15 +93,9 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(JSON.parse(String(r.stdout)).error.code).toBe('ADDON_TYPE_UNKNOWN');
   });
 
-  it('creates and attaches PostgreSQL, MySQL and Redis: the app and a client write and read through each URL', async () => {
-    for (const [type, name] of [['postgres', 'notes-db'], ['mysql', 'legacy-db'], ['redis', 'cache']]) {
-      const c = await d.json<{ name: string; type: string }>(['addons', 'create', type!, name!]);
-      expect(c.name).toBe(name);
-    }
-    await d.json(['addons', 'attach', APP, 'notes-db']);
-    await d.json(['addons', 'attach', APP, 'legacy-db', '--as', 'MYSQL_URL']);
-    const attached = await d.json<{ release: string; env: string }>(['addons', 'attach', APP, 'cache']);
-    expect(attached.env).toBe('REDIS_URL');
+  it('an app declaring PostgreSQL, MySQL and Redis in [[addons]] gets working URLs: it and a client write and read through each', async () => {
+    const r = await d.hop3(['deploy', join(EXAMPLES, APP)]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
 
     urls = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
     expect(urls.DATABASE_URL).toMatch(/^postgres:\/\/notes-db:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/notes-db$/);
@@ -132,7 +123,23 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(info).toMatchObject({ type: 'postgres', server: { running: true }, instance: 'Healthy', attachedTo: [{ app: APP, env: 'DATABASE_URL' }] });
     expect(info.server.version).toMatch(/^\d+\.\d+/);
     expect(info.sizeBytes).toBeGreaterThan(1_000_000);
-  }, 90_000);
+
+    // A second deploy of the same manifest creates and attaches nothing more.
+    expect((await d.hop3(['deploy', join(EXAMPLES, APP)])).exitCode).toBe(0);
+    expect(await d.json<Record<string, string>>(['config', 'get', APP, '--reveal'])).toEqual(urls);
+  }, 120_000);
+
+  it('addons create and attach --as: a new release with the URL in the variable named', async () => {
+    expect(await d.json(['addons', 'create', 'redis', 'sessions'])).toMatchObject({ name: 'sessions', type: 'redis', attachedTo: [] });
+    const r = await d.json<{ env: string; release: string }>(['addons', 'attach', APP, 'sessions', '--as', 'SESSION_URL']);
+    expect(r.env).toBe('SESSION_URL');
+    const env = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+    expect(env.SESSION_KEY_PREFIX).toBe('sessions:');
+    expect(await redisRoundTrip(env.SESSION_URL!, env.SESSION_KEY_PREFIX!, 'v')).toBe('v');
+    // Confined to its prefix: the other addon's keys are not its to read.
+    await expect(redisRoundTrip(env.SESSION_URL!, 'cache:', 'v')).rejects.toThrow(/NOPERM/);
+    urls.SESSION_URL = env.SESSION_URL!;
+  }, 60_000);
 
   it('a second pass plans nothing', async () => {
     expect(await reconcile()).toMatchObject({ actions: [], error: null });
@@ -216,12 +223,12 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     const unconfirmed = await d.hop3(['addons', 'destroy', 'cache', '--json']);
     expect(JSON.parse(String(unconfirmed.stdout)).error.code).toBe('CONFIRM');
     expect(await d.json(['addons', 'destroy', 'cache', '--yes'])).toMatchObject({ destroyed: true });
-    expect((await d.json<{ name: string }[]>(['addons'])).map((a) => a.name).sort()).toEqual(['legacy-db', 'notes-db']);
+    expect((await d.json<{ name: string }[]>(['addons'])).map((a) => a.name).sort()).toEqual(['legacy-db', 'notes-db', 'sessions']);
     expect((await reconcile()).actions).toEqual([]);
   }, 60_000);
 
   it('no password is in hop3.db, the events or the daemon log in plain text', async () => {
-    const passwords = ['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL'].map((k) => passwordOf(urls[k]!));
+    const passwords = ['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL', 'SESSION_URL'].map((k) => passwordOf(urls[k]!));
     const events = JSON.stringify(await d.json(['events', APP, '--limit', '1000']));
     const dbFiles = readdirSync(d.home).filter((f) => f.startsWith('hop3.db')).map((f) => readFileSync(join(d.home, f)).toString('latin1'));
     expect(dbFiles.length).toBeGreaterThan(0);
