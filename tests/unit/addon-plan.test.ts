@@ -52,6 +52,14 @@ describe('addon instances in the planner', () => {
     expect(p.findings[0]!.observed).toContain('recreates it empty');
   });
 
+  it('dropped, found by a pass that applies a desired change or a rollout: still the heal policy\'s to decide', () => {
+    for (const over of [{ settled: false }, { settled: false, healPolicy: 'report' as const }]) {
+      const p = plan(app(over), seen(dropped), [provider]);
+      expect(p.findings).toMatchObject([{ resource: 'pg-database:blog-db', kind: 'missing', action: over.healPolicy === 'report' ? 'reported' : 'healed' }]);
+      expect(p.actions.length).toBe(over.healPolicy === 'report' ? 0 : 1);
+    }
+  });
+
   it('detached: no longer desired, and observe only looks at what is desired, so nothing is dropped', () => {
     const p = plan(app({ resources: [] }), { resources: new Map([['pg-database', new Map()]]) }, [provider]);
     expect(p).toMatchObject({ actions: [], findings: [] });

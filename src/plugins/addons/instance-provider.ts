@@ -102,6 +102,9 @@ export function instanceProvider(kind: string, ops: InstanceOps): Provider<Insta
       const parts = Object.values(live.parts);
       return parts.some(Boolean) && !parts.every(Boolean);
     },
+    // Its role is there and its database is not: it was made, and dropped since (a missing pair
+    // cannot be told from one never made, and is created).
+    dataLost: (live) => live.parts.database === false && Object.values(live.parts).some(Boolean),
     conformance: {
       sample: (_layout: Layout, owner: string): DesiredResource => ({ kind, name: owner, spec: newInstanceSpec(owner) }),
       // hop3 runs as root: modes would not stop it. Its admin socket moved aside, the server cannot be asked.
