@@ -88,7 +88,7 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
 }
 
 /** A new password for an addon no app is attached to: the one its last app had no longer logs in. */
-async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean> {
+export async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean> {
   const def = ctx.plugins.addons.of(addon.type);
   const box = ctx.plugins.addons.credentials();
   const spec = newInstanceSpec(addon.name);
@@ -104,6 +104,14 @@ async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean>
     // The new password is recorded: the next attach applies it; until then the old one may log in.
     ctx.log.warn({ addon: addon.name, err: asHop3Error(err).message }, 'the old credentials of an addon could not be revoked yet');
     return false;
+  }
+}
+
+/** After an app is destroyed (its attachments with it): the addons no app is attached to any more are revoked. */
+export async function revokeUnattached(ctx: CommandContext, addons: readonly string[]): Promise<void> {
+  for (const name of addons) {
+    const addon = ctx.store.getAddon(name);
+    if (addon && ctx.store.attachments({ addon: name }).length === 0) await revoke(ctx, addon);
   }
 }
 

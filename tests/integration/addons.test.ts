@@ -241,4 +241,11 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     // What the app's processes read does hold its URLs, readable by root and the app alone.
     expect(events).toContain('addon.attached');
   });
+
+  it('destroying the app revokes the password of the addons it leaves unattached; their data stays', async () => {
+    expect((await d.hop3(['destroy', APP, '--yes'])).exitCode).toBe(0);
+    await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(/password authentication failed/);
+    const info = await d.json<{ attachedTo: unknown[]; instance: string }>(['addons', 'info', 'notes-db']);
+    expect(info).toMatchObject({ attachedTo: [], instance: 'Healthy' });
+  }, 60_000);
 });
