@@ -18,6 +18,7 @@ import { codeOf, commandContext, liveApp as liveAppOf } from './command-fixtures
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { Store } from '../../src/store/store.js';
+import { addonsAttach, addonsDetach, addonsList } from '../../src/commands/addons.js';
 
 const COMMANDS_DIR = join(PROJECT_ROOT, 'src', 'commands');
 const SPEC = assertValidSpec(parseAppSpec({ 'hop3.toml': '[build]\nbuilder = "static"\n[run]\nstatic = "public"\n' }));
@@ -135,6 +136,9 @@ const everyCommand = (caller: Caller, app: string): [string, (ctx: CommandContex
   ['git info', (ctx) => gitInfo(ctx, caller, app)],
   ['certs', (ctx) => listCerts(ctx, caller, { app })],
   ['certs renew', (ctx) => renewCert(ctx, caller, { app })],
+  ['addons attach', (ctx) => addonsAttach(ctx, caller, { app, addon: 'blog-db' })],
+  ['addons detach', (ctx) => addonsDetach(ctx, caller, { app, addon: 'blog-db' })],
+  ['addons', (ctx) => addonsList(ctx, caller, { app })],
 ];
 
 /** Runs `call` on a running app and checks it fails with `code` having changed nothing. */
