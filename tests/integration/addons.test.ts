@@ -146,6 +146,17 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(await reconcile()).toMatchObject({ actions: [], error: null });
   });
 
+  it('a restarted daemon finds the servers running: the same pids, nothing planned', async () => {
+    const files = ['postgres/data/postmaster.pid', 'mariadb/run/mariadb.pid', 'redis/run/redis.pid'].map((f) => join(d.home, 'addons', f));
+    const pids = () => files.map((f) => Number(readFileSync(f, 'utf8').split('\n')[0]));
+    const before = pids();
+    await d.stop();
+    await d.start();
+    expect(pids()).toEqual(before);
+    expect(await reconcile()).toMatchObject({ actions: [], error: null });
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'after-restart')).toContain('after-restart');
+  }, 60_000);
+
   it('a killed addon server is serving again within 5 s', async () => {
     const pidFile = join(d.home, 'addons', 'postgres', 'data', 'postmaster.pid');
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
