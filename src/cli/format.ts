@@ -22,6 +22,10 @@ export function formatEvent(e: EventRecord): string {
       return `${head}drift ${e.data.kind} ${e.data.resource}: ${e.data.observed} (${e.data.action})`;
     case 'app.destroyed':
       return `${head}app destroyed`;
+    case 'addon.attached':
+      return `${head}attached to addon ${e.data.addon} as ${e.data.env}`;
+    case 'addon.detached':
+      return `${head}detached from addon ${e.data.addon} (${e.data.env})`;
     case 'push.unlanded':
       return `${head}release v${e.data.release} went live but git never recorded its push (${e.data.commit.slice(0, 12)}): rolled back`;
     case 'cert.renewal-requested':

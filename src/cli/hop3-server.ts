@@ -64,11 +64,12 @@ program.command('setup')
     }
   });
 
-program.command('halt').description('stop the uWSGI emperor (and every app) and the proxy hop3 runs').action(async () => {
+program.command('halt').description('stop the uWSGI emperor (and every app), the proxy and the addon servers hop3 runs').action(async () => {
   const { config, log, layout } = context();
   const plugins = loadPlugins({ config, layout, log, render: createRenderer(), exec: createExec() });
   await plugins.supervisor.stop();
   await plugins.proxy.server.stop();
+  for (const a of plugins.addons.definitions) await a.server.stop();
 });
 
 const sshKey = program.command('ssh-key').description('SSH keys allowed to git push (USER@HOST:APP)');

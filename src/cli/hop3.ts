@@ -283,8 +283,9 @@ program.command('destroy').description('stop an app and delete its files and rec
   });
 
 const config = program.command('config').description('environment variables of an app');
-config.command('get').argument('<app>').argument('[key]').addOption(json()).action(async (app: string, key: string | undefined, o: { json?: boolean }) => {
-  const env = await call<Record<string, string>>(cfg, 'config.get', { app: appArg(app) });
+config.command('get').argument('<app>').argument('[key]').option('--reveal', "show the passwords in attached addons' URLs").addOption(json())
+  .action(async (app: string, key: string | undefined, o: { json?: boolean; reveal?: boolean }) => {
+  const env = await call<Record<string, string>>(cfg, 'config.get', { app: appArg(app), ...(o.reveal ? { reveal: true } : {}) });
   if (key !== undefined) {
     if (!(key in env)) throw userError('ENV_NOT_SET', `${key} is not set for ${app}`);
     out({ [key]: env[key] }, Boolean(o.json), () => env[key]!);
@@ -314,6 +315,56 @@ config.command('unset').argument('<app>').argument('<keys...>').addOption(timeou
   const r = await callRecording<Partial<Recorded>>(cfg, 'config.unset', { app, keys });
   await followConfigRelease(app, r, after, o, signal, `unset ${keys.join(', ')}`);
 });
+
+type AddonView = { name: string; type: string; createdAt: string; attachedTo: { app: string; env: string }[]; env?: string };
+const addonRows = (rows: AddonView[]) => (rows.length === 0 ? 'no addons' : table(rows.map((r) => ({ ...r, attachedTo: r.attachedTo.map((a) => `${a.app} (${a.env})`).join(' ') || '-' })), ['name', 'type', 'attachedTo', 'createdAt']));
+
+const addons = program.command('addons').description('databases and caches (PostgreSQL, MariaDB, Redis) hop3 runs and attaches to apps')
+  .argument('[app]', 'only the addons this app is attached to').addOption(json())
+  .action(async (app: string | undefined, o: { json?: boolean }) => {
+    const rows = await call<AddonView[]>(cfg, 'addons.list', app === undefined ? {} : { app: appArg(app) });
+    out(rows, Boolean(o.json), () => addonRows(rows));
+  });
+/** `addons` takes --json too, and commander gives it to the parent when both have it. */
+const addonsJson = (o: { json?: boolean }) => Boolean(o.json || addons.opts<{ json?: boolean }>().json);
+
+addons.command('create').description('create an addon: TYPE is postgres, mariadb (or mysql) or redis').argument('<type>').argument('<name>').addOption(json())
+  .action(async (type: string, name: string, o: { json?: boolean }) => {
+    const r = await call<AddonView>(cfg, 'addons.create', { type, name });
+    out(r, addonsJson(o), () => `addon ${r.name} (${r.type}) created; attach it with \`hop3 addons attach APP ${r.name}\``);
+  });
+addons.command('attach').description("give APP the addon's connection URL (DATABASE_URL or REDIS_URL unless --as) in a new release")
+  .argument('<app>').argument('<name>').option('--as <var>', 'the environment variable to put the URL in')
+  .addOption(timeoutOption()).addOption(detachOption()).addOption(json())
+  .action(async (app: string, name: string, opts: Waiting & { as?: string }) => {
+    const o = { ...opts, json: addonsJson(opts) };
+    appArg(app);
+    const after = await acrossRestart(() => lastEventId(cfg, app));
+    const signal = interruptionUnless(o.detach);
+    const r = await callRecording<Partial<Recorded> & { env: string }>(cfg, 'addons.attach', { app, addon: name, ...(o.as === undefined ? {} : { as: o.as }) });
+    await followConfigRelease(app, r, after, o, signal, `attached ${name} as ${r.env}`);
+  });
+addons.command('detach').description('remove the variable from APP in a new release; the last app detached revokes its password')
+  .argument('<app>').argument('<name>').addOption(timeoutOption()).addOption(detachOption()).addOption(json())
+  .action(async (app: string, name: string, opts: Waiting) => {
+    const o = { ...opts, json: addonsJson(opts) };
+    appArg(app);
+    const after = await acrossRestart(() => lastEventId(cfg, app));
+    const signal = interruptionUnless(o.detach);
+    const r = await callRecording<Partial<Recorded> & { env: string; revoked: boolean }>(cfg, 'addons.detach', { app, addon: name });
+    await followConfigRelease(app, r, after, o, signal, `detached ${name} (${r.env})${r.revoked ? '; its old password no longer logs in' : ''}`);
+  });
+addons.command('info').description('type, server version, size and attached apps of an addon').argument('<name>').addOption(json())
+  .action(async (name: string, o: { json?: boolean }) => {
+    const r = await call<Record<string, unknown>>(cfg, 'addons.info', { addon: name });
+    out(r, addonsJson(o), () => Object.entries(r).map(([k, v]) => `${k.padEnd(12)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '-')}`).join('\n'));
+  });
+addons.command('destroy').description("delete an addon and its data (no app may be attached)").argument('<name>').option('--yes', 'confirm').addOption(json())
+  .action(async (name: string, o: { json?: boolean; yes?: boolean }) => {
+    if (!o.yes) throw userError('CONFIRM', `destroying addon ${name} deletes its data`, { hint: `run \`hop3 addons destroy ${name} --yes\`` });
+    const r = await call(cfg, 'addons.destroy', { addon: name, yes: true });
+    out(r, addonsJson(o), () => `addon ${name} destroyed`);
+  });
 
 /** A config change rolls out a new release, unless the app has none yet or is stopped. */
 async function followConfigRelease(app: string, r: Partial<Recorded>, after: number, o: Waiting, signal: AbortSignal, what: string): Promise<void> {

@@ -9,7 +9,7 @@ import { requireApp } from './views.js';
  * changes the env records; it lands in the same transaction as the release (or alone, while
  * the app has no build yet), so a change that fails leaves env and releases as they were.
  */
-async function releaseConfigChange(ctx: CommandContext, name: string, edit: () => void, requestId?: string) {
+export async function releaseConfigChange(ctx: CommandContext, name: string, edit: () => void, requestId?: string) {
   const release = await rollOut(ctx, name, false, async (desire) => {
     // Chosen under the lock: a deploy that was in progress is the base once it is live.
     const app = requireApp(ctx, name);

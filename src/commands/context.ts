@@ -22,7 +22,7 @@ export interface CommandContext {
   /** How programs are run (git, for pushed commits). */
   exec: Exec;
   lifecycles: Pick<Lifecycles, 'state' | 'forget'>;
-  reconciler: Pick<Reconciler, 'trigger' | 'lastPass' | 'abortRollout' | 'forget'>;
+  reconciler: Pick<Reconciler, 'trigger' | 'lastPass' | 'lastHostPass' | 'abortRollout' | 'forget'>;
   /** Serializes deploys per app: a second one waits until the first is live or failed. */
   deployLocks: KeyedMutex;
 }

@@ -8,7 +8,9 @@ import { secureAppDirs } from '../lib/layout.js';
 import { chunked, isGzip, unpackArchive } from '../lib/unpack-archive.js';
 import { assertValidSpec, loadAppDir } from '../manifest/index.js';
 import type { ReleaseRecord } from '../store/types.js';
+import { HOST_OWNER } from '../reconcile/host-pass.js';
 import { admit } from './admit.js';
+import { manifestAddons, recordManifestAddons } from './manifest-addons.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { newRelease, recorded, rollOut } from './release-records.js';
@@ -66,12 +68,15 @@ async function deployArchive(
     settleOwnership(src, ctx.plugins.proxy.fileReader());
     const release = await rollOut(ctx, app, true, async () => {
       if (opts.push) await checkBranchUnmoved(ctx, app, opts.push);
+      const addons = await manifestAddons(ctx, app, spec);
       // The first deploy creates the app; a refused first deploy leaves nothing behind.
       const isNew = ctx.store.getApp(app) === null;
       ctx.store.createApp(app);
       let r: ReleaseRecord;
       try {
-        r = await newRelease(ctx, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null, requestId: opts.requestId, ref: opts.push?.ref ?? null });
+        r = await newRelease(ctx, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null, requestId: opts.requestId, ref: opts.push?.ref ?? null }, {
+          before: () => recordManifestAddons(ctx, app, addons),
+        });
       } catch (err) {
         if (isNew) ctx.store.deleteApp(app);
         throw err;
@@ -83,6 +88,8 @@ async function deployArchive(
       secureAppDirs(ctx.layout, app);
       return r;
     }, opts.requestId);
+    // Servers of addons the release brought start now, before its rollout looks at its instances.
+    if (release.spec.addons.length > 0) await ctx.reconciler.trigger(HOST_OWNER);
     return recorded(ctx, app, release);
   } finally {
     // A refused unpack may still be closing its last file.

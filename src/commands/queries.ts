@@ -1,4 +1,5 @@
 import { deployBranchesOf } from '../git/repo.js';
+import { maskUrlPassword } from './addons.js';
 import { admit } from './admit.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
@@ -33,10 +34,14 @@ export function listReleases(ctx: CommandContext, caller: Caller, app: string) {
   return ctx.store.listReleases(a.name).map((r) => releaseView(r, a.currentRelease));
 }
 
-export function configGet(ctx: CommandContext, caller: Caller, app: string) {
+/** The app's variables, with those its addons give it (their passwords masked unless `reveal`). */
+export function configGet(ctx: CommandContext, caller: Caller, app: string, reveal = false) {
   admit(caller, 'config.read', app);
   requireApp(ctx, app);
-  return ctx.store.getEnv(app);
+  const { store, plugins } = ctx;
+  const addons = plugins.addons.attached(store.attachments({ app }), (addon) => store.getAddon(addon)).env;
+  const shown = Object.fromEntries(Object.entries(addons).map(([k, v]) => [k, reveal ? v : maskUrlPassword(v)]));
+  return { ...store.getEnv(app), ...shown };
 }
 
 /** The branches whose pushes deploy (the pre-receive hook asks before it lets a push in). */

@@ -40,7 +40,7 @@ interface HopToml {
   env?: Record<string, string>;
   domains?: { names?: string[] };
   healthcheck?: { path?: string; timeout?: number; 'expect-status'?: number };
-  addons?: Array<{ type: AddonSpec['type']; name?: string }>;
+  addons?: Array<{ type: AddonSpec['type']; name?: string; env?: string }>;
 }
 
 /** The parts of a schema node that error messages are built from. */
@@ -460,7 +460,7 @@ function buildSpec(
     if (addons.some((a) => a.name === name)) {
       tomlIssue(`addons[${i}].name`, `addon name "${name}" is used twice`, 'give each addon its own name = "..."');
     }
-    addons.push({ type: addon.type, name });
+    addons.push({ type: addon.type, name, ...(addon.env === undefined ? {} : { env: addon.env }) });
   });
 
   const maxBodyBytes = run['max-body-size'] === undefined ? DEFAULT_MAX_BODY_BYTES : parseSize(run['max-body-size']);

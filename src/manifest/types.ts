@@ -16,6 +16,8 @@ export interface ProcessSpec {
 export interface AddonSpec {
   type: 'postgres' | 'mysql' | 'redis';
   name: string;
+  /** The variable the app gets the URL in; absent: DATABASE_URL or REDIS_URL. */
+  env?: string;
 }
 
 export interface AppSpec {

@@ -76,6 +76,11 @@ export interface Provider<D = unknown, L = unknown> {
    */
   partial?(live: L): boolean;
   /**
+   * A live resource whose data is gone (a database dropped by hand): its repair recreates it
+   * empty, so the heal policy decides even in a pass that applies a desired change or a rollout.
+   */
+  dataLost?(live: L): boolean;
+  /**
    * Kinds whose resources may still send work to this one (a proxy site to a process): while
    * any of them is UNKNOWN nothing of this kind is deleted, and a delete first waits for their
    * provider's `settle()`.

@@ -13,6 +13,7 @@ import staticDeployer from './deployers/static/index.js';
 import nginxProxy from './proxies/nginx/index.js';
 import caddyProxy from './proxies/caddy/index.js';
 import debianOs from './os/debian/index.js';
+import { loadAddons, type AddonPlugins } from './addons/index.js';
 
 /** Every plugin hop3 ships, registered statically. Order matters: the first that accepts wins. */
 export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
@@ -36,6 +37,8 @@ export interface Plugins {
    * that cannot start (its port taken) leaves nothing else started behind it.
    */
   hostProviders: Provider[];
+  /** hop3's addon servers and their instances (src/plugins/addons). */
+  addons: AddonPlugins;
 }
 
 export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLUGINS): Plugins {
@@ -52,10 +55,12 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   // units that run from them and the site that sends them requests.
   // Host servers start in this order: the proxy's first (see Plugins.hostProviders).
   const brought = [...(proxy.providers ?? []), ...all.filter((p) => p.kind !== 'proxy').flatMap((p) => p.providers ?? [])];
-  const providers: Provider[] = [runFileProvider(), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []).filter((p) => !p.host), releaseDirProvider(ctx.layout)];
-  const hostProviders = brought.filter((p) => p.host);
+  const addons = loadAddons(ctx);
+  // Addon instances exist before the units that connect to them start (both in the sync phase).
+  const providers: Provider[] = [runFileProvider(), ...addons.providers.filter((p) => !p.host), ...all.filter((p) => p.kind !== 'proxy' || p === proxy).flatMap((p) => p.providers ?? []).filter((p) => !p.host), releaseDirProvider(ctx.layout)];
+  const hostProviders = [...brought, ...addons.providers].filter((p) => p.host);
   const kinds = [...providers, ...hostProviders].map((p) => p.kind);
   const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (twice) throw new Error(`two providers of ${twice} resources are registered`);
-  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers, hostProviders };
+  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers, hostProviders, addons };
 }

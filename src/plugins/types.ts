@@ -15,6 +15,13 @@ export interface PluginContext {
   log: Logger;
   render: Renderer;
   exec: Exec;
+  /** What addon servers read to know whether they are wanted (the store); absent: none is. */
+  addonRecords?: AddonRecords;
+}
+
+/** The addon records plugins read: the types that have at least one addon. */
+export interface AddonRecords {
+  addonTypes(): ReadonlySet<string>;
 }
 
 export interface BuildContext {

@@ -22,13 +22,21 @@ export function serverNames(app: string, release: ReleaseRecord, config: Config)
   return [...new Set([`${app}.${config.domain}`, ...release.spec.domains])];
 }
 
+/** What an app's attachments add: the instances it needs and the variables it reaches them with. */
+export interface AttachedResources {
+  resources: DesiredResource[];
+  env: Record<string, string>;
+}
+
 /**
  * Everything the records say about one app, with config files rendered. Pure. `releases`: all of
  * the app's release records, for what retention keeps; `certRenewal`: when a new certificate was
- * last asked for.
+ * last asked for; `attached`: the addon instances it is attached to, needed while it runs (their
+ * URLs are given to its processes, never stored in a release).
  */
 export function desiredApp(
   app: AppRecord, target: ReleaseRecord | null, plugins: Plugins, config: Config, releases: ReleaseRecord[], certRenewal: string | null = null,
+  attached: AttachedResources = { resources: [], env: {} },
 ): DesiredApp {
   const rollingOut = app.desiredState === 'running' && target?.status === 'built' && target.version === app.desiredRelease ? target.version : null;
   const kept = keptReleaseDirs(layoutOf(config.home), app.name, releases, app.desiredRelease, config.keepReleases, rollingOut);
@@ -66,10 +74,11 @@ export function desiredApp(
   if (app.desiredState === 'paused') return { ...base, resources: [...base.resources, siteResource({ protocol: 'paused' })] };
   const deployer = plugins.deployers.find((d) => d.accept(target.artifact!));
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
-  const { units, resources, info } = deployer.plan(target, { restartCount: app.restartCount });
+  const withAddons = Object.keys(attached.env).length === 0 ? target : { ...target, env: { ...target.env, ...attached.env } };
+  const { units, resources, info } = deployer.plan(withAddons, { restartCount: app.restartCount });
   return {
     ...base,
-    resources: [...base.resources, ...resources, ...(info ? [siteResource(info)] : [])],
+    resources: [...base.resources, ...attached.resources, ...resources, ...(info ? [siteResource(info)] : [])],
     ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };

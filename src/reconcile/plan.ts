@@ -4,9 +4,9 @@ import { PHASES, UNKNOWN } from './types.js';
 
 /** What the planner needs of a provider: pure parts only. */
 export type PlannedProvider = Pick<Provider, 'kind' | 'phase' | 'diff' | 'describe'>
-  & Partial<Pick<Provider, 'expected' | 'partial' | 'retireAfter' | 'pruneOnly' | 'selfHealed'>>;
+  & Partial<Pick<Provider, 'expected' | 'partial' | 'retireAfter' | 'pruneOnly' | 'selfHealed' | 'dataLost'>>;
 
-type Act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>) => void;
+type Act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>, dataLost?: boolean) => void;
 type Seen = Observed<unknown> | Unknown | undefined;
 
 /** A kind whose observation failed, as a whole or for one of its resources. */
@@ -34,8 +34,9 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
   const rollout = running && target.status === 'built';
 
   /** Queue an action; when nothing new was asked for, it repairs drift (or only reports it). */
-  const act: Act = (phase, action, finding) => {
-    if (!finding || !d.settled || rollout) {
+  const act: Act = (phase, action, finding, dataLost = false) => {
+    // Data gone is drift whatever else was asked: a desired change never recreates it empty unasked.
+    if (!finding || ((!d.settled || rollout) && !dataLost)) {
       at(phase, action);
       return;
     }
@@ -113,7 +114,7 @@ function planResources(
         const action: Action = { ...base, op: diff, live: seen };
         // An expected change (a renewal) is no repair: the heal policy does not hold it back.
         if (p.expected?.(r.spec, seen)) act(p.phase, action);
-        else act(p.phase, action, { resource, kind: p.partial?.(seen) ? 'missing' : 'changed', desired: p.describe(r.spec), observed: p.describe(seen) });
+        else act(p.phase, action, { resource, kind: p.partial?.(seen) ? 'missing' : 'changed', desired: p.describe(r.spec), observed: p.describe(seen) }, p.dataLost?.(seen) ?? false);
       }
     }
     for (const [name, seen] of live) if (seen === UNKNOWN && !wanted.has(name)) unknown(keyOf({ kind: p.kind, name }), 'absent');

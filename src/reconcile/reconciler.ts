@@ -160,7 +160,9 @@ export class Reconciler {
     if (cached?.key === key) return cached.desired;
     const target = look && this.d.store.getRelease(app.name, look.version);
     // A renewal request bumps the generation, so the key above covers it.
-    const desired = desiredApp(app, target, this.d.plugins, this.d.config, this.d.store.listReleases(app.name), this.d.store.certRenewalRequestedAt(app.name));
+    const { store, plugins } = this.d;
+    const attached = plugins.addons.attached(store.attachments({ app: app.name }), (addon) => store.getAddon(addon));
+    const desired = desiredApp(app, target, plugins, this.d.config, store.listReleases(app.name), store.certRenewalRequestedAt(app.name), attached);
     this.desiredCache.set(app.name, { key, desired });
     return desired;
   }

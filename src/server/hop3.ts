@@ -36,7 +36,7 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   installRuntime(layout);
   const store = new Store(layout.db);
   const exec = createExec();
-  const pctx = { config, layout, log, render: createRenderer(), exec };
+  const pctx = { config, layout, log, render: createRenderer(), exec, addonRecords: store };
   const plugins = loadPlugins(pctx);
   const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
   const reconciler = new Reconciler({ config, layout, store, plugins, exec, lifecycles, log: log.child({ component: 'reconcile' }) });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Caller } from '../commands/authorize.js';
+import { addonsAttach, addonsCreate, addonsDestroy, addonsDetach, addonsInfo, addonsList } from '../commands/addons.js';
 import { listCerts, renewCert } from '../commands/certs.js';
 import { configSet, configUnset } from '../commands/config.js';
 import { deploy, type DeployInput } from '../commands/deploy.js';
@@ -52,9 +53,15 @@ const METHODS: Record<string, Handler> = {
   'releases.list': (h, c, p) => listReleases(h, c, app(p)),
   'certs.list': (h, c, p) => listCerts(h, c, { app: optional<string>(p.app) }),
   'certs.renew': (h, c, p) => renewCert(h, c, { app: app(p) }),
-  'config.get': (h, c, p) => configGet(h, c, app(p)),
+  'config.get': (h, c, p) => configGet(h, c, app(p), p.reveal === true),
   'config.set': (h, c, p) => configSet(h, c, { app: app(p), values: p.values as Record<string, string>, requestId: optional<string>(p.requestId) }),
   'config.unset': (h, c, p) => configUnset(h, c, { app: app(p), keys: p.keys as string[], requestId: optional<string>(p.requestId) }),
+  'addons.create': (h, c, p) => addonsCreate(h, c, { type: p.type as string, name: p.name as string }),
+  'addons.attach': (h, c, p) => addonsAttach(h, c, { app: app(p), addon: p.addon as string, as: optional<string>(p.as), requestId: optional<string>(p.requestId) }),
+  'addons.detach': (h, c, p) => addonsDetach(h, c, { app: app(p), addon: p.addon as string, requestId: optional<string>(p.requestId) }),
+  'addons.list': (h, c, p) => addonsList(h, c, { app: optional<string>(p.app) }),
+  'addons.info': (h, c, p) => addonsInfo(h, c, { addon: p.addon as string }),
+  'addons.destroy': (h, c, p) => addonsDestroy(h, c, { addon: p.addon as string, yes: optional<boolean>(p.yes) }),
 };
 
 const schemas = JSON.parse(readFileSync(join(SCHEMAS_DIR, 'rpc.json'), 'utf8')) as MethodSchemas;

@@ -10,7 +10,7 @@ import type { AppSpec } from '../manifest/types.js';
 import { specFromRecord } from '../manifest/stored.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
-  AppRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
+  AddonRecord, AppRecord, AttachmentRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -418,4 +418,57 @@ export class Store {
   deleteAppHistory(app: string): void {
     this.sql('DELETE FROM drift WHERE app = ?').run(app);
   }
+
+  // --- addons -----------------------------------------------------------------------------
+
+  createAddon(a: { name: string; type: string; credentials: string }): AddonRecord {
+    const createdAt = now();
+    this.sql('INSERT INTO addons (name, type, credentials, created_at) VALUES (?, ?, ?, ?)').run(a.name, a.type, a.credentials, createdAt);
+    return { ...a, createdAt };
+  }
+
+  getAddon(name: string): AddonRecord | null {
+    const r = this.sql('SELECT * FROM addons WHERE name = ?').get(name) as Row | undefined;
+    return r ? toAddon(r) : null;
+  }
+
+  listAddons(): AddonRecord[] {
+    return (this.sql('SELECT * FROM addons ORDER BY name').all() as Row[]).map(toAddon);
+  }
+
+  /** The types that have at least one addon: their servers are wanted running. */
+  addonTypes(): ReadonlySet<string> {
+    return new Set(this.sql('SELECT DISTINCT type FROM addons', true).all() as string[]);
+  }
+
+  setAddonCredentials(name: string, credentials: string): void {
+    this.sql('UPDATE addons SET credentials = ? WHERE name = ?').run(credentials, name);
+  }
+
+  deleteAddon(name: string): void {
+    this.sql('DELETE FROM addons WHERE name = ?').run(name);
+  }
+
+  /** Recorded with the app's new release (in its transaction): the app's generation moves there. */
+  attach(addon: string, app: string, env: string): void {
+    this.sql('INSERT INTO attachments (addon, app, env, created_at) VALUES (?, ?, ?, ?)').run(addon, app, env, now());
+    this.changed(app);
+  }
+
+  detach(addon: string, app: string): void {
+    this.sql('DELETE FROM attachments WHERE addon = ? AND app = ?').run(addon, app);
+    this.changed(app);
+  }
+
+  /** The attachments of one app, or of one addon. */
+  attachments(q: { app?: string; addon?: string }): AttachmentRecord[] {
+    const rows = q.app !== undefined
+      ? this.sql('SELECT * FROM attachments WHERE app = ? ORDER BY addon').all(q.app)
+      : this.sql('SELECT * FROM attachments WHERE addon = ? ORDER BY app').all(q.addon ?? null);
+    return (rows as Row[]).map((r) => ({ addon: r.addon as string, app: r.app as string, env: r.env as string, createdAt: r.created_at as string }));
+  }
+}
+
+function toAddon(r: Row): AddonRecord {
+  return { name: r.name as string, type: r.type as string, credentials: r.credentials as string, createdAt: r.created_at as string };
 }

@@ -74,3 +74,19 @@ export type EventRecord = Hop3Event & {
   app: string | null;
   at: string;
 };
+
+/** An addon instance: its type (an addon plugin's) and its password, sealed (see credentials.ts). */
+export interface AddonRecord {
+  name: string;
+  type: string;
+  credentials: string;
+  createdAt: string;
+}
+
+export interface AttachmentRecord {
+  addon: string;
+  app: string;
+  /** The variable the app gets the connection URL in. */
+  env: string;
+  createdAt: string;
+}

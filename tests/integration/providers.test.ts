@@ -40,9 +40,13 @@ describe('providers that need a running server round-trip against it', () => {
   }, 60_000);
 
   it('every provider that needs a server is here', () => {
-    expect(h.plugins.providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['site', 'vassal']);
+    // Addon instances and servers are round-tripped against real servers in addon-servers.test.ts.
+    expect(h.plugins.providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['mariadb-database', 'pg-database', 'redis-user', 'site', 'vassal']);
     // The host resources are round-tripped below, against each proxy.
-    expect(h.plugins.hostProviders.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['emperor', 'proxy']);
+    expect(h.plugins.hostProviders.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort())
+      .toEqual(['addon-server:mariadb', 'addon-server:postgres', 'addon-server:redis', 'emperor', 'proxy']);
+    // No addon recorded: no addon server is a host resource, so none is started.
+    expect(h.plugins.hostProviders.flatMap((p) => p.host?.desired() ?? []).map((r) => r.kind).sort()).toEqual(['emperor', 'proxy']);
   });
 
   it('a host pass on the converged machine plans nothing, spawns nothing and writes nothing', async () => {

@@ -47,7 +47,7 @@ describe('addon instances as resources', () => {
   it('describe says what is wrong and never shows the password', () => {
     const { provider } = recording(new Map());
     const text = provider.describe(live({ parts: { database: false, role: true }, passwordValid: false, confined: false }));
-    expect(text).toBe('pg-database blog (missing database; credentials do not log in; access wider than hop3 gave)');
+    expect(text).toBe('pg-database blog (missing database; no backup to restore; a repair recreates it empty; credentials do not log in; access wider than hop3 gave)');
     expect(provider.describe(spec)).toBe('pg-database blog');
     expect(provider.describe(spec)).not.toContain(spec.password);
   });

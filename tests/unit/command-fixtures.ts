@@ -33,7 +33,7 @@ export function commandContext(cleanups: (() => void)[], env: Record<string, str
     config, layout, log, store, exec,
     plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec }),
     lifecycles: new Lifecycles(store),
-    reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), abortRollout: () => undefined, forget: () => undefined },
+    reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), lastHostPass: null, abortRollout: () => undefined, forget: () => undefined },
     deployLocks: new KeyedMutex(),
   };
   return { ctx, store, triggers };

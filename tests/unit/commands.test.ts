@@ -18,6 +18,7 @@ import { codeOf, commandContext, liveApp as liveAppOf } from './command-fixtures
 import { PROJECT_ROOT } from '../../src/lib/paths.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { Store } from '../../src/store/store.js';
+import { addonsAttach, addonsDetach, addonsList } from '../../src/commands/addons.js';
 
 const COMMANDS_DIR = join(PROJECT_ROOT, 'src', 'commands');
 const SPEC = assertValidSpec(parseAppSpec({ 'hop3.toml': '[build]\nbuilder = "static"\n[run]\nstatic = "public"\n' }));
@@ -135,6 +136,9 @@ const everyCommand = (caller: Caller, app: string): [string, (ctx: CommandContex
   ['git info', (ctx) => gitInfo(ctx, caller, app)],
   ['certs', (ctx) => listCerts(ctx, caller, { app })],
   ['certs renew', (ctx) => renewCert(ctx, caller, { app })],
+  ['addons attach', (ctx) => addonsAttach(ctx, caller, { app, addon: 'blog-db' })],
+  ['addons detach', (ctx) => addonsDetach(ctx, caller, { app, addon: 'blog-db' })],
+  ['addons', (ctx) => addonsList(ctx, caller, { app })],
 ];
 
 /** Runs `call` on a running app and checks it fails with `code` having changed nothing. */
@@ -158,7 +162,7 @@ describe('every command checks the app name itself, not only the RPC schema', ()
   it.each(everyCommand(ADMIN, '../web'))('%s', (_name, call) => refusedUntouched(call, 'APP_NAME_INVALID'));
 });
 
-const TOOLS = /nginx|caddy|uwsgi|emperor|vassal/i;
+const TOOLS = /nginx|caddy|uwsgi|emperor|vassal|postgres|mariadb|mysql|redis/i;
 
 describe('the command layer', () => {
   const sources = readdirSync(COMMANDS_DIR).map((f) => [f, readFileSync(join(COMMANDS_DIR, f), 'utf8')] as const);

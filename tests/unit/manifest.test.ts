@@ -84,6 +84,7 @@ type = "postgres"
 [[addons]]
 type = "redis"
 name = "cache"
+env = "CACHE_URL"
 `;
 
 describe('parseAppSpec: valid apps', () => {
@@ -114,7 +115,7 @@ describe('parseAppSpec: valid apps', () => {
         healthcheck: { path: '/health', timeout: 30, expectStatus: 204 },
         addons: [
           { type: 'postgres', name: 'postgres' },
-          { type: 'redis', name: 'cache' },
+          { type: 'redis', name: 'cache', env: 'CACHE_URL' },
         ],
       },
     },
@@ -254,6 +255,7 @@ describe('parseAppSpec: invalid apps', () => {
       issue: { key: 'addons[1].type', line: 6, message: 'must be one of "postgres", "mysql", "redis"' },
     },
     { name: 'addon without a type', files: toml('[[addons]]\nname = "db"\n'), issue: { key: 'addons[0].type', line: 1, message: 'is required' } },
+    { name: 'addon env that is no variable name', files: toml('[[addons]]\ntype = "redis"\nenv = "A-B"\n'), issue: { key: 'addons[0].env', line: 3 } },
     { name: 'duplicate addon names', files: toml('[[addons]]\ntype = "redis"\n[[addons]]\ntype = "redis"\n'), issue: { key: 'addons[1].name', line: 3 } },
     { name: 'bad metadata id', files: toml('[metadata]\nid = "My_App"\n'), issue: { key: 'metadata.id', line: 2, message: '"My_App" is not a valid name' } },
     { name: 'max-body-size without a number', files: toml('[run]\nmax-body-size = "m"\n'), issue: { key: 'run.max-body-size', line: 2, message: '"m" is not a valid size' } },

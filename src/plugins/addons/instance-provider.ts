@@ -47,6 +47,8 @@ export interface InstanceOps {
   dump(name: string, path: string): Promise<InstanceDump>;
   /** Make `spec`'s instance hold exactly what `path` holds (created first when missing). */
   restore(spec: InstanceSpec, path: string): Promise<void>;
+  /** Bytes the instance's data takes on its server; absent when the server cannot tell per instance. */
+  size?(name: string): Promise<number>;
   /** The socket hop3's admin connections use: the conformance test hides it to make observation fail. */
   adminSocket(): string;
 }
@@ -86,7 +88,9 @@ export function instanceProvider(kind: string, ops: InstanceOps): Provider<Insta
     describe(value) {
       if ('parts' in value) {
         const missing = Object.entries(value.parts).filter(([, v]) => !v).map(([k]) => k);
-        const notes = [...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : []), ...(value.passwordValid ? [] : ['credentials do not log in']), ...(value.confined ? [] : ['access wider than hop3 gave'])];
+        // Backups are not built yet: nothing to restore, and a repair (heal policy `heal`) starts it empty.
+        const data = missing.includes('database') ? ['no backup to restore; a repair recreates it empty'] : [];
+        const notes = [...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : []), ...data, ...(value.passwordValid ? [] : ['credentials do not log in']), ...(value.confined ? [] : ['access wider than hop3 gave'])];
         return `${kind} ${value.name}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
       }
       return `${kind} ${value.name}`;
@@ -98,6 +102,9 @@ export function instanceProvider(kind: string, ops: InstanceOps): Provider<Insta
       const parts = Object.values(live.parts);
       return parts.some(Boolean) && !parts.every(Boolean);
     },
+    // Its role is there and its database is not: it was made, and dropped since (a missing pair
+    // cannot be told from one never made, and is created).
+    dataLost: (live) => live.parts.database === false && Object.values(live.parts).some(Boolean),
     conformance: {
       sample: (_layout: Layout, owner: string): DesiredResource => ({ kind, name: owner, spec: newInstanceSpec(owner) }),
       // hop3 runs as root: modes would not stop it. Its admin socket moved aside, the server cannot be asked.

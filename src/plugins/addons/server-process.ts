@@ -30,6 +30,10 @@ export interface AddonServerContext {
   account: AddonAccount | null;
   /** Where the server's programs are (PostgreSQL's are outside PATH on Debian); absent: the default. */
   binDir?: string;
+  /** Whether running it is wanted (some addon of its type exists); absent: always. */
+  wanted?: () => boolean;
+  /** Run before each start: what the first start needs (its account, its port chosen and recorded). */
+  prepare?: () => Promise<void>;
 }
 
 /** Where an addon server lives: everything under HOP3_HOME/addons/<type>/, its admin password in secrets/. */
@@ -130,9 +134,12 @@ export abstract class AddonServer implements HostServer {
     return this.pid() !== null;
   }
 
-  /** Always hop3's to run (`HOP3_ADDONS=system`, the machine's own servers, is not built yet). */
+  /**
+   * hop3's to run while some addon of its type exists (`HOP3_ADDONS=system`, the machine's own
+   * servers, is not built yet): a machine without addons runs no database server.
+   */
   managed(): boolean {
-    return true;
+    return this.ctx.wanted?.() ?? true;
   }
 
   /** The password of hop3's admin account on this server (0600 in secrets/, made once). */
@@ -161,6 +168,7 @@ export abstract class AddonServer implements HostServer {
 
   private async start(): Promise<'started' | 'running'> {
     if (this.pid() !== null) return 'running';
+    await this.ctx.prepare?.();
     this.prepareDirs();
     if (!existsSync(this.paths.data)) {
       this.ctx.log.info({ addon: this.type, dir: this.paths.dir }, 'initialising the addon server');

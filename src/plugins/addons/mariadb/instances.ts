@@ -140,6 +140,11 @@ export function mariadbInstances(server: MariadbServer): InstanceOps {
       await runTool([server.bin('mariadb'), ...toolArgs(), '--batch', `--database=${name}`, `--execute=source ${path}`]);
     },
 
+    async size(name) {
+      const [rows] = await server.withAdmin((c) => c.query('SELECT COALESCE(SUM(data_length + index_length), 0) AS size FROM information_schema.tables WHERE table_schema = ?', [checkAddonName(name)]));
+      return Number((rows as Array<{ size: string | number }>)[0]?.size ?? 0);
+    },
+
     adminSocket: () => server.socketPath,
   };
   return ops;

@@ -143,6 +143,11 @@ export function postgresInstances(server: PostgresServer): InstanceOps {
       await runTool([server.bin('pg_restore'), '--no-password', '--exit-on-error', '--no-owner', '--no-acl', `--role=${spec.name}`, `--dbname=${spec.name}`, path]);
     },
 
+    async size(name) {
+      const r = await server.withAdmin((c) => c.query<{ size: string }>('SELECT pg_database_size($1)::text AS size', [checkAddonName(name)]));
+      return Number(r.rows[0]?.size ?? 0);
+    },
+
     adminSocket: () => server.socketPath,
   };
   return ops;

@@ -1,0 +1,165 @@
+import { asHop3Error, operationalError, userError } from '../lib/errors.js';
+import { ENV_KEY_PATTERN } from '../manifest/index.js';
+import { checkAddonName } from '../plugins/addons/addon-name.js';
+import { URL_VARS } from '../plugins/addons/index.js';
+import { newInstanceSpec } from '../plugins/addons/instance-provider.js';
+import { HOST_OWNER } from '../reconcile/host-pass.js';
+import { UNKNOWN, type Unknown } from '../lib/unknown.js';
+import type { AddonRecord } from '../store/types.js';
+import { admit } from './admit.js';
+import type { Caller } from './authorize.js';
+import { releaseConfigChange } from './config.js';
+import type { CommandContext } from './context.js';
+import { requireApp } from './views.js';
+
+/**
+ * Addons: records first. An addon's server is a host resource while an addon of its type exists;
+ * its instance is a resource of each app attached to it (created by that app's pass, its drift
+ * found there). Destroying and revoking are done here, as they have no desired state to reconcile to.
+ */
+
+function requireAddon(ctx: CommandContext, name: unknown): AddonRecord {
+  const a = ctx.store.getAddon(checkAddonName(name));
+  if (!a) throw userError('ADDON_NOT_FOUND', `there is no addon ${name as string}`, { hint: 'see `hop3 addons`; create one with `hop3 addons create TYPE NAME`' });
+  return a;
+}
+
+/** The host pass that starts (or finds running) the addon servers the records want. */
+async function hostPass(ctx: CommandContext): Promise<void> {
+  await ctx.reconciler.trigger(HOST_OWNER);
+  const error = ctx.reconciler.lastHostPass?.error;
+  if (error) ctx.log.warn({ err: error }, 'a host server did not start; addon operations wait for it');
+}
+
+/** `hop3 addons create TYPE NAME`: the record (with a random password, sealed), and its server wanted. */
+export async function addonsCreate(ctx: CommandContext, caller: Caller, p: { type: string; name: string }) {
+  admit(caller, 'addons.write', null);
+  const name = checkAddonName(p.name);
+  const def = ctx.plugins.addons.of(p.type);
+  const existing = ctx.store.getAddon(name);
+  if (existing) {
+    if (existing.type === def.type) return addonView(ctx, existing);
+    throw userError('ADDON_EXISTS', `addon ${name} exists already, of type ${existing.type}`, { hint: 'pick another name' });
+  }
+  await ctx.plugins.addons.prepare(def.type);
+  const credentials = ctx.plugins.addons.credentials().seal(def.provider.kind, newInstanceSpec(name));
+  const rec = await ctx.store.writeRetrying(() => ctx.store.createAddon({ name, type: def.type, credentials }));
+  await hostPass(ctx);
+  return addonView(ctx, rec);
+}
+
+/** `hop3 addons attach APP NAME [--as VAR]`: a new release whose processes get the URL in VAR. */
+export async function addonsAttach(ctx: CommandContext, caller: Caller, p: { app: string; addon: string; as?: string | undefined; requestId?: string | undefined }) {
+  admit(caller, 'config.write', p.app);
+  const app = requireApp(ctx, p.app);
+  const addon = requireAddon(ctx, p.addon);
+  const env = p.as ?? URL_VARS[ctx.plugins.addons.of(addon.type).type];
+  if (!ENV_KEY_PATTERN.test(env)) throw userError('ENV_INVALID', `${JSON.stringify(env)} is not an environment variable name`, { hint: 'letters, digits and _, not starting with a digit' });
+  const mine = ctx.store.attachments({ app: app.name });
+  const same = mine.find((a) => a.addon === addon.name);
+  if (same?.env === env) return { app: app.name, addon: addon.name, env, attached: true };
+  if (same) throw userError('ADDON_ATTACHED', `${app.name} is attached to ${addon.name} already, as ${same.env}`, { hint: `detach it first: hop3 addons detach ${app.name} ${addon.name}` });
+  const taken = mine.find((a) => a.env === env);
+  if (taken) throw userError('ADDON_ATTACHED', `${app.name} gets ${env} from addon ${taken.addon} already`, { hint: `name another variable: --as ${addon.type.toUpperCase()}_URL` });
+  await hostPass(ctx);
+  const r = await releaseConfigChange(ctx, app.name, () => {
+    ctx.store.attach(addon.name, app.name, env);
+    ctx.store.addEvent(app.name, 'addon.attached', { addon: addon.name, env });
+  }, p.requestId);
+  return { app: app.name, addon: addon.name, env, attached: true, ...r };
+}
+
+/**
+ * `hop3 addons detach APP NAME`: a new release without the variable; once no app is attached, the
+ * instance's password is changed (access revoked; the data stays).
+ */
+export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app: string; addon: string; requestId?: string | undefined }) {
+  admit(caller, 'config.write', p.app);
+  const app = requireApp(ctx, p.app);
+  const addon = requireAddon(ctx, p.addon);
+  const att = ctx.store.attachments({ app: app.name }).find((a) => a.addon === addon.name);
+  if (!att) throw userError('ADDON_NOT_ATTACHED', `${app.name} is not attached to ${addon.name}`, { hint: `see \`hop3 addons ${app.name}\`` });
+  const r = await releaseConfigChange(ctx, app.name, () => {
+    ctx.store.detach(addon.name, app.name);
+    ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env });
+  }, p.requestId);
+  const others = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
+  return { app: app.name, addon: addon.name, env: att.env, attached: false, revoked: others.length === 0 ? await revoke(ctx, addon) : false, sharedWith: others, ...r };
+}
+
+/** A new password for an addon no app is attached to: the one its last app had no longer logs in. */
+export async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean> {
+  const def = ctx.plugins.addons.of(addon.type);
+  const box = ctx.plugins.addons.credentials();
+  const spec = newInstanceSpec(addon.name);
+  await ctx.store.writeRetrying(() => ctx.store.setAddonCredentials(addon.name, box.seal(def.provider.kind, spec)));
+  try {
+    const seen = await def.instances.observe([spec]);
+    // Never made (attached to an app that never ran): nothing to revoke on the server.
+    if (seen !== UNKNOWN && seen.get(addon.name) == null) return true;
+    if (seen === UNKNOWN) throw operationalError('ADDON_SERVER_DOWN', `hop3's ${addon.type} server cannot be asked`);
+    await def.instances.ensure(spec);
+    return true;
+  } catch (err) {
+    // The new password is recorded: the next attach applies it; until then the old one may log in.
+    ctx.log.warn({ addon: addon.name, err: asHop3Error(err).message }, 'the old credentials of an addon could not be revoked yet');
+    return false;
+  }
+}
+
+/** After an app is destroyed (its attachments with it): the addons no app is attached to any more are revoked. */
+export async function revokeUnattached(ctx: CommandContext, addons: readonly string[]): Promise<void> {
+  for (const name of addons) {
+    const addon = ctx.store.getAddon(name);
+    if (addon && ctx.store.attachments({ addon: name }).length === 0) await revoke(ctx, addon);
+  }
+}
+
+/** `hop3 addons destroy NAME --yes`: its data is dropped, then its record. Refused while an app is attached. */
+export async function addonsDestroy(ctx: CommandContext, caller: Caller, p: { addon: string; yes?: boolean | undefined }) {
+  admit(caller, 'addons.write', null);
+  const addon = requireAddon(ctx, p.addon);
+  if (p.yes !== true) throw userError('CONFIRM', `destroying addon ${addon.name} deletes its data`, { hint: `run \`hop3 addons destroy ${addon.name} --yes\`` });
+  const apps = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
+  if (apps.length > 0) throw userError('ADDON_ATTACHED', `addon ${addon.name} is attached to ${apps.join(', ')}`, { hint: `detach it first: hop3 addons detach ${apps[0]} ${addon.name}` });
+  await hostPass(ctx);
+  await ctx.plugins.addons.of(addon.type).instances.drop(addon.name);
+  await ctx.store.writeRetrying(() => ctx.store.deleteAddon(addon.name));
+  await hostPass(ctx);
+  return { addon: addon.name, type: addon.type, destroyed: true };
+}
+
+/** `hop3 addons [APP]`: every addon, or those APP is attached to, with their apps. */
+export function addonsList(ctx: CommandContext, caller: Caller, p: { app?: string | undefined }) {
+  admit(caller, 'addons.read', p.app ?? null);
+  if (p.app !== undefined) {
+    requireApp(ctx, p.app);
+    return ctx.store.attachments({ app: p.app }).map((a) => ({ ...addonView(ctx, ctx.store.getAddon(a.addon)!), env: a.env }));
+  }
+  return ctx.store.listAddons().map((a) => addonView(ctx, a));
+}
+
+function addonView(ctx: CommandContext, a: AddonRecord) {
+  const attachments = ctx.store.attachments({ addon: a.name }).map((x) => ({ app: x.app, env: x.env }));
+  return { name: a.name, type: a.type, createdAt: a.createdAt, attachedTo: attachments };
+}
+
+/** `hop3 addons info NAME`: the record, and what its server says (version, whether the instance exists, its size). */
+export async function addonsInfo(ctx: CommandContext, caller: Caller, p: { addon: string }) {
+  admit(caller, 'addons.read', null);
+  const addon = requireAddon(ctx, p.addon);
+  const def = ctx.plugins.addons.of(addon.type);
+  const spec = ctx.plugins.addons.credentials().open(def.provider.kind, addon.name, addon.credentials);
+  const running = def.server.alive();
+  const version = running ? await def.server.version().catch(() => null) : null;
+  const seen = running ? await def.instances.observe([spec]).catch((): Unknown => UNKNOWN) : UNKNOWN;
+  const live = seen === UNKNOWN ? UNKNOWN : seen.get(addon.name) ?? null;
+  const instance = live === UNKNOWN ? 'unknown' : live === null ? 'not created yet (attach it to an app)' : def.provider.health?.(live) ?? 'Healthy';
+  const sizeBytes = live !== UNKNOWN && live !== null ? await def.instances.size?.(addon.name).catch(() => null) ?? null : null;
+  return { ...addonView(ctx, addon), server: { running, version, port: running ? def.server.port : null }, instance, sizeBytes };
+}
+
+/** Masks the password of a URL's user info (`scheme://user:****@host`). */
+export function maskUrlPassword(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@/\s]+@/i, '$1****@');
+}

@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { accountIds } from '../../lib/accounts.js';
+import { operationalError, userError } from '../../lib/errors.js';
+import { freePorts } from '../../lib/free-ports.js';
+import { readTextOrNull, writeFileAtomic } from '../../lib/fs-atomic.js';
+import type { Layout } from '../../lib/layout.js';
+import type { AttachmentRecord } from '../../store/types.js';
+import type { DesiredResource, Provider } from '../provider.js';
+import { hostServerProvider } from '../host-server-provider.js';
+import type { AddonRecords, PluginContext } from '../types.js';
+import { ADDON_ACCOUNT, ensureAddonAccount } from './account.js';
+import type { AddonDefinition, AddonFactory } from './addon.js';
+import { credentialBox, type CredentialBox } from './credentials.js';
+import type { InstanceSpec } from './instance-provider.js';
+import mariadbAddon from './mariadb/index.js';
+import postgresAddon from './postgres/index.js';
+import redisAddon from './redis/index.js';
+import type { AddonAccount, AddonServerContext, AddonType } from './server-process.js';
+
+/** Every addon type hop3 ships; `hop3 addons create TYPE` names one of these (`mysql` is MariaDB). */
+export const ADDON_TYPES: Record<AddonType, AddonFactory> = { postgres: postgresAddon, mariadb: mariadbAddon, redis: redisAddon };
+const ALIASES: Record<string, AddonType> = { postgresql: 'postgres', pg: 'postgres', mysql: 'mariadb' };
+
+/** The variable an attached app gets the URL in unless `--as` names another. */
+export const URL_VARS: Record<AddonType, string> = { postgres: 'DATABASE_URL', mariadb: 'DATABASE_URL', redis: 'REDIS_URL' };
+
+export interface AddonPlugins {
+  definitions: AddonDefinition[];
+  /** The definition of a type name as a user gives it (`postgres`, `mysql`, ...); a userError otherwise. */
+  of(type: string): AddonDefinition;
+  /** Sealed credentials, under secrets/addons.key (made on first use, not at load). */
+  credentials(): CredentialBox;
+  /** Choose and record the server's port and account before its first addon is recorded. */
+  prepare(type: AddonType): Promise<void>;
+  /** The instance resources and environment an app gets from its attachments. Pure but for opening credentials. */
+  attached(attachments: readonly AttachmentRecord[], sealed: (addon: string) => { type: string; credentials: string } | null): {
+    resources: DesiredResource[]; env: Record<string, string>;
+  };
+  /** Instance providers (app resources) and server providers (host resources). */
+  providers: Provider[];
+}
+
+export const portFile = (layout: Layout, type: AddonType) => join(layout.home, 'addons', `${type}.port`);
+
+export function canonicalType(type: string): AddonType {
+  const t = (ALIASES[type] ?? type) as AddonType;
+  if (!Object.hasOwn(ADDON_TYPES, t)) {
+    throw userError('ADDON_TYPE_UNKNOWN', `${JSON.stringify(type.slice(0, 40))} is not an addon type hop3 has`, { hint: `one of ${[...Object.keys(ADDON_TYPES), 'mysql'].join(', ')}` });
+  }
+  return t;
+}
+
+/**
+ * hop3's own addon servers, each a host resource only while an addon of its type is recorded, and
+ * their instances as app resources. `records` absent (tests, `hop3-server` admin commands): no
+ * server is wanted.
+ */
+export function loadAddons(ctx: PluginContext): AddonPlugins {
+  const records: AddonRecords | null = ctx.addonRecords ?? null;
+  const uid = process.getuid?.() ?? 0;
+  let box: CredentialBox | null = null;
+  const accounts = new Map<AddonType, AddonAccount | null>();
+  const definitions = (Object.keys(ADDON_TYPES) as AddonType[]).map((type) => {
+    const configured = ctx.config.addonPorts[type];
+    const sctx: AddonServerContext = {
+      layout: ctx.layout,
+      log: ctx.log,
+      exec: ctx.exec,
+      get port(): number {
+        if (configured !== 0) return configured;
+        const recorded = Number(readTextOrNull(portFile(ctx.layout, type))?.trim());
+        if (Number.isInteger(recorded) && recorded > 0 && recorded < 65536) return recorded;
+        throw operationalError('ADDON_SERVER_DOWN', `hop3's ${type} server has no port yet`, { hint: `create a ${type} addon first (the port is chosen then), or set HOP3_${type.toUpperCase()}_PORT` });
+      },
+      get account(): AddonAccount | null {
+        if (uid !== 0) return null;
+        const known = accounts.get(type);
+        if (known !== undefined) return known;
+        const ids = accountIds(ADDON_ACCOUNT);
+        return ids === null ? null : { user: ADDON_ACCOUNT, ...ids };
+      },
+      wanted: () => records?.addonTypes().has(type) ?? false,
+      prepare: () => prepare(type),
+    };
+    return ADDON_TYPES[type](sctx);
+  });
+
+  async function prepare(type: AddonType): Promise<void> {
+    if (!accounts.has(type)) accounts.set(type, await ensureAddonAccount(ctx.exec, join(ctx.layout.home, 'addons'), ADDON_ACCOUNT, uid));
+    if (ctx.config.addonPorts[type] !== 0 || existsSync(portFile(ctx.layout, type))) return;
+    const [port] = await freePorts(1);
+    mkdirSync(join(ctx.layout.home, 'addons'), { recursive: true, mode: 0o711 });
+    writeFileAtomic(portFile(ctx.layout, type), `${port}\n`, 0o644);
+  }
+
+  const of = (type: string) => definitions.find((d) => d.type === canonicalType(type))!;
+  const credentials = () => (box ??= credentialBox(ctx.layout));
+  return {
+    definitions,
+    of,
+    credentials,
+    prepare,
+    attached(attachments, sealed) {
+      const resources: DesiredResource[] = [];
+      const env: Record<string, string> = {};
+      for (const a of attachments) {
+        const rec = sealed(a.addon);
+        if (rec === null) continue;
+        const def = of(rec.type);
+        const spec: InstanceSpec = credentials().open(def.provider.kind, a.addon, rec.credentials);
+        resources.push({ kind: def.provider.kind, name: a.addon, spec });
+        const details = def.instances.connectionDetails(spec);
+        const urlVar = URL_VARS[def.type];
+        if (details[urlVar] !== undefined) env[a.env] = details[urlVar];
+        // What else the details say under the URL's stem, passwords aside (REDIS_KEY_PREFIX), follows the
+        // variable's name: CACHE_URL brings CACHE_KEY_PREFIX.
+        const stem = urlVar.replace(/URL$/, '');
+        const mine = a.env.endsWith('URL') ? a.env.replace(/URL$/, '') : `${a.env}_`;
+        for (const [k, v] of Object.entries(details)) {
+          if (k !== urlVar && k.startsWith(stem) && !v.includes(spec.password)) env[`${mine}${k.slice(stem.length)}`] = v;
+        }
+      }
+      return { resources, env };
+    },
+    // Instances before the servers' providers: only the first are app resources.
+    providers: [...definitions.map((d) => d.provider), ...definitions.map((d) => hostServerProvider(d.server, d.type))],
+  };
+}

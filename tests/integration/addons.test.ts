@@ -1,0 +1,262 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, EXAMPLES, within } from './harness.js';
+
+/**
+ * Addons through the real daemon: hop3 starts its own PostgreSQL, MariaDB and Redis only once an
+ * addon of the type exists, an attached app gets working URLs (written and read through each, by
+ * the app itself and by this test with the URL `config get --reveal` shows), the instances are
+ * resources of the app (a second pass plans nothing, a dropped database is drift), a killed server
+ * serves again, detach revokes, and no password is stored or logged in plain text.
+ */
+
+type Drift = { app: string; resource: string; kind: string; desired: string; observed: string; action: string; detectedAt: string };
+type Reconciled = { actions: { type: string; drift: unknown }[]; findings: Drift[]; error: string | null };
+
+const APP = 'addons-app';
+
+async function pgRoundTrip(url: string, value: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS t (v text)');
+    await c.query('INSERT INTO t VALUES ($1)', [value]);
+    return (await c.query<{ v: string }>('SELECT v FROM t ORDER BY v')).rows.map((r) => r.v);
+  } finally {
+    await c.end();
+  }
+}
+
+async function mysqlRoundTrip(url: string, value: string): Promise<string[]> {
+  const c = await mysql.createConnection(url);
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS t (v TEXT)');
+    await c.query('INSERT INTO t VALUES (?)', [value]);
+    const [rows] = await c.query('SELECT v FROM t ORDER BY v');
+    return (rows as { v: string }[]).map((r) => r.v);
+  } finally {
+    await c.end();
+  }
+}
+
+async function redisRoundTrip(url: string, prefix: string, value: string): Promise<string | null> {
+  const c = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    await c.set(`${prefix}k`, value);
+    return await c.get(`${prefix}k`);
+  } finally {
+    c.destroy();
+  }
+}
+
+const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
+
+describe('addons wired into records, commands and the reconcile loop', () => {
+  // Debian's python3 (the one python3-psycopg2 and python3-redis are installed for), whatever PATH finds first.
+  const d = new Daemon({ HOP3_RESYNC_SECONDS: '60', HOP3_PYTHON: '/usr/bin/python3' });
+  let urls: Record<string, string> = {};
+
+  const reconcile = () => d.json<Reconciled>(['reconcile', APP]);
+  const appGet = async (path: string) => {
+    const r = await d.get(`${APP}.localhost`, path);
+    return { status: r.status, body: JSON.parse(r.body) as Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    await d.start();
+  }, 60_000);
+  afterAll(() => d.cleanup());
+
+  it('a machine with no addons runs no addon server', async () => {
+    expect(await d.json(['addons'])).toEqual([]);
+    expect(existsSync(join(d.home, 'addons'))).toBe(false);
+  });
+
+  it.each([['x; DROP DATABASE postgres'], ["it's"], ['"quoted"'], ['a'.repeat(200)], ['postgres']])('refuses the hostile or reserved name %s before any SQL', async (name) => {
+    const r = await d.hop3(['addons', 'create', 'postgres', name, '--json']);
+    expect(r.exitCode).toBe(1);
+    expect(JSON.parse(String(r.stdout)).error.code).toBe('ADDON_NAME_INVALID');
+    // Nothing recorded, and no server was started to run a statement on.
+    expect(await d.json(['addons'])).toEqual([]);
+    expect(existsSync(join(d.home, 'addons'))).toBe(false);
+  });
+
+  it('an unknown type is refused', async () => {
+    const r = await d.hop3(['addons', 'create', 'oracle', 'db', '--json']);
+    expect(r.exitCode).toBe(1);
+    expect(JSON.parse(String(r.stdout)).error.code).toBe('ADDON_TYPE_UNKNOWN');
+  });
+
+  it('an app declaring PostgreSQL, MySQL and Redis in [[addons]] gets working URLs: it and a client write and read through each', async () => {
+    const r = await d.hop3(['deploy', join(EXAMPLES, APP)]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+
+    urls = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+    expect(urls.DATABASE_URL).toMatch(/^postgres:\/\/notes-db:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/notes-db$/);
+    expect(urls.MYSQL_URL).toMatch(/^mysql:\/\/legacy-db:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/legacy-db$/);
+    expect(urls.REDIS_URL).toMatch(/^redis:\/\/cache:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/0$/);
+    expect(urls.REDIS_KEY_PREFIX).toBe('cache:');
+
+    const masked = await d.json<Record<string, string>>(['config', 'get', APP]);
+    expect(masked.DATABASE_URL).toBe(urls.DATABASE_URL!.replace(passwordOf(urls.DATABASE_URL!), '****'));
+    for (const k of ['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL']) expect(JSON.stringify(masked)).not.toContain(passwordOf(urls[k]!));
+
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'from-test')).toEqual(['from-test']);
+    expect(await mysqlRoundTrip(urls.MYSQL_URL!, 'from-test')).toEqual(['from-test']);
+    expect(await redisRoundTrip(urls.REDIS_URL!, urls.REDIS_KEY_PREFIX!, 'from-test')).toBe('from-test');
+
+    // The app's own processes got them (Debian's psycopg2 and redis, seen from its virtualenv).
+    expect((await appGet('/')).body).toEqual({ addons: ['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL'] });
+    expect(await appGet('/notes?from-app')).toEqual({ status: 200, body: { notes: ['from-app'] } });
+    expect(await appGet('/notes?again')).toEqual({ status: 200, body: { notes: ['from-app', 'again'] } });
+    expect(await appGet('/visits')).toEqual({ status: 200, body: { visits: 1 } });
+
+    const list = await d.json<{ name: string; attachedTo: { app: string; env: string }[] }[]>(['addons', APP]);
+    expect(list.map((a) => a.name).sort()).toEqual(['cache', 'legacy-db', 'notes-db']);
+    const info = await d.json<{ type: string; server: { running: boolean; version: string }; instance: string; sizeBytes: number; attachedTo: unknown }>(['addons', 'info', 'notes-db']);
+    expect(info).toMatchObject({ type: 'postgres', server: { running: true }, instance: 'Healthy', attachedTo: [{ app: APP, env: 'DATABASE_URL' }] });
+    expect(info.server.version).toMatch(/^\d+\.\d+/);
+    expect(info.sizeBytes).toBeGreaterThan(1_000_000);
+
+    // A second deploy of the same manifest creates and attaches nothing more.
+    expect((await d.hop3(['deploy', join(EXAMPLES, APP)])).exitCode).toBe(0);
+    expect(await d.json<Record<string, string>>(['config', 'get', APP, '--reveal'])).toEqual(urls);
+  }, 120_000);
+
+  it('addons create and attach --as: a new release with the URL in the variable named', async () => {
+    expect(await d.json(['addons', 'create', 'redis', 'sessions'])).toMatchObject({ name: 'sessions', type: 'redis', attachedTo: [] });
+    const r = await d.json<{ env: string; release: string }>(['addons', 'attach', APP, 'sessions', '--as', 'SESSION_URL']);
+    expect(r.env).toBe('SESSION_URL');
+    const env = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+    expect(env.SESSION_KEY_PREFIX).toBe('sessions:');
+    expect(await redisRoundTrip(env.SESSION_URL!, env.SESSION_KEY_PREFIX!, 'v')).toBe('v');
+    // Confined to its prefix: the other addon's keys are not its to read.
+    await expect(redisRoundTrip(env.SESSION_URL!, 'cache:', 'v')).rejects.toThrow(/NOPERM/);
+    urls.SESSION_URL = env.SESSION_URL!;
+  }, 60_000);
+
+  it('a second pass plans nothing', async () => {
+    expect(await reconcile()).toMatchObject({ actions: [], error: null });
+    expect(await reconcile()).toMatchObject({ actions: [], error: null });
+  });
+
+  it('a restarted daemon finds the servers running: the same pids, nothing planned', async () => {
+    const files = ['postgres/data/postmaster.pid', 'mariadb/run/mariadb.pid', 'redis/run/redis.pid'].map((f) => join(d.home, 'addons', f));
+    const pids = () => files.map((f) => Number(readFileSync(f, 'utf8').split('\n')[0]));
+    const before = pids();
+    await d.stop();
+    await d.start();
+    expect(pids()).toEqual(before);
+    expect(await reconcile()).toMatchObject({ actions: [], error: null });
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'after-restart')).toContain('after-restart');
+  }, 60_000);
+
+  it('a killed addon server is serving again within 5 s', async () => {
+    const pidFile = join(d.home, 'addons', 'postgres', 'data', 'postmaster.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGKILL');
+    const { elapsedMs } = await within(5000, async () => {
+      try {
+        return (await pgRoundTrip(urls.DATABASE_URL!, 'after-kill')).includes('after-kill');
+      } catch {
+        return false;
+      }
+    });
+    expect(elapsedMs).toBeLessThan(5000);
+    expect(Number(readFileSync(pidFile, 'utf8').split('\n')[0])).not.toBe(pid);
+  }, 20_000);
+
+  /** Drop the database behind hop3's back, as an admin would, over hop3's own admin socket. */
+  async function dropDatabase(name: string): Promise<void> {
+    const adminPassword = readFileSync(join(d.home, 'secrets', 'addon-postgres-admin'), 'utf8').trim();
+    const port = Number(new URL(urls.DATABASE_URL!).port);
+    const admin = new pg.Client({ host: join(d.home, 'addons', 'postgres', 'run'), port, user: 'hop3', password: adminPassword, database: 'postgres' });
+    await admin.connect();
+    await admin.query(`DROP DATABASE ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.end();
+  }
+
+  /** The heal policy changed and the pass that desired change triggers seen through (later differences are drift). */
+  async function healPolicy(policy: 'heal' | 'report'): Promise<void> {
+    expect((await d.rpc('apps.configure', { app: APP, healPolicy: policy })).body.error).toBeUndefined();
+    await reconcile();
+  }
+
+  it('a dropped database is reported under heal policy report, and stays dropped', async () => {
+    await healPolicy('report');
+    await dropDatabase('notes-db');
+    const reported = await reconcile();
+    expect(reported.actions).toEqual([]);
+    const finding = reported.findings.find((f) => f.resource === 'pg-database:notes-db');
+    expect(finding).toMatchObject({ kind: 'missing', action: 'reported' });
+    expect(finding!.observed).toContain('missing database');
+    expect(finding!.observed).toContain('no backup to restore');
+    expect((await d.json<Drift[]>(['drift', APP])).some((f) => f.resource === 'pg-database:notes-db' && f.action === 'reported')).toBe(true);
+    expect((await reconcile()).actions).toEqual([]);
+    await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(/does not exist/);
+  }, 30_000);
+
+  it('under heal policy heal a dropped database is recreated empty, and the finding says so', async () => {
+    await healPolicy('heal');
+    await pgRoundTrip(urls.DATABASE_URL!, 'before-drop');
+    await dropDatabase('notes-db');
+    const healed = await reconcile();
+    const finding = healed.findings.find((f) => f.resource === 'pg-database:notes-db');
+    expect(finding).toMatchObject({ kind: 'missing', action: 'healed' });
+    expect(finding!.observed).toContain('recreates it empty');
+    // Empty: what was written before the drop is not silently back.
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'fresh')).toEqual(['fresh']);
+    expect((await reconcile()).actions).toEqual([]);
+  }, 30_000);
+
+  it('detach removes the variable in a new release and revokes the old password; destroy needs --yes and no attachment', async () => {
+    const refused = await d.hop3(['addons', 'destroy', 'cache', '--yes', '--json']);
+    expect(JSON.parse(String(refused.stdout)).error.code).toBe('ADDON_ATTACHED');
+
+    const r = await d.json<{ revoked: boolean; attached: boolean }>(['addons', 'detach', APP, 'cache']);
+    expect(r).toMatchObject({ attached: false, revoked: true });
+    const env = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+    expect(env.REDIS_URL).toBeUndefined();
+    expect(env.REDIS_KEY_PREFIX).toBeUndefined();
+    expect((await appGet('/')).body).toEqual({ addons: ['DATABASE_URL', 'MYSQL_URL'] });
+    await expect(redisRoundTrip(urls.REDIS_URL!, urls.REDIS_KEY_PREFIX!, 'x')).rejects.toThrow(/WRONGPASS|invalid username-password/i);
+
+    const mdb = await d.json<{ revoked: boolean }>(['addons', 'detach', APP, 'legacy-db']);
+    expect(mdb.revoked).toBe(true);
+    await expect(mysqlRoundTrip(urls.MYSQL_URL!, 'x')).rejects.toThrow(/Access denied/);
+
+    const unconfirmed = await d.hop3(['addons', 'destroy', 'cache', '--json']);
+    expect(JSON.parse(String(unconfirmed.stdout)).error.code).toBe('CONFIRM');
+    expect(await d.json(['addons', 'destroy', 'cache', '--yes'])).toMatchObject({ destroyed: true });
+    expect((await d.json<{ name: string }[]>(['addons'])).map((a) => a.name).sort()).toEqual(['legacy-db', 'notes-db', 'sessions']);
+    expect((await reconcile()).actions).toEqual([]);
+  }, 60_000);
+
+  it('no password is in hop3.db, the events or the daemon log in plain text', async () => {
+    const passwords = ['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL', 'SESSION_URL'].map((k) => passwordOf(urls[k]!));
+    const events = JSON.stringify(await d.json(['events', APP, '--limit', '1000']));
+    const dbFiles = readdirSync(d.home).filter((f) => f.startsWith('hop3.db')).map((f) => readFileSync(join(d.home, f)).toString('latin1'));
+    expect(dbFiles.length).toBeGreaterThan(0);
+    const logs = [readFileSync(d.logFile, 'utf8'), ...readdirSync(join(d.home, 'log')).map((f) => readFileSync(join(d.home, 'log', f), 'utf8'))];
+    for (const p of passwords) {
+      expect(events).not.toContain(p);
+      for (const db of dbFiles) expect(db).not.toContain(p);
+      for (const log of logs) expect(log).not.toContain(p);
+    }
+    // What the app's processes read does hold its URLs, readable by root and the app alone.
+    expect(events).toContain('addon.attached');
+  });
+
+  it('destroying the app revokes the password of the addons it leaves unattached; their data stays', async () => {
+    expect((await d.hop3(['destroy', APP, '--yes'])).exitCode).toBe(0);
+    await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(/password authentication failed/);
+    const info = await d.json<{ attachedTo: unknown[]; instance: string }>(['addons', 'info', 'notes-db']);
+    expect(info).toMatchObject({ attachedTo: [], instance: 'Healthy' });
+  }, 60_000);
+});
