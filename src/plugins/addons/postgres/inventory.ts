@@ -6,7 +6,7 @@ import { lastLines } from '../server-process.js';
 import type { PostgresServer } from './server.js';
 
 /** `pg_restore --list` names a table `ID; OID OID TABLE SCHEMA NAME OWNER`. */
-const TABLE_ENTRY = /^\d+; \d+ \d+ TABLE (\S+) (\S+) /;
+const TABLE_ENTRY = /^\d+; \d+ \d+ TABLE (\S+) (\S+) \S+$/;
 
 const contents = (names: string[]): Contents => ({ names: [...names].sort(), count: names.length });
 
