@@ -24,6 +24,7 @@ import type { PostgresServer } from '../../src/plugins/addons/postgres/server.js
 import redisAddon from '../../src/plugins/addons/redis/index.js';
 import type { RedisServer } from '../../src/plugins/addons/redis/server.js';
 import type { AddonType } from '../../src/plugins/addons/server-process.js';
+import { Daemon, within } from './harness.js';
 
 /**
  * Verified backups of hop3's own PostgreSQL, MariaDB and Redis, really started in a throwaway
@@ -333,5 +334,51 @@ describe('scheduled backups', () => {
       // The manual and pre-restore backups are still there.
       expect((await backups.list(n)).some((e) => e.trigger === 'manual')).toBe(true);
     }
+  });
+});
+
+describe('hop3 backup, through the daemon', () => {
+  const d = new Daemon();
+  afterAll(() => d.cleanup());
+
+  it('a run missed while the daemon was down runs once at its start; create, list, restore and schedule go through the CLI', async () => {
+    // An app's data directory, and an hourly schedule set two hours ago that never ran.
+    const data = join(d.home, 'apps', 'site', 'data');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'state.json'), '{"n":1}');
+    const schedules = new ScheduleStore(join(d.home, 'backups'));
+    schedules.set('_app-site', '0 * * * *', 3, new Date(Date.now() - 2 * 3_600_000));
+    await d.start();
+    const listed = await within(20_000, async () => {
+      const r = await d.json<{ backups: Array<{ id: string; trigger: string; verified: boolean }>; schedules: Array<{ name: string; missed: boolean; lastResult: string }> }>(['backup', 'list', 'site']);
+      return r.schedules[0]?.lastResult === 'verified' ? r : false;
+    });
+    const first = listed.value as Exclude<typeof listed.value, false>;
+    expect(first.schedules[0]).toMatchObject({ name: 'site', missed: true, lastResult: 'verified', keep: 3 });
+    expect(first.backups.map((b) => b.trigger)).toEqual(['schedule']);
+
+    const made = await d.json<{ id: string; verified: boolean; type: string }>(['backup', 'create', 'site']);
+    expect(made).toMatchObject({ type: 'app-data', verified: true });
+    writeFileSync(join(data, 'state.json'), '{"n":2}');
+    const restored = await d.json<{ into: string; preRestore: string }>(['backup', 'restore', made.id]);
+    expect(restored.into).toBe('site');
+    expect(readFileSync(join(data, 'state.json'), 'utf8')).toBe('{"n":1}');
+    const text = await d.hop3(['backup', 'list']);
+    expect(String(text.stdout)).toMatch(new RegExp(`${made.id}\\s+site\\s+app-data\\s+manual\\s+verified`));
+    expect(String(text.stdout)).toContain('schedule site: "0 * * * *" keep 3');
+
+    // Bad input is refused, naming what is wrong, and changes nothing.
+    const badCron = await d.hop3(['backup', 'schedule', 'site', '61 * * * *', '--keep', '2']);
+    expect(badCron.exitCode).toBe(1);
+    expect(String(badCron.stderr)).toMatch(/minute field "61" is out of range/);
+    expect(schedules.get('_app-site')?.cron).toBe('0 * * * *');
+    const badId = await d.hop3(['backup', 'restore', '../../etc/passwd']);
+    expect(badId.exitCode).toBe(1);
+    const none = await d.hop3(['backup', 'create', 'nothing-here']);
+    expect(none.exitCode).toBe(1);
+    expect(String(none.stderr)).toMatch(/no addon or app called "nothing-here"/);
+    const ok = await d.json<{ cron: string; nextRun: string }>(['backup', 'schedule', 'site', '*/5 * * * *', '--keep', '2']);
+    expect(ok.cron).toBe('*/5 * * * *');
+    expect(new Date(ok.nextRun).getUTCMinutes() % 5).toBe(0);
   });
 });

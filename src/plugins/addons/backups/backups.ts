@@ -52,7 +52,10 @@ export const SCRATCH_PREFIX = 'verify-';
 export const isScratchName = (name: string) => /^verify-[0-9a-f]{8}$/.test(name);
 
 /** Where app backups are kept: `_` is in no addon name, so no addon's directory is theirs. */
-const appSubject = (app: string) => `_app-${app}`;
+const APP_SUBJECT = '_app-';
+const appSubject = (app: string) => `${APP_SUBJECT}${app}`;
+/** The addon or app name a catalogue directory is for. */
+export const nameOfSubject = (subject: string) => (subject.startsWith(APP_SUBJECT) ? subject.slice(APP_SUBJECT.length) : subject);
 const DUMP_FILE: Record<AddonType, string> = { postgres: 'dump.pgcustom', mariadb: 'dump.sql', redis: 'dump.keys' };
 const DATA_FILE = 'data.tar';
 
@@ -83,8 +86,19 @@ export class Backups {
   async create(name: string, trigger: BackupTrigger = 'manual'): Promise<BackupEntry> {
     const addon = isAddonish(name) ? await this.ctx.addons.find(name) : null;
     if (addon !== null) return this.createAddon(addon, trigger);
-    if (appNameProblem(name) === undefined && existsSync(this.ctx.layout.app(name))) return this.createApp(name, trigger);
-    throw userError('BACKUP_SUBJECT_NOT_FOUND', `there is no addon or app called ${JSON.stringify(name.slice(0, 60))}`, { hint: 'hop3 addons and hop3 apps list them' });
+    if (this.isApp(name)) return this.createApp(name, trigger);
+    throw notFound(name);
+  }
+
+  /** The catalogue directory of an addon (first) or an app of that name; throws when there is neither. */
+  async subjectOf(name: string): Promise<string> {
+    if (isAddonish(name) && (await this.ctx.addons.find(name)) !== null) return name;
+    if (this.isApp(name)) return appSubject(name);
+    throw notFound(name);
+  }
+
+  private isApp(name: string): boolean {
+    return appNameProblem(name) === undefined && existsSync(this.ctx.layout.app(name));
   }
 
   private async createAddon(addon: ResolvedAddon, trigger: BackupTrigger): Promise<BackupEntry> {
@@ -233,12 +247,15 @@ export class Backups {
 
   /** Remove what `--keep N` lets go of; returns the ids removed. */
   async prune(name: string, keep: number): Promise<string[]> {
-    const subject = isAddonish(name) ? name : appSubject(name);
+    const subject = await this.subjectOf(name);
     const gone = expiredBackups(await this.catalogue.list(subject), keep);
     for (const id of gone) this.catalogue.remove(subject, id);
     return gone;
   }
 }
+
+const notFound = (name: string) =>
+  userError('BACKUP_SUBJECT_NOT_FOUND', `there is no addon or app called ${JSON.stringify(name.slice(0, 60))}`, { hint: 'hop3 addons and hop3 apps list them' });
 
 function isAddonish(name: string): boolean {
   try {
