@@ -123,12 +123,15 @@ interface Case {
   app: AppClient;
   /** The scratch instances (`verify-…`) still on the server. */
   scratchLeft(a: AddonDefinition): Promise<string[]>;
+  /** Lose one table (or key) of an instance, as a restore that skips an error silently would. */
+  loseOne(a: AddonDefinition, name: string): Promise<void>;
 }
 
 const CASES: Case[] = [
   {
     type: 'postgres', factory: postgresAddon, urlVar: 'DATABASE_URL', app: pgApp,
     scratchLeft: (a) => (a.server as PostgresServer).withAdmin(async (c) => (await c.query<{ n: string }>("SELECT datname AS n FROM pg_database WHERE datname LIKE 'verify-%' UNION SELECT rolname FROM pg_roles WHERE rolname LIKE 'verify-%'")).rows.map((r) => r.n)),
+    loseOne: (a, name) => (a.server as PostgresServer).withAdmin(async (c) => void (await c.query('DROP TABLE tags')), name),
   },
   {
     type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', app: mariadbApp,
@@ -136,10 +139,12 @@ const CASES: Case[] = [
       const [dbs] = await c.query("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'verify-%' UNION SELECT User FROM mysql.user WHERE User LIKE 'verify-%'");
       return (dbs as Array<{ n: string }>).map((r) => r.n);
     }),
+    loseOne: (a, name) => (a.server as MariadbServer).withAdmin(async (c) => void (await c.query('DROP TABLE ??.tags', [name]))),
   },
   {
     type: 'redis', factory: redisAddon, urlVar: 'REDIS_URL', app: redisApp,
     scratchLeft: (a) => (a.server as RedisServer).withAdmin(async (c) => ((await c.sendCommand(['ACL', 'USERS'])) as string[]).map(String).filter((u) => u.startsWith('verify-'))),
+    loseOne: (a, name) => (a.server as RedisServer).withAdmin(async (c) => void (await c.sendCommand(['DEL', `${name}:counter`]))),
   },
 ];
 
@@ -260,6 +265,24 @@ describe.each(CASES)('backups of a $type addon', (c) => {
     expect(await c.scratchLeft(defs.get(c.type)!)).toEqual([]);
     // It is listed as unverified, not hidden.
     expect((await backups.list(name)).find((e) => e.id === b.id)).toMatchObject({ verified: false, status: 'ok' });
+  });
+
+  it('a dump that restores without error but not whole is not verified: what the scratch instance holds is compared', async () => {
+    const lossy = new Backups({
+      layout, log, exec, clock: () => new Date(), addons: resolverWith((d) => ({
+        ...d, instances: {
+          ...d.instances,
+          async restore(spec, path) {
+            await d.instances.restore(spec, path);
+            await c.loseOne(d, spec.name);
+          },
+        },
+      })),
+    });
+    const b = await lossy.create(name);
+    expect(b.verified).toBe(false);
+    expect(b.error).toMatch(/restored into a scratch instance, it holds .* where the dump holds/);
+    expect(await c.scratchLeft(defs.get(c.type)!)).toEqual([]);
   });
 
   it('a backup damaged on disk is listed corrupt and never restored', async () => {

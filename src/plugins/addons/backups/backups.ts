@@ -3,6 +3,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { asHop3Error, errorMessage, operationalError, userError } from '../../../lib/errors.js';
 import type { Exec } from '../../../lib/exec.js';
+import { KeyedMutex } from '../../../lib/keyed-mutex.js';
 import type { Layout } from '../../../lib/layout.js';
 import type { Logger } from '../../../lib/logger.js';
 import { UNKNOWN } from '../../../lib/unknown.js';
@@ -76,6 +77,8 @@ export interface RestoreResult {
 export class Backups {
   readonly catalogue: Catalogue;
   private readonly ctx: BackupsContext;
+  /** One backup or restore of an instance at a time: a restore never runs under a dump of the same data. */
+  private readonly busy = new KeyedMutex();
 
   constructor(ctx: BackupsContext) {
     this.ctx = ctx;
@@ -85,8 +88,8 @@ export class Backups {
   /** `backup create NAME`: an addon's dump, or (when no addon has that name) an app's data directory. */
   async create(name: string, trigger: BackupTrigger = 'manual'): Promise<BackupEntry> {
     const addon = isAddonish(name) ? await this.ctx.addons.find(name) : null;
-    if (addon !== null) return this.createAddon(addon, trigger);
-    if (this.isApp(name)) return this.createApp(name, trigger);
+    if (addon !== null) return this.busy.run(`addon:${name}`, () => this.createAddon(addon, trigger));
+    if (this.isApp(name)) return this.busy.run(`app:${name}`, () => this.createApp(name, trigger));
     throw notFound(name);
   }
 
@@ -200,23 +203,32 @@ export class Backups {
     const entry = await this.catalogue.check(found.subject, found.manifest);
     if (entry.status === 'corrupt') throw operationalError('BACKUP_CORRUPT', `backup ${id} is corrupt (${entry.problem}): it was not restored`);
     const file = join(this.catalogue.dir(found.subject, id), entry.files[0]!.name);
-    if (entry.type === 'app-data') return this.restoreApp(entry, file, opts.to);
+    if (entry.type === 'app-data') {
+      const app = opts.to ?? entry.addon;
+      return this.busy.run(`app:${app}`, () => this.restoreApp(entry, file, app));
+    }
     const into = opts.to === undefined ? entry.addon : checkAddonName(opts.to);
     if (isScratchName(into)) throw userError('ADDON_NAME_INVALID', `${into} is a name hop3 keeps for verifying backups`);
+    const type = entry.type;
+    return this.busy.run(`addon:${into}`, () => this.restoreAddon(entry, type, file, into));
+  }
+
+  private async restoreAddon(entry: BackupEntry, type: AddonType, file: string, into: string): Promise<RestoreResult> {
+    const { id } = entry;
     const existing = await this.ctx.addons.find(into);
-    if (existing !== null && existing.type !== entry.type) {
-      throw userError('ADDON_BACKUP_INVALID', `backup ${id} is a ${entry.type} backup; ${into} is a ${existing.type} addon`);
+    if (existing !== null && existing.type !== type) {
+      throw userError('ADDON_BACKUP_INVALID', `backup ${id} is a ${type} backup; ${into} is a ${existing.type} addon`);
     }
     if (existing !== null && existing.credentials === null) {
       throw userError('ADDON_BACKUP_INVALID', `the credentials of ${into} are not known here, so it cannot be restored in place without changing them`, { hint: 'restore into a new name with --to NAME' });
     }
-    const target = await this.ctx.addons.target(entry.type);
+    const target = await this.ctx.addons.target(type);
     const spec = existing?.credentials ?? newInstanceSpec(into);
     const seen = await target.instances.observe([spec]);
-    if (seen === UNKNOWN) throw operationalError('ADDON_SERVER_DOWN', `the ${entry.type} server does not answer: nothing was restored`);
+    if (seen === UNKNOWN) throw operationalError('ADDON_SERVER_DOWN', `the ${type} server does not answer: nothing was restored`);
     let preRestore: string | null = null;
     if ((seen.get(into) ?? null) !== null) {
-      if (existing === null) throw userError('ADDON_BACKUP_INVALID', `an instance ${into} exists on the ${entry.type} server but is no addon hop3 knows: it is left alone`);
+      if (existing === null) throw userError('ADDON_BACKUP_INVALID', `an instance ${into} exists on the ${type} server but is no addon hop3 knows: it is left alone`);
       // What is there now is kept first: a restore of the wrong backup can be undone.
       preRestore = (await this.createAddon(existing, 'pre-restore')).id;
     }
@@ -225,8 +237,7 @@ export class Backups {
     return { id, into, preRestore, created: existing === null };
   }
 
-  private async restoreApp(entry: BackupEntry, file: string, to: string | undefined): Promise<RestoreResult> {
-    const app = to ?? entry.addon;
+  private async restoreApp(entry: BackupEntry, file: string, app: string): Promise<RestoreResult> {
     const problem = appNameProblem(app);
     if (problem) throw userError('APP_NAME_INVALID', problem.message, { hint: problem.hint });
     if (!existsSync(this.ctx.layout.app(app))) throw userError('APP_NOT_FOUND', `there is no app called ${app}`);
