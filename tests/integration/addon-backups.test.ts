@@ -304,6 +304,9 @@ describe('backups of an app\'s data directory', () => {
     mkdirSync(join(data, 'uploads'), { recursive: true });
     writeFileSync(join(data, 'uploads', 'a.txt'), 'first');
     symlinkSync('/etc/shadow', join(data, 'escape'));
+    // The app's account owns its data (nobody stands in for it).
+    const nobody = Number((await exec.run(['id', '-u', 'nobody'])).stdout.trim());
+    await exec.run(['chown', '-R', '--no-dereference', `${nobody}`, data]);
     const b = await backups.create('site');
     expect(b).toMatchObject({ type: 'app-data', verified: true, status: 'ok', contents: { names: [], count: 4 } });
     // The link was stored, not what it points to.
@@ -317,6 +320,8 @@ describe('backups of an app\'s data directory', () => {
     expect(() => statSync(join(data, 'uploads', 'b.txt'))).toThrow();
     expect(lstatSync(join(data, 'escape')).isSymbolicLink()).toBe(true);
     expect(readlinkSync(join(data, 'escape'))).toBe('/etc/shadow');
+    // Still the app's, not root's.
+    for (const p of [data, join(data, 'uploads'), join(data, 'uploads', 'a.txt')]) expect(statSync(p).uid, p).toBe(nobody);
     expect(r.preRestore).not.toBeNull();
     await expect(backups.create('no-such-thing')).rejects.toMatchObject({ code: 'BACKUP_SUBJECT_NOT_FOUND' });
   });

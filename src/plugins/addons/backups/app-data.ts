@@ -42,12 +42,13 @@ export async function tarAppData(exec: Exec, dataDir: string, out: string): Prom
 /**
  * Unpack a data tar into `dir` (new). GNU tar refuses members with `..` and strips a leading
  * `/`, and makes a link whose target is absolute or has `..` only once every file is written,
- * so no member is written through a link the archive made.
+ * so no member is written through a link the archive made. Owners and modes come back as they
+ * were, by number (the app's account owns its data; as root, tar restores that).
  */
 export async function extractAppData(exec: Exec, file: string, dir: string): Promise<void> {
   mkdirSync(dir, { mode: 0o700 });
   try {
-    await exec.run(['tar', '--extract', `--file=${file}`, `--directory=${dir}`, '--no-same-owner', '--delay-directory-restore'], { timeoutMs: TAR_TIMEOUT_MS });
+    await exec.run(['tar', '--extract', `--file=${file}`, `--directory=${dir}`, '--numeric-owner', '--same-permissions', '--delay-directory-restore'], { timeoutMs: TAR_TIMEOUT_MS });
   } catch (err) {
     throw userError('ADDON_BACKUP_INVALID', `${file} does not unpack: ${lastLines(err instanceof ExecError ? err.output : String(err))}`, { cause: err });
   }
