@@ -220,6 +220,50 @@ certs.command('renew').description('ask for a new certificate for APP and wait u
     out(view, Boolean(o.json), () => `${app}: new certificate stored (issued ${view.issuedAt}, valid until ${view.notAfter}, ${view.issuer})`);
   });
 
+type BackupRow = { id: string; addon: string; type: string; createdAt: string; bytes: number; verified: boolean; error?: string; trigger: string; status: string; problem?: string };
+type ScheduleRow = { name: string; cron: string; keep: number; lastRun: string | null; lastResult: string | null; lastError: string | null; nextRun: string | null; missed: boolean };
+
+const backupState = (b: BackupRow) => (b.status === 'corrupt' ? 'CORRUPT' : b.verified ? 'verified' : 'NOT verified');
+
+function backupsText(r: { backups: BackupRow[]; schedules: ScheduleRow[] }): string {
+  const rows = r.backups.map((b) => ({ ...b, state: backupState(b) }));
+  const notes = r.backups.filter((b) => b.problem || (!b.verified && b.error)).map((b) => `${b.id}: ${b.problem ?? b.error}`);
+  const schedules = r.schedules.map((s) => `schedule ${s.name}: "${s.cron}" keep ${s.keep}; last run ${s.lastRun ?? 'never'}${s.lastResult ? ` (${s.lastResult}${s.missed ? ', missed its time' : ''})` : ''}; next ${s.nextRun ?? 'never'}${s.lastError ? `; last error: ${s.lastError}` : ''}`);
+  return [rows.length ? table(rows, ['id', 'addon', 'type', 'trigger', 'state', 'bytes', 'createdAt']) : 'no backups', ...notes, ...schedules].join('\n');
+}
+
+const backup = program.command('backup').description('verified backups of addons and of apps\' data directories (HOP3_HOME/backups)');
+
+backup.command('create').description('back up an addon (or an app\'s data directory) and verify it by restoring it into a scratch instance')
+  .argument('<name>', 'addon or app').addOption(json())
+  .action(async (name: string, o: { json?: boolean }) => {
+    const b = await call<BackupRow>(cfg, 'backups.create', { name });
+    out(b, Boolean(o.json), () => `${b.id}: ${b.addon} (${b.type}), ${b.bytes} bytes, ${backupState(b)}${b.error ? `: ${b.error}` : ''}`);
+    if (!b.verified) process.exitCode = 2;
+  });
+
+backup.command('list').description('backups on disk, newest first (each checked against its checksums), and schedules')
+  .argument('[name]', 'only this addon or app').addOption(json())
+  .action(async (name: string | undefined, o: { json?: boolean }) => {
+    const r = await call<{ backups: BackupRow[]; schedules: ScheduleRow[] }>(cfg, 'backups.list', name === undefined ? {} : { name });
+    out(r, Boolean(o.json), () => backupsText(r));
+  });
+
+backup.command('restore').description('restore a backup into its addon (after backing up what is there now), or into another one with --to')
+  .argument('<id>').option('--to <name>', 'restore into this addon or app instead').addOption(json())
+  .action(async (id: string, o: { to?: string; json?: boolean }) => {
+    const r = await call<{ id: string; into: string; preRestore: string | null; created: boolean }>(cfg, 'backups.restore', { id, ...(o.to === undefined ? {} : { to: o.to }) });
+    out(r, Boolean(o.json), () => `${r.id} restored into ${r.into}${r.created ? ' (new)' : ''}${r.preRestore ? `; what was there is backup ${r.preRestore}` : ''}`);
+  });
+
+backup.command('schedule').description('back up NAME on a cron schedule (5 fields, UTC) in the daemon, keeping the N newest scheduled backups')
+  .argument('<name>').argument('<cron>', 'e.g. "30 3 * * *"')
+  .requiredOption('--keep <n>', 'scheduled backups to keep (the newest verified one always stays)', wholeNumber(1, 1000)).addOption(json())
+  .action(async (name: string, cron: string, o: { keep: number; json?: boolean }) => {
+    const s = await call<ScheduleRow>(cfg, 'backups.schedule', { name, cron, keep: o.keep });
+    out(s, Boolean(o.json), () => `${s.name}: backed up on "${s.cron}" (UTC), keeping ${s.keep}; next run ${s.nextRun ?? 'never'}`);
+  });
+
 for (const [name, description] of [
   ['start', 'start an app'], ['stop', 'stop an app (its records stay)'], ['restart', 'restart an app\'s processes'],
   ['pause', 'stop an app\'s processes but keep its names: nginx answers 503 until it resumes'], ['resume', 'run a paused app again'],

@@ -4,6 +4,7 @@ import type { KeyedMutex } from '../lib/keyed-mutex.js';
 import type { Layout } from '../lib/layout.js';
 import type { Logger } from '../lib/logger.js';
 import type { Lifecycles } from '../lifecycle/lifecycles.js';
+import type { BackupService } from '../plugins/addons/backups/service.js';
 import type { Plugins } from '../plugins/registry.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
 import type { Store } from '../store/store.js';
@@ -25,4 +26,6 @@ export interface CommandContext {
   reconciler: Pick<Reconciler, 'trigger' | 'lastPass' | 'lastHostPass' | 'abortRollout' | 'forget'>;
   /** Serializes deploys per app: a second one waits until the first is live or failed. */
   deployLocks: KeyedMutex;
+  /** Backups of addons and apps' data, and their schedules (HOP3_HOME/backups). */
+  backups: BackupService;
 }

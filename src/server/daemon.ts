@@ -4,6 +4,8 @@ import type { Config } from '../config.js';
 import { operationalError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { livePid } from '../lib/pidfile.js';
+import { nameOfSubject } from '../plugins/addons/backups/backups.js';
+import { BackupScheduler } from '../plugins/addons/backups/scheduler.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
 import { cancelOrphanedPushes } from '../commands/releases.js';
@@ -35,6 +37,10 @@ function warnIfEphemeral(config: Config, log: Logger): void {
 async function stopLeftoverAppCommands(h: Hop3): Promise<void> {
   await Promise.all(recordedCommandGroups(h.layout).map(({ app, file, phase }) => stopLeftoverCommand({ app, store: h.store, log: h.log }, file, null, phase)));
 }
+
+/** Schedules are looked at twice a minute; a run started more than two minutes late is a missed one. */
+const BACKUP_TICK_MS = 30_000;
+const BACKUP_GRACE_MS = 120_000;
 
 /**
  * `hop3-server serve`: start (or adopt) the host resources (the unit supervisor, the proxy), serve the API, reconcile.
@@ -76,6 +82,13 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   await http.listen({ host: config.listen.host, port: config.listen.port });
   log.info({ listen: `${config.listen.host}:${config.listen.port}`, httpPort: config.httpPort }, 'hop3-server ready');
   resyncAll(h);
+  const backupScheduler = new BackupScheduler({
+    clock: () => new Date(), tickMs: BACKUP_TICK_MS, graceMs: BACKUP_GRACE_MS, log: log.child({ component: 'backup-schedule' }), schedules: h.backups.schedules,
+    backup: (subject) => h.backups.backups.create(nameOfSubject(subject), 'schedule'),
+    prune: (subject, keep) => h.backups.backups.prune(nameOfSubject(subject), keep),
+  });
+  // A run missed while the daemon was down is owed now, and runs at this first tick.
+  backupScheduler.start();
   if (pushesInFlight.size > 0) void rollBackUnlandedPushes(h, PUSH_LOCK_WAIT_S, pushesInFlight);
 
   await new Promise<void>((resolve) => {
@@ -88,6 +101,8 @@ export async function serve(config: Config, log: Logger): Promise<void> {
         // Rollouts first: an RPC that waits for a pass (start, stop) would otherwise hold the
         // HTTP server open until a probe or build of that pass ended.
         await stopTriggers();
+        // A backup under way finishes (its scratch instance is dropped); none starts.
+        await backupScheduler.stop();
         await h.reconciler.close();
         await http.close();
         h.lifecycles.close();

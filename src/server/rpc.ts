@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Caller } from '../commands/authorize.js';
 import { addonsAttach, addonsCreate, addonsDestroy, addonsDetach, addonsInfo, addonsList } from '../commands/addons.js';
+import { createBackup, listBackups, restoreBackup, scheduleBackup } from '../commands/backups.js';
 import { listCerts, renewCert } from '../commands/certs.js';
 import { configSet, configUnset } from '../commands/config.js';
 import { deploy, type DeployInput } from '../commands/deploy.js';
@@ -53,6 +54,10 @@ const METHODS: Record<string, Handler> = {
   'releases.list': (h, c, p) => listReleases(h, c, app(p)),
   'certs.list': (h, c, p) => listCerts(h, c, { app: optional<string>(p.app) }),
   'certs.renew': (h, c, p) => renewCert(h, c, { app: app(p) }),
+  'backups.create': (h, c, p) => createBackup(h, c, { name: p.name as string }),
+  'backups.list': (h, c, p) => listBackups(h, c, { name: optional<string>(p.name) }),
+  'backups.restore': (h, c, p) => restoreBackup(h, c, { id: p.id as string, to: optional<string>(p.to) }),
+  'backups.schedule': (h, c, p) => scheduleBackup(h, c, { name: p.name as string, cron: p.cron as string, keep: p.keep as number }),
   'config.get': (h, c, p) => configGet(h, c, app(p), p.reveal === true),
   'config.set': (h, c, p) => configSet(h, c, { app: app(p), values: p.values as Record<string, string>, requestId: optional<string>(p.requestId) }),
   'config.unset': (h, c, p) => configUnset(h, c, { app: app(p), keys: p.keys as string[], requestId: optional<string>(p.requestId) }),

@@ -11,6 +11,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createRenderer } from '../../src/lib/render.js';
 import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
 import type { AppSpec } from '../../src/manifest/types.js';
+import { backupService } from '../../src/plugins/addons/backups/service.js';
 import { loadPlugins } from '../../src/plugins/registry.js';
 import { Store } from '../../src/store/store.js';
 
@@ -35,6 +36,7 @@ export function commandContext(cleanups: (() => void)[], env: Record<string, str
     lifecycles: new Lifecycles(store),
     reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), lastHostPass: null, abortRollout: () => undefined, forget: () => undefined },
     deployLocks: new KeyedMutex(),
+    backups: backupService(layout, log, exec, []),
   };
   return { ctx, store, triggers };
 }

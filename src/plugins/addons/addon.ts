@@ -1,4 +1,5 @@
 import type { Provider } from '../provider.js';
+import type { Inventory } from './inventory.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from './instance-provider.js';
 import type { AddonServer, AddonServerContext, AddonType } from './server-process.js';
 
@@ -12,6 +13,8 @@ export interface AddonDefinition {
   server: AddonServer;
   instances: InstanceOps;
   provider: Provider<InstanceSpec, InstanceLive>;
+  /** What an instance or a dump holds, for verifying backups. */
+  inventory: Inventory;
 }
 
 export type AddonFactory = (ctx: AddonServerContext) => AddonDefinition;

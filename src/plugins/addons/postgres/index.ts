@@ -1,12 +1,13 @@
 import type { AddonFactory } from '../addon.js';
 import { instanceProvider } from '../instance-provider.js';
 import { postgresInstances } from './instances.js';
+import { postgresInventory } from './inventory.js';
 import { PostgresServer } from './server.js';
 
 /** PostgreSQL: an instance is a database and its role (kind `pg-database`). */
 const postgresAddon: AddonFactory = (ctx) => {
   const server = new PostgresServer(ctx);
   const instances = postgresInstances(server);
-  return { type: 'postgres', server, instances, provider: instanceProvider('pg-database', instances) };
+  return { type: 'postgres', server, instances, provider: instanceProvider('pg-database', instances), inventory: postgresInventory(server) };
 };
 export default postgresAddon;

@@ -25,7 +25,7 @@ const PROBE_USER = '_hop3_rules_probe';
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } } as const;
 
 /** Backup file: this line, then per key: u32 length, key (without the prefix), i64 ms to live (-1: none), u32 length, DUMP payload. */
-const MAGIC = Buffer.from('HOP3-REDIS-KEYS 1\n');
+export const REDIS_BACKUP_MAGIC = Buffer.from('HOP3-REDIS-KEYS 1\n');
 
 type AclUser = Record<string, unknown>;
 
@@ -134,7 +134,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
       return writeDump(path, (tmp) => server.withAdmin(async (c) => {
         const fd = openSync(tmp, 'w', 0o600);
         try {
-          writeSync(fd, MAGIC);
+          writeSync(fd, REDIS_BACKUP_MAGIC);
           let cursor = '0';
           do {
             const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], BUFFERS)) as [Buffer, Buffer[]];
@@ -162,9 +162,9 @@ export function redisInstances(server: RedisServer): InstanceOps {
     async restore(spec, path) {
       checkAddonName(spec.name);
       const data = readFileSync(path);
-      if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw userError('ADDON_BACKUP_INVALID', `${path} is not a Redis addon backup hop3 made`);
+      if (!data.subarray(0, REDIS_BACKUP_MAGIC.length).equals(REDIS_BACKUP_MAGIC)) throw userError('ADDON_BACKUP_INVALID', `${path} is not a Redis addon backup hop3 made`);
       const records: Array<{ suffix: Buffer; ttl: number; payload: Buffer }> = [];
-      for (let at = MAGIC.length; at < data.length;) {
+      for (let at = REDIS_BACKUP_MAGIC.length; at < data.length;) {
         if (at + 4 > data.length) throw userError('ADDON_BACKUP_INVALID', `${path} is cut short`);
         const klen = data.readUInt32BE(at);
         const suffix = data.subarray(at + 4, at + 4 + klen);
