@@ -1,6 +1,6 @@
 import { asHop3Error, operationalError, userError } from '../lib/errors.js';
 import { ENV_KEY_PATTERN } from '../manifest/index.js';
-import { checkAddonName } from '../plugins/addons/addon-name.js';
+import { checkAddonName, checkNewAddonName } from '../plugins/addons/addon-name.js';
 import { URL_VARS } from '../plugins/addons/index.js';
 import { newInstanceSpec } from '../plugins/addons/instance-provider.js';
 import { HOST_OWNER } from '../reconcile/host-pass.js';
@@ -34,7 +34,7 @@ async function hostPass(ctx: CommandContext): Promise<void> {
 /** `hop3 addons create TYPE NAME`: the record (with a random password, sealed), and its server wanted. */
 export async function addonsCreate(ctx: CommandContext, caller: Caller, p: { type: string; name: string }) {
   admit(caller, 'addons.write', null);
-  const name = checkAddonName(p.name);
+  const name = checkNewAddonName(p.name);
   const def = ctx.plugins.addons.of(p.type);
   const existing = ctx.store.getAddon(name);
   if (existing) {
@@ -123,10 +123,29 @@ export async function addonsDestroy(ctx: CommandContext, caller: Caller, p: { ad
   const apps = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
   if (apps.length > 0) throw userError('ADDON_ATTACHED', `addon ${addon.name} is attached to ${apps.join(', ')}`, { hint: `detach it first: hop3 addons detach ${apps[0]} ${addon.name}` });
   await hostPass(ctx);
+  const finalBackup = await finalBackupOf(ctx, addon);
   await ctx.plugins.addons.of(addon.type).instances.drop(addon.name);
   await ctx.store.writeRetrying(() => ctx.store.deleteAddon(addon.name));
   await hostPass(ctx);
-  return { addon: addon.name, type: addon.type, destroyed: true };
+  return { addon: addon.name, type: addon.type, destroyed: true, finalBackup };
+}
+
+/**
+ * The data goes only once a verified backup of it is kept: the id, or null for an instance never
+ * created (no data). A server that does not answer, or a backup that does not verify, destroys nothing.
+ */
+async function finalBackupOf(ctx: CommandContext, addon: AddonRecord): Promise<string | null> {
+  const def = ctx.plugins.addons.of(addon.type);
+  const seen = await def.instances.observe([ctx.plugins.addons.credentials().open(def.provider.kind, addon.name, addon.credentials)]);
+  if (seen === UNKNOWN) throw operationalError('ADDON_SERVER_DOWN', `the ${addon.type} server of ${addon.name} does not answer: nothing was destroyed`);
+  if ((seen.get(addon.name) ?? null) === null) return null;
+  const b = await ctx.backups.backups.create(addon.name, 'destroy');
+  if (!b.verified) {
+    throw operationalError('BACKUP_NOT_VERIFIED', `the final backup ${b.id} of ${addon.name} did not verify (${b.error ?? 'no reason given'}): nothing was destroyed`, {
+      hint: `see \`hop3 backup list ${addon.name}\``,
+    });
+  }
+  return b.id;
 }
 
 /** `hop3 addons [APP]`: every addon, or those APP is attached to, with their apps. */

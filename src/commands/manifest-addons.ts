@@ -1,6 +1,6 @@
 import { userError } from '../lib/errors.js';
 import type { AppSpec } from '../manifest/types.js';
-import { checkAddonName } from '../plugins/addons/addon-name.js';
+import { checkNewAddonName } from '../plugins/addons/addon-name.js';
 import { URL_VARS } from '../plugins/addons/index.js';
 import { newInstanceSpec } from '../plugins/addons/instance-provider.js';
 import type { CommandContext } from './context.js';
@@ -23,7 +23,7 @@ export async function manifestAddons(ctx: CommandContext, app: string, spec: App
   const mine = ctx.store.attachments({ app });
   for (const a of spec.addons) {
     const def = ctx.plugins.addons.of(a.type);
-    const name = checkAddonName(a.name === a.type ? `${app}-${a.type}` : a.name);
+    const name = checkNewAddonName(a.name === a.type ? `${app}-${a.type}` : a.name);
     const env = a.env ?? URL_VARS[def.type];
     const existing = ctx.store.getAddon(name);
     if (existing && existing.type !== def.type) {

@@ -55,6 +55,7 @@ export const ERRORS = {
   BACKUP_CORRUPT: { category: 'operational', terminal: false, hint: 'its files no longer match the checksums in its manifest: restore another backup (hop3 backup list)' },
   BACKUP_ID_INVALID: { category: 'user', terminal: false },
   BACKUP_NOT_FOUND: { category: 'user', terminal: false, hint: 'hop3 backup list shows the backups there are' },
+  BACKUP_NOT_VERIFIED: { category: 'operational', terminal: false },
   BACKUP_SUBJECT_NOT_FOUND: { category: 'user', terminal: false },
   BRANCH_MOVED: { category: 'user', terminal: false },
   BUILDER_NONE: { category: 'operational', terminal: true },

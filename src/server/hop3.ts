@@ -9,6 +9,7 @@ import { KeyedMutex } from '../lib/keyed-mutex.js';
 import { asHop3Error } from '../lib/errors.js';
 import { Lifecycles } from '../lifecycle/lifecycles.js';
 import { backupService } from '../plugins/addons/backups/service.js';
+import { addonsOfRecords } from '../plugins/addons/backups/resolver.js';
 import { loadPlugins } from '../plugins/registry.js';
 import type { CommandContext } from '../commands/context.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -41,9 +42,7 @@ export function createHop3(config: Config, log: Logger): Hop3 {
   const plugins = loadPlugins(pctx);
   const lifecycles = new Lifecycles(store, (app, err) => log.warn({ app, code: asHop3Error(err).code, err: asHop3Error(err).message }, 'lifecycle snapshot not saved yet; will retry'));
   const reconciler = new Reconciler({ config, layout, store, plugins, exec, lifecycles, log: log.child({ component: 'reconcile' }) });
-  // The addon definitions the registry will build (one per type, with its port) once addons are
-  // wired into it; until then no addon server is known here, and backups cover apps' data only.
-  const backups = backupService(layout, log, exec, []);
+  const backups = backupService(layout, log, exec, addonsOfRecords(plugins.addons, store));
   return { config, layout, log, store, plugins, exec, lifecycles, reconciler, deployLocks: new KeyedMutex(), backups };
 }
 

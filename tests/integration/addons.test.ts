@@ -188,6 +188,20 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     await reconcile();
   }
 
+  let backupId = '';
+  it('hop3 backup: a verified backup of an addon, more written, restored in place: the earlier state is back', async () => {
+    const before = await pgRoundTrip(urls.DATABASE_URL!, 'kept');
+    const made = await d.json<{ id: string; verified: boolean; type: string; trigger: string }>(['backup', 'create', 'notes-db']);
+    expect(made).toMatchObject({ type: 'postgres', verified: true, trigger: 'manual' });
+    backupId = made.id;
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'zz-after')).toEqual([...before, 'zz-after']);
+    const restored = await d.json<{ into: string; preRestore: string | null }>(['backup', 'restore', made.id]);
+    expect(restored.into).toBe('notes-db');
+    expect(restored.preRestore).not.toBeNull();
+    // The app's own password still works: a restore in place keeps the recorded credentials.
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'zz-restored')).toEqual([...before, 'zz-restored']);
+  }, 60_000);
+
   it('a dropped database is reported under heal policy report, and stays dropped', async () => {
     await healPolicy('report');
     await dropDatabase('notes-db');
@@ -196,7 +210,10 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     const finding = reported.findings.find((f) => f.resource === 'pg-database:notes-db');
     expect(finding).toMatchObject({ kind: 'missing', action: 'reported' });
     expect(finding!.observed).toContain('missing database');
-    expect(finding!.observed).toContain('no backup to restore');
+    // The newest verified backup is the pre-restore one the restore above made, or the manual one.
+    const newest = (await d.json<{ backups: { id: string; verified: boolean }[] }>(['backup', 'list', 'notes-db'])).backups.find((b) => b.verified)!.id;
+    expect(newest >= backupId).toBe(true);
+    expect(finding!.observed).toContain(`restore backup ${newest}`);
     expect((await d.json<Drift[]>(['drift', APP])).some((f) => f.resource === 'pg-database:notes-db' && f.action === 'reported')).toBe(true);
     expect((await reconcile()).actions).toEqual([]);
     await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(/does not exist/);
@@ -233,7 +250,11 @@ describe('addons wired into records, commands and the reconcile loop', () => {
 
     const unconfirmed = await d.hop3(['addons', 'destroy', 'cache', '--json']);
     expect(JSON.parse(String(unconfirmed.stdout)).error.code).toBe('CONFIRM');
-    expect(await d.json(['addons', 'destroy', 'cache', '--yes'])).toMatchObject({ destroyed: true });
+    const destroyed = await d.json<{ destroyed: boolean; finalBackup: string }>(['addons', 'destroy', 'cache', '--yes']);
+    expect(destroyed).toMatchObject({ destroyed: true });
+    // Its data is kept first, verified.
+    const kept = (await d.json<{ backups: { id: string; addon: string; trigger: string; verified: boolean }[] }>(['backup', 'list'])).backups;
+    expect(kept.find((b) => b.id === destroyed.finalBackup)).toMatchObject({ addon: 'cache', trigger: 'destroy', verified: true });
     expect((await d.json<{ name: string }[]>(['addons'])).map((a) => a.name).sort()).toEqual(['legacy-db', 'notes-db', 'sessions']);
     expect((await reconcile()).actions).toEqual([]);
   }, 60_000);

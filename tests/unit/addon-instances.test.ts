@@ -1,5 +1,10 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { layoutOf } from '../../src/lib/layout.js';
+import { newestBackupIn } from '../../src/plugins/addons/backups/catalogue.js';
 import { UNKNOWN } from '../../src/lib/unknown.js';
 import { instanceProvider, newInstanceSpec, type InstanceLive, type InstanceOps, type InstanceSpec } from '../../src/plugins/addons/instance-provider.js';
 import { nativePasswordHash } from '../../src/plugins/addons/mariadb/server.js';
@@ -21,8 +26,11 @@ function recording(seen: Map<string, InstanceLive | null> | typeof UNKNOWN) {
     restore: async () => undefined,
     adminSocket: () => '/nonexistent',
   };
-  return { calls, provider: instanceProvider('pg-database', ops) };
+  return { calls, provider: instanceProvider('pg-database', ops, newestBackupIn(layout)) };
 }
+
+const home = mkdtempSync(join(tmpdir(), 'hop3-addon-instances-'));
+const layout = layoutOf(home);
 
 describe('addon instances as resources', () => {
   const spec: InstanceSpec = newInstanceSpec('blog');
@@ -50,6 +58,19 @@ describe('addon instances as resources', () => {
     expect(text).toBe('pg-database blog (missing database; no backup to restore; a repair recreates it empty; credentials do not log in; access wider than hop3 gave)');
     expect(provider.describe(spec)).toBe('pg-database blog');
     expect(provider.describe(spec)).not.toContain(spec.password);
+  });
+
+  it('a dropped database names the newest verified backup to restore', () => {
+    const { provider } = recording(new Map());
+    const manifest = (id: string, verified: boolean) => {
+      mkdirSync(join(layout.backups, 'blog', id), { recursive: true });
+      writeFileSync(join(layout.backups, 'blog', id, 'manifest.json'), JSON.stringify({ id, addon: 'blog', files: [], verified }));
+    };
+    manifest('20261201T100000000Z-00000001', true);
+    manifest('20261201T110000000Z-00000002', true);
+    manifest('20261201T120000000Z-00000003', false);
+    expect(provider.describe(live({ parts: { database: false, role: true } })))
+      .toBe('pg-database blog (missing database; restore backup 20261201T110000000Z-00000002 (hop3 backup restore 20261201T110000000Z-00000002); a repair recreates it empty)');
   });
 
   it('a server that cannot be asked makes every desired instance UNKNOWN, never absent', async () => {

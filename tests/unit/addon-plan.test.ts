@@ -16,7 +16,7 @@ import type { AttachmentRecord } from '../../src/store/types.js';
 
 /** The planner over addon instances as app resources: plain data, no server. */
 const noOps = {} as InstanceOps;
-const provider = instanceProvider('pg-database', noOps);
+const provider = instanceProvider('pg-database', noOps, () => null);
 const spec = newInstanceSpec('blog-db');
 const resource = { kind: 'pg-database', name: 'blog-db', spec };
 

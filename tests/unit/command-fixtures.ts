@@ -11,6 +11,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createRenderer } from '../../src/lib/render.js';
 import { Lifecycles } from '../../src/lifecycle/lifecycles.js';
 import type { AppSpec } from '../../src/manifest/types.js';
+import { addonsOfRecords } from '../../src/plugins/addons/backups/resolver.js';
 import { backupService } from '../../src/plugins/addons/backups/service.js';
 import { loadPlugins } from '../../src/plugins/registry.js';
 import { Store } from '../../src/store/store.js';
@@ -30,13 +31,13 @@ export function commandContext(cleanups: (() => void)[], env: Record<string, str
   const log = createLogger('silent');
   const exec = createExec();
   const triggers: string[] = [];
+  const plugins = loadPlugins({ config, layout, log, render: createRenderer(), exec });
   const ctx: CommandContext = {
-    config, layout, log, store, exec,
-    plugins: loadPlugins({ config, layout, log, render: createRenderer(), exec }),
+    config, layout, log, store, exec, plugins,
     lifecycles: new Lifecycles(store),
     reconciler: { trigger: async (app: string) => void triggers.push(app), lastPass: new Map(), lastHostPass: null, abortRollout: () => undefined, forget: () => undefined },
     deployLocks: new KeyedMutex(),
-    backups: backupService(layout, log, exec, []),
+    backups: backupService(layout, log, exec, addonsOfRecords(plugins.addons, store)),
   };
   return { ctx, store, triggers };
 }

@@ -35,6 +35,19 @@ export function checkAddonName(name: unknown): string {
   return name;
 }
 
+/** Scratch instances a backup's verification restores into: `verify-` and 8 hex digits. */
+export const SCRATCH_PREFIX = 'verify-';
+export const isScratchName = (name: string) => /^verify-[0-9a-f]{8}$/.test(name);
+
+/** A name for a new addon: a valid name that is not one backups keep for their scratch instances. */
+export function checkNewAddonName(name: unknown): string {
+  const valid = checkAddonName(name);
+  if (isScratchName(valid)) {
+    throw userError('ADDON_NAME_INVALID', `addon name ${JSON.stringify(valid)} is kept for verifying backups`, { hint: 'pick another name, e.g. my-app-db' });
+  }
+  return valid;
+}
+
 export function isAddonName(name: string): boolean {
   return name.length <= ADDON_NAME_MAX && ADDON_NAME.test(name) && !RESERVED.has(name);
 }

@@ -65,7 +65,7 @@ const complete = (live: InstanceLive) => Object.values(live.parts).every(Boolean
  * is updated (ensure is idempotent, so the update also repairs); a server that does not answer
  * makes every instance UNKNOWN, and nothing is created or dropped on that.
  */
-export function instanceProvider(kind: string, ops: InstanceOps): Provider<InstanceSpec, InstanceLive> {
+export function instanceProvider(kind: string, ops: InstanceOps, newestBackup: (name: string) => string | null): Provider<InstanceSpec, InstanceLive> {
   return {
     kind,
     phase: 'sync',
@@ -88,8 +88,10 @@ export function instanceProvider(kind: string, ops: InstanceOps): Provider<Insta
     describe(value) {
       if ('parts' in value) {
         const missing = Object.entries(value.parts).filter(([, v]) => !v).map(([k]) => k);
-        // Backups are not built yet: nothing to restore, and a repair (heal policy `heal`) starts it empty.
-        const data = missing.includes('database') ? ['no backup to restore; a repair recreates it empty'] : [];
+        // Data is never healed by recreating it silently: the finding names what to restore.
+        const newest = missing.includes('database') ? newestBackup(value.name) : null;
+        const restore = newest === null ? 'no backup to restore' : `restore backup ${newest} (hop3 backup restore ${newest})`;
+        const data = missing.includes('database') ? [`${restore}; a repair recreates it empty`] : [];
         const notes = [...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : []), ...data, ...(value.passwordValid ? [] : ['credentials do not log in']), ...(value.confined ? [] : ['access wider than hop3 gave'])];
         return `${kind} ${value.name}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
       }

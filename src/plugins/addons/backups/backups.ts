@@ -8,7 +8,7 @@ import type { Layout } from '../../../lib/layout.js';
 import type { Logger } from '../../../lib/logger.js';
 import { UNKNOWN } from '../../../lib/unknown.js';
 import { appNameProblem } from '../../../manifest/app-name.js';
-import { checkAddonName } from '../addon-name.js';
+import { checkAddonName, isScratchName, SCRATCH_PREFIX } from '../addon-name.js';
 import { newInstanceSpec, type InstanceOps, type InstanceSpec } from '../instance-provider.js';
 import { describeContents, sameContents, type Contents, type Inventory } from '../inventory.js';
 import type { AddonType } from '../server-process.js';
@@ -48,9 +48,6 @@ export interface BackupsContext {
   addons: AddonResolver;
 }
 
-/** Scratch instances a verification restores into: `verify-` and 8 hex digits. */
-export const SCRATCH_PREFIX = 'verify-';
-export const isScratchName = (name: string) => /^verify-[0-9a-f]{8}$/.test(name);
 
 /** Where app backups are kept: `_` is in no addon name, so no addon's directory is theirs. */
 const APP_SUBJECT = '_app-';
@@ -216,25 +213,24 @@ export class Backups {
   private async restoreAddon(entry: BackupEntry, type: AddonType, file: string, into: string): Promise<RestoreResult> {
     const { id } = entry;
     const existing = await this.ctx.addons.find(into);
-    if (existing !== null && existing.type !== type) {
-      throw userError('ADDON_BACKUP_INVALID', `backup ${id} is a ${type} backup; ${into} is a ${existing.type} addon`);
+    // Into a recorded addon only: an instance made here would have credentials nobody records.
+    if (existing === null) {
+      throw userError('ADDON_NOT_FOUND', `there is no addon called ${into}`, { hint: `create it first: \`hop3 addons create ${type} ${into}\`` });
     }
-    if (existing !== null && existing.credentials === null) {
-      throw userError('ADDON_BACKUP_INVALID', `the credentials of ${into} are not known here, so it cannot be restored in place without changing them`, { hint: 'restore into a new name with --to NAME' });
+    if (existing.type !== type) throw userError('ADDON_BACKUP_INVALID', `backup ${id} is a ${type} backup; ${into} is a ${existing.type} addon`);
+    if (existing.credentials === null) {
+      throw userError('ADDON_BACKUP_INVALID', `the credentials of ${into} are not known here, so it cannot be restored in place without changing them`);
     }
     const target = await this.ctx.addons.target(type);
-    const spec = existing?.credentials ?? newInstanceSpec(into);
+    const spec = existing.credentials;
     const seen = await target.instances.observe([spec]);
     if (seen === UNKNOWN) throw operationalError('ADDON_SERVER_DOWN', `the ${type} server does not answer: nothing was restored`);
-    let preRestore: string | null = null;
-    if ((seen.get(into) ?? null) !== null) {
-      if (existing === null) throw userError('ADDON_BACKUP_INVALID', `an instance ${into} exists on the ${type} server but is no addon hop3 knows: it is left alone`);
-      // What is there now is kept first: a restore of the wrong backup can be undone.
-      preRestore = (await this.createAddon(existing, 'pre-restore')).id;
-    }
+    const there = (seen.get(into) ?? null) !== null;
+    // What is there now is kept first: a restore of the wrong backup can be undone.
+    const preRestore = there ? (await this.createAddon(existing, 'pre-restore')).id : null;
     await target.instances.restore(spec, file);
     this.ctx.log.info({ id, into, preRestore }, 'backup restored');
-    return { id, into, preRestore, created: existing === null };
+    return { id, into, preRestore, created: !there };
   }
 
   private async restoreApp(entry: BackupEntry, file: string, app: string): Promise<RestoreResult> {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { userError } from '../../../lib/errors.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
-import { privateDir } from '../../../lib/layout.js';
+import { privateDir, type Layout } from '../../../lib/layout.js';
 import type { Contents } from '../inventory.js';
 import { fileSha256 } from '../dump-file.js';
 
@@ -134,6 +134,17 @@ export class Catalogue {
     return out.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   }
 
+  /**
+   * The newest backup of `subject` that verified, by its manifest alone (cheap: no checksums; a
+   * restore checks them). For a finding that names the backup to restore.
+   */
+  newestVerified(subject: string): string | null {
+    const dir = this.subjectDir(subject);
+    if (!existsSync(dir)) return null;
+    const ids = readdirSync(dir).filter((n) => BACKUP_ID.test(n)).sort().reverse();
+    return ids.find((id) => this.readManifest(subject, id)?.verified === true) ?? null;
+  }
+
   /** Where backup `id` is, whichever subject it belongs to; null when there is none. */
   locate(id: string): { subject: string; manifest: BackupManifest } | null {
     checkBackupId(id);
@@ -148,3 +159,9 @@ export class Catalogue {
     rmSync(this.dir(subject, id), { recursive: true, force: true });
   }
 }
+
+/** The newest verified backup of an addon, for the finding of its dropped database. */
+export const newestBackupIn = (layout: Layout) => {
+  const catalogue = new Catalogue(layout.backups);
+  return (name: string) => catalogue.newestVerified(name);
+};

@@ -1,35 +1,25 @@
-import { existsSync } from 'node:fs';
-import { UNKNOWN } from '../../../lib/unknown.js';
-import type { AddonDefinition } from '../addon.js';
-import type { InstanceSpec } from '../instance-provider.js';
-import type { AddonResolver } from './backups.js';
+import type { AddonRecord } from '../../../store/types.js';
 import { operationalError } from '../../../lib/errors.js';
+import type { AddonPlugins } from '../index.js';
+import type { AddonResolver } from './backups.js';
 
 /**
- * Addons as the servers show them, until the addon records exist: an addon is an instance of
- * that name on one of hop3's servers that has been initialised. Its credentials come from
- * `credentials` (the records, once wired; none before, so a restore in place is refused and a
- * restore `--to` a new name makes it with new credentials).
- *
- * Wiring, once the records land: `find(name)` reads the addon's record (type) and opens its
- * sealed credentials (credentialBox(layout).open); `target(type)` is the registry's definition of
- * that type. Nothing else in backups changes.
+ * Addons as the records know them: an addon's type comes from its record and its credentials are
+ * opened from the sealed ones there, so a restore in place keeps the password the apps have.
  */
-export function addonsOnServers(defs: readonly AddonDefinition[], credentials: (name: string) => InstanceSpec | null = () => null): AddonResolver {
+export function addonsOfRecords(addons: Pick<AddonPlugins, 'of' | 'credentials'>, records: { getAddon(name: string): AddonRecord | null }): AddonResolver {
   return {
     async find(name) {
-      for (const d of defs) {
-        if (!existsSync(d.server.paths.data) || !d.server.alive()) continue;
-        const seen = await d.instances.observe([{ name, password: '' }]);
-        if (seen !== UNKNOWN && (seen.get(name) ?? null) !== null) return { name, type: d.type, credentials: credentials(name) };
-      }
-      return null;
+      const rec = records.getAddon(name);
+      if (rec === null) return null;
+      const def = addons.of(rec.type);
+      return { name, type: def.type, credentials: addons.credentials().open(def.provider.kind, name, rec.credentials) };
     },
     async target(type) {
-      const d = defs.find((x) => x.type === type);
-      if (d === undefined) throw operationalError('ADDON_SERVER_DOWN', `this hop3 runs no ${type} server`);
-      await d.server.ensureRunning();
-      return d;
+      const def = addons.of(type);
+      if (!def.server.managed()) throw operationalError('ADDON_SERVER_DOWN', `hop3 runs no ${type} server: no ${type} addon is recorded`);
+      await def.server.ensureRunning();
+      return def;
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { AddonFactory } from '../addon.js';
+import { newestBackupIn } from '../backups/catalogue.js';
 import { instanceProvider } from '../instance-provider.js';
 import { postgresInstances } from './instances.js';
 import { postgresInventory } from './inventory.js';
@@ -8,6 +9,6 @@ import { PostgresServer } from './server.js';
 const postgresAddon: AddonFactory = (ctx) => {
   const server = new PostgresServer(ctx);
   const instances = postgresInstances(server);
-  return { type: 'postgres', server, instances, provider: instanceProvider('pg-database', instances), inventory: postgresInventory(server) };
+  return { type: 'postgres', server, instances, provider: instanceProvider('pg-database', instances, newestBackupIn(ctx.layout)), inventory: postgresInventory(server) };
 };
 export default postgresAddon;

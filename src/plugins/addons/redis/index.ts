@@ -1,4 +1,5 @@
 import type { AddonFactory } from '../addon.js';
+import { newestBackupIn } from '../backups/catalogue.js';
 import { instanceProvider } from '../instance-provider.js';
 import { redisInstances } from './instances.js';
 import { redisInventory } from './inventory.js';
@@ -8,6 +9,6 @@ import { RedisServer } from './server.js';
 const redisAddon: AddonFactory = (ctx) => {
   const server = new RedisServer(ctx);
   const instances = redisInstances(server);
-  return { type: 'redis', server, instances, provider: instanceProvider('redis-user', instances), inventory: redisInventory(server) };
+  return { type: 'redis', server, instances, provider: instanceProvider('redis-user', instances, newestBackupIn(ctx.layout)), inventory: redisInventory(server) };
 };
 export default redisAddon;
