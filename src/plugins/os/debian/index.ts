@@ -6,9 +6,21 @@ import type { OsPlugin, PluginContext } from '../../types.js';
 /** Debian and Ubuntu: apt for packages, useradd for the service user. */
 export default function debianOs(ctx: PluginContext): OsPlugin {
   // openssh-server and sudo: git push over SSH to the HOP3_SSH_USER account (hop3-server setup).
-  // caddy: HOP3_PROXY=caddy runs Debian's Caddy.
+  // caddy: HOP3_PROXY=caddy runs Debian's Caddy. postgresql, mariadb-server, redis-server: the addon
+  // servers hop3 runs itself (each started only once an addon of its type exists).
   const packages = ['uwsgi-core', 'uwsgi-plugin-python3', 'nginx', 'git', 'python3', 'python3-venv', 'ca-certificates', 'openssh-server', 'sudo',
-    ...(ctx.config.proxy === 'caddy' ? ['caddy'] : [])];
+    ...(ctx.config.proxy === 'caddy' ? ['caddy'] : []), 'postgresql', 'mariadb-server', 'redis-server'];
+  /**
+   * Servers hop3 runs its own copy of, by the package that ships the system service (which takes
+   * the same port or data) and that service's name: one installed just now is stopped and disabled.
+   */
+  const ownCopies = [
+    ...(ctx.config.nginxMode === 'embedded' ? [{ pkg: 'nginx-common', service: 'nginx', why: 'hop3-server runs its own nginx (HOP3_NGINX=embedded)' }] : []),
+    ...(packages.includes('caddy') ? [{ pkg: 'caddy', service: 'caddy', why: 'hop3-server runs its own Caddy (HOP3_PROXY=caddy)' }] : []),
+    { pkg: 'postgresql', service: 'postgresql', why: 'hop3 runs its own PostgreSQL for addons' },
+    { pkg: 'mariadb-server', service: 'mariadb', why: 'hop3 runs its own MariaDB for addons' },
+    { pkg: 'redis-server', service: 'redis-server', why: 'hop3 runs its own Redis for addons' },
+  ];
   const aptEnv = { DEBIAN_FRONTEND: 'noninteractive' };
   const installed = async (pkg: string) =>
     (await ctx.exec.run(['dpkg-query', '-W', '-f', '${Status}', pkg]).catch(() => ({ stdout: '' }))).stdout.includes('install ok installed');
@@ -36,25 +48,16 @@ export default function debianOs(ctx: PluginContext): OsPlugin {
       return { created: true, home };
     },
     async setupServer(onLine) {
-      // nginx-common ships nginx.service (Debian and Ubuntu): was a system nginx there before?
-      const hadNginx = await installed('nginx-common');
-      const hadCaddy = await installed('caddy');
+      // Was each system service there before? Only one installed just now is stopped; one that was
+      // there before is left alone (hop3-server serve then says that the port is taken and what to do).
+      const had = new Map(await Promise.all(ownCopies.map(async (c) => [c.pkg, await installed(c.pkg)] as const)));
       const added = await plugin.ensurePackages(packages, { onLine });
       if (added.length === 0) onLine(`packages already installed: ${packages.join(' ')}`);
-      // Installing nginx starts the system nginx on port 80, where the embedded nginx master
-      // listens. Only the one installed just now is stopped; one that was there before is left
-      // alone (hop3-server serve then says that the port is taken and what to do).
-      if (!hadNginx && ctx.config.nginxMode === 'embedded' && existsSync('/run/systemd/system')) {
-        onLine('stopping and disabling the system nginx service just installed: hop3-server runs its own nginx (HOP3_NGINX=embedded)');
-        await ctx.exec.run(['systemctl', 'disable', '--now', 'nginx'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
-          onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now nginx`);
-        });
-      }
-      // The same for Debian's caddy.service, which serves port 80 as well: hop3 runs its own Caddy.
-      if (!hadCaddy && packages.includes('caddy') && existsSync('/run/systemd/system')) {
-        onLine('stopping and disabling the system caddy service just installed: hop3-server runs its own Caddy (HOP3_PROXY=caddy)');
-        await ctx.exec.run(['systemctl', 'disable', '--now', 'caddy'], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
-          onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now caddy`);
+      if (!existsSync('/run/systemd/system')) return;
+      for (const c of ownCopies.filter((x) => !had.get(x.pkg))) {
+        onLine(`stopping and disabling the system ${c.service} service just installed: ${c.why}`);
+        await ctx.exec.run(['systemctl', 'disable', '--now', c.service], { onLine, timeoutMs: 120_000 }).catch((err: unknown) => {
+          onLine(`warning: could not stop it (${errorMessage(err)}); run: systemctl disable --now ${c.service}`);
         });
       }
     },
