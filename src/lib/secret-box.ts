@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, fsyncSync, chmodSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, statSync, chmodSync } from 'node:fs';
 import { operationalError } from './errors.js';
+import { createFileOnce } from './fs-atomic.js';
 
 /**
  * Credentials at rest (addon passwords in the records): AES-256-GCM with a 32-byte key kept in
@@ -60,22 +60,7 @@ export function secretBox(key: Buffer): SecretBox {
 export function loadOrCreateKey(path: string): Buffer {
   const existing = readKey(path);
   if (existing) return existing;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, randomBytes(KEY_BYTES));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  createFileOnce(path, randomBytes(KEY_BYTES));
   const key = readKey(path);
   if (!key) throw operationalError('SECRET_KEY_INVALID', `${path} could not be created`);
   return key;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { operationalError } from '../../lib/errors.js';
 import type { Exec } from '../../lib/exec.js';
-import { writeFileAtomic } from '../../lib/fs-atomic.js';
+import { createFileOnce, writeFileAtomic } from '../../lib/fs-atomic.js';
 import type { Layout } from '../../lib/layout.js';
 import type { Logger } from '../../lib/logger.js';
 import { readTextOrNull } from '../../lib/fs-atomic.js';
@@ -277,23 +277,7 @@ export abstract class AddonServer implements HostServer {
 export function readOrCreateSecret(path: string): string {
   const existing = readTextOrNull(path)?.trim();
   if (existing) return existing;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${randomPassword()}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  return readFileSync(path, 'utf8').trim();
+  return createFileOnce(path, `${randomPassword()}\n`).toString('utf8').trim();
 }
 
 /** 32 characters of base64url (192 bits): nothing a URL, a config file or SQL would have to escape. */
