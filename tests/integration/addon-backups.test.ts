@@ -2,9 +2,6 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExec } from '../../src/lib/exec.js';
 import { freePorts } from '../../src/lib/free-ports.js';
@@ -25,6 +22,7 @@ import redisAddon from '../../src/plugins/addons/redis/index.js';
 import type { RedisServer } from '../../src/plugins/addons/redis/server.js';
 import type { AddonType } from '../../src/plugins/addons/server-process.js';
 import { Daemon, within } from './harness.js';
+import { mariadbApp, pgApp, redisApp, type AppClient } from '../support/addon-clients.js';
 
 /**
  * Verified backups of hop3's own PostgreSQL, MariaDB and Redis, really started in a throwaway
@@ -33,88 +31,6 @@ import { Daemon, within } from './harness.js';
  * disk is listed corrupt and never restored; restore --to another name; a schedule runs, on a
  * clock 60 times faster than the wall's, and its backups are verified and pruned.
  */
-
-interface AppClient {
-  write(url: string, value: string): Promise<void>;
-  read(url: string): Promise<string[]>;
-}
-
-const pgApp: AppClient = {
-  async write(url, value) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query('CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, body text NOT NULL)');
-      await c.query('CREATE TABLE IF NOT EXISTS tags (name text PRIMARY KEY)');
-      await c.query('INSERT INTO notes (body) VALUES ($1)', [value]);
-    } finally {
-      await c.end();
-    }
-  },
-  async read(url) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return (await c.query<{ body: string }>('SELECT body FROM notes ORDER BY id')).rows.map((r) => r.body);
-    } finally {
-      await c.end();
-    }
-  },
-};
-
-const mariadbApp: AppClient = {
-  async write(url, value) {
-    const c = await mysql.createConnection(url);
-    try {
-      await c.query('CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT NOT NULL)');
-      await c.query('CREATE TABLE IF NOT EXISTS tags (name VARCHAR(40) PRIMARY KEY)');
-      await c.query('INSERT INTO notes (body) VALUES (?)', [value]);
-    } finally {
-      await c.end();
-    }
-  },
-  async read(url) {
-    const c = await mysql.createConnection(url);
-    try {
-      const [rows] = await c.query('SELECT body FROM notes ORDER BY id');
-      return (rows as Array<{ body: string }>).map((r) => r.body);
-    } finally {
-      await c.end();
-    }
-  },
-};
-
-const redisApp: AppClient = {
-  async write(url, value) {
-    const prefix = `${decodeURIComponent(new URL(url).username)}:`;
-    const c = createClient({ url, socket: { reconnectStrategy: false } });
-    c.on('error', () => undefined);
-    await c.connect();
-    try {
-      const n = await c.incr(`${prefix}counter`);
-      await c.set(`${prefix}note:${String(n).padStart(4, '0')}`, value);
-    } finally {
-      c.destroy();
-    }
-  },
-  async read(url) {
-    const prefix = `${decodeURIComponent(new URL(url).username)}:`;
-    const c = createClient({ url, socket: { reconnectStrategy: false } });
-    c.on('error', () => undefined);
-    await c.connect();
-    try {
-      const n = Number((await c.get(`${prefix}counter`)) ?? 0);
-      const out: string[] = [];
-      for (let i = 1; i <= n; i++) {
-        const v = await c.get(`${prefix}note:${String(i).padStart(4, '0')}`);
-        if (v !== null) out.push(v);
-      }
-      return out;
-    } finally {
-      c.destroy();
-    }
-  },
-};
 
 interface Case {
   type: AddonType;
@@ -129,12 +45,12 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    type: 'postgres', factory: postgresAddon, urlVar: 'DATABASE_URL', app: pgApp,
+    type: 'postgres', factory: postgresAddon, urlVar: 'DATABASE_URL', app: pgApp(true),
     scratchLeft: (a) => (a.server as PostgresServer).withAdmin(async (c) => (await c.query<{ n: string }>("SELECT datname AS n FROM pg_database WHERE datname LIKE 'verify-%' UNION SELECT rolname FROM pg_roles WHERE rolname LIKE 'verify-%'")).rows.map((r) => r.n)),
     loseOne: (a, name) => (a.server as PostgresServer).withAdmin(async (c) => void (await c.query('DROP TABLE tags')), name),
   },
   {
-    type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', app: mariadbApp,
+    type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', app: mariadbApp(true),
     scratchLeft: (a) => (a.server as MariadbServer).withAdmin(async (c) => {
       const [dbs] = await c.query("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'verify-%' UNION SELECT User FROM mysql.user WHERE User LIKE 'verify-%'");
       return (dbs as Array<{ n: string }>).map((r) => r.n);

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import mariadbAddon from '../../src/plugins/addons/mariadb/index.js';
 import postgresAddon from '../../src/plugins/addons/postgres/index.js';
 import redisAddon from '../../src/plugins/addons/redis/index.js';
 import { roundTrip } from '../unit/provider-round-trip.js';
+import { mariadbApp, pgApp, redisApp, type AppClient } from '../support/addon-clients.js';
 
 /**
  * hop3's own PostgreSQL, MariaDB and Redis, each really started in a throwaway HOP3_HOME on a
@@ -27,88 +27,6 @@ import { roundTrip } from '../unit/provider-round-trip.js';
  * URL an app gets (write, read, dropped or changed behind hop3's back, drop, dump and restore,
  * hostile names).
  */
-
-/** What an app does with its URL: write one value, read all it wrote. */
-interface AppClient {
-  write(url: string, value: string): Promise<void>;
-  read(url: string): Promise<string[]>;
-}
-
-const pgApp: AppClient = {
-  async write(url, value) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query('CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, body text NOT NULL)');
-      await c.query('INSERT INTO notes (body) VALUES ($1)', [value]);
-    } finally {
-      await c.end();
-    }
-  },
-  async read(url) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      return (await c.query<{ body: string }>('SELECT body FROM notes ORDER BY id')).rows.map((r) => r.body);
-    } finally {
-      await c.end();
-    }
-  },
-};
-
-const mariadbApp: AppClient = {
-  async write(url, value) {
-    const c = await mysql.createConnection(url);
-    try {
-      await c.query('CREATE TABLE IF NOT EXISTS notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT NOT NULL)');
-      await c.query('INSERT INTO notes (body) VALUES (?)', [value]);
-    } finally {
-      await c.end();
-    }
-  },
-  async read(url) {
-    const c = await mysql.createConnection(url);
-    try {
-      const [rows] = await c.query('SELECT body FROM notes ORDER BY id');
-      return (rows as Array<{ body: string }>).map((r) => r.body);
-    } finally {
-      await c.end();
-    }
-  },
-};
-
-/** A Redis app keeps its keys under the prefix it was given (REDIS_KEY_PREFIX). */
-const redisApp = (prefixOf: (url: string) => string): AppClient => ({
-  async write(url, value) {
-    const c = createClient({ url, socket: { reconnectStrategy: false } });
-    c.on('error', () => undefined);
-    await c.connect();
-    try {
-      const n = await c.incr(`${prefixOf(url)}counter`);
-      await c.set(`${prefixOf(url)}note:${String(n).padStart(4, '0')}`, value);
-    } finally {
-      c.destroy();
-    }
-  },
-  async read(url) {
-    const c = createClient({ url, socket: { reconnectStrategy: false } });
-    c.on('error', () => undefined);
-    await c.connect();
-    try {
-      const n = Number(await c.get(`${prefixOf(url)}counter`) ?? 0);
-      const out: string[] = [];
-      for (let i = 1; i <= n; i++) {
-        const v = await c.get(`${prefixOf(url)}note:${String(i).padStart(4, '0')}`);
-        if (v !== null) out.push(v);
-      }
-      return out;
-    } finally {
-      c.destroy();
-    }
-  },
-});
-
-const userOf = (url: string) => decodeURIComponent(new URL(url).username);
 
 interface Case {
   type: string;
@@ -128,7 +46,7 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    type: 'postgres', factory: postgresAddon, urlVar: 'DATABASE_URL', scheme: 'postgres:', app: pgApp, droppedPart: 'database',
+    type: 'postgres', factory: postgresAddon, urlVar: 'DATABASE_URL', scheme: 'postgres:', app: pgApp(), droppedPart: 'database',
     changePassword: (a, name) => (a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer).withAdmin(async (c) => {
       await c.query(`ALTER ROLE ${pg.escapeIdentifier(name)} PASSWORD 'changed-by-hand-123'`);
     }),
@@ -140,7 +58,7 @@ const CASES: Case[] = [
     }),
   },
   {
-    type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', scheme: 'mysql:', app: mariadbApp, droppedPart: 'database',
+    type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', scheme: 'mysql:', app: mariadbApp(), droppedPart: 'database',
     changePassword: (a, name) => (a.server as import('../../src/plugins/addons/mariadb/server.js').MariadbServer).withAdmin(async (c) => {
       await c.query("ALTER USER ?@'127.0.0.1' IDENTIFIED BY 'changed-by-hand-123'", [name]);
     }),
@@ -152,7 +70,7 @@ const CASES: Case[] = [
     }),
   },
   {
-    type: 'redis', factory: redisAddon, urlVar: 'REDIS_URL', scheme: 'redis:', app: redisApp((url) => `${userOf(url)}:`), droppedPart: 'user',
+    type: 'redis', factory: redisAddon, urlVar: 'REDIS_URL', scheme: 'redis:', app: redisApp, droppedPart: 'user',
     changePassword: (a, name) => (a.server as import('../../src/plugins/addons/redis/server.js').RedisServer).withAdmin(async (c) => {
       await c.sendCommand(['ACL', 'SETUSER', name, 'resetpass', '>changed-by-hand-123']);
     }),
