@@ -18,6 +18,17 @@ import { changedFiles, serversOwn, skipOf, snapshotFiles } from '../support/file
  * vassal provider against the real uWSGI emperor, the site provider against the real nginx
  * master (what it *loaded*, not only the file). Both servers run in a throwaway HOP3_HOME.
  */
+
+/** Stop what a test's Hop3 started (its servers outlive it otherwise) and remove its home. */
+async function shutDown(h: Hop3 | undefined, home: string): Promise<void> {
+  if (h) {
+    await h.reconciler.close();
+    await h.plugins.supervisor.stop();
+    await h.plugins.proxy.server.stop();
+    h.store.close();
+  }
+  rmSync(home, { recursive: true, force: true });
+}
 describe('providers that need a running server round-trip against it', () => {
   const home = mkdtempSync(join(tmpdir(), 'hop3-providers-'));
   let h: Hop3;
@@ -29,15 +40,7 @@ describe('providers that need a running server round-trip against it', () => {
     await h.reconciler.startHost();
   }, 60_000);
 
-  afterAll(async () => {
-    if (h) {
-      await h.reconciler.close();
-      await h.plugins.supervisor.stop();
-      await h.plugins.proxy.server.stop();
-      h.store.close();
-    }
-    rmSync(home, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => shutDown(h, home), 60_000);
 
   it('every provider that needs a server is here', () => {
     // Addon instances and servers are round-tripped against real servers in addon-servers.test.ts.
@@ -135,15 +138,7 @@ describe.each(['nginx', 'caddy'])('host resources round-trip against the real em
     h = createHop3(config, createLogger('silent'));
   }, 60_000);
 
-  afterAll(async () => {
-    if (h) {
-      await h.reconciler.close();
-      await h.plugins.supervisor.stop();
-      await h.plugins.proxy.server.stop();
-      h.store.close();
-    }
-    rmSync(home, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => shutDown(h, home), 60_000);
 
   it.each(['proxy', 'emperor'])('%s: create → observe → diff none; create again → the same pid; delete → absent; unreadable → UNKNOWN', async (kind) => {
     const p = h.plugins.hostProviders.find((x) => x.kind === kind)!;
