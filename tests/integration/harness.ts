@@ -81,9 +81,11 @@ export class Daemon {
   }
 
   async start(): Promise<this> {
-    if (!this.httpPort) this.httpPort = await freePort();
-    if (!this.httpsPort) this.httpsPort = await freePort();
-    if (!this.apiPort) this.apiPort = await freePort();
+    // Taken together: one at a time, the kernel may hand the same free port out twice.
+    const [http, https, api] = await freePorts(3);
+    if (!this.httpPort) this.httpPort = http!;
+    if (!this.httpsPort) this.httpsPort = https!;
+    if (!this.apiPort) this.apiPort = api!;
     this.proc = execa(join(BIN, 'hop3-server'), ['serve'], {
       env: this.env, reject: false, stdout: { file: this.logFile, append: true }, stderr: { file: this.logFile, append: true },
     });
