@@ -81,7 +81,8 @@ async function followAndReport(app: string, version: number, after: number, o: W
     return;
   }
   await awaitOwnRelease(cfg, app, version, after, o, signal, stderr);
-  const status = await call<AppStatus>(cfg, 'apps.status', { app });
+  // The release is live: a daemon restarting just now must not turn that into a failed deploy.
+  const status = await acrossRestart(() => call<AppStatus>(cfg, 'apps.status', { app }));
   out(status, Boolean(o.json), () => `${app} v${version} is serving at ${status.urls.join(' ')}`);
 }
 
@@ -300,7 +301,7 @@ for (const [name, description] of [
       // The pass answers before a release it starts is live: the command waits for that too.
       if (caused !== null) {
         await awaitOwnRelease(cfg, app, caused, after, o, signal, stderr, deadline);
-        s = await call<AppStatus>(cfg, 'apps.status', { app });
+        s = await acrossRestart(() => call<AppStatus>(cfg, 'apps.status', { app }));
       }
       out(s!, Boolean(o.json), () => `${app}: ${s.state} (${s.sync}, ${s.health})`);
     });
