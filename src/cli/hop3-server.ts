@@ -7,6 +7,7 @@ import { loadConfig } from '../config.js';
 import { asHop3Error } from '../lib/errors.js';
 import { ensureLayout, layoutOf } from '../lib/layout.js';
 import { createLogger } from '../lib/logger.js';
+import { runtimePackages } from '../plugins/builders/runtimes.js';
 import { loadPlugins } from '../plugins/registry.js';
 import { serve } from '../server/daemon.js';
 import { ensureAdminToken } from '../server/token.js';
@@ -29,11 +30,14 @@ program.command('serve').description('run the daemon: API, reconcile loop, uWSGI
 
 program.command('setup')
   .description('prepare this machine (idempotent): system packages, the HOP3_HOME layout, and as root the SSH account and sudo rule for git push')
-  .option('--skip-packages', 'do not check or install system packages (they are installed already)')
-  .action(async (o: { skipPackages?: boolean }) => {
+  .option('--skip-packages', "do not check or install hop3's own system packages (they are installed already)")
+  .option('--runtimes <list>', 'also install the toolchains of these runtimes (comma-separated builder names, e.g. node,go,rust)')
+  .action(async (o: { skipPackages?: boolean; runtimes?: string }) => {
     const { config, log, layout } = context();
     const exec = createExec();
     const plugins = loadPlugins({ config, layout, log, render: createRenderer(), exec });
+    // Checked before anything is installed: a typo changes nothing.
+    const runtimes = o.runtimes === undefined ? null : runtimePackages(plugins.builders, o.runtimes);
     const osRelease = readFileSync('/etc/os-release', 'utf8');
     const os = plugins.oses.find((p) => p.detect(osRelease));
     if (!os) throw new Error('this operating system is not supported (Debian or Ubuntu needed)');
@@ -43,6 +47,15 @@ program.command('setup')
     } else {
       console.error(`-----> ${os.displayName}: checking packages`);
       await os.setupServer(onLine);
+    }
+    if (runtimes !== null) {
+      console.error(`-----> Runtimes ${runtimes.runtimes.join(', ')}: checking packages`);
+      if (runtimes.packages.length === 0) {
+        onLine('they need no package beyond hop3\'s own');
+      } else {
+        const added = await os.ensurePackages(runtimes.packages, { onLine });
+        if (added.length === 0) onLine(`packages already installed: ${runtimes.packages.join(' ')}`);
+      }
     }
     ensureLayout(layout);
     ensureAdminToken(layout);

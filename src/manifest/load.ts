@@ -157,7 +157,7 @@ export function formatIssue(issue: SpecIssue): string {
 
 const BUILDER_UNKNOWN = {
   message: 'cannot tell how to build this app',
-  hint: 'add a package.json (Node), a go.mod (Go), a requirements.txt (Python) or an index.html (static site), a Procfile with a web or worker process, or set [build] builder in hop3.toml',
+  hint: 'add a package.json (Node), a go.mod (Go), a Cargo.toml (Rust), a requirements.txt (Python) or an index.html (static site), a Procfile with a web or worker process, or set [build] builder in hop3.toml',
 };
 const BUILDER_UNKNOWN_ISSUE: SpecIssue = { file: '.', ...BUILDER_UNKNOWN };
 

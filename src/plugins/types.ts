@@ -44,6 +44,11 @@ export interface Builder {
   name: string;
   /** The kind of artifact its builds make (exactly one deployer accepts it). */
   artifact: BuildArtifact['kind'];
+  /**
+   * The Debian packages of its toolchain: what `hop3-server setup --runtimes NAME` installs and
+   * what a TOOLCHAIN_MISSING error names; empty when it needs nothing beyond hop3's own packages.
+   */
+  packages: string[];
   /** Cheap: looks at the spec and the source tree only. */
   accept(ctx: BuildContext): boolean;
   build(ctx: BuildContext): Promise<BuildArtifact>;

@@ -48,7 +48,7 @@ async function build(ctx: ExecContext, version: number, builderName: string | nu
   const builder = ctx.plugins.builders.find((b) => b.name === builderName);
   if (!builder) {
     output.close();
-    throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a package.json, a go.mod, a requirements.txt, an index.html or a Procfile process (see "Runtimes" in the README)' });
+    throw operationalError('BUILDER_NONE', 'no builder accepts this app', { hint: 'add a package.json, a go.mod, a Cargo.toml, a requirements.txt, an index.html or a Procfile process (see "Runtimes" in the README)' });
   }
   ctx.store.addEvent(ctx.app, 'build.started', { release: version, builder: builder.name });
   let artifact: BuildArtifact;

@@ -14,6 +14,7 @@ describe('the detection table', () => {
   const cases: Array<[string, string, string | undefined, string[], string]> = [
     ['package.json', '', undefined, ['package.json'], 'node'],
     ['go.mod', '', undefined, ['go.mod'], 'go'],
+    ['Cargo.toml', '', undefined, ['Cargo.toml'], 'rust'],
     ['requirements.txt', '', 'web: gunicorn app:app', ['requirements.txt'], 'python'],
     ['index.html', '', undefined, ['index.html'], 'static'],
     ['a Procfile and no marker', '', 'web: ./serve --port $PORT', [], 'generic'],
@@ -23,6 +24,10 @@ describe('the detection table', () => {
     ['package.json beats index.html (a front-end project)', '', undefined, ['package.json', 'index.html'], 'node'],
     ['requirements.txt beats package.json (a Python app with front-end tooling)', '', 'web: gunicorn app:app', ['package.json', 'requirements.txt'], 'python'],
     ['go.mod beats requirements.txt', '', undefined, ['go.mod', 'requirements.txt'], 'go'],
+    ['Cargo.toml beats package.json (a Rust service with a front end)', '', undefined, ['Cargo.toml', 'package.json'], 'rust'],
+    ['Cargo.toml beats index.html and requirements.txt', '', 'web: app', ['Cargo.toml', 'index.html', 'requirements.txt'], 'rust'],
+    ['go.mod beats Cargo.toml (listed first)', '', undefined, ['go.mod', 'Cargo.toml'], 'go'],
+    ['a wsgi process beats Cargo.toml', '', 'wsgi: app:app', ['Cargo.toml'], 'python'],
     ['package.json beats index.html beside a worker', '', 'worker: w', ['package.json', 'index.html'], 'node'],
     ['a wsgi process beats package.json', '', 'wsgi: app:app', ['package.json', 'go.mod'], 'python'],
     ['a static process beats every file', '', 'static: public', ['go.mod', 'package.json', 'requirements.txt'], 'static'],
@@ -54,14 +59,14 @@ describe('the detection table', () => {
   });
 
   it('names every builder that detection can give', () => {
-    expect(new Set(DETECTION.map((d) => d.builder))).toEqual(new Set(['static', 'python', 'go', 'node', 'generic']));
+    expect(new Set(DETECTION.map((d) => d.builder))).toEqual(new Set(['static', 'python', 'go', 'rust', 'node', 'generic']));
   });
 
   it('refuses an unknown builder name in hop3.toml, naming the key, the line and the choices', () => {
-    const result = parseAppSpec({ 'hop3.toml': '[metadata]\nid = "x"\n[build]\nbuilder = "rust"\n' });
+    const result = parseAppSpec({ 'hop3.toml': '[metadata]\nid = "x"\n[build]\nbuilder = "cobol"\n' });
     expect(result.spec).toBeNull();
     expect(result.issues).toEqual([expect.objectContaining({
-      file: 'hop3.toml', key: 'build.builder', line: 4, message: 'must be one of "auto", "python", "static", "node", "go", "generic"',
+      file: 'hop3.toml', key: 'build.builder', line: 4, message: 'must be one of "auto", "python", "static", "node", "go", "rust", "generic"',
     })]);
   });
 });
@@ -89,6 +94,13 @@ describe('loadAppDir with runtimes', () => {
     expect(result.spec?.processes.map((p) => [p.name, p.command])).toEqual([['web', 'exec app'], ['worker', 'app --worker']]);
   });
 
+  it('takes a Cargo.toml alone and gives it the built binary as its web process', () => {
+    const result = loadAppDir(app('rust-bare', { 'Cargo.toml': '[package]\nname = "x"\n' }));
+    expect(result.issues).toEqual([]);
+    expect(result.builder).toBe('rust');
+    expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'exec app' }]);
+  });
+
   it('keeps the web process the Procfile names', () => {
     const result = loadAppDir(app('node-procfile', { 'package.json': '{}', Procfile: 'web: node other.js\n' }));
     expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'node other.js' }]);
@@ -109,13 +121,13 @@ describe('loadAppDir with runtimes', () => {
   it('wants a Procfile or hop3.toml beside a requirements.txt alone: which WSGI app to run is the app\'s to say', () => {
     const result = loadAppDir(app('python-bare', { 'requirements.txt': 'flask\n' }));
     expect(result.spec).toBeNull();
-    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json or index.html, which say what to run)' })]);
   });
 
   it('refuses a directory with no marker and no Procfile, saying what would do', () => {
     const result = loadAppDir(app('nothing', { 'README.md': 'hi' }));
     expect(result.spec).toBeNull();
-    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, package.json or index.html, which say what to run)' })]);
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json or index.html, which say what to run)' })]);
     expect(result.issues[0]!.hint).toContain('package.json');
   });
 });

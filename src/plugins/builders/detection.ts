@@ -3,6 +3,7 @@ import type { BuilderName, Detection } from './detection-types.js';
 import { GENERIC_DETECTION } from './generic/detect.js';
 import { GO_DEFAULT_WEB, GO_DETECTION } from './go/detect.js';
 import { NODE_DEFAULT_WEB, NODE_DETECTION } from './node/detect.js';
+import { RUST_DEFAULT_WEB, RUST_DETECTION } from './rust/detect.js';
 import { REQUIREMENTS_DETECTION, WSGI_DETECTION } from './python/detect.js';
 import { INDEX_HTML_DETECTION, STATIC_PROCESS_DETECTION } from './static/detect.js';
 
@@ -11,7 +12,7 @@ export { BUILDER_NAMES, type BuilderName, type Detection } from './detection-typ
 /**
  * The detection table, first match wins; each builder's folder owns its rows (detect.ts), the
  * order is decided here. What the app declares (a static or wsgi process) beats what its files
- * suggest. Among marker files a compiled runtime beats an interpreted one (a Go
+ * suggest. Among marker files a compiled runtime beats an interpreted one (a Go or Rust
  * service with a package.json for its front end is a Go service); Python beats Node, as it did
  * before Node was built (a Django app keeps its asset tooling in a package.json); an index.html
  * is a static site only when nothing runs code: no web or wsgi process and no package.json (a
@@ -22,6 +23,7 @@ export const DETECTION: readonly Detection[] = [
   STATIC_PROCESS_DETECTION,
   WSGI_DETECTION,
   GO_DETECTION,
+  RUST_DETECTION,
   INDEX_HTML_DETECTION,
   REQUIREMENTS_DETECTION,
   NODE_DETECTION,
@@ -33,7 +35,7 @@ export const DETECTION: readonly Detection[] = [
  * runtime with a default web process, or a static site. (requirements.txt does not: which WSGI
  * app or server to run is the app's to say.)
  */
-export const SELF_DESCRIBING_FILES = ['go.mod', 'package.json', 'index.html'] as const;
+export const SELF_DESCRIBING_FILES = ['go.mod', 'Cargo.toml', 'package.json', 'index.html'] as const;
 
 /**
  * The builder an app gets: the one `[build] builder` names, else the first row of the table
@@ -48,4 +50,4 @@ export function detect(spec: AppSpec, fileExists: (rel: string) => boolean): Bui
  * The `web` process an app without one gets from its builder, where the runtime has an obvious
  * one (the command runs in the release's source directory, with the builder's PATH).
  */
-export const DEFAULT_WEB: Partial<Record<BuilderName, string>> = { node: NODE_DEFAULT_WEB, go: GO_DEFAULT_WEB };
+export const DEFAULT_WEB: Partial<Record<BuilderName, string>> = { node: NODE_DEFAULT_WEB, go: GO_DEFAULT_WEB, rust: RUST_DEFAULT_WEB };

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { operationalError } from '../../lib/errors.js';
+import { ExecError } from '../../lib/exec.js';
 
 /** Where builds look for programs: the machine's, never hop3's own private Node.js. */
 export const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
@@ -29,4 +30,18 @@ export function requireTool(name: string, packages: string[], runtime: string, d
   throw operationalError('TOOLCHAIN_MISSING', `the ${runtime} toolchain is not installed: no ${name} on ${dirs.join(':')}`, {
     hint: `install it on the server: apt-get install ${packages.join(' ')}`,
   });
+}
+
+/** Compiler lines kept in a failed release's error message (all of them are in the build output). */
+const MESSAGE_LINES = 20;
+
+/**
+ * A compiler that exited with an error, as the release's error: its own last lines (those
+ * `shown` keeps), so the failed release says what to fix. Anything else (a timeout, a cancel) is
+ * returned as it is.
+ */
+export function compileFailure(err: unknown, shown: (line: string) => boolean = () => true): unknown {
+  if (!(err instanceof ExecError) || err.exitCode === undefined) return err;
+  const lines = err.output.split('\n').filter((l) => l.trim() !== '' && shown(l)).slice(-MESSAGE_LINES);
+  return new ExecError(err.command, err.exitCode, err.output, `build failed (exit ${err.exitCode}):\n${lines.join('\n')}`);
 }

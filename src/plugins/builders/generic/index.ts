@@ -11,6 +11,7 @@ export default function genericBuilder(ctx: PluginContext): Builder {
     kind: 'builder',
     name: 'generic',
     artifact: 'command',
+    packages: [],
     accept: (b) => wants(b, 'generic'),
     async build(b) {
       if (b.spec.build.before.length === 0) b.onLine('-----> Generic build: no before-build commands, the source runs as it is');

@@ -1,14 +1,12 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { resolveInside } from '../../../lib/confine.js';
-import { ExecError } from '../../../lib/exec.js';
 import type { Builder, PluginContext } from '../../types.js';
 import { buildEnv, runBuildCommands, wants } from '../build-env.js';
-import { requireTool } from '../toolchain.js';
+import { compileFailure, requireTool } from '../toolchain.js';
 import { GO_BINARY } from './detect.js';
 
-/** Compiler lines kept in the release's error message (all of them are in the build output). */
-const MESSAGE_LINES = 20;
+const PACKAGES = ['golang-go'];
 
 /**
  * Go apps: `go build` of the module's main package into the release's bin/, with the module
@@ -21,10 +19,11 @@ export default function goBuilder(ctx: PluginContext): Builder {
     kind: 'builder',
     name: 'go',
     artifact: 'command',
+    packages: PACKAGES,
     accept: (b) => wants(b, 'go'),
     async build(b) {
       const src = join(b.releaseDir, 'src');
-      const go = requireTool('go', ['golang-go'], 'Go');
+      const go = requireTool('go', PACKAGES, 'Go');
       const caches = join(ctx.layout.app(b.app), 'go');
       const bin = join(b.releaseDir, 'bin');
       mkdirSync(caches, { recursive: true, mode: 0o700 });
@@ -53,10 +52,7 @@ export default function goBuilder(ctx: PluginContext): Builder {
           cwd: src, env, cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn,
         });
       } catch (err) {
-        if (!(err instanceof ExecError) || err.exitCode === undefined) throw err;
-        // The compiler's own words, so the failed release says what to fix.
-        const lines = err.output.split('\n').filter((l) => l.trim() !== '').slice(-MESSAGE_LINES);
-        throw new ExecError(err.command, err.exitCode, err.output, `build failed (exit ${err.exitCode}):\n${lines.join('\n')}`);
+        throw compileFailure(err);
       }
       b.onLine(`-----> Built bin/${GO_BINARY} in ${Date.now() - started} ms`);
       await runBuildCommands(ctx.exec, b, [bin]);

@@ -32,6 +32,7 @@ export default function nodeBuilder(ctx: PluginContext): Builder {
     kind: 'builder',
     name: 'node',
     artifact: 'command',
+    packages: PACKAGES,
     accept: (b) => wants(b, 'node'),
     async build(b) {
       const src = join(b.releaseDir, 'src');

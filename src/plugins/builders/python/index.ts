@@ -18,6 +18,8 @@ export default function pythonBuilder(ctx: PluginContext): Builder {
     kind: 'builder',
     name: 'python',
     artifact: 'virtualenv',
+    // python3 itself is among hop3's own packages (the OS plugin's); venv is the builder's.
+    packages: ['python3-venv'],
     accept: (b) => wants(b, 'python'),
     async build(b) {
       const src = join(b.releaseDir, 'src');

@@ -8,6 +8,7 @@ export default function staticBuilder(ctx: PluginContext): Builder {
     kind: 'builder',
     name: 'static',
     artifact: 'static',
+    packages: [],
     accept: (b) => wants(b, 'static'),
     async build(b) {
       await runBuildCommands(ctx.exec, b);
