@@ -232,6 +232,16 @@ export function httpsGet(port: number, host: string, ca: string | string[], path
   });
 }
 
+/**
+ * The examples' pages say `Hello from APP vN on ...`: a GET that gives underLoad the release that
+ * answered.
+ */
+export const releaseOf = (port: number, host: string) => async () => {
+  const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
+  const release = /^<h1>Hello from \S+ (v\d+) on /.exec(r.body)?.[1];
+  return release ? { status: r.status, body: JSON.stringify({ release }) } : { status: 599, body: r.body };
+};
+
 export interface LoadResult { ok: number; failures: string[]; releases: Map<string, number>; ms: number }
 
 /**

@@ -2,8 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, EXAMPLES, ROOT, output, underLoad, within } from './harness.js';
-import { httpGet } from '../../src/lib/http-get.js';
+import { Daemon, EXAMPLES, ROOT, output, releaseOf, underLoad, within } from './harness.js';
 import { execa } from 'execa';
 
 /** A copy of an example to change, removed at the end. */
@@ -15,13 +14,6 @@ function copyOf(example: string, name: string, change: Record<string, string> = 
   return dir;
 }
 const ms = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
-
-/** The examples' pages say `Hello from APP vN on ...`: the release that answered, for underLoad. */
-const releaseOf = (port: number, host: string) => async () => {
-  const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
-  const release = /^<h1>Hello from \S+ (v\d+) on /.exec(r.body)?.[1];
-  return release ? { status: r.status, body: JSON.stringify({ release }) } : { status: 599, body: r.body };
-};
 
 /** Pids of the processes running with HOP3_APP=app and HOP3_RELEASE=release. */
 function processesOf(app: string, release: string): number[] {

@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-const GREETING: &str = "Hello from Rust";
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -28,8 +26,7 @@ fn handle(mut stream: TcpStream, served: &AtomicU64, app: &str, release: &str) -
     let count = served.fetch_add(1, Ordering::Relaxed) + 1;
     let mut digits = itoa::Buffer::new();
     let body = format!(
-        "<h1>{} {} {}</h1>\n<p>You asked for {}; request {} of this process</p>\n",
-        GREETING,
+        "<h1>Hello from {} {} on Rust</h1>\n<p>You asked for {}; request {} of this process</p>\n",
         escape(app),
         escape(release),
         escape(path),
