@@ -15,6 +15,7 @@ function copyWith(name: string, edit: (main: string) => string): string {
   writeFileSync(join(dir, 'src', 'main.rs'), edit(main));
   return dir;
 }
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const builtMs = (text: string) => Number(/Built bin\/rust-app \(bin\/app: rust-app\) in (\d+) ms/.exec(text)?.[1] ?? NaN);
 
 describe('runtimes: a Rust app builds with cargo --offline, serves through the proxy and fails cleanly', () => {
@@ -24,7 +25,6 @@ describe('runtimes: a Rust app builds with cargo --offline, serves through the p
   });
   afterAll(async () => {
     await d.cleanup();
-    rmSync(scratch, { recursive: true, force: true });
   });
 
   const deploy = async (dir: string) => {
@@ -84,5 +84,16 @@ describe('runtimes: a Rust app builds with cargo --offline, serves through the p
     // cargo's JSON messages are for hop3, not for the person reading the build.
     expect(broken.text).not.toContain('{"reason":');
     expect((await d.get('rust-app.localhost')).body).toContain('rust-app v2');
+  });
+});
+
+describe('hop3-server setup --runtimes', () => {
+  it('refuses an unknown runtime, listing the known ones, before it changes anything', async () => {
+    const home = join(scratch, 'setup-home');
+    const r = await execa(join(ROOT, 'bin', 'hop3-server'), ['setup', '--runtimes', 'rust,cobol'], { env: { HOP3_HOME: home }, reject: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('error: --runtimes: unknown runtime "cobol"; the runtimes are ');
+    expect(r.stderr).toMatch(/the runtimes are [a-z, ]*\brust\b/);
+    expect(existsSync(home)).toBe(false);
   });
 });

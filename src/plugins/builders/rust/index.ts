@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { userError } from '../../../lib/errors.js';
 import type { Builder, PluginContext } from '../../types.js';
@@ -51,7 +51,7 @@ export default function rustBuilder(ctx: PluginContext): Builder {
       const version = (await ctx.exec.run([cargo, '--version'], { env, cleanEnv: true, timeoutMs: 30_000 })).stdout.trim();
       b.onLine(`-----> ${version}`);
       b.onLine('-----> Running cargo build --release --offline');
-      const binaries: CargoBinary[] = [];
+      const reported: CargoBinary[] = [];
       const started = Date.now();
       try {
         await ctx.exec.run([cargo, 'build', '--release', '--offline', '--message-format=json-render-diagnostics'], {
@@ -59,12 +59,14 @@ export default function rustBuilder(ctx: PluginContext): Builder {
           onLine: (line) => {
             if (!isCargoMessage(line)) return b.onLine(line);
             const found = parseCargoBinary(line, target);
-            if (found && !binaries.some((x) => x.name === found.name)) binaries.push(found);
+            if (found && !reported.some((x) => x.name === found.name)) reported.push(found);
           },
         });
       } catch (err) {
         throw compileFailure(err, (line) => !isCargoMessage(line));
       }
+      // The app's build scripts write inside the target directory too: only a plain file is taken.
+      const binaries = reported.filter((x) => lstatSync(x.executable, { throwIfNoEntry: false })?.isFile() === true);
       for (const x of binaries) copyFileSync(x.executable, join(bin, x.name));
       const main = defaultBinary(binaries);
       if (main !== null && main.name !== RUST_BINARY) copyFileSync(main.executable, join(bin, RUST_BINARY));
