@@ -22,114 +22,28 @@
  * --strict exits 1 when a median misses its target. Everything started here (daemon, emperor,
  * apps, the proxy, uWSGI) is stopped and every temporary directory removed on exit.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { execa, type Result } from 'execa';
 import { freePorts } from '../src/lib/free-ports.js';
 import { httpGet } from '../src/lib/http-get.js';
+import { BenchRun, EXAMPLES, mustGit, POLL_MS, secs, sleep, stats, waitExit, type Stats, type Timed } from './support.js';
 
 // --- settings ---------------------------------------------------------------------------------
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const HOP3_SERVER = join(ROOT, 'bin', 'hop3-server');
-const EXAMPLE = join(ROOT, 'examples', 'hello-wsgi');
+const EXAMPLE = join(EXAMPLES, 'hello-wsgi');
 const argv = process.argv.slice(2);
 const RUNS = Math.max(1, Number(argv.find((a) => a.startsWith('--runs='))?.slice('--runs='.length) ?? 5));
 const STRICT = argv.includes('--strict');
 const PROXY = argv.find((a) => a.startsWith('--proxy='))?.slice('--proxy='.length) ?? 'both';
 /** The line a child run prints its figures on, for the side-by-side table. */
 const RESULT_PREFIX = 'BENCH_PUSH_RESULT ';
-const POLL_MS = 20;
 const SERVE_TIMEOUT_MS = 60_000;
 const TARGET = { codeChangeS: 1.0, newAppS: 2.5 };
-const GIT_ENV = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 
-// --- small helpers ----------------------------------------------------------------------------
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll GET every POLL_MS until the body contains `needle`; resolves with the time it was seen. */
-async function servedAt(port: number, host: string, needle: string, deadline: number): Promise<number> {
-  while (performance.now() < deadline) {
-    const r = await httpGet(`http://127.0.0.1:${port}/`, host, 2000).catch(() => null);
-    if (r && r.status === 200 && r.body.includes(needle)) return performance.now();
-    await sleep(POLL_MS);
-  }
-  throw new Error(`${host} did not serve ${JSON.stringify(needle)} in time`);
-}
-
-function git(cwd: string, args: string[]): Promise<Result> {
-  return execa('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd, env: GIT_ENV, reject: false, timeout: 300_000 });
-}
-
-async function mustGit(cwd: string, args: string[]): Promise<string> {
-  const r = await git(cwd, args);
-  if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} failed (${r.exitCode}):\n${String(r.stdout)}\n${String(r.stderr)}`);
-  return String(r.stdout).trim();
-}
-
-interface Stats { median: number; min: number; max: number; n: number }
-function stats(values: number[]): Stats {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { median, min: s[0]!, max: s[s.length - 1]!, n: s.length };
-}
-
-const secs = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
-
-// --- what we start, and how it is stopped ----------------------------------------------------
-
-const temps: string[] = [];
-const children = new Set<ChildProcess>();
-let daemon: ChildProcess | null = null;
-let env: Record<string, string> = {};
-let cleaned = false;
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(dir);
-  return dir;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((res) => {
-    const t = setTimeout(() => res(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      res(true);
-    });
-  });
-}
-
-async function cleanup(): Promise<void> {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) {
-    c.kill('SIGINT');
-    if (!(await waitExit(c, 5000))) c.kill('SIGKILL');
-  }
-  if (daemon) {
-    daemon.kill('SIGTERM');
-    if (!(await waitExit(daemon, 20_000))) {
-      daemon.kill('SIGKILL');
-      await waitExit(daemon, 5000);
-    }
-  }
-  if (env.HOP3_HOME) await execa(HOP3_SERVER, ['halt'], { env, reject: false, timeout: 60_000 });
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-}
-
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    console.error(`\n${sig}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const bench = new BenchRun();
+const { children } = bench;
 
 // --- the benchmark ----------------------------------------------------------------------------
 
@@ -140,46 +54,6 @@ function markedApp(source: string, mark: string): string {
   return out;
 }
 
-async function startDaemon(): Promise<void> {
-  const home = tempDir('hop3-bench-push-');
-  const [httpPort, apiPort, httpsPort] = await freePorts(3);
-  env = {
-    ...(process.env as Record<string, string>),
-    HOP3_HOME: home,
-    HOP3_HTTP_PORT: String(httpPort),
-    HOP3_HTTPS_PORT: String(httpsPort),
-    HOP3_LISTEN: `127.0.0.1:${apiPort}`,
-    HOP3_API_URL: `http://127.0.0.1:${apiPort}`,
-    HOP3_LOG_LEVEL: 'warn',
-    HOP3_PROXY: PROXY,
-  };
-  const log = openSync(join(home, 'daemon.log'), 'a');
-  daemon = spawn(HOP3_SERVER, ['serve'], { env, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${apiPort}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return;
-    if (daemon.exitCode !== null || performance.now() > deadline) {
-      throw new Error(`hop3-server did not become ready:\n${readFileSync(join(home, 'daemon.log'), 'utf8').slice(-2000)}`);
-    }
-    await sleep(50);
-  }
-}
-
-interface Timed { servedMs: number; pushMs: number; startedAt: number; servedAt: number; returnedAt: number }
-
-/** Start `git push`, poll until `host` serves `mark`; the push must succeed. */
-async function pushUntilServed(work: string, url: string, refspec: string, host: string, mark: string): Promise<Timed> {
-  const startedAt = Date.now();
-  const t0 = performance.now();
-  const push = git(work, ['push', url, refspec]).then((r) => ({ r, at: performance.now() }));
-  const served = await servedAt(Number(env.HOP3_HTTP_PORT), host, mark, t0 + SERVE_TIMEOUT_MS);
-  const { r, at } = await push;
-  if (r.exitCode !== 0) throw new Error(`git push ${refspec} to ${host} failed (${r.exitCode}):\n${String(r.stderr)}`);
-  return { servedMs: served - t0, pushMs: at - t0, startedAt, servedAt: startedAt + (served - t0), returnedAt: startedAt + (at - t0) };
-}
-
 interface Event { kind: string; at: string; data: { release?: number; source?: string } }
 
 /**
@@ -187,7 +61,7 @@ interface Event { kind: string; at: string; data: { release?: number; source?: s
  * push started → release created → build done → first GET that saw the new code → push returned.
  */
 async function phases(token: string, app: string, runs: Timed[]): Promise<Record<string, number[]>> {
-  const res = await fetch(`http://${env.HOP3_LISTEN}/rpc`, {
+  const res = await fetch(`http://${bench.env.HOP3_LISTEN}/rpc`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'apps.events', params: { app, limit: 1000 } }),
@@ -237,12 +111,14 @@ async function bareUwsgiStart(dir: string): Promise<number> {
 
 async function main(): Promise<number> {
   console.log(`push-to-served benchmark, HOP3_PROXY=${PROXY}: ${RUNS} runs each (node ${process.version})`);
-  await startDaemon();
-  const token = readFileSync(join(env.HOP3_HOME!, 'secrets', 'admin-token'), 'utf8').trim();
-  const gitUrl = (app: string) => `http://hop3:${token}@127.0.0.1:${env.HOP3_LISTEN!.split(':')[1]}/git/${app}.git`;
+  await bench.startHop3(PROXY, 'hop3-bench-push-');
+  const token = bench.token();
+  const gitUrl = (app: string) => bench.gitUrl(app);
+  const pushUntilServed = (work: string, url: string, refspec: string, host: string, mark: string) =>
+    bench.pushUntilServed(work, url, refspec, host, mark, SERVE_TIMEOUT_MS);
 
   // A copy of examples/hello-wsgi, in git.
-  const work = tempDir('hop3-bench-work-');
+  const work = bench.tempDir('hop3-bench-work-');
   for (const f of readdirSync(EXAMPLE)) copyFileSync(join(EXAMPLE, f), join(work, f));
   const source = readFileSync(join(work, 'app.py'), 'utf8');
   const commit = async (mark: string) => {
@@ -276,7 +152,7 @@ async function main(): Promise<number> {
   }
 
   // The floor: the same pushes without a deploy, and uWSGI alone.
-  const bare = tempDir('hop3-bench-bare-');
+  const bare = bench.tempDir('hop3-bench-bare-');
   await mustGit(bare, ['init', '-q', '--bare']);
   await mustGit(work, ['push', '-q', bare, 'main']);
   const barePush: number[] = [];
@@ -368,12 +244,8 @@ try {
   }
 } catch (err) {
   console.error(`\nbenchmark failed: ${err instanceof Error ? err.message : String(err)}`);
-  if (env.HOP3_HOME) {
-    try {
-      console.error(readFileSync(join(env.HOP3_HOME, 'daemon.log'), 'utf8').slice(-3000));
-    } catch { /* no log */ }
-  }
+  console.error(bench.daemonLog());
 } finally {
-  await cleanup();
+  await bench.cleanup();
 }
 process.exit(code);
