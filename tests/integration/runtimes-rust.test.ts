@@ -85,6 +85,18 @@ describe('runtimes: a Rust app builds with cargo --offline, serves through the p
     expect(broken.text).not.toContain('{"reason":');
     expect((await d.get('rust-app.localhost')).body).toContain('rust-app v2');
   });
+
+  it('refuses to guess which of several binaries is the web process, naming them', async () => {
+    const dir = copyWith('rust-two-bins', (m) => m);
+    const manifest = readFileSync(join(dir, 'Cargo.toml'), 'utf8');
+    writeFileSync(join(dir, 'Cargo.toml'), manifest.replace('[dependencies]', '[[bin]]\nname = "api"\npath = "src/main.rs"\n\n[[bin]]\nname = "admin"\npath = "src/main.rs"\n\n[dependencies]'));
+    const r = await d.hop3(['deploy', dir, '--app', 'rust-app']);
+    expect(r.exitCode, output(r)).toBe(1);
+    expect(output(r)).toMatch(/cargo built (api, admin|admin, api), and none is the one to run/);
+    const releases = await d.json<Array<{ version: string; status: string; message: string }>>(['releases', 'rust-app']);
+    expect(releases.find((x) => x.version === 'v4')).toMatchObject({ status: 'failed' });
+    expect((await d.get('rust-app.localhost')).body).toContain('rust-app v2');
+  });
 });
 
 describe('hop3-server setup --runtimes', () => {

@@ -50,6 +50,9 @@ function checkContract(p: Plugin): string {
       expect(ARTIFACT_KINDS).toContain(p.artifact);
       expect(typeof p.accept).toBe('function');
       expect(typeof p.build).toBe('function');
+      // What hop3-server setup --runtimes hands to apt: package names only.
+      expect(Array.isArray(p.packages)).toBe(true);
+      for (const pkg of p.packages) expect(pkg).toMatch(/^[a-z0-9][a-z0-9.+-]*$/);
       return 'builder';
     case 'deployer':
       expect(typeof p.accept).toBe('function');
