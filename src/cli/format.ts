@@ -18,6 +18,8 @@ export function formatEvent(e: EventRecord): string {
       return `${head}release v${e.data.release} failed: ${e.data.message}${e.data.hint ? ` (hint: ${e.data.hint})` : ''}`;
     case 'config.changed':
       return `${head}config changed${e.data.set ? ` set ${e.data.set.join(', ')}` : ''}${e.data.unset ? ` unset ${e.data.unset.join(', ')}` : ''}${e.data.restoredFrom ? ` (restored from v${e.data.restoredFrom})` : ''}`;
+    case 'app.scaled':
+      return `${head}scaled ${Object.entries(e.data.counts).map(([p, n]) => `${p}=${n}`).join(' ')}`;
     case 'drift':
       return `${head}drift ${e.data.kind} ${e.data.resource}: ${e.data.observed} (${e.data.action})`;
     case 'app.destroyed':

@@ -361,6 +361,45 @@ config.command('unset').argument('<app>').argument('<keys...>').addOption(timeou
   await followConfigRelease(app, r, after, o, signal, `unset ${keys.join(', ')}`);
 });
 
+const SCALE = rpcSchema.methods['apps.scale'].params.properties.counts;
+
+/** `TYPE=N` arguments, checked here against the daemon's schema before any request. */
+function scaleArgs(pairs: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const p of pairs) {
+    const m = /^([^=]*)=(\d{1,4})$/.exec(p);
+    const [name, n] = m ? [m[1]!, Number(m[2])] : [null, null];
+    if (name === null || !new RegExp(SCALE.propertyNames.pattern).test(name)) {
+      throw userError('SCALE_COUNT_INVALID', `${quoteValue(p)} is not PROCESS=COUNT`, { hint: 'e.g. hop3 scale APP web=3 worker=2' });
+    }
+    if (n! > SCALE.additionalProperties.maximum) {
+      throw userError('SCALE_COUNT_INVALID', `${p}: a count is a whole number from 0 to ${SCALE.additionalProperties.maximum}`);
+    }
+    counts[name] = n!;
+  }
+  return counts;
+}
+
+program.command('scale').description('run COUNT instances of each PROCESS type (a new release from the same build) and wait until it serves')
+  .argument('<app>').argument('<counts...>', 'PROCESS=COUNT ..., e.g. web=3 worker=2')
+  .addOption(timeoutOption()).addOption(detachOption()).addOption(json())
+  .action(async (app: string, pairs: string[], o: Waiting) => {
+    appArg(app);
+    const counts = scaleArgs(pairs);
+    const after = await acrossRestart(() => lastEventId(cfg, app));
+    const signal = interruptionUnless(o.detach);
+    const r = await callRecording<Partial<Recorded>>(cfg, 'apps.scale', { app, counts });
+    await followConfigRelease(app, r, after, o, signal, `scaled ${Object.entries(counts).map(([k, n]) => `${k}=${n}`).join(' ')}${r.version === undefined ? ' (already running: nothing to roll out)' : ''}`);
+  });
+
+type ProcessRow = { process: string; index: number; pid: number | null; state: string; uptime: number | null; restarts: number; release: string; port: number | null };
+program.command('ps').description("the app's process instances as the process supervisor reports them").argument('<app>').addOption(json())
+  .action(async (app: string, o: { json?: boolean }) => {
+    const rows = await call<ProcessRow[]>(cfg, 'apps.ps', { app: appArg(app) });
+    out(rows, Boolean(o.json), () => (rows.length === 0 ? `${app} runs no process`
+      : table(rows.map((r) => ({ ...r, uptime: r.uptime === null ? '-' : `${r.uptime}s` })), ['process', 'index', 'state', 'pid', 'uptime', 'restarts', 'release', 'port'])));
+  });
+
 type AddonView = { name: string; type: string; createdAt: string; attachedTo: { app: string; env: string }[]; env?: string };
 const addonRows = (rows: AddonView[]) => (rows.length === 0 ? 'no addons' : table(rows.map((r) => ({ ...r, attachedTo: r.attachedTo.map((a) => `${a.app} (${a.env})`).join(' ') || '-' })), ['name', 'type', 'attachedTo', 'createdAt']));
 

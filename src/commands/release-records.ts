@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { userError } from '../lib/errors.js';
 import type { AppSpec } from '../manifest/types.js';
+import { instancesOf, PORT_KINDS, SCALABLE_KINDS, type ScaleCounts } from '../manifest/instances.js';
 import { allocatePorts } from './ports.js';
 import type { BuildArtifact, ReleaseRecord, ReleaseSource } from '../store/types.js';
 import type { CommandContext } from './context.js';
@@ -10,13 +11,16 @@ import type { CommandContext } from './context.js';
  * one at a time per app, in one transaction each.
  */
 
-/** The processes that listen on a port of their own. */
-const HTTP_KINDS = new Set(['wsgi', 'web']);
-
 /** Not an app name (those have no spaces), so it never meets an app's deploy lock. */
 const RELEASES_LOCK = 'new release';
 
-const httpProcesses = (spec: AppSpec) => spec.processes.filter((p) => HTTP_KINDS.has(p.kind)).map((p) => p.name);
+/** The instances that listen on a port of their own: one port each. */
+const portedInstances = (spec: AppSpec, scale: ScaleCounts) => instancesOf(spec, scale).filter((i) => PORT_KINDS.has(i.kind)).map((i) => i.name);
+
+/** The counts a release of `spec` runs: the app's, for the process types the spec has. */
+function countsFor(spec: AppSpec, counts: ScaleCounts): ScaleCounts {
+  return Object.fromEntries(spec.processes.filter((p) => SCALABLE_KINDS.has(p.kind) && counts[p.name] !== undefined).map((p) => [p.name, counts[p.name]!]));
+}
 
 /**
  * A host name serves one app: names under HOP3_DOMAIN are hop3's own (<app>.<HOP3_DOMAIN>), and
@@ -45,6 +49,8 @@ export interface ReleaseDraft {
   requestId?: string | null | undefined;
   /** The branch a push deploys. */
   ref?: string | null;
+  /** Instance counts (a scale change); absent: the app's recorded ones. */
+  scale?: ScaleCounts;
 }
 
 /**
@@ -62,11 +68,14 @@ export async function newRelease(
   // get the same.
   return ctx.deployLocks.run(RELEASES_LOCK, async () => {
     checkDomainsFree(ctx, app, r.spec);
-    const ports = await allocatePorts(httpProcesses(r.spec), ctx.store.portsInUse(), ctx.config.portRange);
+    // Every release runs the app's current counts (a push, config change or rollback too); scale
+    // changes go through this lock as well, so the counts cannot move between here and the write.
+    const scale = countsFor(r.spec, r.scale ?? ctx.store.getScale(app));
+    const ports = await allocatePorts(portedInstances(r.spec, scale), ctx.store.portsInUse(), ctx.config.portRange);
     return ctx.store.writeRetrying(() => {
       within.before?.();
       const env = r.env ?? { ...r.spec.env, ...ctx.store.getEnv(app) };
-      const release = ctx.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports, requestId: r.requestId, ref: r.ref });
+      const release = ctx.store.createRelease({ app, source: r.source, commit: r.commit, spec: r.spec, env, artifact: r.artifact, ports, scale, requestId: r.requestId, ref: r.ref });
       ctx.store.addEvent(app, 'release.created', { release: release.version, source: r.source });
       within.after?.(release);
       return release;

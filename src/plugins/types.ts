@@ -56,7 +56,8 @@ export interface Builder {
 
 /** Where the proxy should send traffic for an app. */
 export type DeploymentInfo =
-  | { protocol: 'http'; address: '127.0.0.1'; port: number }
+  /** `morePorts`: the further instances of a scaled web process, balanced with `port`. */
+  | { protocol: 'http'; address: '127.0.0.1'; port: number; morePorts?: number[] }
   | { protocol: 'file'; root: string };
 
 /** One file the deployer wants on disk, with the resource name used in drift reports. */
@@ -84,6 +85,8 @@ export interface UnitStatus {
   ready: boolean;
   /** It keeps dying and the supervisor has given up on it for now. */
   cursed: boolean;
+  /** When its current process was started (unix seconds), when the supervisor says. */
+  startedAt?: number;
 }
 
 /** The server that runs units (the uWSGI emperor): a host resource, asked what runs. */

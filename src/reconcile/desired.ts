@@ -6,6 +6,7 @@ import type { Plugins } from '../plugins/registry.js';
 import type { DeploymentInfo, ProxySite } from '../plugins/types.js';
 import type { DesiredResource } from '../plugins/provider.js';
 import { SITE_KIND } from '../plugins/proxies/site-provider.js';
+import { upstreamPorts } from '../plugins/proxies/upstream-ports.js';
 import { keptReleaseDirs } from '../plugins/files/release-dir-provider.js';
 import { layoutOf } from '../lib/layout.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
@@ -94,7 +95,7 @@ function healthCheck(info: DeploymentInfo, release: ReleaseRecord, host: string,
   if (info.protocol !== 'http') return null;
   const hc = release.spec.healthcheck;
   return {
-    url: `http://127.0.0.1:${info.port}${hc.path}`,
+    urls: upstreamPorts(info).map((port) => `http://127.0.0.1:${port}${hc.path}`),
     host,
     expectStatus: hc.expectStatus,
     timeoutMs: hc.timeout === null ? config.healthTimeoutMs : hc.timeout * 1000,

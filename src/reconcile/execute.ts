@@ -190,6 +190,8 @@ async function awaitHealthy(ctx: ExecContext, version: number, check: HealthChec
 
 async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> {
   const deadline = Date.now() + check.timeoutMs;
+  // Each instance must answer once; the one still waiting is what a failure names.
+  const waiting = [...check.urls];
   let last = 'no answer yet';
   for (let i = 0; Date.now() < deadline && !ctx.signal?.aborted; i++) {
     if (i % 5 === 4) {
@@ -198,15 +200,19 @@ async function pollHealthy(ctx: ExecContext, check: HealthCheck): Promise<void> 
     }
     try {
       // One deadline for the whole check: no single answer may run past it, however it drips.
-      const res = await httpGet(check.url, check.host, Math.max(100, deadline - Date.now()), { maxBytes: HEALTH_BODY_LIMIT, signal: ctx.signal });
-      if (res.status === check.expectStatus) return;
+      const res = await httpGet(waiting[0]!, check.host, Math.max(100, deadline - Date.now()), { maxBytes: HEALTH_BODY_LIMIT, signal: ctx.signal });
+      if (res.status === check.expectStatus) {
+        waiting.shift();
+        if (waiting.length === 0) return;
+        continue;
+      }
       last = `status ${res.status}`;
     } catch (err) {
       last = errorMessage(err);
     }
     await sleep(50);
   }
-  throw operationalError('HEALTH_CHECK_FAILED', `health check ${check.url} did not answer ${check.expectStatus} within ${check.timeoutMs / 1000} s (last: ${last})`, {
+  throw operationalError('HEALTH_CHECK_FAILED', `health check ${waiting[0]} did not answer ${check.expectStatus} within ${check.timeoutMs / 1000} s (last: ${last})`, {
     hint: `see the process log in apps/${ctx.app}/log/; set [healthcheck] path or timeout in hop3.toml`,
   });
 }

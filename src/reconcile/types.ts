@@ -9,7 +9,8 @@ import { UNKNOWN, type Unknown } from '../lib/unknown.js';
 export { UNKNOWN, type Unknown };
 
 export interface HealthCheck {
-  url: string;
+  /** One per instance of the web process: the switch waits until every one answers. */
+  urls: string[];
   host: string;
   expectStatus: number;
   timeoutMs: number;

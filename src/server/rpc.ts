@@ -10,8 +10,10 @@ import { destroy } from '../commands/destroy.js';
 import { gitPrepare } from '../commands/git.js';
 import { pause, restart, resume, start, stop, type LifecycleInput } from '../commands/lifecycle.js';
 import { appStatus, configGet, gitInfo, listApps, listDrift, listEvents, listReleases } from '../commands/queries.js';
+import { listProcesses } from '../commands/processes.js';
 import { reconcileNow } from '../commands/reconcile-now.js';
 import { cancel, rollback } from '../commands/releases.js';
+import { scale } from '../commands/scale.js';
 import { configure } from '../commands/settings.js';
 import { asHop3Error, type Hop3Error } from '../lib/errors.js';
 import { SCHEMAS_DIR } from '../lib/paths.js';
@@ -46,6 +48,8 @@ const METHODS: Record<string, Handler> = {
   'apps.restart': (h, c, p) => restart(h, c, lifecycle(p)),
   'apps.destroy': (h, c, p) => destroy(h, c, { app: app(p) }),
   'apps.reconcile': (h, c, p) => reconcileNow(h, c, { app: app(p) }),
+  'apps.scale': (h, c, p) => scale(h, c, { app: app(p), counts: p.counts as Record<string, number>, requestId: optional<string>(p.requestId) }),
+  'apps.ps': (h, c, p) => listProcesses(h, c, app(p)),
   'apps.drift': (h, c, p) => listDrift(h, c, { app: optional<string>(p.app), limit: optional<number>(p.limit) }),
   'apps.events': (h, c, p) =>
     listEvents(h, c, { app: optional<string>(p.app), after: optional<number>(p.after), limit: optional<number>(p.limit) }),

@@ -9,6 +9,8 @@ export type Hop3Event =
   | { kind: 'release.live'; data: { release: number } }
   | { kind: 'release.failed'; data: { release: number; code: string; message: string; hint?: string } }
   | { kind: 'config.changed'; data: { set?: string[]; unset?: string[]; restoredFrom?: number } }
+  /** `hop3 scale`: the counts asked for (process type → instances). */
+  | { kind: 'app.scaled'; data: { counts: Record<string, number> } }
   | { kind: 'drift'; data: DriftFinding }
   | { kind: 'app.destroyed'; data: Record<string, never> }
   /** Attached to an addon: its processes get the URL in `env` (the URL itself is never in an event). */

@@ -7,6 +7,7 @@ import { STATE_DIR } from '../lib/paths.js';
 import { asHop3Error } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppSpec } from '../manifest/types.js';
+import type { ScaleCounts } from '../manifest/instances.js';
 import { specFromRecord } from '../manifest/stored.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
@@ -49,6 +50,7 @@ function toRelease(r: Row): ReleaseRecord {
     env: JSON.parse(r.env as string) as Record<string, string>,
     artifact: r.artifact ? (JSON.parse(r.artifact as string) as BuildArtifact) : null,
     ports: JSON.parse(r.ports as string) as Record<string, number>,
+    scale: JSON.parse(r.scale as string) as ScaleCounts,
     ref: (r.ref as string | null) ?? null,
     status: r.status as ReleaseStatus,
     message: r.message as string,
@@ -255,16 +257,16 @@ export class Store {
 
   createRelease(r: {
     app: string; source: ReleaseSource; commit: string | null; spec: AppSpec; env: Record<string, string>;
-    artifact?: BuildArtifact | null; ports: Record<string, number>; requestId?: string | null; ref?: string | null;
+    artifact?: BuildArtifact | null; ports: Record<string, number>; scale?: ScaleCounts; requestId?: string | null; ref?: string | null;
   }): ReleaseRecord {
     return this.db.transaction(() => {
       const next = ((this.sql('SELECT MAX(version) FROM releases WHERE app = ?', true).get(r.app) as number | null) ?? 0) + 1;
       this.sql(
-          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, status, created_at, request_id, ref)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO releases (app, version, source, commit_sha, spec, env, artifact, ports, scale, status, created_at, request_id, ref)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(r.app, next, r.source, r.commit, json(r.spec), json(r.env), r.artifact ? json(r.artifact) : null,
-          json(r.ports), r.artifact ? 'built' : 'pending', now(), r.requestId ?? null, r.ref ?? null);
+          json(r.ports), json(r.scale ?? {}), r.artifact ? 'built' : 'pending', now(), r.requestId ?? null, r.ref ?? null);
       return this.getRelease(r.app, next)!;
     })();
   }
@@ -351,6 +353,22 @@ export class Store {
       for (const [k, v] of Object.entries(set)) put.run(app, k, v);
       const del = this.sql('DELETE FROM env WHERE app = ? AND key = ?');
       for (const k of unset) del.run(app, k);
+    })();
+  }
+
+  // --- scale ----------------------------------------------------------------------------
+
+  /** The app's desired instance counts by process type (a type without one runs one). */
+  getScale(app: string): ScaleCounts {
+    const rows = this.sql('SELECT process, count FROM scale WHERE app = ? ORDER BY process').all(app) as { process: string; count: number }[];
+    return Object.fromEntries(rows.map((r) => [r.process, r.count]));
+  }
+
+  /** Set counts in one transaction (the release made from them is recorded in the same one). */
+  setScale(app: string, counts: ScaleCounts): void {
+    this.db.transaction(() => {
+      const put = this.sql('INSERT INTO scale (app, process, count) VALUES (?, ?, ?) ON CONFLICT(app, process) DO UPDATE SET count = excluded.count');
+      for (const [process, count] of Object.entries(counts)) put.run(app, process, count);
     })();
   }
 

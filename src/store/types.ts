@@ -1,4 +1,5 @@
 import type { AppSpec } from '../manifest/types.js';
+import type { ScaleCounts } from '../manifest/instances.js';
 import type { DriftKind } from './drift.js';
 import type { Hop3Event } from './events.js';
 
@@ -51,7 +52,10 @@ export interface ReleaseRecord {
   spec: AppSpec;
   env: Record<string, string>;
   artifact: BuildArtifact | null;
+  /** Loopback port by process instance (`web`, `web.2`: see instanceName). */
   ports: Record<string, number>;
+  /** Instances by process type this release runs (`hop3 scale`); absent or unlisted: one. */
+  scale?: ScaleCounts;
   /** The branch a push deployed (`refs/heads/...`); null for other sources. */
   ref?: string | null;
   status: ReleaseStatus;

@@ -86,7 +86,7 @@ function unit(version: number, proc: string, restart = 0): DesiredResource[] {
 }
 const site = (content: string): DesiredResource => ({ kind: 'site', name: APP, spec: { path: SITE_PATH, content } });
 
-const HEALTH: HealthCheck = { url: 'http://127.0.0.1:20002/', host: `${APP}.localhost`, expectStatus: 200, timeoutMs: 30_000, units: [{ name: unitNameOf(2, 'web'), log: `${HOME}/apps/${APP}/log/web.log` }] };
+const HEALTH: HealthCheck = { urls: ['http://127.0.0.1:20002/'], host: `${APP}.localhost`, expectStatus: 200, timeoutMs: 30_000, units: [{ name: unitNameOf(2, 'web'), log: `${HOME}/apps/${APP}/log/web.log` }] };
 
 function desired(over: Partial<DesiredApp> = {}): DesiredApp {
   return {

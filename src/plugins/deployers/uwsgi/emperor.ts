@@ -93,8 +93,11 @@ export class EmperorControl implements UnitSupervisor {
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { vassals?: Record<string, unknown>[] };
           const map = new Map<string, VassalStatus>();
           for (const v of body.vassals ?? []) {
+            // last_run moves when the emperor starts the vassal again; born does not.
+            const startedAt = Number(v.last_run);
             map.set(String(v.id), {
               pid: Number(v.pid), respawns: Number(v.respawns), ready: Number(v.ready) === 1, cursed: Number(v.cursed) !== 0,
+              ...(Number.isFinite(startedAt) && startedAt > 0 ? { startedAt } : {}),
             });
           }
           resolve(map);

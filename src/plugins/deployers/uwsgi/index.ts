@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { instancesOf } from '../../../manifest/instances.js';
 import type { ProcessSpec } from '../../../manifest/types.js';
 import type { ReleaseRecord } from '../../../store/types.js';
 import type { Deployer, DeploymentInfo, PluginContext, Unit } from '../../types.js';
@@ -13,8 +14,9 @@ import { hostServerProvider } from '../../host-server-provider.js';
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
 
 /**
- * Runs Procfile processes as vassals of the uWSGI emperor: one vassal per process, per release,
- * so a new release starts beside the old one and the proxy switches only when it is healthy.
+ * Runs Procfile processes as vassals of the uWSGI emperor: one vassal per process instance
+ * (`hop3 scale`), per release, so a new release starts beside the old one and the proxy switches
+ * only when it is healthy.
  */
 export default function uwsgiDeployer(ctx: PluginContext): Deployer {
   const { layout, config } = ctx;
@@ -33,9 +35,9 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
       const python = release.artifact!.kind === 'virtualenv';
       const path = python ? [join(venv, 'bin')] : (release.artifact!.path ?? []).map((p) => join(layout.home, p));
       const runDir = join(layout.releaseDir(release.app, release.version), 'run');
-      let info: DeploymentInfo | null = null;
       const units: Unit[] = [];
-      for (const proc of release.spec.processes.filter((p) => RUNS.has(p.kind))) {
+      const httpPorts: number[] = [];
+      for (const proc of instancesOf(release.spec, release.scale).filter((p) => RUNS.has(p.kind))) {
         const name = unitName(release.app, release.version, proc.name);
         const port = release.ports[proc.name];
         const env: Record<string, string> = {
@@ -47,7 +49,8 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
           ...(python ? { PYTHONUNBUFFERED: '1' } : {}),
           HOP3_APP: release.app,
           HOP3_RELEASE: `v${release.version}`,
-          HOP3_PROCESS: proc.name,
+          HOP3_PROCESS: proc.process,
+          HOP3_INSTANCE: String(proc.index),
           ...(port === undefined ? {} : { PORT: String(port) }),
         };
         const runFile = join(runDir, `${proc.name}.json`);
@@ -61,13 +64,15 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
         const ini = ctx.render.render(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
         units.push({
           name,
-          process: proc.name,
+          process: proc.process,
           log: vars.logfile,
           config: { resource: `vassal:${name}`, path: join(layout.uwsgiAvailable, `${name}.ini`), content: ini },
           files: [{ resource: `runfile:${name}`, path: runFile, content: runContent }],
         });
-        if ((proc.kind === 'wsgi' || proc.kind === 'web') && port !== undefined) info = { protocol: 'http', address: '127.0.0.1', port };
+        if ((proc.kind === 'wsgi' || proc.kind === 'web') && port !== undefined) httpPorts.push(port);
       }
+      const [first, ...more] = httpPorts;
+      const info: DeploymentInfo | null = first === undefined ? null : { protocol: 'http', address: '127.0.0.1', port: first, ...(more.length > 0 ? { morePorts: more } : {}) };
       // The files a vassal reads come before the vassal (the run-file provider's phase comes first).
       const resources: DesiredResource[] = units.flatMap((u) => [
         ...u.files.map((f) => ({ kind: RUN_FILE_KIND, name: `${u.name}${u.files.length > 1 ? `:${f.path}` : ''}`, spec: { path: f.path, content: f.content } })),

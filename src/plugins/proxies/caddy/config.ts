@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Hop3Error } from '../../../lib/errors.js';
 import { SPEC_FILE_NAMES } from '../../../lib/confine.js';
 import type { ProxySite } from '../../types.js';
+import { upstreamPorts } from '../upstream-ports.js';
 
 /**
  * Caddy's JSON configuration for every site at once, built as data and serialized with
@@ -106,12 +107,15 @@ function paused(app: string): Json[] {
   }];
 }
 
-function proxied(port: number): Json[] {
-  if (!isPort(port)) refuse(port, 'an upstream port');
+function proxied(ports: number[]): Json[] {
+  for (const port of ports) if (!isPort(port)) refuse(port, 'an upstream port');
   // Caddy passes Host and sets X-Forwarded-For/-Proto itself; X-Real-IP is nginx's habit.
   return [{
     handler: 'reverse_proxy',
-    upstreams: [{ dial: `127.0.0.1:${port}` }],
+    upstreams: ports.map((port) => ({ dial: `127.0.0.1:${port}` })),
+    // A scaled web process: requests take turns over its instances, and one that refuses a
+    // connection is passed over for the next within the second (as nginx's upstream does).
+    ...(ports.length > 1 ? { load_balancing: { selection_policy: { policy: 'round_robin' }, try_duration: '1s', try_interval: '50ms' } } : {}),
     headers: { request: { set: { 'X-Real-Ip': ['{http.request.remote.host}'] } } },
   }];
 }
@@ -222,7 +226,7 @@ export function renderSiteRoute(site: ProxySite, httpsPort?: number): Json {
   if (site.serverNames.length === 0) refuse(site.serverNames, `the server names of ${site.app}`);
   const hosts = site.serverNames.map((n) => guard(n, HOST_SAFE, `a server name of ${site.app}`));
   const t = site.target;
-  const main = t.protocol === 'paused' ? paused(site.app) : t.protocol === 'file' ? staticSite(t.root) : proxied(t.port);
+  const main = t.protocol === 'paused' ? paused(site.app) : t.protocol === 'file' ? staticSite(t.root) : proxied(upstreamPorts(t));
   if (!Number.isInteger(site.maxBodyBytes) || site.maxBodyBytes < 1) refuse(site.maxBodyBytes, `the max body size of ${site.app}`);
   // A paused app serves nothing of its own, files included.
   const paths = t.protocol === 'paused' ? [] : site.staticPaths.map((p) => staticPathRoute(p.prefix, p.root, site.staticMaxAge));

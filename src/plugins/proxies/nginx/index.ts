@@ -6,6 +6,7 @@ import { certResources } from '../../certs/resource-provider.js';
 import type { PluginContext, Proxy, ProxySite } from '../../types.js';
 import { NginxControl } from './master.js';
 import { siteProvider } from '../site-provider.js';
+import { upstreamPorts } from '../upstream-ports.js';
 import { hostServerProvider } from '../../host-server-provider.js';
 
 /** nginx server blocks, one file per app. */
@@ -23,6 +24,8 @@ export default function nginxProxy(ctx: PluginContext): Proxy {
       serverNames: site.serverNames,
       staticRoot: site.target.protocol === 'file' ? site.target.root : null,
       upstreamPort: site.target.protocol === 'http' ? site.target.port : null,
+      // A scaled web process: an upstream block balances over its instances.
+      upstreamPorts: site.target.protocol === 'http' && upstreamPorts(site.target).length > 1 ? upstreamPorts(site.target) : null,
       paused: site.target.protocol === 'paused',
       challengeDir: layout.challenges,
       staticPaths: site.staticPaths,
