@@ -200,7 +200,8 @@ program.command('logs').description("the app's process logs, merged in time orde
     const params = { app: appArg(app), lines: o.lines, ...(o.process === undefined ? {} : { process: o.process }), ...(o.follow ? { follow: true } : {}) };
     const show = (piece: unknown) => writeOutput(process.stdout, `${o.json ? JSON.stringify(piece) : formatLogLine(piece as LogLine)}\n`);
     try {
-      await callStream(cfg, 'apps.logs', params, show, { signal });
+      const r = await callStream<{ ended?: string }>(cfg, 'apps.logs', params, show, { signal });
+      if (r.ended) stderr(`hop3 logs: no longer following: ${r.ended}`);
     } catch (err) {
       // Ctrl-C ends following: that is how it is meant to end.
       if (!signal.aborted) throw err;

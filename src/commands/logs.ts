@@ -42,7 +42,7 @@ const shown = (l: Tagged): LogLine => ({ time: l.micros === null ? null : isoSec
  * An app's process logs, merged in time order: the last `lines` (over all its processes, or the
  * one named), then with `follow` every line written after, until `signal` ends it.
  */
-export async function logs(ctx: CommandContext, caller: Caller, q: LogsInput, emit: Emit, signal: AbortSignal): Promise<{ app: string; lines: number }> {
+export async function logs(ctx: CommandContext, caller: Caller, q: LogsInput, emit: Emit, signal: AbortSignal): Promise<{ app: string; lines: number; ended?: string }> {
   admit(caller, 'apps.logs', q.app);
   const app = requireApp(ctx, q.app);
   const all = processLogs(ctx, releaseOfLogs(ctx, app));
@@ -76,7 +76,8 @@ export async function logs(ctx: CommandContext, caller: Caller, q: LogsInput, em
       await send(mergeByTime(fresh));
       await sleep(FOLLOW_POLL_MS, undefined, { signal }).catch(() => undefined);
     }
-    return { app: q.app, lines: count };
+    // Said when following ended for a reason of the daemon's (it stops), not the reader's.
+    return { app: q.app, lines: count, ...(signal.aborted ? { ended: String(signal.reason) } : {}) };
   } finally {
     for (const f of followers) f.close();
   }

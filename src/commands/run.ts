@@ -1,5 +1,10 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { SpawnError } from '../lib/exec.js';
 import { userError } from '../lib/errors.js';
+import type { Layout } from '../lib/layout.js';
+import type { Logger } from '../lib/logger.js';
+import { recordGroup, stopRecordedGroup } from '../lib/process-group.js';
 import { admit } from './admit.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
@@ -50,9 +55,14 @@ export async function runOneOff(ctx: CommandContext, caller: Caller, q: RunInput
   const version = `v${release.version}`;
   // The program only: its arguments may carry secrets.
   ctx.log.info({ app: app.name, release: version, program: q.command[0] }, 'one-off command started');
+  let group: string | null = null;
   try {
     const r = await ctx.exec.runStreamed(q.command, {
       cwd, env, signal, timeoutMs: (q.timeout ?? RUN_TIMEOUT_DEFAULT_S) * 1000,
+      onSpawn: (pid) => {
+        group = join(ctx.layout.run, `${RUN_GROUP_PREFIX}${app.name}-${pid}.pgid`);
+        recordGroup(group, pid, `one-off command of ${app.name} ${version}`);
+      },
       onOutput: (fd, chunk) => emit({ fd, data: chunk.toString('base64') }),
     });
     ctx.log.info({ app: app.name, release: version, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, aborted: r.aborted }, 'one-off command ended');
@@ -63,5 +73,22 @@ export async function runOneOff(ctx: CommandContext, caller: Caller, q: RunInput
       hint: 'the command runs without a shell: name a program (or `sh -c "..."`) found on the PATH of the app\'s processes',
       details: { errno: err.errno },
     });
+  } finally {
+    if (group !== null) rmSync(group, { force: true });
   }
+}
+
+/** Each running one-off command's group is recorded as `run/run-APP-PGID.pgid` while it runs. */
+const RUN_GROUP_PREFIX = 'run-';
+
+/**
+ * Stop the one-off commands a killed daemon left running (nobody reads their output, and their
+ * time limit was the dead daemon's to enforce); a recycled pid is never signalled.
+ */
+export async function stopLeftoverRuns(layout: Layout, log: Logger): Promise<void> {
+  const files = existsSync(layout.run) ? readdirSync(layout.run).filter((f) => f.startsWith(RUN_GROUP_PREFIX) && f.endsWith('.pgid')) : [];
+  await Promise.all(files.map(async (f) => {
+    const stopped = await stopRecordedGroup(join(layout.run, f));
+    if (stopped) log.warn({ pgid: stopped.pgid, what: stopped.what }, 'stopped a one-off command a previous hop3-server left running');
+  }));
 }

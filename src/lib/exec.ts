@@ -94,6 +94,8 @@ export interface StreamedOptions {
   env: Record<string, string>;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called with the program's pid (its group's id) once it runs, before anything waits on it. */
+  onSpawn?: (pid: number) => void;
   /** Output as it comes (1: stdout, 2: stderr). A promise holds the program's output until it settles (a slow reader). */
   onOutput: (fd: 1 | 2, chunk: Buffer) => void | Promise<void>;
 }
@@ -125,6 +127,7 @@ function runStreamedProgram(argv: string[], opts: StreamedOptions): Promise<Stre
     let aborted = false;
     let settled = false;
     const pid = child.pid;
+    if (pid !== undefined) opts.onSpawn?.(pid);
     const stop = () => {
       if (pid !== undefined) void stopGroup(pid);
     };

@@ -97,7 +97,7 @@ export function tailOfLog(path: string, n: number, end: number | null = null, bu
  * Follows a log from where it ends now: each `read` returns the lines completed since, at most
  * `maxBytes` of them a call (a log written faster than it is read is caught up on over several
  * calls, never held whole). A rotated log is read to its end before the new one is opened; a
- * truncated one is read again from its start.
+ * truncated one is read again from its start once it is shorter than what was read of it.
  */
 export class LogFollower {
   readonly path: string;
@@ -140,21 +140,23 @@ export class LogFollower {
       budget -= got;
       this.take(buf.subarray(0, got), lines);
     }
-    if (budget > 0) this.checkReplaced(lines);
+    // A new (or emptied) file behind the name is read on at once: its first lines are as new as the old one's last.
+    if (budget > 0 && this.checkReplaced(lines)) lines.push(...this.read(budget));
     return lines;
   }
 
   /** Caught up with this file: if its name now leads to another (rotated) or it shrank (truncated), go on there. */
-  private checkReplaced(lines: string[]): void {
+  private checkReplaced(lines: string[]): boolean {
     const st = statSync(this.path, { throwIfNoEntry: false });
     if (st && st.ino === this.ino) {
-      if (st.size < this.pos) this.pos = 0;
-      return;
+      if (st.size >= this.pos) return false;
+      this.pos = 0;
+      return true;
     }
     this.flush(lines);
     closeSync(this.fd!);
     this.fd = null;
-    if (st) this.open();
+    return st !== undefined && this.open();
   }
 
   private take(bytes: Buffer, lines: string[]): void {

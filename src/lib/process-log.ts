@@ -24,9 +24,24 @@ export interface StampedLine {
   text: string;
 }
 
+/**
+ * A write that did not end its line (Python's `print` writes the text, then the newline) leaves
+ * the next write's stamp inside the line.
+ */
+// No look-behind: the text before may end in digits of its own (`id 42` + the stamp).
+const INNER_STAMP = /(\d{16}) /g;
+/** An inner stamp is one within a day after the line's own; anything else is the app's text. */
+const DAY_MICROS = 86_400_000_000;
+
 export function splitStamp(line: string): StampedLine {
   const m = STAMP.exec(line);
-  return m ? { micros: Number(m[1]), text: line.slice(m[0].length) } : { micros: null, text: line };
+  if (!m) return { micros: null, text: line };
+  const micros = Number(m[1]);
+  const text = line.slice(m[0].length).replace(INNER_STAMP, (whole, d: string) => {
+    const at = Number(d);
+    return at >= micros && at - micros < DAY_MICROS ? '' : whole;
+  });
+  return { micros, text };
 }
 
 /** Stamps filled in from the line before (within one file, in the order written). */
