@@ -6,7 +6,9 @@ import { formatIssue, loadAppDir, quoteValue, validateAppName, validateEnvEntry 
 import type { SpecIssue } from '../manifest/types.js';
 import type { DriftRecord, EventRecord } from '../store/types.js';
 import rpcSchema from '../../schemas/rpc.json' with { type: 'json' };
-import { acrossRestart, call, callRecording, clientConfig } from './client.js';
+import { acrossRestart, call, callRecording, callStream, clientConfig } from './client.js';
+import { formatLogLine, type LogLine } from '../lib/process-log.js';
+import { runExitCode, writeOutput, type RunOutcome } from './run-output.js';
 import type { CertView } from '../commands/cert-status.js';
 import { awaitRenewal, renewDetachOption, renewTimeoutOption } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
@@ -15,7 +17,9 @@ import { usageErrorJson, wholeNumber } from './options.js';
 import { awaitOwnRelease, cancelOrSettled, detachOption, followHint, interruption, timeoutOption, type WaitOptions } from './waiting.js';
 
 const cfg = clientConfig(process.env);
-const asJson = process.argv.includes('--json');
+// Only hop3's own options: after `--`, `hop3 run APP -- CMD --json` passes --json to CMD.
+const ownArgs = process.argv.includes('--') ? process.argv.slice(0, process.argv.indexOf('--')) : process.argv;
+const asJson = ownArgs.includes('--json');
 // Set before the subcommands are added, which inherit it: with --json, usage errors are JSON too.
 const program = new Command('hop3').description('hop3 client: deploy apps and edit their desired state').showHelpAfterError()
   .configureOutput({ outputError: (text, write) => (asJson ? console.log(usageErrorJson(text)) : write(text)) });
@@ -33,6 +37,8 @@ function statusText(s: AppStatus): string {
 const MAX_ARCHIVE = rpcSchema.methods['apps.deploy'].params.properties.archive.maxLength;
 const EVENTS_LIMIT = rpcSchema.methods['apps.events'].params.properties.limit;
 const VERSION = rpcSchema.methods['releases.rollback'].params.properties.version;
+const LOG_LINES = rpcSchema.methods['apps.logs'].params.properties.lines;
+const RUN_TIMEOUT = rpcSchema.methods['apps.run'].params.properties.timeout;
 
 /** The app name checked here, before any request: the same message and hint as hop3.toml's. */
 function appArg(app: string): string {
@@ -182,6 +188,54 @@ program.command('events').description('event history').argument('[app]')
   .action(async (app: string | undefined, o: { limit: number; json?: boolean }) => {
     const e = await call<EventRecord[]>(cfg, 'apps.events', { ...(app ? { app: appArg(app) } : {}), limit: o.limit });
     out(e, Boolean(o.json), () => (e.length ? e.map(formatEvent).join('\n') : 'no events'));
+  });
+
+program.command('logs').description("the app's process logs, merged in time order: `TIME PROCESS: line`").argument('<app>')
+  .option('--process <name>', 'only this process (web, worker, ...)')
+  .addOption(new Option('--lines <n>', 'how many of the last lines').argParser(wholeNumber(LOG_LINES.minimum, LOG_LINES.maximum)).default(100))
+  .option('--follow', 'go on printing lines as they are written, until Ctrl-C')
+  .addOption(json())
+  .action(async (app: string, o: { process?: string; lines: number; follow?: boolean; json?: boolean }) => {
+    const signal = interruption();
+    const params = { app: appArg(app), lines: o.lines, ...(o.process === undefined ? {} : { process: o.process }), ...(o.follow ? { follow: true } : {}) };
+    const show = (piece: unknown) => writeOutput(process.stdout, `${o.json ? JSON.stringify(piece) : formatLogLine(piece as LogLine)}\n`);
+    try {
+      const r = await callStream<{ ended?: string }>(cfg, 'apps.logs', params, show, { signal });
+      if (r.ended) stderr(`hop3 logs: no longer following: ${r.ended}`);
+    } catch (err) {
+      // Ctrl-C ends following: that is how it is meant to end.
+      if (!signal.aborted) throw err;
+    }
+  });
+
+program.command('run').description("run a one-off command in the live release's directory and environment; exits with its status")
+  .argument('<app>').argument('<command...>', 'program and arguments, after --')
+  .addOption(new Option('--timeout <s>', 'stop the command after this many seconds').argParser(wholeNumber(RUN_TIMEOUT.minimum, RUN_TIMEOUT.maximum)))
+  .addOption(json())
+  .action(async (app: string, command: string[], o: { timeout?: number; json?: boolean }) => {
+    const signal = interruption();
+    const params = { app: appArg(app), command, ...(o.timeout === undefined ? {} : { timeout: o.timeout }) };
+    const show = (piece: unknown) => {
+      const { fd, data } = piece as { fd: 1 | 2; data: string };
+      if (o.json) return writeOutput(process.stdout, `${JSON.stringify(piece)}\n`);
+      return writeOutput(fd === 1 ? process.stdout : process.stderr, Buffer.from(data, 'base64'));
+    };
+    let r: RunOutcome;
+    try {
+      r = await callStream<RunOutcome>(cfg, 'apps.run', params, show, { signal });
+    } catch (err) {
+      if (signal.aborted) {
+        stderr(`hop3 run: ${String(signal.reason)}; the command was stopped`);
+        process.exitCode = 130;
+        return;
+      }
+      fail(err);
+      process.exitCode = runExitCode(null, err);
+      return;
+    }
+    if (o.json) console.log(JSON.stringify(r));
+    else if (r.timedOut) stderr(`hop3 run: stopped after the time limit (${o.timeout ?? 'default'} s)`);
+    process.exitCode = runExitCode(r, null);
   });
 
 program.command('releases').description('release history').argument('<app>').addOption(json()).action(async (app: string, o: { json?: boolean }) => {

@@ -16,7 +16,7 @@ export const DAEMON: Caller = Object.freeze({ kind: 'daemon' });
 
 /** Every intent a caller may be allowed or refused, one per command or query. */
 export type Intent =
-  | 'apps.read' | 'apps.deploy' | 'apps.configure' | 'apps.scale' | 'apps.lifecycle' | 'apps.destroy' | 'apps.reconcile'
+  | 'apps.read' | 'apps.logs' | 'apps.run' | 'apps.deploy' | 'apps.configure' | 'apps.scale' | 'apps.lifecycle' | 'apps.destroy' | 'apps.reconcile'
   | 'releases.rollback' | 'releases.cancel' | 'config.read' | 'config.write' | 'git.read' | 'git.prepare'
   | 'certs.read' | 'certs.renew' | 'addons.read' | 'addons.write' | 'backups.read' | 'backups.write' | 'backups.restore';
 

@@ -77,10 +77,108 @@ export interface Exec {
   run(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
   runPiped<T>(argv: string[], consume: (stdout: Readable) => Promise<T>, opts?: Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'>): Promise<T>;
   spawnDetached(argv: string[], logFile: string, env?: Record<string, string>): number;
+  /**
+   * Run a program in a process group of its own with exactly `env`, handing its output over as
+   * it comes; the group is stopped (TERM, KILL after a grace) on abort or after `timeoutMs`, and
+   * killed once the program exits, so nothing it left behind lives on.
+   */
+  runStreamed(argv: string[], opts: StreamedOptions): Promise<StreamedExit>;
   /** Count a program started by other means (a CGI child whose streams hop3 wires itself). */
   counted(): void;
   /** Programs started so far. */
   readonly spawns: number;
+}
+
+export interface StreamedOptions {
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called with the program's pid (its group's id) once it runs, before anything waits on it. */
+  onSpawn?: (pid: number) => void;
+  /** Output as it comes (1: stdout, 2: stderr). A promise holds the program's output until it settles (a slow reader). */
+  onOutput: (fd: 1 | 2, chunk: Buffer) => void | Promise<void>;
+}
+
+export interface StreamedExit {
+  /** null when a signal ended it. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  aborted: boolean;
+}
+
+/** A program that could not be started at all (not found, not executable): `errno` says why. */
+export class SpawnError extends ExecError {
+  readonly errno: string;
+
+  constructor(argv: string[], errno: string, message: string) {
+    super(argv, undefined, '', `could not be started: ${message}`);
+    this.errno = errno;
+  }
+}
+
+function runStreamedProgram(argv: string[], opts: StreamedOptions): Promise<StreamedExit> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('runStreamed: empty argv');
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    const pid = child.pid;
+    if (pid !== undefined) opts.onSpawn?.(pid);
+    const stop = () => {
+      if (pid !== undefined) void stopGroup(pid);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, opts.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      stop();
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      settled = true;
+      done();
+      reject(new SpawnError(argv, err.code ?? 'UNKNOWN', err.message));
+    });
+    let holds = 0;
+    const streams = [child.stdout!, child.stderr!];
+    for (const [i, stream] of streams.entries()) {
+      stream.on('data', (chunk: Buffer) => {
+        const held = opts.onOutput(i === 0 ? 1 : 2, chunk);
+        if (!held) return;
+        if (holds++ === 0) for (const s of streams) s.pause();
+        void held.finally(() => {
+          if (--holds === 0) for (const s of streams) s.resume();
+        });
+      });
+    }
+    child.once('exit', () => {
+      if (pid === undefined) return;
+      // What it left in the background would hold its output open and live on.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // the group is already gone
+      }
+    });
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
+      done();
+      resolve({ exitCode: code, signal, timedOut, aborted });
+    });
+  });
 }
 
 export function createExec(from: NodeJS.ProcessEnv = process.env): Exec {
@@ -89,6 +187,7 @@ export function createExec(from: NodeJS.ProcessEnv = process.env): Exec {
     run: (argv, opts) => (spawns++, runProgram(argv, opts ?? {}, from)),
     runPiped: (argv, consume, opts) => (spawns++, runPipedProgram(argv, consume, opts ?? {}, from)),
     spawnDetached: (argv, logFile, env) => (spawns++, spawnDetachedProgram(argv, logFile, env ?? {}, from)),
+    runStreamed: (argv, opts) => (spawns++, runStreamedProgram(argv, opts)),
     counted: () => void spawns++,
     get spawns() {
       return spawns;

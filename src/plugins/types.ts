@@ -106,6 +106,18 @@ export interface Deployer extends ProvidesResources {
    * proxy should point.
    */
   plan(release: ReleaseRecord, ctx: { restartCount: number }): { units: Unit[]; resources: DesiredResource[]; info: DeploymentInfo | null };
+  /**
+   * Pure: how a one-off command (`hop3 run`) of a release runs: the environment its processes
+   * get, as process `run` and without a port, and the directory they run in. Absent: its
+   * releases run no commands (a static site).
+   */
+  oneOff?(release: ReleaseRecord): OneOff;
+}
+
+/** Where and with what environment a one-off command of a release runs. */
+export interface OneOff {
+  env: Record<string, string>;
+  cwd: string;
 }
 
 export interface ProxySite {

@@ -9,6 +9,7 @@ import { BackupScheduler } from '../plugins/addons/backups/scheduler.js';
 import { readTextOrNull } from '../lib/fs-atomic.js';
 import { createHttpServer } from './http.js';
 import { cancelOrphanedPushes } from '../commands/releases.js';
+import { stopLeftoverRuns } from '../commands/run.js';
 import { recordedCommandGroups, stopLeftoverCommand } from '../reconcile/execute.js';
 import { PUSH_LOCK_WAIT_S, rollBackUnlandedPushes } from './unlanded-pushes.js';
 import { createHop3, type Hop3 } from './hop3.js';
@@ -32,10 +33,13 @@ function warnIfEphemeral(config: Config, log: Logger): void {
 /**
  * Build and release commands a killed daemon left running are stopped at start, those of
  * releases that will run again and of those just cancelled alike: none may go on beside a new
- * daemon.
+ * daemon. So are one-off commands (`hop3 run`), whose client lost them with the daemon.
  */
 async function stopLeftoverAppCommands(h: Hop3): Promise<void> {
-  await Promise.all(recordedCommandGroups(h.layout).map(({ app, file, phase }) => stopLeftoverCommand({ app, store: h.store, log: h.log }, file, null, phase)));
+  await Promise.all([
+    ...recordedCommandGroups(h.layout).map(({ app, file, phase }) => stopLeftoverCommand({ app, store: h.store, log: h.log }, file, null, phase)),
+    stopLeftoverRuns(h.layout, h.log),
+  ]);
 }
 
 /** Schedules are looked at twice a minute; a run started more than two minutes late is a missed one. */

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Hop3 } from './hop3.js';
 import { ADMIN } from '../commands/authorize.js';
-import { handleRpc, RPC } from './rpc.js';
+import { handleRpc, handleStream, isStreamMethod, RPC } from './rpc.js';
 import {
   bodyLimitFor, bodyTooLargeMessage, jsonDepthExceeds, MAX_BATCH, MAX_JSON_DEPTH, METHOD_HEADER, RPC_BODY_LIMIT, uploadMismatch,
 } from './rpc-limits.js';
@@ -80,8 +80,45 @@ function readJsonBody(req: FastifyRequest, payload: NodeJS.ReadableStream): Prom
   });
 }
 
+/**
+ * Answer a stream method as newline-delimited JSON-RPC messages, written as they come: a reader
+ * slower than the method holds it (the socket's buffer is the only one), a reader that goes away
+ * ends it, and so does the daemon stopping (`streams` are aborted on close).
+ */
+function streamAnswer(h: Hop3, body: { method: string }, reply: FastifyReply, streams: Set<AbortController>): void {
+  reply.hijack();
+  const res = reply.raw;
+  const ac = new AbortController();
+  streams.add(ac);
+  res.on('close', () => ac.abort('the client went away'));
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const write = (message: object): void | Promise<void> => {
+    if (res.destroyed || res.writableEnded) return;
+    if (res.write(`${JSON.stringify(message)}\n`)) return;
+    return new Promise<void>((resolve) => {
+      const go = () => {
+        res.off('drain', go);
+        res.off('close', go);
+        resolve();
+      };
+      res.on('drain', go);
+      res.on('close', go);
+    });
+  };
+  void handleStream(h, body, ADMIN, write, ac.signal).then((answer) => {
+    streams.delete(ac);
+    if (!res.destroyed && !res.writableEnded) res.end(`${JSON.stringify(answer)}\n`);
+  });
+}
+
 export function createHttpServer(h: Hop3, token: string): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: RPC_BODY_LIMIT });
+  const streams = new Set<AbortController>();
+  // Followed logs and one-off commands would hold the server open: closing ends them first.
+  app.addHook('preClose', (done) => {
+    for (const ac of streams) ac.abort('hop3-server is stopping');
+    done();
+  });
 
   app.get('/healthz', async () => ({ ok: true }));
   registerGitHttp(app, h, token);
@@ -114,6 +151,11 @@ export function createHttpServer(h: Hop3, token: string): FastifyInstance {
       return Promise.all(body.map((r) => handleRpc(h, r, ADMIN)));
     }
     // The token matched (authenticate): the caller is the admin.
+    const method = (body as { method?: unknown } | null)?.method;
+    if (isStreamMethod(method) && (body as { jsonrpc?: unknown }).jsonrpc === '2.0') {
+      streamAnswer(h, body as { method: string }, reply, streams);
+      return reply;
+    }
     return handleRpc(h, body, ADMIN);
   });
 

@@ -12,6 +12,9 @@ import { pause, restart, resume, start, stop, type LifecycleInput } from '../com
 import { appStatus, configGet, gitInfo, listApps, listDrift, listEvents, listReleases } from '../commands/queries.js';
 import { listProcesses } from '../commands/processes.js';
 import { reconcileNow } from '../commands/reconcile-now.js';
+import { logs } from '../commands/logs.js';
+import { runOneOff } from '../commands/run.js';
+import type { Emit } from '../commands/stream.js';
 import { cancel, rollback } from '../commands/releases.js';
 import { scale } from '../commands/scale.js';
 import { configure } from '../commands/settings.js';
@@ -73,10 +76,26 @@ const METHODS: Record<string, Handler> = {
   'addons.destroy': (h, c, p) => addonsDestroy(h, c, { addon: p.addon as string, yes: optional<boolean>(p.yes) }),
 };
 
+type StreamHandler = (h: Hop3, caller: Caller, p: Params, emit: Emit, signal: AbortSignal) => Promise<unknown>;
+
+/**
+ * Methods whose answer comes in pieces while they run: each piece is a JSON-RPC notification
+ * (`method`: the call's method, `params`: the piece) on a line of its own, and the last line is
+ * the call's response (see handleStream).
+ */
+const STREAMS: Record<string, StreamHandler> = {
+  'apps.logs': (h, c, p, emit, signal) => logs(h, c, {
+    app: app(p), process: optional<string>(p.process), lines: optional<number>(p.lines), follow: p.follow === true,
+  }, emit, signal),
+  'apps.run': (h, c, p, emit, signal) => runOneOff(h, c, { app: app(p), command: p.command as string[], timeout: optional<number>(p.timeout) }, emit, signal),
+};
+
+export const isStreamMethod = (method: unknown): boolean => typeof method === 'string' && Object.hasOwn(STREAMS, method);
+
 const schemas = JSON.parse(readFileSync(join(SCHEMAS_DIR, 'rpc.json'), 'utf8')) as MethodSchemas;
 const paramsChecks = compileParamsChecks(schemas);
 
-export const RPC_METHODS = Object.keys(METHODS);
+export const RPC_METHODS = [...Object.keys(METHODS), ...Object.keys(STREAMS)];
 
 export interface JsonRpcError {
   code: number;
@@ -109,6 +128,9 @@ export async function handleRpc(h: Hop3, req: unknown, caller: Caller): Promise<
   if (typeof r !== 'object' || r === null || r.jsonrpc !== '2.0' || typeof r.method !== 'string') {
     return { jsonrpc: '2.0', id, error: { code: RPC.INVALID_REQUEST, message: 'not a JSON-RPC 2.0 request: needs jsonrpc "2.0" and a method name' } };
   }
+  if (isStreamMethod(r.method)) {
+    return { jsonrpc: '2.0', id, error: { code: RPC.INVALID_REQUEST, message: `${r.method} answers as a stream: send it alone, not in a batch` } };
+  }
   const handler = Object.hasOwn(METHODS, r.method) ? METHODS[r.method] : undefined;
   const checkParams = paramsChecks.get(r.method);
   if (!handler || !checkParams) {
@@ -122,6 +144,27 @@ export async function handleRpc(h: Hop3, req: unknown, caller: Caller): Promise<
   } catch (err) {
     const e = asHop3Error(err);
     if (e.category === 'internal') h.log.error({ err, method: r.method }, 'rpc method failed');
+    return { jsonrpc: '2.0', id, error: toRpcError(e) };
+  }
+}
+
+/**
+ * Answer one call of a stream method: `emit` gets each piece as a JSON-RPC notification, and the
+ * response (result or error) is returned. Never throws.
+ */
+export async function handleStream(
+  h: Hop3, req: { id?: unknown; method: string; params?: unknown }, caller: Caller, emit: (message: object) => void | Promise<void>, signal: AbortSignal,
+): Promise<{ jsonrpc: '2.0'; id: unknown; result?: unknown; error?: JsonRpcError }> {
+  const id = typeof req.id === 'string' || typeof req.id === 'number' ? req.id : null;
+  const params = req.params ?? {};
+  try {
+    const invalid = paramsChecks.get(req.method)!(params);
+    if (invalid) throw invalid;
+    const result = await STREAMS[req.method]!(h, caller, params as Params, (piece) => emit({ jsonrpc: '2.0', method: req.method, params: piece }), signal);
+    return { jsonrpc: '2.0', id, result };
+  } catch (err) {
+    const e = asHop3Error(err);
+    if (e.category === 'internal') h.log.error({ err, method: req.method }, 'rpc stream failed');
     return { jsonrpc: '2.0', id, error: toRpcError(e) };
   }
 }
