@@ -70,8 +70,10 @@ export function recordedGroupRuns(file: string): boolean {
 }
 
 function groupRuns(rec: GroupRecord): boolean {
-  const leader = startTimeOf(rec.pgid);
-  return leader === null ? members(rec.pgid).length > 0 : leader === rec.startTime;
+  const leader = procStat(rec.pgid);
+  // A zombie leader runs nothing (its parent has not reaped it yet); what its group holds may.
+  if (leader === null || leader.state === 'Z') return members(rec.pgid).length > 0;
+  return leader.startTime === rec.startTime;
 }
 
 function readRecord(file: string): GroupRecord | null {
