@@ -17,7 +17,7 @@ import { CronScheduler } from '../src/plugins/schedulers/cron/scheduler.js';
 
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1000);
 const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 20);
-/** The look runs every second in the daemon: 20 ms is 2 % of one core at N = 1000. */
+/** A new minute's look blocks the daemon's event loop while it runs: 20 ms at N = 1000. */
 const TARGET_TICK_MS = 20;
 const DUE = Math.min(N, 50);
 
@@ -41,16 +41,26 @@ try {
   const s = new CronScheduler({ dir, exec, log: createLogger('silent'), clock: () => new Date(now), timeoutMs: 60_000, record: () => void recorded++ });
 
   write('0 3 * * *');
-  s.tick(); // warm-up
+  const cold = performance.now();
+  s.tick();
+  console.log(`first look (every file read): ${(performance.now() - cold).toFixed(1)} ms`);
+  let within = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    s.tick();
+    within = Math.max(within, performance.now() - t0);
+  }
+  console.log(`a look later in the same minute (the other 59 a minute): max ${within.toFixed(3)} ms`);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    now += 60_000;
     const t0 = performance.now();
     s.tick();
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
-  console.log(`cron tick, ${N} entries, none due: median ${median.toFixed(2)} ms (min ${times[0]!.toFixed(2)}, max ${times.at(-1)!.toFixed(2)}) over ${RUNS} looks; target ≤ ${TARGET_TICK_MS} ms`);
+  console.log(`look in a new minute, ${N} entries unchanged, none due: median ${median.toFixed(2)} ms (min ${times[0]!.toFixed(2)}, max ${times.at(-1)!.toFixed(2)}) over ${RUNS} looks; target ≤ ${TARGET_TICK_MS} ms`);
   console.log(`spawns while nothing was due: ${exec.spawns} (target 0)`);
 
   // Only some due at once: the machine is shared, and a thousand shells at once says little more.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { parseCron } from '../../src/lib/cron.js';
+import { nextRun, parseCron } from '../../src/lib/cron.js';
 import { createExec } from '../../src/lib/exec.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { createLogger } from '../../src/lib/logger.js';
@@ -238,5 +238,15 @@ describe('cron: pure parts', () => {
     expect(wide.lines().join('').length).toBeLessThanOrEqual(RUN_OUTPUT_CHARS);
     expect(wide.lines().every((l) => l.length < 5000)).toBe(true);
     expect(wide.lines().length + wide.dropped).toBe(50);
+  });
+});
+
+describe('cron: matches agrees with nextRun', () => {
+  it.each(['* * * * *', '*/7 * * * *', '30 3 * * *', '0 0 1 * 1', '15 10-12 * 2,12 *', '0 0 31 2 *'])('%s: every minute of two days, as nextRun finds them', (expr) => {
+    const c = parseCron(expr);
+    const start = Date.parse('2026-12-01T00:00:00Z');
+    for (let m = start; m < start + 2 * 86_400_000; m += 60_000) {
+      expect(dueAt(c, m), new Date(m).toISOString()).toBe(nextRun(c, new Date(m - 60_000))?.getTime() === m);
+    }
   });
 });

@@ -31,19 +31,28 @@ export function parseEntryFile(file: string): { app: string; process: string; na
   return m ? { app: m[1]!, process: m[2]!, name: entryName(m[1]!, m[2]!) } : null;
 }
 
-/** Every entry armed in `dir` (of `app`, when given). A directory that is not there holds none; one that cannot be read throws. */
-export function listEntries(dir: string, app?: string): { app: string; process: string; name: string }[] {
+type EntryId = { app: string; process: string; name: string };
+
+/**
+ * What `dir` holds: every entry armed there, and the names with a run's group recorded. A
+ * directory that is not there holds none; one that cannot be read throws.
+ */
+export function readCronDir(dir: string): { entries: EntryId[]; groups: Set<string> } {
   let files: string[];
   try {
     files = readdirSync(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], groups: new Set() };
     throw err;
   }
-  return files.sort().flatMap((f) => {
-    const e = parseEntryFile(f);
-    return e && (app === undefined || e.app === app) ? [e] : [];
-  });
+  const entries = files.sort().flatMap((f) => parseEntryFile(f) ?? []);
+  const groups = new Set(files.filter((f) => f.endsWith('.pgid')).map((f) => f.slice(0, -'.pgid'.length)));
+  return { entries, groups };
+}
+
+/** Every entry armed in `dir` (of `app`, when given). */
+export function listEntries(dir: string, app?: string): EntryId[] {
+  return readCronDir(dir).entries.filter((e) => app === undefined || e.app === app);
 }
 
 /** What an entry file holds: everything a run needs, so a run never reads the records. */

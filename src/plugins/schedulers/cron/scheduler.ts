@@ -1,12 +1,12 @@
-import { mkdirSync, rmSync } from 'node:fs';
-import { nextRun, parseCron, type Cron } from '../../../lib/cron.js';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { matches, parseCron, type Cron } from '../../../lib/cron.js';
 import { errorMessage } from '../../../lib/errors.js';
 import { ExecError, type Exec } from '../../../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
 import type { Logger } from '../../../lib/logger.js';
 import { recordedGroupRuns, recordGroup } from '../../../lib/process-group.js';
 import type { CronOutcome, Hop3Event } from '../../../store/events.js';
-import { entryFiles, listEntries, parseEntry, type CronEntry } from './entry-files.js';
+import { entryFiles, parseEntry, readCronDir, type CronEntry } from './entry-files.js';
 import { RunOutput } from './run-output.js';
 
 export type CronRan = Extract<Hop3Event, { kind: 'cron.ran' }>;
@@ -35,7 +35,7 @@ export interface CronSchedulerDeps {
 const MINUTE_MS = 60_000;
 
 /** Whether `cron` names the minute starting at `minute` (a multiple of 60 s). */
-export const dueAt = (cron: Cron, minute: number): boolean => nextRun(cron, new Date(minute - MINUTE_MS))?.getTime() === minute;
+export const dueAt = (cron: Cron, minute: number): boolean => matches(cron, new Date(minute));
 
 export function readLastRun(file: string): LastRun | null {
   const text = readTextOrNull(file);
@@ -62,6 +62,10 @@ export class CronScheduler {
   /** The minute each entry was last due at, as this daemon saw it. */
   private readonly lastDue = new Map<string, number>();
   private readonly warned = new Set<string>();
+  /** The minute of the last look. */
+  private looked: number | null = null;
+  /** Each entry file as last read, by its size and mtime: a look reads only what changed. */
+  private readonly parsed = new Map<string, { stamp: string; entry: CronEntry | null; cron: Cron | null }>();
 
   constructor(deps: CronSchedulerDeps) {
     this.d = deps;
@@ -92,30 +96,43 @@ export class CronScheduler {
     return this.running.has(name) || recordedGroupRuns(entryFiles(this.d.dir, name).pgid);
   }
 
-  /** Start the runs due in the current minute. Never throws. */
+  /**
+   * Start the runs due in the current minute, on the first look in it (the others return at once:
+   * runs start at their minute, as cron's do). Never throws.
+   */
   tick(): void {
     const minute = Math.floor(this.d.clock().getTime() / MINUTE_MS) * MINUTE_MS;
-    let entries: ReturnType<typeof listEntries>;
+    if (minute === this.looked) return;
+    this.looked = minute;
+    let entries: ReturnType<typeof readCronDir>['entries'];
+    let groups: Set<string>;
     try {
-      entries = listEntries(this.d.dir);
+      ({ entries, groups } = readCronDir(this.d.dir));
     } catch (err) {
       this.d.log.warn({ err: errorMessage(err) }, 'cron entries could not be listed');
       return;
     }
+    const names = new Set(entries.map((e) => e.name));
+    for (const name of this.parsed.keys()) if (!names.has(name)) this.parsed.delete(name);
     for (const { name } of entries) {
       try {
-        this.look(name, minute);
+        this.look(name, minute, groups.has(name));
       } catch (err) {
         this.d.log.warn({ entry: name, err: errorMessage(err) }, 'a cron entry could not be looked at');
       }
     }
   }
 
-  private look(name: string, minute: number): void {
-    const files = entryFiles(this.d.dir, name);
-    if (!this.running.has(name)) this.noteUnobserved(name);
-    const content = readTextOrNull(files.entry);
-    if (content === null) return;
+  /** The entry file, parsed, and its schedule; null when it is gone. */
+  private read(name: string): { entry: CronEntry | null; cron: Cron | null } | null {
+    const file = entryFiles(this.d.dir, name).entry;
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) return null;
+    const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    const known = this.parsed.get(name);
+    if (known?.stamp === stamp) return known;
+    const content = readTextOrNull(file);
+    if (content === null) return null;
     const entry = parseEntry(content);
     let cron: Cron | null = null;
     try {
@@ -123,6 +140,18 @@ export class CronScheduler {
     } catch {
       cron = null;
     }
+    const value = { stamp, entry, cron };
+    this.parsed.set(name, value);
+    return value;
+  }
+
+  /** `recorded`: the listing showed a run's group recorded for it. */
+  private look(name: string, minute: number, recorded: boolean): void {
+    const files = entryFiles(this.d.dir, name);
+    if (recorded && !this.running.has(name)) this.noteUnobserved(name);
+    const read = this.read(name);
+    if (read === null) return;
+    const { entry, cron } = read;
     if (!entry || !cron) {
       if (!this.warned.has(name)) this.d.log.warn({ entry: name }, 'a cron entry file is not one hop3 wrote; it is not run');
       this.warned.add(name);
