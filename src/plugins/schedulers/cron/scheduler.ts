@@ -15,6 +15,8 @@ export type CronRan = Extract<Hop3Event, { kind: 'cron.ran' }>;
 export interface LastRun {
   /** The minute the last run was due at (ISO): a restart within that minute does not run it again. */
   due: string;
+  /** The release whose command ran (the entry may have moved on since). */
+  release: number;
   startedAt: string;
   endedAt: string | null;
   outcome: CronOutcome | null;
@@ -188,7 +190,7 @@ export class CronScheduler {
     const startedAt = last?.startedAt ?? new Date().toISOString();
     this.d.record(entry.app, {
       kind: 'cron.ran',
-      data: { process: entry.process, release: entry.release, schedule: entry.schedule, startedAt, seconds: 0, outcome: 'unobserved', exitCode: null, output: [], dropped: 0 },
+      data: { process: entry.process, release: last?.release ?? entry.release, schedule: entry.schedule, startedAt, seconds: 0, outcome: 'unobserved', exitCode: null, output: [], dropped: 0 },
     });
     if (last) writeFileAtomic(files.last, `${JSON.stringify({ ...last, outcome: 'unobserved' } satisfies LastRun)}\n`, 0o600);
   }
@@ -197,7 +199,7 @@ export class CronScheduler {
     const files = entryFiles(this.d.dir, name);
     const startedAt = this.d.clock().toISOString();
     const t0 = performance.now();
-    const last: LastRun = { due: due.toISOString(), startedAt, endedAt: null, outcome: null, exitCode: null };
+    const last: LastRun = { due: due.toISOString(), release: entry.release, startedAt, endedAt: null, outcome: null, exitCode: null };
     writeFileAtomic(files.last, `${JSON.stringify(last)}\n`, 0o600);
     const output = new RunOutput();
     let outcome: CronOutcome = 'succeeded';
