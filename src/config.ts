@@ -47,6 +47,8 @@ export interface Config {
   certRenewDays: number;
   /** How often every stored certificate is looked at for renewal (tests shorten it). */
   certCheckMs: number;
+  /** A cron run still going after this long is stopped (its whole process group). */
+  cronTimeoutMs: number;
   /** Loopback ports of hop3's own addon servers; 0: a free port chosen once (on the first addon of the type) and recorded. */
   addonPorts: { postgres: number; mariadb: number; redis: number };
 }
@@ -89,6 +91,7 @@ export const SETTINGS = [
   ['HOP3_ACME_CA_FILE', 'PEM file of a CA to trust for the ACME server itself (a test CA)', 'unset'],
   ['HOP3_CERT_RENEW_DAYS', 'a certificate is renewed when fewer days than this remain', '30'],
   ['HOP3_CERT_CHECK_SECONDS', 'how often every stored certificate is looked at for renewal', '3600'],
+  ['HOP3_CRON_TIMEOUT_SECONDS', 'a cron run still going after this long is stopped (SIGTERM to its shell; its whole process group is killed once that exits)', '3600'],
   ['HOP3_POSTGRES_PORT', "loopback port of hop3's PostgreSQL; 0: a free port chosen once and recorded", '0'],
   ['HOP3_MARIADB_PORT', "loopback port of hop3's MariaDB; 0: a free port chosen once and recorded", '0'],
   ['HOP3_REDIS_PORT', "loopback port of hop3's Redis; 0: a free port chosen once and recorded", '0'],
@@ -201,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     acme: { directory: acmeDirectory, email: acmeEmail, caFile: acmeCaFile },
     certRenewDays: int(env, 'HOP3_CERT_RENEW_DAYS', 30, 1, 365),
     certCheckMs: int(env, 'HOP3_CERT_CHECK_SECONDS', 3600, 1, 86_400) * 1000,
+    cronTimeoutMs: int(env, 'HOP3_CRON_TIMEOUT_SECONDS', 3600, 1, 86_400) * 1000,
     addonPorts: {
       postgres: int(env, 'HOP3_POSTGRES_PORT', 0, 0, 65535),
       mariadb: int(env, 'HOP3_MARIADB_PORT', 0, 0, 65535),

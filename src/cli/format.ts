@@ -36,6 +36,11 @@ export function formatEvent(e: EventRecord): string {
       return `${head}certificate for ${e.data.names.join(', ')} renewed until ${e.data.notAfter} (${e.data.reasons.join('; ')})`;
     case 'cert.failed':
       return `${head}certificate for ${e.data.names.join(', ')} not issued: ${e.data.message}${e.data.hint ? ` (hint: ${e.data.hint})` : ''}${e.data.standIn ? '; a self-signed stand-in serves meanwhile' : ''}`;
+    case 'cron.ran': {
+      const status = e.data.exitCode === null ? e.data.outcome : `${e.data.outcome}, exit ${e.data.exitCode}`;
+      const output = e.data.output.length === 0 ? '' : `\n${e.data.output.map((l) => `    ${l}`).join('\n')}`;
+      return `${head}cron ${e.data.process} of v${e.data.release} (${e.data.schedule}) ran ${e.data.seconds} s: ${status}${e.data.dropped ? ` (${e.data.dropped} earlier lines not kept)` : ''}${output}`;
+    }
     default: {
       const never: never = e;
       return `${head}${JSON.stringify(never)}`;

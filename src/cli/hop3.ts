@@ -10,6 +10,7 @@ import { acrossRestart, call, callRecording, callStream, clientConfig } from './
 import { formatLogLine, type LogLine } from '../lib/process-log.js';
 import { runExitCode, writeOutput, type RunOutcome } from './run-output.js';
 import type { CertView } from '../commands/cert-status.js';
+import type { ScheduledEntry } from '../plugins/types.js';
 import { awaitRenewal, renewDetachOption, renewTimeoutOption } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
 import { formatDrift, formatEvent, table } from './format.js';
@@ -242,6 +243,19 @@ program.command('releases').description('release history').argument('<app>').add
   const r = await call<Record<string, unknown>[]>(cfg, 'releases.list', { app: appArg(app) });
   out(r, Boolean(o.json), () => table(r.map((x) => ({ ...x, current: x.current ? '*' : '' })), ['current', 'version', 'status', 'source', 'commit', 'createdAt']));
 });
+
+function cronText(app: string, rows: ScheduledEntry[]): string {
+  if (rows.length === 0) return `${app} has no cron entry armed (Procfile \`cron:\` lines of its live release, while it runs)`;
+  const last = (r: ScheduledEntry) => (r.lastRun ? `${r.lastRun.startedAt} ${r.lastRun.outcome ?? 'running'}${r.lastRun.exitCode !== null && r.lastRun.outcome !== 'succeeded' ? ` (exit ${r.lastRun.exitCode})` : ''}` : 'never');
+  return table(rows.map((r) => ({ ...r, release: `v${r.release}`, lastRun: last(r), nextRun: r.nextRun ?? 'never', running: r.running ? 'yes' : '' })),
+    ['process', 'schedule', 'release', 'lastRun', 'nextRun', 'running', 'command']);
+}
+
+program.command('cron').description('the app\'s cron entries (schedules in UTC) with their last and next runs').argument('<app>').addOption(json())
+  .action(async (app: string, o: { json?: boolean }) => {
+    const r = await call<ScheduledEntry[]>(cfg, 'cron.list', { app: appArg(app) });
+    out(r, Boolean(o.json), () => cronText(app, r));
+  });
 
 const certColumns = ['app', 'status', 'mode', 'names', 'notAfter', 'issuer'];
 

@@ -60,6 +60,34 @@ export async function stopGroup(pgid: number, graceMs = GROUP_GRACE_MS): Promise
 }
 
 /**
+ * Whether the group recorded in `file` still runs: by looking at /proc (no signal is sent), with
+ * the same test as stopRecordedGroup's, so a recycled pid is not taken for it. False when there is
+ * no record or it cannot be read.
+ */
+export function recordedGroupRuns(file: string): boolean {
+  const rec = readRecord(file);
+  return rec !== null && groupRuns(rec);
+}
+
+function groupRuns(rec: GroupRecord): boolean {
+  const leader = procStat(rec.pgid);
+  // A zombie leader runs nothing (its parent has not reaped it yet); what its group holds may.
+  if (leader === null || leader.state === 'Z') return members(rec.pgid).length > 0;
+  return leader.startTime === rec.startTime;
+}
+
+function readRecord(file: string): GroupRecord | null {
+  const text = readTextOrNull(file);
+  if (text === null) return null;
+  try {
+    const rec = JSON.parse(text) as GroupRecord;
+    return Number.isInteger(rec.pgid) && rec.pgid > 1 ? rec : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Stop what is left of a recorded group (a daemon that was killed left it running) and wait
  * until it is gone: TERM first, so it can clean up, KILL after `graceMs`. The group is only
  * signalled while it is provably the recorded one: its leader has the recorded start time, or
@@ -68,21 +96,13 @@ export async function stopGroup(pgid: number, graceMs = GROUP_GRACE_MS): Promise
  * stopped, or null.
  */
 export async function stopRecordedGroup(file: string, graceMs = GROUP_GRACE_MS): Promise<GroupRecord | null> {
-  const text = readTextOrNull(file);
-  if (text === null) return null;
-  let rec: GroupRecord;
-  try {
-    rec = JSON.parse(text) as GroupRecord;
-  } catch {
+  if (readTextOrNull(file) === null) return null;
+  const rec = readRecord(file);
+  if (rec === null) {
     rmSync(file, { force: true });
     return null;
   }
-  if (!Number.isInteger(rec.pgid) || rec.pgid <= 1) {
-    rmSync(file, { force: true });
-    return null;
-  }
-  const leader = startTimeOf(rec.pgid);
-  const ours = leader === null ? members(rec.pgid).length > 0 : leader === rec.startTime;
+  const ours = groupRuns(rec);
   if (ours) await stopGroup(rec.pgid, graceMs);
   rmSync(file, { force: true });
   return ours ? rec : null;

@@ -1,4 +1,6 @@
 import schema from '../../schemas/hop3-toml.schema.json' with { type: 'json' };
+import { parseCron } from '../lib/cron.js';
+import { asHop3Error } from '../lib/errors.js';
 import { PROCESS_KINDS, type ProcessKind, type ProcessSpec, type SpecIssue } from './types.js';
 
 /** `module`, `package.module` or `module:callable`; anything else in `[run] start` is a shell command. */
@@ -61,7 +63,11 @@ export function parseProcfile(text: string): ParsedProcfile {
       if (!cron || !schedule.every((f) => CRON_FIELD.test(f))) {
         return issue('cron needs five schedule fields and a command', 'e.g. cron: */5 * * * * python tick.py', name);
       }
-      proc.schedule = schedule.join(' ');
+      try {
+        proc.schedule = parseCron(schedule.join(' ')).source;
+      } catch (err) {
+        return issue(asHop3Error(err).message, asHop3Error(err).hint, name);
+      }
       proc.command = cron[6]!;
     }
     if (kind === 'wsgi' && !WSGI_ENTRY_PATTERN.test(command)) {

@@ -1,5 +1,5 @@
 import { userError } from '../lib/errors.js';
-import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, UnitSupervisor } from './types.js';
+import type { Builder, Deployer, OsPlugin, Plugin, PluginContext, PluginFactory, Proxy, Scheduler, UnitSupervisor } from './types.js';
 import { runFileProvider } from './files/run-file-provider.js';
 import { releaseDirProvider } from './files/release-dir-provider.js';
 import type { Provider } from './provider.js';
@@ -14,10 +14,11 @@ import staticDeployer from './deployers/static/index.js';
 import nginxProxy from './proxies/nginx/index.js';
 import caddyProxy from './proxies/caddy/index.js';
 import debianOs from './os/debian/index.js';
+import cronScheduler from './schedulers/cron/index.js';
 import { loadAddons, type AddonPlugins } from './addons/index.js';
 
 /** Every plugin hop3 ships, registered statically. Order matters: the first that accepts wins. */
-export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, rustBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
+export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, rustBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs, cronScheduler];
 
 export interface Plugins {
   builders: Builder[];
@@ -27,6 +28,8 @@ export interface Plugins {
   /** The server that runs units (one deployer brings it). */
   supervisor: UnitSupervisor;
   oses: OsPlugin[];
+  /** What runs a release's scheduled processes (Procfile `cron:`). */
+  schedulers: Scheduler[];
   /**
    * Every resource provider, one per kind, in the order their actions run within a phase: the
    * generic ones first (the files a unit reads exist before the unit starts).
@@ -63,5 +66,5 @@ export function loadPlugins(ctx: PluginContext, factories: PluginFactory[] = PLU
   const kinds = [...providers, ...hostProviders].map((p) => p.kind);
   const twice = kinds.find((k, i) => kinds.indexOf(k) !== i);
   if (twice) throw new Error(`two providers of ${twice} resources are registered`);
-  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), providers, hostProviders, addons };
+  return { builders: of('builder'), deployers: of('deployer'), proxy, supervisor, oses: of('os'), schedulers: of('scheduler'), providers, hostProviders, addons };
 }

@@ -7,6 +7,7 @@ import type { Layout } from '../lib/layout.js';
 import type { AppSpec } from '../manifest/types.js';
 import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
 import type { DesiredResource, Provider } from './provider.js';
+import type { CronOutcome, Hop3Event } from '../store/events.js';
 
 /** What every plugin gets: settings, paths, a logger, the template renderer and how to run programs. No module singletons. */
 export interface PluginContext {
@@ -196,7 +197,33 @@ export interface ProvidesResources {
   providers?: Provider<any, any>[];
 }
 
-export type Plugin = (Builder | Deployer | Proxy | OsPlugin) & ProvidesResources;
+/** An entry a scheduler has armed, with its last and next runs (what `hop3 cron` lists). */
+export interface ScheduledEntry {
+  process: string;
+  release: number;
+  schedule: string;
+  command: string;
+  /** A run of it is under way. */
+  running: boolean;
+  lastRun: { startedAt: string; endedAt: string | null; outcome: CronOutcome | null; exitCode: number | null } | null;
+  nextRun: string | null;
+}
+
+/** Runs a release's scheduled processes (Procfile `cron:`), from resources of its own providers. */
+export interface Scheduler extends ProvidesResources {
+  kind: 'scheduler';
+  name: string;
+  /** Pure: the entries a release that runs arms (its addons' variables already in its env). */
+  plan(release: ReleaseRecord): DesiredResource[];
+  /** In the daemon: run armed entries on their schedule; `record` keeps an event of the app. */
+  start(record: (app: string, e: Hop3Event) => void): void;
+  /** Stop running them; resolves once the runs under way have ended. */
+  stop(): Promise<void>;
+  /** What is armed for `app`, by looking at it. */
+  entries(app: string, now: Date): ScheduledEntry[];
+}
+
+export type Plugin = (Builder | Deployer | Proxy | OsPlugin | Scheduler) & ProvidesResources;
 export type PluginFactory<P extends Plugin = Plugin> = (ctx: PluginContext) => P;
 
 /** What the proxy observes about the configuration its running server has loaded. */

@@ -77,9 +77,10 @@ export function desiredApp(
   if (!deployer) throw new Error(`no deployer accepts a ${target.artifact.kind} artifact`);
   const withAddons = Object.keys(attached.env).length === 0 ? target : { ...target, env: { ...target.env, ...attached.env } };
   const { units, resources, info } = deployer.plan(withAddons, { restartCount: app.restartCount });
+  const scheduled = plugins.schedulers.flatMap((s) => s.plan(withAddons));
   return {
     ...base,
-    resources: [...base.resources, ...attached.resources, ...resources, ...(info ? [siteResource(info)] : [])],
+    resources: [...base.resources, ...attached.resources, ...resources, ...scheduled, ...(info ? [siteResource(info)] : [])],
     ...(info ? { probe: { host: names[0]!, path: info.protocol === 'http' ? target.spec.healthcheck.path : '/' } } : {}),
     health: info ? healthCheck(info, target, names[0]!, config, units.map((u) => ({ name: u.name, log: u.log }))) : null,
   };

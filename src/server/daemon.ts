@@ -93,6 +93,7 @@ export async function serve(config: Config, log: Logger): Promise<void> {
   });
   // A run missed while the daemon was down is owed now, and runs at this first tick.
   backupScheduler.start();
+  for (const s of h.plugins.schedulers) s.start((app, e) => h.store.addEvent(app, e.kind, e.data as never));
   if (pushesInFlight.size > 0) void rollBackUnlandedPushes(h, PUSH_LOCK_WAIT_S, pushesInFlight);
 
   await new Promise<void>((resolve) => {
@@ -107,6 +108,8 @@ export async function serve(config: Config, log: Logger): Promise<void> {
         await stopTriggers();
         // A backup under way finishes (its scratch instance is dropped); none starts.
         await backupScheduler.stop();
+        // Cron runs under way are stopped (and recorded as such): their output comes to this process.
+        await Promise.all(h.plugins.schedulers.map((s) => s.stop()));
         await h.reconciler.close();
         await http.close();
         h.lifecycles.close();

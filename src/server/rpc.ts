@@ -5,6 +5,7 @@ import { addonsAttach, addonsCreate, addonsDestroy, addonsDetach, addonsInfo, ad
 import { createBackup, listBackups, restoreBackup, scheduleBackup } from '../commands/backups.js';
 import { listCerts, renewCert } from '../commands/certs.js';
 import { configSet, configUnset } from '../commands/config.js';
+import { listCron } from '../commands/cron.js';
 import { deploy, type DeployInput } from '../commands/deploy.js';
 import { destroy } from '../commands/destroy.js';
 import { gitPrepare } from '../commands/git.js';
@@ -59,6 +60,7 @@ const METHODS: Record<string, Handler> = {
   'releases.rollback': (h, c, p) => rollback(h, c, { app: app(p), version: version(p), requestId: optional<string>(p.requestId) }),
   'releases.cancel': (h, c, p) => cancel(h, c, { app: app(p), version: version(p), reason: optional<string>(p.reason) }),
   'releases.list': (h, c, p) => listReleases(h, c, app(p)),
+  'cron.list': (h, c, p) => listCron(h, c, app(p)),
   'certs.list': (h, c, p) => listCerts(h, c, { app: optional<string>(p.app) }),
   'certs.renew': (h, c, p) => renewCert(h, c, { app: app(p) }),
   'backups.create': (h, c, p) => createBackup(h, c, { name: p.name as string }),

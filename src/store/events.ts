@@ -21,6 +21,14 @@ export type Hop3Event =
   /** A certificate replaced for a reason that is no drift (its window, a request, new names). */
   | { kind: 'cert.renewed'; data: { names: string[]; notAfter: string; reasons: string[] } }
   /** An issuance failed (once per distinct failure); `standIn`: a self-signed stand-in serves meanwhile. */
-  | { kind: 'cert.failed'; data: { names: string[]; code: string; message: string; hint?: string; standIn: boolean } };
+  | { kind: 'cert.failed'; data: { names: string[]; code: string; message: string; hint?: string; standIn: boolean } }
+  /**
+   * One run of a cron entry: how it ended and the tail of its output (control characters
+   * replaced, bounded; `dropped` lines not kept). `unobserved`: it ran under a hop3-server that was
+   * killed, so its exit status and output were not seen.
+   */
+  | { kind: 'cron.ran'; data: { process: string; release: number; schedule: string; startedAt: string; seconds: number; outcome: CronOutcome; exitCode: number | null; output: string[]; dropped: number } };
+
+export type CronOutcome = 'succeeded' | 'failed' | 'timed-out' | 'stopped' | 'unobserved';
 
 export type EventKind = Hop3Event['kind'];

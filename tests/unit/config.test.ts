@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       acme: { directory: null, email: null, caFile: null },
       certRenewDays: 30,
       certCheckMs: 3_600_000,
+      cronTimeoutMs: 3_600_000,
       addonPorts: { postgres: 0, mariadb: 0, redis: 0 },
     });
   });
@@ -107,6 +108,7 @@ describe('loadConfig', () => {
       HOP3_ACME_CA_FILE: '/etc/hop3/pebble-ca.pem',
       HOP3_CERT_RENEW_DAYS: '10',
       HOP3_CERT_CHECK_SECONDS: '2',
+      HOP3_CRON_TIMEOUT_SECONDS: '90',
       HOP3_CADDY_BIN: '/usr/local/bin/caddy',
       HOP3_POSTGRES_PORT: '15432',
       HOP3_MARIADB_PORT: '13306',
@@ -144,6 +146,7 @@ describe('loadConfig', () => {
       acme: { directory: 'https://127.0.0.1:14000/dir', email: 'ops@example.com', caFile: '/etc/hop3/pebble-ca.pem' },
       certRenewDays: 10,
       certCheckMs: 2000,
+      cronTimeoutMs: 90_000,
       addonPorts: { postgres: 15432, mariadb: 13306, redis: 16379 },
     });
   });

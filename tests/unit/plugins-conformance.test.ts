@@ -89,6 +89,14 @@ function checkContract(p: Plugin): string {
       expect(p.detect(FEDORA)).toBe(false);
       expect(p.detect('')).toBe(false);
       return 'os';
+    case 'scheduler':
+      expect(typeof p.plan).toBe('function');
+      expect(typeof p.start).toBe('function');
+      expect(typeof p.stop).toBe('function');
+      expect(typeof p.entries).toBe('function');
+      // Its entries are resources of a provider it brings (the planner pairs them by key).
+      expect(p.providers?.length).toBeGreaterThan(0);
+      return 'scheduler';
   }
 }
 
@@ -136,7 +144,7 @@ describe('plugins', () => {
 });
 
 describe('the registry', () => {
-  const FAMILIES = { builders: 'builder', deployers: 'deployer', proxies: 'proxy', os: 'os' } as const;
+  const FAMILIES = { builders: 'builder', deployers: 'deployer', proxies: 'proxy', os: 'os', schedulers: 'scheduler' } as const;
 
   it.each(Object.entries(FAMILIES))('the plugin folders under src/plugins/%s equal the registered %s plugins', (family, kind) => {
     const dir = join(PROJECT_ROOT, 'src', 'plugins', family);
@@ -157,7 +165,7 @@ describe('the registry', () => {
 
   it('every registered provider has one kind, a phase and a conformance fixture', () => {
     const { providers, hostProviders } = loadPlugins(ctx);
-    expect(providers.map((p) => p.kind)).toEqual(expect.arrayContaining(['runfile', 'vassal', 'site']));
+    expect(providers.map((p) => p.kind)).toEqual(expect.arrayContaining(['runfile', 'vassal', 'site', 'cron']));
     for (const p of [...providers, ...hostProviders]) {
       expect(['sync', 'switch']).toContain(p.phase);
       expect(p.conformance, `${p.kind} says how the conformance test round-trips it`).toBeDefined();

@@ -9,7 +9,7 @@ import { RUN_FILE_KIND } from '../../files/run-file-provider.js';
 import { vassalProvider, VASSAL_KIND } from './vassal-provider.js';
 import type { DesiredResource } from '../../provider.js';
 import { hostServerProvider } from '../../host-server-provider.js';
-import type { Layout } from '../../../lib/layout.js';
+import { processEnv } from '../../process-env.js';
 
 /** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
@@ -29,14 +29,13 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
     providers: [vassalProvider(layout, supervisor), hostServerProvider(supervisor, 'uwsgi')],
     accept: (artifact) => artifact.kind === 'virtualenv' || artifact.kind === 'command',
     plan(release: ReleaseRecord, { restartCount }) {
-      const { cwd, venv, envOf } = processes(layout, release);
       const runDir = join(layout.releaseDir(release.app, release.version), 'run');
       const units: Unit[] = [];
       const httpPorts: number[] = [];
       for (const proc of instancesOf(release.spec, release.scale).filter((p) => RUNS.has(p.kind))) {
         const name = unitName(release.app, release.version, proc.name);
         const port = release.ports[proc.name];
-        const env = envOf(proc.process, port, proc.index);
+        const { env, cwd, venv } = processEnv(layout, release, proc.process, port, proc.index);
         const runFile = join(runDir, `${proc.name}.json`);
         const runContent = `${JSON.stringify(proc.kind === 'wsgi' ? { env, cwd, entry: proc.command } : { env, cwd, command: proc.command }, null, 2)}\n`;
         const vars = {
@@ -65,32 +64,8 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
       return { units, resources, info };
     },
     oneOff(release) {
-      const { cwd, envOf } = processes(layout, release);
-      return { cwd, env: envOf('run', undefined) };
+      const { cwd, env } = processEnv(layout, release, 'run');
+      return { cwd, env };
     },
   };
-}
-
-/** Where a release's processes run and the environment each gets: its units and one-off commands alike. */
-function processes(layout: Layout, release: ReleaseRecord) {
-  const artifactDir = join(layout.home, release.artifact!.dir);
-  const cwd = join(artifactDir, 'src');
-  const venv = join(layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'));
-  // A command artifact (Node, Go, generic) has no virtualenv: its builder names what goes on PATH.
-  const python = release.artifact!.kind === 'virtualenv';
-  const path = python ? [join(venv, 'bin')] : (release.artifact!.path ?? []).map((p) => join(layout.home, p));
-  const envOf = (process: string, port: number | undefined, instance?: number): Record<string, string> => ({
-    ...release.env,
-    PATH: [...path, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
-    ...(python ? { VIRTUAL_ENV: venv } : {}),
-    HOME: join(layout.app(release.app), 'data'),
-    LANG: release.env.LANG ?? 'C.UTF-8',
-    ...(python ? { PYTHONUNBUFFERED: '1' } : {}),
-    HOP3_APP: release.app,
-    HOP3_RELEASE: `v${release.version}`,
-    HOP3_PROCESS: process,
-    ...(instance === undefined ? {} : { HOP3_INSTANCE: String(instance) }),
-    ...(port === undefined ? {} : { PORT: String(port) }),
-  });
-  return { cwd, venv, envOf };
 }
