@@ -7,6 +7,8 @@ import pythonBuilder from './builders/python/index.js';
 import staticBuilder from './builders/static/index.js';
 import nodeBuilder from './builders/node/index.js';
 import goBuilder from './builders/go/index.js';
+import rubyBuilder from './builders/ruby/index.js';
+import phpBuilder from './builders/php/index.js';
 import genericBuilder from './builders/generic/index.js';
 import uwsgiDeployer from './deployers/uwsgi/index.js';
 import staticDeployer from './deployers/static/index.js';
@@ -16,7 +18,7 @@ import debianOs from './os/debian/index.js';
 import { loadAddons, type AddonPlugins } from './addons/index.js';
 
 /** Every plugin hop3 ships, registered statically. Order matters: the first that accepts wins. */
-export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
+export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, rubyBuilder, phpBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs];
 
 export interface Plugins {
   builders: Builder[];

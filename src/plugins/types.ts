@@ -39,11 +39,19 @@ export interface BuildContext {
   onSpawn?: (pid: number) => void;
 }
 
+/** A runtime's toolchain: the name said in errors, and the Debian packages that bring it. */
+export interface Toolchain {
+  runtime: string;
+  packages: readonly string[];
+}
+
 export interface Builder {
   kind: 'builder';
   name: string;
   /** The kind of artifact its builds make (exactly one deployer accepts it). */
   artifact: BuildArtifact['kind'];
+  /** What its builds need on the machine: `hop3-server setup` can install these packages. */
+  toolchain?: Toolchain;
   /** Cheap: looks at the spec and the source tree only. */
   accept(ctx: BuildContext): boolean;
   build(ctx: BuildContext): Promise<BuildArtifact>;

@@ -30,3 +30,21 @@ export function requireTool(name: string, packages: string[], runtime: string, d
     hint: `install it on the server: apt-get install ${packages.join(' ')}`,
   });
 }
+
+/** Where Debian's uwsgi-core looks for the plugins a vassal loads by name. */
+export const UWSGI_PLUGIN_DIR = '/usr/lib/uwsgi/plugins';
+
+/**
+ * The uWSGI plugin `name` is installed, or the same clear error as a missing program: a vassal
+ * that cannot load its plugin would only die at start, after the build, with a less clear log.
+ */
+export function requireUwsgiPlugin(name: string, packages: string[], runtime: string, dir = UWSGI_PLUGIN_DIR): void {
+  const path = join(dir, `${name}_plugin.so`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw operationalError('TOOLCHAIN_MISSING', `the ${runtime} toolchain is not installed: no uWSGI plugin ${path}`, {
+      hint: `install it on the server: apt-get install ${packages.join(' ')}`,
+    });
+  }
+}

@@ -1,14 +1,11 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { resolveInside } from '../../../lib/confine.js';
-import { ExecError } from '../../../lib/exec.js';
 import type { Builder, PluginContext } from '../../types.js';
 import { buildEnv, runBuildCommands, wants } from '../build-env.js';
+import { withToolMessage } from '../compiler-message.js';
 import { requireTool } from '../toolchain.js';
 import { GO_BINARY } from './detect.js';
-
-/** Compiler lines kept in the release's error message (all of them are in the build output). */
-const MESSAGE_LINES = 20;
 
 /**
  * Go apps: `go build` of the module's main package into the release's bin/, with the module
@@ -53,10 +50,7 @@ export default function goBuilder(ctx: PluginContext): Builder {
           cwd: src, env, cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn,
         });
       } catch (err) {
-        if (!(err instanceof ExecError) || err.exitCode === undefined) throw err;
-        // The compiler's own words, so the failed release says what to fix.
-        const lines = err.output.split('\n').filter((l) => l.trim() !== '').slice(-MESSAGE_LINES);
-        throw new ExecError(err.command, err.exitCode, err.output, `build failed (exit ${err.exitCode}):\n${lines.join('\n')}`);
+        withToolMessage(err, 'build');
       }
       b.onLine(`-----> Built bin/${GO_BINARY} in ${Date.now() - started} ms`);
       await runBuildCommands(ctx.exec, b, [bin]);

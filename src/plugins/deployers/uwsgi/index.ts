@@ -8,6 +8,7 @@ import { RUN_FILE_KIND } from '../../files/run-file-provider.js';
 import { vassalProvider, VASSAL_KIND } from './vassal-provider.js';
 import type { DesiredResource } from '../../provider.js';
 import { hostServerProvider } from '../../host-server-provider.js';
+import { artifactEnv, serverPluginVassal } from './server-plugin-vassal.js';
 
 /** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
@@ -24,12 +25,12 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
     name: 'uwsgi',
     supervisor,
     providers: [vassalProvider(layout, supervisor), hostServerProvider(supervisor, 'uwsgi')],
-    accept: (artifact) => artifact.kind === 'virtualenv' || artifact.kind === 'command',
+    accept: (artifact) => ['virtualenv', 'command', 'rack', 'php'].includes(artifact.kind),
     plan(release: ReleaseRecord, { restartCount }) {
       const artifactDir = join(layout.home, release.artifact!.dir);
       const cwd = join(artifactDir, 'src');
       const venv = join(layout.home, release.artifact!.venv ?? join(release.artifact!.dir, 'venv'));
-      // A command artifact (Node, Go, generic) has no virtualenv: its builder names what goes on PATH.
+      // A command, rack or php artifact has no virtualenv: its builder names what goes on PATH.
       const python = release.artifact!.kind === 'virtualenv';
       const path = python ? [join(venv, 'bin')] : (release.artifact!.path ?? []).map((p) => join(layout.home, p));
       const runDir = join(layout.releaseDir(release.app, release.version), 'run');
@@ -41,7 +42,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
         const env: Record<string, string> = {
           ...release.env,
           PATH: [...path, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
-          ...(python ? { VIRTUAL_ENV: venv } : {}),
+          ...(python ? { VIRTUAL_ENV: venv } : artifactEnv(release.artifact!, layout)),
           HOME: join(layout.app(release.app), 'data'),
           LANG: release.env.LANG ?? 'C.UTF-8',
           ...(python ? { PYTHONUNBUFFERED: '1' } : {}),
@@ -51,14 +52,16 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
           ...(port === undefined ? {} : { PORT: String(port) }),
         };
         const runFile = join(runDir, `${proc.name}.json`);
-        const runContent = `${JSON.stringify(proc.kind === 'wsgi' ? { env, cwd, entry: proc.command } : { env, cwd, command: proc.command }, null, 2)}\n`;
+        const plugged = serverPluginVassal(release.artifact!, proc, { layout, cwd });
+        const runContent = `${JSON.stringify(proc.kind === 'wsgi' ? { env, cwd, entry: proc.command } : plugged ? { env, cwd } : { env, cwd, command: proc.command }, null, 2)}\n`;
         const vars = {
           app: release.app, release: release.version, process: proc.name, port, venv, cwd, runFile, restartCount,
           libDir: layout.lib, python: config.pythonBin, workers: release.spec.run.workers,
           pidfile: join(layout.run, `${name}.pid`), logfile: join(layout.appLog(release.app), `${proc.name}.log`),
-          logMaxBytes: config.logMaxBytes,
+          logMaxBytes: config.logMaxBytes, dataDir: join(layout.app(release.app), 'data'),
+          ...plugged?.vars,
         };
-        const ini = ctx.render.render(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
+        const ini = ctx.render.render(plugged?.template ?? (proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk'), vars);
         units.push({
           name,
           process: proc.name,
