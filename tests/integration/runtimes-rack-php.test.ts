@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +68,7 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     console.log(`ruby-app: first deploy ${first.seconds.toFixed(2)} s, second (under load: ${load.ok} requests, ${load.failures.length} failed) ${second.seconds.toFixed(2)} s`);
   });
 
-  it('ruby: a syntax error in config.ru fails the new release at its health gate; the previous one keeps serving', async () => {
+  it('ruby: a syntax error in config.ru fails the new release before it takes traffic, with Ruby\'s message; the previous one keeps serving', async () => {
     const broken = copyOf('ruby-app', 'ruby-broken', { 'config.ru': `${readFileSync(join(EXAMPLES, 'ruby-app', 'config.ru'), 'utf8')}\nrun lambda { |env| [200, {}, [\n` });
     let failed!: Awaited<ReturnType<typeof deploy>>;
     const load = await underLoad(d.httpPort, 'ruby-app.localhost', async () => {
@@ -78,7 +78,9 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()]).toEqual(['v2']);
     const releases = await d.json<Array<{ version: string; status: string; message: string }>>(['releases', 'ruby-app']);
-    expect(releases.find((x) => x.version === 'v3')?.status).toBe('failed');
+    expect(releases.find((x) => x.version === 'v3')).toMatchObject({ status: 'failed', message: expect.stringMatching(/keeps exiting before it serves|health check .* did not answer 200/) });
+    // Ruby's own words are in the process's log (the deploy prints the lines it catches of it).
+    expect(readFileSync(join(d.home, 'apps', 'ruby-app', 'log', 'web.log'), 'utf8')).toMatch(/releases\/v3\/src\/config\.ru:\d+: syntax error/);
     expect((await d.get('ruby-app.localhost')).body).toContain('ruby-app v2');
   });
 
@@ -99,5 +101,75 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()].sort()).toEqual(['v1', 'v2']);
     console.log(`php-app: first deploy ${first.seconds.toFixed(2)} s, second (under load: ${load.ok} requests, ${load.failures.length} failed) ${second.seconds.toFixed(2)} s`);
+  });
+
+  it('php: a parse error in index.php fails the build with PHP\'s message; one in a file it includes fails the health gate; v2 keeps serving', async () => {
+    const index = readFileSync(join(EXAMPLES, 'php-app', 'index.php'), 'utf8');
+    let lint!: Awaited<ReturnType<typeof deploy>>;
+    const load = await underLoad(d.httpPort, 'php-app.localhost', async () => {
+      lint = await deploy(copyOf('php-app', 'php-parse', { 'index.php': index.replace("echo '<p>You", "echo '<p>You' .. ") }), 'php-app');
+    }, { get: releaseOf(d.httpPort, 'php-app.localhost') });
+    expect(lint.r.exitCode).toBe(1);
+    expect(load.failures).toEqual([]);
+    expect([...load.releases.keys()]).toEqual(['v2']);
+    expect(lint.text).toMatch(/Parse error: syntax error, unexpected token "\." in index\.php on line 13/);
+    const releases = () => d.json<Array<{ version: string; status: string; message: string }>>(['releases', 'php-app']);
+    expect((await releases()).find((x) => x.version === 'v3')).toMatchObject({ status: 'failed', message: expect.stringContaining('php -l index.php failed') });
+
+    const included = copyOf('php-app', 'php-include', {
+      'index.php': index.replace("require __DIR__ . '/vendor/autoload.php';", "require __DIR__ . '/vendor/autoload.php';\nrequire __DIR__ . '/helpers.php';"),
+      'helpers.php': '<?php\nfunction helper( {\n',
+    });
+    let gate!: Awaited<ReturnType<typeof deploy>>;
+    const load2 = await underLoad(d.httpPort, 'php-app.localhost', async () => {
+      gate = await deploy(included, 'php-app');
+    }, { get: releaseOf(d.httpPort, 'php-app.localhost') });
+    expect(gate.r.exitCode).not.toBe(0);
+    expect(load2.failures).toEqual([]);
+    expect([...load2.releases.keys()]).toEqual(['v2']);
+    expect((await releases()).find((x) => x.version === 'v4')).toMatchObject({ status: 'failed', message: expect.stringMatching(/health check/i) });
+    expect((await d.get('php-app.localhost')).body).toContain('php-app v2');
+  });
+
+  it('php: scripts open no file outside their release (not another app\'s run file), start no program, and no file but a .php is served', async () => {
+    const otherRunFile = join(d.home, 'apps', 'php-app', 'releases', 'v2', 'run', 'web.json');
+    expect(readFileSync(otherRunFile, 'utf8')).toContain('HOP3_APP');
+    const dir = join(scratch, 'php-nosy');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.php'), `<?php
+header('Content-Type: text/plain');
+if (($_SERVER['REQUEST_URI'] ?? '/') === '/') { echo "Hello\\n"; return; }
+$tries = [
+  'passwd' => fn () => @file_get_contents('/etc/passwd'),
+  'other app' => fn () => @file_get_contents(${JSON.stringify(otherRunFile)}),
+  'hop3.db' => fn () => @file_get_contents(${JSON.stringify(join(d.home, 'hop3.db'))}),
+  'glob' => fn () => implode(',', glob(${JSON.stringify(`${join(d.home, 'apps')}/*`)}) ?: []),
+  'shell_exec' => fn () => @shell_exec('cat /etc/passwd'),
+  'ini_set' => fn () => (@ini_set('open_basedir', '/') === false ? '' : @file_get_contents('/etc/passwd')),
+];
+foreach ($tries as $name => $try) {
+  try { $got = $try(); } catch (Throwable $e) { $got = ''; }
+  echo $name, ': ', ($got === false || $got === null || $got === '') ? 'refused' : 'GOT ' . substr((string) $got, 0, 40), "\\n";
+}
+`);
+    // What the app ships to loosen PHP: read by PHP's embed SAPI from the working directory, unless told otherwise.
+    writeFileSync(join(dir, 'php.ini'), 'open_basedir =\ndisable_functions =\n');
+    writeFileSync(join(dir, '.user.ini'), 'open_basedir =\n');
+    writeFileSync(join(dir, 'ENV'), 'SECRET_TOKEN=do-not-serve\n');
+    writeFileSync(join(dir, 'config.inc'), '<?php $password = "do-not-serve";\n');
+    writeFileSync(join(dir, 'index.php.bak'), '<?php $password = "do-not-serve";\n');
+    writeFileSync(join(dir, 'composer.json'), '{"name": "x/do-not-serve"}\n');
+    writeFileSync(join(dir, 'hop3.toml'), '[metadata]\ntitle = "do-not-serve"\n');
+    const { r, text } = await deploy(dir, 'php-nosy');
+    expect(r.exitCode, text).toBe(0);
+    const page = await d.get('php-nosy.localhost', '/try');
+    expect(page.status).toBe(200);
+    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set'].map((n) => `${n}: refused\n`).join(''));
+    for (const path of ['/ENV', '/config.inc', '/index.php.bak', '/composer.json', '/php.ini', '/.user.ini', '/hop3.toml']) {
+      const got = await d.get('php-nosy.localhost', path);
+      expect(got.body, path).not.toContain('do-not-serve');
+      expect(got.body, path).not.toContain('open_basedir');
+      expect(got.status, path).not.toBe(200);
+    }
   });
 });
