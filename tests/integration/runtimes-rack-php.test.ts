@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,33 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     // Ruby's own words are in the process's log (the deploy prints the lines it catches of it).
     expect(readFileSync(join(d.home, 'apps', 'ruby-app', 'log', 'web.log'), 'utf8')).toMatch(/releases\/v3\/src\/config\.ru:\d+: syntax error/);
     expect((await d.get('ruby-app.localhost')).body).toContain('ruby-app v2');
+  });
+
+  it('ruby: a gem in vendor/cache is installed into the app\'s own GEM_HOME, with no network; a gem nowhere fails the build naming it', async () => {
+    const gemSrc = join(scratch, 'hop3greet-src');
+    mkdirSync(join(gemSrc, 'lib'), { recursive: true });
+    writeFileSync(join(gemSrc, 'lib', 'hop3greet.rb'), "module Hop3Greet\n  def self.hello = 'and a gem from vendor/cache'\nend\n");
+    writeFileSync(join(gemSrc, 'hop3greet.gemspec'), "Gem::Specification.new do |s|\n  s.name = 'hop3greet'\n  s.version = '1.0.0'\n  s.summary = 'test gem'\n  s.authors = ['hop3']\n  s.files = ['lib/hop3greet.rb']\nend\n");
+    await execa('gem', ['build', 'hop3greet.gemspec'], { cwd: gemSrc });
+    const config = readFileSync(join(EXAMPLES, 'ruby-app', 'config.ru'), 'utf8')
+      .replace("require 'rack'", "require 'rack'\nrequire 'hop3greet'")
+      .replace('on Ruby #{RUBY_VERSION}', 'on Ruby #{RUBY_VERSION} #{Hop3Greet.hello}');
+    const dir = copyOf('ruby-app', 'ruby-vendored', { Gemfile: "source 'https://rubygems.org'\ngem 'rack'\ngem 'hop3greet'\n", 'config.ru': config });
+    mkdirSync(join(dir, 'vendor', 'cache'), { recursive: true });
+    cpSync(join(gemSrc, 'hop3greet-1.0.0.gem'), join(dir, 'vendor', 'cache', 'hop3greet-1.0.0.gem'));
+    const { r, text } = await deploy(dir, 'ruby-vendored');
+    expect(r.exitCode, text).toBe(0);
+    expect(text).toContain('Installing hop3greet 1.0.0');
+    const gemHomes = readdirSync(join(d.home, 'apps', 'ruby-vendored', 'gems'));
+    expect(gemHomes).toEqual([expect.stringMatching(/^ruby-\d+\.\d+$/)]);
+    expect(statSync(join(d.home, 'apps', 'ruby-vendored', 'gems', gemHomes[0]!, 'gems', 'hop3greet-1.0.0', 'lib', 'hop3greet.rb')).isFile()).toBe(true);
+    expect((await d.get('ruby-vendored.localhost')).body).toMatch(/^<h1>Hello from ruby-vendored v1 on Ruby [\d.]+ and a gem from vendor\/cache<\/h1>/);
+
+    const missing = copyOf('ruby-app', 'ruby-missing-gem', { Gemfile: "source 'https://rubygems.org'\ngem 'rack'\ngem 'no-such-gem-hop3'\n" });
+    const failed = await deploy(missing, 'ruby-vendored');
+    expect(failed.r.exitCode).toBe(1);
+    expect(failed.text).toMatch(/bundle install --local failed \(exit \d+\):[\s\S]*Could not find gem 'no-such-gem-hop3'/);
+    expect((await d.get('ruby-vendored.localhost')).body).toContain('ruby-vendored v1');
   });
 
   it('php: index.php and its vendored library through the php plugin; redeploys with no failed request', async () => {

@@ -52,7 +52,8 @@ export default function rubyBuilder(ctx: PluginContext): Builder {
         const bundle = requireTool('bundle', packages, RUBY_TOOLCHAIN.runtime);
         b.onLine('-----> Installing gems: bundle install --local (vendor/cache and the gems installed on the server)');
         try {
-          await ctx.exec.run([bundle, 'install', '--local'], {
+          // --no-cache: vendor/cache is read, never filled with the server's gems (which have no .gem files to copy).
+          await ctx.exec.run([bundle, 'install', '--local', '--no-cache'], {
             cwd: src, env, cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn,
           });
         } catch (err) {
