@@ -173,6 +173,10 @@ $tries = [
   'glob' => fn () => implode(',', glob(${JSON.stringify(`${join(d.home, 'apps')}/*`)}) ?: []),
   'shell_exec' => fn () => @shell_exec('cat /etc/passwd'),
   'ini_set' => fn () => (@ini_set('open_basedir', '/') === false ? '' : @file_get_contents('/etc/passwd')),
+  // The sendmail shell would start with what putenv set (LD_PRELOAD): mail and error_log are gone.
+  'mail' => fn () => function_exists('mail') ? 'present' : '',
+  'error_log' => fn () => function_exists('error_log') ? 'present' : '',
+  'posix_kill' => fn () => function_exists('posix_kill') && posix_kill(${process.pid}, 0) ? 'signalled' : '',
 ];
 foreach ($tries as $name => $try) {
   try { $got = $try(); } catch (Throwable $e) { $got = ''; }
@@ -191,7 +195,7 @@ foreach ($tries as $name => $try) {
     expect(r.exitCode, text).toBe(0);
     const page = await d.get('php-nosy.localhost', '/try');
     expect(page.status).toBe(200);
-    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set'].map((n) => `${n}: refused\n`).join(''));
+    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set', 'mail', 'error_log', 'posix_kill'].map((n) => `${n}: refused\n`).join(''));
     for (const path of ['/ENV', '/config.inc', '/index.php.bak', '/composer.json', '/php.ini', '/.user.ini', '/hop3.toml']) {
       const got = await d.get('php-nosy.localhost', path);
       expect(got.body, path).not.toContain('do-not-serve');

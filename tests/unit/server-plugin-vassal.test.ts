@@ -79,7 +79,7 @@ describe('uwsgi deployer: rack and php artifacts', () => {
     expect(ini).toContain(`php-docroot = ${src}\n`);
     expect(ini).toContain('php-allowed-ext = .php\n');
     expect(ini).toContain(`php-set = open_basedir=${src}/:/srv/hop3/apps/shop/data/:/srv/hop3/apps/shop/releases/v4/run/web.json:/srv/hop3/lib/hop3_php_env.php\n`);
-    expect(ini).toMatch(/^php-set = disable_functions=exec,passthru,shell_exec,system,proc_open,popen,/m);
+    expect(ini).toMatch(/^php-set = disable_functions=exec,passthru,shell_exec,system,proc_open,popen,pcntl_exec,dl,mail,mb_send_mail,error_log,/m);
     // uWSGI serves no file itself: static files go through the proxy's [static] paths.
     expect(ini).not.toMatch(/^(check-static|static-map|static-)/m);
     expect(ini).not.toContain('s3cret');
