@@ -158,6 +158,16 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     expect((await d.get('php-app.localhost')).body).toContain('php-app v2');
   });
 
+  it('php: composer.json requiring a package with no vendor/ fails the build saying so; the running release is untouched', async () => {
+    const dir = copyOf('php-app', 'php-unvendored');
+    rmSync(join(dir, 'vendor'), { recursive: true });
+    const { r, text } = await deploy(dir, 'php-app');
+    expect(r.exitCode).toBe(1);
+    expect(text).toContain('composer.json requires hop3/greet, and there is no vendor/autoload.php');
+    expect(text).toContain('commit vendor/');
+    expect((await d.get('php-app.localhost')).body).toContain('php-app v2');
+  });
+
   it('php: scripts open no file outside their release (not another app\'s run file), start no program, and no file but a .php is served', async () => {
     const otherRunFile = join(d.home, 'apps', 'php-app', 'releases', 'v2', 'run', 'web.json');
     expect(readFileSync(otherRunFile, 'utf8')).toContain('HOP3_APP');
