@@ -187,6 +187,11 @@ $tries = [
   'mail' => fn () => function_exists('mail') ? 'present' : '',
   'error_log' => fn () => function_exists('error_log') ? 'present' : '',
   'posix_kill' => fn () => function_exists('posix_kill') && posix_kill(${process.pid}, 0) ? 'signalled' : '',
+  // Nothing of the daemon's environment: the run file's, and what uWSGI and the loader need.
+  'foreign env' => fn () => implode(',', array_filter(
+    array_diff(array_keys(getenv()), array_keys(json_decode(file_get_contents(getenv('HOP3_RUN_FILE')), true)['env']), ['HOP3_RUN_FILE']),
+    fn ($k) => !str_starts_with($k, 'UWSGI_'),
+  )),
 ];
 foreach ($tries as $name => $try) {
   try { $got = $try(); } catch (Throwable $e) { $got = ''; }
@@ -205,7 +210,7 @@ foreach ($tries as $name => $try) {
     expect(r.exitCode, text).toBe(0);
     const page = await d.get('php-nosy.localhost', '/try');
     expect(page.status).toBe(200);
-    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set', 'mail', 'error_log', 'posix_kill'].map((n) => `${n}: refused\n`).join(''));
+    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set', 'mail', 'error_log', 'posix_kill', 'foreign env'].map((n) => `${n}: refused\n`).join(''));
     for (const path of ['/ENV', '/config.inc', '/index.php.bak', '/composer.json', '/php.ini', '/.user.ini', '/hop3.toml']) {
       const got = await d.get('php-nosy.localhost', path);
       expect(got.body, path).not.toContain('do-not-serve');
