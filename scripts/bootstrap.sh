@@ -15,7 +15,9 @@ apt_install() {
 
 # postgresql, mariadb-server, redis-server: the addon servers hop3 runs itself (tests/integration/addon-servers.test.ts).
 # golang-go: the go builder's toolchain. cargo, rustc: the rust builder's. python3-psycopg2, python3-redis: examples/addons-app.
-packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server golang-go cargo rustc python3-psycopg2 python3-redis)
+# ruby ruby-rack bundler uwsgi-plugin-rack-ruby3.1, php-cli uwsgi-plugin-php: the ruby and php builders'
+# toolchains (src/plugins/builders/{ruby,php}/index.ts), for examples/ruby-app and examples/php-app.
+packages=(uwsgi-core uwsgi-plugin-python3 nginx-light caddy git python3 python3-venv ca-certificates openssh-server openssh-client util-linux sudo openssl pebble postgresql mariadb-server redis-server golang-go cargo rustc python3-psycopg2 python3-redis ruby ruby-rack bundler uwsgi-plugin-rack-ruby3.1 php-cli uwsgi-plugin-php)
 # The toolchains the node builder uses (apps build with the machine's node and npm, not hop3's
 # own .node/, so only the directories on a build's PATH count). A machine with Node.js from
 # elsewhere (NodeSource ships npm inside nodejs) keeps it.

@@ -95,7 +95,7 @@ export function loadAppDir(dir: string): SpecResult & { dir: string } {
   // A file we refused to read would only cause misleading follow-up issues.
   if (issues.length > 0) return { spec: null, issues, dir };
   const fileExists = (rel: string) => existsSync(join(root, rel));
-  // package.json, go.mod or index.html describe the app well enough on their own.
+  // package.json, go.mod, config.ru, index.php or index.html describe the app well enough on their own.
   const bare = files['hop3.toml'] === undefined && files.Procfile === undefined && SELF_DESCRIBING_FILES.some(fileExists);
   const result = parseAppSpec(bare ? { ...files, 'hop3.toml': '' } : files);
   if (!result.spec) return { ...result, dir };
@@ -157,7 +157,7 @@ export function formatIssue(issue: SpecIssue): string {
 
 const BUILDER_UNKNOWN = {
   message: 'cannot tell how to build this app',
-  hint: 'add a package.json (Node), a go.mod (Go), a Cargo.toml (Rust), a requirements.txt (Python) or an index.html (static site), a Procfile with a web or worker process, or set [build] builder in hop3.toml',
+  hint: 'add a package.json (Node), a go.mod (Go), a Cargo.toml (Rust), a requirements.txt (Python), a Gemfile or config.ru (Ruby), a composer.json or index.php (PHP) or an index.html (static site), a Procfile with a web or worker process, or set [build] builder in hop3.toml',
 };
 const BUILDER_UNKNOWN_ISSUE: SpecIssue = { file: '.', ...BUILDER_UNKNOWN };
 

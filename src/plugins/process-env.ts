@@ -26,6 +26,8 @@ export function processEnv(layout: Layout, release: ReleaseRecord, process: stri
     ...release.env,
     PATH: [...path, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
     ...(python ? { VIRTUAL_ENV: venv } : {}),
+    // A rack artifact's gems: its processes, cron runs and one-off commands all load them.
+    ...(artifact.gems === undefined ? {} : { GEM_HOME: join(layout.home, artifact.gems) }),
     HOME: join(layout.app(release.app), 'data'),
     LANG: release.env.LANG ?? 'C.UTF-8',
     ...(python ? { PYTHONUNBUFFERED: '1' } : {}),

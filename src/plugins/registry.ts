@@ -8,6 +8,8 @@ import staticBuilder from './builders/static/index.js';
 import nodeBuilder from './builders/node/index.js';
 import goBuilder from './builders/go/index.js';
 import rustBuilder from './builders/rust/index.js';
+import rubyBuilder from './builders/ruby/index.js';
+import phpBuilder from './builders/php/index.js';
 import genericBuilder from './builders/generic/index.js';
 import uwsgiDeployer from './deployers/uwsgi/index.js';
 import staticDeployer from './deployers/static/index.js';
@@ -18,7 +20,7 @@ import cronScheduler from './schedulers/cron/index.js';
 import { loadAddons, type AddonPlugins } from './addons/index.js';
 
 /** Every plugin hop3 ships, registered statically. Order matters: the first that accepts wins. */
-export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, rustBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs, cronScheduler];
+export const PLUGINS: PluginFactory[] = [staticBuilder, pythonBuilder, nodeBuilder, goBuilder, rustBuilder, rubyBuilder, phpBuilder, genericBuilder, uwsgiDeployer, staticDeployer, nginxProxy, caddyProxy, debianOs, cronScheduler];
 
 export interface Plugins {
   builders: Builder[];

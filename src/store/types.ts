@@ -33,14 +33,21 @@ export interface AppRecord {
 }
 
 export interface BuildArtifact {
-  /** `command`: processes are commands run from the source tree (Node, Go, generic). */
-  kind: 'virtualenv' | 'static' | 'command';
+  /**
+   * `command`: processes are commands run from the source tree (Node, Go, generic); `rack` and
+   * `php`: the same, except the default web process, which the runtime's server plugin runs.
+   */
+  kind: 'virtualenv' | 'static' | 'command' | 'rack' | 'php';
   /** Release directory holding `src/`, relative to HOP3_HOME. */
   dir: string;
   /** The virtualenv (possibly shared between releases), relative to HOP3_HOME. */
   venv?: string;
-  /** `command`: directories (relative to HOP3_HOME) put first on the processes' PATH. */
+  /** `command`, `rack`, `php`: directories (relative to HOP3_HOME) put first on the processes' PATH. */
   path?: string[];
+  /** `rack`: the app's own gem directory (GEM_HOME), relative to HOP3_HOME. */
+  gems?: string;
+  /** `rack`, `php`: the process server's plugin that runs the default web process, as the builder found it. */
+  plugin?: string;
   metadata: Record<string, unknown>;
 }
 

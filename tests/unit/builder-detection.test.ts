@@ -17,6 +17,10 @@ describe('the detection table', () => {
     ['Cargo.toml', '', undefined, ['Cargo.toml'], 'rust'],
     ['requirements.txt', '', 'web: gunicorn app:app', ['requirements.txt'], 'python'],
     ['index.html', '', undefined, ['index.html'], 'static'],
+    ['config.ru', '', undefined, ['config.ru'], 'ruby'],
+    ['a Gemfile beside a Procfile', '', 'web: bundle exec puma -p $PORT', ['Gemfile'], 'ruby'],
+    ['index.php', '', undefined, ['index.php'], 'php'],
+    ['a composer.json beside a Procfile', '', 'worker: php worker.php', ['composer.json'], 'php'],
     ['a Procfile and no marker', '', 'web: ./serve --port $PORT', [], 'generic'],
     ['a worker only and no marker', '', 'worker: ./tick', [], 'generic'],
     // Conflicts: the documented winner.
@@ -34,10 +38,29 @@ describe('the detection table', () => {
     ['index.html beats requirements.txt when nothing serves code', '', 'worker: w', ['index.html', 'requirements.txt'], 'static'],
     ['requirements.txt beats index.html beside a web process', '', 'web: ./serve', ['index.html', 'requirements.txt'], 'python'],
     ['a marker beats generic', '', 'web: ./serve', ['go.mod'], 'go'],
+    ['Gemfile beats package.json (a Rails app with front-end tooling)', '', 'web: bundle exec puma', ['package.json', 'Gemfile'], 'ruby'],
+    ['config.ru beats package.json', '', undefined, ['package.json', 'config.ru'], 'ruby'],
+    ['composer.json beats package.json (a Laravel app with front-end tooling)', '', 'web: php -S 127.0.0.1:$PORT', ['package.json', 'composer.json'], 'php'],
+    ['index.php beats package.json', '', undefined, ['package.json', 'index.php'], 'php'],
+    ['config.ru beats index.php', '', undefined, ['config.ru', 'index.php'], 'ruby'],
+    ['config.ru beats composer.json', '', undefined, ['composer.json', 'config.ru'], 'ruby'],
+    ['index.php beats a Gemfile (a PHP app with Ruby tooling)', '', undefined, ['Gemfile', 'index.php'], 'php'],
+    ['Gemfile beats composer.json when neither has an entry point', '', 'web: ./serve', ['composer.json', 'Gemfile'], 'ruby'],
+    ['config.ru beats index.html (a rack app with a page)', '', undefined, ['index.html', 'config.ru'], 'ruby'],
+    ['index.php beats index.html', '', undefined, ['index.html', 'index.php'], 'php'],
+    ['index.html beats a Gemfile when nothing serves code (a Jekyll site)', '', undefined, ['index.html', 'Gemfile'], 'static'],
+    ['index.html beats composer.json when nothing serves code', '', 'worker: php w.php', ['index.html', 'composer.json'], 'static'],
+    ['requirements.txt beats a Gemfile', '', 'web: ./serve', ['Gemfile', 'requirements.txt'], 'python'],
+    ['config.ru beats requirements.txt', '', 'web: ./serve', ['requirements.txt', 'config.ru'], 'ruby'],
+    ['go.mod beats config.ru and index.php', '', undefined, ['config.ru', 'index.php', 'go.mod'], 'go'],
+    ['a wsgi process beats config.ru and index.php', '', 'wsgi: app:app', ['config.ru', 'index.php'], 'python'],
+    ['a static process beats config.ru and index.php', '', 'static: public', ['config.ru', 'index.php'], 'static'],
     // Explicit choices.
     ['builder = "node" forces node', '[build]\nbuilder = "node"\n', 'web: ./serve', ['go.mod', 'requirements.txt'], 'node'],
     ['builder = "generic" forces generic', '[build]\nbuilder = "generic"\n', 'web: ./serve', ['package.json'], 'generic'],
     ['builder = "auto" detects', '[build]\nbuilder = "auto"\n', undefined, ['package.json'], 'node'],
+    ['builder = "php" forces php', '[build]\nbuilder = "php"\n', undefined, ['config.ru', 'index.php'], 'php'],
+    ['builder = "ruby" forces ruby', '[build]\nbuilder = "ruby"\n', 'web: ./serve', ['package.json'], 'ruby'],
   ];
   it.each(cases)('%s', (_name, toml, procfile, files, builder) => {
     expect(detect(spec({ toml, procfile }), (rel) => files.includes(rel))).toBe(builder);
@@ -55,18 +78,18 @@ describe('the detection table', () => {
       throw new Error('no error');
     })();
     expect(err.code).toBe('BUILDER_UNKNOWN');
-    expect(err.hint).toMatch(/package\.json.*go\.mod.*requirements\.txt.*index\.html.*Procfile/);
+    expect(err.hint).toMatch(/package\.json.*go\.mod.*requirements\.txt.*Gemfile or config\.ru.*composer\.json or index\.php.*index\.html.*Procfile/);
   });
 
   it('names every builder that detection can give', () => {
-    expect(new Set(DETECTION.map((d) => d.builder))).toEqual(new Set(['static', 'python', 'go', 'rust', 'node', 'generic']));
+    expect(new Set(DETECTION.map((d) => d.builder))).toEqual(new Set(['static', 'python', 'go', 'rust', 'node', 'ruby', 'php', 'generic']));
   });
 
   it('refuses an unknown builder name in hop3.toml, naming the key, the line and the choices', () => {
     const result = parseAppSpec({ 'hop3.toml': '[metadata]\nid = "x"\n[build]\nbuilder = "cobol"\n' });
     expect(result.spec).toBeNull();
     expect(result.issues).toEqual([expect.objectContaining({
-      file: 'hop3.toml', key: 'build.builder', line: 4, message: 'must be one of "auto", "python", "static", "node", "go", "rust", "generic"',
+      file: 'hop3.toml', key: 'build.builder', line: 4, message: 'must be one of "auto", "python", "static", "node", "go", "rust", "ruby", "php", "generic"',
     })]);
   });
 });
@@ -106,6 +129,33 @@ describe('loadAppDir with runtimes', () => {
     expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'node other.js' }]);
   });
 
+  it('takes a config.ru alone and gives it the rack app as its web process', () => {
+    const result = loadAppDir(app('ruby-bare', { 'config.ru': 'run ->(env) { [200, {}, ["hi"]] }\n' }));
+    expect(result.issues).toEqual([]);
+    expect(result.builder).toBe('ruby');
+    expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'config.ru' }]);
+  });
+
+  it('takes an index.php alone and gives it the PHP app as its web process, beside its other processes', () => {
+    const result = loadAppDir(app('php-worker', { 'index.php': '<?php echo 1;', Procfile: 'worker: php worker.php\n' }));
+    expect(result.builder).toBe('php');
+    expect(result.spec?.processes.map((p) => [p.name, p.command])).toEqual([['web', 'index.php'], ['worker', 'php worker.php']]);
+  });
+
+  it('keeps the web server a Ruby app\'s Procfile names', () => {
+    const result = loadAppDir(app('ruby-puma', { Gemfile: "gem 'puma'\n", 'config.ru': 'run App\n', Procfile: 'web: bundle exec puma -p $PORT\n' }));
+    expect(result.builder).toBe('ruby');
+    expect(result.spec?.processes).toEqual([{ name: 'web', kind: 'web', command: 'bundle exec puma -p $PORT' }]);
+  });
+
+  it('wants a Procfile or hop3.toml beside a Gemfile or composer.json alone: what to run is the app\'s to say', () => {
+    for (const marker of ['Gemfile', 'composer.json']) {
+      const result = loadAppDir(app(`bare-${marker}`, { [marker]: '{}' }));
+      expect(result.spec, marker).toBeNull();
+      expect(result.issues[0]!.message).toContain('no hop3.toml or Procfile');
+    }
+  });
+
   it('gives a generic app no default process', () => {
     const result = loadAppDir(app('generic', { Procfile: 'worker: ./tick\n' }));
     expect(result.builder).toBe('generic');
@@ -121,13 +171,13 @@ describe('loadAppDir with runtimes', () => {
   it('wants a Procfile or hop3.toml beside a requirements.txt alone: which WSGI app to run is the app\'s to say', () => {
     const result = loadAppDir(app('python-bare', { 'requirements.txt': 'flask\n' }));
     expect(result.spec).toBeNull();
-    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json or index.html, which say what to run)' })]);
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json, config.ru, index.php or index.html, which say what to run)' })]);
   });
 
   it('refuses a directory with no marker and no Procfile, saying what would do', () => {
     const result = loadAppDir(app('nothing', { 'README.md': 'hi' }));
     expect(result.spec).toBeNull();
-    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json or index.html, which say what to run)' })]);
+    expect(result.issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json, config.ru, index.php or index.html, which say what to run)' })]);
     expect(result.issues[0]!.hint).toContain('package.json');
   });
 });

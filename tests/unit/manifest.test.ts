@@ -193,7 +193,7 @@ describe('parseAppSpec: invalid apps', () => {
   const toml = (text: string): SpecFiles => ({ 'hop3.toml': text });
   const domain = (name: string) => toml(`[domains]\nnames = [${JSON.stringify(name)}]\n`);
   const cases: Array<{ name: string; files: SpecFiles; issue: Record<string, unknown> }> = [
-    { name: 'no hop3.toml or Procfile', files: { ENV: 'A=1' }, issue: { file: '.', message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json or index.html, which say what to run)' } },
+    { name: 'no hop3.toml or Procfile', files: { ENV: 'A=1' }, issue: { file: '.', message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json, config.ru, index.php or index.html, which say what to run)' } },
     { name: 'malformed TOML', files: toml('[run]\nworkers = 2\nstart = "abc\n'), issue: { file: 'hop3.toml', line: 3 } },
     {
       name: 'unknown section',
@@ -226,7 +226,7 @@ describe('parseAppSpec: invalid apps', () => {
       issue: { key: 'run.workers', line: 2, message: 'must be an integer between 1 and 64' },
     },
     { name: 'workers out of range', files: toml('[run]\nworkers = 65\n'), issue: { key: 'run.workers', message: 'must be an integer between 1 and 64' } },
-    { name: 'builder not in enum', files: toml('[build]\nbuilder = "cobol"\n'), issue: { key: 'build.builder', line: 2, message: 'must be one of "auto", "python", "static", "node", "go", "rust", "generic"' } },
+    { name: 'builder not in enum', files: toml('[build]\nbuilder = "cobol"\n'), issue: { key: 'build.builder', line: 2, message: 'must be one of "auto", "python", "static", "node", "go", "rust", "ruby", "php", "generic"' } },
     { name: 'string where an array belongs', files: toml('[run]\nbefore-run = "make"\n'), issue: { key: 'run.before-run', message: 'must be an array' } },
     { name: 'section that is not a table', files: toml('run = 3\n'), issue: { key: 'run', line: 1, message: 'must be a table' } },
     { name: 'timeout too small', files: toml('[healthcheck]\ntimeout = 0\n'), issue: { key: 'healthcheck.timeout', message: 'must be an integer between 1 and 600' } },
@@ -511,7 +511,7 @@ describe('loadAppDir', () => {
   });
 
   it('reports an empty directory', () => {
-    expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json or index.html, which say what to run)' })]);
+    expect(loadAppDir(app('empty', {})).issues).toEqual([expect.objectContaining({ message: 'no hop3.toml or Procfile (nor a go.mod, Cargo.toml, package.json, config.ru, index.php or index.html, which say what to run)' })]);
   });
 
   // What passes here must not fail the build's choice of builder (detectBuilder) later.

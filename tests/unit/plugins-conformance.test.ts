@@ -15,7 +15,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { loadPlugins, PLUGINS } from '../../src/plugins/registry.js';
 import type { Plugin, PluginContext, ProxySite } from '../../src/plugins/types.js';
 
-const ARTIFACT_KINDS: BuildArtifact['kind'][] = ['virtualenv', 'static', 'command'];
+const ARTIFACT_KINDS: BuildArtifact['kind'][] = ['virtualenv', 'static', 'command', 'rack', 'php'];
 const config = loadConfig({ HOP3_HOME: '/srv/hop3', HOP3_HTTP_PORT: '8080' }, 0);
 const ctx: PluginContext = { config, layout: layoutOf(config.home), log: createLogger('silent'), exec: createExec(), render: createRenderer() };
 

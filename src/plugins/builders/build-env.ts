@@ -22,9 +22,9 @@ export function wants(b: BuildContext, builder: BuilderName): boolean {
 }
 
 /** `[build] before-build` commands: the app's own shell commands, run in its source tree. */
-export async function runBuildCommands(exec: Exec, b: BuildContext, extraPath: string[] = []): Promise<void> {
+export async function runBuildCommands(exec: Exec, b: BuildContext, extraPath: string[] = [], extraEnv: Record<string, string> = {}): Promise<void> {
   for (const cmd of b.spec.build.before) {
     b.onLine(`-----> Running build command: ${cmd}`);
-    await exec.run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: buildEnv(b, extraPath), cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn });
+    await exec.run(['/bin/sh', '-c', cmd], { cwd: join(b.releaseDir, 'src'), env: { ...buildEnv(b, extraPath), ...extraEnv }, cleanEnv: true, onLine: b.onLine, timeoutMs: 900_000, killGroup: true, signal: b.signal, onSpawn: b.onSpawn });
   }
 }

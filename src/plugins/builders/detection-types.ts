@@ -1,7 +1,7 @@
 import type { AppSpec, ProcessSpec } from '../../manifest/types.js';
 
 /** The builders hop3 has. */
-export const BUILDER_NAMES = ['python', 'static', 'node', 'go', 'rust', 'generic'] as const;
+export const BUILDER_NAMES = ['python', 'static', 'node', 'go', 'rust', 'ruby', 'php', 'generic'] as const;
 export type BuilderName = (typeof BUILDER_NAMES)[number];
 
 /** One row of the detection table: what makes a builder take an app. Pure. */

@@ -4,7 +4,9 @@ import { GENERIC_DETECTION } from './generic/detect.js';
 import { GO_DEFAULT_WEB, GO_DETECTION } from './go/detect.js';
 import { NODE_DEFAULT_WEB, NODE_DETECTION } from './node/detect.js';
 import { RUST_DEFAULT_WEB, RUST_DETECTION } from './rust/detect.js';
+import { COMPOSER_DETECTION, INDEX_PHP_DETECTION, PHP_DEFAULT_WEB } from './php/detect.js';
 import { REQUIREMENTS_DETECTION, WSGI_DETECTION } from './python/detect.js';
+import { CONFIG_RU_DETECTION, GEMFILE_DETECTION, RACK_DEFAULT_WEB } from './ruby/detect.js';
 import { INDEX_HTML_DETECTION, STATIC_PROCESS_DETECTION } from './static/detect.js';
 
 export { BUILDER_NAMES, type BuilderName, type Detection } from './detection-types.js';
@@ -24,18 +26,22 @@ export const DETECTION: readonly Detection[] = [
   WSGI_DETECTION,
   GO_DETECTION,
   RUST_DETECTION,
+  CONFIG_RU_DETECTION,
+  INDEX_PHP_DETECTION,
   INDEX_HTML_DETECTION,
   REQUIREMENTS_DETECTION,
+  GEMFILE_DETECTION,
+  COMPOSER_DETECTION,
   NODE_DETECTION,
   GENERIC_DETECTION,
 ];
 
 /**
  * Marker files that also say what to run, so an app with one needs no hop3.toml or Procfile: a
- * runtime with a default web process, or a static site. (requirements.txt does not: which WSGI
- * app or server to run is the app's to say.)
+ * runtime with a default web process, or a static site. (requirements.txt, a Gemfile and
+ * composer.json do not: which app or server to run is the app's to say.)
  */
-export const SELF_DESCRIBING_FILES = ['go.mod', 'Cargo.toml', 'package.json', 'index.html'] as const;
+export const SELF_DESCRIBING_FILES = ['go.mod', 'Cargo.toml', 'package.json', 'config.ru', 'index.php', 'index.html'] as const;
 
 /**
  * The builder an app gets: the one `[build] builder` names, else the first row of the table
@@ -50,4 +56,4 @@ export function detect(spec: AppSpec, fileExists: (rel: string) => boolean): Bui
  * The `web` process an app without one gets from its builder, where the runtime has an obvious
  * one (the command runs in the release's source directory, with the builder's PATH).
  */
-export const DEFAULT_WEB: Partial<Record<BuilderName, string>> = { node: NODE_DEFAULT_WEB, go: GO_DEFAULT_WEB, rust: RUST_DEFAULT_WEB };
+export const DEFAULT_WEB: Partial<Record<BuilderName, string>> = { node: NODE_DEFAULT_WEB, go: GO_DEFAULT_WEB, rust: RUST_DEFAULT_WEB, ruby: RACK_DEFAULT_WEB, php: PHP_DEFAULT_WEB };

@@ -36,12 +36,30 @@ export function requireTool(name: string, packages: string[], runtime: string, d
 const MESSAGE_LINES = 20;
 
 /**
- * A compiler that exited with an error, as the release's error: its own last lines (those
- * `shown` keeps), so the failed release says what to fix. Anything else (a timeout, a cancel) is
- * returned as it is.
+ * A compiler (or `what` other tool) that exited with an error, as the release's error: its own
+ * last lines (those `shown` keeps), so the failed release says what to fix. Anything else (a
+ * timeout, a cancel) is returned as it is.
  */
-export function compileFailure(err: unknown, shown: (line: string) => boolean = () => true): unknown {
+export function compileFailure(err: unknown, { what = 'build', shown = () => true }: { what?: string; shown?: (line: string) => boolean } = {}): unknown {
   if (!(err instanceof ExecError) || err.exitCode === undefined) return err;
   const lines = err.output.split('\n').filter((l) => l.trim() !== '' && shown(l)).slice(-MESSAGE_LINES);
-  return new ExecError(err.command, err.exitCode, err.output, `build failed (exit ${err.exitCode}):\n${lines.join('\n')}`);
+  return new ExecError(err.command, err.exitCode, err.output, `${what} failed (exit ${err.exitCode}):\n${lines.join('\n')}`);
+}
+
+/** Where Debian's uwsgi-core looks for the plugins a vassal loads by name. */
+export const UWSGI_PLUGIN_DIR = '/usr/lib/uwsgi/plugins';
+
+/**
+ * The uWSGI plugin `name` is installed, or the same clear error as a missing program: a vassal
+ * that cannot load its plugin would only die at start, after the build, with a less clear log.
+ */
+export function requireUwsgiPlugin(name: string, packages: string[], runtime: string, dir = UWSGI_PLUGIN_DIR): void {
+  const path = join(dir, `${name}_plugin.so`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw operationalError('TOOLCHAIN_MISSING', `the ${runtime} toolchain is not installed: no uWSGI plugin ${path}`, {
+      hint: `install it on the server: apt-get install ${packages.join(' ')}`,
+    });
+  }
 }

@@ -63,7 +63,7 @@ export default function rustBuilder(ctx: PluginContext): Builder {
           },
         });
       } catch (err) {
-        throw compileFailure(err, (line) => !isCargoMessage(line));
+        throw compileFailure(err, { shown: (line) => !isCargoMessage(line) });
       }
       // The app's build scripts write inside the target directory too: only a plain file is taken.
       const binaries = reported.filter((x) => lstatSync(x.executable, { throwIfNoEntry: false })?.isFile() === true);

@@ -10,6 +10,7 @@ import { vassalProvider, VASSAL_KIND } from './vassal-provider.js';
 import type { DesiredResource } from '../../provider.js';
 import { hostServerProvider } from '../../host-server-provider.js';
 import { processEnv } from '../../process-env.js';
+import { serverPluginVassal } from './server-plugin-vassal.js';
 
 /** The processes uWSGI runs for a release: wsgi apps natively, web and worker commands as daemons. */
 const RUNS = new Set<ProcessSpec['kind']>(['wsgi', 'web', 'worker']);
@@ -27,7 +28,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
     name: 'uwsgi',
     supervisor,
     providers: [vassalProvider(layout, supervisor), hostServerProvider(supervisor, 'uwsgi')],
-    accept: (artifact) => artifact.kind === 'virtualenv' || artifact.kind === 'command',
+    accept: (artifact) => ['virtualenv', 'command', 'rack', 'php'].includes(artifact.kind),
     plan(release: ReleaseRecord, { restartCount }) {
       const runDir = join(layout.releaseDir(release.app, release.version), 'run');
       const units: Unit[] = [];
@@ -37,14 +38,16 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
         const port = release.ports[proc.name];
         const { env, cwd, venv } = processEnv(layout, release, proc.process, port, proc.index);
         const runFile = join(runDir, `${proc.name}.json`);
-        const runContent = `${JSON.stringify(proc.kind === 'wsgi' ? { env, cwd, entry: proc.command } : { env, cwd, command: proc.command }, null, 2)}\n`;
+        const plugged = serverPluginVassal(release.artifact!, proc, { layout, cwd });
+        const runContent = `${JSON.stringify(proc.kind === 'wsgi' ? { env, cwd, entry: proc.command } : plugged ? { env, cwd } : { env, cwd, command: proc.command }, null, 2)}\n`;
         const vars = {
           app: release.app, release: release.version, process: proc.name, port, venv, cwd, runFile, restartCount,
           libDir: layout.lib, python: config.pythonBin, workers: release.spec.run.workers,
           pidfile: join(layout.run, `${name}.pid`), logfile: join(layout.appLog(release.app), `${proc.name}.log`),
-          logMaxBytes: config.logMaxBytes,
+          logMaxBytes: config.logMaxBytes, dataDir: join(layout.app(release.app), 'data'),
+          ...plugged?.vars,
         };
-        const ini = ctx.render.render(proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk', vars);
+        const ini = ctx.render.render(plugged?.template ?? (proc.kind === 'wsgi' ? 'uwsgi/wsgi.ini.njk' : 'uwsgi/command.ini.njk'), vars);
         units.push({
           name,
           process: proc.process,
