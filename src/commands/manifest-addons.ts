@@ -8,7 +8,7 @@ import type { CommandContext } from './context.js';
 /** What a deploy records for its `[[addons]]`: addons to create, attachments to add. */
 export interface ManifestAddons {
   create: { name: string; type: string; credentials: string }[];
-  attach: { addon: string; env: string }[];
+  attach: { addon: string; env: string; credentials: string }[];
 }
 
 /**
@@ -44,7 +44,7 @@ export async function manifestAddons(ctx: CommandContext, app: string, spec: App
       await ctx.plugins.addons.prepare(def.type);
       out.create.push({ name, type: def.type, credentials: ctx.plugins.addons.credentials().seal(def.provider.kind, newInstanceSpec(name)) });
     }
-    out.attach.push({ addon: name, env });
+    out.attach.push({ addon: name, env, credentials: ctx.plugins.addons.sealLogin(def.type, name, app) });
   }
   return out;
 }
@@ -53,7 +53,7 @@ export async function manifestAddons(ctx: CommandContext, app: string, spec: App
 export function recordManifestAddons(ctx: CommandContext, app: string, m: ManifestAddons): void {
   for (const c of m.create) if (!ctx.store.getAddon(c.name)) ctx.store.createAddon(c);
   for (const a of m.attach) {
-    ctx.store.attach(a.addon, app, a.env);
+    ctx.store.attach(a.addon, app, a.env, a.credentials);
     ctx.store.addEvent(app, 'addon.attached', { addon: a.addon, env: a.env });
   }
 }

@@ -55,10 +55,13 @@ describe('addon commands', () => {
     expect(r).toMatchObject({ app: 'web', addon: 'blog-db', env: 'DATABASE_URL', attached: true, release: 'v2' });
     expect(c.store.attachments({ app: 'web' })).toMatchObject([{ addon: 'blog-db', env: 'DATABASE_URL' }]);
     expect(c.triggers).toContain('@host');
-    const dump = JSON.stringify([c.store.db.prepare('SELECT * FROM releases').all(), c.store.db.prepare('SELECT * FROM events').all(), c.store.db.prepare('SELECT * FROM addons').all()]);
-    expect(dump).not.toContain(c.spec.password);
-    expect(configGet(c.ctx, ADMIN, 'web')).toEqual({ DATABASE_URL: 'postgres://blog-db:****@127.0.0.1:15432/blog-db' });
-    expect(configGet(c.ctx, ADMIN, 'web', true)).toEqual({ DATABASE_URL: `postgres://blog-db:${c.spec.password}@127.0.0.1:15432/blog-db` });
+    const login = c.ctx.plugins.addons.openLogin('postgres', c.store.attachments({ app: 'web' })[0]!)!;
+    expect(login).toMatchObject({ addon: 'blog-db', user: 'blog-db_web' });
+    const dump = JSON.stringify(['releases', 'events', 'addons', 'attachments'].map((t) => c.store.db.prepare(`SELECT * FROM ${t}`).all()));
+    for (const secret of [c.spec.password, login.password]) expect(dump).not.toContain(secret);
+    // The app's own login, not the addon's role.
+    expect(configGet(c.ctx, ADMIN, 'web')).toEqual({ DATABASE_URL: 'postgres://blog-db_web:****@127.0.0.1:15432/blog-db' });
+    expect(configGet(c.ctx, ADMIN, 'web', true)).toEqual({ DATABASE_URL: `postgres://blog-db_web:${login.password}@127.0.0.1:15432/blog-db` });
     // Attached again the same way: nothing new.
     expect(await addonsAttach(c.ctx, ADMIN, { app: 'web', addon: 'blog-db' })).not.toHaveProperty('release');
   });

@@ -90,7 +90,7 @@ describe('addon plugins', () => {
     expect(wanted().sort()).toEqual(['addon-server:postgres', 'addon-server:redis']);
   });
 
-  it('attachments become the instance resources and the URL variables of the app', () => {
+  it('attachments become the instance resources, each app\'s own login and the URL variables of the app', () => {
     const box = plugins.addons.credentials();
     const pg = newInstanceSpec('blog-db');
     const cache = newInstanceSpec('cache');
@@ -98,16 +98,41 @@ describe('addon plugins', () => {
       'blog-db': { type: 'postgres', credentials: box.seal('pg-database', pg) },
       cache: { type: 'redis', credentials: box.seal('redis-user', cache) },
     };
-    const at = (addon: string, env: string): AttachmentRecord => ({ addon, app: 'blog', env, createdAt: '' });
-    const { resources, env } = plugins.addons.attached([at('blog-db', 'DATABASE_URL'), at('cache', 'CACHE_URL'), at('gone', 'X_URL')], (n) => records[n] ?? null);
-    expect(resources).toEqual([{ kind: 'pg-database', name: 'blog-db', spec: pg }, { kind: 'redis-user', name: 'cache', spec: cache }]);
+    const at = (addon: string, env: string, app = 'blog'): AttachmentRecord => ({
+      addon, app, env, credentials: plugins.addons.sealLogin(records[addon]?.type ?? 'postgres', addon, app), createdAt: '',
+    });
+    const atts = [at('blog-db', 'DATABASE_URL'), at('cache', 'CACHE_URL'), at('gone', 'X_URL')];
+    const { resources, env } = plugins.addons.attached(atts, (n) => records[n] ?? null);
+    const pgLogin = plugins.addons.openLogin('postgres', atts[0]!)!;
+    const cacheLogin = plugins.addons.openLogin('redis', atts[1]!)!;
+    expect(pgLogin).toMatchObject({ addon: 'blog-db', user: 'blog-db_blog' });
+    expect(cacheLogin).toMatchObject({ addon: 'cache', user: 'cache_blog' });
+    expect(resources).toEqual([
+      { kind: 'pg-database', name: 'blog-db', spec: pg }, { kind: 'pg-login', name: 'blog-db_blog', spec: pgLogin },
+      { kind: 'redis-user', name: 'cache', spec: cache }, { kind: 'redis-login', name: 'cache_blog', spec: cacheLogin },
+    ]);
+    // The app reaches the addon's database and prefix as its own login, never with the addon's password.
     expect(env).toEqual({
-      DATABASE_URL: `postgres://blog-db:${pg.password}@127.0.0.1:15432/blog-db`,
-      CACHE_URL: `redis://cache:${cache.password}@127.0.0.1:16379/0`,
+      DATABASE_URL: `postgres://blog-db_blog:${pgLogin.password}@127.0.0.1:15432/blog-db`,
+      CACHE_URL: `redis://cache_blog:${cacheLogin.password}@127.0.0.1:16379/0`,
       CACHE_KEY_PREFIX: 'cache:',
     });
-    // Sealed under its own name: copied to another addon's record, it does not open.
+    expect(JSON.stringify(env)).not.toContain(pg.password);
+    // Two apps attached to one addon hold different passwords.
+    const other = plugins.addons.openLogin('postgres', at('blog-db', 'DATABASE_URL', 'shop'))!;
+    expect(other.user).toBe('blog-db_shop');
+    expect(other.password).not.toBe(pgLogin.password);
+    // Sealed under its own name: copied to another addon's record, it does not open; nor a login copied to another app's attachment.
     expect(() => plugins.addons.attached([at('cache', 'REDIS_URL')], () => ({ type: 'redis', credentials: records['blog-db']!.credentials }))).toThrow();
+    expect(() => plugins.addons.openLogin('postgres', { ...atts[0]!, app: 'shop' })).toThrow();
+  });
+
+  it('an attachment recorded before apps had logins keeps reaching the addon as its role', () => {
+    const box = plugins.addons.credentials();
+    const pg = newInstanceSpec('old-db');
+    const { resources, env } = plugins.addons.attached([{ addon: 'old-db', app: 'blog', env: 'DATABASE_URL', credentials: null, createdAt: '' }], () => ({ type: 'postgres', credentials: box.seal('pg-database', pg) }));
+    expect(resources).toEqual([{ kind: 'pg-database', name: 'old-db', spec: pg }]);
+    expect(env.DATABASE_URL).toBe(`postgres://old-db:${pg.password}@127.0.0.1:15432/old-db`);
   });
 
   it('type names as users give them', () => {

@@ -11,6 +11,8 @@ export interface InstanceSpec {
   name: string;
   /** Random, per instance; sealed at rest by the records (secret-box), plain only in memory. */
   password: string;
+  /** For connectionDetails: the login `password` belongs to (an attachment's own); absent, the instance's own. */
+  user?: string;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface InstanceOps {
   ensure(spec: InstanceSpec): Promise<void>;
   /** Remove the instance and its data. Idempotent. */
   drop(name: string): Promise<void>;
-  /** Environment variables an app gets to reach it (DATABASE_URL, REDIS_URL, ...). */
+  /** Environment variables an app gets to reach it (DATABASE_URL, REDIS_URL, ...) as `spec.user`. */
   connectionDetails(spec: InstanceSpec): Record<string, string>;
   /** Write the instance's data to `path` (a temporary file renamed into place). */
   dump(name: string, path: string): Promise<InstanceDump>;

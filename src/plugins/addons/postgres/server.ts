@@ -17,13 +17,14 @@ export function defaultPostgresBinDir(root = '/usr/lib/postgresql'): string {
 
 /**
  * Client authentication: hop3's admin only over the unix socket (in a 0700 directory), and an
- * app's role only over loopback TCP and only to the database of its own name (`sameuser`). Every
+ * app's role only over loopback TCP and only to the database named like a role it is a member of
+ * (`samerole`: the addon's role itself, or an app's login granted it). Every
  * login is a SCRAM password; nothing is trusted by address or by the peer's uid.
  */
 export const PG_HBA = `# written by hop3
 local   all       ${PG_ADMIN}   scram-sha-256
-host    sameuser  all    127.0.0.1/32   scram-sha-256
-host    sameuser  all    ::1/128        scram-sha-256
+host    samerole  all    127.0.0.1/32   scram-sha-256
+host    samerole  all    ::1/128        scram-sha-256
 `;
 
 /** hop3's own PostgreSQL (15 on Debian 12), under HOP3_HOME/addons/postgres/. */
