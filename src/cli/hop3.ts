@@ -25,8 +25,20 @@ const out = (v: unknown, asJson: boolean, human: () => string) => console.log(as
 
 type AppStatus = { name: string; state: string; sync: string; health: string; release: string | null; message: string; urls: string[] } & Record<string, unknown>;
 
+type BackupStatus = { name: string; cron: string; lastRun: string | null; lastResult: string | null; lastError: string | null; nextRun: string | null; problem: string | null };
+
+/** A schedule in one line; a failed, unverified or late last run leads it, in capitals. */
+function backupLine(b: BackupStatus): string {
+  const last = b.lastRun === null ? 'not run yet' : `last ${b.lastResult ?? '-'} at ${b.lastRun}`;
+  const problem = b.problem === null ? '' : `${b.problem.toUpperCase()}: `;
+  return `${problem}${b.name} (${b.cron}) ${last}${b.lastError ? ` (${b.lastError})` : ''}, next ${b.nextRun ?? '-'}`;
+}
+
 function statusText(s: AppStatus): string {
-  return Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : String(v ?? '-')}`).join('\n');
+  return Object.entries(s).flatMap(([k, v]) => {
+    if (k === 'backups') return (v as BackupStatus[]).map((b, i) => `${(i === 0 ? k : '').padEnd(20)} ${backupLine(b)}`);
+    return [`${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : String(v ?? '-')}`];
+  }).join('\n');
 }
 
 /** The upload limit the daemon enforces (schemas/rpc.json), checked here to fail before sending. */
@@ -107,7 +119,8 @@ program
     stderr(`-----> Uploading ${dir} to ${app}`);
     // Installed before the upload: a Ctrl-C while the release is being recorded still cancels it.
     const signal = interruptionUnless(o.detach);
-    const started = await callRecording<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
+    const started = await callRecording<{ release: string; version: number; detached?: { addon: string; env: string }[] }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
+    for (const d of started.detached ?? []) stderr(`-----> Detached from addon ${d.addon} (${d.env}): its [[addons]] entry is gone from hop3.toml; the addon and its data are kept`);
     await followAndReport(app, started.version, after, o, signal);
   });
 

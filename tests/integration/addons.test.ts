@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -146,6 +147,8 @@ describe('addons wired into records, commands and the reconcile loop', () => {
   }, 60_000);
 
   const SECOND = 'second-app';
+  /** Passwords of logins revoked along the way, for the grep below. */
+  const retired: string[] = [];
   let secondUrls: Record<string, string> = {};
   it('two apps attached to one addon: each its own login and password, both reach the same data', async () => {
     expect((await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--app', SECOND])).exitCode).toBe(0);
@@ -163,7 +166,8 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(await mysqlRoundTrip(secondUrls.MYSQL_URL!, 'from-second')).toEqual(['from-second', 'from-test']);
     expect(await redisRoundTrip(secondUrls.SESSION_URL!, secondUrls.SESSION_KEY_PREFIX!, 'w')).toBe('w');
     expect(secondUrls.SESSION_KEY_PREFIX).toBe('sessions:');
-    expect(await d.json<Reconciled>(['reconcile', SECOND])).toMatchObject({ actions: [], error: null });
+    const again = await d.json<Reconciled>(['reconcile', SECOND]);
+    expect(again, JSON.stringify(again)).toMatchObject({ actions: [], error: null });
   }, 120_000);
 
   it('a login dropped by hand is drift of its app, found and healed', async () => {
@@ -174,7 +178,7 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     await admin.end();
     await expect(pgRoundTrip(secondUrls.DATABASE_URL!, 'x')).rejects.toThrow(PG_REFUSED);
     const healed = await d.json<Reconciled>(['reconcile', SECOND]);
-    expect(healed.findings).toMatchObject([{ resource: `pg-login:notes-db_${SECOND}`, kind: 'missing', action: 'healed' }]);
+    expect(healed.findings, JSON.stringify(healed)).toMatchObject([{ resource: `pg-login:notes-db_${SECOND}`, kind: 'missing', action: 'healed' }]);
     expect(JSON.stringify(healed)).not.toContain(passwordOf(secondUrls.DATABASE_URL!));
     expect(await pgRoundTrip(secondUrls.DATABASE_URL!, 'healed')).toContain('healed');
     expect((await d.json<Reconciled>(['reconcile', SECOND])).actions).toEqual([]);
@@ -200,6 +204,36 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(await reconcile()).toMatchObject({ actions: [], error: null });
     expect(await d.json<Reconciled>(['reconcile', SECOND])).toMatchObject({ actions: [], error: null });
   });
+
+  it('an [[addons]] entry removed from hop3.toml is detached on the next deploy, which says so; the addon and its data are kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hop3-addons-manifest-'));
+    try {
+      cpSync(join(EXAMPLES, APP), dir, { recursive: true });
+      const toml = readFileSync(join(dir, 'hop3.toml'), 'utf8');
+      const without = toml.replace(/\[\[addons\]\]\ntype = "mysql"\nname = "legacy-db"\nenv = "MYSQL_URL"\n/, '');
+      expect(without).not.toBe(toml);
+      writeFileSync(join(dir, 'hop3.toml'), without);
+      const r = await d.hop3(['deploy', dir, '--app', APP]);
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      expect(String(r.stderr)).toContain('Detached from addon legacy-db (MYSQL_URL): its [[addons]] entry is gone from hop3.toml; the addon and its data are kept');
+      const env = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+      expect(env.MYSQL_URL).toBeUndefined();
+      // Only what the manifest had declared: sessions, attached by command, stays.
+      expect(env.SESSION_URL).toBe(urls.SESSION_URL);
+      await expect(mysqlRoundTrip(urls.MYSQL_URL!, 'x')).rejects.toThrow(/Access denied/);
+      expect(await d.json<{ attachedTo: unknown[] }>(['addons', 'info', 'legacy-db'])).toMatchObject({ attachedTo: [], instance: 'Healthy' });
+      expect((await d.json<{ kind: string; data: { addon?: string; reason?: string } }[]>(['events', APP])).some((e) => e.kind === 'addon.detached' && e.data.addon === 'legacy-db' && e.data.reason === 'manifest')).toBe(true);
+      // Declared again: attached again, with a new login, to the data it had.
+      expect((await d.hop3(['deploy', join(EXAMPLES, APP)])).exitCode).toBe(0);
+      const again = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+      expect(passwordOf(again.MYSQL_URL!)).not.toBe(passwordOf(urls.MYSQL_URL!));
+      expect(await mysqlRoundTrip(again.MYSQL_URL!, 'back')).toEqual(['after-detach', 'back', 'from-second', 'from-test']);
+      retired.push(passwordOf(urls.MYSQL_URL!));
+      urls.MYSQL_URL = again.MYSQL_URL!;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('a restarted daemon finds the servers running: the same pids, nothing planned', async () => {
     const files = ['postgres/data/postmaster.pid', 'mariadb/run/mariadb.pid', 'redis/run/redis.pid'].map((f) => join(d.home, 'addons', f));
@@ -317,7 +351,8 @@ describe('addons wired into records, commands and the reconcile loop', () => {
   it('no password is in hop3.db, the events or the daemon log in plain text', async () => {
     // The first app's logins, the second app's (revoked since), and the addons' own.
     const passwords = [...['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL', 'SESSION_URL'].map((k) => passwordOf(urls[k]!)), ...['DATABASE_URL', 'MYSQL_URL', 'SESSION_URL'].map((k) => passwordOf(secondUrls[k]!))];
-    expect(new Set(passwords).size).toBe(7);
+    passwords.push(...retired);
+    expect(new Set(passwords).size).toBe(8);
     const events = JSON.stringify(await d.json(['events', APP, '--limit', '1000']));
     const dbFiles = readdirSync(d.home).filter((f) => f.startsWith('hop3.db')).map((f) => readFileSync(join(d.home, f)).toString('latin1'));
     expect(dbFiles.length).toBeGreaterThan(0);
