@@ -10,6 +10,7 @@ import { acrossRestart, call, callRecording, clientConfig } from './client.js';
 import type { CertView } from '../commands/cert-status.js';
 import { awaitRenewal, renewDetachOption, renewTimeoutOption } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
+import { runAddonShell } from './addon-shell.js';
 import { formatDrift, formatEvent, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
 import { awaitOwnRelease, cancelOrSettled, detachOption, followHint, interruption, timeoutOption, type WaitOptions } from './waiting.js';
@@ -416,6 +417,11 @@ addons.command('info').description('type, server version, size and attached apps
   .action(async (name: string, o: { json?: boolean }) => {
     const r = await call<Record<string, unknown>>(cfg, 'addons.info', { addon: name });
     out(r, addonsJson(o), () => Object.entries(r).map(([k, v]) => `${k.padEnd(12)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '-')}`).join('\n'));
+  });
+addons.command('shell').description("open the addon's own client (psql, mariadb, redis-cli) on it; piped input is run as a script")
+  .argument('<name>')
+  .action(async (name: string) => {
+    process.exitCode = await runAddonShell(cfg, name);
   });
 addons.command('destroy').description("delete an addon and its data (no app may be attached)").argument('<name>').option('--yes', 'confirm').addOption(json())
   .action(async (name: string, o: { json?: boolean; yes?: boolean }) => {

@@ -198,6 +198,19 @@ export async function addonsInfo(ctx: CommandContext, caller: Caller, p: { addon
   return { ...addonView(ctx, addon), server: { running, version, port: running ? def.server.port : null }, instance, sizeBytes };
 }
 
+/**
+ * `hop3 addons shell NAME`: how the CLI opens the type's client on the addon as its own role (the
+ * password included: admins only). The client reaches the server on loopback, so the CLI runs it
+ * only on the daemon's machine.
+ */
+export function addonsShell(ctx: CommandContext, caller: Caller, p: { addon: string }) {
+  admit(caller, 'addons.write', null);
+  const addon = requireAddon(ctx, p.addon);
+  const def = ctx.plugins.addons.of(addon.type);
+  const spec = ctx.plugins.addons.credentials().open(def.provider.kind, addon.name, addon.credentials);
+  return { addon: addon.name, type: def.type, ...def.instances.shell(spec) };
+}
+
 /** Masks the password of a URL's user info (`scheme://user:****@host`). */
 export function maskUrlPassword(value: string): string {
   return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@/\s]+@/i, '$1****@');

@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { Daemon, EXAMPLES, within } from './harness.js';
 
 /**
@@ -133,6 +134,30 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect((await d.hop3(['deploy', join(EXAMPLES, APP)])).exitCode).toBe(0);
     expect(await d.json<Record<string, string>>(['config', 'get', APP, '--reveal'])).toEqual(urls);
   }, 120_000);
+
+  it.each([
+    ['notes-db', "SELECT 'from-' || 'psql' AS hello;", /hello\s*\n-+\s*\n\s*from-psql/],
+    ['legacy-db', "SELECT CONCAT('from-', 'mariadb') AS hello;", /hello\nfrom-mariadb/],
+    ['cache', 'SET cache:shell from-redis-cli\nGET cache:shell\n', /OK\nfrom-redis-cli/],
+  ])('hop3 addons shell %s runs piped input in the type\'s own client, as the addon; its credentials file is removed after', async (addon, input, expected) => {
+    const r = await d.hop3(['addons', 'shell', addon], { input });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toMatch(expected);
+    // The temporary credentials file is gone with the client.
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('hop3-shell-'))).toEqual([]);
+  }, 60_000);
+
+  it('hop3 addons shell: a failing script exits non-zero; an unknown addon and a daemon elsewhere are clear errors', async () => {
+    const failed = await d.hop3(['addons', 'shell', 'notes-db'], { input: 'SELECT * FROM no_such_table;\nSELECT 1;\n' });
+    expect(failed.exitCode).not.toBe(0);
+    expect(String(failed.stderr)).toContain('no_such_table');
+    const unknown = await d.hop3(['addons', 'shell', 'nope']);
+    expect(unknown.exitCode).toBe(1);
+    expect(String(unknown.stderr)).toMatch(/there is no addon nope/);
+    const remote = await execa(join(EXAMPLES, '..', 'bin', 'hop3'), ['addons', 'shell', 'notes-db'], { env: { ...d.env, HOP3_API_URL: 'https://hop3.example.com:8000' }, reject: false });
+    expect(remote.exitCode).toBe(1);
+    expect(String(remote.stderr)).toMatch(/runs the addon's client on the daemon's machine/);
+  }, 60_000);
 
   it('addons create and attach --as: a new release with the URL in the variable named', async () => {
     expect(await d.json(['addons', 'create', 'redis', 'sessions'])).toMatchObject({ name: 'sessions', type: 'redis', attachedTo: [] });

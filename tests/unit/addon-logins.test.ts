@@ -55,3 +55,11 @@ describe('logins in the planner', () => {
     expect(r.findings.map((f) => f.kind)).toEqual(['unknown']);
   });
 });
+
+describe('addons shell runs only beside the daemon', () => {
+  it('loopback API URLs are, others are not', async () => {
+    const { isLoopbackApi } = await import('../../src/cli/addon-shell.js');
+    for (const url of ['http://127.0.0.1:8000', 'http://localhost:8000', 'http://[::1]:8000', 'http://127.1.2.3']) expect(isLoopbackApi(url), url).toBe(true);
+    for (const url of ['https://hop3.example.com', 'http://10.0.0.1:8000', 'http://127.0.0.1.example.com']) expect(isLoopbackApi(url), url).toBe(false);
+  });
+});

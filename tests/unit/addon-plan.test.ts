@@ -77,7 +77,7 @@ describe('addon instances in the planner', () => {
 describe('addon plugins', () => {
   const home = mkdtempSync(join(tmpdir(), 'hop3-addon-plan-'));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
-  const config = loadConfig({ HOP3_HOME: home, HOP3_POSTGRES_PORT: '15432', HOP3_REDIS_PORT: '16379' }, 1000);
+  const config = loadConfig({ HOP3_HOME: home, HOP3_POSTGRES_PORT: '15432', HOP3_MARIADB_PORT: '13306', HOP3_REDIS_PORT: '16379' }, 1000);
   const types = new Set<string>();
   const plugins = loadPlugins({ config, layout: layoutOf(home), log: createLogger('silent'), exec: createExec(), render: createRenderer(), addonRecords: { addonTypes: () => types } });
 
@@ -133,6 +133,20 @@ describe('addon plugins', () => {
     const { resources, env } = plugins.addons.attached([{ addon: 'old-db', app: 'blog', env: 'DATABASE_URL', credentials: null, createdAt: '' }], () => ({ type: 'postgres', credentials: box.seal('pg-database', pg) }));
     expect(resources).toEqual([{ kind: 'pg-database', name: 'old-db', spec: pg }]);
     expect(env.DATABASE_URL).toBe(`postgres://old-db:${pg.password}@127.0.0.1:15432/old-db`);
+  });
+
+  it('addons shell: each type\'s client gets the password in a 0600 file or the one variable it reads, never in argv', () => {
+    const spec = { ...newInstanceSpec('blog-db'), user: 'blog-db_blog' };
+    const shells = Object.fromEntries(plugins.addons.definitions.map((d) => [d.type, d.instances.shell(spec)]));
+    for (const [type, sh] of Object.entries(shells)) {
+      expect(JSON.stringify(sh.args), type).not.toContain(spec.password);
+      expect(JSON.stringify(sh.args), type).not.toMatch(/(^|")-a"|--pass/);
+      expect(Object.entries(sh.env).filter(([, v]) => v.includes(spec.password)).map(([k]) => k), type).toEqual(type === 'redis' ? ['REDISCLI_AUTH'] : []);
+    }
+    expect(shells.postgres).toMatchObject({ program: 'psql', file: { env: 'PGPASSFILE', content: `127.0.0.1:15432:blog-db:blog-db_blog:${spec.password}\n` } });
+    expect(shells.mariadb).toMatchObject({ program: 'mariadb', file: { flag: '--defaults-extra-file=' } });
+    expect(shells.mariadb!.file!.content).toContain(`password=${spec.password}\n`);
+    expect(shells.redis).toMatchObject({ program: 'redis-cli', args: ['-h', '127.0.0.1', '-p', '16379', '--user', 'blog-db_blog'], file: null });
   });
 
   it('type names as users give them', () => {

@@ -28,6 +28,19 @@ export interface InstanceLive {
   confined: boolean;
 }
 
+/**
+ * A client to run on the daemon's machine: `program` with `args` and `env`, and at most one secret
+ * file, written 0600 in a private temporary directory (removed after) and named to the program by
+ * the variable `file.env` or by the argument `${file.flag}PATH` put first. The password goes in
+ * that file, or in `env` where the client reads nothing else, never in argv.
+ */
+export interface ShellCommand {
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+  file: { content: string; env?: string; flag?: string } | null;
+}
+
 /** The backup of one instance: the file and what it holds. */
 export interface InstanceDump {
   path: string;
@@ -51,6 +64,8 @@ export interface InstanceOps {
   restore(spec: InstanceSpec, path: string): Promise<void>;
   /** Bytes the instance's data takes on its server; absent when the server cannot tell per instance. */
   size?(name: string): Promise<number>;
+  /** How `hop3 addons shell` opens the type's own client on `spec`'s instance, over loopback TCP. */
+  shell(spec: InstanceSpec): ShellCommand;
   /** The socket hop3's admin connections use: the conformance test hides it to make observation fail. */
   adminSocket(): string;
 }

@@ -146,6 +146,14 @@ export function mariadbInstances(server: MariadbServer): InstanceOps & { logins:
       return Number((rows as Array<{ size: string | number }>)[0]?.size ?? 0);
     },
 
+    // --defaults-extra-file must come first; TCP, not the admin socket, as an app connects.
+    shell: (s) => ({
+      program: 'mariadb',
+      args: ['--protocol=TCP', '--', s.name],
+      env: {},
+      file: { content: `[client]\nhost=${APP_HOST}\nport=${server.port}\nuser=${s.user ?? s.name}\npassword=${s.password}\n`, flag: '--defaults-extra-file=' },
+    }),
+
     adminSocket: () => server.socketPath,
   };
 

@@ -150,6 +150,14 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
       return Number(r.rows[0]?.size ?? 0);
     },
 
+    // A passfile (hostname:port:database:username:password) rather than PGPASSWORD; scripts piped in stop at their first error.
+    shell: (s) => ({
+      program: 'psql',
+      args: ['--set=ON_ERROR_STOP=1'],
+      env: { PGHOST: '127.0.0.1', PGPORT: String(server.port), PGDATABASE: s.name, PGUSER: s.user ?? s.name },
+      file: { content: `127.0.0.1:${server.port}:${s.name}:${s.user ?? s.name}:${s.password}\n`, env: 'PGPASSFILE' },
+    }),
+
     adminSocket: () => server.socketPath,
   };
 

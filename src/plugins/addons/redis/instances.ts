@@ -196,6 +196,14 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
       });
     },
 
+    // redis-cli reads REDISCLI_AUTH for the password (given with -a it would be in argv).
+    shell: (s) => ({
+      program: 'redis-cli',
+      args: ['-h', '127.0.0.1', '-p', String(server.port), '--user', s.user ?? s.name],
+      env: { REDISCLI_AUTH: s.password },
+      file: null,
+    }),
+
     adminSocket: () => server.socketPath,
   };
 
