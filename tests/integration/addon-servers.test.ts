@@ -44,6 +44,8 @@ interface Case {
   droppedPart: string;
   /** Give the instance more access than hop3 gave it, behind hop3's back. */
   widenByHand(a: AddonDefinition, name: string): Promise<void>;
+  /** Put the server back as an earlier hop3 left it, before logins of their own (a server adopted across an upgrade). */
+  asBeforeLogins?(a: AddonDefinition): Promise<void>;
   /** A session left open with a URL: `query` runs a statement in it. */
   session(url: string): Promise<{ query(): Promise<unknown>; close(): Promise<void> }>;
 }
@@ -60,6 +62,12 @@ const CASES: Case[] = [
     widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer).withAdmin(async (c) => {
       await c.query(`ALTER ROLE ${pg.escapeIdentifier(name)} CREATEDB`);
     }),
+    async asBeforeLogins(a) {
+      const server = a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer;
+      const hba = join(server.paths.data, 'pg_hba.conf');
+      writeFileSync(hba, readFileSync(hba, 'utf8').replaceAll('samerole', 'sameuser'));
+      await server.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
+    },
     async session(url) {
       const c = new pg.Client({ connectionString: url });
       c.on('error', () => undefined);
@@ -174,6 +182,7 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
   it('two apps\' logins to one instance: each its own URL to the same data; one dropped, its URL (and its open session) fail, the other\'s works', async () => {
     const instance = newInstanceSpec('shared');
     await a.provider.apply('create', instance.name, instance, null, actx('one'));
+    await c.asBeforeLogins?.(a);
     const [one, two] = [newLoginSpec('shared', 'one'), newLoginSpec('shared', 'two')];
     const res = (l: LoginSpec) => ({ kind: a.loginProvider.kind, name: l.user, spec: l });
     for (const l of [one, two]) await a.loginProvider.apply('create', l.user, l, null, actx(l.user));

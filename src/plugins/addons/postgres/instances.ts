@@ -190,6 +190,7 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
       const user = pg.escapeIdentifier(checkLoginName(spec.user));
       const addon = ident(spec.addon);
       checkPassword({ name: spec.user, password: spec.password });
+      await server.ensureHba();
       await server.withAdmin(async (c) => {
         const verifier = pg.escapeLiteral(scramVerifier(spec.password));
         const role = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [spec.user]);

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { operationalError } from '../../../lib/errors.js';
+import { readTextOrNull } from '../../../lib/fs-atomic.js';
 import { AddonServer, PING_TIMEOUT_MS, withTimeout, type AddonServerContext } from '../server-process.js';
 
 /** The role hop3 administers its PostgreSQL with (a superuser, reachable only on the unix socket). */
@@ -70,6 +71,17 @@ export class PostgresServer extends AddonServer {
 
   protected configure(): void {
     this.writeOwned(join(this.paths.data, 'pg_hba.conf'), PG_HBA);
+  }
+
+  /**
+   * The running server's client authentication is this hop3's: a server started by an earlier one
+   * (adopted across an upgrade) still has `sameuser`, which lets no app's own login in. Rewritten
+   * and reloaded only when it differs.
+   */
+  async ensureHba(): Promise<void> {
+    if (readTextOrNull(join(this.paths.data, 'pg_hba.conf')) === PG_HBA) return;
+    this.configure();
+    await this.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
   }
 
   protected argv(): string[] {
