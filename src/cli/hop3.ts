@@ -403,7 +403,7 @@ addons.command('attach').description("give APP the addon's connection URL (DATAB
     const r = await callRecording<Partial<Recorded> & { env: string }>(cfg, 'addons.attach', { app, addon: name, ...(o.as === undefined ? {} : { as: o.as }) });
     await followConfigRelease(app, r, after, o, signal, `attached ${name} as ${r.env}`);
   });
-addons.command('detach').description('remove the variable from APP in a new release; the last app detached revokes its password')
+addons.command('detach').description("remove the variable from APP in a new release and drop APP's own login to the addon")
   .argument('<app>').argument('<name>').addOption(timeoutOption()).addOption(detachOption()).addOption(json())
   .action(async (app: string, name: string, opts: Waiting) => {
     const o = { ...opts, json: addonsJson(opts) };
