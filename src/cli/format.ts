@@ -27,7 +27,7 @@ export function formatEvent(e: EventRecord): string {
     case 'addon.attached':
       return `${head}attached to addon ${e.data.addon} as ${e.data.env}`;
     case 'addon.detached':
-      return `${head}detached from addon ${e.data.addon} (${e.data.env})`;
+      return `${head}detached from addon ${e.data.addon} (${e.data.env})${e.data.reason === 'manifest' ? ': its [[addons]] entry is gone from hop3.toml; the addon and its data are kept' : ''}`;
     case 'push.unlanded':
       return `${head}release v${e.data.release} went live but git never recorded its push (${e.data.commit.slice(0, 12)}): rolled back`;
     case 'cert.renewal-requested':

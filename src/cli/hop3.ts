@@ -13,6 +13,7 @@ import type { CertView } from '../commands/cert-status.js';
 import type { ScheduledEntry } from '../plugins/types.js';
 import { awaitRenewal, renewDetachOption, renewTimeoutOption } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
+import { runAddonShell } from './addon-shell.js';
 import { formatDrift, formatEvent, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
 import { awaitOwnRelease, cancelOrSettled, detachOption, followHint, interruption, timeoutOption, type WaitOptions } from './waiting.js';
@@ -30,8 +31,20 @@ const out = (v: unknown, asJson: boolean, human: () => string) => console.log(as
 
 type AppStatus = { name: string; state: string; sync: string; health: string; release: string | null; message: string; urls: string[] } & Record<string, unknown>;
 
+type BackupStatus = { name: string; cron: string; lastRun: string | null; lastResult: string | null; lastError: string | null; nextRun: string | null; problem: string | null };
+
+/** A schedule in one line; a failed, unverified or late last run leads it, in capitals. */
+function backupLine(b: BackupStatus): string {
+  const last = b.lastRun === null ? 'not run yet' : `last ${b.lastResult ?? '-'} at ${b.lastRun}`;
+  const problem = b.problem === null ? '' : `${b.problem.toUpperCase()}: `;
+  return `${problem}${b.name} (${b.cron}) ${last}${b.lastError ? ` (${b.lastError})` : ''}, next ${b.nextRun ?? '-'}`;
+}
+
 function statusText(s: AppStatus): string {
-  return Object.entries(s).map(([k, v]) => `${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : String(v ?? '-')}`).join('\n');
+  return Object.entries(s).flatMap(([k, v]) => {
+    if (k === 'backups') return (v as BackupStatus[]).map((b, i) => `${(i === 0 ? k : '').padEnd(20)} ${backupLine(b)}`);
+    return [`${k.padEnd(20)} ${Array.isArray(v) ? v.join(' ') : String(v ?? '-')}`];
+  }).join('\n');
 }
 
 /** The upload limit the daemon enforces (schemas/rpc.json), checked here to fail before sending. */
@@ -114,7 +127,8 @@ program
     stderr(`-----> Uploading ${dir} to ${app}`);
     // Installed before the upload: a Ctrl-C while the release is being recorded still cancels it.
     const signal = interruptionUnless(o.detach);
-    const started = await callRecording<{ release: string; version: number }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
+    const started = await callRecording<{ release: string; version: number; detached?: { addon: string; env: string }[] }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
+    for (const d of started.detached ?? []) stderr(`-----> Detached from addon ${d.addon} (${d.env}): its [[addons]] entry is gone from hop3.toml; the addon and its data are kept`);
     await followAndReport(app, started.version, after, o, signal);
   });
 
@@ -496,7 +510,7 @@ addons.command('attach').description("give APP the addon's connection URL (DATAB
     const r = await callRecording<Partial<Recorded> & { env: string }>(cfg, 'addons.attach', { app, addon: name, ...(o.as === undefined ? {} : { as: o.as }) });
     await followConfigRelease(app, r, after, o, signal, `attached ${name} as ${r.env}`);
   });
-addons.command('detach').description('remove the variable from APP in a new release; the last app detached revokes its password')
+addons.command('detach').description("remove the variable from APP in a new release and drop APP's own login to the addon")
   .argument('<app>').argument('<name>').addOption(timeoutOption()).addOption(detachOption()).addOption(json())
   .action(async (app: string, name: string, opts: Waiting) => {
     const o = { ...opts, json: addonsJson(opts) };
@@ -510,6 +524,11 @@ addons.command('info').description('type, server version, size and attached apps
   .action(async (name: string, o: { json?: boolean }) => {
     const r = await call<Record<string, unknown>>(cfg, 'addons.info', { addon: name });
     out(r, addonsJson(o), () => Object.entries(r).map(([k, v]) => `${k.padEnd(12)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '-')}`).join('\n'));
+  });
+addons.command('shell').description("open the addon's own client (psql, mariadb, redis-cli) on it; piped input is run as a script")
+  .argument('<name>')
+  .action(async (name: string) => {
+    process.exitCode = await runAddonShell(cfg, name);
   });
 addons.command('destroy').description("delete an addon and its data (no app may be attached)").argument('<name>').option('--yes', 'confirm').addOption(json())
   .action(async (name: string, o: { json?: boolean; yes?: boolean }) => {

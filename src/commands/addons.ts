@@ -5,7 +5,7 @@ import { URL_VARS } from '../plugins/addons/index.js';
 import { newInstanceSpec } from '../plugins/addons/instance-provider.js';
 import { HOST_OWNER } from '../reconcile/host-pass.js';
 import { UNKNOWN, type Unknown } from '../lib/unknown.js';
-import type { AddonRecord } from '../store/types.js';
+import type { AddonRecord, AttachmentRecord } from '../store/types.js';
 import { admit } from './admit.js';
 import type { Caller } from './authorize.js';
 import { releaseConfigChange } from './config.js';
@@ -14,8 +14,8 @@ import { requireApp } from './views.js';
 
 /**
  * Addons: records first. An addon's server is a host resource while an addon of its type exists;
- * its instance is a resource of each app attached to it (created by that app's pass, its drift
- * found there). Destroying and revoking are done here, as they have no desired state to reconcile to.
+ * its instance, and each attached app's own login to it, are resources of that app (created by
+ * its pass, their drift found there). Destroying and revoking are done here, as they have no desired state to reconcile to.
  */
 
 function requireAddon(ctx: CommandContext, name: unknown): AddonRecord {
@@ -62,16 +62,17 @@ export async function addonsAttach(ctx: CommandContext, caller: Caller, p: { app
   const taken = mine.find((a) => a.env === env);
   if (taken) throw userError('ADDON_ATTACHED', `${app.name} gets ${env} from addon ${taken.addon} already`, { hint: `name another variable: --as ${addon.type.toUpperCase()}_URL` });
   await hostPass(ctx);
+  const credentials = ctx.plugins.addons.sealLogin(addon.type, addon.name, app.name);
   const r = await releaseConfigChange(ctx, app.name, () => {
-    ctx.store.attach(addon.name, app.name, env);
+    ctx.store.attach(addon.name, app.name, env, credentials);
     ctx.store.addEvent(app.name, 'addon.attached', { addon: addon.name, env });
   }, p.requestId);
   return { app: app.name, addon: addon.name, env, attached: true, ...r };
 }
 
 /**
- * `hop3 addons detach APP NAME`: a new release without the variable; once no app is attached, the
- * instance's password is changed (access revoked; the data stays).
+ * `hop3 addons detach APP NAME`: a new release without the variable, then the app's own login is
+ * dropped (its sessions ended): its URL no longer logs in, the other apps' still do; the data stays.
  */
 export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app: string; addon: string; requestId?: string | undefined }) {
   admit(caller, 'config.write', p.app);
@@ -84,11 +85,30 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
     ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env });
   }, p.requestId);
   const others = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
-  return { app: app.name, addon: addon.name, env: att.env, attached: false, revoked: others.length === 0 ? await revoke(ctx, addon) : false, sharedWith: others, ...r };
+  return { app: app.name, addon: addon.name, env: att.env, attached: false, revoked: await revokeAttachment(ctx, addon, att), sharedWith: others, ...r };
+}
+
+/**
+ * The access a removed attachment gave ends: its login is dropped, and found gone. One recorded
+ * before apps had their own logins shared the addon's password: that changes once no app is attached.
+ */
+export async function revokeAttachment(ctx: CommandContext, addon: AddonRecord, att: AttachmentRecord): Promise<boolean> {
+  const def = ctx.plugins.addons.of(addon.type);
+  const login = ctx.plugins.addons.openLogin(def.type, att);
+  if (login === null) return ctx.store.attachments({ addon: addon.name }).length === 0 ? revoke(ctx, addon) : false;
+  try {
+    await def.logins.drop(login.user);
+    const seen = await def.logins.observe([login]);
+    if (seen === UNKNOWN || seen.get(login.user) != null) throw operationalError('ADDON_SERVER_DOWN', `the login ${login.user} of ${addon.name} is still there`);
+    return true;
+  } catch (err) {
+    ctx.log.warn({ addon: addon.name, app: att.app, err: asHop3Error(err).message }, 'the login of a detached app could not be dropped yet');
+    return false;
+  }
 }
 
 /** A new password for an addon no app is attached to: the one its last app had no longer logs in. */
-export async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean> {
+async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean> {
   const def = ctx.plugins.addons.of(addon.type);
   const box = ctx.plugins.addons.credentials();
   const spec = newInstanceSpec(addon.name);
@@ -107,11 +127,11 @@ export async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<b
   }
 }
 
-/** After an app is destroyed (its attachments with it): the addons no app is attached to any more are revoked. */
-export async function revokeUnattached(ctx: CommandContext, addons: readonly string[]): Promise<void> {
-  for (const name of addons) {
-    const addon = ctx.store.getAddon(name);
-    if (addon && ctx.store.attachments({ addon: name }).length === 0) await revoke(ctx, addon);
+/** After an app is destroyed (its attachments with it): the access each gave ends. */
+export async function revokeAttachments(ctx: CommandContext, attachments: readonly AttachmentRecord[]): Promise<void> {
+  for (const att of attachments) {
+    const addon = ctx.store.getAddon(att.addon);
+    if (addon) await revokeAttachment(ctx, addon, att);
   }
 }
 
@@ -176,6 +196,19 @@ export async function addonsInfo(ctx: CommandContext, caller: Caller, p: { addon
   const instance = live === UNKNOWN ? 'unknown' : live === null ? 'not created yet (attach it to an app)' : def.provider.health?.(live) ?? 'Healthy';
   const sizeBytes = live !== UNKNOWN && live !== null ? await def.instances.size?.(addon.name).catch(() => null) ?? null : null;
   return { ...addonView(ctx, addon), server: { running, version, port: running ? def.server.port : null }, instance, sizeBytes };
+}
+
+/**
+ * `hop3 addons shell NAME`: how the CLI opens the type's client on the addon as its own role (the
+ * password included: admins only). The client reaches the server on loopback, so the CLI runs it
+ * only on the daemon's machine.
+ */
+export function addonsShell(ctx: CommandContext, caller: Caller, p: { addon: string }) {
+  admit(caller, 'addons.write', null);
+  const addon = requireAddon(ctx, p.addon);
+  const def = ctx.plugins.addons.of(addon.type);
+  const spec = ctx.plugins.addons.credentials().open(def.provider.kind, addon.name, addon.credentials);
+  return { addon: addon.name, type: def.type, ...def.instances.shell(spec) };
 }
 
 /** Masks the password of a URL's user info (`scheme://user:****@host`). */

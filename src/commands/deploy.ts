@@ -10,7 +10,8 @@ import { assertValidSpec, loadAppDir } from '../manifest/index.js';
 import type { ReleaseRecord } from '../store/types.js';
 import { HOST_OWNER } from '../reconcile/host-pass.js';
 import { admit } from './admit.js';
-import { manifestAddons, recordManifestAddons } from './manifest-addons.js';
+import { revokeAttachment } from './addons.js';
+import { manifestAddons, recordManifestAddons, type ManifestAddons } from './manifest-addons.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
 import { newRelease, recorded, rollOut } from './release-records.js';
@@ -66,16 +67,18 @@ async function deployArchive(
     const spec = assertValidSpec(loadAppDir(src));
     checkAppPaths(src, spec);
     settleOwnership(src, ctx.plugins.proxy.fileReader());
+    let addons: ManifestAddons | null = null;
     const release = await rollOut(ctx, app, true, async () => {
       if (opts.push) await checkBranchUnmoved(ctx, app, opts.push);
-      const addons = await manifestAddons(ctx, app, spec);
+      addons = await manifestAddons(ctx, app, spec);
+      const recording = addons;
       // The first deploy creates the app; a refused first deploy leaves nothing behind.
       const isNew = ctx.store.getApp(app) === null;
       ctx.store.createApp(app);
       let r: ReleaseRecord;
       try {
         r = await newRelease(ctx, app, { source: opts.push ? 'push' : 'rpc', commit: opts.commit, spec, artifact: null, requestId: opts.requestId, ref: opts.push?.ref ?? null }, {
-          before: () => recordManifestAddons(ctx, app, addons),
+          before: () => recordManifestAddons(ctx, app, recording),
         });
       } catch (err) {
         if (isNew) ctx.store.deleteApp(app);
@@ -90,7 +93,13 @@ async function deployArchive(
     }, opts.requestId);
     // Servers of addons the release brought start now, before its rollout looks at its instances.
     if (release.spec.addons.length > 0) await ctx.reconciler.trigger(HOST_OWNER);
-    return recorded(ctx, app, release);
+    // Entries removed from hop3.toml: detached in the release, and their logins dropped (as `addons detach` does).
+    const detached = (addons as ManifestAddons | null)?.detach ?? [];
+    for (const d of detached) {
+      const addon = ctx.store.getAddon(d.addon);
+      if (addon) await revokeAttachment(ctx, addon, d);
+    }
+    return { ...recorded(ctx, app, release), detached: detached.map((d) => ({ addon: d.addon, env: d.env })) };
   } finally {
     // A refused unpack may still be closing its last file.
     rmSync(incoming, { recursive: true, force: true, maxRetries: 5 });

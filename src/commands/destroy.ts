@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { operationalError } from '../lib/errors.js';
-import { revokeUnattached } from './addons.js';
+import { revokeAttachments } from './addons.js';
 import { admit } from './admit.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
@@ -31,10 +31,10 @@ export async function destroy(ctx: CommandContext, caller: Caller, p: { app: str
 
 /** Delete an app that no longer runs: records, history, files. */
 async function forgetApp(ctx: CommandContext, name: string): Promise<void> {
-  const addons = ctx.store.attachments({ app: name }).map((a) => a.addon);
+  const attachments = ctx.store.attachments({ app: name });
   ctx.store.deleteApp(name);
-  // Its attachments went with it: the passwords it had stop logging in.
-  await revokeUnattached(ctx, addons);
+  // Its attachments went with it: the logins it had stop logging in.
+  await revokeAttachments(ctx, attachments);
   ctx.store.deleteAppHistory(name);
   ctx.store.addEvent(name, 'app.destroyed', {});
   await ctx.reconciler.trigger(name); // with no record: removes anything left

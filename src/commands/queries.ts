@@ -1,4 +1,5 @@
 import { deployBranchesOf } from '../git/repo.js';
+import { appSubject, nameOfSubject } from '../plugins/addons/backups/backups.js';
 import { maskUrlPassword } from './addons.js';
 import { admit } from './admit.js';
 import type { Caller } from './authorize.js';
@@ -14,7 +15,24 @@ export function listApps(ctx: CommandContext, caller: Caller) {
 
 export function appStatus(ctx: CommandContext, caller: Caller, app: string) {
   admit(caller, 'apps.read', app);
-  return appView(ctx, requireApp(ctx, app));
+  const a = requireApp(ctx, app);
+  return { ...appView(ctx, a), backups: scheduledBackups(ctx, a.name) };
+}
+
+/**
+ * The backup schedules of the app's data and of the addons it is attached to, as the scheduler
+ * last recorded them; `problem` says when the last run failed, did not verify, or ran late
+ * (hop3 was down at its due time).
+ */
+function scheduledBackups(ctx: CommandContext, app: string) {
+  const now = new Date();
+  const subjects = [appSubject(app), ...ctx.store.attachments({ app }).map((x) => x.addon)];
+  return subjects.flatMap((subject) => {
+    const st = ctx.backups.schedules.status(subject, now);
+    if (st === null) return [];
+    const problem = st.lastResult === 'failed' || st.lastResult === 'unverified' ? st.lastResult : st.missed ? 'missed' : null;
+    return [{ name: nameOfSubject(subject), cron: st.cron, lastRun: st.lastRun, lastResult: st.lastResult, lastError: st.lastError, missed: st.missed, nextRun: st.nextRun, problem }];
+  });
 }
 
 export function listDrift(ctx: CommandContext, caller: Caller, q: { app?: string; limit?: number }) {

@@ -31,6 +31,8 @@ export const ERRORS = {
   ADDON_NOT_ATTACHED: { category: 'user', terminal: false },
   ADDON_NOT_FOUND: { category: 'user', terminal: false },
   ADDON_SERVER_DOWN: { category: 'operational', terminal: false },
+  ADDON_SHELL_CLIENT_MISSING: { category: 'operational', terminal: false },
+  ADDON_SHELL_REMOTE: { category: 'user', terminal: false },
   ADDON_SERVER_START_FAILED: { category: 'operational', terminal: false },
   ADDON_TYPE_UNKNOWN: { category: 'user', terminal: false },
   ALREADY_RUNNING: { category: 'operational', terminal: false },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Caller } from '../commands/authorize.js';
-import { addonsAttach, addonsCreate, addonsDestroy, addonsDetach, addonsInfo, addonsList } from '../commands/addons.js';
+import { addonsAttach, addonsCreate, addonsDestroy, addonsDetach, addonsInfo, addonsList, addonsShell } from '../commands/addons.js';
 import { createBackup, listBackups, restoreBackup, scheduleBackup } from '../commands/backups.js';
 import { listCerts, renewCert } from '../commands/certs.js';
 import { configSet, configUnset } from '../commands/config.js';
@@ -75,6 +75,7 @@ const METHODS: Record<string, Handler> = {
   'addons.detach': (h, c, p) => addonsDetach(h, c, { app: app(p), addon: p.addon as string, requestId: optional<string>(p.requestId) }),
   'addons.list': (h, c, p) => addonsList(h, c, { app: optional<string>(p.app) }),
   'addons.info': (h, c, p) => addonsInfo(h, c, { addon: p.addon as string }),
+  'addons.shell': (h, c, p) => addonsShell(h, c, { addon: p.addon as string }),
   'addons.destroy': (h, c, p) => addonsDestroy(h, c, { addon: p.addon as string, yes: optional<boolean>(p.yes) }),
 };
 

@@ -468,8 +468,8 @@ export class Store {
   }
 
   /** Recorded with the app's new release (in its transaction): the app's generation moves there. */
-  attach(addon: string, app: string, env: string): void {
-    this.sql('INSERT INTO attachments (addon, app, env, created_at) VALUES (?, ?, ?, ?)').run(addon, app, env, now());
+  attach(addon: string, app: string, env: string, credentials: string): void {
+    this.sql('INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES (?, ?, ?, ?, ?)').run(addon, app, env, credentials, now());
     this.changed(app);
   }
 
@@ -483,7 +483,7 @@ export class Store {
     const rows = q.app !== undefined
       ? this.sql('SELECT * FROM attachments WHERE app = ? ORDER BY addon').all(q.app)
       : this.sql('SELECT * FROM attachments WHERE addon = ? ORDER BY app').all(q.addon ?? null);
-    return (rows as Row[]).map((r) => ({ addon: r.addon as string, app: r.app as string, env: r.env as string, createdAt: r.created_at as string }));
+    return (rows as Row[]).map((r) => ({ addon: r.addon as string, app: r.app as string, env: r.env as string, credentials: (r.credentials as string | null) ?? null, createdAt: r.created_at as string }));
   }
 }
 

@@ -99,5 +99,7 @@ export interface AttachmentRecord {
   app: string;
   /** The variable the app gets the connection URL in. */
   env: string;
+  /** The app's own login's password, sealed (see credentials.ts); null for an attachment recorded before apps had their own. */
+  credentials: string | null;
   createdAt: string;
 }

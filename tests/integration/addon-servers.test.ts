@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,7 @@ import { newInstanceSpec, type InstanceLive, type InstanceSpec } from '../../src
 import mariadbAddon from '../../src/plugins/addons/mariadb/index.js';
 import postgresAddon from '../../src/plugins/addons/postgres/index.js';
 import redisAddon from '../../src/plugins/addons/redis/index.js';
+import { newLoginSpec, type LoginLive, type LoginSpec } from '../../src/plugins/addons/login-provider.js';
 import { roundTrip } from '../unit/provider-round-trip.js';
 import { mariadbApp, pgApp, redisApp, type AppClient } from '../support/addon-clients.js';
 
@@ -42,6 +44,10 @@ interface Case {
   droppedPart: string;
   /** Give the instance more access than hop3 gave it, behind hop3's back. */
   widenByHand(a: AddonDefinition, name: string): Promise<void>;
+  /** Put the server back as an earlier hop3 left it, before logins of their own (a server adopted across an upgrade). */
+  asBeforeLogins?(a: AddonDefinition): Promise<void>;
+  /** A session left open with a URL: `query` runs a statement in it. */
+  session(url: string): Promise<{ query(): Promise<unknown>; close(): Promise<void> }>;
 }
 
 const CASES: Case[] = [
@@ -56,6 +62,18 @@ const CASES: Case[] = [
     widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer).withAdmin(async (c) => {
       await c.query(`ALTER ROLE ${pg.escapeIdentifier(name)} CREATEDB`);
     }),
+    async asBeforeLogins(a) {
+      const server = a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer;
+      const hba = join(server.paths.data, 'pg_hba.conf');
+      writeFileSync(hba, readFileSync(hba, 'utf8').replaceAll('samerole', 'sameuser'));
+      await server.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
+    },
+    async session(url) {
+      const c = new pg.Client({ connectionString: url });
+      c.on('error', () => undefined);
+      await c.connect();
+      return { query: () => c.query('SELECT 1'), close: () => c.end().catch(() => undefined) };
+    },
   },
   {
     type: 'mariadb', factory: mariadbAddon, urlVar: 'DATABASE_URL', scheme: 'mysql:', app: mariadbApp(), droppedPart: 'database',
@@ -68,6 +86,11 @@ const CASES: Case[] = [
     widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/mariadb/server.js').MariadbServer).withAdmin(async (c) => {
       await c.query("GRANT SELECT ON mysql.* TO ?@'127.0.0.1'", [name]);
     }),
+    async session(url) {
+      const c = await mysql.createConnection(url);
+      c.on('error', () => undefined);
+      return { query: () => c.query('SELECT 1'), close: () => c.end().catch(() => c.destroy()) };
+    },
   },
   {
     type: 'redis', factory: redisAddon, urlVar: 'REDIS_URL', scheme: 'redis:', app: redisApp, droppedPart: 'user',
@@ -80,6 +103,12 @@ const CASES: Case[] = [
     widenByHand: (a, name) => (a.server as import('../../src/plugins/addons/redis/server.js').RedisServer).withAdmin(async (c) => {
       await c.sendCommand(['ACL', 'SETUSER', name, 'allkeys', '+keys']);
     }),
+    async session(url) {
+      const c = createClient({ url, socket: { reconnectStrategy: false } });
+      c.on('error', () => undefined);
+      await c.connect();
+      return { query: () => c.ping(), close: async () => c.destroy() };
+    },
   },
 ];
 
@@ -142,6 +171,62 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
   it('instances round-trip through their provider: create → observe → no diff; delete → absent; unreadable → UNKNOWN', async () => {
     await roundTrip(a.provider, layout, 'conform');
   }, 30_000);
+
+  it('logins round-trip through their provider (on the instance they reach): create → observe → no diff; delete → absent; unreadable → UNKNOWN', async () => {
+    const instance = newInstanceSpec('conform');
+    await a.provider.apply('create', instance.name, instance, null, actx('conform'));
+    await roundTrip(a.loginProvider, layout, 'conform');
+    await a.provider.apply('delete', instance.name, null, null, actx('conform'));
+  }, 30_000);
+
+  it('two apps\' logins to one instance: each its own URL to the same data; one dropped, its URL (and its open session) fail, the other\'s works', async () => {
+    const instance = newInstanceSpec('shared');
+    await a.provider.apply('create', instance.name, instance, null, actx('one'));
+    await c.asBeforeLogins?.(a);
+    const [one, two] = [newLoginSpec('shared', 'one'), newLoginSpec('shared', 'two')];
+    const res = (l: LoginSpec) => ({ kind: a.loginProvider.kind, name: l.user, spec: l });
+    for (const l of [one, two]) await a.loginProvider.apply('create', l.user, l, null, actx(l.user));
+    const urlOf = (l: LoginSpec) => a.instances.connectionDetails({ name: l.addon, user: l.user, password: l.password })[c.urlVar]!;
+    expect(urlOf(one)).not.toBe(urlOf(two));
+    expect(decodeURIComponent(new URL(urlOf(one)).username)).toBe('shared_one');
+    await c.app.write(urlOf(one), 'by-one');
+    await c.app.write(urlOf(two), 'by-two');
+    // What one app made (a table, keys) the other uses: both reach the addon's data, as its role.
+    expect(await c.app.read(urlOf(one))).toEqual(['by-one', 'by-two']);
+    // Not another instance's, and not with the other login's password.
+    const wrong = new URL(urlOf(one));
+    wrong.password = two.password;
+    await expect(c.app.read(wrong.toString())).rejects.toThrow();
+
+    // A changed password and wider access are found, and the update puts them back.
+    await c.changePassword(a, one.user);
+    let live = (await a.loginProvider.observe('one', [res(one)])).get(one.user) as LoginLive;
+    expect(live).toMatchObject({ passwordValid: false });
+    expect(a.loginProvider.diff(one, live)).toBe('update');
+    await c.widenByHand(a, one.user);
+    live = (await a.loginProvider.observe('one', [res(one)])).get(one.user) as LoginLive;
+    expect(live.confined).toBe(false);
+    expect(a.loginProvider.describe(live)).not.toContain(one.password);
+    await a.loginProvider.apply('update', one.user, one, live, actx('one'));
+    expect(a.loginProvider.diff(one, (await a.loginProvider.observe('one', [res(one)])).get(one.user) as LoginLive)).toBe('none');
+
+    const session = await c.session(urlOf(one));
+    try {
+      await a.loginProvider.apply('delete', one.user, null, null, actx('one'));
+      expect((await a.loginProvider.observe('one', [res(one)])).get(one.user)).toBeNull();
+      await expect(c.app.read(urlOf(one))).rejects.toThrow();
+      await expect(session.query()).rejects.toThrow();
+    } finally {
+      await session.close();
+    }
+    expect(await c.app.read(urlOf(two))).toEqual(['by-one', 'by-two']);
+    await c.app.write(urlOf(two), 'still');
+    // Idempotent.
+    await a.loginProvider.apply('delete', one.user, null, null, actx('one'));
+    await a.loginProvider.apply('delete', two.user, null, null, actx('two'));
+    await a.provider.apply('delete', instance.name, null, null, actx('one'));
+    expect(a.server.paths.log && readFileSync(a.server.paths.log, 'utf8')).not.toContain(two.password);
+  }, 60_000);
 
   it('an instance gives an app a URL it writes and reads through, and no other instance\'s data', async () => {
     const spec = newInstanceSpec('blog');

@@ -1,9 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { Daemon, EXAMPLES, within } from './harness.js';
 
 /**
@@ -55,6 +57,9 @@ async function redisRoundTrip(url: string, prefix: string, value: string): Promi
   }
 }
 
+/** A login PostgreSQL no longer has: with `samerole`, refused before its password is asked. */
+const PG_REFUSED = /password authentication failed|no pg_hba.conf entry/;
+
 const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
 
 describe('addons wired into records, commands and the reconcile loop', () => {
@@ -98,9 +103,10 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(r.exitCode, String(r.stderr)).toBe(0);
 
     urls = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
-    expect(urls.DATABASE_URL).toMatch(/^postgres:\/\/notes-db:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/notes-db$/);
-    expect(urls.MYSQL_URL).toMatch(/^mysql:\/\/legacy-db:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/legacy-db$/);
-    expect(urls.REDIS_URL).toMatch(/^redis:\/\/cache:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/0$/);
+    // Each the app's own login (ADDON_APP) to the addon's database or prefix.
+    expect(urls.DATABASE_URL).toMatch(/^postgres:\/\/notes-db_addons-app:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/notes-db$/);
+    expect(urls.MYSQL_URL).toMatch(/^mysql:\/\/legacy-db_addons-app:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/legacy-db$/);
+    expect(urls.REDIS_URL).toMatch(/^redis:\/\/cache_addons-app:[A-Za-z0-9_-]{32}@127\.0\.0\.1:\d+\/0$/);
     expect(urls.REDIS_KEY_PREFIX).toBe('cache:');
 
     const masked = await d.json<Record<string, string>>(['config', 'get', APP]);
@@ -129,6 +135,30 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(await d.json<Record<string, string>>(['config', 'get', APP, '--reveal'])).toEqual(urls);
   }, 120_000);
 
+  it.each([
+    ['notes-db', "SELECT 'from-' || 'psql' AS hello;", /hello\s*\n-+\s*\n\s*from-psql/],
+    ['legacy-db', "SELECT CONCAT('from-', 'mariadb') AS hello;", /hello\nfrom-mariadb/],
+    ['cache', 'SET cache:shell from-redis-cli\nGET cache:shell\n', /OK\nfrom-redis-cli/],
+  ])('hop3 addons shell %s runs piped input in the type\'s own client, as the addon; its credentials file is removed after', async (addon, input, expected) => {
+    const r = await d.hop3(['addons', 'shell', addon], { input });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toMatch(expected);
+    // The temporary credentials file is gone with the client.
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('hop3-shell-'))).toEqual([]);
+  }, 60_000);
+
+  it('hop3 addons shell: a failing script exits non-zero; an unknown addon and a daemon elsewhere are clear errors', async () => {
+    const failed = await d.hop3(['addons', 'shell', 'notes-db'], { input: 'SELECT * FROM no_such_table;\nSELECT 1;\n' });
+    expect(failed.exitCode).not.toBe(0);
+    expect(String(failed.stderr)).toContain('no_such_table');
+    const unknown = await d.hop3(['addons', 'shell', 'nope']);
+    expect(unknown.exitCode).toBe(1);
+    expect(String(unknown.stderr)).toMatch(/there is no addon nope/);
+    const remote = await execa(join(EXAMPLES, '..', 'bin', 'hop3'), ['addons', 'shell', 'notes-db'], { env: { ...d.env, HOP3_API_URL: 'https://hop3.example.com:8000' }, reject: false });
+    expect(remote.exitCode).toBe(1);
+    expect(String(remote.stderr)).toMatch(/runs the addon's client on the daemon's machine/);
+  }, 60_000);
+
   it('addons create and attach --as: a new release with the URL in the variable named', async () => {
     expect(await d.json(['addons', 'create', 'redis', 'sessions'])).toMatchObject({ name: 'sessions', type: 'redis', attachedTo: [] });
     const r = await d.json<{ env: string; release: string }>(['addons', 'attach', APP, 'sessions', '--as', 'SESSION_URL']);
@@ -141,10 +171,94 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     urls.SESSION_URL = env.SESSION_URL!;
   }, 60_000);
 
+  const SECOND = 'second-app';
+  /** Passwords of logins revoked along the way, for the grep below. */
+  const retired: string[] = [];
+  let secondUrls: Record<string, string> = {};
+  it('two apps attached to one addon: each its own login and password, both reach the same data', async () => {
+    expect((await d.hop3(['deploy', join(EXAMPLES, 'static-site'), '--app', SECOND])).exitCode).toBe(0);
+    for (const [addon, as] of [['notes-db', 'DATABASE_URL'], ['legacy-db', 'MYSQL_URL'], ['sessions', 'SESSION_URL']] as const) {
+      expect(await d.json(['addons', 'attach', SECOND, addon, '--as', as])).toMatchObject({ attached: true });
+    }
+    secondUrls = await d.json<Record<string, string>>(['config', 'get', SECOND, '--reveal']);
+    for (const k of ['DATABASE_URL', 'MYSQL_URL', 'SESSION_URL']) {
+      expect(decodeURIComponent(new URL(secondUrls[k]!).username)).toMatch(new RegExp(`_${SECOND}$`));
+      expect(decodeURIComponent(new URL(urls[k]!).username)).toMatch(new RegExp(`_${APP}$`));
+      expect(passwordOf(secondUrls[k]!)).not.toBe(passwordOf(urls[k]!));
+    }
+    // The same database and prefix: what one app wrote, the other reads (tables made by either belong to the addon).
+    expect(await pgRoundTrip(secondUrls.DATABASE_URL!, 'from-second')).toEqual(['from-second', 'from-test']);
+    expect(await mysqlRoundTrip(secondUrls.MYSQL_URL!, 'from-second')).toEqual(['from-second', 'from-test']);
+    expect(await redisRoundTrip(secondUrls.SESSION_URL!, secondUrls.SESSION_KEY_PREFIX!, 'w')).toBe('w');
+    expect(secondUrls.SESSION_KEY_PREFIX).toBe('sessions:');
+    const again = await d.json<Reconciled>(['reconcile', SECOND]);
+    expect(again, JSON.stringify(again)).toMatchObject({ actions: [], error: null });
+  }, 120_000);
+
+  it('a login dropped by hand is drift of its app, found and healed', async () => {
+    const adminPassword = readFileSync(join(d.home, 'secrets', 'addon-postgres-admin'), 'utf8').trim();
+    const admin = new pg.Client({ host: join(d.home, 'addons', 'postgres', 'run'), port: Number(new URL(urls.DATABASE_URL!).port), user: 'hop3', password: adminPassword, database: 'postgres' });
+    await admin.connect();
+    await admin.query(`DROP ROLE ${pg.escapeIdentifier(`notes-db_${SECOND}`)}`);
+    await admin.end();
+    await expect(pgRoundTrip(secondUrls.DATABASE_URL!, 'x')).rejects.toThrow(PG_REFUSED);
+    const healed = await d.json<Reconciled>(['reconcile', SECOND]);
+    expect(healed.findings, JSON.stringify(healed)).toMatchObject([{ resource: `pg-login:notes-db_${SECOND}`, kind: 'missing', action: 'healed' }]);
+    expect(JSON.stringify(healed)).not.toContain(passwordOf(secondUrls.DATABASE_URL!));
+    expect(await pgRoundTrip(secondUrls.DATABASE_URL!, 'healed')).toContain('healed');
+    expect((await d.json<Reconciled>(['reconcile', SECOND])).actions).toEqual([]);
+  }, 60_000);
+
+  it('detaching one app revokes its logins only: its old URLs fail, the other app\'s still work', async () => {
+    for (const addon of ['notes-db', 'legacy-db', 'sessions']) {
+      expect(await d.json(['addons', 'detach', SECOND, addon])).toMatchObject({ attached: false, revoked: true, sharedWith: [APP] });
+    }
+    expect(await d.json<Record<string, string>>(['config', 'get', SECOND, '--reveal'])).toEqual({});
+    await expect(pgRoundTrip(secondUrls.DATABASE_URL!, 'x')).rejects.toThrow(PG_REFUSED);
+    await expect(mysqlRoundTrip(secondUrls.MYSQL_URL!, 'x')).rejects.toThrow(/Access denied/);
+    await expect(redisRoundTrip(secondUrls.SESSION_URL!, 'sessions:', 'x')).rejects.toThrow(/WRONGPASS|invalid username-password/i);
+    // What it wrote stays with the addon, and the first app reaches it.
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'after-detach')).toEqual(expect.arrayContaining(['from-second', 'healed', 'after-detach']));
+    expect(await mysqlRoundTrip(urls.MYSQL_URL!, 'after-detach')).toContain('from-second');
+    expect(await redisRoundTrip(urls.SESSION_URL!, 'sessions:', 'v2')).toBe('v2');
+    expect((await appGet('/visits')).status).toBe(200);
+  }, 60_000);
+
   it('a second pass plans nothing', async () => {
     expect(await reconcile()).toMatchObject({ actions: [], error: null });
     expect(await reconcile()).toMatchObject({ actions: [], error: null });
+    expect(await d.json<Reconciled>(['reconcile', SECOND])).toMatchObject({ actions: [], error: null });
   });
+
+  it('an [[addons]] entry removed from hop3.toml is detached on the next deploy, which says so; the addon and its data are kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hop3-addons-manifest-'));
+    try {
+      cpSync(join(EXAMPLES, APP), dir, { recursive: true });
+      const toml = readFileSync(join(dir, 'hop3.toml'), 'utf8');
+      const without = toml.replace(/\[\[addons\]\]\ntype = "mysql"\nname = "legacy-db"\nenv = "MYSQL_URL"\n/, '');
+      expect(without).not.toBe(toml);
+      writeFileSync(join(dir, 'hop3.toml'), without);
+      const r = await d.hop3(['deploy', dir, '--app', APP]);
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      expect(String(r.stderr)).toContain('Detached from addon legacy-db (MYSQL_URL): its [[addons]] entry is gone from hop3.toml; the addon and its data are kept');
+      const env = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+      expect(env.MYSQL_URL).toBeUndefined();
+      // Only what the manifest had declared: sessions, attached by command, stays.
+      expect(env.SESSION_URL).toBe(urls.SESSION_URL);
+      await expect(mysqlRoundTrip(urls.MYSQL_URL!, 'x')).rejects.toThrow(/Access denied/);
+      expect(await d.json<{ attachedTo: unknown[] }>(['addons', 'info', 'legacy-db'])).toMatchObject({ attachedTo: [], instance: 'Healthy' });
+      expect((await d.json<{ kind: string; data: { addon?: string; reason?: string } }[]>(['events', APP])).some((e) => e.kind === 'addon.detached' && e.data.addon === 'legacy-db' && e.data.reason === 'manifest')).toBe(true);
+      // Declared again: attached again, with a new login, to the data it had.
+      expect((await d.hop3(['deploy', join(EXAMPLES, APP)])).exitCode).toBe(0);
+      const again = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
+      expect(passwordOf(again.MYSQL_URL!)).not.toBe(passwordOf(urls.MYSQL_URL!));
+      expect(await mysqlRoundTrip(again.MYSQL_URL!, 'back')).toEqual(['after-detach', 'back', 'from-second', 'from-test']);
+      retired.push(passwordOf(urls.MYSQL_URL!));
+      urls.MYSQL_URL = again.MYSQL_URL!;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it('a restarted daemon finds the servers running: the same pids, nothing planned', async () => {
     const files = ['postgres/data/postmaster.pid', 'mariadb/run/mariadb.pid', 'redis/run/redis.pid'].map((f) => join(d.home, 'addons', f));
@@ -260,7 +374,10 @@ describe('addons wired into records, commands and the reconcile loop', () => {
   }, 60_000);
 
   it('no password is in hop3.db, the events or the daemon log in plain text', async () => {
-    const passwords = ['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL', 'SESSION_URL'].map((k) => passwordOf(urls[k]!));
+    // The first app's logins, the second app's (revoked since), and the addons' own.
+    const passwords = [...['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL', 'SESSION_URL'].map((k) => passwordOf(urls[k]!)), ...['DATABASE_URL', 'MYSQL_URL', 'SESSION_URL'].map((k) => passwordOf(secondUrls[k]!))];
+    passwords.push(...retired);
+    expect(new Set(passwords).size).toBe(8);
     const events = JSON.stringify(await d.json(['events', APP, '--limit', '1000']));
     const dbFiles = readdirSync(d.home).filter((f) => f.startsWith('hop3.db')).map((f) => readFileSync(join(d.home, f)).toString('latin1'));
     expect(dbFiles.length).toBeGreaterThan(0);
@@ -276,7 +393,7 @@ describe('addons wired into records, commands and the reconcile loop', () => {
 
   it('destroying the app revokes the password of the addons it leaves unattached; their data stays', async () => {
     expect((await d.hop3(['destroy', APP, '--yes'])).exitCode).toBe(0);
-    await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(/password authentication failed/);
+    await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(PG_REFUSED);
     const info = await d.json<{ attachedTo: unknown[]; instance: string }>(['addons', 'info', 'notes-db']);
     expect(info).toMatchObject({ attachedTo: [], instance: 'Healthy' });
   }, 60_000);

@@ -43,8 +43,8 @@ describe('providers that need a running server round-trip against it', () => {
   afterAll(() => shutDown(h, home), 60_000);
 
   it('every provider that needs a server is here', () => {
-    // Addon instances and servers are round-tripped against real servers in addon-servers.test.ts.
-    expect(h.plugins.providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['mariadb-database', 'pg-database', 'redis-user', 'site', 'vassal']);
+    // Addon instances, their logins and servers are round-tripped against real servers in addon-servers.test.ts.
+    expect(h.plugins.providers.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort()).toEqual(['mariadb-database', 'mariadb-login', 'pg-database', 'pg-login', 'redis-login', 'redis-user', 'site', 'vassal']);
     // The host resources are round-tripped below, against each proxy.
     expect(h.plugins.hostProviders.filter((p) => p.conformance?.needsServer).map((p) => p.kind).sort())
       .toEqual(['addon-server:mariadb', 'addon-server:postgres', 'addon-server:redis', 'emperor', 'proxy']);

@@ -56,13 +56,13 @@ export const mariadbApp = (tags = false): AppClient => ({
   },
 });
 
-/** The user a URL logs in as. */
-const userOf = (url: string) => decodeURIComponent(new URL(url).username);
+/** The addon a URL reaches, from the user it logs in as (the addon's own, or an app's login `ADDON_APP`). */
+const addonOf = (url: string) => decodeURIComponent(new URL(url).username).split('_')[0]!;
 
-/** A Redis app keeps its keys under the prefix it was given (REDIS_KEY_PREFIX: its user and `:`). */
+/** A Redis app keeps its keys under the prefix it was given (REDIS_KEY_PREFIX: its addon's name and `:`). */
 export const redisApp: AppClient = {
   async write(url, value) {
-    const prefix = `${userOf(url)}:`;
+    const prefix = `${addonOf(url)}:`;
     const c = createClient({ url, socket: { reconnectStrategy: false } });
     c.on('error', () => undefined);
     await c.connect();
@@ -74,7 +74,7 @@ export const redisApp: AppClient = {
     }
   },
   async read(url) {
-    const prefix = `${userOf(url)}:`;
+    const prefix = `${addonOf(url)}:`;
     const c = createClient({ url, socket: { reconnectStrategy: false } });
     c.on('error', () => undefined);
     await c.connect();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { addonsAttach, addonsCreate, addonsDestroy, addonsDetach, addonsInfo, maskUrlPassword } from '../../src/commands/addons.js';
 import { ADMIN, type Caller } from '../../src/commands/authorize.js';
-import { configGet } from '../../src/commands/queries.js';
+import { appStatus, configGet } from '../../src/commands/queries.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { newInstanceSpec } from '../../src/plugins/addons/instance-provider.js';
 import { codeOf, commandContext, liveApp } from './command-fixtures.js';
@@ -55,10 +55,13 @@ describe('addon commands', () => {
     expect(r).toMatchObject({ app: 'web', addon: 'blog-db', env: 'DATABASE_URL', attached: true, release: 'v2' });
     expect(c.store.attachments({ app: 'web' })).toMatchObject([{ addon: 'blog-db', env: 'DATABASE_URL' }]);
     expect(c.triggers).toContain('@host');
-    const dump = JSON.stringify([c.store.db.prepare('SELECT * FROM releases').all(), c.store.db.prepare('SELECT * FROM events').all(), c.store.db.prepare('SELECT * FROM addons').all()]);
-    expect(dump).not.toContain(c.spec.password);
-    expect(configGet(c.ctx, ADMIN, 'web')).toEqual({ DATABASE_URL: 'postgres://blog-db:****@127.0.0.1:15432/blog-db' });
-    expect(configGet(c.ctx, ADMIN, 'web', true)).toEqual({ DATABASE_URL: `postgres://blog-db:${c.spec.password}@127.0.0.1:15432/blog-db` });
+    const login = c.ctx.plugins.addons.openLogin('postgres', c.store.attachments({ app: 'web' })[0]!)!;
+    expect(login).toMatchObject({ addon: 'blog-db', user: 'blog-db_web' });
+    const dump = JSON.stringify(['releases', 'events', 'addons', 'attachments'].map((t) => c.store.db.prepare(`SELECT * FROM ${t}`).all()));
+    for (const secret of [c.spec.password, login.password]) expect(dump).not.toContain(secret);
+    // The app's own login, not the addon's role.
+    expect(configGet(c.ctx, ADMIN, 'web')).toEqual({ DATABASE_URL: 'postgres://blog-db_web:****@127.0.0.1:15432/blog-db' });
+    expect(configGet(c.ctx, ADMIN, 'web', true)).toEqual({ DATABASE_URL: `postgres://blog-db_web:${login.password}@127.0.0.1:15432/blog-db` });
     // Attached again the same way: nothing new.
     expect(await addonsAttach(c.ctx, ADMIN, { app: 'web', addon: 'blog-db' })).not.toHaveProperty('release');
   });
@@ -83,5 +86,32 @@ describe('addon commands', () => {
   it('masks only the password of a URL', () => {
     expect(maskUrlPassword('redis://cache:s3cr3t-_x@127.0.0.1:6379/0')).toBe('redis://cache:****@127.0.0.1:6379/0');
     expect(maskUrlPassword('postgres://127.0.0.1/x')).toBe('postgres://127.0.0.1/x');
+  });
+});
+
+describe('hop3 status shows the app\'s backup schedules', () => {
+  it('a failed, unverified or missed last run of an attached addon\'s (or the app\'s own) schedule is its problem; another app\'s is not shown', async () => {
+    const c = withAddon();
+    await addonsAttach(c.ctx, ADMIN, { app: 'web', addon: 'blog-db' });
+    liveApp(c.store, 'other', SPEC);
+    const schedules = c.ctx.backups.schedules;
+    const now = new Date();
+    expect(appStatus(c.ctx, ADMIN, 'web').backups).toEqual([]);
+    schedules.set('blog-db', '0 3 * * *', 7, now);
+    schedules.set('_app-web', '0 4 * * *', 3, now);
+    schedules.set('_app-other', '0 5 * * *', 3, now);
+    const run = { lastDue: now.toISOString(), lastRun: now.toISOString(), lastBackupId: null };
+    schedules.writeRun('blog-db', { ...run, lastResult: 'failed', lastError: "hop3's postgres server cannot be reached", missed: false });
+    expect(appStatus(c.ctx, ADMIN, 'web').backups).toMatchObject([
+      { name: 'web', cron: '0 4 * * *', lastRun: null, problem: null },
+      { name: 'blog-db', cron: '0 3 * * *', lastResult: 'failed', lastError: "hop3's postgres server cannot be reached", problem: 'failed' },
+    ]);
+    schedules.writeRun('blog-db', { ...run, lastResult: 'verified', lastError: null, missed: true });
+    expect(appStatus(c.ctx, ADMIN, 'web').backups[1]).toMatchObject({ lastResult: 'verified', missed: true, problem: 'missed' });
+    schedules.writeRun('blog-db', { ...run, lastResult: 'unverified', lastError: 'the scratch restore lost a table', missed: false });
+    expect(appStatus(c.ctx, ADMIN, 'web').backups[1]).toMatchObject({ problem: 'unverified' });
+    schedules.writeRun('blog-db', { ...run, lastResult: 'verified', lastError: null, missed: false });
+    expect(appStatus(c.ctx, ADMIN, 'web').backups[1]).toMatchObject({ problem: null });
+    expect(appStatus(c.ctx, ADMIN, 'other').backups).toMatchObject([{ name: 'other' }]);
   });
 });

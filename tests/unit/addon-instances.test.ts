@@ -24,6 +24,7 @@ function recording(seen: Map<string, InstanceLive | null> | typeof UNKNOWN) {
     connectionDetails: () => ({}),
     dump: async () => ({ path: '', bytes: 0, sha256: '' }),
     restore: async () => undefined,
+    shell: () => ({ program: 'client', args: [], env: {}, file: null }),
     adminSocket: () => '/nonexistent',
   };
   return { calls, provider: instanceProvider('pg-database', ops, newestBackupIn(layout)) };

@@ -77,7 +77,7 @@ describe('addon instances in the planner', () => {
 describe('addon plugins', () => {
   const home = mkdtempSync(join(tmpdir(), 'hop3-addon-plan-'));
   afterAll(() => rmSync(home, { recursive: true, force: true }));
-  const config = loadConfig({ HOP3_HOME: home, HOP3_POSTGRES_PORT: '15432', HOP3_REDIS_PORT: '16379' }, 1000);
+  const config = loadConfig({ HOP3_HOME: home, HOP3_POSTGRES_PORT: '15432', HOP3_MARIADB_PORT: '13306', HOP3_REDIS_PORT: '16379' }, 1000);
   const types = new Set<string>();
   const plugins = loadPlugins({ config, layout: layoutOf(home), log: createLogger('silent'), exec: createExec(), render: createRenderer(), addonRecords: { addonTypes: () => types } });
 
@@ -90,7 +90,7 @@ describe('addon plugins', () => {
     expect(wanted().sort()).toEqual(['addon-server:postgres', 'addon-server:redis']);
   });
 
-  it('attachments become the instance resources and the URL variables of the app', () => {
+  it('attachments become the instance resources, each app\'s own login and the URL variables of the app', () => {
     const box = plugins.addons.credentials();
     const pg = newInstanceSpec('blog-db');
     const cache = newInstanceSpec('cache');
@@ -98,16 +98,55 @@ describe('addon plugins', () => {
       'blog-db': { type: 'postgres', credentials: box.seal('pg-database', pg) },
       cache: { type: 'redis', credentials: box.seal('redis-user', cache) },
     };
-    const at = (addon: string, env: string): AttachmentRecord => ({ addon, app: 'blog', env, createdAt: '' });
-    const { resources, env } = plugins.addons.attached([at('blog-db', 'DATABASE_URL'), at('cache', 'CACHE_URL'), at('gone', 'X_URL')], (n) => records[n] ?? null);
-    expect(resources).toEqual([{ kind: 'pg-database', name: 'blog-db', spec: pg }, { kind: 'redis-user', name: 'cache', spec: cache }]);
+    const at = (addon: string, env: string, app = 'blog'): AttachmentRecord => ({
+      addon, app, env, credentials: plugins.addons.sealLogin(records[addon]?.type ?? 'postgres', addon, app), createdAt: '',
+    });
+    const atts = [at('blog-db', 'DATABASE_URL'), at('cache', 'CACHE_URL'), at('gone', 'X_URL')];
+    const { resources, env } = plugins.addons.attached(atts, (n) => records[n] ?? null);
+    const pgLogin = plugins.addons.openLogin('postgres', atts[0]!)!;
+    const cacheLogin = plugins.addons.openLogin('redis', atts[1]!)!;
+    expect(pgLogin).toMatchObject({ addon: 'blog-db', user: 'blog-db_blog' });
+    expect(cacheLogin).toMatchObject({ addon: 'cache', user: 'cache_blog' });
+    expect(resources).toEqual([
+      { kind: 'pg-database', name: 'blog-db', spec: pg }, { kind: 'pg-login', name: 'blog-db_blog', spec: pgLogin },
+      { kind: 'redis-user', name: 'cache', spec: cache }, { kind: 'redis-login', name: 'cache_blog', spec: cacheLogin },
+    ]);
+    // The app reaches the addon's database and prefix as its own login, never with the addon's password.
     expect(env).toEqual({
-      DATABASE_URL: `postgres://blog-db:${pg.password}@127.0.0.1:15432/blog-db`,
-      CACHE_URL: `redis://cache:${cache.password}@127.0.0.1:16379/0`,
+      DATABASE_URL: `postgres://blog-db_blog:${pgLogin.password}@127.0.0.1:15432/blog-db`,
+      CACHE_URL: `redis://cache_blog:${cacheLogin.password}@127.0.0.1:16379/0`,
       CACHE_KEY_PREFIX: 'cache:',
     });
-    // Sealed under its own name: copied to another addon's record, it does not open.
+    expect(JSON.stringify(env)).not.toContain(pg.password);
+    // Two apps attached to one addon hold different passwords.
+    const other = plugins.addons.openLogin('postgres', at('blog-db', 'DATABASE_URL', 'shop'))!;
+    expect(other.user).toBe('blog-db_shop');
+    expect(other.password).not.toBe(pgLogin.password);
+    // Sealed under its own name: copied to another addon's record, it does not open; nor a login copied to another app's attachment.
     expect(() => plugins.addons.attached([at('cache', 'REDIS_URL')], () => ({ type: 'redis', credentials: records['blog-db']!.credentials }))).toThrow();
+    expect(() => plugins.addons.openLogin('postgres', { ...atts[0]!, app: 'shop' })).toThrow();
+  });
+
+  it('an attachment recorded before apps had logins keeps reaching the addon as its role', () => {
+    const box = plugins.addons.credentials();
+    const pg = newInstanceSpec('old-db');
+    const { resources, env } = plugins.addons.attached([{ addon: 'old-db', app: 'blog', env: 'DATABASE_URL', credentials: null, createdAt: '' }], () => ({ type: 'postgres', credentials: box.seal('pg-database', pg) }));
+    expect(resources).toEqual([{ kind: 'pg-database', name: 'old-db', spec: pg }]);
+    expect(env.DATABASE_URL).toBe(`postgres://old-db:${pg.password}@127.0.0.1:15432/old-db`);
+  });
+
+  it('addons shell: each type\'s client gets the password in a 0600 file or the one variable it reads, never in argv', () => {
+    const spec = { ...newInstanceSpec('blog-db'), user: 'blog-db_blog' };
+    const shells = Object.fromEntries(plugins.addons.definitions.map((d) => [d.type, d.instances.shell(spec)]));
+    for (const [type, sh] of Object.entries(shells)) {
+      expect(JSON.stringify(sh.args), type).not.toContain(spec.password);
+      expect(JSON.stringify(sh.args), type).not.toMatch(/(^|")-a"|--pass/);
+      expect(Object.entries(sh.env).filter(([, v]) => v.includes(spec.password)).map(([k]) => k), type).toEqual(type === 'redis' ? ['REDISCLI_AUTH'] : []);
+    }
+    expect(shells.postgres).toMatchObject({ program: 'psql', file: { env: 'PGPASSFILE', content: `127.0.0.1:15432:blog-db:blog-db_blog:${spec.password}\n` } });
+    expect(shells.mariadb).toMatchObject({ program: 'mariadb', file: { flag: '--defaults-extra-file=' } });
+    expect(shells.mariadb!.file!.content).toContain(`password=${spec.password}\n`);
+    expect(shells.redis).toMatchObject({ program: 'redis-cli', args: ['-h', '127.0.0.1', '-p', '16379', '--user', 'blog-db_blog'], file: null });
   });
 
   it('type names as users give them', () => {

@@ -1,6 +1,7 @@
 import type { Provider } from '../provider.js';
 import type { Inventory } from './inventory.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from './instance-provider.js';
+import type { LoginLive, LoginOps, LoginSpec } from './login-provider.js';
 import type { AddonServer, AddonServerContext, AddonType } from './server-process.js';
 
 /**
@@ -13,6 +14,9 @@ export interface AddonDefinition {
   server: AddonServer;
   instances: InstanceOps;
   provider: Provider<InstanceSpec, InstanceLive>;
+  /** Each attachment's own login to an instance, and those logins as resources of the attached app. */
+  logins: LoginOps;
+  loginProvider: Provider<LoginSpec, LoginLive>;
   /** What an instance or a dump holds, for verifying backups. */
   inventory: Inventory;
 }

@@ -13,6 +13,7 @@ import { ADDON_ACCOUNT, ensureAddonAccount } from './account.js';
 import type { AddonDefinition, AddonFactory } from './addon.js';
 import { credentialBox, type CredentialBox } from './credentials.js';
 import type { InstanceSpec } from './instance-provider.js';
+import { loginName, newLoginSpec, type LoginSpec } from './login-provider.js';
 import mariadbAddon from './mariadb/index.js';
 import postgresAddon from './postgres/index.js';
 import redisAddon from './redis/index.js';
@@ -33,7 +34,11 @@ export interface AddonPlugins {
   credentials(): CredentialBox;
   /** Choose and record the server's port and account before its first addon is recorded. */
   prepare(type: AddonType): Promise<void>;
-  /** The instance resources and environment an app gets from its attachments. Pure but for opening credentials. */
+  /** A new login of `app` to `addon` (a `type` addon), its password sealed for the attachment's record. */
+  sealLogin(type: string, addon: string, app: string): string;
+  /** The login an attachment record holds, opened; null for one recorded before apps had their own. */
+  openLogin(type: string, attachment: AttachmentRecord): LoginSpec | null;
+  /** The instance and login resources and environment an app gets from its attachments. Pure but for opening credentials. */
   attached(attachments: readonly AttachmentRecord[], sealed: (addon: string) => { type: string; credentials: string } | null): {
     resources: DesiredResource[]; env: Record<string, string>;
   };
@@ -96,11 +101,23 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
 
   const of = (type: string) => definitions.find((d) => d.type === canonicalType(type))!;
   const credentials = () => (box ??= credentialBox(ctx.layout));
+  // Sealed under the login's own name and kind: a password copied into another attachment does not open.
+  const sealLogin = (type: string, addon: string, app: string) => {
+    const login = newLoginSpec(addon, app);
+    return credentials().seal(of(type).loginProvider.kind, { name: login.user, password: login.password });
+  };
+  const openLogin = (type: string, a: AttachmentRecord): LoginSpec | null => {
+    if (a.credentials === null) return null;
+    const user = loginName(a.addon, a.app);
+    return { addon: a.addon, user, password: credentials().open(of(type).loginProvider.kind, user, a.credentials).password };
+  };
   return {
     definitions,
     of,
     credentials,
     prepare,
+    sealLogin,
+    openLogin,
     attached(attachments, sealed) {
       const resources: DesiredResource[] = [];
       const env: Record<string, string> = {};
@@ -108,8 +125,12 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
         const rec = sealed(a.addon);
         if (rec === null) continue;
         const def = of(rec.type);
-        const spec: InstanceSpec = credentials().open(def.provider.kind, a.addon, rec.credentials);
-        resources.push({ kind: def.provider.kind, name: a.addon, spec });
+        const instance: InstanceSpec = credentials().open(def.provider.kind, a.addon, rec.credentials);
+        resources.push({ kind: def.provider.kind, name: a.addon, spec: instance });
+        const login = openLogin(def.type, a);
+        if (login !== null) resources.push({ kind: def.loginProvider.kind, name: login.user, spec: login });
+        // An attachment recorded before apps had logins of their own keeps reaching it as the addon's role.
+        const spec: InstanceSpec = login === null ? instance : { name: a.addon, user: login.user, password: login.password };
         const details = def.instances.connectionDetails(spec);
         const urlVar = URL_VARS[def.type];
         if (details[urlVar] !== undefined) env[a.env] = details[urlVar];
@@ -123,7 +144,7 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
       }
       return { resources, env };
     },
-    // Instances before the servers' providers: only the first are app resources.
-    providers: [...definitions.map((d) => d.provider), ...definitions.map((d) => hostServerProvider(d.server, d.type))],
+    // Instances before the logins that reach them, and both before the servers' providers: only those are app resources.
+    providers: [...definitions.map((d) => d.provider), ...definitions.map((d) => d.loginProvider), ...definitions.map((d) => hostServerProvider(d.server, d.type))],
   };
 }

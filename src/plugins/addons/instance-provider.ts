@@ -11,6 +11,8 @@ export interface InstanceSpec {
   name: string;
   /** Random, per instance; sealed at rest by the records (secret-box), plain only in memory. */
   password: string;
+  /** For connectionDetails: the login `password` belongs to (an attachment's own); absent, the instance's own. */
+  user?: string;
 }
 
 /**
@@ -24,6 +26,19 @@ export interface InstanceLive {
   parts: Record<string, boolean>;
   passwordValid: boolean;
   confined: boolean;
+}
+
+/**
+ * A client to run on the daemon's machine: `program` with `args` and `env`, and at most one secret
+ * file, written 0600 in a private temporary directory (removed after) and named to the program by
+ * the variable `file.env` or by the argument `${file.flag}PATH` put first. The password goes in
+ * that file, or in `env` where the client reads nothing else, never in argv.
+ */
+export interface ShellCommand {
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+  file: { content: string; env?: string; flag?: string } | null;
 }
 
 /** The backup of one instance: the file and what it holds. */
@@ -41,7 +56,7 @@ export interface InstanceOps {
   ensure(spec: InstanceSpec): Promise<void>;
   /** Remove the instance and its data. Idempotent. */
   drop(name: string): Promise<void>;
-  /** Environment variables an app gets to reach it (DATABASE_URL, REDIS_URL, ...). */
+  /** Environment variables an app gets to reach it (DATABASE_URL, REDIS_URL, ...) as `spec.user`. */
   connectionDetails(spec: InstanceSpec): Record<string, string>;
   /** Write the instance's data to `path` (a temporary file renamed into place). */
   dump(name: string, path: string): Promise<InstanceDump>;
@@ -49,6 +64,8 @@ export interface InstanceOps {
   restore(spec: InstanceSpec, path: string): Promise<void>;
   /** Bytes the instance's data takes on its server; absent when the server cannot tell per instance. */
   size?(name: string): Promise<number>;
+  /** How `hop3 addons shell` opens the type's own client on `spec`'s instance, over loopback TCP. */
+  shell(spec: InstanceSpec): ShellCommand;
   /** The socket hop3's admin connections use: the conformance test hides it to make observation fail. */
   adminSocket(): string;
 }

@@ -51,7 +51,7 @@ export interface BackupsContext {
 
 /** Where app backups are kept: `_` is in no addon name, so no addon's directory is theirs. */
 const APP_SUBJECT = '_app-';
-const appSubject = (app: string) => `${APP_SUBJECT}${app}`;
+export const appSubject = (app: string) => `${APP_SUBJECT}${app}`;
 /** The addon or app name a catalogue directory is for. */
 export const nameOfSubject = (subject: string) => (subject.startsWith(APP_SUBJECT) ? subject.slice(APP_SUBJECT.length) : subject);
 const DUMP_FILE: Record<AddonType, string> = { postgres: 'dump.pgcustom', mariadb: 'dump.sql', redis: 'dump.keys' };

@@ -6,17 +6,18 @@ import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
 import { writeDump } from '../dump-file.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
+import { checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { lastLines, PASSWORD_PATTERN, PING_TIMEOUT_MS, withTimeout } from '../server-process.js';
 import { MARIADB_ADMIN, nativePasswordHash, type MariadbServer } from './server.js';
 
 /** Apps reach MariaDB over loopback TCP only; with skip-name-resolve their host is this address. */
 const APP_HOST = '127.0.0.1';
 
-/** The grants an instance's user has, and no more: its own database, nothing global. */
-const expectedGrants = (name: string) => [
-  `GRANT USAGE ON *.* TO \`${name}\`@\`${APP_HOST}\``,
-  `GRANT ALL PRIVILEGES ON \`${name}\`.* TO \`${name}\`@\`${APP_HOST}\``,
-];
+/** The grants an instance's user (or an app's login to it) has, and no more: the addon's database, nothing global. */
+const expectedGrants = (name: string, user = name) => [
+  `GRANT USAGE ON *.* TO \`${user}\`@\`${APP_HOST}\``,
+  `GRANT ALL PRIVILEGES ON \`${name}\`.* TO \`${user}\`@\`${APP_HOST}\``,
+].sort();
 
 /** SHOW GRANTS without the password hash, which the login check looks at instead. */
 const grantLines = (rows: unknown): string[] =>
@@ -37,12 +38,12 @@ function readHead(path: string): string {
  * every privilege on that database and none elsewhere. Names are checked first; statements pass
  * them as driver parameters (`?` values, `??` identifiers) and passwords as their native hash.
  */
-export function mariadbInstances(server: MariadbServer): InstanceOps {
-  const url = (s: InstanceSpec) => `mysql://${s.name}:${s.password}@${APP_HOST}:${server.port}/${s.name}`;
+export function mariadbInstances(server: MariadbServer): InstanceOps & { logins: LoginOps } {
+  const url = (s: InstanceSpec) => `mysql://${s.user ?? s.name}:${s.password}@${APP_HOST}:${server.port}/${s.name}`;
 
   async function logsIn(s: InstanceSpec): Promise<boolean> {
     try {
-      const c = await withTimeout(mysql.createConnection({ host: APP_HOST, port: server.port, user: s.name, password: s.password, database: s.name, connectTimeout: PING_TIMEOUT_MS }), PING_TIMEOUT_MS + 500, 'a login');
+      const c = await withTimeout(mysql.createConnection({ host: APP_HOST, port: server.port, user: s.user ?? s.name, password: s.password, database: s.name, connectTimeout: PING_TIMEOUT_MS }), PING_TIMEOUT_MS + 500, 'a login');
       await c.end().catch(() => c.destroy());
       return true;
     } catch (err) {
@@ -83,7 +84,7 @@ export function mariadbInstances(server: MariadbServer): InstanceOps {
           out.set(s.name, null);
           continue;
         }
-        const confined = JSON.stringify(found.grants.get(s.name) ?? []) === JSON.stringify(expectedGrants(s.name).sort());
+        const confined = JSON.stringify(found.grants.get(s.name) ?? []) === JSON.stringify(expectedGrants(s.name));
         out.set(s.name, { name: s.name, parts, confined, passwordValid: parts.database && parts.user ? await logsIn(s) : false });
       }
       return out;
@@ -98,7 +99,7 @@ export function mariadbInstances(server: MariadbServer): InstanceOps {
         await c.query('ALTER USER ?@? IDENTIFIED BY PASSWORD ?', [name, APP_HOST, hash]);
         await c.query('CREATE DATABASE IF NOT EXISTS ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [name]);
         const have = grantLines((await c.query('SHOW GRANTS FOR ?@?', [name, APP_HOST]))[0]);
-        if (JSON.stringify(have) !== JSON.stringify(expectedGrants(name).sort())) {
+        if (JSON.stringify(have) !== JSON.stringify(expectedGrants(name))) {
           await c.query('REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [name, APP_HOST]);
           await c.query('GRANT ALL PRIVILEGES ON ??.* TO ?@?', [name, name, APP_HOST]);
         }
@@ -114,7 +115,7 @@ export function mariadbInstances(server: MariadbServer): InstanceOps {
     },
 
     connectionDetails(s) {
-      return { DATABASE_URL: url(s), MYSQL_DATABASE: s.name, MYSQL_HOST: APP_HOST, MYSQL_PORT: String(server.port), MYSQL_USER: s.name, MYSQL_PASSWORD: s.password };
+      return { DATABASE_URL: url(s), MYSQL_DATABASE: s.name, MYSQL_HOST: APP_HOST, MYSQL_PORT: String(server.port), MYSQL_USER: s.user ?? s.name, MYSQL_PASSWORD: s.password };
     },
 
     async dump(name, path) {
@@ -145,7 +146,66 @@ export function mariadbInstances(server: MariadbServer): InstanceOps {
       return Number((rows as Array<{ size: string | number }>)[0]?.size ?? 0);
     },
 
+    // --defaults-extra-file must come first; TCP, not the admin socket, as an app connects.
+    shell: (s) => ({
+      program: 'mariadb',
+      args: ['--protocol=TCP', '--', s.name],
+      env: {},
+      file: { content: `[client]\nhost=${APP_HOST}\nport=${server.port}\nuser=${s.user ?? s.name}\npassword=${s.password}\n`, flag: '--defaults-extra-file=' },
+    }),
+
     adminSocket: () => server.socketPath,
   };
-  return ops;
+
+  /** An app's login: a user of its own, `ADDON_APP`@`127.0.0.1`, with the instance user's grants on the addon's database. */
+  const logins: LoginOps = {
+    async observe(specs) {
+      const users = specs.map((s) => checkLoginName(s.user));
+      const found = await server.withAdmin(async (c) => {
+        const [rows] = await c.query('SELECT User AS name FROM mysql.user WHERE Host = ? AND User IN (?)', [APP_HOST, users]);
+        const grants = new Map<string, string[]>();
+        for (const r of rows as Array<{ name: string }>) grants.set(r.name, grantLines((await c.query('SHOW GRANTS FOR ?@?', [r.name, APP_HOST]))[0]));
+        return grants;
+      }).catch((): Unknown => UNKNOWN);
+      if (found === UNKNOWN) return UNKNOWN;
+      const out = new Map<string, LoginLive | null>();
+      for (const s of specs) {
+        const grants = found.get(s.user);
+        if (grants === undefined) {
+          out.set(s.user, null);
+          continue;
+        }
+        const confined = JSON.stringify(grants) === JSON.stringify(expectedGrants(s.addon, s.user));
+        out.set(s.user, { user: s.user, confined, passwordValid: await logsIn({ name: s.addon, user: s.user, password: s.password }) });
+      }
+      return out;
+    },
+
+    async ensure(spec) {
+      const user = checkLoginName(spec.user);
+      const name = checkAddonName(spec.addon);
+      if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${user} are not a password hop3 makes`);
+      const hash = nativePasswordHash(spec.password);
+      await server.withAdmin(async (c) => {
+        await c.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY PASSWORD ?', [user, APP_HOST, hash]);
+        await c.query('ALTER USER ?@? IDENTIFIED BY PASSWORD ?', [user, APP_HOST, hash]);
+        const have = grantLines((await c.query('SHOW GRANTS FOR ?@?', [user, APP_HOST]))[0]);
+        if (JSON.stringify(have) !== JSON.stringify(expectedGrants(name, user))) {
+          await c.query('REVOKE ALL PRIVILEGES, GRANT OPTION FROM ?@?', [user, APP_HOST]);
+          await c.query('GRANT ALL PRIVILEGES ON ??.* TO ?@?', [name, user, APP_HOST]);
+        }
+      });
+    },
+
+    async drop(user) {
+      checkLoginName(user);
+      await server.withAdmin(async (c) => {
+        await c.query('DROP USER IF EXISTS ?@?', [user, APP_HOST]);
+        // Dropping a user ends none of its sessions: a detached app keeps no way in.
+        const [sessions] = await c.query('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?', [user]);
+        for (const s of sessions as Array<{ id: number }>) await c.query('KILL CONNECTION ?', [Number(s.id)]).catch(() => undefined);
+      });
+    },
+  };
+  return { ...ops, logins };
 }

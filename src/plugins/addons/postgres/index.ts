@@ -1,14 +1,21 @@
 import type { AddonFactory } from '../addon.js';
 import { newestBackupIn } from '../backups/catalogue.js';
 import { instanceProvider } from '../instance-provider.js';
+import { loginProvider } from '../login-provider.js';
 import { postgresInstances } from './instances.js';
 import { postgresInventory } from './inventory.js';
 import { PostgresServer } from './server.js';
 
-/** PostgreSQL: an instance is a database and its role (kind `pg-database`). */
+/**
+ * PostgreSQL: an instance is a database and its role (kind `pg-database`);
+ * an app's login is a role granted the addon's role (kind `pg-login`).
+ */
 const postgresAddon: AddonFactory = (ctx) => {
   const server = new PostgresServer(ctx);
-  const instances = postgresInstances(server);
-  return { type: 'postgres', server, instances, provider: instanceProvider('pg-database', instances, newestBackupIn(ctx.layout)), inventory: postgresInventory(server) };
+  const { logins, ...instances } = postgresInstances(server);
+  return {
+    type: 'postgres', server, instances, provider: instanceProvider('pg-database', instances, newestBackupIn(ctx.layout)),
+    logins, loginProvider: loginProvider('pg-login', logins, instances.adminSocket), inventory: postgresInventory(server),
+  };
 };
 export default postgresAddon;

@@ -6,6 +6,7 @@ import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
 import { writeDump } from '../dump-file.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
+import { addonOfLogin, checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { lastLines, PASSWORD_PATTERN, PING_TIMEOUT_MS, withTimeout } from '../server-process.js';
 import { PG_ADMIN, type PostgresServer } from './server.js';
 
@@ -30,14 +31,15 @@ function checkPassword(spec: InstanceSpec): void {
 /**
  * A PostgreSQL addon instance: a database and a login role of the addon's name, the role owning
  * the database. CONNECT is revoked from PUBLIC, and pg_hba lets a role reach only the database of
- * its own name, so one addon's credentials open no other addon's database.
+ * a role it is a member of, so one addon's credentials open no other addon's database. An app's
+ * login is a role of its own that is a member of the addon's role and nothing else.
  */
-export function postgresInstances(server: PostgresServer): InstanceOps {
-  const url = (s: InstanceSpec) => `postgres://${s.name}:${s.password}@127.0.0.1:${server.port}/${s.name}`;
+export function postgresInstances(server: PostgresServer): InstanceOps & { logins: LoginOps } {
+  const url = (s: InstanceSpec) => `postgres://${s.user ?? s.name}:${s.password}@127.0.0.1:${server.port}/${s.name}`;
 
   /** Whether the spec's credentials log in to its database over loopback, as an app would. */
   async function logsIn(s: InstanceSpec): Promise<boolean> {
-    const c = new pg.Client({ host: '127.0.0.1', port: server.port, user: s.name, password: s.password, database: s.name, connectionTimeoutMillis: PING_TIMEOUT_MS });
+    const c = new pg.Client({ host: '127.0.0.1', port: server.port, user: s.user ?? s.name, password: s.password, database: s.name, connectionTimeoutMillis: PING_TIMEOUT_MS });
     c.on('error', () => undefined);
     try {
       await withTimeout(c.connect(), PING_TIMEOUT_MS + 500, 'a login');
@@ -114,7 +116,7 @@ export function postgresInstances(server: PostgresServer): InstanceOps {
     },
 
     connectionDetails(s) {
-      return { DATABASE_URL: url(s), POSTGRES_DB: s.name, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: String(server.port), POSTGRES_USER: s.name, POSTGRES_PASSWORD: s.password };
+      return { DATABASE_URL: url(s), POSTGRES_DB: s.name, POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: String(server.port), POSTGRES_USER: s.user ?? s.name, POSTGRES_PASSWORD: s.password };
     },
 
     async dump(name, path) {
@@ -148,7 +150,80 @@ export function postgresInstances(server: PostgresServer): InstanceOps {
       return Number(r.rows[0]?.size ?? 0);
     },
 
+    // A passfile (hostname:port:database:username:password) rather than PGPASSWORD; scripts piped in stop at their first error.
+    shell: (s) => ({
+      program: 'psql',
+      args: ['--set=ON_ERROR_STOP=1'],
+      env: { PGHOST: '127.0.0.1', PGPORT: String(server.port), PGDATABASE: s.name, PGUSER: s.user ?? s.name },
+      file: { content: `127.0.0.1:${server.port}:${s.name}:${s.user ?? s.name}:${s.password}\n`, env: 'PGPASSFILE' },
+    }),
+
     adminSocket: () => server.socketPath,
   };
-  return ops;
+
+  const logins: LoginOps = {
+    async observe(specs) {
+      const users = specs.map((s) => checkLoginName(s.user));
+      const found = await server.withAdmin(async (c) => {
+        const rows = await c.query<{ rolname: string; rolcanlogin: boolean; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean; rolconfig: string[] | null; member_of: string[] }>(
+          `SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, r.rolbypassrls, r.rolconfig,
+                  ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)::text[] AS member_of
+             FROM pg_roles r WHERE r.rolname = ANY($1)`, [users]);
+        return new Map(rows.rows.map((r) => [r.rolname, r]));
+      }).catch((): Unknown => UNKNOWN);
+      if (found === UNKNOWN) return UNKNOWN;
+      const out = new Map<string, LoginLive | null>();
+      for (const s of specs) {
+        const r = found.get(s.user);
+        if (!r) {
+          out.set(s.user, null);
+          continue;
+        }
+        const confined = r.rolcanlogin && !r.rolsuper && !r.rolcreatedb && !r.rolcreaterole && !r.rolreplication && !r.rolbypassrls
+          && JSON.stringify(r.member_of) === JSON.stringify([s.addon]) && JSON.stringify(r.rolconfig ?? []) === JSON.stringify([`role=${s.addon}`]);
+        out.set(s.user, { user: s.user, confined, passwordValid: await logsIn({ name: s.addon, user: s.user, password: s.password }) });
+      }
+      return out;
+    },
+
+    async ensure(spec) {
+      const user = pg.escapeIdentifier(checkLoginName(spec.user));
+      const addon = ident(spec.addon);
+      checkPassword({ name: spec.user, password: spec.password });
+      await server.ensureHba();
+      await server.withAdmin(async (c) => {
+        const verifier = pg.escapeLiteral(scramVerifier(spec.password));
+        const role = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [spec.user]);
+        await c.query(`${role.rowCount === 0 ? 'CREATE' : 'ALTER'} ROLE ${user} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${verifier}`);
+        // Every session runs as the addon's role: what one app creates, the others attached can use,
+        // and dropping this login leaves it all with the addon.
+        await c.query(`ALTER ROLE ${user} RESET ALL`);
+        await c.query(`ALTER ROLE ${user} SET role = ${pg.escapeLiteral(spec.addon)}`);
+        const others = await c.query<{ rolname: string }>(
+          'SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND g.rolname <> $2', [spec.user, spec.addon]);
+        for (const o of others.rows) await c.query(`REVOKE ${pg.escapeIdentifier(o.rolname)} FROM ${user}`);
+        await c.query(`GRANT ${addon} TO ${user}`);
+      });
+    },
+
+    async drop(user) {
+      const id = pg.escapeIdentifier(checkLoginName(user));
+      const addon = addonOfLogin(user)!;
+      const hasDb = await server.withAdmin(async (c) => {
+        if ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user])).rowCount === 0) return null;
+        // Its open sessions end with it: a detached app keeps no way in.
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [user]);
+        return (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [addon])).rowCount !== 0;
+      });
+      if (hasDb === null) return;
+      if (hasDb) {
+        await server.withAdmin(async (c) => {
+          await c.query(`REASSIGN OWNED BY ${id} TO ${ident(addon)}`);
+          await c.query(`DROP OWNED BY ${id}`);
+        }, addon);
+      }
+      await server.withAdmin((c) => c.query(`DROP ROLE IF EXISTS ${id}`));
+    },
+  };
+  return { ...ops, logins };
 }

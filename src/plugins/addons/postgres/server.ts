@@ -2,6 +2,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { operationalError } from '../../../lib/errors.js';
+import { readTextOrNull } from '../../../lib/fs-atomic.js';
 import { AddonServer, PING_TIMEOUT_MS, withTimeout, type AddonServerContext } from '../server-process.js';
 
 /** The role hop3 administers its PostgreSQL with (a superuser, reachable only on the unix socket). */
@@ -17,13 +18,14 @@ export function defaultPostgresBinDir(root = '/usr/lib/postgresql'): string {
 
 /**
  * Client authentication: hop3's admin only over the unix socket (in a 0700 directory), and an
- * app's role only over loopback TCP and only to the database of its own name (`sameuser`). Every
+ * app's role only over loopback TCP and only to the database named like a role it is a member of
+ * (`samerole`: the addon's role itself, or an app's login granted it). Every
  * login is a SCRAM password; nothing is trusted by address or by the peer's uid.
  */
 export const PG_HBA = `# written by hop3
 local   all       ${PG_ADMIN}   scram-sha-256
-host    sameuser  all    127.0.0.1/32   scram-sha-256
-host    sameuser  all    ::1/128        scram-sha-256
+host    samerole  all    127.0.0.1/32   scram-sha-256
+host    samerole  all    ::1/128        scram-sha-256
 `;
 
 /** hop3's own PostgreSQL (15 on Debian 12), under HOP3_HOME/addons/postgres/. */
@@ -69,6 +71,17 @@ export class PostgresServer extends AddonServer {
 
   protected configure(): void {
     this.writeOwned(join(this.paths.data, 'pg_hba.conf'), PG_HBA);
+  }
+
+  /**
+   * The running server's client authentication is this hop3's: a server started by an earlier one
+   * (adopted across an upgrade) still has `sameuser`, which lets no app's own login in. Rewritten
+   * and reloaded only when it differs.
+   */
+  async ensureHba(): Promise<void> {
+    if (readTextOrNull(join(this.paths.data, 'pg_hba.conf')) === PG_HBA) return;
+    this.configure();
+    await this.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
   }
 
   protected argv(): string[] {

@@ -4,7 +4,8 @@ import { operationalError, userError } from '../../../lib/errors.js';
 import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
 import { writeDump } from '../dump-file.js';
-import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
+import type { InstanceLive, InstanceOps } from '../instance-provider.js';
+import { checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { PASSWORD_PATTERN } from '../server-process.js';
 import { sha256Hex, type RedisAdmin, type RedisServer } from './server.js';
 
@@ -48,8 +49,24 @@ function aclUser(reply: unknown): AclUser | null {
  * starting with `NAME:` (REDIS_KEY_PREFIX: the app puts it in front of its keys). Every argument
  * is a separate protocol argument, so no name or password can add a rule.
  */
-export function redisInstances(server: RedisServer): InstanceOps {
-  const rulesOf = (s: InstanceSpec) => ['reset', 'on', `#${sha256Hex(s.password)}`, `~${s.name}:*`, 'resetchannels', `&${s.name}:*`, ...REDIS_USER_RULES];
+export function redisInstances(server: RedisServer): InstanceOps & { logins: LoginOps } {
+  /** The rules of a user whose keys and channels are those of instance `name`. */
+  const rulesOf = (name: string, password: string) => ['reset', 'on', `#${sha256Hex(password)}`, `~${name}:*`, 'resetchannels', `&${name}:*`, ...REDIS_USER_RULES];
+  const isConfined = (u: AclUser, name: string, want: string) => {
+    const flags = (u.flags as unknown[]).map(String);
+    const selectors = (u.selectors as unknown[] | undefined) ?? [];
+    return String(u.keys) === `~${name}:*` && String(u.channels) === `&${name}:*` && commandSet(u.commands) === want && selectors.length === 0 && !flags.includes('nopass');
+  };
+  const passwordValid = (u: AclUser, password: string) => {
+    const passwords = (u.passwords as unknown[]).map(String);
+    return (u.flags as unknown[]).map(String).includes('on') && passwords.length === 1 && passwords[0] === sha256Hex(password);
+  };
+  async function getUsers(c: RedisAdmin, users: string[]): Promise<{ want: string; users: Map<string, AclUser | null> }> {
+    const want = await canonicalCommands(c);
+    const out = new Map<string, AclUser | null>();
+    for (const u of users) out.set(u, aclUser(await c.sendCommand(['ACL', 'GETUSER', u])));
+    return { want, users: out };
+  }
   /** Per server process: a Redis restarted (upgraded) may put other commands in a category. */
   let canonical: { pid: number | null; commands: string } | null = null;
 
@@ -79,12 +96,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
     async observe(specs) {
       if (specs.length === 0) return new Map();
       for (const s of specs) checkAddonName(s.name);
-      const found = await server.withAdmin(async (c) => {
-        const want = await canonicalCommands(c);
-        const users = new Map<string, AclUser | null>();
-        for (const s of specs) users.set(s.name, aclUser(await c.sendCommand(['ACL', 'GETUSER', s.name])));
-        return { want, users };
-      }).catch((): Unknown => UNKNOWN);
+      const found = await server.withAdmin((c) => getUsers(c, specs.map((s) => s.name))).catch((): Unknown => UNKNOWN);
       if (found === UNKNOWN) return UNKNOWN;
       const out = new Map<string, InstanceLive | null>();
       for (const s of specs) {
@@ -93,11 +105,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
           out.set(s.name, null);
           continue;
         }
-        const flags = (u.flags as unknown[]).map(String);
-        const passwords = (u.passwords as unknown[]).map(String);
-        const selectors = (u.selectors as unknown[] | undefined) ?? [];
-        const confined = String(u.keys) === `~${s.name}:*` && String(u.channels) === `&${s.name}:*` && commandSet(u.commands) === found.want && selectors.length === 0 && !flags.includes('nopass');
-        out.set(s.name, { name: s.name, parts: { user: true }, confined, passwordValid: flags.includes('on') && passwords.length === 1 && passwords[0] === sha256Hex(s.password) });
+        out.set(s.name, { name: s.name, parts: { user: true }, confined: isConfined(u, s.name, found.want), passwordValid: passwordValid(u, s.password) });
       }
       return out;
     },
@@ -106,7 +114,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
       checkAddonName(spec.name);
       if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.name} are not a password hop3 makes`);
       await server.withAdmin(async (c) => {
-        await c.sendCommand(['ACL', 'SETUSER', spec.name, ...rulesOf(spec)]);
+        await c.sendCommand(['ACL', 'SETUSER', spec.name, ...rulesOf(spec.name, spec.password)]);
         await c.sendCommand(['ACL', 'SAVE']);
       });
     },
@@ -121,7 +129,7 @@ export function redisInstances(server: RedisServer): InstanceOps {
     },
 
     connectionDetails(s) {
-      return { REDIS_URL: `redis://${s.name}:${s.password}@127.0.0.1:${server.port}/0`, REDIS_KEY_PREFIX: `${s.name}:` };
+      return { REDIS_URL: `redis://${s.user ?? s.name}:${s.password}@127.0.0.1:${server.port}/0`, REDIS_KEY_PREFIX: `${s.name}:` };
     },
 
     /**
@@ -188,7 +196,48 @@ export function redisInstances(server: RedisServer): InstanceOps {
       });
     },
 
+    // redis-cli reads REDISCLI_AUTH for the password (given with -a it would be in argv).
+    shell: (s) => ({
+      program: 'redis-cli',
+      args: ['-h', '127.0.0.1', '-p', String(server.port), '--user', s.user ?? s.name],
+      env: { REDISCLI_AUTH: s.password },
+      file: null,
+    }),
+
     adminSocket: () => server.socketPath,
   };
-  return ops;
+
+  /** An app's login: an ACL user of its own with the instance user's rules (the addon's prefix). */
+  const logins: LoginOps = {
+    async observe(specs) {
+      const found = await server.withAdmin((c) => getUsers(c, specs.map((s) => checkLoginName(s.user)))).catch((): Unknown => UNKNOWN);
+      if (found === UNKNOWN) return UNKNOWN;
+      const out = new Map<string, LoginLive | null>();
+      for (const s of specs) {
+        const u = found.users.get(s.user);
+        out.set(s.user, u ? { user: s.user, confined: isConfined(u, s.addon, found.want), passwordValid: passwordValid(u, s.password) } : null);
+      }
+      return out;
+    },
+
+    async ensure(spec) {
+      checkLoginName(spec.user);
+      checkAddonName(spec.addon);
+      if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.user} are not a password hop3 makes`);
+      await server.withAdmin(async (c) => {
+        await c.sendCommand(['ACL', 'SETUSER', spec.user, ...rulesOf(spec.addon, spec.password)]);
+        await c.sendCommand(['ACL', 'SAVE']);
+      });
+    },
+
+    // Redis disconnects the clients of a deleted user itself.
+    async drop(user) {
+      checkLoginName(user);
+      await server.withAdmin(async (c) => {
+        await c.sendCommand(['ACL', 'DELUSER', user]);
+        await c.sendCommand(['ACL', 'SAVE']);
+      });
+    },
+  };
+  return { ...ops, logins };
 }
