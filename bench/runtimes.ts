@@ -45,6 +45,8 @@ const RUNTIMES: RuntimeCase[] = [
   { runtime: 'node', example: 'node-app', file: 'server.js', change: before('You asked for'), floor: [['npm', 'ci'], ['npm', 'run', 'build']], env: (h) => ({ npm_config_cache: join(h, 'npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }) },
   { runtime: 'go', example: 'go-app', file: 'main.go', change: before('You asked for'), floor: [['go', 'build', '-o', 'bin/app', '.']], env: (h) => ({ GOPATH: join(h, 'go'), GOMODCACHE: join(h, 'mod'), GOCACHE: join(h, 'build'), GOPROXY: 'off', GOTOOLCHAIN: 'local', CGO_ENABLED: '0' }) },
   { runtime: 'rust', example: 'rust-app', file: 'src/main.rs', change: before('You asked for'), floor: [['cargo', 'build', '--release', '--offline']], env: (h) => ({ CARGO_HOME: join(h, 'cargo'), CARGO_TARGET_DIR: join(h, 'target') }) },
+  { runtime: 'ruby', example: 'ruby-app', file: 'config.ru', change: before('You asked for'), floor: [['bundle', 'install', '--local', '--no-cache']], env: (h) => ({ GEM_HOME: join(h, 'gems'), BUNDLE_USER_HOME: join(h, 'bundle') }) },
+  { runtime: 'php', example: 'php-app', file: 'index.php', change: before('You asked for'), floor: [['php', '-l', 'index.php']] },
   { runtime: 'python', example: 'hello-wsgi', file: 'app.py', change: (s, mark) => s.replace('body = {', `body = {\n        "mark": "${mark}",`), floor: [] },
   { runtime: 'static', example: 'static-site', file: 'public/index.html', change: before('Served by hop3'), floor: [] },
 ];
