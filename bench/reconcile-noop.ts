@@ -19,6 +19,7 @@
  * after each pass (tests/support/file-snapshot.ts; the servers' own logs aside), and SQLite's
  * total_changes() gives the rows.
  * Environment: BENCH_CONCURRENCY (HOP3_DEPLOY_CONCURRENCY, default 4, the daemon's default),
+ * BENCH_NOOP_PASSES (measured no-op passes, default 5; more for a steadier comparison of two trees),
  * BENCH_CONVERGE_TIMEOUT_S (default 1200).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ import { serversOwn, snapshotsElsewhere } from '../tests/support/file-snapshot.j
 
 // --- settings ---------------------------------------------------------------------------------
 
-const NOOP_PASSES = 5;
+const NOOP_PASSES = Number(process.env.BENCH_NOOP_PASSES ?? 5);
 const MAX_CONVERGE_ROUNDS = 12;
 const CONVERGE_TIMEOUT_MS = Number(process.env.BENCH_CONVERGE_TIMEOUT_S ?? 1200) * 1000;
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '4';
@@ -124,6 +125,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 interface NoopPass {
   wallMs: number;
   cpuMs: number;
+  /** The main thread's alone (cpuMs also counts libuv's and V8's threads). */
+  mainCpuMs: number;
   spawns: number;
   writes: number;
   rowChanges: number;
@@ -377,17 +380,19 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       const spawns0 = hh.exec.spawns;
       const rows0 = totalChanges(hh);
       const cpu0 = process.cpuUsage();
+      const main0 = process.threadCpuUsage();
       const t0 = performance.now();
       await withTimeout(hh.reconciler.triggerAll(), PASS_TIMEOUT_MS, `no-op pass ${i + 1}`);
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const mainCpu = process.threadCpuUsage(main0);
       const rss = rssMb();
       const spawns = hh.exec.spawns - spawns0;
       const rowChanges = totalChanges(hh) - rows0;
       const changed = seen.changed();
       for (const p of changed) written.add(p);
       const c = countActions(hh);
-      passes.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, spawns, writes: changed.length, rowChanges, actions: c.actions, errors: c.errors, rssMb: rss });
+      passes.push({ wallMs, cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs: (mainCpu.user + mainCpu.system) / 1000, spawns, writes: changed.length, rowChanges, actions: c.actions, errors: c.errors, rssMb: rss });
     }
     if (session && opts.profileDir) {
       const { profile } = await session.post('Profiler.stop');

@@ -29,6 +29,7 @@ export function hostServerProvider(server: HostServer, name: string): Provider<H
   return {
     kind: server.resource,
     phase: 'sync',
+    observesDesiredOnly: true,
     async observe(_owner, wanted) {
       const seen: Observed<HostServerLive> = new Map();
       if (!wanted.some((r) => r.name === name)) return seen;

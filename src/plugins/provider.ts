@@ -56,6 +56,12 @@ export interface Provider<D = unknown, L = unknown> {
    * An observation that fails makes the resource UNKNOWN; it must never read as absent.
    */
   observe(owner: string, desired: DesiredResource<D>[]): Promise<Observed<L>>;
+  /**
+   * Its observe looks only at the desired resources it is given and lists no others (it never
+   * prunes): with none desired it has nothing to look at, so it is not asked. The conformance
+   * test holds it to that.
+   */
+  observesDesiredOnly?: boolean;
   /** Pure. */
   diff(desired: D, live: L): Diff;
   /**

@@ -20,6 +20,8 @@ const now = () => new Date().toISOString();
 const json = (v: unknown) => JSON.stringify(v);
 
 function toApp(r: Row): AppRecord {
+  const snapshot = r.lifecycle as string | null;
+  let lifecycle: unknown;
   return {
     name: r.name as string,
     generation: r.generation as number,
@@ -31,7 +33,11 @@ function toApp(r: Row): AppRecord {
     healPolicy: r.heal_policy as AppRecord['healPolicy'],
     deployBranch: r.deploy_branch as string | null,
     owner: r.owner as string,
-    lifecycle: r.lifecycle ? JSON.parse(r.lifecycle as string) : null,
+    // Parsed when read: only a lifecycle actor's start reads it, and every pass reads its app's record.
+    get lifecycle() {
+      if (lifecycle === undefined) lifecycle = snapshot ? JSON.parse(snapshot) : null;
+      return lifecycle;
+    },
     sync: r.sync as SyncStatus,
     health: r.health as Health,
     message: r.message as string,

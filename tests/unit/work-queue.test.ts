@@ -130,6 +130,39 @@ describe('WorkQueue', { timeout: 5000 }, () => {
     await q.close();
   });
 
+  it('runs at most `concurrency` passes at once, the waiting keys in the order they were triggered, and is idle after the last', async () => {
+    const gates = new Map<string, ReturnType<typeof gate>>();
+    const started: string[] = [];
+    let running = 0;
+    let most = 0;
+    const q = new WorkQueue(async (k) => {
+      started.push(k);
+      most = Math.max(most, ++running);
+      const g = gate();
+      gates.set(k, g);
+      await g.promise;
+      running--;
+    }, { concurrency: 2 });
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    const all = Promise.all(keys.map((k) => q.trigger(k)));
+    expect(started).toEqual(['a', 'b']);
+    let idle = false;
+    void q.onIdle().then(() => (idle = true));
+    gates.get('b')!.open();
+    await until(() => started.length === 3);
+    expect(started).toEqual(['a', 'b', 'c']);
+    gates.get('a')!.open();
+    await until(() => started.length === 4);
+    for (const k of ['c', 'd']) gates.get(k)!.open();
+    await until(() => started.length === 5);
+    expect(idle).toBe(false);
+    gates.get('e')!.open();
+    await all;
+    await until(() => idle);
+    expect(started).toEqual(keys);
+    expect(most).toBe(2);
+  });
+
   it('retries a failing key with exponential backoff and does not block another key', async () => {
     const attempts: number[] = [];
     const delays: number[] = [];

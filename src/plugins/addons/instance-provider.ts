@@ -86,6 +86,8 @@ export function instanceProvider(kind: string, ops: InstanceOps, newestBackup: (
   return {
     kind,
     phase: 'sync',
+    // Instances are dropped by the addon's own destroy, never pruned from an app's pass.
+    observesDesiredOnly: true,
     async observe(_owner, desired) {
       const specs = desired.map((r) => ({ ...r.spec, name: checkAddonName(r.name) }));
       const seen = await ops.observe(specs).catch((): Unknown => UNKNOWN);

@@ -98,7 +98,7 @@ export function writeRecord(paths: CertPaths, record: CertRecord): void {
 }
 
 /** The last observation of each certificate, by what its files looked like (see `signature`). */
-export type ObserveMemo = Map<string, { signature: string; live: CertLive }>;
+export type ObserveMemo = Map<string, { signature: Float64Array; live: CertLive; watched: readonly string[] }>;
 
 function parse(name: string, cert: string, key: string, bundle: string | null, chain: string | null, record: CertRecord | null): CertLive {
   const bundleMatches = bundle !== null && bundle === `${key}${cert}${chain ?? ''}`;
@@ -121,23 +121,32 @@ function parse(name: string, cert: string, key: string, bundle: string | null, c
 }
 
 /**
- * Inode, size and mtime of each file, or UNKNOWN when one cannot be looked at. hop3 replaces
- * files by rename (a new inode) and an edit in place moves the mtime, so an equal signature
- * means unchanged files. Stat costs less than reading, and parsing and the key check cost about
- * 0.25 ms a certificate: too much for every pass over a thousand apps.
+ * Inode, size and mtime of each file (-1s for a missing one), or UNKNOWN when one cannot be
+ * looked at. hop3 replaces files by rename (a new inode) and an edit in place moves the mtime,
+ * so an equal signature means unchanged files. Stat costs less than reading, and parsing and the
+ * key check cost about 0.25 ms a certificate: too much for every pass over a thousand apps. Kept
+ * as numbers: formatting four mtimes a certificate as text cost more than the stats themselves.
  */
-function signature(paths: string[]): string | Unknown {
-  let sig = '';
-  for (const p of paths) {
+/** The files whose signature tells whether a stored certificate changed. */
+const watchedFiles = (p: CertPaths): readonly string[] => [p.cert, p.key, p.record, p.bundle];
+
+function signature(paths: readonly string[]): Float64Array | Unknown {
+  const sig = new Float64Array(paths.length * 3).fill(-1);
+  for (let i = 0; i < paths.length; i++) {
     try {
-      const st = statSync(p, { throwIfNoEntry: false });
-      sig += st ? `${st.ino}:${st.size}:${st.mtimeMs};` : '-;';
+      const st = statSync(paths[i]!, { throwIfNoEntry: false });
+      if (!st) continue;
+      sig[3 * i] = st.ino;
+      sig[3 * i + 1] = st.size;
+      sig[3 * i + 2] = st.mtimeMs;
     } catch {
       return UNKNOWN;
     }
   }
   return sig;
 }
+
+const sameSignature = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
  * Read a stored certificate. Absent (null) when cert.pem or key.pem is missing; UNKNOWN when a
@@ -146,13 +155,14 @@ function signature(paths: string[]): string | Unknown {
  * parsing files whose signature has not changed since the last look.
  */
 export function readStoredCert(certsDir: string, name: string, memo?: ObserveMemo): CertLive | null | Unknown {
-  const paths = certPaths(certsDir, name);
+  const seen = memo?.get(name);
   // chain.pem is served by nothing (bundle.pem holds the chain), so it is not looked at on every
   // pass; it is read again with the others when any of these changes.
-  const sig = memo ? signature([paths.cert, paths.key, paths.record, paths.bundle]) : UNKNOWN;
-  const seen = memo?.get(name);
+  const watched = seen?.watched ?? watchedFiles(certPaths(certsDir, name));
+  const sig = memo ? signature(watched) : UNKNOWN;
   // Shared, not copied: a converged pass over many apps allocates nothing for its certificates.
-  if (seen && sig !== UNKNOWN && seen.signature === sig) return seen.live;
+  if (seen && sig !== UNKNOWN && sameSignature(seen.signature, sig)) return seen.live;
+  const paths = certPaths(certsDir, name);
   const cert = readOrAbsent(paths.cert);
   const key = readOrAbsent(paths.key);
   const record = parseRecord(readOrAbsent(paths.record));
@@ -165,7 +175,7 @@ export function readStoredCert(certsDir: string, name: string, memo?: ObserveMem
     return null;
   }
   const live = Object.freeze(parse(name, cert, key, bundle, chain, record));
-  if (memo && sig !== UNKNOWN) memo.set(name, { signature: sig, live });
+  if (memo && sig !== UNKNOWN) memo.set(name, { signature: sig, live, watched });
   return live;
 }
 

@@ -31,6 +31,7 @@ export function runFileProvider(): Provider<RunFileSpec, RunFileLive> {
   return {
     kind: RUN_FILE_KIND,
     phase: 'sync',
+    observesDesiredOnly: true,
     async observe(_owner, desired) {
       const seen: Observed<RunFileLive> = new Map();
       for (const r of desired) {

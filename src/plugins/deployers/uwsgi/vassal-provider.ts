@@ -59,8 +59,10 @@ export function vassalProvider(layout: Layout, emperor: UnitSupervisor): Provide
       const inAvailable = available.unitsOf(owner);
       const inEnabled = enabledDir.unitsOf(owner);
       if (inAvailable === UNKNOWN || inEnabled === UNKNOWN) throw new Error(`the vassal directories of ${owner} cannot be listed`);
-      const vassals = await stats();
       const seen: Observed<VassalLive> = new Map();
+      // No vassal of its own, desired or on disk (a static site): nothing to ask the emperor about.
+      if (desired.length === 0 && inAvailable.length === 0 && inEnabled.length === 0) return seen;
+      const vassals = await stats();
       const wanted = new Map(desired.map((r) => [r.name, r.spec]));
       for (const name of new Set([...wanted.keys(), ...inAvailable, ...inEnabled])) {
         const spec = wanted.get(name);
