@@ -1,3 +1,5 @@
+import PQueue from 'p-queue';
+
 interface Slot {
   queued: boolean;
   running: boolean;
@@ -39,16 +41,7 @@ export interface TriggerOptions {
  * pass, a failing key is retried with capped exponential backoff and never blocks the others.
  */
 export class WorkQueue {
-  /**
-   * Keys waiting for one of the `concurrency` pass slots, first come first served. A plain array
-   * rather than p-queue: a resync queues every app, and p-queue's priority insertion and its
-   * events (an EventTarget dispatch per task added, started, ended) cost more than the pass of a
-   * converged app.
-   */
-  private ready: { key: string; s: Slot }[] = [];
-  private readyHead = 0;
-  private active = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly queue: PQueue;
   private readonly slots = new Map<string, Slot>();
   private readonly worker: (key: string) => Promise<PassOutcome>;
   private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'maxDelayFor'>> & Pick<WorkQueueOptions, 'onError' | 'maxDelayFor'>;
@@ -57,6 +50,7 @@ export class WorkQueue {
   constructor(worker: (key: string) => Promise<PassOutcome>, opts: WorkQueueOptions) {
     this.worker = worker;
     this.opts = { baseDelayMs: 1000, maxDelayMs: 60_000, ...opts };
+    this.queue = new PQueue({ concurrency: opts.concurrency });
   }
 
   private slot(key: string): Slot {
@@ -89,24 +83,7 @@ export class WorkQueue {
       s.requeue = null;
     }
     s.queued = true;
-    this.ready.push({ key, s });
-    this.startNext();
-  }
-
-  private startNext(): void {
-    while (this.active < this.opts.concurrency && this.readyHead < this.ready.length) {
-      const { key, s } = this.ready[this.readyHead++]!;
-      if (this.readyHead === this.ready.length) {
-        this.ready = [];
-        this.readyHead = 0;
-      }
-      this.active++;
-      void this.runPass(key, s).finally(() => {
-        this.active--;
-        this.startNext();
-        if (this.active === 0 && this.readyHead === this.ready.length) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    }
+    void this.queue.add(() => this.runPass(key, s));
   }
 
   private async runPass(key: string, s: Slot): Promise<void> {
@@ -142,16 +119,12 @@ export class WorkQueue {
       if (s.retry) clearTimeout(s.retry);
       if (s.requeue) clearTimeout(s.requeue);
     }
-    for (let i = this.readyHead; i < this.ready.length; i++) this.ready[i]!.s.queued = false;
-    this.ready = [];
-    this.readyHead = 0;
-    await this.onIdle();
+    this.queue.clear();
+    await this.queue.onIdle();
     for (const s of this.slots.values()) for (const w of s.waiters.splice(0)) w();
   }
 
-  /** Resolves once no pass runs and none waits for a slot. */
   onIdle(): Promise<void> {
-    if (this.active === 0 && this.readyHead === this.ready.length) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.queue.onIdle();
   }
 }
