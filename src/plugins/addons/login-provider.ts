@@ -80,6 +80,8 @@ export function loginProvider(kind: string, ops: LoginOps, adminSocket: () => st
   return {
     kind,
     phase: 'sync',
+    // A detached login is dropped by the detach itself, so observe never lists undesired ones.
+    observesDesiredOnly: true,
     async observe(_owner, desired: DesiredResource<LoginSpec>[]) {
       const specs = desired.map((r) => ({ ...r.spec, user: checkLoginName(r.name) }));
       const out: Observed<LoginLive> = new Map();
