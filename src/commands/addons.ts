@@ -80,12 +80,29 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
   const addon = requireAddon(ctx, p.addon);
   const att = ctx.store.attachments({ app: app.name }).find((a) => a.addon === addon.name);
   if (!att) throw userError('ADDON_NOT_ATTACHED', `${app.name} is not attached to ${addon.name}`, { hint: `see \`hop3 addons ${app.name}\`` });
+  await serverAnswers(ctx, addon, att);
   const r = await releaseConfigChange(ctx, app.name, () => {
     ctx.store.detach(addon.name, app.name);
     ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env });
   }, p.requestId);
   const others = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
   return { app: app.name, addon: addon.name, env: att.env, attached: false, revoked: await revokeAttachment(ctx, addon, att), sharedWith: others, ...r };
+}
+
+/**
+ * A detach is refused, changing nothing, while the server cannot drop the app's login: once the
+ * attachment is gone nothing would drop it later, and the app knows its password.
+ */
+async function serverAnswers(ctx: CommandContext, addon: AddonRecord, att: AttachmentRecord): Promise<void> {
+  const def = ctx.plugins.addons.of(addon.type);
+  const login = ctx.plugins.addons.openLogin(def.type, att);
+  if (login === null) return;
+  const seen = await def.logins.observe([login]).catch((): Unknown => UNKNOWN);
+  if (seen === UNKNOWN) {
+    throw operationalError('ADDON_SERVER_DOWN', `hop3's ${addon.type} server does not answer: ${att.app}'s login to ${addon.name} could not be dropped`, {
+      hint: 'nothing was changed; try again once `hop3 addons info` shows the server up',
+    });
+  }
 }
 
 /**
@@ -204,7 +221,8 @@ export async function addonsInfo(ctx: CommandContext, caller: Caller, p: { addon
  * only on the daemon's machine.
  */
 export function addonsShell(ctx: CommandContext, caller: Caller, p: { addon: string }) {
-  admit(caller, 'addons.write', null);
+  // Its own intent: it hands out the addon's password, which addons.write alone does not.
+  admit(caller, 'addons.credentials', null);
   const addon = requireAddon(ctx, p.addon);
   const def = ctx.plugins.addons.of(addon.type);
   const spec = ctx.plugins.addons.credentials().open(def.provider.kind, addon.name, addon.credentials);

@@ -18,7 +18,7 @@ export const DAEMON: Caller = Object.freeze({ kind: 'daemon' });
 export type Intent =
   | 'apps.read' | 'apps.logs' | 'apps.run' | 'apps.deploy' | 'apps.configure' | 'apps.scale' | 'apps.lifecycle' | 'apps.destroy' | 'apps.reconcile'
   | 'releases.rollback' | 'releases.cancel' | 'config.read' | 'config.write' | 'git.read' | 'git.prepare'
-  | 'certs.read' | 'certs.renew' | 'addons.read' | 'addons.write' | 'backups.read' | 'backups.write' | 'backups.restore';
+  | 'certs.read' | 'certs.renew' | 'addons.read' | 'addons.write' | 'addons.credentials' | 'backups.read' | 'backups.write' | 'backups.restore';
 
 /**
  * Throws when `caller` may not act; returns otherwise. The admin may do everything, so nothing

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { userError } from '../lib/errors.js';
-import { LogFollower, tailOfLog } from '../lib/log-files.js';
+import { LogFollower, TAIL_BUDGET_BYTES, tailOfLog } from '../lib/log-files.js';
 import { carryStamps, isoSeconds, mergeByTime, splitStamp, visible, type LogLine, type StampedLine } from '../lib/process-log.js';
 import { cutLine } from '../reconcile/output-sink.js';
 import type { AppRecord, ReleaseRecord } from '../store/types.js';
@@ -27,14 +27,17 @@ function releaseOfLogs(ctx: CommandContext, app: AppRecord): ReleaseRecord | nul
   return live?.artifact ? live : ctx.store.listReleases(app.name).find((r) => r.artifact !== null) ?? null;
 }
 
-/** Each process of the release and the log it writes, as its deployer says. */
-function processLogs(ctx: CommandContext, release: ReleaseRecord | null): { process: string; log: string }[] {
+/** Each process instance of the release and the log it writes, as its deployer says. */
+function processLogs(ctx: CommandContext, release: ReleaseRecord | null): { type: string; process: string; log: string }[] {
   if (!release?.artifact) return [];
   const deployer = ctx.plugins.deployers.find((d) => d.accept(release.artifact!));
-  return deployer ? deployer.plan(release, { restartCount: 0 }).units.map((u) => ({ process: u.process, log: u.log })) : [];
+  return deployer ? deployer.plan(release, { restartCount: 0 }).units.map((u) => ({ type: u.process, process: u.instance, log: u.log })) : [];
 }
 
 type Tagged = StampedLine & { process: string };
+
+/** What each log's tail may read at least, when many logs share one call's budget. */
+const MIN_TAIL_SHARE_BYTES = 64 * 1024;
 
 const shown = (l: Tagged): LogLine => ({ time: l.micros === null ? null : isoSeconds(l.micros), process: l.process, text: visible(cutLine(l.text)) });
 
@@ -46,7 +49,8 @@ export async function logs(ctx: CommandContext, caller: Caller, q: LogsInput, em
   admit(caller, 'apps.logs', q.app);
   const app = requireApp(ctx, q.app);
   const all = processLogs(ctx, releaseOfLogs(ctx, app));
-  const units = q.process === undefined ? all : all.filter((u) => u.process === q.process);
+  // --process web: every instance of web; --process web.2: that one.
+  const units = q.process === undefined ? all : all.filter((u) => u.type === q.process || u.process === q.process);
   if (units.length === 0 && q.process !== undefined) {
     throw userError('PROCESS_NOT_FOUND', `${q.app} has no process ${q.process}`, {
       hint: all.length ? `its processes: ${all.map((u) => u.process).join(', ')}` : `${q.app} runs no processes`,
@@ -63,8 +67,10 @@ export async function logs(ctx: CommandContext, caller: Caller, q: LogsInput, em
     }
   };
   try {
+    // One call reads about one budget over all the logs, however many instances the app runs.
+    const share = Math.max(TAIL_BUDGET_BYTES / Math.max(units.length, 1), MIN_TAIL_SHARE_BYTES);
     const tails = units.map((u, i): Tagged[] =>
-      carryStamps(tailOfLog(u.log, n, followers[i]?.startedAt ?? null).map(splitStamp)).map((l) => ({ ...l, process: u.process })));
+      carryStamps(tailOfLog(u.log, n, followers[i]?.startedAt ?? null, { bytes: share }).map(splitStamp)).map((l) => ({ ...l, process: u.process })));
     await send(mergeByTime(tails).slice(-n));
     const last = tails.map((t) => t.at(-1)?.micros ?? null);
     while (q.follow && !signal.aborted) {

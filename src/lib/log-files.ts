@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -25,17 +25,29 @@ function decodeLine(bytes: Buffer): string {
 const sizeOf = (path: string) => statSync(path, { throwIfNoEntry: false })?.size ?? null;
 
 /**
+ * A log opened for reading only if it is a plain file: a link (followed, it could name any file
+ * the daemon can read) or a FIFO (it would block the daemon) planted in its place is not read.
+ */
+function openLog(path: string): number | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  if (fstatSync(fd).isFile()) return fd;
+  closeSync(fd);
+  return null;
+}
+
+/**
  * The last `n` lines of a file up to byte `end`, reading backwards from there at most `budget.bytes`
  * (which it lowers by what it read). A line begun before what was read is left out, unless it is
  * the only one (a line longer than the budget): then its end is shown, cut.
  */
 export function lastLines(path: string, n: number, budget: { bytes: number }, end: number | null = null): string[] {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return [];
-  }
+  const fd = openLog(path);
+  if (fd === null) return [];
   try {
     let pos = Math.min(end ?? Infinity, fstatSync(fd).size);
     const chunks: Buffer[] = [];
@@ -118,11 +130,8 @@ export class LogFollower {
   }
 
   private open(): boolean {
-    try {
-      this.fd = openSync(this.path, 'r');
-    } catch {
-      return false;
-    }
+    this.fd = openLog(this.path);
+    if (this.fd === null) return false;
     this.ino = fstatSync(this.fd).ino;
     this.pos = 0;
     return true;

@@ -12,7 +12,7 @@ export {
   validateDomain,
   validateEnvEntry,
 } from './app-name.js';
-export { HTTP_KINDS, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } from './procfile.js';
+export { HTTP_KINDS, MAX_PROCESSES, parseProcfile, WSGI_ENTRY_PATTERN, type ParsedProcfile } from './procfile.js';
 export { parseEnvFile, type ParsedEnvFile } from './env-file.js';
 export {
   assertValidSpec,

@@ -3,6 +3,9 @@ import { parseCron } from '../lib/cron.js';
 import { asHop3Error } from '../lib/errors.js';
 import { PROCESS_KINDS, type ProcessKind, type ProcessSpec, type SpecIssue } from './types.js';
 
+/** Processes (cron entries included) one Procfile may define: a bound on what one app makes the server run. */
+export const MAX_PROCESSES = 32;
+
 /** `module`, `package.module` or `module:callable`; anything else in `[run] start` is a shell command. */
 export const WSGI_ENTRY_PATTERN =
   /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*)?$/;
@@ -85,6 +88,9 @@ export function parseProcfile(text: string): ParsedProcfile {
         );
       }
       httpName = name;
+    }
+    if (result.processes.length >= MAX_PROCESSES) {
+      return issue(`more than ${MAX_PROCESSES} processes`, 'each is a process (or a cron run each minute) on the server; combine them, or scale one with hop3 scale', name);
     }
     result.lines.set(name, line);
     result.processes.push(proc);

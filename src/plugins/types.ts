@@ -71,7 +71,10 @@ export interface UnitFile {
 /** A process supervisor unit (a uWSGI vassal): its config file and the files it reads. */
 export interface Unit {
   name: string;
+  /** The Procfile process type it runs (`web`). */
   process: string;
+  /** Which instance of it, as logs and ps show it: the type for the first (`web`), `web.2` for the next. */
+  instance: string;
   /** Where the process writes its output. */
   log: string;
   config: UnitFile;

@@ -78,11 +78,13 @@ describe.each(PROXIES)('drift is reported and repaired (%s)', (proxy) => {
     const since = new Date().toISOString();
     const ghost = d.siteFile('ghost');
     writeFileSync(ghost, readFileSync(site(), 'utf8').replaceAll('static-site', 'ghost'));
-    const { elapsedMs } = await within(2000, async () => {
+    // A ghost's files are found by the watcher (an app with no record has no pass queued by a
+    // change of its own), well before the 30 s resync; 5 s, as CI's load can stretch 2 s.
+    const { elapsedMs } = await within(5000, async () => {
       const drift = await d.json<Drift[]>(['drift']);
       return !existsSync(ghost) && drift.some((f) => f.app === 'ghost' && f.resource === 'site:ghost' && f.kind === 'unexpected' && f.action === 'healed' && f.detectedAt > since);
     });
-    expect(elapsedMs).toBeLessThan(2000);
+    expect(elapsedMs).toBeLessThan(5000);
     expect((await d.get('ghost.localhost')).status).toBe(404);
   });
 

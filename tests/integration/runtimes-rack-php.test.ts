@@ -187,6 +187,10 @@ $tries = [
   'mail' => fn () => function_exists('mail') ? 'present' : '',
   'error_log' => fn () => function_exists('error_log') ? 'present' : '',
   'posix_kill' => fn () => function_exists('posix_kill') && posix_kill(${process.pid}, 0) ? 'signalled' : '',
+  // open_basedir does not cover unix sockets (the proxy's admin socket, the addon servers'): none is opened.
+  'socket' => fn () => implode(',', array_filter(['stream_socket_client', 'fsockopen', 'pfsockopen', 'socket_create'], 'function_exists')),
+  // Native code through FFI would step around everything above.
+  'ffi' => fn () => class_exists('FFI') ? (string) FFI::cdef('int getpid(void);')->getpid() : '',
   // Nothing of the daemon's environment: the run file's, and what uWSGI and the loader need.
   'foreign env' => fn () => implode(',', array_filter(
     array_diff(array_keys(getenv()), array_keys(json_decode(file_get_contents(getenv('HOP3_RUN_FILE')), true)['env']), ['HOP3_RUN_FILE']),
@@ -210,7 +214,7 @@ foreach ($tries as $name => $try) {
     expect(r.exitCode, text).toBe(0);
     const page = await d.get('php-nosy.localhost', '/try');
     expect(page.status).toBe(200);
-    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set', 'mail', 'error_log', 'posix_kill', 'foreign env'].map((n) => `${n}: refused\n`).join(''));
+    expect(page.body).toBe(['passwd', 'other app', 'hop3.db', 'glob', 'shell_exec', 'ini_set', 'mail', 'error_log', 'posix_kill', 'socket', 'ffi', 'foreign env'].map((n) => `${n}: refused\n`).join(''));
     for (const path of ['/ENV', '/config.inc', '/index.php.bak', '/composer.json', '/php.ini', '/.user.ini', '/hop3.toml']) {
       const got = await d.get('php-nosy.localhost', path);
       expect(got.body, path).not.toContain('do-not-serve');

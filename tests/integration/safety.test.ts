@@ -133,7 +133,7 @@ describe('hostile input changes nothing and reaches no config file', () => {
       for (const args of [['validate', dir], ['deploy', dir, '--app', 'nobuilder']]) {
         const cli = await d.hop3(args);
         expect(cli.exitCode, String(cli.stderr)).toBe(1);
-        expect(String(cli.stderr)).toContain('.: cannot tell how to build this app (hint: add a package.json (Node), a go.mod (Go), a requirements.txt');
+        expect(String(cli.stderr)).toContain('.: cannot tell how to build this app (hint: add a package.json (Node), a go.mod (Go), a Cargo.toml (Rust), a requirements.txt');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

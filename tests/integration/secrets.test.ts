@@ -34,7 +34,7 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 };
 
 /** What hop3 documents an app process gets, besides its own configuration. */
-const DOCUMENTED = ['PORT', 'HOME', 'PATH', 'LANG', 'HOP3_APP', 'HOP3_RELEASE', 'HOP3_PROCESS', 'VIRTUAL_ENV', 'PYTHONUNBUFFERED'];
+const DOCUMENTED = ['PORT', 'HOME', 'PATH', 'LANG', 'HOP3_APP', 'HOP3_RELEASE', 'HOP3_PROCESS', 'HOP3_INSTANCE', 'VIRTUAL_ENV', 'PYTHONUNBUFFERED'];
 
 /** Every regular file under `dir` (symlinks and sockets are not followed or read). */
 function walk(dir: string, out: string[] = []): string[] {

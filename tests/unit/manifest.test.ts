@@ -12,6 +12,7 @@ import {
   parseAppSpec,
   parseEnvFile,
   parseProcfile,
+  MAX_PROCESSES,
   validateAppName,
   validateDomain,
   validateEnvEntry,
@@ -373,6 +374,13 @@ describe('app names, domains and env entries', () => {
 });
 
 describe('parseProcfile', () => {
+  it('refuses more than MAX_PROCESSES processes, naming the line past the bound', () => {
+    const lines = Array.from({ length: MAX_PROCESSES + 1 }, (_, k) => `worker-w${k}: run ${k}`).join('\n');
+    const parsed = parseProcfile(`${lines}\n`);
+    expect(parsed.processes).toHaveLength(MAX_PROCESSES);
+    expect(parsed.issues).toEqual([expect.objectContaining({ file: 'Procfile', line: MAX_PROCESSES + 1, message: `more than ${MAX_PROCESSES} processes` })]);
+  });
+
   it('keeps release lines apart and remembers line numbers', () => {
     const parsed = parseProcfile('release: migrate\n\nworker: w\nrelease-seed: seed\n');
     expect(parsed.release).toEqual(['migrate', 'seed']);

@@ -51,6 +51,7 @@ export default function uwsgiDeployer(ctx: PluginContext): Deployer {
         units.push({
           name,
           process: proc.process,
+          instance: proc.name,
           log: vars.logfile,
           config: { resource: `vassal:${name}`, path: join(layout.uwsgiAvailable, `${name}.ini`), content: ini },
           files: [{ resource: `runfile:${name}`, path: runFile, content: runContent }],
