@@ -1,7 +1,7 @@
 import PQueue from 'p-queue';
 import { asHop3Error, isTerminal } from '../lib/errors.js';
 import type { DeployStep } from '../lifecycle/machine.js';
-import type { AppRecord, Health, SyncStatus } from '../store/types.js';
+import type { AppRecord, Health, ReleaseStatus, SyncStatus } from '../store/types.js';
 import { desiredApp, targetRelease } from './desired.js';
 import { acceptingBuilder, execute, interrupted, SHUTDOWN, type ExecContext } from './execute.js';
 import { observeResources } from './observe.js';
@@ -151,10 +151,12 @@ export class Reconciler {
     return closing;
   }
 
-  private desired(app: AppRecord): DesiredApp {
+  /** `desiredStatus`: the desired release's status when the app's record was read with it. */
+  private desired(app: AppRecord, desiredStatus?: ReleaseStatus | null): DesiredApp {
     // Only the target's status to tell whether the cached desired state still holds: a release
     // record is immutable but for its status, and parsing one is most of a converged pass.
-    const look = targetRelease(app, (v) => this.d.store.releaseStatus(app.name, v));
+    const status = (v: number) => (v === app.desiredRelease && desiredStatus ? { version: v, status: desiredStatus } : this.d.store.releaseStatus(app.name, v));
+    const look = targetRelease(app, status);
     const key = `${app.generation}/${app.observedGeneration}/${app.desiredState}/${look?.version}/${look?.status}`;
     const cached = this.desiredCache.get(app.name);
     if (cached?.key === key) return cached.desired;
@@ -178,8 +180,8 @@ export class Reconciler {
   }
 
   /** Plan one app without acting (used by tests and the benchmark). */
-  async dryRun(name: string, app = this.d.store.getApp(name)): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
-    const desired = app ? this.desired(app) : this.nothing(name);
+  async dryRun(name: string, app = this.d.store.getApp(name), desiredStatus?: ReleaseStatus | null): Promise<{ desired: DesiredApp; observed: ObservedApp; plan: Plan }> {
+    const desired = app ? this.desired(app, desiredStatus) : this.nothing(name);
     const observed: ObservedApp = { resources: await observeResources(this.d.plugins.providers, name, desired.resources) };
     const pending = desired.state === 'running' && desired.target?.status === 'pending' ? desired.target : null;
     if (pending) observed.builder = acceptingBuilder({ ...this.d, app: name }, pending);
@@ -188,10 +190,11 @@ export class Reconciler {
 
   private async pass(name: string): Promise<PassOutcome> {
     const { store, lifecycles, log } = this.d;
-    const app = store.getApp(name);
+    const read = store.getAppForPass(name);
+    const app = read?.app ?? null;
     let run;
     try {
-      run = await this.dryRun(name, app);
+      run = await this.dryRun(name, app, read?.desiredStatus);
     } catch (err) {
       // A release whose configs cannot be rendered never goes live; anything else is retried.
       const target = app && targetRelease(app, (v) => store.getRelease(name, v));
