@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,9 +82,8 @@ describe('HOP3_ADDONS=system: the machine\'s servers, administered and never run
     mkdirSync(join(root, 'my'), { recursive: true });
     // As Debian's: root@localhost authenticated by the socket's peer.
     await execa('mariadb-install-db', ['--no-defaults', `--datadir=${myData}`, '--user=root', '--auth-root-authentication-method=socket', '--skip-test-db']);
-    const my = execa('mariadbd', ['--no-defaults', '--user=root', `--datadir=${myData}`, `--socket=${mySocket}`, `--port=${myPort}`, '--bind-address=127.0.0.1',
-      `--pid-file=${myPidFile}`, '--skip-name-resolve'], { detached: true, stdio: 'ignore', reject: false });
-    my.unref();
+    spawn('mariadbd', ['--no-defaults', '--user=root', `--datadir=${myData}`, `--socket=${mySocket}`, `--port=${myPort}`, '--bind-address=127.0.0.1',
+      `--pid-file=${myPidFile}`, '--skip-name-resolve'], { detached: true, stdio: 'ignore' }).unref();
     await within(60_000, async () => {
       try {
         await (await mysql.createConnection({ socketPath: mySocket, user: 'root' })).end();
