@@ -8,7 +8,7 @@ import type { Exec } from '../../src/lib/exec.js';
 import { layoutOf } from '../../src/lib/layout.js';
 import { pino } from 'pino';
 import { ADDON_TYPES } from '../../src/plugins/addons/index.js';
-import { readAdminSecret, systemServer } from '../../src/plugins/addons/system.js';
+import { readAdminSecret, SYSTEM_ADMINS, systemServer } from '../../src/plugins/addons/system.js';
 import { systemServerProvider } from '../../src/plugins/addons/system-server-provider.js';
 import { hostServerProvider } from '../../src/plugins/host-server-provider.js';
 import { plan } from '../../src/reconcile/plan.js';
@@ -111,6 +111,9 @@ describe('system mode never starts or stops a server (provider level)', () => {
   it.each(servers.map((s) => [s.type, s] as const))('%s: not managed, no pid; observed UNKNOWN when down, so the plan has no action; ensureRunning and stop spawn nothing', async (_t, server) => {
     expect(server.managed()).toBe(false);
     expect(server.pid()).toBeNull();
+    // Administered as the machine's admin, with no password where no file is given.
+    expect(server.adminLogin()).toEqual({ user: SYSTEM_ADMINS[server.type], password: null });
+    expect(server.label).toMatch(/^the machine's /);
     // hop3's own provider would want nothing of it (it is not managed): nothing to start.
     expect(hostServerProvider(server, server.type).host!.desired()).toEqual([]);
     const provider = systemServerProvider(server, server.type);
@@ -125,6 +128,16 @@ describe('system mode never starts or stops a server (provider level)', () => {
     await server.stop();
     await expect(provider.apply('create', server.type, desired[0]!.spec as never, null, { owner: '@host', log: pino({ level: 'silent' }) })).rejects.toMatchObject({ code: 'ADDON_SERVER_DOWN' });
     expect(calls).toEqual([]);
+  });
+
+  it("the default mode administers hop3's own server as hop3, with the password it made (0600 in secrets/)", () => {
+    const own = loadConfig({ HOP3_HOME: join(dir, 'own-home') }, 0);
+    const server = ADDON_TYPES.postgres({ layout: layoutOf(own.home), log: pino({ level: 'silent' }), exec: recordingExec(calls), port: 1, account: null, system: systemServer(own, 'postgres') }).server;
+    const login = server.adminLogin();
+    expect(login.user).toBe('hop3');
+    expect(login.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(server.paths.run).toBe(join(dir, 'own-home', 'addons', 'postgres', 'run'));
+    expect(server.managed()).toBe(true);
   });
 
   it('a server that answers is observed live with no diff: a second pass plans nothing', () => {

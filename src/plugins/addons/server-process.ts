@@ -208,7 +208,7 @@ export abstract class AddonServer implements HostServer {
   private async answersOrThrow(): Promise<'system'> {
     if (await this.ping()) return 'system';
     throw operationalError('ADDON_SERVER_DOWN', `${this.label} does not answer its admin ${this.adminLogin().user} (HOP3_ADDONS=system: hop3 does not start it)`, {
-      hint: `start it the machine's way (systemctl start ${this.type === 'postgres' ? 'postgresql' : this.type === 'mariadb' ? 'mariadb' : 'redis-server'}), or check HOP3_ADDONS_ADMIN_SECRETS`,
+      hint: `start it the machine's way (systemctl start ${this.type === 'postgres' ? 'postgresql' : this.type === 'mariadb' ? 'mariadb' : 'redis-server'}), or check its admin's password (${this.system?.passwordFile ?? 'HOP3_ADDONS_ADMIN_SECRETS unset: none'})`,
     });
   }
 
