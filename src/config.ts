@@ -51,7 +51,22 @@ export interface Config {
   cronTimeoutMs: number;
   /** Loopback ports of hop3's own addon servers; 0: a free port chosen once (on the first addon of the type) and recorded. */
   addonPorts: { postgres: number; mariadb: number; redis: number };
+  /** `own`: hop3 runs its own addon servers; `system`: it uses the machine's, through their admin accounts. */
+  addonsMode: 'own' | 'system';
+  /** Where the machine's servers are (HOP3_ADDONS=system); their ports are addonPorts. */
+  systemAddons: SystemAddons;
 }
+
+/** The machine's own addon servers and how hop3 logs in to them as their admin. */
+export interface SystemAddons {
+  postgresSocketDir: string;
+  mariadbSocket: string;
+  /** A directory of admin password files, `postgres`, `mariadb`, `redis` (each optional); null: none. */
+  adminSecrets: string | null;
+}
+
+/** Debian's servers' ports, the defaults of HOP3_<TYPE>_PORT under HOP3_ADDONS=system. */
+export const SYSTEM_ADDON_PORTS = { postgres: 5432, mariadb: 3306, redis: 6379 } as const;
 
 export const FAILPOINTS = ['after-site-write', 'after-mark-live'] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
@@ -95,6 +110,10 @@ export const SETTINGS = [
   ['HOP3_POSTGRES_PORT', "loopback port of hop3's PostgreSQL; 0: a free port chosen once and recorded", '0'],
   ['HOP3_MARIADB_PORT', "loopback port of hop3's MariaDB; 0: a free port chosen once and recorded", '0'],
   ['HOP3_REDIS_PORT', "loopback port of hop3's Redis; 0: a free port chosen once and recorded", '0'],
+  ['HOP3_ADDONS', "`own` (hop3 runs its own PostgreSQL, MariaDB and Redis) or `system` (the machine's, on loopback, through their admin accounts: see Addons); under `system` the three ports above default to 5432, 3306 and 6379", 'own'],
+  ['HOP3_POSTGRES_SOCKET_DIR', "HOP3_ADDONS=system: the unix socket directory of the machine's PostgreSQL, where hop3 logs in as `postgres`", '/var/run/postgresql'],
+  ['HOP3_MARIADB_SOCKET', "HOP3_ADDONS=system: the unix socket of the machine's MariaDB, where hop3 logs in as `root`", '/run/mysqld/mysqld.sock'],
+  ['HOP3_ADDONS_ADMIN_SECRETS', 'HOP3_ADDONS=system: a directory (root\'s, 0700) of admin password files `postgres`, `mariadb`, `redis`; a type without one logs in without a password (peer or unix_socket authentication, Redis\'s `default` user without AUTH)', 'unset'],
 ] as const;
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
@@ -110,6 +129,13 @@ function isHttpsUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A path setting: absolute, and nothing a config file or a client's option would read as syntax. */
+function safePath(env: Record<string, string | undefined>, key: string, dflt: string): string {
+  const value = env[key] || dflt;
+  if (!SAFE_PATH.test(value)) throw userError('CONFIG_INVALID', `${key}=${value} is not an absolute path of letters, digits, '.', '_', '-' and '/'`);
+  return value;
 }
 
 function int(env: Record<string, string | undefined>, key: string, dflt: number, min: number, max: number): number {
@@ -172,6 +198,14 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
   if (acmeEmail !== null && !EMAIL.test(acmeEmail)) throw userError('CONFIG_INVALID', `HOP3_ACME_EMAIL=${acmeEmail} is not an email address`);
   const acmeCaFile = env.HOP3_ACME_CA_FILE || null;
   if (acmeCaFile !== null && !isAbsolute(acmeCaFile)) throw userError('CONFIG_INVALID', `HOP3_ACME_CA_FILE=${acmeCaFile} is not an absolute path`);
+  const addonsMode = env.HOP3_ADDONS || 'own';
+  if (addonsMode !== 'own' && addonsMode !== 'system') throw userError('CONFIG_INVALID', `HOP3_ADDONS=${addonsMode} must be 'own' or 'system'`);
+  const systemAddons: SystemAddons = {
+    postgresSocketDir: safePath(env, 'HOP3_POSTGRES_SOCKET_DIR', '/var/run/postgresql'),
+    mariadbSocket: safePath(env, 'HOP3_MARIADB_SOCKET', '/run/mysqld/mysqld.sock'),
+    adminSecrets: env.HOP3_ADDONS_ADMIN_SECRETS ? safePath(env, 'HOP3_ADDONS_ADMIN_SECRETS', '') : null,
+  };
+  const portDefault = (type: keyof typeof SYSTEM_ADDON_PORTS) => (addonsMode === 'system' ? SYSTEM_ADDON_PORTS[type] : 0);
   return {
     home,
     listen: parseHostPort(env.HOP3_LISTEN || '127.0.0.1:8000', 'HOP3_LISTEN'),
@@ -206,10 +240,12 @@ export function loadConfig(env: Record<string, string | undefined>, uid = proces
     certCheckMs: int(env, 'HOP3_CERT_CHECK_SECONDS', 3600, 1, 86_400) * 1000,
     cronTimeoutMs: int(env, 'HOP3_CRON_TIMEOUT_SECONDS', 3600, 1, 86_400) * 1000,
     addonPorts: {
-      postgres: int(env, 'HOP3_POSTGRES_PORT', 0, 0, 65535),
-      mariadb: int(env, 'HOP3_MARIADB_PORT', 0, 0, 65535),
-      redis: int(env, 'HOP3_REDIS_PORT', 0, 0, 65535),
+      postgres: int(env, 'HOP3_POSTGRES_PORT', portDefault('postgres'), addonsMode === 'system' ? 1 : 0, 65535),
+      mariadb: int(env, 'HOP3_MARIADB_PORT', portDefault('mariadb'), addonsMode === 'system' ? 1 : 0, 65535),
+      redis: int(env, 'HOP3_REDIS_PORT', portDefault('redis'), addonsMode === 'system' ? 1 : 0, 65535),
     },
+    addonsMode,
+    systemAddons,
   };
 }
 

@@ -41,7 +41,7 @@ export async function addonsCreate(ctx: CommandContext, caller: Caller, p: { typ
     if (existing.type === def.type) return addonView(ctx, existing);
     throw userError('ADDON_EXISTS', `addon ${name} exists already, of type ${existing.type}`, { hint: 'pick another name' });
   }
-  await ctx.plugins.addons.prepare(def.type);
+  await ctx.plugins.addons.prepare(def.type, name);
   const credentials = ctx.plugins.addons.credentials().seal(def.provider.kind, newInstanceSpec(name));
   const rec = await ctx.store.writeRetrying(() => ctx.store.createAddon({ name, type: def.type, credentials }));
   await hostPass(ctx);
@@ -206,7 +206,7 @@ export async function addonsInfo(ctx: CommandContext, caller: Caller, p: { addon
   const addon = requireAddon(ctx, p.addon);
   const def = ctx.plugins.addons.of(addon.type);
   const spec = ctx.plugins.addons.credentials().open(def.provider.kind, addon.name, addon.credentials);
-  const running = def.server.alive();
+  const running = await def.server.reachable();
   const version = running ? await def.server.version().catch(() => null) : null;
   const seen = running ? await def.instances.observe([spec]).catch((): Unknown => UNKNOWN) : UNKNOWN;
   const live = seen === UNKNOWN ? UNKNOWN : seen.get(addon.name) ?? null;

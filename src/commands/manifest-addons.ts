@@ -52,7 +52,7 @@ export async function manifestAddons(ctx: CommandContext, app: string, spec: App
     const taken = mine.find((m) => m.env === env && !dropped.has(m.addon)) ?? out.attach.find((m) => m.env === env);
     if (taken) throw userError('ADDON_ATTACHED', `${app} would get ${env} from two addons (${'addon' in taken ? taken.addon : ''} and ${name})`, { hint: 'give one of them env = "..." in hop3.toml' });
     if (!existing) {
-      await ctx.plugins.addons.prepare(def.type);
+      await ctx.plugins.addons.prepare(def.type, name);
       out.create.push({ name, type: def.type, credentials: ctx.plugins.addons.credentials().seal(def.provider.kind, newInstanceSpec(name)) });
     }
     out.attach.push({ addon: name, env, credentials: ctx.plugins.addons.sealLogin(def.type, name, app) });

@@ -54,6 +54,8 @@ describe('loadConfig', () => {
       certCheckMs: 3_600_000,
       cronTimeoutMs: 3_600_000,
       addonPorts: { postgres: 0, mariadb: 0, redis: 0 },
+      addonsMode: 'own',
+      systemAddons: { postgresSocketDir: '/var/run/postgresql', mariadbSocket: '/run/mysqld/mysqld.sock', adminSecrets: null },
     });
   });
 
@@ -113,6 +115,10 @@ describe('loadConfig', () => {
       HOP3_POSTGRES_PORT: '15432',
       HOP3_MARIADB_PORT: '13306',
       HOP3_REDIS_PORT: '16379',
+      HOP3_ADDONS: 'system',
+      HOP3_POSTGRES_SOCKET_DIR: '/srv/pg/run',
+      HOP3_MARIADB_SOCKET: '/srv/mysqld/mysqld.sock',
+      HOP3_ADDONS_ADMIN_SECRETS: '/etc/hop3/addon-admins',
     }, 1000);
     expect(c).toEqual({
       home: '/opt/hop3',
@@ -148,6 +154,8 @@ describe('loadConfig', () => {
       certCheckMs: 2000,
       cronTimeoutMs: 90_000,
       addonPorts: { postgres: 15432, mariadb: 13306, redis: 16379 },
+      addonsMode: 'system',
+      systemAddons: { postgresSocketDir: '/srv/pg/run', mariadbSocket: '/srv/mysqld/mysqld.sock', adminSecrets: '/etc/hop3/addon-admins' },
     });
   });
 

@@ -12,12 +12,15 @@ import type { AddonRecords, PluginContext } from '../types.js';
 import { ADDON_ACCOUNT, ensureAddonAccount } from './account.js';
 import type { AddonDefinition, AddonFactory } from './addon.js';
 import { credentialBox, type CredentialBox } from './credentials.js';
-import type { InstanceSpec } from './instance-provider.js';
+import { newInstanceSpec, type InstanceSpec } from './instance-provider.js';
+import { UNKNOWN } from '../../lib/unknown.js';
 import { loginName, newLoginSpec, type LoginSpec } from './login-provider.js';
 import mariadbAddon from './mariadb/index.js';
 import postgresAddon from './postgres/index.js';
 import redisAddon from './redis/index.js';
 import type { AddonAccount, AddonServerContext, AddonType } from './server-process.js';
+import { systemServer } from './system.js';
+import { systemServerProvider } from './system-server-provider.js';
 
 /** Every addon type hop3 ships; `hop3 addons create TYPE` names one of these (`mysql` is MariaDB). */
 export const ADDON_TYPES: Record<AddonType, AddonFactory> = { postgres: postgresAddon, mariadb: mariadbAddon, redis: redisAddon };
@@ -32,8 +35,11 @@ export interface AddonPlugins {
   of(type: string): AddonDefinition;
   /** Sealed credentials, under secrets/addons.key (made on first use, not at load). */
   credentials(): CredentialBox;
-  /** Choose and record the server's port and account before its first addon is recorded. */
-  prepare(type: AddonType): Promise<void>;
+  /**
+   * Before addon `name` is recorded: choose and record hop3's own server's port and account; on the
+   * machine's server (HOP3_ADDONS=system), refuse a name it has already (see claimName).
+   */
+  prepare(type: AddonType, name: string): Promise<void>;
   /** A new login of `app` to `addon` (a `type` addon), its password sealed for the attachment's record. */
   sealLogin(type: string, addon: string, app: string): string;
   /** The login an attachment record holds, opened; null for one recorded before apps had their own. */
@@ -48,6 +54,21 @@ export interface AddonPlugins {
 
 export const portFile = (layout: Layout, type: AddonType) => join(layout.home, 'addons', `${type}.port`);
 
+/**
+ * On a server shared with the machine's other users a database, role or user of that name may be
+ * someone else's: the first pass would take it over (its password reset, its owner changed), so the
+ * name is refused. Asked before anything is recorded; a server that does not answer refuses too,
+ * as nothing could be checked.
+ */
+async function claimName(def: AddonDefinition, spec: InstanceSpec): Promise<void> {
+  await def.server.ensureRunning();
+  const seen = await def.instances.observe([spec]);
+  if (seen === UNKNOWN) throw operationalError('ADDON_SERVER_DOWN', `${def.server.label} could not be asked whether ${spec.name} exists`);
+  if (seen.get(spec.name)) {
+    throw userError('ADDON_EXISTS', `${def.server.label} has a database, role or user named ${spec.name} already, which hop3 did not make`, { hint: 'pick another name: hop3 never takes over what it did not create' });
+  }
+}
+
 export function canonicalType(type: string): AddonType {
   const t = (ALIASES[type] ?? type) as AddonType;
   if (!Object.hasOwn(ADDON_TYPES, t)) {
@@ -57,7 +78,7 @@ export function canonicalType(type: string): AddonType {
 }
 
 /**
- * hop3's own addon servers, each a host resource only while an addon of its type is recorded, and
+ * hop3's own addon servers (or, HOP3_ADDONS=system, the machine's, observed only), each a host resource only while an addon of its type is recorded, and
  * their instances as app resources. `records` absent (tests, `hop3-server` admin commands): no
  * server is wanted.
  */
@@ -86,17 +107,26 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
         return ids === null ? null : { user: ADDON_ACCOUNT, ...ids };
       },
       wanted: () => records?.addonTypes().has(type) ?? false,
-      prepare: () => prepare(type),
+      prepare: () => prepareOwn(type),
+      system: systemServer(ctx.config, type),
     };
     return ADDON_TYPES[type](sctx);
   });
 
-  async function prepare(type: AddonType): Promise<void> {
+  async function prepareOwn(type: AddonType): Promise<void> {
+    // The machine's server has its own account and port.
+    if (ctx.config.addonsMode === 'system') return;
     if (!accounts.has(type)) accounts.set(type, await ensureAddonAccount(ctx.exec, join(ctx.layout.home, 'addons'), ADDON_ACCOUNT, uid));
     if (ctx.config.addonPorts[type] !== 0 || existsSync(portFile(ctx.layout, type))) return;
     const [port] = await freePorts(1);
     mkdirSync(join(ctx.layout.home, 'addons'), { recursive: true, mode: 0o711 });
     writeFileAtomic(portFile(ctx.layout, type), `${port}\n`, 0o644);
+  }
+
+  async function prepare(type: AddonType, name: string): Promise<void> {
+    const def = of(type);
+    if (def.server.system === null) return prepareOwn(type);
+    await claimName(def, newInstanceSpec(name));
   }
 
   const of = (type: string) => definitions.find((d) => d.type === canonicalType(type))!;
@@ -145,6 +175,7 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
       return { resources, env };
     },
     // Instances before the logins that reach them, and both before the servers' providers: only those are app resources.
-    providers: [...definitions.map((d) => d.provider), ...definitions.map((d) => d.loginProvider), ...definitions.map((d) => hostServerProvider(d.server, d.type))],
+    providers: [...definitions.map((d) => d.provider), ...definitions.map((d) => d.loginProvider),
+      ...definitions.map((d) => (d.server.system === null ? hostServerProvider(d.server, d.type) : systemServerProvider(d.server, d.type)))],
   };
 }

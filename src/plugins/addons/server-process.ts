@@ -9,6 +9,7 @@ import type { Layout } from '../../lib/layout.js';
 import type { Logger } from '../../lib/logger.js';
 import { readTextOrNull } from '../../lib/fs-atomic.js';
 import type { HostServer } from '../types.js';
+import type { SystemServer } from './system.js';
 
 export type AddonType = 'postgres' | 'mariadb' | 'redis';
 
@@ -34,6 +35,8 @@ export interface AddonServerContext {
   wanted?: () => boolean;
   /** Run before each start: what the first start needs (its account, its port chosen and recorded). */
   prepare?: () => Promise<void>;
+  /** HOP3_ADDONS=system: the machine's server, which hop3 administers and never runs; absent: hop3's own. */
+  system?: SystemServer | null;
 }
 
 /** Where an addon server lives: everything under HOP3_HOME/addons/<type>/, its admin password in secrets/. */
@@ -67,7 +70,7 @@ export abstract class AddonServer implements HostServer {
   abstract readonly uses: string;
   readonly paths: AddonPaths;
   protected readonly ctx: AddonServerContext;
-  private starting: Promise<'started' | 'running'> | null = null;
+  private starting: Promise<'started' | 'running' | 'system'> | null = null;
   private admin: string | null = null;
   private realData: string | null = null;
 
@@ -82,6 +85,26 @@ export abstract class AddonServer implements HostServer {
 
   get port(): number {
     return this.ctx.port;
+  }
+
+  /** The machine's server this is (HOP3_ADDONS=system), or null for hop3's own. */
+  get system(): SystemServer | null {
+    return this.ctx.system ?? null;
+  }
+
+  /** Whose server it is, for messages: "hop3's PostgreSQL" or "the machine's PostgreSQL". */
+  abstract readonly product: string;
+  get label(): string {
+    return `${this.system === null ? "hop3's" : "the machine's"} ${this.product}`;
+  }
+
+  /** hop3's own admin account on its own server. */
+  protected abstract readonly ownAdmin: string;
+
+  /** Who hop3 administers it as, and the password (null: none, the socket's peer or an open default user is enough). */
+  adminLogin(): { user: string; password: string | null } {
+    const s = this.system;
+    return s === null ? { user: this.ownAdmin, password: this.adminPassword() } : { user: s.admin, password: s.password() };
   }
 
   /** How programs are run (dump and restore tools run as hop3, not as the account). */
@@ -119,6 +142,8 @@ export abstract class AddonServer implements HostServer {
    * server's data directory (a recycled pid, or another home's server, is not ours).
    */
   pid(): number | null {
+    // The machine's server is not hop3's to look after by pid: its health is the ping.
+    if (this.system !== null) return null;
     const pid = Number(readTextOrNull(this.pidFile)?.split('\n')[0]?.trim());
     if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return null;
     try {
@@ -134,12 +159,22 @@ export abstract class AddonServer implements HostServer {
     return this.pid() !== null;
   }
 
+  /** Some addon of its type exists: hop3 runs its own server then, or looks at the machine's. */
+  wanted(): boolean {
+    return this.ctx.wanted?.() ?? true;
+  }
+
   /**
-   * hop3's to run while some addon of its type exists (`HOP3_ADDONS=system`, the machine's own
-   * servers, is not built yet): a machine without addons runs no database server.
+   * hop3's to run while some addon of its type exists (a machine without addons runs no database
+   * server); never the machine's own (HOP3_ADDONS=system).
    */
   managed(): boolean {
-    return this.ctx.wanted?.() ?? true;
+    return this.system === null && this.wanted();
+  }
+
+  /** Whether it can be worked with now: hop3's own runs; the machine's answers its admin. */
+  async reachable(): Promise<boolean> {
+    return this.system === null ? this.alive() : this.ping();
   }
 
   /** The password of hop3's admin account on this server (0600 in secrets/, made once). */
@@ -158,12 +193,23 @@ export abstract class AddonServer implements HostServer {
     }
   }
 
-  /** Start it unless it runs; initialise it first on first use. One start at a time. */
-  ensureRunning(): Promise<'started' | 'running'> {
+  /**
+   * Start it unless it runs; initialise it first on first use. One start at a time. The machine's
+   * server is only asked whether it answers: hop3 never starts it.
+   */
+  ensureRunning(): Promise<'started' | 'running' | 'system'> {
+    if (this.system !== null) return this.answersOrThrow();
     this.starting ??= this.start().finally(() => {
       this.starting = null;
     });
     return this.starting;
+  }
+
+  private async answersOrThrow(): Promise<'system'> {
+    if (await this.ping()) return 'system';
+    throw operationalError('ADDON_SERVER_DOWN', `${this.label} does not answer its admin ${this.adminLogin().user} (HOP3_ADDONS=system: hop3 does not start it)`, {
+      hint: `start it the machine's way (systemctl start ${this.type === 'postgres' ? 'postgresql' : this.type === 'mariadb' ? 'mariadb' : 'redis-server'}), or check its admin's password (${this.system?.passwordFile ?? 'HOP3_ADDONS_ADMIN_SECRETS unset: none'})`,
+    });
   }
 
   private async start(): Promise<'started' | 'running'> {
@@ -204,8 +250,9 @@ export abstract class AddonServer implements HostServer {
     });
   }
 
-  /** Stop it and wait until it is gone (SIGKILL after a bound). */
+  /** Stop it and wait until it is gone (SIGKILL after a bound). The machine's server is never stopped. */
   async stop(): Promise<void> {
+    if (this.system !== null) return;
     const pid = this.pid();
     if (pid === null) return;
     process.kill(pid, this.stopSignal());

@@ -17,7 +17,7 @@ export function addonsOfRecords(addons: Pick<AddonPlugins, 'of' | 'credentials'>
     },
     async target(type) {
       const def = addons.of(type);
-      if (!def.server.managed()) throw operationalError('ADDON_SERVER_DOWN', `hop3 runs no ${type} server: no ${type} addon is recorded`);
+      if (!def.server.wanted()) throw operationalError('ADDON_SERVER_DOWN', `hop3 uses no ${type} server: no ${type} addon is recorded`);
       await def.server.ensureRunning();
       return def;
     },

@@ -8,7 +8,7 @@ import { writeDump } from '../dump-file.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
 import { checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { lastLines, PASSWORD_PATTERN, PING_TIMEOUT_MS, withTimeout } from '../server-process.js';
-import { MARIADB_ADMIN, nativePasswordHash, type MariadbServer } from './server.js';
+import { nativePasswordHash, type MariadbServer } from './server.js';
 
 /** Apps reach MariaDB over loopback TCP only; with skip-name-resolve their host is this address. */
 const APP_HOST = '127.0.0.1';
@@ -56,13 +56,14 @@ export function mariadbInstances(server: MariadbServer): InstanceOps & { logins:
   async function runTool(argv: string[]): Promise<void> {
     try {
       // The password in the environment, never in argv (which every local user can read).
-      await server.exec.run(argv, { env: { MYSQL_PWD: server.adminPassword() }, timeoutMs: 3_600_000 });
+      const { password } = server.adminLogin();
+      await server.exec.run(argv, { env: password === null ? {} : { MYSQL_PWD: password }, timeoutMs: 3_600_000 });
     } catch (err) {
       const output = err instanceof ExecError ? err.output : String(err);
       throw operationalError('ADDON_COMMAND_FAILED', `${argv[0]?.split('/').pop()} failed: ${lastLines(output)}`, { cause: err });
     }
   }
-  const toolArgs = () => ['--no-defaults', `--socket=${server.socketPath}`, `--user=${MARIADB_ADMIN}`];
+  const toolArgs = () => ['--no-defaults', `--socket=${server.socketPath}`, `--user=${server.adminLogin().user}`];
 
   const ops: InstanceOps = {
     async observe(specs) {

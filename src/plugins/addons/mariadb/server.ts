@@ -23,6 +23,8 @@ export const MARIADB_ADMIN = 'hop3';
 export class MariadbServer extends AddonServer {
   readonly type = 'mariadb';
   readonly uses = 'mariadb-database';
+  readonly product = 'MariaDB';
+  protected readonly ownAdmin = MARIADB_ADMIN;
 
   constructor(ctx: AddonServerContext) {
     super(ctx, 'mariadb');
@@ -33,7 +35,7 @@ export class MariadbServer extends AddonServer {
   }
 
   get socketPath(): string {
-    return join(this.paths.run, 'mariadb.sock');
+    return this.system?.address ?? join(this.paths.run, 'mariadb.sock');
   }
 
   /** Written once hop3's admin account exists: until then only the OS account that installed it gets in. */
@@ -89,9 +91,11 @@ DROP USER IF EXISTS ''@'localhost';
   async withAdmin<T>(fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
     let c: mysql.Connection;
     try {
-      c = await withTimeout(mysql.createConnection({ socketPath: this.socketPath, user: MARIADB_ADMIN, password: this.adminPassword(), connectTimeout: PING_TIMEOUT_MS, multipleStatements: false }), PING_TIMEOUT_MS + 500, "hop3's MariaDB");
+      // Without a password the machine's root gets in by unix_socket authentication (hop3 runs as root).
+      const admin = this.adminLogin();
+      c = await withTimeout(mysql.createConnection({ socketPath: this.socketPath, user: admin.user, ...(admin.password === null ? {} : { password: admin.password }), connectTimeout: PING_TIMEOUT_MS, multipleStatements: false }), PING_TIMEOUT_MS + 500, this.label);
     } catch (err) {
-      throw operationalError('ADDON_SERVER_DOWN', `hop3's MariaDB cannot be reached: ${(err as Error).message}`, { cause: err });
+      throw operationalError('ADDON_SERVER_DOWN', `${this.label} cannot be reached: ${(err as Error).message}`, { cause: err });
     }
     c.on('error', () => undefined);
     try {
@@ -102,7 +106,7 @@ DROP USER IF EXISTS ''@'localhost';
   }
 
   protected async pingOnce(): Promise<void> {
-    await this.withAdmin((c) => withTimeout(c.query('SELECT 1'), PING_TIMEOUT_MS, "hop3's MariaDB"));
+    await this.withAdmin((c) => withTimeout(c.query('SELECT 1'), PING_TIMEOUT_MS, this.label));
   }
 
   async version(): Promise<string> {

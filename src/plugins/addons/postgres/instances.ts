@@ -8,7 +8,7 @@ import { writeDump } from '../dump-file.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
 import { addonOfLogin, checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { lastLines, PASSWORD_PATTERN, PING_TIMEOUT_MS, withTimeout } from '../server-process.js';
-import { PG_ADMIN, type PostgresServer } from './server.js';
+import type { PostgresServer } from './server.js';
 
 /**
  * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677), made here so that
@@ -54,7 +54,10 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     }
   }
 
-  const adminEnv = () => ({ PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: PG_ADMIN, PGPASSWORD: server.adminPassword() });
+  const adminEnv = () => {
+    const admin = server.adminLogin();
+    return { PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: admin.user, ...(admin.password === null ? {} : { PGPASSWORD: admin.password }) };
+  };
 
   async function runTool(argv: string[]): Promise<void> {
     try {

@@ -32,6 +32,8 @@ host    samerole  all    ::1/128        scram-sha-256
 export class PostgresServer extends AddonServer {
   readonly type = 'postgres';
   readonly uses = 'pg-database';
+  readonly product = 'PostgreSQL';
+  protected readonly ownAdmin = PG_ADMIN;
   readonly binDir: string;
 
   constructor(ctx: AddonServerContext) {
@@ -45,11 +47,11 @@ export class PostgresServer extends AddonServer {
 
   /** The directory of its unix socket (`.s.PGSQL.<port>`), as libpq's host. */
   get socketDir(): string {
-    return this.paths.run;
+    return this.system?.address ?? this.paths.run;
   }
 
   get socketPath(): string {
-    return join(this.paths.run, `.s.PGSQL.${this.ctx.port}`);
+    return join(this.socketDir, `.s.PGSQL.${this.ctx.port}`);
   }
 
   get pidFile(): string {
@@ -79,6 +81,8 @@ export class PostgresServer extends AddonServer {
    * and reloaded only when it differs.
    */
   async ensureHba(): Promise<void> {
+    // The machine's client authentication is its administrator's (Debian's lets loopback logins in by password).
+    if (this.system !== null) return;
     if (readTextOrNull(join(this.paths.data, 'pg_hba.conf')) === PG_HBA) return;
     this.configure();
     await this.withAdmin((c) => c.query('SELECT pg_reload_conf()'));
@@ -103,11 +107,12 @@ export class PostgresServer extends AddonServer {
 
   /** A session as hop3's admin over the unix socket, closed after `fn`. */
   async withAdmin<T>(fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
-    const c = new pg.Client({ host: this.socketDir, port: this.ctx.port, user: PG_ADMIN, password: this.adminPassword(), database, connectionTimeoutMillis: PING_TIMEOUT_MS });
+    const admin = this.adminLogin();
+    const c = new pg.Client({ host: this.socketDir, port: this.ctx.port, user: admin.user, ...(admin.password === null ? {} : { password: admin.password }), database, connectionTimeoutMillis: PING_TIMEOUT_MS });
     c.on('error', () => undefined);
-    await withTimeout(c.connect(), PING_TIMEOUT_MS + 500, "hop3's PostgreSQL").catch(async (err: unknown) => {
+    await withTimeout(c.connect(), PING_TIMEOUT_MS + 500, this.label).catch(async (err: unknown) => {
       await c.end().catch(() => undefined);
-      throw operationalError('ADDON_SERVER_DOWN', `hop3's PostgreSQL cannot be reached: ${(err as Error).message}`, { cause: err });
+      throw operationalError('ADDON_SERVER_DOWN', `${this.label} cannot be reached: ${(err as Error).message}`, { cause: err });
     });
     try {
       return await fn(c);
@@ -117,7 +122,7 @@ export class PostgresServer extends AddonServer {
   }
 
   protected async pingOnce(): Promise<void> {
-    await this.withAdmin((c) => withTimeout(c.query('SELECT 1'), PING_TIMEOUT_MS, "hop3's PostgreSQL"));
+    await this.withAdmin((c) => withTimeout(c.query('SELECT 1'), PING_TIMEOUT_MS, this.label));
   }
 
   async version(): Promise<string> {

@@ -83,6 +83,19 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
     return canonical.commands;
   }
 
+  /**
+   * Users survive a restart of hop3's Redis in its ACL file. The machine's may have none (Debian's
+   * has no `aclfile`): its users are then lost with a restart and made again by the next pass (they
+   * are in the records); the keys are the server's own persistence's.
+   */
+  async function saveAcl(c: RedisAdmin): Promise<void> {
+    try {
+      await c.sendCommand(['ACL', 'SAVE']);
+    } catch (err) {
+      if (server.system === null || !/not configured to use an ACL file/i.test((err as Error).message)) throw err;
+    }
+  }
+
   async function unlinkPrefix(c: RedisAdmin, name: string): Promise<void> {
     let cursor = '0';
     do {
@@ -115,7 +128,7 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
       if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.name} are not a password hop3 makes`);
       await server.withAdmin(async (c) => {
         await c.sendCommand(['ACL', 'SETUSER', spec.name, ...rulesOf(spec.name, spec.password)]);
-        await c.sendCommand(['ACL', 'SAVE']);
+        await saveAcl(c);
       });
     },
 
@@ -124,7 +137,7 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
       await server.withAdmin(async (c) => {
         await unlinkPrefix(c, name);
         await c.sendCommand(['ACL', 'DELUSER', name]);
-        await c.sendCommand(['ACL', 'SAVE']);
+        await saveAcl(c);
       });
     },
 
@@ -226,7 +239,7 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
       if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.user} are not a password hop3 makes`);
       await server.withAdmin(async (c) => {
         await c.sendCommand(['ACL', 'SETUSER', spec.user, ...rulesOf(spec.addon, spec.password)]);
-        await c.sendCommand(['ACL', 'SAVE']);
+        await saveAcl(c);
       });
     },
 
@@ -235,7 +248,7 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
       checkLoginName(user);
       await server.withAdmin(async (c) => {
         await c.sendCommand(['ACL', 'DELUSER', user]);
-        await c.sendCommand(['ACL', 'SAVE']);
+        await saveAcl(c);
       });
     },
   };

@@ -16,6 +16,8 @@ export const sha256Hex = (password: string) => createHash('sha256').update(passw
 export class RedisServer extends AddonServer {
   readonly type = 'redis';
   readonly uses = 'redis-user';
+  readonly product = 'Redis';
+  protected readonly ownAdmin = REDIS_ADMIN;
 
   constructor(ctx: AddonServerContext) {
     super(ctx, 'redis');
@@ -86,13 +88,16 @@ enable-protected-configs no
 
   /** A connection as hop3's admin over the unix socket, closed after `fn`. */
   async withAdmin<T>(fn: (c: RedisAdmin) => Promise<T>): Promise<T> {
-    const c: RedisAdmin = createClient({ socket: { path: this.socketPath, connectTimeout: PING_TIMEOUT_MS, reconnectStrategy: false }, username: REDIS_ADMIN, password: this.adminPassword() });
+    // The machine's Redis over loopback TCP (its socket, if any, is not known); without a password, no AUTH: its `default` user.
+    const admin = this.adminLogin();
+    const socket = this.system === null ? { path: this.socketPath } : { host: this.system.address, port: this.ctx.port };
+    const c: RedisAdmin = createClient({ socket: { ...socket, connectTimeout: PING_TIMEOUT_MS, reconnectStrategy: false }, ...(admin.password === null ? {} : { username: admin.user, password: admin.password }) });
     c.on('error', () => undefined);
     try {
-      await withTimeout(c.connect(), PING_TIMEOUT_MS + 500, "hop3's Redis");
+      await withTimeout(c.connect(), PING_TIMEOUT_MS + 500, this.label);
     } catch (err) {
       c.destroy();
-      throw operationalError('ADDON_SERVER_DOWN', `hop3's Redis cannot be reached: ${(err as Error).message}`, { cause: err });
+      throw operationalError('ADDON_SERVER_DOWN', `${this.label} cannot be reached: ${(err as Error).message}`, { cause: err });
     }
     try {
       return await fn(c);
@@ -102,7 +107,7 @@ enable-protected-configs no
   }
 
   protected async pingOnce(): Promise<void> {
-    await this.withAdmin((c) => withTimeout(c.ping(), PING_TIMEOUT_MS, "hop3's Redis"));
+    await this.withAdmin((c) => withTimeout(c.ping(), PING_TIMEOUT_MS, this.label));
   }
 
   async version(): Promise<string> {
