@@ -86,7 +86,18 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
     ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env });
   }, p.requestId);
   const others = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
+  await afterRollout(ctx, app.name);
   return { app: app.name, addon: addon.name, env: att.env, attached: false, revoked: await revokeAttachment(ctx, addon, att), sharedWith: others, ...r };
+}
+
+/**
+ * Resolves once the release a change rolled out has settled (its rollout holds the app's deploy
+ * lock until then). A pass that began before the change still wants the app's login and would
+ * make it again after a drop; passes after the settled one do not, so a login dropped then stays
+ * dropped (its provider never prunes).
+ */
+export function afterRollout(ctx: CommandContext, app: string): Promise<void> {
+  return ctx.deployLocks.run(app, async () => undefined);
 }
 
 /**
