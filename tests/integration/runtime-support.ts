@@ -1,24 +1,17 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { execa } from 'execa';
-import { Daemon, EXAMPLES, ROOT, output, releaseOf, underLoad } from './harness.js';
+import { daemonForTests, EXAMPLES, ROOT, output, releaseOf, underLoad } from './harness.js';
 
 /**
  * What the runtime test files share: one daemon for the describe block it is called in, a scratch
  * directory for changed copies of the examples (both removed at the end), and a timed deploy.
  */
 export function runtimeFixture(prefix: string) {
-  const d = new Daemon();
-  const scratch = mkdtempSync(join(tmpdir(), `hop3-${prefix}-`));
-  beforeAll(async () => {
-    await d.start();
-  });
-  afterAll(async () => {
-    await d.cleanup();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  const { d, removeAfter } = daemonForTests();
+  const scratch = removeAfter(mkdtempSync(join(tmpdir(), `hop3-${prefix}-`)));
 
   /** A copy of an example with some of its files replaced. */
   const copyOf = (example: string, name: string, change: Record<string, string> = {}): string => {
