@@ -234,18 +234,10 @@ async function bothProxies(): Promise<number> {
   return worst;
 }
 
-let code = 2;
-try {
+await bench.exitWith(async () => {
   if (PROXY !== 'both' && PROXY !== 'nginx' && PROXY !== 'caddy') {
     console.error('usage: node dist/bench/push.js [--runs=N] [--proxy=nginx|caddy|both] [--strict]');
-    code = 64;
-  } else {
-    code = PROXY === 'both' ? await bothProxies() : await main();
+    return 64;
   }
-} catch (err) {
-  console.error(`\nbenchmark failed: ${err instanceof Error ? err.message : String(err)}`);
-  console.error(bench.daemonLog());
-} finally {
-  await bench.cleanup();
-}
-process.exit(code);
+  return PROXY === 'both' ? bothProxies() : main();
+});

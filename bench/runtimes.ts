@@ -154,13 +154,4 @@ async function main(): Promise<number> {
   return STRICT && rows.some((r) => !r.ok) ? 1 : 0;
 }
 
-let code = 2;
-try {
-  code = await main();
-} catch (err) {
-  console.error(`\nbenchmark failed: ${err instanceof Error ? err.message : String(err)}`);
-  console.error(bench.daemonLog());
-} finally {
-  await bench.cleanup();
-}
-process.exit(code);
+await bench.exitWith(main);

@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { freePorts } from '../src/lib/free-ports.js';
 import { httpGet } from '../src/lib/http-get.js';
+import { SCALED_APP } from './scaled-app.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'bin');
@@ -33,27 +34,6 @@ const PROXY = argv.find((a) => a.startsWith('--proxy='))?.slice('--proxy='.lengt
 const APP = 'bench-scale';
 /** What a scale change should cost at most: one release without a build (start, health gate, switch, retire). */
 const TARGET = { returnS: 2.0, convergedS: 3.0, failed: 0 };
-
-const FILES: Record<string, string> = {
-  'hop3.toml': '[build]\nbuilder = "python"\n',
-  Procfile: 'web: exec python3 server.py\nworker: exec sleep infinity\n',
-  'server.py': `import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = os.environ["HOP3_INSTANCE"].encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-`,
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const temps: string[] = [];
@@ -116,7 +96,7 @@ async function main(): Promise<void> {
   await startDaemon();
   const dir = mkdtempSync(join(tmpdir(), 'hop3-bench-scale-app-'));
   temps.push(dir);
-  for (const [path, content] of Object.entries(FILES)) {
+  for (const [path, content] of Object.entries(SCALED_APP)) {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), content);
   }

@@ -94,6 +94,23 @@ export class BenchRun {
     return Number(this.env.HOP3_HTTP_PORT);
   }
 
+  /**
+   * Runs the benchmark and exits with what it returns (2 when it throws, after printing why and
+   * the daemon's log), cleaning up either way.
+   */
+  async exitWith(main: () => Promise<number>): Promise<never> {
+    let code = 2;
+    try {
+      code = await main();
+    } catch (err) {
+      console.error(`\nbenchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(this.daemonLog());
+    } finally {
+      await this.cleanup();
+    }
+    process.exit(code);
+  }
+
   /** The daemon's log, for a failure's message (empty when there is none). */
   daemonLog(chars = 3000): string {
     try {

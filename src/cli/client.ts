@@ -36,22 +36,25 @@ const unreachable = (cfg: ClientConfig, err: unknown) => new Hop3Error('API_UNRE
   hint: 'is `hop3-server serve` running? set HOP3_API_URL if it listens elsewhere',
 });
 
+/** One call, one HTTP request (the answer is read by the caller, whole or as a stream). */
+function post(cfg: ClientConfig, method: string, params: object, signal: AbortSignal | undefined): Promise<Response> {
+  requireToken(cfg);
+  return fetch(`${cfg.url}/rpc`, {
+    method: 'POST',
+    // The method up front: the daemon picks the body limit before it reads the body.
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}`, [METHOD_HEADER]: method },
+    // One call per HTTP request: the exchange pairs the answer with its call, so any id will do.
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal,
+  });
+}
+
 /** `signal` drops the request (a client that gives up waiting must not be held by it). */
 export async function call<T = unknown>(cfg: ClientConfig, method: string, params: object = {}, opts: { signal?: AbortSignal } = {}): Promise<T> {
-  requireToken(cfg);
-  let res: Response;
-  try {
-    res = await fetch(`${cfg.url}/rpc`, {
-      method: 'POST',
-      // The method up front: the daemon picks the body limit before it reads the body.
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}`, [METHOD_HEADER]: method },
-      // One call per HTTP request: the exchange pairs the answer with its call, so any id will do.
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-      signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(600_000)]) : AbortSignal.timeout(600_000),
-    });
-  } catch (err) {
+  const timeout = AbortSignal.timeout(600_000);
+  const res = await post(cfg, method, params, opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout).catch((err: unknown) => {
     throw unreachable(cfg, err);
-  }
+  });
   const body = (await res.json().catch(() => null)) as RpcAnswer<T> | null;
   if (!body) throw new Hop3Error('API_BAD_ANSWER', `hop3-server answered HTTP ${res.status} without JSON-RPC`);
   return answerOf(body);
@@ -80,19 +83,9 @@ const MAX_STREAM_LINE = 4 * 1024 * 1024;
 export async function callStream<T = unknown>(
   cfg: ClientConfig, method: string, params: object, onPiece: (piece: unknown) => void | Promise<void>, opts: { signal?: AbortSignal } = {},
 ): Promise<T> {
-  requireToken(cfg);
-  let res: Response;
-  try {
-    res = await fetch(`${cfg.url}/rpc`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${cfg.token}`, [METHOD_HEADER]: method },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-      signal: opts.signal,
-    });
-  } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    throw unreachable(cfg, err);
-  }
+  const res = await post(cfg, method, params, opts.signal).catch((err: unknown) => {
+    throw opts.signal?.aborted ? err : unreachable(cfg, err);
+  });
   if (!res.body || !(res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) {
     const body = (await res.json().catch(() => null)) as RpcAnswer<T> | null;
     if (!body) throw new Hop3Error('API_BAD_ANSWER', `hop3-server answered HTTP ${res.status} without JSON-RPC`);

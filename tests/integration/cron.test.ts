@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EventRecord } from '../../src/store/types.js';
 import type { ScheduledEntry } from '../../src/plugins/types.js';
-import { appDir, Daemon, sleep } from './harness.js';
+import { appDir, daemonForTests, sleep } from './harness.js';
 
 type CronRan = Extract<EventRecord, { kind: 'cron.ran' }>;
 
@@ -39,17 +39,10 @@ function runs(home: string): Run[] {
 }
 
 describe('cron entries run by hop3-server', () => {
-  const d = new Daemon();
-  const dirs: string[] = [];
-  beforeAll(() => d.start());
-  afterAll(async () => {
-    await d.cleanup();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
+  const { d, removeAfter } = daemonForTests();
 
   const deploy = async (files: Record<string, string>) => {
-    const dir = appDir(files);
-    dirs.push(dir);
+    const dir = removeAfter(appDir(files));
     const r = await d.hop3(['deploy', dir, '--app', APP]);
     expect(r.exitCode, `${String(r.stderr).slice(-3000)}`).toBe(0);
     return Date.now();

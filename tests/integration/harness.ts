@@ -7,6 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const EXAMPLES = join(ROOT, 'examples');
@@ -182,6 +183,25 @@ export class Daemon {
 }
 
 /** A gzipped tar of `files` (path → content), base64: what `hop3 deploy` uploads. */
+/**
+ * A daemon for the tests of the describe block this is called in: started before them and stopped
+ * after them, when the directories given to `removeAfter` are removed too.
+ */
+export function daemonForTests(...args: ConstructorParameters<typeof Daemon>) {
+  const d = new Daemon(...args);
+  const dirs: string[] = [];
+  beforeAll(() => d.start());
+  afterAll(async () => {
+    await d.cleanup();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  const removeAfter = (dir: string) => {
+    dirs.push(dir);
+    return dir;
+  };
+  return { d, removeAfter };
+}
+
 export async function archiveOf(files: Record<string, string>): Promise<string> {
   const dir = appDir(files);
   try {

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
-import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, Daemon, sleep, within } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { appDir, daemonForTests, sleep, within } from './harness.js';
 
 const WSGI = {
   'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n',
@@ -11,17 +11,10 @@ const WSGI = {
 const dbSize = (home: string) => ['hop3.db', 'hop3.db-wal'].reduce((n, f) => n + (statSync(join(home, f), { throwIfNoEntry: false })?.size ?? 0), 0);
 
 describe('bounded build output', () => {
-  const d = new Daemon();
-  const dirs: string[] = [];
-  beforeAll(() => d.start());
-  afterAll(async () => {
-    await d.cleanup();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
+  const { d, removeAfter } = daemonForTests();
 
   it('a build printing a million lines keeps the cap and one line saying how many were dropped; the deploy succeeds', async () => {
-    const dir = appDir({ ...WSGI, 'hop3.toml': '[run]\nstart = "app:application"\n[build]\nbefore-build = ["seq 1 1000000", "head -c 20000 /dev/zero | tr \'\\\\0\' x"]\n' });
-    dirs.push(dir);
+    const dir = removeAfter(appDir({ ...WSGI, 'hop3.toml': '[run]\nstart = "app:application"\n[build]\nbefore-build = ["seq 1 1000000", "head -c 20000 /dev/zero | tr \'\\\\0\' x"]\n' }));
     const before = dbSize(d.home);
     const start = Date.now();
     const r = await d.hop3(['deploy', dir, '--app', 'chatty']);
@@ -55,8 +48,7 @@ describe('bounded build output', () => {
   }, 300_000);
 
   it('cuts a line longer than 4096 characters', async () => {
-    const dir = appDir({ ...WSGI, 'hop3.toml': '[run]\nstart = "app:application"\n[build]\nbefore-build = ["head -c 20000 /dev/zero | tr \'\\\\0\' x; echo"]\n' });
-    dirs.push(dir);
+    const dir = removeAfter(appDir({ ...WSGI, 'hop3.toml': '[run]\nstart = "app:application"\n[build]\nbefore-build = ["head -c 20000 /dev/zero | tr \'\\\\0\' x; echo"]\n' }));
     const r = await d.hop3(['deploy', dir, '--app', 'wide']);
     expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(0);
     const events = await d.json<{ kind: string; data: { line?: string } }[]>(['events', 'wide', '--limit', '1000']);
@@ -68,19 +60,12 @@ describe('bounded build output', () => {
 describe('process logs are rotated and old generations pruned', () => {
   const MAX = 65_536;
   const KEEP = 2;
-  const d = new Daemon({ HOP3_LOG_MAX_BYTES: String(MAX), HOP3_LOG_KEEP: String(KEEP), HOP3_RESYNC_SECONDS: '1' });
-  const dirs: string[] = [];
-  beforeAll(() => d.start());
-  afterAll(async () => {
-    await d.cleanup();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  });
+  const { d, removeAfter } = daemonForTests({ HOP3_LOG_MAX_BYTES: String(MAX), HOP3_LOG_KEEP: String(KEEP), HOP3_RESYNC_SECONDS: '1' });
 
   it(`a process writing ~600 KB leaves at most ${KEEP} rotated generations of about ${MAX} bytes beside its log`, async () => {
     // About 64 KB a second for nine seconds, then quiet.
     const spam = 'import sys, time\nfor i in range(90):\n    sys.stdout.write(("y" * 199 + "\\n") * 32)\n    sys.stdout.flush()\n    time.sleep(0.1)\ntime.sleep(3600)\n';
-    const dir = appDir({ ...WSGI, Procfile: 'wsgi: app:application\nworker: exec python3 spam.py\n', 'spam.py': spam });
-    dirs.push(dir);
+    const dir = removeAfter(appDir({ ...WSGI, Procfile: 'wsgi: app:application\nworker: exec python3 spam.py\n', 'spam.py': spam }));
     const r = await d.hop3(['deploy', dir, '--app', 'noisy']);
     expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(0);
     const logDir = join(d.home, 'apps', 'noisy', 'log');

@@ -1,49 +1,15 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { Daemon, EXAMPLES, ROOT, output, underLoad } from './harness.js';
-import { httpGet } from '../../src/lib/http-get.js';
-
-/** A copy of an example to change, removed at the end. */
-const scratch = mkdtempSync(join(tmpdir(), 'hop3-rack-php-'));
-function copyOf(example: string, name: string, change: Record<string, string> = {}): string {
-  const dir = join(scratch, name);
-  cpSync(join(EXAMPLES, example), dir, { recursive: true });
-  for (const [file, text] of Object.entries(change)) writeFileSync(join(dir, file), text);
-  return dir;
-}
-
-/** The examples' pages say `Hello from APP vN on ...`: the release that answered, for underLoad. */
-const releaseOf = (port: number, host: string) => async () => {
-  const r = await httpGet(`http://127.0.0.1:${port}/`, host, 5000);
-  const release = /^<h1>Hello from \S+ (v\d+) on /.exec(r.body)?.[1];
-  return release ? { status: r.status, body: JSON.stringify({ release }) } : { status: 599, body: r.body };
-};
+import { EXAMPLES } from './harness.js';
+import { type Deployed, expectValidateNames, runtimeFixture } from './runtime-support.js';
 
 describe('runtimes: ruby (rack) and php apps build, serve through the proxy and fail cleanly', () => {
-  const d = new Daemon();
-  beforeAll(async () => {
-    await d.start();
-  });
-  afterAll(async () => {
-    await d.cleanup();
-    rmSync(scratch, { recursive: true, force: true });
-  });
-
-  const deploy = async (dir: string, app: string) => {
-    const started = Date.now();
-    const r = await d.hop3(['deploy', dir, '--app', app]);
-    return { r, text: output(r), seconds: (Date.now() - started) / 1000 };
-  };
+  const { d, scratch, copyOf, deploy, loaded } = runtimeFixture('rack-php');
 
   it('hop3 validate names the builder each example gets', async () => {
-    for (const [example, builder] of [['ruby-app', 'ruby'], ['php-app', 'php']] as const) {
-      const r = await execa(join(ROOT, 'bin', 'hop3'), ['validate', join(EXAMPLES, example)], { reject: false });
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`(${builder} build; web: web)`);
-    }
+    for (const [example, builder] of [['ruby-app', 'ruby'], ['php-app', 'php']] as const) await expectValidateNames(join(EXAMPLES, example), builder);
   });
 
   it('ruby: bundle install --local with Debian\'s rack, config.ru through the rack plugin; redeploys with no failed request', async () => {
@@ -57,10 +23,10 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     expect(readFileSync(join(d.home, 'apps', 'ruby-app', 'releases', 'v1', 'src', 'Gemfile.lock'), 'utf8')).toMatch(/^ {4}rack \(\d+\.\d+\.\d+\)$/m);
     expect(statSync(join(d.home, 'apps', 'ruby-app', 'gems')).isDirectory()).toBe(true);
 
-    let second!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'ruby-app.localhost', async () => {
+    let second!: Deployed;
+    const load = await loaded('ruby-app', async () => {
       second = await deploy(join(EXAMPLES, 'ruby-app'), 'ruby-app');
-    }, { get: releaseOf(d.httpPort, 'ruby-app.localhost') });
+    });
     expect(second.r.exitCode, second.text).toBe(0);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()].sort()).toEqual(['v1', 'v2']);
@@ -70,10 +36,10 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
 
   it('ruby: a syntax error in config.ru fails the new release before it takes traffic, with Ruby\'s message; the previous one keeps serving', async () => {
     const broken = copyOf('ruby-app', 'ruby-broken', { 'config.ru': `${readFileSync(join(EXAMPLES, 'ruby-app', 'config.ru'), 'utf8')}\nrun lambda { |env| [200, {}, [\n` });
-    let failed!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'ruby-app.localhost', async () => {
+    let failed!: Deployed;
+    const load = await loaded('ruby-app', async () => {
       failed = await deploy(broken, 'ruby-app');
-    }, { get: releaseOf(d.httpPort, 'ruby-app.localhost') });
+    });
     expect(failed.r.exitCode, failed.text).not.toBe(0);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()]).toEqual(['v2']);
@@ -120,10 +86,10 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
     expect(page.body).toMatch(/^<h1>Hello from php-app v1 on PHP 8\.\d+\.\d+<\/h1>\n<p>You asked for \/some\/route<\/p>\n<p>greeted by hop3\/greet 1\.0\.0<\/p>\n$/);
     expect((await d.get('php-app.localhost', '/assets/style.css')).body).toContain('font-family');
 
-    let second!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'php-app.localhost', async () => {
+    let second!: Deployed;
+    const load = await loaded('php-app', async () => {
       second = await deploy(join(EXAMPLES, 'php-app'), 'php-app');
-    }, { get: releaseOf(d.httpPort, 'php-app.localhost') });
+    });
     expect(second.r.exitCode, second.text).toBe(0);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()].sort()).toEqual(['v1', 'v2']);
@@ -132,10 +98,10 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
 
   it('php: a parse error in index.php fails the build with PHP\'s message; one in a file it includes fails the health gate; v2 keeps serving', async () => {
     const index = readFileSync(join(EXAMPLES, 'php-app', 'index.php'), 'utf8');
-    let lint!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'php-app.localhost', async () => {
+    let lint!: Deployed;
+    const load = await loaded('php-app', async () => {
       lint = await deploy(copyOf('php-app', 'php-parse', { 'index.php': index.replace("echo '<p>You", "echo '<p>You' .. ") }), 'php-app');
-    }, { get: releaseOf(d.httpPort, 'php-app.localhost') });
+    });
     expect(lint.r.exitCode).toBe(1);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()]).toEqual(['v2']);
@@ -147,10 +113,10 @@ describe('runtimes: ruby (rack) and php apps build, serve through the proxy and 
       'index.php': index.replace("require __DIR__ . '/vendor/autoload.php';", "require __DIR__ . '/vendor/autoload.php';\nrequire __DIR__ . '/helpers.php';"),
       'helpers.php': '<?php\nfunction helper( {\n',
     });
-    let gate!: Awaited<ReturnType<typeof deploy>>;
-    const load2 = await underLoad(d.httpPort, 'php-app.localhost', async () => {
+    let gate!: Deployed;
+    const load2 = await loaded('php-app', async () => {
       gate = await deploy(included, 'php-app');
-    }, { get: releaseOf(d.httpPort, 'php-app.localhost') });
+    });
     expect(gate.r.exitCode).not.toBe(0);
     expect(load2.failures).toEqual([]);
     expect([...load2.releases.keys()]).toEqual(['v2']);

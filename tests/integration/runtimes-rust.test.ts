@@ -1,43 +1,29 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { Daemon, EXAMPLES, ROOT, output, releaseOf, underLoad } from './harness.js';
+import { EXAMPLES, ROOT, output } from './harness.js';
+import { type Deployed, expectValidateNames, runtimeFixture } from './runtime-support.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'hop3-rust-'));
 const example = join(EXAMPLES, 'rust-app');
 const main = readFileSync(join(example, 'src', 'main.rs'), 'utf8');
-/** A copy of the example with its main.rs changed by `edit`. */
-function copyWith(name: string, edit: (main: string) => string): string {
-  const dir = join(scratch, name);
-  cpSync(example, dir, { recursive: true });
-  writeFileSync(join(dir, 'src', 'main.rs'), edit(main));
-  return dir;
-}
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const builtMs = (text: string) => Number(/Built bin\/rust-app \(bin\/app: rust-app\) in (\d+) ms/.exec(text)?.[1] ?? NaN);
 
 describe('runtimes: a Rust app builds with cargo --offline, serves through the proxy and fails cleanly', () => {
-  const d = new Daemon();
-  beforeAll(async () => {
-    await d.start();
-  });
-  afterAll(async () => {
-    await d.cleanup();
-  });
-
-  const deploy = async (dir: string) => {
-    const started = Date.now();
-    const r = await d.hop3(['deploy', dir, '--app', 'rust-app']);
-    return { r, text: output(r), seconds: (Date.now() - started) / 1000 };
+  const fixture = runtimeFixture('rust');
+  const { d, loaded } = fixture;
+  const deploy = (dir: string) => fixture.deploy(dir, 'rust-app');
+  /** A copy of the example with its main.rs changed by `edit`. */
+  const copyWith = (name: string, edit: (main: string) => string): string => {
+    const dir = fixture.copyOf('rust-app', name);
+    writeFileSync(join(dir, 'src', 'main.rs'), edit(main));
+    return dir;
   };
   const cargoDir = () => join(d.home, 'apps', 'rust-app', 'cargo');
 
   it('hop3 validate names the rust builder and the binary as the web process', async () => {
-    const r = await execa(join(ROOT, 'bin', 'hop3'), ['validate', example], { reject: false });
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toContain('(rust build; web: web)');
+    await expectValidateNames(example, 'rust');
   });
 
   it('builds with the vendored crate and no network, redeploys under load with no failed request, and the second build reuses the dependency', async () => {
@@ -53,10 +39,10 @@ describe('runtimes: a Rust app builds with cargo --offline, serves through the p
     expect(statSync(join(cargoDir(), 'target', 'release')).isDirectory()).toBe(true);
     expect(existsSync(join(d.home, 'apps', 'rust-app', 'releases', 'v1', 'src', 'target'))).toBe(false);
 
-    let second!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'rust-app.localhost', async () => {
+    let second!: Deployed;
+    const load = await loaded('rust-app', async () => {
       second = await deploy(copyWith('rust-v2', (m) => m.replace('request {} of this process', 'request {} of this process, v2 source')));
-    }, { get: releaseOf(d.httpPort, 'rust-app.localhost') });
+    });
     expect(second.r.exitCode, second.text).toBe(0);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()].sort()).toEqual(['v1', 'v2']);
@@ -71,10 +57,10 @@ describe('runtimes: a Rust app builds with cargo --offline, serves through the p
   });
 
   it("a compile error fails the release with the compiler's message while the previous release keeps serving", async () => {
-    let broken!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'rust-app.localhost', async () => {
+    let broken!: Deployed;
+    const load = await loaded('rust-app', async () => {
       broken = await deploy(copyWith('rust-broken', (m) => m.replace('let count = served', 'let count = undefined_counter')));
-    }, { get: releaseOf(d.httpPort, 'rust-app.localhost') });
+    });
     expect(broken.r.exitCode, broken.text).toBe(1);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()]).toEqual(['v2']);
@@ -100,6 +86,9 @@ describe('runtimes: a Rust app builds with cargo --offline, serves through the p
 });
 
 describe('hop3-server setup --runtimes', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'hop3-rust-setup-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
   it('refuses an unknown runtime, listing the known ones, before it changes anything', async () => {
     const home = join(scratch, 'setup-home');
     const r = await execa(join(ROOT, 'bin', 'hop3-server'), ['setup', '--runtimes', 'rust,cobol'], { env: { HOP3_HOME: home }, reject: false });

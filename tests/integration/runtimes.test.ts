@@ -1,18 +1,10 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, EXAMPLES, ROOT, output, releaseOf, underLoad, within } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { EXAMPLES, ROOT, within } from './harness.js';
 import { execa } from 'execa';
+import { type Deployed, expectValidateNames, runtimeFixture } from './runtime-support.js';
 
-/** A copy of an example to change, removed at the end. */
-const scratch = mkdtempSync(join(tmpdir(), 'hop3-runtimes-'));
-function copyOf(example: string, name: string, change: Record<string, string> = {}): string {
-  const dir = join(scratch, name);
-  cpSync(join(EXAMPLES, example), dir, { recursive: true });
-  for (const [file, text] of Object.entries(change)) writeFileSync(join(dir, file), text);
-  return dir;
-}
 const ms = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
 
 /** Pids of the processes running with HOP3_APP=app and HOP3_RELEASE=release. */
@@ -28,27 +20,10 @@ function processesOf(app: string, release: string): number[] {
 }
 
 describe('runtimes: node, go and generic apps build, serve through the proxy and fail cleanly', () => {
-  const d = new Daemon();
-  beforeAll(async () => {
-    await d.start();
-  });
-  afterAll(async () => {
-    await d.cleanup();
-    rmSync(scratch, { recursive: true, force: true });
-  });
-
-  const deploy = async (dir: string, app: string) => {
-    const started = Date.now();
-    const r = await d.hop3(['deploy', dir, '--app', app]);
-    return { r, text: output(r), seconds: (Date.now() - started) / 1000 };
-  };
+  const { d, scratch, copyOf, deploy, loaded } = runtimeFixture('runtimes');
 
   it('hop3 validate names the builder each example gets', async () => {
-    for (const [example, builder] of [['node-app', 'node'], ['go-app', 'go']] as const) {
-      const r = await execa(join(ROOT, 'bin', 'hop3'), ['validate', join(EXAMPLES, example)], { reject: false });
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stdout).toContain(`(${builder} build; web: web)`);
-    }
+    for (const [example, builder] of [['node-app', 'node'], ['go-app', 'go']] as const) await expectValidateNames(join(EXAMPLES, example), builder);
   });
 
   it('node: npm ci from the lockfile, npm start behind the proxy; a second deploy reuses node_modules', async () => {
@@ -62,10 +37,10 @@ describe('runtimes: node, go and generic apps build, serve through the proxy and
 
     expect(processesOf('node-app', 'v1').length).toBeGreaterThan(0);
 
-    let second!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'node-app.localhost', async () => {
+    let second!: Deployed;
+    const load = await loaded('node-app', async () => {
       second = await deploy(join(EXAMPLES, 'node-app'), 'node-app');
-    }, { get: releaseOf(d.httpPort, 'node-app.localhost') });
+    });
     expect(second.r.exitCode, second.text).toBe(0);
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()].sort()).toEqual(['v1', 'v2']);
@@ -103,10 +78,10 @@ describe('runtimes: node, go and generic apps build, serve through the proxy and
     expect(statSync(join(d.home, 'apps', 'go-app', 'go', 'build')).isDirectory()).toBe(true);
 
     const main = readFileSync(join(EXAMPLES, 'go-app', 'main.go'), 'utf8').replace('fmt.Fprintf(w,', 'fmt.Fprintf(undefinedWriter,');
-    let broken!: Awaited<ReturnType<typeof deploy>>;
-    const load = await underLoad(d.httpPort, 'go-app.localhost', async () => {
+    let broken!: Deployed;
+    const load = await loaded('go-app', async () => {
       broken = await deploy(copyOf('go-app', 'go-broken', { 'main.go': main }), 'go-app');
-    }, { get: releaseOf(d.httpPort, 'go-app.localhost') });
+    });
     expect(load.failures).toEqual([]);
     expect([...load.releases.keys()]).toEqual(['v1']);
     console.log(`go-app: first deploy ${first.seconds.toFixed(2)} s, failed deploy ${broken.seconds.toFixed(2)} s`);

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appDir, Daemon, PROXIES, underLoad, within } from './harness.js';
+import { SCALED_APP } from '../../bench/scaled-app.js';
 
 type Ps = { process: string; index: number; pid: number | null; state: string; uptime: number | null; restarts: number; release: string; port: number | null };
 type Drift = { resource: string; kind: string; action: string; observed: string; detectedAt: string };
@@ -10,33 +11,9 @@ const APP = 'scaled';
 /** What `fn` gives once it gives something (within `ms`). */
 const eventually = async <T>(ms: number, fn: () => Promise<T | null | undefined>): Promise<T> => (await within(ms, fn)).value!;
 
-/** A web process that says which instance (and process) answered, and a worker that idles. */
-const FILES = {
-  'hop3.toml': '[build]\nbuilder = "python"\n',
-  Procfile: 'web: exec python3 server.py\nworker: exec python3 worker.py\n',
-  'server.py': `import json, os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps({"release": os.environ["HOP3_RELEASE"], "process": os.environ["HOP3_PROCESS"], "instance": os.environ["HOP3_INSTANCE"], "pid": os.getpid()}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-`,
-  'worker.py': 'import time\nwhile True:\n    time.sleep(60)\n',
-};
-
 describe.each(PROXIES)('hop3 scale and hop3 ps (%s)', (proxy) => {
   const d = new Daemon({}, { proxy });
-  const dir = appDir(FILES);
+  const dir = appDir(SCALED_APP);
   const ps = () => d.json<Ps[]>(['ps', APP]);
   const count = (rows: Ps[], process: string) => rows.filter((r) => r.process === process).length;
   /** Which instances answered `n` requests through the proxy. */
