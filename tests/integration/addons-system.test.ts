@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { passwordOf, pgRoundTrip, redisRoundTrip } from '../support/addon-clients.js';
 import { processAlive } from '../../src/plugins/addons/server-process.js';
 import { defaultPostgresBinDir } from '../../src/plugins/addons/postgres/server.js';
 import { Daemon, EXAMPLES, freePort, within } from './harness.js';
@@ -27,31 +27,8 @@ type Reconciled = { actions: { type: string; kind?: string }[]; findings: Findin
 const APP = 'sys-app';
 const NOBODY = 65534;
 const PG_PASSWORD = 'test-admin-pw-123';
-const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
 
-async function pgRoundTrip(url: string, value: string): Promise<string[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS t (v text)');
-    await c.query('INSERT INTO t VALUES ($1)', [value]);
-    return (await c.query<{ v: string }>('SELECT v FROM t ORDER BY v')).rows.map((r) => r.v);
-  } finally {
-    await c.end();
-  }
-}
 
-async function redisRoundTrip(url: string, key: string, value: string): Promise<string | null> {
-  const c = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.set(key, value);
-    return await c.get(key);
-  } finally {
-    c.destroy();
-  }
-}
 
 describe('HOP3_ADDONS=system: the machine\'s servers, administered and never run by hop3', () => {
   const root = mkdtempSync(join(tmpdir(), 'hop3-sys-'));
@@ -145,7 +122,7 @@ describe('HOP3_ADDONS=system: the machine\'s servers, administered and never run
     expect(urls.DATABASE_URL).toMatch(new RegExp(`^postgres://sysdb_${APP}:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:${pgPort}/sysdb$`));
     expect(urls.REDIS_URL).toMatch(new RegExp(`^redis://syscache_${APP}:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:${redisPort}/0$`));
     expect(await pgRoundTrip(urls.DATABASE_URL!, 'on-the-system')).toEqual(['on-the-system']);
-    expect(await redisRoundTrip(urls.REDIS_URL!, 'syscache:k', 'v')).toBe('v');
+    expect(await redisRoundTrip(urls.REDIS_URL!, 'syscache:', 'v')).toBe('v');
     expect(urls.MYSQL_URL).toMatch(new RegExp(`^mysql://sysmy_${APP}:[A-Za-z0-9_-]{32}@127\\.0\\.0\\.1:${myPort}/sysmy$`));
     const m = await mysql.createConnection(urls.MYSQL_URL!);
     await m.query('CREATE TABLE t (v TEXT)');
@@ -154,7 +131,7 @@ describe('HOP3_ADDONS=system: the machine\'s servers, administered and never run
     await expect(m.query('CREATE DATABASE other')).rejects.toThrow(/denied/);
     await m.end();
     // Confined as in the default mode: another prefix, another database are not its own.
-    await expect(redisRoundTrip(urls.REDIS_URL!, 'other:k', 'v')).rejects.toThrow(/NOPERM/);
+    await expect(redisRoundTrip(urls.REDIS_URL!, 'other:', 'v')).rejects.toThrow(/NOPERM/);
     await expect(pgRoundTrip(urls.DATABASE_URL!.replace(/\/sysdb$/, '/theirs'), 'x')).rejects.toThrow(/no pg_hba|permission denied|password authentication failed/);
     const info = await d.json<{ server: { running: boolean; port: number }; instance: string }>(['addons', 'info', 'sysdb']);
     expect(info).toMatchObject({ server: { running: true, port: pgPort }, instance: 'Healthy' });

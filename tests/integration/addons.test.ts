@@ -1,10 +1,9 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mysqlRoundTrip, passwordOf, pgRoundTrip, redisRoundTrip } from '../support/addon-clients.js';
 import { execa } from 'execa';
 import { Daemon, EXAMPLES, within } from './harness.js';
 
@@ -21,46 +20,12 @@ type Reconciled = { actions: { type: string; drift: unknown }[]; findings: Drift
 
 const APP = 'addons-app';
 
-async function pgRoundTrip(url: string, value: string): Promise<string[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS t (v text)');
-    await c.query('INSERT INTO t VALUES ($1)', [value]);
-    return (await c.query<{ v: string }>('SELECT v FROM t ORDER BY v')).rows.map((r) => r.v);
-  } finally {
-    await c.end();
-  }
-}
 
-async function mysqlRoundTrip(url: string, value: string): Promise<string[]> {
-  const c = await mysql.createConnection(url);
-  try {
-    await c.query('CREATE TABLE IF NOT EXISTS t (v TEXT)');
-    await c.query('INSERT INTO t VALUES (?)', [value]);
-    const [rows] = await c.query('SELECT v FROM t ORDER BY v');
-    return (rows as { v: string }[]).map((r) => r.v);
-  } finally {
-    await c.end();
-  }
-}
 
-async function redisRoundTrip(url: string, prefix: string, value: string): Promise<string | null> {
-  const c = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.set(`${prefix}k`, value);
-    return await c.get(`${prefix}k`);
-  } finally {
-    c.destroy();
-  }
-}
 
 /** A login PostgreSQL no longer has: with `samerole`, refused before its password is asked. */
 const PG_REFUSED = /password authentication failed|no pg_hba.conf entry/;
 
-const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
 
 describe('addons wired into records, commands and the reconcile loop', () => {
   // Debian's python3 (the one python3-psycopg2 and python3-redis are installed for), whatever PATH finds first.

@@ -91,3 +91,44 @@ export const redisApp: AppClient = {
     }
   },
 };
+
+/** Writes `value` through a SQL URL and reads back every value written there. */
+export async function pgRoundTrip(url: string, value: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS t (v text)');
+    await c.query('INSERT INTO t VALUES ($1)', [value]);
+    return (await c.query<{ v: string }>('SELECT v FROM t ORDER BY v')).rows.map((r) => r.v);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function mysqlRoundTrip(url: string, value: string): Promise<string[]> {
+  const c = await mysql.createConnection(url);
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS t (v TEXT)');
+    await c.query('INSERT INTO t VALUES (?)', [value]);
+    const [rows] = await c.query('SELECT v FROM t ORDER BY v');
+    return (rows as { v: string }[]).map((r) => r.v);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Sets the key `<prefix>k` through a Redis URL and reads it back. */
+export async function redisRoundTrip(url: string, prefix: string, value: string): Promise<string | null> {
+  const c = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 2000 } });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    await c.set(`${prefix}k`, value);
+    return await c.get(`${prefix}k`);
+  } finally {
+    c.destroy();
+  }
+}
+
+/** The password of a URL's user info. */
+export const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
