@@ -68,19 +68,34 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
     return { want, users: out };
   }
   /** Per server process: a Redis restarted (upgraded) may put other commands in a category. */
-  let canonical: { pid: number | null; commands: string } | null = null;
+  let canonical: { pid: number | null; commands: Promise<string> } | null = null;
 
-  /** The commands field Redis reports for REDIS_USER_RULES (it writes rules its own way). */
-  async function canonicalCommands(c: RedisAdmin): Promise<string> {
+  /**
+   * The commands field Redis reports for REDIS_USER_RULES (it writes rules its own way). One probe
+   * per server process, shared by concurrent observers: two probes at once would delete the user
+   * the other is reading.
+   */
+  function canonicalCommands(c: RedisAdmin): Promise<string> {
     const pid = server.pid();
     if (canonical !== null && canonical.pid === pid) return canonical.commands;
+    const mine = { pid, commands: probeCommands(c) };
+    canonical = mine;
+    // A failed probe is not remembered: the next observer asks again.
+    mine.commands.catch(() => {
+      if (canonical === mine) canonical = null;
+    });
+    return mine.commands;
+  }
+
+  async function probeCommands(c: RedisAdmin): Promise<string> {
     await c.sendCommand(['ACL', 'SETUSER', PROBE_USER, 'reset', ...REDIS_USER_RULES]);
     try {
-      canonical = { pid, commands: commandSet(aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]))?.commands) };
+      const probe = aclUser(await c.sendCommand(['ACL', 'GETUSER', PROBE_USER]));
+      if (probe === null) throw operationalError('ADDON_COMMAND_FAILED', `the Redis user ${PROBE_USER} was gone before it could be read`);
+      return commandSet(probe.commands);
     } finally {
       await c.sendCommand(['ACL', 'DELUSER', PROBE_USER]);
     }
-    return canonical.commands;
   }
 
   /**

@@ -172,7 +172,8 @@ export class CaddyControl {
     const pid = ctx.exec.spawnDetached([ctx.bin, 'run', '--config', paths.config, '--pidfile', paths.pidfile], paths.log, this.env());
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if ((await this.observe()) !== UNKNOWN) return 'started';
+      // Caddy writes its pid file after its admin endpoint answers: until then it is not yet ours to adopt.
+      if ((await this.observe()) !== UNKNOWN && this.pid() === pid) return 'started';
       if (!processAlive(pid)) break;
       await sleep(50);
     }
