@@ -55,7 +55,9 @@ describe('a database locked by another process during a rollout', () => {
     const cli = await timed(() => d.hop3(['config', 'set', 'bee', 'K=v']));
     expect(cli.value.exitCode).toBe(2);
     expect(String(cli.value.stderr)).toContain('error: the database is busy; try again');
-    expect(cli.ms).toBeLessThan(3000);
+    // Well under the 10 s the lock is held: the CLI gave up rather than waiting it out (a loaded
+    // machine spends seconds starting Node; the RPC's own bound is above).
+    expect(cli.ms).toBeLessThan(6000);
 
     // Reads and /healthz answer, promptly, while the lock is held.
     const reads: number[] = [];
