@@ -35,6 +35,8 @@ import { httpGet } from '../src/lib/http-get.js';
 import { createLogger } from '../src/lib/logger.js';
 import { livePid } from '../src/lib/pidfile.js';
 import { createHop3, type Hop3 } from '../src/server/hop3.js';
+import { observeResources } from '../src/reconcile/observe.js';
+import { plan } from '../src/reconcile/plan.js';
 import { assertValidSpec, parseAppSpec } from '../src/manifest/index.js';
 import { serversOwn, snapshotsElsewhere } from '../tests/support/file-snapshot.js';
 
@@ -57,6 +59,37 @@ const TARGET = { wallMs: 100, spawns: 0, writes: 0, rssMb: 150 };
 const HOP3_TOML = '[build]\nbuilder = "static"\n[run]\nstatic = "public"\n';
 
 // --- small helpers ----------------------------------------------------------------------------
+
+/**
+ * Where a converged pass's time goes, after the measured passes: each step of a pass run over
+ * every app in a row and timed as a whole: µs an app, the fastest of 5 sweeps (on a shared machine
+ * a slower sweep is mostly other processes' turns; the thread's CPU time is too coarse for this).
+ */
+async function passBreakdown(hh: Hop3): Promise<Record<string, number>> {
+  const names = hh.store.appNames();
+  const runs = await Promise.all(names.map((n) => hh.reconciler.dryRun(n)));
+  const steps: [string, (i: number) => unknown][] = [
+    ['record read', (i) => hh.store.getAppForPass(names[i]!)],
+    ['whole dry run', (i) => hh.reconciler.dryRun(names[i]!)],
+    ['observe (all)', (i) => observeResources(hh.plugins.providers, names[i]!, runs[i]!.desired.resources)],
+    ['plan', (i) => plan(runs[i]!.desired, runs[i]!.observed, hh.plugins.providers)],
+    ...hh.plugins.providers.map((p): [string, (i: number) => unknown] => [`observe ${p.kind}`, (i) => {
+      const mine = runs[i]!.desired.resources.filter((r) => r.kind === p.kind);
+      return mine.length === 0 && p.observesDesiredOnly ? undefined : p.observe(names[i]!, mine);
+    }]),
+  ];
+  const out: Record<string, number> = {};
+  for (const [what, step] of steps) {
+    const sweeps: number[] = [];
+    for (let sweep = 0; sweep < 5; sweep++) {
+      const t = performance.now();
+      for (let i = 0; i < names.length; i++) await step(i);
+      sweeps.push(performance.now() - t);
+    }
+    out[what] = round1((1000 * Math.min(...sweeps)) / names.length);
+  }
+  return out;
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -167,6 +200,8 @@ export interface BenchResult {
     siteMtimeChanges: number;
     /** One emperor stats-socket round trip (the only await of a no-op pass), median of 5. */
     emperorStatsMsMedian: number;
+    /** µs an app per step of a pass (passBreakdown). */
+    breakdown: Record<string, number>;
     /** 1-minute load average before and after the measured passes (a shared machine shows here). */
     loadavg1: [number, number];
   };
@@ -403,6 +438,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       console.log(`N=${n}: CPU profile of the no-op passes → ${file}`);
     }
     mem.noop = memory();
+    const breakdown = await passBreakdown(hh);
     if (opts.heapDir) {
       mkdirSync(opts.heapDir, { recursive: true });
       console.log(`N=${n}: heap snapshot after the no-op passes → ${writeHeapSnapshot(join(opts.heapDir, `reconcile-noop-${n}-${proxy}.heapsnapshot`))}`);
@@ -427,6 +463,7 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
       rssMbMax: Math.max(...passes.map((p) => p.rssMb)),
       siteMtimeChanges,
       emperorStatsMsMedian: median(statsMs),
+      breakdown,
       loadavg1: [round1(loadBefore), round1(loadavg()[0]!)] as [number, number],
     };
     const pass = {
@@ -584,6 +621,7 @@ async function main(): Promise<number> {
   console.log(table(r));
   console.log(`per pass (wall ms): ${r.noop.passes.map((p) => round1(p.wallMs)).join(', ')}; CPU ms: ${r.noop.passes.map((p) => round1(p.cpuMs)).join(', ')}; ` +
     `emperor stats round trip ${round1(r.noop.emperorStatsMsMedian)} ms`);
+  console.log(`where a pass goes (µs an app, each step swept alone, fastest of 5): ${Object.entries(r.noop.breakdown).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(JSON.stringify(r));
   console.log('');
   const invariants = r.pass.converged && r.pass.served && r.pass.actions && r.pass.spawns && r.pass.writes && r.pass.rowChanges && r.pass.siteMtimes;

@@ -110,7 +110,9 @@ export class Reconciler {
 
   /** The periodic resync: the host and every app, each after its backoff. */
   triggerAll(): Promise<void> {
-    return Promise.all([this.noticeHost(), ...this.d.store.appNames().map((a) => this.notice(a))]).then(() => undefined);
+    const { store } = this.d;
+    store.readAheadForPasses();
+    return Promise.all([this.noticeHost(), ...store.appNames().map((a) => this.notice(a))]).then(() => undefined).finally(() => store.endReadAhead());
   }
 
   /**

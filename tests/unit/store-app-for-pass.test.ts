@@ -56,3 +56,30 @@ describe('Store.getAppForPass', () => {
     expect(store.getAppForPass('b')?.desiredStatus).toBeNull();
   });
 });
+
+describe('Store.readAheadForPasses', () => {
+  it('gives the rows read ahead until a row changes, then reads again', () => {
+    const store = tempStore();
+    store.createApp('a');
+    store.createApp('b');
+    const a1 = release(store, 'a');
+    store.updateDesired('a', { desiredRelease: a1.version });
+    store.readAheadForPasses();
+    expect(store.getAppForPass('a')).toEqual({ app: store.getApp('a'), desiredStatus: a1.status });
+    // Any write since the read-ahead: what it changed is seen at once.
+    store.markLive('a', a1.version);
+    expect(store.getAppForPass('a')?.desiredStatus).toBe('live');
+    store.updateDesired('b', { desiredState: 'paused' });
+    expect(store.getAppForPass('b')?.app.desiredState).toBe('paused');
+    // Read ahead again: an app made since is there, one deleted is gone.
+    store.readAheadForPasses();
+    store.endReadAhead();
+    store.createApp('c');
+    store.readAheadForPasses();
+    expect(store.getAppForPass('c')?.app.name).toBe('c');
+    expect(store.getAppForPass('nope')).toBeNull();
+    store.deleteApp('c');
+    expect(store.getAppForPass('c')).toBeNull();
+    store.endReadAhead();
+  });
+});

@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userError } from '../../lib/errors.js';
+import { fileSignature, sameSignature } from '../../lib/file-signature.js';
 import { writeFileAtomic, writeIfDifferent } from '../../lib/fs-atomic.js';
 import { UNKNOWN, type Unknown } from '../../lib/unknown.js';
 import type { CertLive, CertRecord } from './types.js';
@@ -97,7 +98,7 @@ export function writeRecord(paths: CertPaths, record: CertRecord): void {
   writeIfDifferent(paths.record, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
-/** The last observation of each certificate, by what its files looked like (see `signature`). */
+/** The last observation of each certificate, by what its files looked like (see `fileSignature`); parsing and the key check cost about 0.25 ms a certificate. */
 export type ObserveMemo = Map<string, { signature: Float64Array; live: CertLive; watched: readonly string[] }>;
 
 function parse(name: string, cert: string, key: string, bundle: string | null, chain: string | null, record: CertRecord | null): CertLive {
@@ -120,33 +121,8 @@ function parse(name: string, cert: string, key: string, bundle: string | null, c
   }
 }
 
-/**
- * Inode, size and mtime of each file (-1s for a missing one), or UNKNOWN when one cannot be
- * looked at. hop3 replaces files by rename (a new inode) and an edit in place moves the mtime,
- * so an equal signature means unchanged files. Stat costs less than reading, and parsing and the
- * key check cost about 0.25 ms a certificate: too much for every pass over a thousand apps. Kept
- * as numbers: formatting four mtimes a certificate as text cost more than the stats themselves.
- */
 /** The files whose signature tells whether a stored certificate changed. */
 const watchedFiles = (p: CertPaths): readonly string[] => [p.cert, p.key, p.record, p.bundle];
-
-function signature(paths: readonly string[]): Float64Array | Unknown {
-  const sig = new Float64Array(paths.length * 3).fill(-1);
-  for (let i = 0; i < paths.length; i++) {
-    try {
-      const st = statSync(paths[i]!, { throwIfNoEntry: false });
-      if (!st) continue;
-      sig[3 * i] = st.ino;
-      sig[3 * i + 1] = st.size;
-      sig[3 * i + 2] = st.mtimeMs;
-    } catch {
-      return UNKNOWN;
-    }
-  }
-  return sig;
-}
-
-const sameSignature = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
  * Read a stored certificate. Absent (null) when cert.pem or key.pem is missing; UNKNOWN when a
@@ -159,7 +135,7 @@ export function readStoredCert(certsDir: string, name: string, memo?: ObserveMem
   // chain.pem is served by nothing (bundle.pem holds the chain), so it is not looked at on every
   // pass; it is read again with the others when any of these changes.
   const watched = seen?.watched ?? watchedFiles(certPaths(certsDir, name));
-  const sig = memo ? signature(watched) : UNKNOWN;
+  const sig = memo ? fileSignature(watched) : UNKNOWN;
   // Shared, not copied: a converged pass over many apps allocates nothing for its certificates.
   if (seen && sig !== UNKNOWN && sameSignature(seen.signature, sig)) return seen.live;
   const paths = certPaths(certsDir, name);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { readObserved, UNKNOWN } from '../../lib/unknown.js';
+import { ObservedFiles } from '../../lib/file-signature.js';
+import { UNKNOWN } from '../../lib/unknown.js';
 import type { Observed, Provider } from '../provider.js';
 import { fileTargetFixture } from '../conformance.js';
 import type { ProxyServer } from '../types.js';
@@ -39,12 +40,14 @@ export function siteProvider(server: ProxyServer, sitePath: (app: string) => str
     // Only files with hop3's own names (a system proxy directory holds others too).
     return /^[a-z0-9-]+$/.test(app) && sitePath(app) === join(dir, file) ? app : null;
   };
+  // An unchanged site file is not read again on every pass (and its content compares as one pointer).
+  const files = new ObservedFiles();
   return {
     kind: SITE_KIND,
     phase: 'switch',
     async observe(owner, desired) {
       const path = desired[0]?.spec.path ?? sitePath(owner);
-      const content = readObserved(path);
+      const content = files.read(path);
       const seen: Observed<SiteLive> = new Map();
       if (content === UNKNOWN) return seen.set(owner, UNKNOWN);
       const loaded = server.loaded(path, content);

@@ -2,7 +2,8 @@ import { rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../../../lib/fs-atomic.js';
 import { linksTo, type Layout } from '../../../lib/layout.js';
-import { readObserved, UNKNOWN, type Unknown } from '../../../lib/unknown.js';
+import { ObservedFiles } from '../../../lib/file-signature.js';
+import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import type { Observed, Provider } from '../../provider.js';
 import { fileTargetFixture } from '../../conformance.js';
 import type { UnitStatus, UnitSupervisor } from '../../types.js';
@@ -39,6 +40,7 @@ export function vassalProvider(layout: Layout, emperor: UnitSupervisor): Provide
   const enabledDir = new UnitDirectory(layout.uwsgiEnabled);
   /** Master pid per unit as hop3 last saw it: a change hop3 did not cause is drift. */
   const knownPids = new Map<string, number>();
+  const configs = new ObservedFiles();
   let statsCache: { at: number; value: Promise<Map<string, UnitStatus> | Unknown> } | null = null;
   const stats = () => {
     const now = Date.now();
@@ -66,7 +68,7 @@ export function vassalProvider(layout: Layout, emperor: UnitSupervisor): Provide
       const wanted = new Map(desired.map((r) => [r.name, r.spec]));
       for (const name of new Set([...wanted.keys(), ...inAvailable, ...inEnabled])) {
         const spec = wanted.get(name);
-        const content = spec ? readObserved(spec.path) : undefined;
+        const content = spec ? configs.read(spec.path) : undefined;
         if (content === UNKNOWN) {
           seen.set(name, UNKNOWN);
           continue;

@@ -3,7 +3,8 @@ import { basename, dirname } from 'node:path';
 import { writeFileAtomic } from '../../../lib/fs-atomic.js';
 import type { Layout } from '../../../lib/layout.js';
 import { privateDir } from '../../../lib/layout.js';
-import { readObserved, UNKNOWN } from '../../../lib/unknown.js';
+import { ObservedFiles } from '../../../lib/file-signature.js';
+import { UNKNOWN } from '../../../lib/unknown.js';
 import { fileTargetFixture } from '../../conformance.js';
 import type { Observed, Provider } from '../../provider.js';
 import { cronDir, entryFiles, entryName, listEntries, parseEntry, parseEntryFile, renderEntry } from './entry-files.js';
@@ -36,6 +37,7 @@ function describe(v: CronEntrySpec | CronEntryLive): string {
  */
 export function cronEntryProvider(layout: Layout, inFlight: (name: string) => boolean): Provider<CronEntrySpec, CronEntryLive> {
   const dir = cronDir(layout);
+  const entries = new ObservedFiles();
   return {
     kind: CRON_KIND,
     phase: 'switch',
@@ -44,7 +46,7 @@ export function cronEntryProvider(layout: Layout, inFlight: (name: string) => bo
       const paths = new Map(listEntries(dir, owner).map((e) => [e.name, entryFiles(dir, e.name).entry]));
       for (const r of desired) paths.set(r.name, r.spec.path);
       for (const [name, path] of paths) {
-        const content = readObserved(path);
+        const content = entries.read(path);
         seen.set(name, content === UNKNOWN || content === null ? content : { path, content, running: inFlight(name) });
       }
       return seen;
