@@ -114,7 +114,7 @@ export class Store {
    * each prepared statement holds native memory until a full garbage collection.
    */
   private readonly statements = new Map<string, Database.Statement>();
-  private passRows: { changes: number; rows: Map<string, Row> } | null = null;
+  private passRows: Map<string, Row> | null = null;
 
   private sql(text: string, pluck = false): Database.Statement {
     const key = pluck ? `pluck:${text}` : text;
@@ -122,6 +122,14 @@ export class Store {
     if (!stmt) {
       stmt = this.db.prepare(text);
       if (pluck) stmt.pluck();
+      if (!stmt.reader) {
+        // A write ends the read-ahead: its rows are the records as they were before it.
+        const run = stmt.run.bind(stmt);
+        stmt.run = ((...args: unknown[]) => {
+          this.passRows = null;
+          return run(...args);
+        }) as typeof stmt.run;
+      }
       this.statements.set(key, stmt);
     }
     return stmt;
@@ -193,35 +201,23 @@ export class Store {
    * tell that its cached desired state still holds, without a second query per app.
    */
   getAppForPass(name: string): { app: AppRecord; desiredStatus: ReleaseStatus | null } | null {
-    const ahead = this.passRows;
-    let r: Row | undefined;
-    if (ahead !== null && ahead.changes === this.changes()) r = ahead.rows.get(name);
-    else {
-      this.passRows = null;
-      r = this.sql(`${FOR_PASS} WHERE apps.name = ?`).get(name) as Row | undefined;
-    }
+    const r = this.passRows !== null ? this.passRows.get(name) : (this.sql(`${FOR_PASS} WHERE apps.name = ?`).get(name) as Row | undefined);
     return r ? { app: toApp(r), desiredStatus: (r.desired_release_status as ReleaseStatus | null) ?? null } : null;
   }
 
   /**
    * Read every app's getAppForPass row in one statement, for the passes of a resync: one
    * statement for all costs a fraction of a lookup each (most of a lookup is its read
-   * transaction). Used until this connection next changes a row, and until `endReadAhead`. Only
-   * the daemon writes hop3.db; a row changed by another program is read by the next resync.
+   * transaction). Used until this store next writes (any write ends it: see `sql`), and until
+   * `endReadAhead`. Only the daemon writes hop3.db; a row changed by another program is read by
+   * the next resync.
    */
   readAheadForPasses(): void {
-    const changes = this.changes();
-    const rows = new Map((this.sql(FOR_PASS).all() as Row[]).map((r) => [r.name as string, r]));
-    this.passRows = { changes, rows };
+    this.passRows = new Map((this.sql(FOR_PASS).all() as Row[]).map((r) => [r.name as string, r]));
   }
 
   endReadAhead(): void {
     this.passRows = null;
-  }
-
-  /** Rows this connection has changed since it opened: a count that moves with every write. */
-  private changes(): number {
-    return this.sql('SELECT total_changes()', true).get() as number;
   }
 
   listApps(): AppRecord[] {

@@ -96,6 +96,8 @@ export function vassalProvider(layout: Layout, emperor: UnitSupervisor): Provide
     diff: (d, l) => (l.content !== d.content || !l.enabled ? 'update' : 'none'),
     partial: (l) => !l.enabled,
     async apply(op, name, desired, live) {
+      available.changed();
+      enabledDir.changed();
       if (op === 'delete') {
         knownPids.delete(name);
         for (const path of [linkOf(name), configOf(name)]) rmSync(path, { force: true });

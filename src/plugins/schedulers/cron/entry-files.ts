@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Layout } from '../../../lib/layout.js';
 
@@ -39,9 +39,6 @@ type EntryId = { app: string; process: string; name: string };
  */
 export function readCronDir(dir: string): { entries: EntryId[]; groups: Set<string> } {
   let files: string[];
-  // Looked at first because a pass asks this for every app, and most homes have no cron entry:
-  // the ENOENT that readdir throws cost more than the rest of a converged app's cron observation.
-  if (!statSync(dir, { throwIfNoEntry: false })) return { entries: [], groups: new Set() };
   try {
     files = readdirSync(dir);
   } catch (err) {

@@ -4,10 +4,11 @@ import { writeFileAtomic } from '../../../lib/fs-atomic.js';
 import type { Layout } from '../../../lib/layout.js';
 import { privateDir } from '../../../lib/layout.js';
 import { ObservedFiles } from '../../../lib/file-signature.js';
+import { ListedDirectory } from '../../../lib/listed-directory.js';
 import { UNKNOWN } from '../../../lib/unknown.js';
 import { fileTargetFixture } from '../../conformance.js';
 import type { Observed, Provider } from '../../provider.js';
-import { cronDir, entryFiles, entryName, listEntries, parseEntry, parseEntryFile, renderEntry } from './entry-files.js';
+import { cronDir, entryFiles, entryName, parseEntry, parseEntryFile, renderEntry } from './entry-files.js';
 
 export const CRON_KIND = 'cron';
 
@@ -38,12 +39,23 @@ function describe(v: CronEntrySpec | CronEntryLive): string {
 export function cronEntryProvider(layout: Layout, inFlight: (name: string) => boolean): Provider<CronEntrySpec, CronEntryLive> {
   const dir = cronDir(layout);
   const entries = new ObservedFiles();
+  // Entry names by app; most homes have no cron directory at all.
+  const listing = new ListedDirectory(dir, (files) => {
+    const byApp = new Map<string, string[]>();
+    for (const e of files.sort().flatMap((f) => parseEntryFile(f) ?? [])) byApp.set(e.app, [...(byApp.get(e.app) ?? []), e.name]);
+    return byApp;
+  }, true);
+  const listed = () => {
+    const byApp = listing.look();
+    if (byApp === UNKNOWN) throw new Error(`${dir} cannot be listed`);
+    return byApp;
+  };
   return {
     kind: CRON_KIND,
     phase: 'switch',
     async observe(owner, desired) {
       const seen: Observed<CronEntryLive> = new Map();
-      const paths = new Map(listEntries(dir, owner).map((e) => [e.name, entryFiles(dir, e.name).entry]));
+      const paths = new Map((listed().get(owner) ?? []).map((name) => [name, entryFiles(dir, name).entry]));
       for (const r of desired) paths.set(r.name, r.spec.path);
       for (const [name, path] of paths) {
         const content = entries.read(path);
@@ -53,6 +65,7 @@ export function cronEntryProvider(layout: Layout, inFlight: (name: string) => bo
     },
     diff: (d, l) => (d.content === l.content ? 'none' : 'update'),
     async apply(op, _name, desired, live) {
+      listing.changed();
       if (op === 'delete') {
         if (!live) return;
         rmSync(live.path, { force: true });
@@ -70,7 +83,7 @@ export function cronEntryProvider(layout: Layout, inFlight: (name: string) => bo
       return [dir];
     },
     ownerOf: (path) => (dirname(path) === dir ? parseEntryFile(basename(path))?.app ?? null : null),
-    owners: () => [...new Set(listEntries(dir).map((e) => e.app))],
+    owners: () => [...listed().keys()],
     conformance: fileTargetFixture((l, owner) => {
       const name = entryName(owner, 'cron');
       const content = renderEntry({ app: owner, process: 'cron', release: 1, schedule: '*/5 * * * *', command: 'true', cwd: l.releaseDir(owner, 1), env: {} });
