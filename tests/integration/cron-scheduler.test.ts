@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +96,8 @@ describe('cron scheduler', () => {
   });
 
   it('after a restart, a run still under way (started by the daemon before) is found by its group and not started twice', async () => {
-    const t = setup(STAMPED.replace('sleep 1.5', 'sleep 3'));
+    // Its clock moves a minute a look: a time limit of minutes keeps the first run from being past it.
+    const t = setup(STAMPED.replace('sleep 1.5', 'sleep 3'), { timeoutMs: 600_000 });
     const before = t.make();
     t.minute(before);
     await sleep(500);
@@ -132,6 +133,37 @@ describe('cron scheduler', () => {
     await s.idle();
     expect(t.events.map((e) => e.outcome)).toEqual(['unobserved', 'succeeded']);
     expect(intervals(join(t.cwd, 'stamps'))).toHaveLength(1);
+  }, 30_000);
+
+  it('a run left by a daemon that was killed is held to the time limit: stopped with its group once past it, and recorded as timed out', async () => {
+    const t = setup('echo "start $(date +%s%N)" >> stamps', { timeoutMs: 120_000 });
+    const leftover = spawn('/bin/sh', ['-c', 'sleep 300 & wait'], { detached: true, stdio: 'ignore' });
+    try {
+      recordGroup(t.files.pgid, leftover.pid!, 'cron run of blog.cron');
+      // Its daemon wrote when it started, then was killed: a minute before this one's clock.
+      const startedAt = new Date(Date.parse('2026-12-01T10:00:00Z')).toISOString();
+      writeFileSync(t.files.last, `${JSON.stringify({ due: startedAt, release: 1, startedAt, endedAt: null, outcome: null, exitCode: null })}\n`);
+      const s = t.make();
+      t.minute(s); // 10:01:30, 90 s after its start: not yet past the limit
+      await s.idle();
+      expect(existsSync(`/proc/${leftover.pid}`)).toBe(true);
+      expect(t.events).toEqual([]);
+      t.minute(s); // 10:02:30: past it
+      await s.idle();
+      expect(t.events).toMatchObject([{ outcome: 'timed-out', startedAt, seconds: 150 }]);
+      expect(readLastRun(t.files.last)).toMatchObject({ outcome: 'timed-out', endedAt: '2026-12-01T10:02:30.000Z' });
+      expect(existsSync(t.files.pgid)).toBe(false);
+      // The whole group, the backgrounded sleep too (its shell is a zombie until this process reaps it).
+      const states = execFileSync('sh', ['-c', `ps -o stat= -s ${leftover.pid} || true`]).toString().trim().split('\n').filter(Boolean);
+      expect(states.filter((st) => !st.startsWith('Z'))).toEqual([]);
+      // Nothing ran beside it; the next minute runs as usual.
+      expect(intervals(join(t.cwd, 'stamps'))).toHaveLength(0);
+      t.minute(s);
+      await s.idle();
+      expect(t.events.map((e) => e.outcome)).toEqual(['timed-out', 'succeeded']);
+    } finally {
+      await stopGroup(leftover.pid!, 1000);
+    }
   }, 30_000);
 
   it('a run gets the entry\'s environment and directory only, nothing of the daemon\'s', async () => {

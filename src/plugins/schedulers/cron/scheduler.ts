@@ -4,7 +4,7 @@ import { errorMessage } from '../../../lib/errors.js';
 import { ExecError, type Exec } from '../../../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
 import type { Logger } from '../../../lib/logger.js';
-import { recordedGroupRuns, recordGroup } from '../../../lib/process-group.js';
+import { recordedGroupRuns, recordGroup, stopRecordedGroup } from '../../../lib/process-group.js';
 import type { CronOutcome, Hop3Event } from '../../../store/events.js';
 import { entryFiles, parseEntry, readCronDir, type CronEntry } from './entry-files.js';
 import { RunOutput } from './run-output.js';
@@ -64,6 +64,8 @@ export class CronScheduler {
   /** The minute each entry was last due at, as this daemon saw it. */
   private readonly lastDue = new Map<string, number>();
   private readonly warned = new Set<string>();
+  /** When this daemon found each run an earlier one left, for a run whose start is not on record. */
+  private readonly foundAt = new Map<string, number>();
   /** The minute of the last look. */
   private looked: number | null = null;
   /** Each entry file as last read, by its size and mtime: a look reads only what changed. */
@@ -150,7 +152,7 @@ export class CronScheduler {
   /** `recorded`: the listing showed a run's group recorded for it. */
   private look(name: string, minute: number, recorded: boolean): void {
     const files = entryFiles(this.d.dir, name);
-    if (recorded && !this.running.has(name)) this.noteUnobserved(name);
+    if (recorded && !this.running.has(name)) this.leftBehind(name);
     const read = this.read(name);
     if (read === null) return;
     const { entry, cron } = read;
@@ -177,22 +179,44 @@ export class CronScheduler {
   }
 
   /**
-   * A run recorded by a daemon that was killed, whose group has ended since: its exit status and
-   * output went with that daemon. Said once, as such, and the record dropped.
+   * A run recorded by a daemon that was killed. Once its group has ended, its exit status and
+   * output went with that daemon: said once, as unobserved, and the record dropped. While it
+   * goes, it is held to the time limit its own daemon would have held it to, counted from the
+   * start its last-run record gives (or from when this daemon found it).
    */
-  private noteUnobserved(name: string): void {
+  private leftBehind(name: string): void {
     const files = entryFiles(this.d.dir, name);
-    if (readTextOrNull(files.pgid) === null || recordedGroupRuns(files.pgid)) return;
-    rmSync(files.pgid, { force: true });
+    if (readTextOrNull(files.pgid) === null) return;
     const last = readLastRun(files.last);
     const entry = parseEntry(readTextOrNull(files.entry) ?? '');
-    if (!entry) return;
-    const startedAt = last?.startedAt ?? new Date().toISOString();
-    this.d.record(entry.app, {
-      kind: 'cron.ran',
-      data: { process: entry.process, release: last?.release ?? entry.release, schedule: entry.schedule, startedAt, seconds: 0, outcome: 'unobserved', exitCode: null, output: [], dropped: 0 },
-    });
-    if (last) writeFileAtomic(files.last, `${JSON.stringify({ ...last, outcome: 'unobserved' } satisfies LastRun)}\n`, 0o600);
+    const now = this.d.clock().getTime();
+    const recorded = last?.endedAt === null ? Date.parse(last.startedAt) : NaN;
+    const since = Number.isFinite(recorded) ? recorded : (this.foundAt.get(name) ?? now);
+    const say = (outcome: CronOutcome) => {
+      this.foundAt.delete(name);
+      if (!entry) return;
+      this.d.record(entry.app, {
+        kind: 'cron.ran',
+        data: {
+          process: entry.process, release: last?.release ?? entry.release, schedule: entry.schedule, startedAt: new Date(since).toISOString(),
+          seconds: outcome === 'timed-out' ? Math.round((now - since) / 1000) : 0, outcome, exitCode: null, output: [], dropped: 0,
+        },
+      });
+      if (last) writeFileAtomic(files.last, `${JSON.stringify({ ...last, outcome, ...(outcome === 'timed-out' ? { endedAt: new Date(now).toISOString() } : {}) } satisfies LastRun)}\n`, 0o600);
+    };
+    if (!recordedGroupRuns(files.pgid)) {
+      rmSync(files.pgid, { force: true });
+      say('unobserved');
+      return;
+    }
+    this.foundAt.set(name, since);
+    if (now - since < this.d.timeoutMs) return;
+    // Held in `running` while it is stopped: no run starts beside it, and stop() waits for it.
+    const done = stopRecordedGroup(files.pgid)
+      .then((stopped) => stopped && say('timed-out'))
+      .catch((err: unknown) => this.d.log.warn({ entry: name, err: errorMessage(err) }, 'a cron run left by an earlier daemon could not be stopped'))
+      .finally(() => this.running.delete(name));
+    this.running.set(name, { done: done.then(() => undefined), abort: new AbortController() });
   }
 
   private async run(name: string, entry: CronEntry, due: Date, signal: AbortSignal): Promise<void> {
