@@ -95,6 +95,17 @@ export interface Provider<D = unknown, L = unknown> {
   /** Resolves once what earlier applies replaced has finished its work (requests drained). */
   settle?(): Promise<void>;
   /**
+   * Pure. A live resource the records retired (a detached app's login, kept as a tombstone until
+   * it is seen gone): its delete is a desired change, applied whatever the heal policy, not drift.
+   */
+  retired?(live: L): boolean;
+  /**
+   * A resource of this kind that is no longer desired may be deleted by a later pass: while one
+   * cannot be seen, a rollout goes on (nothing of the kind is deleted unseen) instead of waiting.
+   * One that is desired and cannot be seen still holds the rollout back.
+   */
+  retiresLater?: boolean;
+  /**
    * Only deletes: its desired resources say what to keep (a release directory is made by its
    * build, not by this provider). Its deletes are policy, not drift.
    */

@@ -11,7 +11,7 @@ import type { ScaleCounts } from '../manifest/instances.js';
 import { specFromRecord } from '../manifest/stored.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
-  AddonRecord, AppRecord, AttachmentRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
+  AddonRecord, AppRecord, AttachmentRecord, BuildArtifact, DriftRecord, EventRecord, Health, LoginTombstone, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -485,15 +485,49 @@ export class Store {
     this.sql('DELETE FROM addons WHERE name = ?').run(name);
   }
 
-  /** Recorded with the app's new release (in its transaction): the app's generation moves there. */
+  /**
+   * Recorded with the app's new release (in its transaction): the app's generation moves there.
+   * A tombstone of the same login (detached, not dropped yet) goes: the login is desired again,
+   * with the new password, and no pass may drop it for the old detach.
+   */
   attach(addon: string, app: string, env: string, credentials: string): void {
-    this.sql('INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES (?, ?, ?, ?, ?)').run(addon, app, env, credentials, now());
+    this.transaction(() => {
+      this.sql('DELETE FROM login_tombstones WHERE addon = ? AND app = ?').run(addon, app);
+      this.sql('INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES (?, ?, ?, ?, ?)').run(addon, app, env, credentials, now());
+    });
     this.changed(app);
   }
 
-  detach(addon: string, app: string): void {
-    this.sql('DELETE FROM attachments WHERE addon = ? AND app = ?').run(addon, app);
+  /**
+   * The attachment goes, and its login (if it has one of its own) becomes a tombstone, in one
+   * transaction: from then on the app's passes drop the login, however long that takes.
+   * Returns the tombstone's id (null: no login of its own).
+   */
+  detach(addon: string, app: string): number | null {
+    const id = this.transaction(() => {
+      const row = this.sql(`INSERT INTO login_tombstones (addon, app, credentials, created_at)
+        SELECT addon, app, credentials, ? FROM attachments WHERE addon = ? AND app = ? AND credentials IS NOT NULL
+        ON CONFLICT (addon, app) DO UPDATE SET credentials = excluded.credentials, created_at = excluded.created_at
+        RETURNING id`).get(now(), addon, app) as { id: number } | undefined;
+      this.sql('DELETE FROM attachments WHERE addon = ? AND app = ?').run(addon, app);
+      return row?.id ?? null;
+    });
     this.changed(app);
+    return id;
+  }
+
+  /** Logins still to drop: of one app (destroyed or not), of one addon, or all. */
+  loginTombstones(q: { app?: string; addon?: string } = {}): LoginTombstone[] {
+    const rows = this.sql(`SELECT t.*, a.type FROM login_tombstones t JOIN addons a ON a.name = t.addon
+      WHERE (@app IS NULL OR t.app = @app) AND (@addon IS NULL OR t.addon = @addon) ORDER BY t.id`).all({ app: q.app ?? null, addon: q.addon ?? null }) as Row[];
+    return rows.map((r) => ({
+      id: r.id as number, addon: r.addon as string, type: r.type as string, app: r.app as string, credentials: r.credentials as string, createdAt: r.created_at as string,
+    }));
+  }
+
+  /** A pass saw the login gone: its tombstone goes (by id: a later detach of the same login keeps its own). */
+  forgetLoginTombstone(id: number): void {
+    this.sql('DELETE FROM login_tombstones WHERE id = ?').run(id);
   }
 
   /** The attachments of one app, or of one addon. */
