@@ -82,7 +82,7 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
   admit(caller, 'config.write', p.app);
   const app = requireApp(ctx, p.app);
   const addon = requireAddon(ctx, p.addon);
-  const att = ctx.store.attachments({ app: app.name }).find((a) => a.addon === addon.name);
+  const att = ctx.store.attachments({ app: app.name }).find((a) => a.addon === addon.name) ?? repeatedDetach(ctx, app.name, addon.name, p.requestId);
   if (!att) throw userError('ADDON_NOT_ATTACHED', `${app.name} is not attached to ${addon.name}`, { hint: `see \`hop3 addons ${app.name}\`` });
   const r = await releaseConfigChange(ctx, app.name, () => {
     ctx.store.detach(addon.name, app.name);
@@ -95,6 +95,18 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
     app: app.name, addon: addon.name, env: att.env, attached: false, revoked, sharedWith: others, ...r,
     ...(revoked ? {} : { hint: `${app.name}'s login is dropped by the first pass that reaches the ${addon.type} server; \`hop3 addons info ${addon.name}\` lists the logins still to drop` }),
   };
+}
+
+/**
+ * A detach sent again by a client that lost the daemon before its answer (see callRecording): the
+ * attachment is gone, recorded with the release that call made, which rollOut answers with. What
+ * it was is read back from its event; its login was its own (older attachments are not repeated).
+ */
+function repeatedDetach(ctx: CommandContext, app: string, addon: string, requestId: string | undefined): AttachmentRecord | null {
+  const release = requestId === undefined ? null : ctx.store.releaseByRequest(app, requestId);
+  if (!release) return null;
+  const event = ctx.store.listEvents({ app, limit: 1000 }).reverse().find((e) => e.kind === 'addon.detached' && e.data.addon === addon);
+  return event?.kind === 'addon.detached' ? { addon, app, env: event.data.env, credentials: '', createdAt: release.createdAt } : null;
 }
 
 /** How long a detach waits for the pass that drops the login before it answers `revoked: false`. */
@@ -121,11 +133,16 @@ function loginGone(ctx: CommandContext, addon: string, app: string): boolean {
  */
 export async function revokeAttachment(ctx: CommandContext, addon: AddonRecord, att: AttachmentRecord, waitMs: number): Promise<boolean> {
   if (att.credentials === null) return ctx.store.attachments({ addon: addon.name }).length === 0 ? revoke(ctx, addon) : false;
-  const bound = sleep(waitMs).then(() => 'timeout' as const);
-  if ((await Promise.race([afterRollout(ctx, att.app), bound])) === 'timeout') return loginGone(ctx, addon.name, att.app);
-  // Settled, or nothing rolled out (a stopped app): a pass of its own drops what the rollout did not.
-  if (!loginGone(ctx, addon.name, att.app)) await Promise.race([ctx.reconciler.trigger(att.app), bound]);
-  return loginGone(ctx, addon.name, att.app);
+  const timer = new AbortController();
+  const bound = sleep(waitMs, 'timeout' as const, { signal: timer.signal }).catch(() => 'timeout' as const);
+  try {
+    if ((await Promise.race([afterRollout(ctx, att.app), bound])) === 'timeout') return loginGone(ctx, addon.name, att.app);
+    // Settled, or nothing rolled out (a stopped app): a pass of its own drops what the rollout did not.
+    if (!loginGone(ctx, addon.name, att.app)) await Promise.race([ctx.reconciler.trigger(att.app), bound]);
+    return loginGone(ctx, addon.name, att.app);
+  } finally {
+    timer.abort();
+  }
 }
 
 /** A new password for an addon no app is attached to: the one its last app had no longer logs in. */

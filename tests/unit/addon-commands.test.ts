@@ -99,7 +99,7 @@ describe('addon commands', () => {
     // The app's record goes; its tombstone stays for the passes of its (recordless) owner.
     c.store.deleteApp('web');
     expect(c.store.loginTombstones({ app: 'web' })).toMatchObject([{ id: again }]);
-    c.store.forgetLoginTombstone(id);
+    c.store.forgetLoginTombstone(id!);
     expect(c.store.loginTombstones()).toHaveLength(1);
     c.store.forgetLoginTombstone(again);
     expect(c.store.loginTombstones()).toEqual([]);
