@@ -491,7 +491,7 @@ export class Store {
    * with the new password, and no pass may drop it for the old detach.
    */
   attach(addon: string, app: string, env: string, credentials: string): void {
-    this.transaction(() => {
+    this.writeTombstones(() => {
       this.sql('DELETE FROM login_tombstones WHERE addon = ? AND app = ?').run(addon, app);
       this.sql('INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES (?, ?, ?, ?, ?)').run(addon, app, env, credentials, now());
     });
@@ -504,7 +504,7 @@ export class Store {
    * Returns the tombstone's id (null: no login of its own).
    */
   detach(addon: string, app: string): number | null {
-    const id = this.transaction(() => {
+    const id = this.writeTombstones(() => {
       const row = this.sql(`INSERT INTO login_tombstones (addon, app, credentials, created_at)
         SELECT addon, app, credentials, ? FROM attachments WHERE addon = ? AND app = ? AND credentials IS NOT NULL
         ON CONFLICT (addon, app) DO UPDATE SET credentials = excluded.credentials, created_at = excluded.created_at
@@ -516,18 +516,34 @@ export class Store {
     return id;
   }
 
-  /** Logins still to drop: of one app (destroyed or not), of one addon, or all. */
-  loginTombstones(q: { app?: string; addon?: string } = {}): LoginTombstone[] {
-    const rows = this.sql(`SELECT t.*, a.type FROM login_tombstones t JOIN addons a ON a.name = t.addon
-      WHERE (@app IS NULL OR t.app = @app) AND (@addon IS NULL OR t.addon = @addon) ORDER BY t.id`).all({ app: q.app ?? null, addon: q.addon ?? null }) as Row[];
-    return rows.map((r) => ({
+  /**
+   * Every tombstone, read once and kept until one is written (the daemon is the only writer): each
+   * login provider asks about every app in every pass, and there are almost never any.
+   */
+  private tombstones: LoginTombstone[] | null = null;
+
+  /** Logins still to drop: of one app (destroyed or not), or all. */
+  loginTombstones(q: { app?: string } = {}): LoginTombstone[] {
+    const read = () => (this.sql('SELECT t.*, a.type FROM login_tombstones t JOIN addons a ON a.name = t.addon ORDER BY t.id').all() as Row[]).map((r) => ({
       id: r.id as number, addon: r.addon as string, type: r.type as string, app: r.app as string, credentials: r.credentials as string, createdAt: r.created_at as string,
     }));
+    // Inside a transaction what is read may yet be rolled back: not kept.
+    const all = this.pendingChanges ? read() : (this.tombstones ??= read());
+    return q.app === undefined ? [...all] : all.filter((t) => t.app === q.app);
   }
 
   /** A pass saw the login gone: its tombstone goes (by id: a later detach of the same login keeps its own). */
   forgetLoginTombstone(id: number): void {
-    this.sql('DELETE FROM login_tombstones WHERE id = ?').run(id);
+    this.writeTombstones(() => this.sql('DELETE FROM login_tombstones WHERE id = ?').run(id));
+  }
+
+  /** A write of tombstones: what was read of them is read again after it, committed or rolled back. */
+  private writeTombstones<T>(fn: () => T): T {
+    try {
+      return this.transaction(fn);
+    } finally {
+      this.tombstones = null;
+    }
   }
 
   /** The attachments of one app, or of one addon. */
