@@ -17,7 +17,9 @@ import { requireApp } from './views.js';
 /**
  * Addons: records first. An addon's server is a host resource while an addon of its type exists;
  * its instance, and each attached app's own login to it, are resources of that app (created by
- * its pass, their drift found there). Destroying and revoking are done here, as they have no desired state to reconcile to.
+ * its pass, their drift found there). A detached app's login is a tombstone (the login absent is
+ * what is desired), which the app's passes drop; destroying an addon is done here, as it has no
+ * desired state to reconcile to.
  */
 
 function requireAddon(ctx: CommandContext, name: unknown): AddonRecord {
