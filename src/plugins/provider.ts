@@ -58,10 +58,15 @@ export interface Provider<D = unknown, L = unknown> {
   observe(owner: string, desired: DesiredResource<D>[]): Promise<Observed<L>>;
   /**
    * Its observe looks only at the desired resources it is given and lists no others (it never
-   * prunes): with none desired it has nothing to look at, so it is not asked. The conformance
-   * test holds it to that.
+   * prunes) but those `hasRetired` says the owner has: with none of either it has nothing to look
+   * at, so it is not asked. The conformance test holds it to that.
    */
   observesDesiredOnly?: boolean;
+  /**
+   * Cheap and synchronous (no I/O beyond records kept in memory): whether the owner has resources
+   * the records retired that observe lists besides the desired ones (see `retired`).
+   */
+  hasRetired?(owner: string): boolean;
   /** Pure. */
   diff(desired: D, live: L): Diff;
   /**

@@ -118,6 +118,7 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
     const mine = (app?: string) => (records?.loginTombstones(app === undefined ? {} : { app }) ?? []).filter((t) => t.type === type);
     return {
       of: (owner) => mine(owner).map((t) => ({ ...openLogin(type, t)!, id: t.id })),
+      has: (owner) => mine(owner).length > 0,
       owners: () => [...new Set(mine().map((t) => t.app))],
       gone: (id) => records?.forgetLoginTombstone(id),
     };

@@ -40,13 +40,15 @@ export interface RetiredLogin extends LoginSpec {
 export interface RetiredLogins {
   /** The owner's logins of this provider's type still to drop. */
   of(owner: string): RetiredLogin[];
+  /** Whether it has any: cheap (records kept in memory, nothing opened). */
+  has(owner: string): boolean;
   /** Every owner that has one, a destroyed app included. */
   owners(): string[];
   /** It was seen gone: its tombstone goes. */
   gone(id: number): void;
 }
 
-export const NO_RETIRED_LOGINS: RetiredLogins = { of: () => [], owners: () => [], gone: () => undefined };
+export const NO_RETIRED_LOGINS: RetiredLogins = { of: () => [], has: () => false, owners: () => [], gone: () => undefined };
 
 /** What a type of addon does with logins on its (running) server. */
 export interface LoginOps {
@@ -114,6 +116,9 @@ export function loginProvider(kind: string, ops: LoginOps, adminSocket: () => st
   return {
     kind,
     phase: 'sync',
+    // The desired logins, and retired ones: with neither it is not asked.
+    observesDesiredOnly: true,
+    hasRetired: (owner) => retired.has(owner),
     // Its drop waits for a server that does not answer; the release without the login need not.
     retiresLater: true,
     // Requests the proxy still passed to the old release (which has the URL) finish before its sessions are ended.
