@@ -3,6 +3,7 @@ import { UNKNOWN } from '../../src/lib/unknown.js';
 import { addonOfLogin, checkLoginName, loginName, loginProvider, newLoginSpec, type LoginLive, type LoginOps } from '../../src/plugins/addons/login-provider.js';
 import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { plan } from '../../src/reconcile/plan.js';
+import { observeResources } from '../../src/reconcile/observe.js';
 import type { DesiredApp, ObservedApp } from '../../src/reconcile/types.js';
 
 describe('login names', () => {
@@ -87,6 +88,17 @@ describe('logins in the planner', () => {
     expect(r.rollout).toBe(true);
     expect(r.actions.map((a) => a.type)).toEqual(['mark-live']);
     expect(r.findings).toMatchObject([{ resource: `pg-login:${spec.user}`, kind: 'unknown', action: 'reported' }]);
+  });
+
+  it('an app with no login desired is not asked about unless it has a retired one; one not seen keeps its tombstone', async () => {
+    const forgotten: number[] = [];
+    const records = { of: (o: string) => (o === 'blog' ? [{ ...spec, id: 4 }] : []), has: (o: string) => o === 'blog', owners: () => ['blog'], gone: (id: number) => void forgotten.push(id) };
+    // No server behind it: asking it fails, which must read as UNKNOWN, never as gone.
+    const withRetired = loginProvider('pg-login', {} as LoginOps, () => '/nowhere', records);
+    expect(await observeResources([withRetired], 'shop', [])).toEqual(new Map([['pg-login', new Map()]]));
+    expect(await observeResources([withRetired], 'blog', [])).toEqual(new Map([['pg-login', UNKNOWN]]));
+    expect(forgotten).toEqual([]);
+    expect(withRetired.owners?.()).toEqual(['blog']);
   });
 
   it('desired and its server down: the rollout waits (its release needs the login)', () => {
