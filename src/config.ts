@@ -68,7 +68,7 @@ export interface SystemAddons {
 /** Debian's servers' ports, the defaults of HOP3_<TYPE>_PORT under HOP3_ADDONS=system. */
 export const SYSTEM_ADDON_PORTS = { postgres: 5432, mariadb: 3306, redis: 6379 } as const;
 
-export const FAILPOINTS = ['after-site-write', 'after-mark-live'] as const;
+export const FAILPOINTS = ['after-site-write', 'after-mark-live', 'after-detach-record'] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 
 /** Every setting with its variable, default and meaning; the README table is generated from this. */
@@ -91,7 +91,7 @@ export const SETTINGS = [
   ['HOP3_KEEP_RELEASES', 'release directories kept per app', '10'],
   ['HOP3_HEALTH_TIMEOUT', 'seconds a new release may take to pass its health check, unless hop3.toml says otherwise', '30'],
   ['HOP3_PROBE_SECONDS', 'period of the request through the proxy to each running app that its health is based on', '30'],
-  ['HOP3_FAILPOINT', 'for tests: `after-site-write` makes the daemon SIGKILL itself right after writing a site file, before nginx reloads; `after-mark-live` right after it records a release live, before anyone hears', 'unset'],
+  ['HOP3_FAILPOINT', 'for tests: `after-site-write` makes the daemon SIGKILL itself right after writing a site file, before nginx reloads; `after-mark-live` right after it records a release live, before anyone hears; `after-detach-record` right after `hop3 addons detach` records the detach, before any pass drops the login', 'unset'],
   ['HOP3_SSH_USER', 'system account (home HOP3_HOME) that hop3-server setup creates as root for git push over SSH (USER@HOST:APP)', 'hop3'],
   ['HOP3_MAX_APP_BYTES', 'bytes an app (upload or pushed commit) may unpack to; also the largest pack a git push may send', '1073741824 (1 GiB)'],
   ['HOP3_MAX_APP_FILES', 'files, directories and links an app may unpack to', '100000'],

@@ -1,5 +1,11 @@
 import type { DriftRecord, EventRecord } from '../store/types.js';
 
+const MANIFEST_DETACH = 'its [[addons]] entry is gone from hop3.toml; the addon and its data are kept';
+
+/** What `hop3 deploy` and a `git push` say of an attachment their hop3.toml no longer declares. */
+export const formatManifestDetach = (d: { addon: string; env: string }) =>
+  `-----> Detached from addon ${d.addon} (${d.env}): ${MANIFEST_DETACH}; the app's login to it is dropped by the rollout (by a later pass if its server does not answer)`;
+
 /** One line per event; the switch is exhaustive so a new kind cannot go unrendered. */
 export function formatEvent(e: EventRecord): string {
   const head = `${e.at}  ${e.app ?? '-'}  `;
@@ -27,7 +33,7 @@ export function formatEvent(e: EventRecord): string {
     case 'addon.attached':
       return `${head}attached to addon ${e.data.addon} as ${e.data.env}`;
     case 'addon.detached':
-      return `${head}detached from addon ${e.data.addon} (${e.data.env})${e.data.reason === 'manifest' ? ': its [[addons]] entry is gone from hop3.toml; the addon and its data are kept' : ''}`;
+      return `${head}detached from addon ${e.data.addon} (${e.data.env})${e.data.reason === 'manifest' ? `: ${MANIFEST_DETACH}` : ''}`;
     case 'push.unlanded':
       return `${head}release v${e.data.release} went live but git never recorded its push (${e.data.commit.slice(0, 12)}): rolled back`;
     case 'cert.renewal-requested':

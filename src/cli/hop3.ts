@@ -14,7 +14,7 @@ import type { ScheduledEntry } from '../plugins/types.js';
 import { awaitRenewal, renewDetachOption, renewTimeoutOption } from './cert-renewal.js';
 import { lastEventId, releaseRecord } from './follow.js';
 import { runAddonShell } from './addon-shell.js';
-import { formatDrift, formatEvent, table } from './format.js';
+import { formatDrift, formatEvent, formatManifestDetach, table } from './format.js';
 import { usageErrorJson, wholeNumber } from './options.js';
 import { awaitOwnRelease, cancelOrSettled, detachOption, followHint, interruption, timeoutOption, type WaitOptions } from './waiting.js';
 
@@ -128,7 +128,7 @@ program
     // Installed before the upload: a Ctrl-C while the release is being recorded still cancels it.
     const signal = interruptionUnless(o.detach);
     const started = await callRecording<{ release: string; version: number; detached?: { addon: string; env: string }[] }>(cfg, 'apps.deploy', { app, archive: await packDir(dir) });
-    for (const d of started.detached ?? []) stderr(`-----> Detached from addon ${d.addon} (${d.env}): its [[addons]] entry is gone from hop3.toml; the addon and its data are kept`);
+    for (const d of started.detached ?? []) stderr(formatManifestDetach(d));
     await followAndReport(app, started.version, after, o, signal);
   });
 
@@ -517,8 +517,8 @@ addons.command('detach').description("remove the variable from APP in a new rele
     appArg(app);
     const after = await acrossRestart(() => lastEventId(cfg, app));
     const signal = interruptionUnless(o.detach);
-    const r = await callRecording<Partial<Recorded> & { env: string; revoked: boolean }>(cfg, 'addons.detach', { app, addon: name });
-    await followConfigRelease(app, r, after, o, signal, `detached ${name} (${r.env})${r.revoked ? '; its old password no longer logs in' : ''}`);
+    const r = await callRecording<Partial<Recorded> & { env: string; revoked: boolean; hint?: string }>(cfg, 'addons.detach', { app, addon: name });
+    await followConfigRelease(app, r, after, o, signal, `detached ${name} (${r.env})${r.revoked ? '; its old password no longer logs in' : `; its login is not dropped yet: ${r.hint ?? ''}`}`);
   });
 addons.command('info').description('type, server version, size and attached apps of an addon').argument('<name>').addOption(json())
   .action(async (name: string, o: { json?: boolean }) => {

@@ -6,7 +6,9 @@ import { newInstanceSpec } from '../plugins/addons/instance-provider.js';
 import { HOST_OWNER } from '../reconcile/host-pass.js';
 import { UNKNOWN, type Unknown } from '../lib/unknown.js';
 import type { AddonRecord, AttachmentRecord } from '../store/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { admit } from './admit.js';
+import { failpoint } from '../lib/failpoint.js';
 import type { Caller } from './authorize.js';
 import { releaseConfigChange } from './config.js';
 import type { CommandContext } from './context.js';
@@ -15,7 +17,9 @@ import { requireApp } from './views.js';
 /**
  * Addons: records first. An addon's server is a host resource while an addon of its type exists;
  * its instance, and each attached app's own login to it, are resources of that app (created by
- * its pass, their drift found there). Destroying and revoking are done here, as they have no desired state to reconcile to.
+ * its pass, their drift found there). A detached app's login is a tombstone (the login absent is
+ * what is desired), which the app's passes drop; destroying an addon is done here, as it has no
+ * desired state to reconcile to.
  */
 
 function requireAddon(ctx: CommandContext, name: unknown): AddonRecord {
@@ -71,67 +75,75 @@ export async function addonsAttach(ctx: CommandContext, caller: Caller, p: { app
 }
 
 /**
- * `hop3 addons detach APP NAME`: a new release without the variable, then the app's own login is
- * dropped (its sessions ended): its URL no longer logs in, the other apps' still do; the data stays.
+ * `hop3 addons detach APP NAME`: a new release without the variable; the app's own login becomes
+ * a tombstone in the same transaction, and the app's passes drop it (its sessions ended) in the
+ * prune phase of that release: its URL no longer logs in, the other apps' still do; the data stays.
+ * Not refused while the server cannot be asked: the login is dropped by the first pass that can.
  */
 export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app: string; addon: string; requestId?: string | undefined }) {
   admit(caller, 'config.write', p.app);
   const app = requireApp(ctx, p.app);
   const addon = requireAddon(ctx, p.addon);
-  const att = ctx.store.attachments({ app: app.name }).find((a) => a.addon === addon.name);
+  const att = ctx.store.attachments({ app: app.name }).find((a) => a.addon === addon.name) ?? repeatedDetach(ctx, app.name, addon.name, p.requestId);
   if (!att) throw userError('ADDON_NOT_ATTACHED', `${app.name} is not attached to ${addon.name}`, { hint: `see \`hop3 addons ${app.name}\`` });
-  await serverAnswers(ctx, addon, att);
   const r = await releaseConfigChange(ctx, app.name, () => {
     ctx.store.detach(addon.name, app.name);
     ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env });
   }, p.requestId);
+  failpoint(ctx, 'after-detach-record', 'before any pass drops the login', { app: app.name, addon: addon.name });
   const others = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
-  await afterRollout(ctx, app.name);
-  return { app: app.name, addon: addon.name, env: att.env, attached: false, revoked: await revokeAttachment(ctx, addon, att), sharedWith: others, ...r };
+  const revoked = await revokeAttachment(ctx, addon, att, DETACH_WAIT_MS);
+  return {
+    app: app.name, addon: addon.name, env: att.env, attached: false, revoked, sharedWith: others, ...r,
+    ...(revoked ? {} : { hint: `${app.name}'s login is dropped by the first pass that reaches the ${addon.type} server; \`hop3 addons info ${addon.name}\` lists the logins still to drop` }),
+  };
 }
 
 /**
+ * A detach sent again by a client that lost the daemon before its answer (see callRecording): the
+ * attachment is gone, recorded with the release that call made, which rollOut answers with. What
+ * it was is read back from its event; its login was its own (older attachments are not repeated).
+ */
+function repeatedDetach(ctx: CommandContext, app: string, addon: string, requestId: string | undefined): AttachmentRecord | null {
+  const release = requestId === undefined ? null : ctx.store.releaseByRequest(app, requestId);
+  if (!release) return null;
+  const event = ctx.store.listEvents({ app, limit: 1000 }).reverse().find((e) => e.kind === 'addon.detached' && e.data.addon === addon);
+  return event?.kind === 'addon.detached' ? { addon, app, env: event.data.env, credentials: '', createdAt: release.createdAt } : null;
+}
+
+/** How long a detach waits for the pass that drops the login before it answers `revoked: false`. */
+const DETACH_WAIT_MS = 60_000;
+
+/**
  * Resolves once the release a change rolled out has settled (its rollout holds the app's deploy
- * lock until then). A pass that began before the change still wants the app's login and would
- * make it again after a drop; passes after the settled one do not, so a login dropped then stays
- * dropped (its provider never prunes).
+ * lock until then).
  */
 export function afterRollout(ctx: CommandContext, app: string): Promise<void> {
   return ctx.deployLocks.run(app, async () => undefined);
 }
 
-/**
- * A detach is refused, changing nothing, while the server cannot drop the app's login: once the
- * attachment is gone nothing would drop it later, and the app knows its password.
- */
-async function serverAnswers(ctx: CommandContext, addon: AddonRecord, att: AttachmentRecord): Promise<void> {
-  const def = ctx.plugins.addons.of(addon.type);
-  const login = ctx.plugins.addons.openLogin(def.type, att);
-  if (login === null) return;
-  const seen = await def.logins.observe([login]).catch((): Unknown => UNKNOWN);
-  if (seen === UNKNOWN) {
-    throw operationalError('ADDON_SERVER_DOWN', `hop3's ${addon.type} server does not answer: ${att.app}'s login to ${addon.name} could not be dropped`, {
-      hint: 'nothing was changed; try again once `hop3 addons info` shows the server up',
-    });
-  }
+/** Whether the app's login to the addon is gone: no tombstone left (seen gone) and not attached again. */
+function loginGone(ctx: CommandContext, addon: string, app: string): boolean {
+  return ctx.store.loginTombstones({ app }).every((t) => t.addon !== addon) && ctx.store.attachments({ app }).every((a) => a.addon !== addon);
 }
 
 /**
- * The access a removed attachment gave ends: its login is dropped, and found gone. One recorded
- * before apps had their own logins shared the addon's password: that changes once no app is attached.
+ * Whether the access a removed attachment gave has ended, waiting at most `waitMs`: its login is
+ * dropped by the app's passes (the rollout's prune phase, or one after it, for a stopped app), and
+ * counts as revoked only once a pass saw it gone. One recorded before apps had their own logins
+ * shared the addon's password: that changes once no app is attached.
  */
-export async function revokeAttachment(ctx: CommandContext, addon: AddonRecord, att: AttachmentRecord): Promise<boolean> {
-  const def = ctx.plugins.addons.of(addon.type);
-  const login = ctx.plugins.addons.openLogin(def.type, att);
-  if (login === null) return ctx.store.attachments({ addon: addon.name }).length === 0 ? revoke(ctx, addon) : false;
+export async function revokeAttachment(ctx: CommandContext, addon: AddonRecord, att: AttachmentRecord, waitMs: number): Promise<boolean> {
+  if (att.credentials === null) return ctx.store.attachments({ addon: addon.name }).length === 0 ? revoke(ctx, addon) : false;
+  const timer = new AbortController();
+  const bound = sleep(waitMs, 'timeout' as const, { signal: timer.signal }).catch(() => 'timeout' as const);
   try {
-    await def.logins.drop(login.user);
-    const seen = await def.logins.observe([login]);
-    if (seen === UNKNOWN || seen.get(login.user) != null) throw operationalError('ADDON_SERVER_DOWN', `the login ${login.user} of ${addon.name} is still there`);
-    return true;
-  } catch (err) {
-    ctx.log.warn({ addon: addon.name, app: att.app, err: asHop3Error(err).message }, 'the login of a detached app could not be dropped yet');
-    return false;
+    if ((await Promise.race([afterRollout(ctx, att.app), bound])) === 'timeout') return loginGone(ctx, addon.name, att.app);
+    // Settled, or nothing rolled out (a stopped app): a pass of its own drops what the rollout did not.
+    if (!loginGone(ctx, addon.name, att.app)) await Promise.race([ctx.reconciler.trigger(att.app), bound]);
+    return loginGone(ctx, addon.name, att.app);
+  } finally {
+    timer.abort();
   }
 }
 
@@ -155,11 +167,14 @@ async function revoke(ctx: CommandContext, addon: AddonRecord): Promise<boolean>
   }
 }
 
-/** After an app is destroyed (its attachments with it): the access each gave ends. */
-export async function revokeAttachments(ctx: CommandContext, attachments: readonly AttachmentRecord[]): Promise<void> {
+/**
+ * Attachments recorded before apps had their own logins, removed (a destroyed app's, a manifest's):
+ * the addon's password changes once no app is attached. The others' logins are tombstones, dropped by passes.
+ */
+export async function revokeShared(ctx: CommandContext, attachments: readonly AttachmentRecord[]): Promise<void> {
   for (const att of attachments) {
-    const addon = ctx.store.getAddon(att.addon);
-    if (addon) await revokeAttachment(ctx, addon, att);
+    const addon = att.credentials === null ? ctx.store.getAddon(att.addon) : null;
+    if (addon) await revokeAttachment(ctx, addon, att, 0);
   }
 }
 
@@ -171,11 +186,27 @@ export async function addonsDestroy(ctx: CommandContext, caller: Caller, p: { ad
   const apps = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
   if (apps.length > 0) throw userError('ADDON_ATTACHED', `addon ${addon.name} is attached to ${apps.join(', ')}`, { hint: `detach it first: hop3 addons detach ${apps[0]} ${addon.name}` });
   await hostPass(ctx);
+  await loginsDropped(ctx, addon);
   const finalBackup = await finalBackupOf(ctx, addon);
   await ctx.plugins.addons.of(addon.type).instances.drop(addon.name);
   await ctx.store.writeRetrying(() => ctx.store.deleteAddon(addon.name));
   await hostPass(ctx);
   return { addon: addon.name, type: addon.type, destroyed: true, finalBackup };
+}
+
+/**
+ * A detached app's login to the addon outlives its database and role (a server-wide login), so it
+ * is dropped first: by a pass of each app that left one; one still there refuses the destroy.
+ */
+async function loginsDropped(ctx: CommandContext, addon: AddonRecord): Promise<void> {
+  const left = () => [...new Set(ctx.store.loginTombstones().filter((t) => t.addon === addon.name).map((t) => t.app))];
+  for (const app of left()) await ctx.reconciler.trigger(app);
+  const still = left();
+  if (still.length > 0) {
+    throw operationalError('ADDON_SERVER_DOWN', `the logins of ${still.join(', ')} to ${addon.name} are not dropped yet: nothing was destroyed`, {
+      hint: `they are dropped once the ${addon.type} server answers; try again then`,
+    });
+  }
 }
 
 /**
@@ -223,7 +254,9 @@ export async function addonsInfo(ctx: CommandContext, caller: Caller, p: { addon
   const live = seen === UNKNOWN ? UNKNOWN : seen.get(addon.name) ?? null;
   const instance = live === UNKNOWN ? 'unknown' : live === null ? 'not created yet (attach it to an app)' : def.provider.health?.(live) ?? 'Healthy';
   const sizeBytes = live !== UNKNOWN && live !== null ? await def.instances.size?.(addon.name).catch(() => null) ?? null : null;
-  return { ...addonView(ctx, addon), server: { running, version, port: running ? def.server.port : null }, instance, sizeBytes };
+  // Detached apps whose logins no pass has seen gone yet.
+  const loginsToDrop = ctx.store.loginTombstones().filter((t) => t.addon === addon.name).map((t) => ({ app: t.app, detachedAt: t.createdAt }));
+  return { ...addonView(ctx, addon), server: { running, version, port: running ? def.server.port : null }, instance, sizeBytes, loginsToDrop };
 }
 
 /**

@@ -10,7 +10,7 @@ import { assertValidSpec, loadAppDir } from '../manifest/index.js';
 import type { ReleaseRecord } from '../store/types.js';
 import { HOST_OWNER } from '../reconcile/host-pass.js';
 import { admit } from './admit.js';
-import { afterRollout, revokeAttachment } from './addons.js';
+import { afterRollout, revokeShared } from './addons.js';
 import { manifestAddons, recordManifestAddons, type ManifestAddons } from './manifest-addons.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
@@ -93,16 +93,13 @@ async function deployArchive(
     }, opts.requestId);
     // Servers of addons the release brought start now, before its rollout looks at its instances.
     if (release.spec.addons.length > 0) await ctx.reconciler.trigger(HOST_OWNER);
-    // Entries removed from hop3.toml: detached in the release, and their logins dropped (as `addons detach` does).
-    // After the rollout settles (see afterRollout), without holding the deploy's answer for it.
+    // Entries removed from hop3.toml: detached in the release, their logins tombstones that its
+    // rollout drops (as after `addons detach`). Shared passwords of older attachments change once
+    // it settles, without holding the deploy's answer for it.
     const detached = (addons as ManifestAddons | null)?.detach ?? [];
-    if (detached.length > 0) {
-      void afterRollout(ctx, app).then(async () => {
-        for (const d of detached) {
-          const addon = ctx.store.getAddon(d.addon);
-          if (addon) await revokeAttachment(ctx, addon, d);
-        }
-      }).catch((err: unknown) => ctx.log.warn({ app, err }, 'the logins of detached addons could not be dropped'));
+    if (detached.some((d) => d.credentials === null)) {
+      void afterRollout(ctx, app).then(() => revokeShared(ctx, detached))
+        .catch((err: unknown) => ctx.log.warn({ app, err }, 'the shared credentials of detached addons could not be changed'));
     }
     return { ...recorded(ctx, app, release), detached: detached.map((d) => ({ addon: d.addon, env: d.env })) };
   } finally {

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { operationalError } from '../lib/errors.js';
-import { revokeAttachments } from './addons.js';
+import { revokeShared } from './addons.js';
 import { admit } from './admit.js';
 import type { Caller } from './authorize.js';
 import type { CommandContext } from './context.js';
@@ -29,15 +29,22 @@ export async function destroy(ctx: CommandContext, caller: Caller, p: { app: str
   return { app: name, destroyed: true };
 }
 
-/** Delete an app that no longer runs: records, history, files. */
+/**
+ * Delete an app that no longer runs: records, history, files. Its attachments end as a detach's
+ * do, in the transaction that deletes its record: their logins are tombstones, which outlive it.
+ */
 async function forgetApp(ctx: CommandContext, name: string): Promise<void> {
   const attachments = ctx.store.attachments({ app: name });
-  ctx.store.deleteApp(name);
-  // Its attachments went with it: the logins it had stop logging in.
-  await revokeAttachments(ctx, attachments);
+  await ctx.store.writeRetrying(() => {
+    for (const a of attachments) ctx.store.detach(a.addon, name);
+    ctx.store.deleteApp(name);
+  });
+  await revokeShared(ctx, attachments);
   ctx.store.deleteAppHistory(name);
   ctx.store.addEvent(name, 'app.destroyed', {});
-  await ctx.reconciler.trigger(name); // with no record: removes anything left
+  // With no record: removes anything left, its logins included (a server that does not answer
+  // leaves them to a later pass, which finds the owner through their tombstones).
+  await ctx.reconciler.trigger(name);
   ctx.lifecycles.forget(name);
   ctx.reconciler.forget(name);
   rmSync(ctx.layout.app(name), { recursive: true, force: true });

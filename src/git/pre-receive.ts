@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { call, clientConfig } from '../cli/client.js';
 import { followRelease, lastEventId } from '../cli/follow.js';
+import { formatManifestDetach } from '../cli/format.js';
 import { asHop3Error, userError } from '../lib/errors.js';
 import { splitPush, ZERO_SHA } from './repo.js';
 
@@ -41,10 +42,11 @@ async function main(app: string): Promise<void> {
   const after = await lastEventId(cfg, app).catch(() => 0);
   // The daemon reads the commit from the repository, through the push's quarantine.
   const quarantine = process.env.GIT_QUARANTINE_PATH;
-  const deploy = call<{ version: number }>(cfg, 'apps.deploy', { app, commit: u.sha, ref: u.ref, old: u.old, ...(quarantine ? { quarantine } : {}) });
+  const deploy = call<{ version: number; detached?: { addon: string; env: string }[] }>(cfg, 'apps.deploy', { app, commit: u.sha, ref: u.ref, old: u.old, ...(quarantine ? { quarantine } : {}) });
   pending = deploy.then((d) => ({ app, version: d.version }));
   pending.catch(() => undefined); // a refused deploy is reported through `deploy` below
   const r = await deploy;
+  for (const d of r.detached ?? []) out(formatManifestDetach(d));
   await followRelease(cfg, app, r.version, after, out);
   pending = null;
   const status = await call<{ urls: string[] }>(cfg, 'apps.status', { app }).catch(() => ({ urls: [] }));

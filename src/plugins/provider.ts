@@ -58,10 +58,15 @@ export interface Provider<D = unknown, L = unknown> {
   observe(owner: string, desired: DesiredResource<D>[]): Promise<Observed<L>>;
   /**
    * Its observe looks only at the desired resources it is given and lists no others (it never
-   * prunes): with none desired it has nothing to look at, so it is not asked. The conformance
-   * test holds it to that.
+   * prunes) but those `hasRetired` says the owner has: with none of either it has nothing to look
+   * at, so it is not asked. The conformance test holds it to that.
    */
   observesDesiredOnly?: boolean;
+  /**
+   * Cheap and synchronous (no I/O beyond records kept in memory): whether the owner has resources
+   * the records retired that observe lists besides the desired ones (see `retired`).
+   */
+  hasRetired?(owner: string): boolean;
   /** Pure. */
   diff(desired: D, live: L): Diff;
   /**
@@ -94,6 +99,17 @@ export interface Provider<D = unknown, L = unknown> {
   retireAfter?: readonly string[];
   /** Resolves once what earlier applies replaced has finished its work (requests drained). */
   settle?(): Promise<void>;
+  /**
+   * Pure. A live resource the records retired (a detached app's login, kept as a tombstone until
+   * it is seen gone): its delete is a desired change, applied whatever the heal policy, not drift.
+   */
+  retired?(live: L): boolean;
+  /**
+   * A resource of this kind that is no longer desired may be deleted by a later pass: while one
+   * cannot be seen, a rollout goes on (nothing of the kind is deleted unseen) instead of waiting.
+   * One that is desired and cannot be seen still holds the rollout back.
+   */
+  retiresLater?: boolean;
   /**
    * Only deletes: its desired resources say what to keep (a release directory is made by its
    * build, not by this provider). Its deletes are policy, not drift.

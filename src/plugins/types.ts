@@ -5,7 +5,7 @@ import type { Exec } from '../lib/exec.js';
 import type { Renderer } from '../lib/render.js';
 import type { Layout } from '../lib/layout.js';
 import type { AppSpec } from '../manifest/types.js';
-import type { BuildArtifact, ReleaseRecord } from '../store/types.js';
+import type { BuildArtifact, LoginTombstone, ReleaseRecord } from '../store/types.js';
 import type { DesiredResource, Provider } from './provider.js';
 import type { CronOutcome, Hop3Event } from '../store/events.js';
 
@@ -20,9 +20,12 @@ export interface PluginContext {
   addonRecords?: AddonRecords;
 }
 
-/** The addon records plugins read: the types that have at least one addon. */
+/** The addon records plugins read: the types that have at least one addon, and the logins detached apps left to drop. */
 export interface AddonRecords {
   addonTypes(): ReadonlySet<string>;
+  loginTombstones(q?: { app?: string }): LoginTombstone[];
+  /** A login provider saw a retired login gone. */
+  forgetLoginTombstone(id: number): void;
 }
 
 export interface BuildContext {

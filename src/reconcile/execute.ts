@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { failpoint } from '../lib/failpoint.js';
 import { basename, join } from 'node:path';
 import { assertConfined, checkAppPaths, settleOwnership } from '../lib/confine.js';
 import { errorMessage, operationalError, userError } from '../lib/errors.js';
@@ -221,10 +222,7 @@ function markLive(ctx: ExecContext, version: number): void {
   const { store, app } = ctx;
   if (!store.markLive(app, version)) throw cancelled(version);
   store.addEvent(app, 'release.live', { release: version });
-  if (ctx.config.failpoint === 'after-mark-live') {
-    ctx.log.warn({ app, release: version }, 'failpoint after-mark-live: hop3-server kills itself before anyone hears');
-    process.kill(process.pid, 'SIGKILL');
-  }
+  failpoint(ctx, 'after-mark-live', 'before anyone hears', { app, release: version });
 }
 
 function providerOf(ctx: ExecContext, kind: string) {

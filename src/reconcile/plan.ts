@@ -4,13 +4,20 @@ import { PHASES, UNKNOWN } from './types.js';
 
 /** What the planner needs of a provider: pure parts only. */
 export type PlannedProvider = Pick<Provider, 'kind' | 'phase' | 'diff' | 'describe'>
-  & Partial<Pick<Provider, 'expected' | 'partial' | 'retireAfter' | 'pruneOnly' | 'selfHealed' | 'dataLost'>>;
+  & Partial<Pick<Provider, 'expected' | 'partial' | 'retireAfter' | 'pruneOnly' | 'selfHealed' | 'dataLost' | 'retired' | 'retiresLater'>>;
 
 type Act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>, dataLost?: boolean) => void;
 type Seen = Observed<unknown> | Unknown | undefined;
 
 /** A kind whose observation failed, as a whole or for one of its resources. */
 const blind = (live: Seen): boolean => live === UNKNOWN || (live !== undefined && [...live.values()].some((v) => v === UNKNOWN));
+
+/** Every resource of `kind` that could not be seen is one no longer desired. */
+function onlyUndesiredUnseen(kind: string, resources: DesiredApp['resources'], live: Seen): boolean {
+  if (live === UNKNOWN || live === undefined) return false;
+  const wanted = new Set(resources.filter((r) => r.kind === kind).map((r) => r.name));
+  return [...live].every(([name, v]) => v !== UNKNOWN || !wanted.has(name));
+}
 
 /**
  * plan(desired, observed) → actions. Pure: no I/O, no clock. Converged ⇔ no actions.
@@ -45,11 +52,12 @@ export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedP
     if (f.action === 'healed') at(phase, { ...action, drift: f });
   };
 
-  // A rollout needs to see what it starts, switches and retires; without that it waits.
+  // A rollout needs to see what it starts, switches and retires; without that it waits (but for
+  // what a provider retires later: what it cannot see is left to a later pass).
   if (rollout) {
     for (const p of providers) {
       const live = o.resources.get(p.kind);
-      if (!blind(live)) continue;
+      if (!blind(live) || (p.retiresLater && onlyUndesiredUnseen(p.kind, d.resources, live))) continue;
       const name = live === UNKNOWN || live === undefined ? null : [...live].find(([, v]) => v === UNKNOWN)![0];
       const resource = name === null ? p.kind : keyOf({ kind: p.kind, name });
       findings.push({ resource, kind: 'unknown', desired: `release v${target.version}`, observed: 'could not be observed', action: 'reported' });
@@ -123,8 +131,8 @@ function planResources(
       if (wanted.has(name) || seen === null || seen === UNKNOWN) continue;
       const resource = keyOf({ kind: p.kind, name });
       const action: Action = { type: 'resource', op: 'delete', kind: p.kind, name, resource, desired: null, live: seen };
-      // Retention is policy, not a repair of drift.
-      if (p.pruneOnly) act('prune', action);
+      // Retention is policy, not a repair of drift; nor is dropping what the records retired.
+      if (p.pruneOnly || p.retired?.(seen)) act('prune', action);
       else act('prune', action, { resource, kind: 'unexpected', desired: 'absent', observed: p.describe(seen) });
     }
   }

@@ -11,7 +11,7 @@ import type { ScaleCounts } from '../manifest/instances.js';
 import { specFromRecord } from '../manifest/stored.js';
 import type { EventKind, Hop3Event } from './events.js';
 import type {
-  AddonRecord, AppRecord, AttachmentRecord, BuildArtifact, DriftRecord, EventRecord, Health, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
+  AddonRecord, AppRecord, AttachmentRecord, BuildArtifact, DriftRecord, EventRecord, Health, LoginTombstone, ReleaseRecord, ReleaseSource, ReleaseStatus, SyncStatus,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -512,15 +512,65 @@ export class Store {
     this.sql('DELETE FROM addons WHERE name = ?').run(name);
   }
 
-  /** Recorded with the app's new release (in its transaction): the app's generation moves there. */
+  /**
+   * Recorded with the app's new release (in its transaction): the app's generation moves there.
+   * A tombstone of the same login (detached, not dropped yet) goes: the login is desired again,
+   * with the new password, and no pass may drop it for the old detach.
+   */
   attach(addon: string, app: string, env: string, credentials: string): void {
-    this.sql('INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES (?, ?, ?, ?, ?)').run(addon, app, env, credentials, now());
+    this.writeTombstones(() => {
+      this.sql('DELETE FROM login_tombstones WHERE addon = ? AND app = ?').run(addon, app);
+      this.sql('INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES (?, ?, ?, ?, ?)').run(addon, app, env, credentials, now());
+    });
     this.changed(app);
   }
 
-  detach(addon: string, app: string): void {
-    this.sql('DELETE FROM attachments WHERE addon = ? AND app = ?').run(addon, app);
+  /**
+   * The attachment goes, and its login (if it has one of its own) becomes a tombstone, in one
+   * transaction: from then on the app's passes drop the login, however long that takes.
+   * Returns the tombstone's id (null: no login of its own).
+   */
+  detach(addon: string, app: string): number | null {
+    const id = this.writeTombstones(() => {
+      const row = this.sql(`INSERT INTO login_tombstones (addon, app, credentials, created_at)
+        SELECT addon, app, credentials, ? FROM attachments WHERE addon = ? AND app = ? AND credentials IS NOT NULL
+        ON CONFLICT (addon, app) DO UPDATE SET credentials = excluded.credentials, created_at = excluded.created_at
+        RETURNING id`).get(now(), addon, app) as { id: number } | undefined;
+      this.sql('DELETE FROM attachments WHERE addon = ? AND app = ?').run(addon, app);
+      return row?.id ?? null;
+    });
     this.changed(app);
+    return id;
+  }
+
+  /**
+   * Every tombstone, read once and kept until one is written (the daemon is the only writer): each
+   * login provider asks about every app in every pass, and there are almost never any.
+   */
+  private tombstones: LoginTombstone[] | null = null;
+
+  /** Logins still to drop: of one app (destroyed or not), or all. */
+  loginTombstones(q: { app?: string } = {}): LoginTombstone[] {
+    const read = () => (this.sql('SELECT t.*, a.type FROM login_tombstones t JOIN addons a ON a.name = t.addon ORDER BY t.id').all() as Row[]).map((r) => ({
+      id: r.id as number, addon: r.addon as string, type: r.type as string, app: r.app as string, credentials: r.credentials as string, createdAt: r.created_at as string,
+    }));
+    // Inside a transaction what is read may yet be rolled back: not kept.
+    const all = this.pendingChanges ? read() : (this.tombstones ??= read());
+    return q.app === undefined ? [...all] : all.filter((t) => t.app === q.app);
+  }
+
+  /** A pass saw the login gone: its tombstone goes (by id: a later detach of the same login keeps its own). */
+  forgetLoginTombstone(id: number): void {
+    this.writeTombstones(() => this.sql('DELETE FROM login_tombstones WHERE id = ?').run(id));
+  }
+
+  /** A write of tombstones: what was read of them is read again after it, committed or rolled back. */
+  private writeTombstones<T>(fn: () => T): T {
+    try {
+      return this.transaction(fn);
+    } finally {
+      this.tombstones = null;
+    }
   }
 
   /** The attachments of one app, or of one addon. */

@@ -103,3 +103,17 @@ export interface AttachmentRecord {
   credentials: string | null;
   createdAt: string;
 }
+
+/**
+ * A detached app's login, to be dropped (see state/008_login_tombstones.sql): what was its
+ * attachment, with its addon's type (which server, which kind of login).
+ */
+export interface LoginTombstone {
+  id: number;
+  addon: string;
+  type: string;
+  app: string;
+  /** The login's password, sealed as it was in the attachment. */
+  credentials: string;
+  createdAt: string;
+}

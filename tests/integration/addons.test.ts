@@ -1,11 +1,12 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlRoundTrip, passwordOf, pgRoundTrip, redisRoundTrip } from '../support/addon-clients.js';
 import { execa } from 'execa';
-import { Daemon, EXAMPLES, within } from './harness.js';
+import { alive } from '../../src/lib/procfs.js';
+import { Daemon, EXAMPLES, git, output, within } from './harness.js';
 
 /**
  * Addons through the real daemon: hop3 starts its own PostgreSQL, MariaDB and Redis only once an
@@ -200,6 +201,106 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect(await d.json<Reconciled>(['reconcile', SECOND])).toMatchObject({ actions: [], error: null });
   });
 
+  /** hop3's PostgreSQL's admin socket moved aside: the server runs (apps reach it over TCP), hop3 cannot ask it anything. */
+  async function unasked<T>(fn: () => Promise<T>): Promise<T> {
+    const socket = join(d.home, 'addons', 'postgres', 'run', `.s.PGSQL.${new URL(urls.DATABASE_URL!).port}`);
+    renameSync(socket, `${socket}.hidden`);
+    try {
+      return await fn();
+    } finally {
+      renameSync(`${socket}.hidden`, socket);
+    }
+  }
+  const loginsToDrop = async (addon: string) => (await d.json<{ loginsToDrop: { app: string }[] }>(['addons', 'info', addon])).loginsToDrop.map((l) => l.app);
+  const attachSecond = async (addon: string, as: string) => {
+    expect(await d.json(['addons', 'attach', SECOND, addon, '--as', as])).toMatchObject({ attached: true });
+    return (await d.json<Record<string, string>>(['config', 'get', SECOND, '--reveal']))[as]!;
+  };
+
+  it('a login whose drop failed (its server could not be asked) is dropped by a later pass once the server answers', async () => {
+    const url = await attachSecond('notes-db', 'DATABASE_URL');
+    expect(await pgRoundTrip(url, 'second-again')).toContain('second-again');
+    retired.push(passwordOf(url));
+    await unasked(async () => {
+      const r = await d.json<{ revoked: boolean; attached: boolean; hint: string }>(['addons', 'detach', SECOND, 'notes-db']);
+      expect(r).toMatchObject({ attached: false, revoked: false });
+      expect(r.hint).toContain('hop3 addons info notes-db');
+      // The release without the variable went live all the same; the login is left, and still logs in.
+      expect(await d.json<Record<string, string>>(['config', 'get', SECOND, '--reveal'])).toEqual({});
+      expect((await d.json<{ status: string; current: boolean }[]>(['releases', SECOND]))[0]).toMatchObject({ status: 'live', current: true });
+      expect(await pgRoundTrip(url, 'not-yet')).toContain('not-yet');
+      expect(await loginsToDrop('notes-db')).toEqual([SECOND]);
+      // A pass that cannot see it deletes nothing and says so: Unknown, never absent.
+      const blind = await d.json<Reconciled>(['reconcile', SECOND]);
+      expect(blind.actions).toEqual([]);
+      expect(blind.findings).toEqual([expect.objectContaining({ resource: `pg-login:notes-db_${SECOND}`, kind: 'unknown' })]);
+      expect(await loginsToDrop('notes-db')).toEqual([SECOND]);
+    });
+    const later = await d.json<Reconciled>(['reconcile', SECOND]);
+    expect(later.error).toBeNull();
+    await expect(pgRoundTrip(url, 'x')).rejects.toThrow(PG_REFUSED);
+    expect(await loginsToDrop('notes-db')).toEqual([]);
+    // Dropped as the records asked, not as drift.
+    expect((await d.json<Drift[]>(['drift', SECOND])).filter((f) => f.kind === 'unexpected')).toEqual([]);
+    expect(await d.json<Reconciled>(['reconcile', SECOND])).toMatchObject({ actions: [], error: null });
+    // The data it wrote stays with the addon.
+    expect(await pgRoundTrip(urls.DATABASE_URL!, 'after-late-drop')).toEqual(expect.arrayContaining(['second-again', 'not-yet']));
+  }, 120_000);
+
+  it('re-attached before its old login was dropped: a fresh password that works, not dropped by the old detach', async () => {
+    const old = await attachSecond('notes-db', 'DATABASE_URL');
+    retired.push(passwordOf(old));
+    await unasked(async () => {
+      expect(await d.json(['addons', 'detach', SECOND, 'notes-db'])).toMatchObject({ revoked: false });
+      expect(await loginsToDrop('notes-db')).toEqual([SECOND]);
+      // Recorded only: its rollout waits for the server, which it needs the login from.
+      expect(await d.json(['addons', 'attach', SECOND, 'notes-db', '--detach'])).toMatchObject({ attached: true });
+      expect(await loginsToDrop('notes-db')).toEqual([]);
+    });
+    const fresh = (await d.json<Record<string, string>>(['config', 'get', SECOND, '--reveal'])).DATABASE_URL!;
+    expect(passwordOf(fresh)).not.toBe(passwordOf(old));
+    await within(30_000, () => pgRoundTrip(fresh, 'fresh-login').then(() => true, () => false));
+    await expect(pgRoundTrip(old, 'x')).rejects.toThrow(PG_REFUSED);
+    await within(30_000, async () => (await d.json<{ status: string }[]>(['releases', SECOND]))[0]!.status === 'live');
+    expect(await d.json<Reconciled>(['reconcile', SECOND])).toMatchObject({ actions: [], error: null });
+    expect(await pgRoundTrip(fresh, 'still-fresh')).toContain('still-fresh');
+    retired.push(passwordOf(fresh));
+    // Detached with its server answering: dropped by the rollout, before the answer.
+    expect(await d.json(['addons', 'detach', SECOND, 'notes-db'])).toMatchObject({ attached: false, revoked: true });
+    await expect(pgRoundTrip(fresh, 'x')).rejects.toThrow(PG_REFUSED);
+  }, 120_000);
+
+  it('a daemon killed right after a detach is recorded drops the login once it is back', async () => {
+    const url = await attachSecond('sessions', 'SESSION_URL');
+    expect(await redisRoundTrip(url, 'sessions:', 'before-kill')).toBe('before-kill');
+    retired.push(passwordOf(url));
+    await d.stop();
+    d.extraEnv.HOP3_FAILPOINT = 'after-detach-record';
+    let cut: ReturnType<typeof d.hop3> | null = null;
+    try {
+      await d.start();
+      const daemon = d.pid;
+      // The client sends its call again while the daemon cannot be reached (see callRecording).
+      cut = d.hop3(['addons', 'detach', SECOND, 'sessions', '--json']);
+      await within(10_000, () => !alive(daemon));
+      await d.stop('SIGKILL'); // reap it
+      // Recorded, and nothing dropped it: the app's password still logs in.
+      expect(await redisRoundTrip(url, 'sessions:', 'while-down')).toBe('while-down');
+    } finally {
+      delete d.extraEnv.HOP3_FAILPOINT;
+    }
+    await d.start();
+    // Its repeat reached the restarted daemon: answered as the detach it had recorded, once the login is gone.
+    const answer = await cut!;
+    expect(answer.exitCode, output(answer)).toBe(0);
+    expect(JSON.parse(String(answer.stdout))).toMatchObject({ attached: false, revoked: true, env: 'SESSION_URL' });
+    await within(30_000, () => redisRoundTrip(url, 'sessions:', 'x').then(() => false, (err: Error) => /WRONGPASS|invalid username-password/i.test(err.message)));
+    expect(await d.json<Record<string, string>>(['config', 'get', SECOND, '--reveal'])).not.toHaveProperty('SESSION_URL');
+    expect(await loginsToDrop('sessions')).toEqual([]);
+    // The first app's login to the same addon is untouched.
+    expect(await redisRoundTrip(urls.SESSION_URL!, 'sessions:', 'after-restart')).toBe('after-restart');
+  }, 120_000);
+
   it('an [[addons]] entry removed from hop3.toml is detached on the next deploy, which says so; the addon and its data are kept', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hop3-addons-manifest-'));
     try {
@@ -208,17 +309,21 @@ describe('addons wired into records, commands and the reconcile loop', () => {
       const without = toml.replace(/\[\[addons\]\]\ntype = "mysql"\nname = "legacy-db"\nenv = "MYSQL_URL"\n/, '');
       expect(without).not.toBe(toml);
       writeFileSync(join(dir, 'hop3.toml'), without);
-      const r = await d.hop3(['deploy', dir, '--app', APP]);
-      expect(r.exitCode, String(r.stderr)).toBe(0);
-      expect(String(r.stderr)).toContain('Detached from addon legacy-db (MYSQL_URL): its [[addons]] entry is gone from hop3.toml; the addon and its data are kept');
+      // Pushed with git: the push's own output says what the deploy detached.
+      expect((await git(dir, ['init', '-q', '-b', 'main'])).exitCode).toBe(0);
+      expect((await git(dir, ['add', '-A'])).exitCode).toBe(0);
+      expect((await git(dir, ['commit', '-q', '-m', 'without legacy-db'])).exitCode).toBe(0);
+      const r = await git(dir, ['push', `http://hop3:${d.token()}@127.0.0.1:${d.apiPort}/git/${APP}.git`, 'main']);
+      expect(r.exitCode, output(r)).toBe(0);
+      expect(String(r.stderr)).toMatch(/remote: -----> Detached from addon legacy-db \(MYSQL_URL\): its \[\[addons\]\] entry is gone from hop3\.toml; the addon and its data are kept; the app's login to it is dropped by the rollout/);
+      expect(String(r.stderr)).toMatch(/remote: .*is serving/);
       const env = await d.json<Record<string, string>>(['config', 'get', APP, '--reveal']);
       expect(env.MYSQL_URL).toBeUndefined();
       // Only what the manifest had declared: sessions, attached by command, stays.
       expect(env.SESSION_URL).toBe(urls.SESSION_URL);
-      // The login is dropped once the rollout has settled, just after the deploy's answer.
-      await within(10_000, () => mysqlRoundTrip(urls.MYSQL_URL!, 'x').then(() => false, (err: Error) => /Access denied/.test(err.message)));
+      // The login was dropped by the rollout, before the release went live (and the push heard of it).
       await expect(mysqlRoundTrip(urls.MYSQL_URL!, 'x')).rejects.toThrow(/Access denied/);
-      expect(await d.json<{ attachedTo: unknown[] }>(['addons', 'info', 'legacy-db'])).toMatchObject({ attachedTo: [], instance: 'Healthy' });
+      expect(await d.json<{ attachedTo: unknown[] }>(['addons', 'info', 'legacy-db'])).toMatchObject({ attachedTo: [], instance: 'Healthy', loginsToDrop: [] });
       expect((await d.json<{ kind: string; data: { addon?: string; reason?: string } }[]>(['events', APP])).some((e) => e.kind === 'addon.detached' && e.data.addon === 'legacy-db' && e.data.reason === 'manifest')).toBe(true);
       // Declared again: attached again, with a new login, to the data it had.
       expect((await d.hop3(['deploy', join(EXAMPLES, APP)])).exitCode).toBe(0);
@@ -349,7 +454,7 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     // The first app's logins, the second app's (revoked since), and the addons' own.
     const passwords = [...['DATABASE_URL', 'MYSQL_URL', 'REDIS_URL', 'SESSION_URL'].map((k) => passwordOf(urls[k]!)), ...['DATABASE_URL', 'MYSQL_URL', 'SESSION_URL'].map((k) => passwordOf(secondUrls[k]!))];
     passwords.push(...retired);
-    expect(new Set(passwords).size).toBe(8);
+    expect(new Set(passwords).size).toBe(12);
     const events = JSON.stringify(await d.json(['events', APP, '--limit', '1000']));
     const dbFiles = readdirSync(d.home).filter((f) => f.startsWith('hop3.db')).map((f) => readFileSync(join(d.home, f)).toString('latin1'));
     expect(dbFiles.length).toBeGreaterThan(0);
@@ -367,6 +472,7 @@ describe('addons wired into records, commands and the reconcile loop', () => {
     expect((await d.hop3(['destroy', APP, '--yes'])).exitCode).toBe(0);
     await expect(pgRoundTrip(urls.DATABASE_URL!, 'x')).rejects.toThrow(PG_REFUSED);
     const info = await d.json<{ attachedTo: unknown[]; instance: string }>(['addons', 'info', 'notes-db']);
-    expect(info).toMatchObject({ attachedTo: [], instance: 'Healthy' });
+    // Its logins were tombstones of the recordless app, dropped by the pass the destroy ended with.
+    expect(info).toMatchObject({ attachedTo: [], instance: 'Healthy', loginsToDrop: [] });
   }, 60_000);
 });

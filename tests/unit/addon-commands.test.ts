@@ -83,6 +83,33 @@ describe('addon commands', () => {
     expect(tables(c)).toBe(before);
   });
 
+  it('a detach leaves its login as a tombstone (sealed), which a re-attach removes and the app\'s destroy keeps', () => {
+    const c = withAddon();
+    const sealed = c.ctx.plugins.addons.sealLogin('postgres', 'blog-db', 'web');
+    c.store.attach('blog-db', 'web', 'DATABASE_URL', sealed);
+    expect(c.store.loginTombstones()).toEqual([]);
+    const id = c.store.detach('blog-db', 'web');
+    expect(c.store.attachments({ app: 'web' })).toEqual([]);
+    expect(c.store.loginTombstones({ app: 'web' })).toMatchObject([{ id, addon: 'blog-db', type: 'postgres', app: 'web', credentials: sealed }]);
+    // Attached again before the drop: the login is desired again, no tombstone may drop it.
+    c.store.attach('blog-db', 'web', 'DATABASE_URL', c.ctx.plugins.addons.sealLogin('postgres', 'blog-db', 'web'));
+    expect(c.store.loginTombstones()).toEqual([]);
+    const again = c.store.detach('blog-db', 'web')!;
+    expect(again).not.toBe(id);
+    // The app's record goes; its tombstone stays for the passes of its (recordless) owner.
+    c.store.deleteApp('web');
+    expect(c.store.loginTombstones({ app: 'web' })).toMatchObject([{ id: again }]);
+    c.store.forgetLoginTombstone(id!);
+    expect(c.store.loginTombstones()).toHaveLength(1);
+    c.store.forgetLoginTombstone(again);
+    expect(c.store.loginTombstones()).toEqual([]);
+    // An attachment recorded before apps had their own logins leaves none.
+    liveApp(c.store, 'old', SPEC);
+    c.store.db.prepare("INSERT INTO attachments (addon, app, env, credentials, created_at) VALUES ('blog-db', 'old', 'DATABASE_URL', NULL, '')").run();
+    expect(c.store.detach('blog-db', 'old')).toBeNull();
+    expect(c.store.loginTombstones()).toEqual([]);
+  });
+
   it('masks only the password of a URL', () => {
     expect(maskUrlPassword('redis://cache:s3cr3t-_x@127.0.0.1:6379/0')).toBe('redis://cache:****@127.0.0.1:6379/0');
     expect(maskUrlPassword('postgres://127.0.0.1/x')).toBe('postgres://127.0.0.1/x');

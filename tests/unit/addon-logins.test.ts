@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UNKNOWN } from '../../src/lib/unknown.js';
 import { addonOfLogin, checkLoginName, loginName, loginProvider, newLoginSpec, type LoginLive, type LoginOps } from '../../src/plugins/addons/login-provider.js';
+import { assertValidSpec, parseAppSpec } from '../../src/manifest/index.js';
 import { plan } from '../../src/reconcile/plan.js';
+import { observeResources } from '../../src/reconcile/observe.js';
 import type { DesiredApp, ObservedApp } from '../../src/reconcile/types.js';
 
 describe('login names', () => {
@@ -52,6 +54,56 @@ describe('logins in the planner', () => {
   it('its server down: Unknown, nothing done', () => {
     const r = plan(app(), seen(UNKNOWN), [p]);
     expect(r.actions).toEqual([]);
+    expect(r.findings.map((f) => f.kind)).toEqual(['unknown']);
+  });
+
+  // A detached app's login, as its provider lists it from its tombstone: live, no longer desired.
+  const retired: LoginLive = { ...ok, retired: 7 };
+  const rollout = (over: Partial<DesiredApp> = {}) => app({
+    settled: false,
+    target: { app: 'blog', version: 3, source: 'config', commit: null, spec: assertValidSpec(parseAppSpec({ 'hop3.toml': '[build]\nbuilder = "static"\n' })), env: {}, artifact: { kind: 'static', dir: 'x', metadata: {} }, ports: {}, status: 'built', message: '', createdAt: '' },
+    ...over,
+  });
+
+  it('retired and still there: deleted in the prune phase as a desired change, whatever the heal policy, never as drift', () => {
+    for (const over of [{}, { healPolicy: 'report' as const }, { settled: false }]) {
+      const r = plan(app({ resources: [], ...over }), seen(retired), [p]);
+      expect(r.actions, JSON.stringify(over)).toMatchObject([{ type: 'resource', op: 'delete', kind: 'pg-login', name: spec.user }]);
+      expect(r.actions[0]).not.toHaveProperty('drift');
+      expect(r.findings).toEqual([]);
+    }
+    // In the rollout of the release without it: after the switch, before the release is marked live.
+    const r = plan(rollout({ resources: [] }), seen(retired), [p]);
+    expect(r.actions.map((a) => (a.type === 'resource' ? `${a.op}:${a.kind}` : a.type))).toEqual(['delete:pg-login', 'mark-live']);
+  });
+
+  it('live and not desired without a tombstone (another provider\'s way): drift, left to the heal policy', () => {
+    const r = plan(app({ resources: [], healPolicy: 'report' }), seen(ok), [p]);
+    expect(r.actions).toEqual([]);
+    expect(r.findings).toMatchObject([{ kind: 'unexpected', action: 'reported' }]);
+  });
+
+  it('retired and its server down: nothing deleted, reported; the rollout of the release without it goes on', () => {
+    const r = plan(rollout({ resources: [] }), seen(UNKNOWN), [p]);
+    expect(r.rollout).toBe(true);
+    expect(r.actions.map((a) => a.type)).toEqual(['mark-live']);
+    expect(r.findings).toMatchObject([{ resource: `pg-login:${spec.user}`, kind: 'unknown', action: 'reported' }]);
+  });
+
+  it('an app with no login desired is not asked about unless it has a retired one; one not seen keeps its tombstone', async () => {
+    const forgotten: number[] = [];
+    const records = { of: (o: string) => (o === 'blog' ? [{ ...spec, id: 4 }] : []), has: (o: string) => o === 'blog', owners: () => ['blog'], gone: (id: number) => void forgotten.push(id) };
+    // No server behind it: asking it fails, which must read as UNKNOWN, never as gone.
+    const withRetired = loginProvider('pg-login', {} as LoginOps, () => '/nowhere', records);
+    expect(await observeResources([withRetired], 'shop', [])).toEqual(new Map([['pg-login', new Map()]]));
+    expect(await observeResources([withRetired], 'blog', [])).toEqual(new Map([['pg-login', UNKNOWN]]));
+    expect(forgotten).toEqual([]);
+    expect(withRetired.owners?.()).toEqual(['blog']);
+  });
+
+  it('desired and its server down: the rollout waits (its release needs the login)', () => {
+    const r = plan(rollout(), seen(UNKNOWN), [p]);
+    expect(r).toMatchObject({ actions: [], rollout: false });
     expect(r.findings.map((f) => f.kind)).toEqual(['unknown']);
   });
 });

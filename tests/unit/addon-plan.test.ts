@@ -79,7 +79,7 @@ describe('addon plugins', () => {
   afterAll(() => rmSync(home, { recursive: true, force: true }));
   const config = loadConfig({ HOP3_HOME: home, HOP3_POSTGRES_PORT: '15432', HOP3_MARIADB_PORT: '13306', HOP3_REDIS_PORT: '16379' }, 1000);
   const types = new Set<string>();
-  const plugins = loadPlugins({ config, layout: layoutOf(home), log: createLogger('silent'), exec: createExec(), render: createRenderer(), addonRecords: { addonTypes: () => types } });
+  const plugins = loadPlugins({ config, layout: layoutOf(home), log: createLogger('silent'), exec: createExec(), render: createRenderer(), addonRecords: { addonTypes: () => types, loginTombstones: () => [], forgetLoginTombstone: () => undefined } });
 
   it('an addon server is a host resource only while an addon of its type is recorded', () => {
     const wanted = () => plugins.hostProviders.flatMap((p) => p.host?.desired() ?? []).map((r) => r.kind).filter((k) => k.startsWith('addon-server:'));

@@ -1,7 +1,7 @@
 import type { Provider } from '../provider.js';
 import type { Inventory } from './inventory.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from './instance-provider.js';
-import type { LoginLive, LoginOps, LoginSpec } from './login-provider.js';
+import type { LoginLive, LoginOps, LoginSpec, RetiredLogins } from './login-provider.js';
 import type { AddonServer, AddonServerContext, AddonType } from './server-process.js';
 
 /**
@@ -21,4 +21,5 @@ export interface AddonDefinition {
   inventory: Inventory;
 }
 
-export type AddonFactory = (ctx: AddonServerContext) => AddonDefinition;
+/** `retired`: the logins of detached apps its login provider drops; absent, none (no records). */
+export type AddonFactory = (ctx: AddonServerContext, retired?: RetiredLogins) => AddonDefinition;

@@ -14,7 +14,7 @@ import type { AddonDefinition, AddonFactory } from './addon.js';
 import { credentialBox, type CredentialBox } from './credentials.js';
 import { newInstanceSpec, type InstanceSpec } from './instance-provider.js';
 import { UNKNOWN } from '../../lib/unknown.js';
-import { loginName, newLoginSpec, type LoginSpec } from './login-provider.js';
+import { loginName, newLoginSpec, type LoginSpec, type RetiredLogins } from './login-provider.js';
 import mariadbAddon from './mariadb/index.js';
 import postgresAddon from './postgres/index.js';
 import redisAddon from './redis/index.js';
@@ -43,7 +43,7 @@ export interface AddonPlugins {
   /** A new login of `app` to `addon` (a `type` addon), its password sealed for the attachment's record. */
   sealLogin(type: string, addon: string, app: string): string;
   /** The login an attachment record holds, opened; null for one recorded before apps had their own. */
-  openLogin(type: string, attachment: AttachmentRecord): LoginSpec | null;
+  openLogin(type: string, attachment: Pick<AttachmentRecord, 'addon' | 'app' | 'credentials'>): LoginSpec | null;
   /** The instance and login resources and environment an app gets from its attachments. Pure but for opening credentials. */
   attached(attachments: readonly AttachmentRecord[], sealed: (addon: string) => { type: string; credentials: string } | null): {
     resources: DesiredResource[]; env: Record<string, string>;
@@ -110,8 +110,19 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
       prepare: () => prepareOwn(type),
       system: systemServer(ctx.config, type),
     };
-    return ADDON_TYPES[type](sctx);
+    return ADDON_TYPES[type](sctx, retiredLogins(type));
   });
+
+  /** The tombstones of `type` logins (see state/008_login_tombstones.sql), opened for its login provider. */
+  function retiredLogins(type: AddonType): RetiredLogins {
+    const mine = (app?: string) => (records?.loginTombstones(app === undefined ? {} : { app }) ?? []).filter((t) => t.type === type);
+    return {
+      of: (owner) => mine(owner).map((t) => ({ ...openLogin(type, t)!, id: t.id })),
+      has: (owner) => mine(owner).length > 0,
+      owners: () => [...new Set(mine().map((t) => t.app))],
+      gone: (id) => records?.forgetLoginTombstone(id),
+    };
+  }
 
   async function prepareOwn(type: AddonType): Promise<void> {
     // The machine's server has its own account and port.
@@ -136,7 +147,7 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
     const login = newLoginSpec(addon, app);
     return credentials().seal(of(type).loginProvider.kind, { name: login.user, password: login.password });
   };
-  const openLogin = (type: string, a: AttachmentRecord): LoginSpec | null => {
+  const openLogin = (type: string, a: Pick<AttachmentRecord, 'addon' | 'app' | 'credentials'>): LoginSpec | null => {
     if (a.credentials === null) return null;
     const user = loginName(a.addon, a.app);
     return { addon: a.addon, user, password: credentials().open(of(type).loginProvider.kind, user, a.credentials).password };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Health } from '../../store/types.js';
 import { UNKNOWN, type Unknown } from '../../lib/unknown.js';
+import { operationalError } from '../../lib/errors.js';
 import type { DesiredResource, Diff, Observed, Provider } from '../provider.js';
 import { checkAddonName, isAddonName } from './addon-name.js';
 import { renameSync } from 'node:fs';
@@ -26,7 +27,28 @@ export interface LoginLive {
   user: string;
   passwordValid: boolean;
   confined: boolean;
+  /** The tombstone that retired it (its app was detached): present only on a login no longer desired. */
+  retired?: number;
 }
+
+/** A detached app's login still to drop (its tombstone), its password opened. */
+export interface RetiredLogin extends LoginSpec {
+  id: number;
+}
+
+/** Where a login provider finds the logins the records retired (state/008_login_tombstones.sql). */
+export interface RetiredLogins {
+  /** The owner's logins of this provider's type still to drop. */
+  of(owner: string): RetiredLogin[];
+  /** Whether it has any: cheap (records kept in memory, nothing opened). */
+  has(owner: string): boolean;
+  /** Every owner that has one, a destroyed app included. */
+  owners(): string[];
+  /** It was seen gone: its tombstone goes. */
+  gone(id: number): void;
+}
+
+export const NO_RETIRED_LOGINS: RetiredLogins = { of: () => [], has: () => false, owners: () => [], gone: () => undefined };
 
 /** What a type of addon does with logins on its (running) server. */
 export interface LoginOps {
@@ -75,27 +97,64 @@ const complete = (live: LoginLive) => live.passwordValid && live.confined;
  * owned by the attached app. A login whose password no longer logs in or whose access was widened
  * is updated (ensure repairs both); a dropped one is created again; a server that does not answer
  * makes them UNKNOWN.
+ *
+ * It observes the desired logins and the owner's retired ones (detached, see RetiredLogins): a
+ * retired login still on the server is live without a desired resource, so the planner deletes it
+ * in the prune phase, after the switch to the release without its variable. One seen gone, before
+ * or after that delete, loses its tombstone; one that could not be seen keeps it for a later pass.
  */
-export function loginProvider(kind: string, ops: LoginOps, adminSocket: () => string): Provider<LoginSpec, LoginLive> {
+export function loginProvider(kind: string, ops: LoginOps, adminSocket: () => string, retired: RetiredLogins = NO_RETIRED_LOGINS): Provider<LoginSpec, LoginLive> {
+  /** The owner's retired logins, but for one desired again (re-attached): that one is the desired one's. */
+  const retiredOf = (owner: string, desired: readonly LoginSpec[]) => retired.of(owner).filter((t) => !desired.some((d) => d.user === t.user));
+  const forget = (id: number) => {
+    try {
+      retired.gone(id);
+    } catch {
+      // Seen gone again by the next pass, which tries again.
+    }
+  };
   return {
     kind,
     phase: 'sync',
-    // A detached login is dropped by the detach itself, so observe never lists undesired ones.
+    // The desired logins, and retired ones: with neither it is not asked.
     observesDesiredOnly: true,
-    async observe(_owner, desired: DesiredResource<LoginSpec>[]) {
+    hasRetired: (owner) => retired.has(owner),
+    // Its drop waits for a server that does not answer; the release without the login need not.
+    retiresLater: true,
+    // Requests the proxy still passed to the old release (which has the URL) finish before its sessions are ended.
+    retireAfter: ['site'],
+    async observe(owner, desired: DesiredResource<LoginSpec>[]) {
       const specs = desired.map((r) => ({ ...r.spec, user: checkLoginName(r.name) }));
+      const gone = retiredOf(owner, specs).map((t) => ({ ...t, user: checkLoginName(t.user) }));
       const out: Observed<LoginLive> = new Map();
-      if (specs.length === 0) return out;
-      const seen = await ops.observe(specs).catch((): Unknown => UNKNOWN);
+      if (specs.length === 0 && gone.length === 0) return out;
+      const seen = await ops.observe([...specs, ...gone]).catch((): Unknown => UNKNOWN);
       for (const s of specs) out.set(s.user, seen === UNKNOWN ? UNKNOWN : (seen.get(s.user) ?? null));
+      for (const t of gone) {
+        const live = seen === UNKNOWN ? UNKNOWN : (seen.get(t.user) ?? null);
+        if (live === null) forget(t.id);
+        else out.set(t.user, live === UNKNOWN ? UNKNOWN : { ...live, retired: t.id });
+      }
       return out;
     },
+    owners: () => retired.owners(),
     diff(_desired, live): Diff {
       return complete(live) ? 'none' : 'update';
     },
-    async apply(op, name, desired) {
+    retired: (live) => live.retired !== undefined,
+    async apply(op, name, desired, live, ctx) {
       checkLoginName(name);
-      if (op === 'delete') return ops.drop(name);
+      if (op === 'delete') {
+        await ops.drop(name);
+        // Its tombstone goes once the login is seen gone; not seen (the server went away since), a later pass looks.
+        const t = retired.of(ctx.owner).find((r) => r.id === live?.retired);
+        if (!t) return;
+        const seen = await ops.observe([t]).catch((): Unknown => UNKNOWN);
+        if (seen === UNKNOWN) return;
+        if (seen.get(name) != null) throw operationalError('ADDON_COMMAND_FAILED', `${kind} ${name} is still there after it was dropped`);
+        forget(t.id);
+        return;
+      }
       if (desired === null) throw new Error(`${kind}: ${op} of ${name} without a desired spec`);
       await ops.ensure({ ...desired, user: name });
     },

@@ -10,12 +10,12 @@ import { RedisServer } from './server.js';
  * Redis: an instance is an ACL user confined to the key prefix `NAME:` (kind `redis-user`);
  * an app's login is an ACL user with the same prefix (kind `redis-login`).
  */
-const redisAddon: AddonFactory = (ctx) => {
+const redisAddon: AddonFactory = (ctx, retired) => {
   const server = new RedisServer(ctx);
   const { logins, ...instances } = redisInstances(server);
   return {
     type: 'redis', server, instances, provider: instanceProvider('redis-user', instances, newestBackupIn(ctx.layout)),
-    logins, loginProvider: loginProvider('redis-login', logins, instances.adminSocket), inventory: redisInventory(server),
+    logins, loginProvider: loginProvider('redis-login', logins, instances.adminSocket, retired), inventory: redisInventory(server),
   };
 };
 export default redisAddon;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { failpoint } from '../../../lib/failpoint.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ExecError } from '../../../lib/exec.js';
@@ -323,10 +324,7 @@ export class NginxControl implements ProxyServer {
     const put = (path: string, content: string | null) => (content === null ? rmSync(path, { force: true }) : writeFileAtomic(path, content));
     const writes = changes.filter((c) => c.previous !== c.content);
     for (const c of writes) put(c.path, c.content);
-    if (writes.length > 0 && this.ctx.config.failpoint === 'after-site-write') {
-      this.ctx.log.warn({ paths: writes.map((c) => c.path) }, 'failpoint after-site-write: hop3-server kills itself before the reload');
-      process.kill(process.pid, 'SIGKILL');
-    }
+    if (writes.length > 0) failpoint(this.ctx, 'after-site-write', 'before the reload', { paths: writes.map((c) => c.path) });
     try {
       await this.test();
       await this.reload();
