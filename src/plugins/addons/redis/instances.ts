@@ -61,6 +61,24 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
     const passwords = (u.passwords as unknown[]).map(String);
     return (u.flags as unknown[]).map(String).includes('on') && passwords.length === 1 && passwords[0] === sha256Hex(password);
   };
+  /** What is seen of an ACL user that should reach instance `addon`'s keys with `password`. */
+  const seenUser = (u: AclUser, addon: string, password: string, want: string) => ({ confined: isConfined(u, addon, want), passwordValid: passwordValid(u, password) });
+  /** Make `user` reach instance `addon`'s keys (and nothing else) with `password`, and keep it across a restart. */
+  async function setUser(user: string, addon: string, password: string): Promise<void> {
+    if (!PASSWORD_PATTERN.test(password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${user} are not a password hop3 makes`);
+    await server.withAdmin(async (c) => {
+      await c.sendCommand(['ACL', 'SETUSER', user, ...rulesOf(addon, password)]);
+      await saveAcl(c);
+    });
+  }
+  /** Remove an ACL user (Redis disconnects its clients itself), after `before` on the same connection. */
+  async function deleteUser(user: string, before?: (c: RedisAdmin) => Promise<void>): Promise<void> {
+    await server.withAdmin(async (c) => {
+      await before?.(c);
+      await c.sendCommand(['ACL', 'DELUSER', user]);
+      await saveAcl(c);
+    });
+  }
   async function getUsers(c: RedisAdmin, users: string[]): Promise<{ want: string; users: Map<string, AclUser | null> }> {
     const want = await canonicalCommands(c);
     const out = new Map<string, AclUser | null>();
@@ -133,27 +151,17 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
           out.set(s.name, null);
           continue;
         }
-        out.set(s.name, { name: s.name, parts: { user: true }, confined: isConfined(u, s.name, found.want), passwordValid: passwordValid(u, s.password) });
+        out.set(s.name, { name: s.name, parts: { user: true }, ...seenUser(u, s.name, s.password, found.want) });
       }
       return out;
     },
 
     async ensure(spec) {
-      checkAddonName(spec.name);
-      if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.name} are not a password hop3 makes`);
-      await server.withAdmin(async (c) => {
-        await c.sendCommand(['ACL', 'SETUSER', spec.name, ...rulesOf(spec.name, spec.password)]);
-        await saveAcl(c);
-      });
+      await setUser(checkAddonName(spec.name), spec.name, spec.password);
     },
 
     async drop(name) {
-      checkAddonName(name);
-      await server.withAdmin(async (c) => {
-        await unlinkPrefix(c, name);
-        await c.sendCommand(['ACL', 'DELUSER', name]);
-        await saveAcl(c);
-      });
+      await deleteUser(checkAddonName(name), (c) => unlinkPrefix(c, name));
     },
 
     connectionDetails(s) {
@@ -243,28 +251,17 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
       const out = new Map<string, LoginLive | null>();
       for (const s of specs) {
         const u = found.users.get(s.user);
-        out.set(s.user, u ? { user: s.user, confined: isConfined(u, s.addon, found.want), passwordValid: passwordValid(u, s.password) } : null);
+        out.set(s.user, u ? { user: s.user, ...seenUser(u, s.addon, s.password, found.want) } : null);
       }
       return out;
     },
 
     async ensure(spec) {
-      checkLoginName(spec.user);
-      checkAddonName(spec.addon);
-      if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.user} are not a password hop3 makes`);
-      await server.withAdmin(async (c) => {
-        await c.sendCommand(['ACL', 'SETUSER', spec.user, ...rulesOf(spec.addon, spec.password)]);
-        await saveAcl(c);
-      });
+      await setUser(checkLoginName(spec.user), checkAddonName(spec.addon), spec.password);
     },
 
-    // Redis disconnects the clients of a deleted user itself.
     async drop(user) {
-      checkLoginName(user);
-      await server.withAdmin(async (c) => {
-        await c.sendCommand(['ACL', 'DELUSER', user]);
-        await saveAcl(c);
-      });
+      await deleteUser(checkLoginName(user));
     },
   };
   return { ...ops, logins };
