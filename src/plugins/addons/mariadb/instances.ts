@@ -1,4 +1,4 @@
-import mysql from 'mysql2/promise';
+import { mysqlLibrary } from '../client-libraries.js';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { operationalError, userError } from '../../../lib/errors.js';
 import { ExecError } from '../../../lib/exec.js';
@@ -43,7 +43,7 @@ export function mariadbInstances(server: MariadbServer): InstanceOps & { logins:
 
   async function logsIn(s: InstanceSpec): Promise<boolean> {
     try {
-      const c = await withTimeout(mysql.createConnection({ host: APP_HOST, port: server.port, user: s.user ?? s.name, password: s.password, database: s.name, connectTimeout: PING_TIMEOUT_MS }), PING_TIMEOUT_MS + 500, 'a login');
+      const c = await withTimeout((await mysqlLibrary()).createConnection({ host: APP_HOST, port: server.port, user: s.user ?? s.name, password: s.password, database: s.name, connectTimeout: PING_TIMEOUT_MS }), PING_TIMEOUT_MS + 500, 'a login');
       await c.end().catch(() => c.destroy());
       return true;
     } catch (err) {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import { mysqlLibrary } from '../client-libraries.js';
 import { operationalError } from '../../../lib/errors.js';
 import { writeFileAtomic } from '../../../lib/fs-atomic.js';
 import { AddonServer, PASSWORD_PATTERN, PING_TIMEOUT_MS, withTimeout, type AddonServerContext } from '../server-process.js';
@@ -93,7 +94,7 @@ DROP USER IF EXISTS ''@'localhost';
     try {
       // Without a password the machine's root gets in by unix_socket authentication (hop3 runs as root).
       const admin = this.adminLogin();
-      c = await withTimeout(mysql.createConnection({ socketPath: this.socketPath, user: admin.user, ...(admin.password === null ? {} : { password: admin.password }), connectTimeout: PING_TIMEOUT_MS, multipleStatements: false }), PING_TIMEOUT_MS + 500, this.label);
+      c = await withTimeout((await mysqlLibrary()).createConnection({ socketPath: this.socketPath, user: admin.user, ...(admin.password === null ? {} : { password: admin.password }), connectTimeout: PING_TIMEOUT_MS, multipleStatements: false }), PING_TIMEOUT_MS + 500, this.label);
     } catch (err) {
       throw operationalError('ADDON_SERVER_DOWN', `${this.label} cannot be reached: ${(err as Error).message}`, { cause: err });
     }

@@ -1,5 +1,4 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { RESP_TYPES } from 'redis';
 import { operationalError, userError } from '../../../lib/errors.js';
 import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
@@ -7,6 +6,7 @@ import { writeDump } from '../dump-file.js';
 import type { InstanceLive, InstanceOps } from '../instance-provider.js';
 import { checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { PASSWORD_PATTERN } from '../server-process.js';
+import { redisLibrary } from '../client-libraries.js';
 import { sha256Hex, type RedisAdmin, type RedisServer } from './server.js';
 
 /**
@@ -23,7 +23,11 @@ export const REDIS_USER_RULES = ['-@all', '+@read', '+@write', '+@keyspace', '+@
 /** Not an addon name (addon names have no `_`): the user that shows how Redis writes the rules. */
 const PROBE_USER = '_hop3_rules_probe';
 
-const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } } as const;
+/** Replies as bytes (keys and DUMP payloads are binary). */
+const buffers = async () => {
+  const { RESP_TYPES } = await redisLibrary();
+  return { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer, [RESP_TYPES.SIMPLE_STRING]: Buffer } } as const;
+};
 
 /** Backup file: this line, then per key: u32 length, key (without the prefix), i64 ms to live (-1: none), u32 length, DUMP payload. */
 export const REDIS_BACKUP_MAGIC = Buffer.from('HOP3-REDIS-KEYS 1\n');
@@ -132,7 +136,7 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
   async function unlinkPrefix(c: RedisAdmin, name: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], BUFFERS)) as [Buffer, Buffer[]];
+      const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], await buffers())) as [Buffer, Buffer[]];
       cursor = next.toString();
       if (keys.length > 0) await c.sendCommand(['UNLINK', ...keys]);
     } while (cursor !== '0');
@@ -176,15 +180,16 @@ export function redisInstances(server: RedisServer): InstanceOps & { logins: Log
     async dump(name, path) {
       checkAddonName(name);
       return writeDump(path, (tmp) => server.withAdmin(async (c) => {
+        const bytes = await buffers();
         const fd = openSync(tmp, 'w', 0o600);
         try {
           writeSync(fd, REDIS_BACKUP_MAGIC);
           let cursor = '0';
           do {
-            const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], BUFFERS)) as [Buffer, Buffer[]];
+            const [next, keys] = (await c.sendCommand(['SCAN', cursor, 'MATCH', `${name}:*`, 'COUNT', '1000'], bytes)) as [Buffer, Buffer[]];
             cursor = next.toString();
             const entries = await Promise.all(keys.map(async (k) => ({
-              key: k, payload: (await c.sendCommand(['DUMP', k], BUFFERS)) as Buffer | null, ttl: Number(await c.sendCommand(['PTTL', k])),
+              key: k, payload: (await c.sendCommand(['DUMP', k], bytes)) as Buffer | null, ttl: Number(await c.sendCommand(['PTTL', k])),
             })));
             for (const e of entries) {
               if (e.payload === null) continue; // expired or removed between SCAN and DUMP

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
+import { redisLibrary } from '../client-libraries.js';
 import { operationalError } from '../../../lib/errors.js';
 import { AddonServer, PING_TIMEOUT_MS, withTimeout, type AddonServerContext } from '../server-process.js';
 
@@ -91,6 +92,7 @@ enable-protected-configs no
     // The machine's Redis over loopback TCP (its socket, if any, is not known); without a password, no AUTH: its `default` user.
     const admin = this.adminLogin();
     const socket = this.system === null ? { path: this.socketPath } : { host: this.system.address, port: this.ctx.port };
+    const { createClient } = await redisLibrary();
     const c: RedisAdmin = createClient({ socket: { ...socket, connectTimeout: PING_TIMEOUT_MS, reconnectStrategy: false }, ...(admin.password === null ? {} : { username: admin.user, password: admin.password }) });
     c.on('error', () => undefined);
     try {
