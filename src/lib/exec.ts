@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { Hop3Error } from './errors.js';
 import { stopGroup } from './process-group.js';
 
@@ -381,10 +381,13 @@ function runFedProgram(argv: string[], input: Readable, opts: FedOptions, from: 
     });
     let inputFailure: { err: unknown } | null = null;
     let inputDone = false;
+    /** The input was ended on purpose (the program stopped reading, or timed out): no failure of it then counts. */
+    let discarded = false;
     let exit: { code: number | null; spawnError?: NodeJS.ErrnoException } | null = null;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
+      discarded = true;
       child.kill('SIGKILL');
       input.destroy();
     }, timeoutMs);
@@ -398,6 +401,16 @@ function runFedProgram(argv: string[], input: Readable, opts: FedOptions, from: 
       else if (exit.code !== 0) reject(new ExecError(argv, exit.code ?? undefined, output, exit.code === null ? 'was killed by a signal' : `exited with code ${exit.code}`));
       else resolve({ stdout: Buffer.concat(stdout).toString('utf8').replace(/\n$/, ''), stderr: stderr.replace(/\n$/, ''), exitCode: 0 });
     };
+    // An error, or a close before its end (a destroyed stream), unless hop3 ended it itself.
+    finished(input, (err) => {
+      if (inputDone) return;
+      inputDone = true;
+      if (err && !discarded) {
+        inputFailure = { err };
+        child.kill('SIGKILL');
+      }
+      settle();
+    });
     // The program stopped reading (it has all it wants, or it failed): what is left of the input
     // is read to its end only when asked, so that its own failure still shows.
     let stopped = false;
@@ -405,31 +418,19 @@ function runFedProgram(argv: string[], input: Readable, opts: FedOptions, from: 
       if (stopped || inputDone) return;
       stopped = true;
       input.unpipe(child.stdin);
-      if (opts.readToEnd && !timedOut) input.resume();
-      else {
-        inputDone = true;
+      if (opts.readToEnd && !timedOut) {
+        input.resume();
+      } else {
+        discarded = true;
         input.destroy();
-        settle();
       }
     };
-    input.once('error', (err) => {
-      if (inputDone) return;
-      inputFailure = { err };
-      inputDone = true;
-      child.kill('SIGKILL');
-      settle();
-    });
-    input.once('end', () => {
-      inputDone = true;
-      settle();
-    });
     // EPIPE: the program closed its stdin or exited before the input ended.
     child.stdin.on('error', stopFeeding);
     child.once('error', (err: NodeJS.ErrnoException) => {
       exit = { code: null, spawnError: err };
+      discarded = true;
       input.destroy();
-      inputDone = true;
-      settle();
     });
     child.once('close', (code) => {
       exit ??= { code };

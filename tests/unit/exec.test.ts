@@ -103,6 +103,16 @@ describe('runFed', () => {
     expect(await runFed(['head', '-c', '10'], source(5_000_000), { readToEnd: true })).toMatchObject({ stdout: 'aaaaaaaaaa', exitCode: 0 });
   });
 
+  it('times out (program killed, input given up) on a program that never ends, and an input destroyed before its end is a failure', async () => {
+    const endless = new Readable({ read() { this.push(Buffer.alloc(65536)); } });
+    const start = Date.now();
+    await expect(runFed(['sleep', '30'], endless, { timeoutMs: 300 })).rejects.toMatchObject({ message: expect.stringContaining('timed out after 300 ms') });
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(endless.destroyed).toBe(true);
+    const cut = new Readable({ read() { this.push(Buffer.alloc(1024)); setImmediate(() => this.destroy()); } });
+    await expect(runFed(['cat'], cut, { timeoutMs: 5000 })).rejects.toBeInstanceOf(ExecInputError);
+  });
+
   it('throws the program\'s failure with its output, not the broken pipe', async () => {
     const err = await runFed(['/bin/sh', '-c', 'echo not a dump >&2; exit 1'], source(5_000_000)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExecError);

@@ -58,8 +58,10 @@ export async function openDump(path: string): Promise<Readable> {
   const file = createReadStream(path, { highWaterMark: CHUNK });
   if (format === 'pg-custom') return file;
   const inflate = createZstdDecompress({ chunkSize: CHUNK });
-  // A failed read of the file is the decompressed stream's failure too.
+  // A failed read of the file is the decompressed stream's failure too, and a decompressor given
+  // up on (pg_restore stopped reading) closes the file.
   file.once('error', (err) => inflate.destroy(err));
+  inflate.once('close', () => file.destroy());
   return file.pipe(inflate);
 }
 
