@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { Hop3Error } from './errors.js';
 import { stopGroup } from './process-group.js';
 
@@ -76,6 +76,11 @@ export interface Exec {
   /** An argv array (never a shell string), a timeout, and a typed error carrying the command, its output and its exit code. */
   run(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
   runPiped<T>(argv: string[], consume: (stdout: Readable) => Promise<T>, opts?: Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'>): Promise<T>;
+  /**
+   * Run a program with `input` streamed into its stdin (a file decompressed as it is read), its
+   * output kept as `run` keeps it. An input that fails is an ExecInputError, the program killed.
+   */
+  runFed(argv: string[], input: Readable, opts?: FedOptions): Promise<ExecResult>;
   spawnDetached(argv: string[], logFile: string, env?: Record<string, string>): number;
   /**
    * Run a program in a process group of its own with exactly `env`, handing its output over as
@@ -87,6 +92,15 @@ export interface Exec {
   counted(): void;
   /** Programs started so far. */
   readonly spawns: number;
+}
+
+export interface FedOptions extends Pick<ExecOptions, 'env' | 'cwd' | 'timeoutMs'> {
+  /**
+   * Read the input to its end even after the program stops reading it (`pg_restore --list` reads
+   * only a dump's table of contents): an input that fails late, at a checksum at its end, still
+   * fails the run.
+   */
+  readToEnd?: boolean;
 }
 
 export interface StreamedOptions {
@@ -115,6 +129,16 @@ export class SpawnError extends ExecError {
   constructor(argv: string[], errno: string, message: string) {
     super(argv, undefined, '', `could not be started: ${message}`);
     this.errno = errno;
+  }
+}
+
+/** The input of a `runFed` program failed (a corrupt or truncated compressed file): `inputError` says how. */
+export class ExecInputError extends ExecError {
+  readonly inputError: unknown;
+
+  constructor(argv: string[], output: string, inputError: unknown) {
+    super(argv, undefined, output, `had its input fail: ${inputError instanceof Error ? inputError.message : String(inputError)}`);
+    this.inputError = inputError;
   }
 }
 
@@ -186,6 +210,7 @@ export function createExec(from: NodeJS.ProcessEnv = process.env): Exec {
   return {
     run: (argv, opts) => (spawns++, runProgram(argv, opts ?? {}, from)),
     runPiped: (argv, consume, opts) => (spawns++, runPipedProgram(argv, consume, opts ?? {}, from)),
+    runFed: (argv, input, opts) => (spawns++, runFedProgram(argv, input, opts ?? {}, from)),
     spawnDetached: (argv, logFile, env) => (spawns++, spawnDetachedProgram(argv, logFile, env ?? {}, from)),
     runStreamed: (argv, opts) => (spawns++, runStreamedProgram(argv, opts)),
     counted: () => void spawns++,
@@ -334,4 +359,84 @@ async function runPipedProgram<T>(argv: string[], consume: (stdout: Readable) =>
   if (failure) throw failure.err;
   if (result.failed) throw new ExecError(argv, result.exitCode, stderr, result.exitCode === undefined ? 'failed' : `exited with code ${result.exitCode}`);
   return value as T;
+}
+
+function runFedProgram(argv: string[], input: Readable, opts: FedOptions, from: NodeJS.ProcessEnv): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new Error('runFed: empty argv');
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: childEnv(opts.env, from), stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    let all = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      all = (all + chunk.toString('utf8')).slice(-TAIL_CHARS);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      stderr = (stderr + text).slice(-TAIL_CHARS);
+      all = (all + text).slice(-TAIL_CHARS);
+    });
+    let inputFailure: { err: unknown } | null = null;
+    let inputDone = false;
+    /** The input was ended on purpose (the program stopped reading, or timed out): no failure of it then counts. */
+    let discarded = false;
+    let exit: { code: number | null; spawnError?: NodeJS.ErrnoException } | null = null;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      discarded = true;
+      child.kill('SIGKILL');
+      input.destroy();
+    }, timeoutMs);
+    const settle = () => {
+      if (!inputDone || exit === null) return;
+      clearTimeout(timer);
+      const output = all.replace(/\n$/, '');
+      if (exit.spawnError) reject(new SpawnError(argv, exit.spawnError.code ?? 'UNKNOWN', exit.spawnError.message));
+      else if (inputFailure) reject(new ExecInputError(argv, output, inputFailure.err));
+      else if (timedOut) reject(new ExecError(argv, undefined, output, `timed out after ${timeoutMs} ms`));
+      else if (exit.code !== 0) reject(new ExecError(argv, exit.code ?? undefined, output, exit.code === null ? 'was killed by a signal' : `exited with code ${exit.code}`));
+      else resolve({ stdout: Buffer.concat(stdout).toString('utf8').replace(/\n$/, ''), stderr: stderr.replace(/\n$/, ''), exitCode: 0 });
+    };
+    // An error, or a close before its end (a destroyed stream), unless hop3 ended it itself.
+    finished(input, (err) => {
+      if (inputDone) return;
+      inputDone = true;
+      if (err && !discarded) {
+        inputFailure = { err };
+        child.kill('SIGKILL');
+      }
+      settle();
+    });
+    // The program stopped reading (it has all it wants, or it failed): what is left of the input
+    // is read to its end only when asked, so that its own failure still shows.
+    let stopped = false;
+    const stopFeeding = () => {
+      if (stopped || inputDone) return;
+      stopped = true;
+      input.unpipe(child.stdin);
+      if (opts.readToEnd && !timedOut) {
+        input.resume();
+      } else {
+        discarded = true;
+        input.destroy();
+      }
+    };
+    // EPIPE: the program closed its stdin or exited before the input ended.
+    child.stdin.on('error', stopFeeding);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      exit = { code: null, spawnError: err };
+      discarded = true;
+      input.destroy();
+    });
+    child.once('close', (code) => {
+      exit ??= { code };
+      stopFeeding();
+      settle();
+    });
+    input.pipe(child.stdin);
+  });
 }

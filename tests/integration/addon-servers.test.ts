@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -339,6 +340,49 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     writeFileSync(junk, 'PGDMP? -- MariaDB dump? HOP3-REDIS-KEYS? no: junk\n');
     await expect(a.instances.restore(spec, junk)).rejects.toMatchObject({ code: 'ADDON_BACKUP_INVALID', category: 'user' });
     expect(await c.app.read(url)).toEqual(['before-1', 'before-2', 'after-restore']);
+  }, 60_000);
+
+  it.runIf(c.type === 'postgres')('a dump pg_dump compressed itself (as hop3 wrote them before) still restores; a compressed dump cut short or changed is refused, nothing changed', async () => {
+    const server = a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer;
+    const spec = newInstanceSpec('formats');
+    await a.provider.apply('create', spec.name, spec, null, actx(spec.name));
+    const url = a.instances.connectionDetails(spec)[c.urlVar]!;
+    await c.app.write(url, 'old-1');
+    // Enough data that most of a dump lies after its table of contents, which is all `pg_restore --list` reads.
+    await server.withAdmin(async (q) => {
+      await q.query(`SET ROLE ${pg.escapeIdentifier(spec.name)}`);
+      await q.query('CREATE TABLE filler AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 50000) g');
+    }, spec.name);
+    const admin = server.adminLogin();
+    const old = join(layout.backups, 'postgres-old.dump');
+    execFileSync(server.bin('pg_dump'), ['--format=custom', '--compress=1', '--no-password', `--file=${old}`, `--dbname=${spec.name}`], {
+      env: { PATH: process.env.PATH!, PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: admin.user, ...(admin.password === null ? {} : { PGPASSWORD: admin.password }) },
+    });
+    expect(readFileSync(old).subarray(0, 5).toString('latin1')).toBe('PGDMP');
+    await c.app.write(url, 'old-2');
+    await a.instances.restore(spec, old);
+    expect(await c.app.read(url)).toEqual(['old-1']);
+    expect(await a.inventory.ofDump(old)).toEqual(await a.inventory.of(spec.name));
+
+    const dump = await a.instances.dump(spec.name, join(layout.backups, 'postgres-new.dump'));
+    const written = readFileSync(dump.path);
+    expect(written.subarray(0, 4)).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+    // What is recorded is the file as written, not the dump inside it.
+    expect(dump).toMatchObject({ bytes: written.length, sha256: createHash('sha256').update(written).digest('hex') });
+    await c.app.write(url, 'new-1');
+    const changed = Buffer.from(written);
+    changed[Math.floor(written.length * 0.75)]! ^= 0x40;
+    const bad = { 'cut short': written.subarray(0, written.length - 200), 'one byte changed': changed, 'cut to its first bytes': written.subarray(0, 3) };
+    for (const [what, bytes] of Object.entries(bad)) {
+      const file = join(layout.backups, 'postgres-bad.dump');
+      writeFileSync(file, bytes);
+      await expect(a.inventory.ofDump(file), what).rejects.toMatchObject({ code: 'ADDON_BACKUP_INVALID', category: 'user' });
+      await expect(a.instances.restore(spec, file), what).rejects.toMatchObject({ code: 'ADDON_BACKUP_INVALID', category: 'user' });
+      expect(await c.app.read(url), what).toEqual(['old-1', 'new-1']);
+    }
+    await a.instances.restore(spec, dump.path);
+    expect(await c.app.read(url)).toEqual(['old-1']);
+    await a.provider.apply('delete', spec.name, null, null, actx(spec.name));
   }, 60_000);
 
   it('hostile names are refused before any statement is sent (the same error with the server down)', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Readable } from 'node:stream';
-import { childEnv, ExecError, createExec } from '../../src/lib/exec.js';
+import { Readable } from 'node:stream';
+import { childEnv, ExecError, ExecInputError, createExec } from '../../src/lib/exec.js';
 
-const { run, runPiped } = createExec();
+const { run, runPiped, runFed } = createExec();
 
 describe('run', () => {
   it('returns when a shell command exits even if it left a background process, and kills that process', async () => {
@@ -74,6 +74,50 @@ describe('runPiped', () => {
     const err = await runPiped(['/bin/sh', '-c', 'echo bad commit >&2; exit 128'], count).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExecError);
     expect(err).toMatchObject({ exitCode: 128, output: expect.stringContaining('bad commit') });
+  });
+});
+
+describe('runFed', () => {
+  /** `n` bytes in 64 KB chunks, then (when given) a failure. */
+  const source = (n: number, failure?: Error) => Readable.from((function* () {
+    for (let left = n; left > 0; left -= 65536) yield Buffer.alloc(Math.min(65536, left), 0x61);
+    if (failure) throw failure;
+  })());
+
+  it('streams its input into the program\'s stdin and returns its output', async () => {
+    expect((await runFed(['wc', '-c'], source(5_000_000))).stdout.trim()).toBe('5000000');
+  });
+
+  it('an input that fails is an ExecInputError, and the program is killed', async () => {
+    const start = Date.now();
+    const err = await runFed(['sleep', '30'], source(1000, new Error('checksum wrong')), { readToEnd: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecInputError);
+    expect((err as ExecInputError).inputError).toMatchObject({ message: 'checksum wrong' });
+    expect(Date.now() - start).toBeLessThan(5000);
+  });
+
+  it('a program that stops reading succeeds; with readToEnd, a failure later in the input still fails it', async () => {
+    expect((await runFed(['head', '-c', '10'], source(5_000_000, new Error('late')))).stdout).toBe('aaaaaaaaaa');
+    const err = await runFed(['head', '-c', '10'], source(5_000_000, new Error('late')), { readToEnd: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecInputError);
+    expect(await runFed(['head', '-c', '10'], source(5_000_000), { readToEnd: true })).toMatchObject({ stdout: 'aaaaaaaaaa', exitCode: 0 });
+  });
+
+  it('times out (program killed, input given up) on a program that never ends, and an input destroyed before its end is a failure', async () => {
+    const endless = new Readable({ read() { this.push(Buffer.alloc(65536)); } });
+    const start = Date.now();
+    await expect(runFed(['sleep', '30'], endless, { timeoutMs: 300 })).rejects.toMatchObject({ message: expect.stringContaining('timed out after 300 ms') });
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(endless.destroyed).toBe(true);
+    const cut = new Readable({ read() { this.push(Buffer.alloc(1024)); setImmediate(() => this.destroy()); } });
+    await expect(runFed(['cat'], cut, { timeoutMs: 5000 })).rejects.toBeInstanceOf(ExecInputError);
+  });
+
+  it('throws the program\'s failure with its output, not the broken pipe', async () => {
+    const err = await runFed(['/bin/sh', '-c', 'echo not a dump >&2; exit 1'], source(5_000_000)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecError);
+    expect(err).not.toBeInstanceOf(ExecInputError);
+    expect(err).toMatchObject({ exitCode: 1, output: expect.stringContaining('not a dump') });
   });
 });
 

@@ -54,7 +54,7 @@ const APP_SUBJECT = '_app-';
 export const appSubject = (app: string) => `${APP_SUBJECT}${app}`;
 /** The addon or app name a catalogue directory is for. */
 export const nameOfSubject = (subject: string) => (subject.startsWith(APP_SUBJECT) ? subject.slice(APP_SUBJECT.length) : subject);
-const DUMP_FILE: Record<AddonType, string> = { postgres: 'dump.pgcustom', mariadb: 'dump.sql', redis: 'dump.keys' };
+const DUMP_FILE: Record<AddonType, string> = { postgres: 'dump.pgcustom.zst', mariadb: 'dump.sql', redis: 'dump.keys' };
 const DATA_FILE = 'data.tar';
 
 export interface RestoreResult {

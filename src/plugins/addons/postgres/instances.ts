@@ -1,13 +1,16 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { operationalError, userError } from '../../../lib/errors.js';
-import { ExecError } from '../../../lib/exec.js';
+import { operationalError } from '../../../lib/errors.js';
+import { ExecError, ExecInputError } from '../../../lib/exec.js';
 import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
 import { checkAddonName } from '../addon-name.js';
 import { writeDump } from '../dump-file.js';
 import type { InstanceLive, InstanceOps, InstanceSpec } from '../instance-provider.js';
 import { addonOfLogin, checkLoginName, type LoginLive, type LoginOps } from '../login-provider.js';
 import { lastLines, PASSWORD_PATTERN, PING_TIMEOUT_MS, withTimeout } from '../server-process.js';
+import { dumpCompressor, listDump, openDump } from './dump-stream.js';
 import type { PostgresServer } from './server.js';
 
 /**
@@ -59,11 +62,11 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     return { PGHOST: server.socketDir, PGPORT: String(server.port), PGUSER: admin.user, ...(admin.password === null ? {} : { PGPASSWORD: admin.password }) };
   };
 
-  async function runTool(argv: string[]): Promise<void> {
+  async function toolFailure<T>(argv: string[], run: () => Promise<T>): Promise<T> {
     try {
-      await server.exec.run(argv, { env: adminEnv(), timeoutMs: 3_600_000 });
+      return await run();
     } catch (err) {
-      const output = err instanceof ExecError ? err.output : String(err);
+      const output = err instanceof ExecInputError ? String(err.inputError) : err instanceof ExecError ? err.output : String(err);
       throw operationalError('ADDON_COMMAND_FAILED', `${argv[0]?.split('/').pop()} failed: ${lastLines(output)}`, { cause: err });
     }
   }
@@ -124,19 +127,18 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
 
     async dump(name, path) {
       checkAddonName(name);
-      // Custom format: pg_restore recreates it into any database. zlib level 1: about half the size of
-      // the data for a fraction of the default level's CPU (a 100 MB database dumps several times faster).
-      return writeDump(path, (tmp) => runTool([server.bin('pg_dump'), '--format=custom', '--compress=1', '--no-password', `--file=${tmp}`, `--dbname=${name}`]));
+      // Custom format, so pg_restore recreates it into any database; written uncompressed and
+      // compressed here, off pg_dump's core (see dump-stream.ts).
+      const argv = [server.bin('pg_dump'), '--format=custom', '--compress=0', '--no-password', `--dbname=${name}`];
+      return writeDump(path, (tmp) => toolFailure(argv, () => server.exec.runPiped(argv,
+        (stdout) => pipeline(stdout, dumpCompressor(), createWriteStream(tmp, { mode: 0o600 })), { env: adminEnv(), timeoutMs: 3_600_000 })));
     },
 
     async restore(spec, path) {
       const name = ident(spec.name);
-      // Read before anything is dropped: a file that is no dump leaves the database as it is.
-      try {
-        await server.exec.run([server.bin('pg_restore'), '--list', path], { timeoutMs: 600_000 });
-      } catch (err) {
-        throw userError('ADDON_BACKUP_INVALID', `${path} is not a PostgreSQL dump pg_restore can read: ${lastLines(err instanceof ExecError ? err.output : String(err))}`, { cause: err });
-      }
+      // Read through before anything is dropped: a file that is no dump, or a compressed one cut
+      // short or changed, leaves the database as it is.
+      await listDump(server, path);
       await ops.ensure(spec);
       // The earlier state exactly: objects made since the dump go with the database.
       await server.withAdmin(async (c) => {
@@ -145,7 +147,8 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
         await c.query(`REVOKE ALL ON DATABASE ${name} FROM PUBLIC`);
       });
       // Owned by the target's role whatever role the dump came from (a restore --to another name).
-      await runTool([server.bin('pg_restore'), '--no-password', '--exit-on-error', '--no-owner', '--no-acl', `--role=${spec.name}`, `--dbname=${spec.name}`, path]);
+      const argv = [server.bin('pg_restore'), '--no-password', '--exit-on-error', '--no-owner', '--no-acl', `--role=${spec.name}`, `--dbname=${spec.name}`];
+      await toolFailure(argv, async () => server.exec.runFed(argv, await openDump(path), { env: adminEnv(), timeoutMs: 3_600_000 }));
     },
 
     async size(name) {
