@@ -88,7 +88,7 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
   if (!att) throw userError('ADDON_NOT_ATTACHED', `${app.name} is not attached to ${addon.name}`, { hint: `see \`hop3 addons ${app.name}\`` });
   const r = await releaseConfigChange(ctx, app.name, () => {
     ctx.store.detach(addon.name, app.name);
-    ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env });
+    ctx.store.addEvent(app.name, 'addon.detached', { addon: addon.name, env: att.env, ...(att.credentials === null ? { shared: true as const } : {}) });
   }, p.requestId);
   failpoint(ctx, 'after-detach-record', 'before any pass drops the login', { app: app.name, addon: addon.name });
   const others = ctx.store.attachments({ addon: addon.name }).map((a) => a.app);
@@ -102,13 +102,13 @@ export async function addonsDetach(ctx: CommandContext, caller: Caller, p: { app
 /**
  * A detach sent again by a client that lost the daemon before its answer (see callRecording): the
  * attachment is gone, recorded with the release that call made, which rollOut answers with. What
- * it was is read back from its event; its login was its own (older attachments are not repeated).
+ * it was is read back from its event, whether its login was its own or the addon's shared one.
  */
 function repeatedDetach(ctx: CommandContext, app: string, addon: string, requestId: string | undefined): AttachmentRecord | null {
   const release = requestId === undefined ? null : ctx.store.releaseByRequest(app, requestId);
   if (!release) return null;
   const event = ctx.store.listEvents({ app, limit: 1000 }).reverse().find((e) => e.kind === 'addon.detached' && e.data.addon === addon);
-  return event?.kind === 'addon.detached' ? { addon, app, env: event.data.env, credentials: '', createdAt: release.createdAt } : null;
+  return event?.kind === 'addon.detached' ? { addon, app, env: event.data.env, credentials: event.data.shared ? null : '', createdAt: release.createdAt } : null;
 }
 
 /** How long a detach waits for the pass that drops the login before it answers `revoked: false`. */

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { UNKNOWN, type Unknown } from './unknown.js';
 
 /**
- * Inode, size and mtime of each file (-1s for a missing one), or UNKNOWN when one cannot be
+ * Inode, size, mtime and ctime of each file (-1s for a missing one), or UNKNOWN when one cannot be
  * looked at. hop3 replaces files by rename (a new inode) and an edit in place moves the mtime,
  * so an equal signature means unchanged files. A stat costs less than a read, and far less
  * than what is done with the content (parsing a certificate, comparing a site): a converged pass
@@ -10,14 +10,16 @@ import { UNKNOWN, type Unknown } from './unknown.js';
  * mtimes as text cost more than the stats themselves.
  */
 export function fileSignature(paths: readonly string[]): Float64Array | Unknown {
-  const sig = new Float64Array(paths.length * 3).fill(-1);
+  const sig = new Float64Array(paths.length * 4).fill(-1);
   for (let i = 0; i < paths.length; i++) {
     try {
       const st = statSync(paths[i]!, { throwIfNoEntry: false });
       if (!st) continue;
-      sig[3 * i] = st.ino;
-      sig[3 * i + 1] = st.size;
-      sig[3 * i + 2] = st.mtimeMs;
+      sig[4 * i] = st.ino;
+      sig[4 * i + 1] = st.size;
+      sig[4 * i + 2] = st.mtimeMs;
+      // An mtime can be set back (touch -r, cp -p); the ctime cannot.
+      sig[4 * i + 3] = st.ctimeMs;
     } catch {
       return UNKNOWN;
     }
@@ -56,7 +58,7 @@ export class ObservedFiles {
     }
     // Read again next time unless the stat before the read still holds after it (no write in between) and the mtime is settled.
     const after = fileSignature([path]);
-    const settled = after !== UNKNOWN && sameSignature(after, sig) && Date.now() - sig[2]! > SETTLED_MS;
+    const settled = after !== UNKNOWN && sameSignature(after, sig) && Date.now() - Math.max(sig[2]!, sig[3]!) > SETTLED_MS;
     // An absent file is not remembered: the stat alone says so, and gone apps' paths do not pile up.
     if (content === null) this.memo.delete(path);
     else this.memo.set(path, { signature: sig, content, settled });

@@ -16,7 +16,7 @@ export type Hop3Event =
   /** Attached to an addon: its processes get the URL in `env` (the URL itself is never in an event). */
   | { kind: 'addon.attached'; data: { addon: string; env: string } }
   /** `manifest`: its [[addons]] entry was removed from hop3.toml (the addon itself is kept). */
-  | { kind: 'addon.detached'; data: { addon: string; env: string; reason?: 'manifest' } }
+  | { kind: 'addon.detached'; data: { addon: string; env: string; reason?: 'manifest'; /** Recorded before apps had logins of their own: it shared the addon's password. */ shared?: true } }
   | { kind: 'push.unlanded'; data: { release: number; commit: string; branches: string[] } }
   | { kind: 'cert.renewal-requested'; data: { requestedAt: string } }
   /** A certificate replaced for a reason that is no drift (its window, a request, new names). */

@@ -122,7 +122,8 @@ export class Store {
     if (!stmt) {
       stmt = this.db.prepare(text);
       if (pluck) stmt.pluck();
-      if (!stmt.reader) {
+      // Not `reader`: a write with RETURNING is a reader too.
+      if (!stmt.readonly) {
         // A write ends the read-ahead: its rows are the records as they were before it.
         const run = stmt.run.bind(stmt);
         stmt.run = ((...args: unknown[]) => {
@@ -209,8 +210,8 @@ export class Store {
    * Read every app's getAppForPass row in one statement, for the passes of a resync: one
    * statement for all costs a fraction of a lookup each (most of a lookup is its read
    * transaction). Used until this store next writes (any write ends it: see `sql`), and until
-   * `endReadAhead`. Only the daemon writes hop3.db; a row changed by another program is read by
-   * the next resync.
+   * `endReadAhead` (the resync's passes are done). Only the daemon writes hop3.db: a row another
+   * program changed meanwhile is read by the first pass after that.
    */
   readAheadForPasses(): void {
     this.passRows = new Map((this.sql(FOR_PASS).all() as Row[]).map((r) => [r.name as string, r]));

@@ -342,7 +342,8 @@ describe.each(CASES)('hop3\'s $type server', (c) => {
     expect(await c.app.read(url)).toEqual(['before-1', 'before-2', 'after-restore']);
   }, 60_000);
 
-  it.runIf(c.type === 'postgres')('a dump pg_dump compressed itself (as hop3 wrote them before) still restores; a compressed dump cut short or changed is refused, nothing changed', async () => {
+  // PostgreSQL's own: its dumps had a format of their own before (defined for it alone, not skipped for the others).
+  if (c.type === 'postgres') it('a dump pg_dump compressed itself (as hop3 wrote them before) still restores; a compressed dump cut short or changed is refused, nothing changed', async () => {
     const server = a.server as import('../../src/plugins/addons/postgres/server.js').PostgresServer;
     const spec = newInstanceSpec('formats');
     await a.provider.apply('create', spec.name, spec, null, actx(spec.name));

@@ -113,11 +113,20 @@ export function loadAddons(ctx: PluginContext): AddonPlugins {
     return ADDON_TYPES[type](sctx, retiredLogins(type));
   });
 
+  function openOrNull(type: AddonType, t: Parameters<typeof openLogin>[1]) {
+    try {
+      return openLogin(type, t);
+    } catch {
+      return null;
+    }
+  }
+
   /** The tombstones of `type` logins (see state/008_login_tombstones.sql), opened for its login provider. */
   function retiredLogins(type: AddonType): RetiredLogins {
     const mine = (app?: string) => (records?.loginTombstones(app === undefined ? {} : { app }) ?? []).filter((t) => t.type === type);
     return {
-      of: (owner) => mine(owner).map((t) => ({ ...openLogin(type, t)!, id: t.id })),
+      // One whose sealed password cannot be opened is still dropped: dropping needs only its name.
+      of: (owner) => mine(owner).map((t) => ({ ...(openOrNull(type, t) ?? { addon: t.addon, user: loginName(t.addon, t.app), password: '' }), id: t.id })),
       has: (owner) => mine(owner).length > 0,
       owners: () => [...new Set(mine().map((t) => t.app))],
       gone: (id) => records?.forgetLoginTombstone(id),

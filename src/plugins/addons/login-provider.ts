@@ -145,7 +145,14 @@ export function loginProvider(kind: string, ops: LoginOps, adminSocket: () => st
     async apply(op, name, desired, live, ctx) {
       checkLoginName(name);
       if (op === 'delete') {
-        await ops.drop(name);
+        try {
+          await ops.drop(name);
+        } catch (err) {
+          // A retired login's drop that fails keeps its tombstone, and the next pass tries again:
+          // it must not hold back (or fail) the release that no longer uses it.
+          if (live?.retired !== undefined) return;
+          throw err;
+        }
         // Its tombstone goes once the login is seen gone; not seen (the server went away since), a later pass looks.
         const t = retired.of(ctx.owner).find((r) => r.id === live?.retired);
         if (!t) return;

@@ -1,7 +1,8 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
+import type Pg from 'pg';
+import { pgLibrary } from '../client-libraries.js';
 import { operationalError } from '../../../lib/errors.js';
 import { ExecError, ExecInputError } from '../../../lib/exec.js';
 import { UNKNOWN, type Unknown } from '../../../lib/unknown.js';
@@ -25,7 +26,7 @@ export function scramVerifier(password: string, salt = randomBytes(16), iteratio
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
-const ident = (name: string) => pg.escapeIdentifier(checkAddonName(name));
+const ident = (pg: typeof Pg, name: string) => pg.escapeIdentifier(checkAddonName(name));
 
 function checkPassword(spec: InstanceSpec): void {
   if (!PASSWORD_PATTERN.test(spec.password)) throw operationalError('ADDON_COMMAND_FAILED', `the credentials of ${spec.name} are not a password hop3 makes`);
@@ -42,6 +43,7 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
 
   /** Whether the spec's credentials log in to its database over loopback, as an app would. */
   async function logsIn(s: InstanceSpec): Promise<boolean> {
+    const pg = await pgLibrary();
     const c = new pg.Client({ host: '127.0.0.1', port: server.port, user: s.user ?? s.name, password: s.password, database: s.name, connectionTimeoutMillis: PING_TIMEOUT_MS });
     c.on('error', () => undefined);
     try {
@@ -100,7 +102,8 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     },
 
     async ensure(spec) {
-      const name = ident(spec.name);
+      const pg = await pgLibrary();
+      const name = ident(pg, spec.name);
       checkPassword(spec);
       await server.withAdmin(async (c) => {
         const verifier = pg.escapeLiteral(scramVerifier(spec.password));
@@ -114,7 +117,8 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     },
 
     async drop(name) {
-      const id = ident(name);
+      const pg = await pgLibrary();
+      const id = ident(pg, name);
       await server.withAdmin(async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${id} WITH (FORCE)`);
         await c.query(`DROP ROLE IF EXISTS ${id}`);
@@ -135,7 +139,8 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     },
 
     async restore(spec, path) {
-      const name = ident(spec.name);
+      const pg = await pgLibrary();
+      const name = ident(pg, spec.name);
       // Read through before anything is dropped: a file that is no dump, or a compressed one cut
       // short or changed, leaves the database as it is.
       await listDump(server, path);
@@ -193,8 +198,9 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     },
 
     async ensure(spec) {
+      const pg = await pgLibrary();
       const user = pg.escapeIdentifier(checkLoginName(spec.user));
-      const addon = ident(spec.addon);
+      const addon = ident(pg, spec.addon);
       checkPassword({ name: spec.user, password: spec.password });
       await server.ensureHba();
       await server.withAdmin(async (c) => {
@@ -213,6 +219,7 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
     },
 
     async drop(user) {
+      const pg = await pgLibrary();
       const id = pg.escapeIdentifier(checkLoginName(user));
       const addon = addonOfLogin(user)!;
       const hasDb = await server.withAdmin(async (c) => {
@@ -224,7 +231,7 @@ export function postgresInstances(server: PostgresServer): InstanceOps & { login
       if (hasDb === null) return;
       if (hasDb) {
         await server.withAdmin(async (c) => {
-          await c.query(`REASSIGN OWNED BY ${id} TO ${ident(addon)}`);
+          await c.query(`REASSIGN OWNED BY ${id} TO ${ident(pg, addon)}`);
           await c.query(`DROP OWNED BY ${id}`);
         }, addon);
       }

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { pgLibrary } from '../client-libraries.js';
 import { operationalError } from '../../../lib/errors.js';
 import { readTextOrNull } from '../../../lib/fs-atomic.js';
 import { AddonServer, PING_TIMEOUT_MS, withTimeout, type AddonServerContext } from '../server-process.js';
@@ -108,7 +109,7 @@ export class PostgresServer extends AddonServer {
   /** A session as hop3's admin over the unix socket, closed after `fn`. */
   async withAdmin<T>(fn: (c: pg.Client) => Promise<T>, database = 'postgres'): Promise<T> {
     const admin = this.adminLogin();
-    const c = new pg.Client({ host: this.socketDir, port: this.ctx.port, user: admin.user, ...(admin.password === null ? {} : { password: admin.password }), database, connectionTimeoutMillis: PING_TIMEOUT_MS });
+    const c = new (await pgLibrary()).Client({ host: this.socketDir, port: this.ctx.port, user: admin.user, ...(admin.password === null ? {} : { password: admin.password }), database, connectionTimeoutMillis: PING_TIMEOUT_MS });
     c.on('error', () => undefined);
     await withTimeout(c.connect(), PING_TIMEOUT_MS + 500, this.label).catch(async (err: unknown) => {
       await c.end().catch(() => undefined);
