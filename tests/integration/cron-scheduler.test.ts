@@ -166,6 +166,28 @@ describe('cron scheduler', () => {
     }
   }, 30_000);
 
+  it('a run left behind whose entry was removed since is stopped at the time limit too', async () => {
+    const t = setup('true', { timeoutMs: 120_000 });
+    const leftover = spawn('/bin/sh', ['-c', 'sleep 300 & wait'], { detached: true, stdio: 'ignore' });
+    try {
+      recordGroup(t.files.pgid, leftover.pid!, 'cron run of blog.cron');
+      const startedAt = new Date(Date.parse('2026-12-01T10:00:00Z')).toISOString();
+      writeFileSync(t.files.last, `${JSON.stringify({ due: startedAt, release: 1, startedAt, endedAt: null, outcome: null, exitCode: null })}\n`);
+      rmSync(t.files.entry);
+      const s = t.make();
+      t.minute(s);
+      await s.idle();
+      expect(existsSync(`/proc/${leftover.pid}`)).toBe(true);
+      t.minute(s);
+      await s.idle();
+      const states = execFileSync('sh', ['-c', `ps -o stat= -s ${leftover.pid} || true`]).toString().trim().split('\n').filter(Boolean);
+      expect(states.filter((st) => !st.startsWith('Z'))).toEqual([]);
+      expect(existsSync(t.files.pgid)).toBe(false);
+    } finally {
+      await stopGroup(leftover.pid!, 1000);
+    }
+  }, 30_000);
+
   it('a run gets the entry\'s environment and directory only, nothing of the daemon\'s', async () => {
     process.env.HOP3_TEST_DAEMON_SECRET = 'must-not-leak';
     try {

@@ -125,6 +125,15 @@ export class CronScheduler {
         this.d.log.warn({ entry: name, err: errorMessage(err) }, 'a cron entry could not be looked at');
       }
     }
+    // A run left behind whose entry was removed since: still held to the time limit.
+    for (const name of groups) {
+      if (names.has(name) || this.running.has(name)) continue;
+      try {
+        this.leftBehind(name);
+      } catch (err) {
+        this.d.log.warn({ entry: name, err: errorMessage(err) }, 'a cron run left behind could not be looked at');
+      }
+    }
   }
 
   /** The entry file, parsed, and its schedule; null when it is gone. */
