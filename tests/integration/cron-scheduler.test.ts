@@ -59,6 +59,20 @@ function intervals(file: string): Array<[number, number]> {
   return out;
 }
 
+/**
+ * What a killed daemon leaves mid-run: a live process group (a shell and its backgrounded child),
+ * recorded, and the last-run record it wrote at the start (10:00, a minute before the test clock).
+ */
+function leftBehind(t: ReturnType<typeof setup>) {
+  const leftover = spawn('/bin/sh', ['-c', 'sleep 300 & wait'], { detached: true, stdio: 'ignore' });
+  recordGroup(t.files.pgid, leftover.pid!, 'cron run of blog.cron');
+  const startedAt = new Date(Date.parse('2026-12-01T10:00:00Z')).toISOString();
+  writeFileSync(t.files.last, `${JSON.stringify({ due: startedAt, release: 1, startedAt, endedAt: null, outcome: null, exitCode: null })}\n`);
+  /** No member of the group runs (its shell is a zombie until this process reaps it). */
+  const gone = () => execFileSync('sh', ['-c', `ps -o stat= -s ${leftover.pid} || true`]).toString().trim().split('\n').filter((st) => st && !st.startsWith('Z')).length === 0;
+  return { pid: leftover.pid!, startedAt, gone, stop: () => stopGroup(leftover.pid!, 1000) };
+}
+
 const STAMPED = 'echo "start $(date +%s%N)" >> stamps; sleep 1.5; echo "end $(date +%s%N)" >> stamps';
 
 describe('cron scheduler', () => {
@@ -137,54 +151,44 @@ describe('cron scheduler', () => {
 
   it('a run left by a daemon that was killed is held to the time limit: stopped with its group once past it, and recorded as timed out', async () => {
     const t = setup('echo "start $(date +%s%N)" >> stamps', { timeoutMs: 120_000 });
-    const leftover = spawn('/bin/sh', ['-c', 'sleep 300 & wait'], { detached: true, stdio: 'ignore' });
+    const run = leftBehind(t);
     try {
-      recordGroup(t.files.pgid, leftover.pid!, 'cron run of blog.cron');
-      // Its daemon wrote when it started, then was killed: a minute before this one's clock.
-      const startedAt = new Date(Date.parse('2026-12-01T10:00:00Z')).toISOString();
-      writeFileSync(t.files.last, `${JSON.stringify({ due: startedAt, release: 1, startedAt, endedAt: null, outcome: null, exitCode: null })}\n`);
       const s = t.make();
       t.minute(s); // 10:01:30, 90 s after its start: not yet past the limit
       await s.idle();
-      expect(existsSync(`/proc/${leftover.pid}`)).toBe(true);
+      expect(run.gone()).toBe(false);
       expect(t.events).toEqual([]);
       t.minute(s); // 10:02:30: past it
       await s.idle();
-      expect(t.events).toMatchObject([{ outcome: 'timed-out', startedAt, seconds: 150 }]);
+      expect(t.events).toMatchObject([{ outcome: 'timed-out', startedAt: run.startedAt, seconds: 150 }]);
       expect(readLastRun(t.files.last)).toMatchObject({ outcome: 'timed-out', endedAt: '2026-12-01T10:02:30.000Z' });
       expect(existsSync(t.files.pgid)).toBe(false);
-      // The whole group, the backgrounded sleep too (its shell is a zombie until this process reaps it).
-      const states = execFileSync('sh', ['-c', `ps -o stat= -s ${leftover.pid} || true`]).toString().trim().split('\n').filter(Boolean);
-      expect(states.filter((st) => !st.startsWith('Z'))).toEqual([]);
+      expect(run.gone()).toBe(true); // the whole group, the backgrounded sleep too
       // Nothing ran beside it; the next minute runs as usual.
       expect(intervals(join(t.cwd, 'stamps'))).toHaveLength(0);
       t.minute(s);
       await s.idle();
       expect(t.events.map((e) => e.outcome)).toEqual(['timed-out', 'succeeded']);
     } finally {
-      await stopGroup(leftover.pid!, 1000);
+      await run.stop();
     }
   }, 30_000);
 
   it('a run left behind whose entry was removed since is stopped at the time limit too', async () => {
     const t = setup('true', { timeoutMs: 120_000 });
-    const leftover = spawn('/bin/sh', ['-c', 'sleep 300 & wait'], { detached: true, stdio: 'ignore' });
+    const run = leftBehind(t);
     try {
-      recordGroup(t.files.pgid, leftover.pid!, 'cron run of blog.cron');
-      const startedAt = new Date(Date.parse('2026-12-01T10:00:00Z')).toISOString();
-      writeFileSync(t.files.last, `${JSON.stringify({ due: startedAt, release: 1, startedAt, endedAt: null, outcome: null, exitCode: null })}\n`);
       rmSync(t.files.entry);
       const s = t.make();
       t.minute(s);
       await s.idle();
-      expect(existsSync(`/proc/${leftover.pid}`)).toBe(true);
+      expect(run.gone()).toBe(false);
       t.minute(s);
       await s.idle();
-      const states = execFileSync('sh', ['-c', `ps -o stat= -s ${leftover.pid} || true`]).toString().trim().split('\n').filter(Boolean);
-      expect(states.filter((st) => !st.startsWith('Z'))).toEqual([]);
+      expect(run.gone()).toBe(true);
       expect(existsSync(t.files.pgid)).toBe(false);
     } finally {
-      await stopGroup(leftover.pid!, 1000);
+      await run.stop();
     }
   }, 30_000);
 
