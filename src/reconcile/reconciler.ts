@@ -111,8 +111,8 @@ export class Reconciler {
   /** The periodic resync: the host and every app, each after its backoff. */
   triggerAll(): Promise<void> {
     const { store } = this.d;
-    store.readAheadForPasses();
-    return Promise.all([this.noticeHost(), ...store.appNames().map((a) => this.notice(a))]).then(() => undefined).finally(() => store.endReadAhead());
+    const ahead = store.readAheadForPasses();
+    return Promise.all([this.noticeHost(), ...store.appNames().map((a) => this.notice(a))]).then(() => undefined).finally(() => store.endReadAhead(ahead));
   }
 
   /**

@@ -213,12 +213,14 @@ export class Store {
    * `endReadAhead` (the resync's passes are done). Only the daemon writes hop3.db: a row another
    * program changed meanwhile is read by the first pass after that.
    */
-  readAheadForPasses(): void {
+  readAheadForPasses(): object {
     this.passRows = new Map((this.sql(FOR_PASS).all() as Row[]).map((r) => [r.name as string, r]));
+    return this.passRows;
   }
 
-  endReadAhead(): void {
-    this.passRows = null;
+  /** `ahead`: what readAheadForPasses returned (a later resync's read-ahead is its own to end). */
+  endReadAhead(ahead: object): void {
+    if (this.passRows === ahead) this.passRows = null;
   }
 
   listApps(): AppRecord[] {

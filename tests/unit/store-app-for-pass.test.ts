@@ -64,7 +64,7 @@ describe('Store.readAheadForPasses', () => {
     store.createApp('b');
     const a1 = release(store, 'a');
     store.updateDesired('a', { desiredRelease: a1.version });
-    store.readAheadForPasses();
+    const first = store.readAheadForPasses();
     expect(store.getAppForPass('a')).toEqual({ app: store.getApp('a'), desiredStatus: a1.status });
     // Any write since the read-ahead: what it changed is seen at once.
     store.markLive('a', a1.version);
@@ -72,14 +72,13 @@ describe('Store.readAheadForPasses', () => {
     store.updateDesired('b', { desiredState: 'paused' });
     expect(store.getAppForPass('b')?.app.desiredState).toBe('paused');
     // Read ahead again: an app made since is there, one deleted is gone.
-    store.readAheadForPasses();
-    store.endReadAhead();
+    store.endReadAhead(first);
     store.createApp('c');
-    store.readAheadForPasses();
+    const second = store.readAheadForPasses();
     expect(store.getAppForPass('c')?.app.name).toBe('c');
     expect(store.getAppForPass('nope')).toBeNull();
     store.deleteApp('c');
     expect(store.getAppForPass('c')).toBeNull();
-    store.endReadAhead();
+    store.endReadAhead(second);
   });
 });

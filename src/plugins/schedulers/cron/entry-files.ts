@@ -45,7 +45,12 @@ export function readCronDir(dir: string): { entries: EntryId[]; groups: Set<stri
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], groups: new Set() };
     throw err;
   }
-  const entries = files.sort().flatMap((f) => parseEntryFile(f) ?? []);
+  return cronDirOf(files);
+}
+
+/** What a listing of the cron directory holds (see readCronDir). */
+export function cronDirOf(files: string[]): { entries: EntryId[]; groups: Set<string> } {
+  const entries = [...files].sort().flatMap((f) => parseEntryFile(f) ?? []);
   const groups = new Set(files.filter((f) => f.endsWith('.pgid')).map((f) => f.slice(0, -'.pgid'.length)));
   return { entries, groups };
 }

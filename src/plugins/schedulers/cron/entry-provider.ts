@@ -8,7 +8,7 @@ import { ListedDirectory } from '../../../lib/listed-directory.js';
 import { UNKNOWN } from '../../../lib/unknown.js';
 import { fileTargetFixture } from '../../conformance.js';
 import type { Observed, Provider } from '../../provider.js';
-import { cronDir, entryFiles, entryName, parseEntry, parseEntryFile, renderEntry } from './entry-files.js';
+import { cronDir, cronDirOf, entryFiles, entryName, parseEntry, parseEntryFile, renderEntry } from './entry-files.js';
 
 export const CRON_KIND = 'cron';
 
@@ -42,7 +42,7 @@ export function cronEntryProvider(layout: Layout, inFlight: (name: string) => bo
   // Entry names by app; most homes have no cron directory at all.
   const listing = new ListedDirectory(dir, (files) => {
     const byApp = new Map<string, string[]>();
-    for (const e of files.sort().flatMap((f) => parseEntryFile(f) ?? [])) byApp.set(e.app, [...(byApp.get(e.app) ?? []), e.name]);
+    for (const e of cronDirOf(files).entries) byApp.set(e.app, [...(byApp.get(e.app) ?? []), e.name]);
     return byApp;
   }, true);
   const listed = () => {

@@ -1,6 +1,8 @@
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { matches, parseCron, type Cron } from '../../../lib/cron.js';
 import { errorMessage } from '../../../lib/errors.js';
+import { ObservedFiles } from '../../../lib/file-signature.js';
+import { UNKNOWN } from '../../../lib/unknown.js';
 import { ExecError, type Exec } from '../../../lib/exec.js';
 import { readTextOrNull, writeFileAtomic } from '../../../lib/fs-atomic.js';
 import type { Logger } from '../../../lib/logger.js';
@@ -68,8 +70,9 @@ export class CronScheduler {
   private readonly foundAt = new Map<string, number>();
   /** The minute of the last look. */
   private looked: number | null = null;
-  /** Each entry file as last read, by its size and mtime: a look reads only what changed. */
-  private readonly parsed = new Map<string, { stamp: string; entry: CronEntry | null; cron: Cron | null }>();
+  /** Entry files, read again only when they changed (see ObservedFiles), and each as last parsed. */
+  private readonly files = new ObservedFiles();
+  private readonly parsed = new Map<string, { content: string; entry: CronEntry | null; cron: Cron | null }>();
 
   constructor(deps: CronSchedulerDeps) {
     this.d = deps;
@@ -139,13 +142,12 @@ export class CronScheduler {
   /** The entry file, parsed, and its schedule; null when it is gone. */
   private read(name: string): { entry: CronEntry | null; cron: Cron | null } | null {
     const file = entryFiles(this.d.dir, name).entry;
-    const st = statSync(file, { throwIfNoEntry: false });
-    if (!st) return null;
-    const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
-    const known = this.parsed.get(name);
-    if (known?.stamp === stamp) return known;
-    const content = readTextOrNull(file);
+    const content = this.files.read(file);
+    if (content === UNKNOWN) throw new Error(`${file} cannot be read`);
     if (content === null) return null;
+    // An unchanged file is the same string again: parsed once.
+    const known = this.parsed.get(name);
+    if (known?.content === content) return known;
     const entry = parseEntry(content);
     let cron: Cron | null = null;
     try {
@@ -153,7 +155,7 @@ export class CronScheduler {
     } catch {
       cron = null;
     }
-    const value = { stamp, entry, cron };
+    const value = { content, entry, cron };
     this.parsed.set(name, value);
     return value;
   }
