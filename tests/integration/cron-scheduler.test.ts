@@ -174,6 +174,26 @@ describe('cron scheduler', () => {
     }
   }, 30_000);
 
+  it('a run left behind whose recorded start is in the future (a clock set back) is timed from when it was found', async () => {
+    const t = setup('true', { timeoutMs: 120_000 });
+    const run = leftBehind(t);
+    try {
+      const future = '2027-06-01T00:00:00.000Z';
+      writeFileSync(t.files.last, `${JSON.stringify({ due: future, release: 1, startedAt: future, endedAt: null, outcome: null, exitCode: null })}\n`);
+      const s = t.make();
+      t.minute(s); // 10:01:30: found
+      t.minute(s); // 10:02:30: 60 s since
+      await s.idle();
+      expect(run.gone()).toBe(false);
+      t.minute(s); // 10:03:30: 120 s since
+      await s.idle();
+      expect(run.gone()).toBe(true);
+      expect(t.events).toMatchObject([{ outcome: 'timed-out', startedAt: '2026-12-01T10:01:30.000Z' }]);
+    } finally {
+      await run.stop();
+    }
+  }, 30_000);
+
   it('a run left behind whose entry was removed since is stopped at the time limit too', async () => {
     const t = setup('true', { timeoutMs: 120_000 });
     const run = leftBehind(t);

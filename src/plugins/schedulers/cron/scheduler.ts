@@ -202,7 +202,9 @@ export class CronScheduler {
     const entry = parseEntry(readTextOrNull(files.entry) ?? '');
     const now = this.d.clock().getTime();
     const recorded = last?.endedAt === null ? Date.parse(last.startedAt) : NaN;
-    const since = Number.isFinite(recorded) ? recorded : (this.foundAt.get(name) ?? now);
+    // Never later than when this daemon found it: a start in the future (a clock set back) holds it no longer.
+    const found = this.foundAt.get(name) ?? now;
+    const since = Number.isFinite(recorded) ? Math.min(recorded, found) : found;
     const say = (outcome: CronOutcome) => {
       this.foundAt.delete(name);
       if (!entry) return;
