@@ -7,7 +7,7 @@
  * do. DESIGN.md: "a second pass over unchanged state plans nothing and touches nothing: no
  * writes, no mtime changes, no reloads, no process spawns" — this checks it and measures it.
  *
- *   npm run build && node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR] [--heap-snapshot=DIR]
+ *   npm run build && node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR] [--alloc-profile=DIR] [--heap-snapshot=DIR]
  *
  * N defaults to 100 and 1000, the proxy (HOP3_PROXY) to both; each N and proxy runs in a child
  * process of its own (fresh heap, so the RSS of one N does not carry over to the next), and the
@@ -15,6 +15,7 @@
  * missed performance target; without it only broken invariants (actions, spawns, writes, row
  * changes, mtimes, serving) fail. --profile=DIR writes a V8 CPU profile of the measured no-op passes only;
  * --heap-snapshot=DIR writes a V8 heap snapshot after them (what holds the RSS).
+ * --alloc-profile=DIR writes a V8 sampling heap profile of what those passes allocate, garbage included.
  * Writes are looked at, not counted by hop3: every entry under HOP3_HOME is lstat'ed before and
  * after each pass (tests/support/file-snapshot.ts; the servers' own logs aside), and SQLite's
  * total_changes() gives the rows.
@@ -22,7 +23,7 @@
  * BENCH_NOOP_PASSES (measured no-op passes, default 5; more for a steadier comparison of two trees),
  * BENCH_CONVERGE_TIMEOUT_S (default 1200).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -261,7 +262,7 @@ function instrumentProxy(h: Hop3): { testMs: number; reloadMs: number } {
   return acc;
 }
 
-async function benchOne(n: number, proxy: string, opts: { profileDir: string | null; heapDir: string | null }): Promise<BenchResult> {
+async function benchOne(n: number, proxy: string, opts: { profileDir: string | null; heapDir: string | null; allocDir: string | null }): Promise<BenchResult> {
   const home = mkdtempSync(join(tmpdir(), 'hop3-bench-noop-'));
   let h: Hop3 | null = null;
   let files: ReturnType<typeof snapshotsElsewhere> | null = null;
@@ -404,12 +405,18 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     seen.changed();
     const passes: NoopPass[] = [];
     let session: Session | null = null;
-    if (opts.profileDir) {
+    if (opts.profileDir || opts.allocDir) {
       session = new Session();
       session.connect();
+    }
+    if (session && opts.profileDir) {
       await session.post('Profiler.enable');
       await session.post('Profiler.setSamplingInterval', { interval: 100 });
       await session.post('Profiler.start');
+    }
+    // What the passes allocate, garbage included: what makes the heap grow between collections.
+    if (session && opts.allocDir) {
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     }
     for (let i = 0; i < NOOP_PASSES; i++) {
       const spawns0 = hh.exec.spawns;
@@ -431,13 +438,21 @@ async function benchOne(n: number, proxy: string, opts: { profileDir: string | n
     }
     if (session && opts.profileDir) {
       const { profile } = await session.post('Profiler.stop');
-      session.disconnect();
       mkdirSync(opts.profileDir, { recursive: true });
       const file = join(opts.profileDir, `reconcile-noop-${n}.cpuprofile`);
       writeFileSync(file, JSON.stringify(profile));
       console.log(`N=${n}: CPU profile of the no-op passes → ${file}`);
     }
+    if (session && opts.allocDir) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      mkdirSync(opts.allocDir, { recursive: true });
+      const file = join(opts.allocDir, `reconcile-noop-${n}-${proxy}.heapprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.log(`N=${n}: allocation profile of the no-op passes → ${file}`);
+    }
+    session?.disconnect();
     mem.noop = memory();
+    if (process.env.BENCH_SMAPS) writeFileSync(process.env.BENCH_SMAPS, readFileSync('/proc/self/smaps'));
     const breakdown = await passBreakdown(hh);
     if (opts.heapDir) {
       mkdirSync(opts.heapDir, { recursive: true });
@@ -514,8 +529,8 @@ function table(r: BenchResult): string {
     ['convergence (initial setup)', `${round1(r.converge.ms / 1000)} s`, 'informational', `${r.converge.rounds} rounds`],
     ['apps Healthy after convergence', `${r.converge.healthy}/${r.n}`, `${r.n}/${r.n}`, mark(r.pass.converged!)],
     [`${appName(0, r.n)} served (GET → 200)`, r.served ? 'yes' : 'no', 'yes', mark(r.pass.served!)],
-    ['no-op pass wall (median of 5)', `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`, mark(r.pass.wall!)],
-    ['no-op pass CPU (median of 5)', `${round1(r.noop.cpuMsMedian)} ms`, 'informational', ''],
+    [`no-op pass wall (median of ${NOOP_PASSES})`, `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`, mark(r.pass.wall!)],
+    [`no-op pass CPU (median of ${NOOP_PASSES})`, `${round1(r.noop.cpuMsMedian)} ms`, 'informational', ''],
     ['spawns per pass (max)', String(r.noop.spawns), `${TARGET.spawns}`, mark(r.pass.spawns!)],
     ['file writes per pass (max)', String(r.noop.writes), `${TARGET.writes}`, mark(r.pass.writes!)],
     ['RSS after pass (max)', `${round1(r.noop.rssMbMax)} MB`, `≤ ${TARGET.rssMb} MB`, mark(r.pass.rss!)],
@@ -534,8 +549,8 @@ function table(r: BenchResult): string {
 function sideBySide(results: BenchResult[]): string {
   const proxies = results.map((r) => r.proxy);
   const rows: [string, (r: BenchResult) => string, string][] = [
-    ['no-op pass wall (median of 5)', (r) => `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`],
-    ['no-op pass CPU (median of 5)', (r) => `${round1(r.noop.cpuMsMedian)} ms`, ''],
+    [`no-op pass wall (median of ${NOOP_PASSES})`, (r) => `${round1(r.noop.wallMsMedian)} ms`, `≤ ${TARGET.wallMs} ms`],
+    [`no-op pass CPU (median of ${NOOP_PASSES})`, (r) => `${round1(r.noop.cpuMsMedian)} ms`, ''],
     ['spawns per pass (max)', (r) => String(r.noop.spawns), String(TARGET.spawns)],
     ['file writes per pass (max)', (r) => String(r.noop.writes), String(TARGET.writes)],
     ['actions over all apps (max)', (r) => String(r.noop.actions), '0'],
@@ -583,11 +598,12 @@ async function main(): Promise<number> {
   const strict = flags.includes('--strict');
   const profileDir = flags.find((a) => a.startsWith('--profile='))?.slice('--profile='.length) ?? null;
   const heapDir = flags.find((a) => a.startsWith('--heap-snapshot='))?.slice('--heap-snapshot='.length) ?? null;
+  const allocDir = flags.find((a) => a.startsWith('--alloc-profile='))?.slice('--alloc-profile='.length) ?? null;
   const proxyArg = flags.find((a) => a.startsWith('--proxy='))?.slice('--proxy='.length) ?? 'both';
   const proxies = proxyArg === 'both' ? ['nginx', 'caddy'] : [proxyArg];
   const ns = args.filter((a) => !a.startsWith('--')).map(Number);
   if (ns.some((x) => !Number.isInteger(x) || x < 1 || x > 100_000) || proxies.some((p) => p !== 'nginx' && p !== 'caddy')) {
-    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR] [--heap-snapshot=DIR]');
+    console.error('usage: node dist/bench/reconcile-noop.js [N...] [--proxy=nginx|caddy|both] [--strict] [--profile=DIR] [--alloc-profile=DIR] [--heap-snapshot=DIR]');
     return 64;
   }
   const sizes = ns.length > 0 ? ns : [100, 1000];
@@ -611,7 +627,7 @@ async function main(): Promise<number> {
   const proxy = proxies[0]!;
   let r: BenchResult;
   try {
-    r = await benchOne(n, proxy, { profileDir, heapDir });
+    r = await benchOne(n, proxy, { profileDir, heapDir, allocDir });
   } catch (err) {
     console.error(`N=${n}: FAILED: ${(err as Error).stack ?? err}`);
     return 1;

@@ -27,7 +27,11 @@ export function fileSignature(paths: readonly string[]): Float64Array | Unknown 
   return sig;
 }
 
-export const sameSignature = (a: Float64Array, b: Float64Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+export function sameSignature(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /**
  * The kernel stamps mtimes from a coarse clock (a few ms): a second write that soon after the

@@ -1,4 +1,5 @@
 import type { DesiredResource, Observed, Provider } from '../plugins/provider.js';
+import { ofKind } from './by-kind.js';
 import type { ObservedApp, Unknown } from './types.js';
 import { UNKNOWN } from './types.js';
 
@@ -9,26 +10,26 @@ import { UNKNOWN } from './types.js';
  * every app, and most have no addon instance or rendered file), unless it has retired ones of the
  * owner to look at.
  */
-export async function observeResources(providers: readonly Provider[], owner: string, desired: DesiredResource[]): Promise<ObservedApp['resources']> {
-  const byKind = new Map<string, DesiredResource[]>();
-  for (const r of desired) {
-    const same = byKind.get(r.kind);
-    if (same) same.push(r);
-    else byKind.set(r.kind, [r]);
-  }
+export async function observeResources(providers: readonly Provider[], owner: string, desired: readonly DesiredResource[]): Promise<ObservedApp['resources']> {
   const seen: ObservedApp['resources'] = new Map();
-  const looks: Promise<void>[] = [];
+  const kinds: string[] = [];
+  const looks: Promise<Observed<unknown> | Unknown>[] = [];
   for (const p of providers) {
-    const mine = byKind.get(p.kind) ?? [];
+    const mine = ofKind(desired, p.kind).resources;
     if (mine.length === 0 && p.observesDesiredOnly && !p.hasRetired?.(owner)) {
-      seen.set(p.kind, new Map());
+      seen.set(p.kind, NOTHING_SEEN);
       continue;
     }
-    looks.push(look(p, owner, mine).then((live) => void seen.set(p.kind, live)));
+    kinds.push(p.kind);
+    looks.push(look(p, owner, mine as DesiredResource[]));
   }
-  await Promise.all(looks);
+  const found = await Promise.all(looks);
+  for (let i = 0; i < kinds.length; i++) seen.set(kinds[i]!, found[i]!);
   return seen;
 }
+
+/** What a provider that looks only at desired resources sees with none; shared by every such answer (observations are only read). */
+const NOTHING_SEEN: Observed<unknown> = new Map();
 
 async function look(p: Provider, owner: string, mine: DesiredResource[]): Promise<Observed<unknown> | Unknown> {
   try {

@@ -1,4 +1,5 @@
 import { keyOf, type Observed, type Provider } from '../plugins/provider.js';
+import { ofKind } from './by-kind.js';
 import type { Action, DesiredApp, DriftFinding, ObservedApp, Phase, Plan, Unknown } from './types.js';
 import { PHASES, UNKNOWN } from './types.js';
 
@@ -10,7 +11,11 @@ type Act = (phase: Phase, action: Action, finding?: Omit<DriftFinding, 'action'>
 type Seen = Observed<unknown> | Unknown | undefined;
 
 /** A kind whose observation failed, as a whole or for one of its resources. */
-const blind = (live: Seen): boolean => live === UNKNOWN || (live !== undefined && [...live.values()].some((v) => v === UNKNOWN));
+function blind(live: Seen): boolean {
+  if (live === UNKNOWN) return true;
+  if (live !== undefined) for (const v of live.values()) if (v === UNKNOWN) return true;
+  return false;
+}
 
 /** Every resource of `kind` that could not be seen is one no longer desired. */
 function onlyUndesiredUnseen(kind: string, resources: DesiredApp['resources'], live: Seen): boolean {
@@ -27,9 +32,13 @@ function onlyUndesiredUnseen(kind: string, resources: DesiredApp['resources'], l
  * phases only: what a kind needs before it is retired, it says itself (Provider.retireAfter).
  */
 export function plan(d: DesiredApp, o: ObservedApp, providers: readonly PlannedProvider[] = []): Plan {
-  const byPhase = new Map<Phase, Action[]>(PHASES.map((p) => [p, []]));
-  const at = (phase: Phase, action: Action) => byPhase.get(phase)!.push(action);
-  const ordered = () => PHASES.flatMap((p) => byPhase.get(p)!);
+  const byPhase = new Map<Phase, Action[]>();
+  const at = (phase: Phase, action: Action) => {
+    const queued = byPhase.get(phase);
+    if (queued) queued.push(action);
+    else byPhase.set(phase, [action]);
+  };
+  const ordered = () => (byPhase.size === 0 ? [] : PHASES.flatMap((p) => byPhase.get(p) ?? []));
   const findings: DriftFinding[] = [];
   const target = d.target;
   const running = d.state === 'running' && target !== null;
@@ -91,40 +100,16 @@ function planResources(
   const unknown = (resource: string, desired: string) =>
     findings.push({ resource, kind: 'unknown', desired, observed: 'could not be observed', action: 'reported' });
   for (const p of providers) {
-    const mine = (p.pruneOnly ? all : want).filter((r) => r.kind === p.kind);
     const live = o.resources.get(p.kind);
     if (live === undefined) continue;
+    const { resources: mine, names: wanted } = ofKind(p.pruneOnly ? all : want, p.kind);
     if (live === UNKNOWN) {
       unknown(p.kind, `${mine.length} ${p.kind}`);
       continue;
     }
-    const wanted = new Set(mine.map((r) => r.name));
-    for (const r of mine) {
-      const resource = keyOf(r);
-      const seen = live.get(r.name);
-      const base = { type: 'resource' as const, kind: p.kind, name: r.name, resource, desired: r.spec };
-      if (seen === UNKNOWN) {
-        unknown(resource, p.describe(r.spec));
-      } else if (p.pruneOnly) {
-        continue;
-      } else if (seen == null) {
-        act(p.phase, { ...base, op: 'create', live: null }, { resource, kind: 'missing', desired: p.describe(r.spec), observed: 'absent' });
-      } else {
-        const healed = p.selfHealed?.(r.name, seen);
-        if (healed) {
-          // Already repaired by its own supervisor: healed drift whatever the heal policy.
-          const f: DriftFinding = { ...healed, kind: 'missing', action: 'healed' };
-          findings.push(f);
-          act('sync', { type: 'acknowledge', kind: p.kind, name: r.name, resource: healed.resource, live: seen, drift: f });
-        }
-        const diff = p.diff(r.spec, seen);
-        if (diff === 'none') continue;
-        const action: Action = { ...base, op: diff, live: seen };
-        // An expected change (a renewal) is no repair: the heal policy does not hold it back.
-        if (p.expected?.(r.spec, seen)) act(p.phase, action);
-        else act(p.phase, action, { resource, kind: p.partial?.(seen) ? 'missing' : 'changed', desired: p.describe(r.spec), observed: p.describe(seen) }, p.dataLost?.(seen) ?? false);
-      }
-    }
+    // Most providers have nothing of most apps (no addon, no rendered file): nothing to pair.
+    if (mine.length === 0 && live.size === 0) continue;
+    if (!p.pruneOnly) for (const r of mine) planOne(p, r, live.get(r.name), act, findings, unknown);
     for (const [name, seen] of live) if (seen === UNKNOWN && !wanted.has(name)) unknown(keyOf({ kind: p.kind, name }), 'absent');
     if (blind(live) || (p.retireAfter ?? []).some((k) => blind(o.resources.get(k)))) continue;
     for (const [name, seen] of live) {
@@ -136,4 +121,33 @@ function planResources(
       else act('prune', action, { resource, kind: 'unexpected', desired: 'absent', observed: p.describe(seen) });
     }
   }
+}
+
+/** One desired resource against what was seen of it. */
+function planOne(
+  p: PlannedProvider, r: DesiredApp['resources'][number], seen: unknown, act: Act, findings: DriftFinding[], unknown: (resource: string, desired: string) => void,
+): void {
+  if (seen === UNKNOWN) {
+    unknown(keyOf(r), p.describe(r.spec));
+    return;
+  }
+  if (seen == null) {
+    const resource = keyOf(r);
+    act(p.phase, { type: 'resource', kind: p.kind, name: r.name, resource, desired: r.spec, op: 'create', live: null }, { resource, kind: 'missing', desired: p.describe(r.spec), observed: 'absent' });
+    return;
+  }
+  const healed = p.selfHealed?.(r.name, seen);
+  if (healed) {
+    // Already repaired by its own supervisor: healed drift whatever the heal policy.
+    const f: DriftFinding = { ...healed, kind: 'missing', action: 'healed' };
+    findings.push(f);
+    act('sync', { type: 'acknowledge', kind: p.kind, name: r.name, resource: healed.resource, live: seen, drift: f });
+  }
+  const diff = p.diff(r.spec, seen);
+  if (diff === 'none') return;
+  const resource = keyOf(r);
+  const action: Action = { type: 'resource', kind: p.kind, name: r.name, resource, desired: r.spec, op: diff, live: seen };
+  // An expected change (a renewal) is no repair: the heal policy does not hold it back.
+  if (p.expected?.(r.spec, seen)) act(p.phase, action);
+  else act(p.phase, action, { resource, kind: p.partial?.(seen) ? 'missing' : 'changed', desired: p.describe(r.spec), observed: p.describe(seen) }, p.dataLost?.(seen) ?? false);
 }

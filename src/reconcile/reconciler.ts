@@ -191,7 +191,7 @@ export class Reconciler {
   }
 
   private async pass(name: string): Promise<PassOutcome> {
-    const { store, lifecycles, log } = this.d;
+    const { store, lifecycles } = this.d;
     const read = store.getAppForPass(name);
     const app = read?.app ?? null;
     let run;
@@ -214,32 +214,16 @@ export class Reconciler {
       // Cancelled before this pass registered itself: the records already say so.
       if (store.getRelease(name, rolling.version)?.status === 'failed') rolling.abort.abort();
     }
-    const ctx: ExecContext = { ...this.d, app: name, signal: rolling?.abort.signal };
-    const providerOf = (kind: string) => this.d.plugins.providers.find((pr) => pr.kind === kind);
     let failure: unknown = null;
     let done = 0;
     try {
-      for (const action of p.actions) {
-        if (rolling?.abort.signal.aborted) {
-          failure = interrupted(rolling.abort.signal, rolling.version);
-          break;
-        }
-        const step = stepOf(action, providerOf);
-        if (rolling && step) lifecycles.send(name, { type: 'STEP', step });
-        try {
-          await (HEAVY.has(action.type) ? this.heavy.add(() => execute(ctx, action)) : execute(ctx, action));
-          done++;
-          if (action.type !== 'acknowledge') log.debug({ app: name, action: actionName(action) }, 'action done');
-        } catch (err) {
-          failure = rolling?.abort.signal.aborted ? interrupted(rolling.abort.signal, rolling.version) : err;
-          break;
-        }
-      }
+      if (p.actions.length > 0) ({ failure, done } = await this.apply(name, p.actions, rolling));
     } finally {
       if (rolling) this.rollouts.delete(name);
     }
-    this.record(name, p.findings, p.actions.slice(0, done), failure ? { action: p.actions[done], error: asHop3Error(failure).message } : null);
-    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error: failure ? asHop3Error(failure).message : null });
+    if (p.findings.length > 0) this.record(name, p.findings, p.actions.slice(0, done), failure ? { action: p.actions[done], error: asHop3Error(failure).message } : null);
+    else this.reported.delete(name); // nothing stands
+    this.remember(name, p, failure);
     if (!app) return;
 
     if (failure && rolling && isTerminal(failure)) {
@@ -297,6 +281,36 @@ export class Reconciler {
       // The next pass plans the same prune again.
       this.d.log.warn({ app: name, err: asHop3Error(err).message }, 'retention could not prune yet');
     }
+  }
+
+  /** Run a plan's actions in order, up to the first that fails. */
+  private async apply(name: string, actions: Action[], rolling: { version: number; abort: AbortController } | null): Promise<{ failure: unknown; done: number }> {
+    const { lifecycles, log } = this.d;
+    const ctx: ExecContext = { ...this.d, app: name, signal: rolling?.abort.signal };
+    const providerOf = (kind: string) => this.d.plugins.providers.find((pr) => pr.kind === kind);
+    let done = 0;
+    for (const action of actions) {
+      if (rolling?.abort.signal.aborted) return { failure: interrupted(rolling.abort.signal, rolling.version), done };
+      const step = stepOf(action, providerOf);
+      if (rolling && step) lifecycles.send(name, { type: 'STEP', step });
+      try {
+        await (HEAVY.has(action.type) ? this.heavy.add(() => execute(ctx, action)) : execute(ctx, action));
+        done++;
+        if (action.type !== 'acknowledge') log.debug({ app: name, action: actionName(action) }, 'action done');
+      } catch (err) {
+        return { failure: rolling?.abort.signal.aborted ? interrupted(rolling.abort.signal, rolling.version) : err, done };
+      }
+    }
+    return { failure: null, done };
+  }
+
+  private remember(name: string, p: Plan, failure: unknown): void {
+    const error = failure ? asHop3Error(failure).message : null;
+    const last = this.lastPass.get(name);
+    // A converged pass like the last one keeps its record: one kept per app and pass would be
+    // garbage the heap grows for.
+    if (last && error === null && last.error === null && p.actions.length === 0 && last.actions.length === 0 && p.findings.length === 0 && last.findings.length === 0) return;
+    this.lastPass.set(name, { app: name, actions: p.actions, findings: p.findings, error });
   }
 
   /** Move the machine to where a completed pass left the app. */
@@ -381,7 +395,8 @@ export class Reconciler {
       observedGeneration: error === null && complete ? app.generation : fresh.observedGeneration,
       currentRelease: target?.status === 'live' ? target.version : fresh.currentRelease,
     };
-    const same = (Object.keys(next) as (keyof typeof next)[]).every((k) => fresh[k] === next[k]);
+    const same = fresh.sync === next.sync && fresh.health === next.health && fresh.message === next.message
+      && fresh.observedGeneration === next.observedGeneration && fresh.currentRelease === next.currentRelease;
     if (!same) this.d.store.setStatus(app.name, next);
     return health;
   }
