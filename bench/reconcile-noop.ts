@@ -21,13 +21,14 @@
  * total_changes() gives the rows.
  * Environment: BENCH_CONCURRENCY (HOP3_DEPLOY_CONCURRENCY, default 4, the daemon's default),
  * BENCH_NOOP_PASSES (measured no-op passes, default 5; more for a steadier comparison of two trees),
- * BENCH_CONVERGE_TIMEOUT_S (default 1200).
+ * BENCH_CONVERGE_TIMEOUT_S (default 1200), BENCH_SMAPS (a file to copy /proc/self/smaps to after the passes: which mappings hold the RSS).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../src/config.js';
@@ -592,7 +593,32 @@ function runChild(n: number, flags: string[], results: BenchResult[]): Promise<n
   });
 }
 
+/**
+ * The V8 flags bin/hop3-server starts the daemon with (its heap sizing): the passes measured here
+ * run in this process, so it must run with them too.
+ */
+function daemonNodeFlags(): string[] {
+  const launcher = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hop3-server'), 'utf8');
+  const exec = launcher.split('\n').find((l) => l.startsWith('exec '));
+  return exec?.match(/--[a-z-]+=\S+/g) ?? [];
+}
+
+/** Run again under the daemon's flags when started without them; null when they are in force. */
+function underDaemonFlags(): Promise<number> | null {
+  const has = (flag: string) => process.execArgv.some((a) => a.split('=')[0] === flag.split('=')[0]);
+  const missing = daemonNodeFlags().filter((f) => !has(f));
+  if (missing.length === 0) return null;
+  console.log(`running with the daemon's node flags (bin/hop3-server): ${missing.join(' ')}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...missing, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+    currentChild = child;
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
 async function main(): Promise<number> {
+  const again = underDaemonFlags();
+  if (again) return again;
   const args = process.argv.slice(2);
   const flags = args.filter((a) => a.startsWith('--'));
   const strict = flags.includes('--strict');
