@@ -594,30 +594,33 @@ function runChild(n: number, flags: string[], results: BenchResult[]): Promise<n
 }
 
 /**
- * The V8 flags bin/hop3-server starts the daemon with (its heap sizing): the passes measured here
- * run in this process, so it must run with them too.
+ * The node flags (its heap sizing) and malloc settings bin/hop3-server starts the daemon with:
+ * the passes measured here run in this process, so it must run with them too.
  */
-function daemonNodeFlags(): string[] {
-  const launcher = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hop3-server'), 'utf8');
-  const exec = launcher.split('\n').find((l) => l.startsWith('exec '));
-  return exec?.match(/--[a-z-]+=\S+/g) ?? [];
+function daemonLaunch(): { flags: string[]; env: Record<string, string> } {
+  const launcher = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'hop3-server'), 'utf8').split('\n');
+  const flags = launcher.find((l) => l.startsWith('exec '))?.match(/--[a-z-]+=\S+/g) ?? [];
+  const env = Object.fromEntries(launcher.map((l) => /^export ([A-Z_]+)=(\S+)$/.exec(l)).filter((m) => m !== null).map((m) => [m[1]!, m[2]!]));
+  return { flags, env };
 }
 
-/** Run again under the daemon's flags when started without them; null when they are in force. */
-function underDaemonFlags(): Promise<number> | null {
+/** Run again as the daemon runs when started otherwise; null when already so. */
+function asTheDaemonRuns(): Promise<number> | null {
+  const { flags, env } = daemonLaunch();
   const has = (flag: string) => process.execArgv.some((a) => a.split('=')[0] === flag.split('=')[0]);
-  const missing = daemonNodeFlags().filter((f) => !has(f));
-  if (missing.length === 0) return null;
-  console.log(`running with the daemon's node flags (bin/hop3-server): ${missing.join(' ')}`);
+  const missing = flags.filter((f) => !has(f));
+  const unset = Object.entries(env).filter(([k]) => process.env[k] === undefined);
+  if (missing.length === 0 && unset.length === 0) return null;
+  console.log(`running as bin/hop3-server runs the daemon: ${[...unset.map(([k, v]) => `${k}=${v}`), ...missing].join(' ')}`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...missing, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [...missing, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...Object.fromEntries(unset) } });
     currentChild = child;
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
 }
 
 async function main(): Promise<number> {
-  const again = underDaemonFlags();
+  const again = asTheDaemonRuns();
   if (again) return again;
   const args = process.argv.slice(2);
   const flags = args.filter((a) => a.startsWith('--'));
