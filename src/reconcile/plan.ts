@@ -109,7 +109,12 @@ function planResources(
     }
     // Most providers have nothing of most apps (no addon, no rendered file): nothing to pair.
     if (mine.length === 0 && live.size === 0) continue;
-    if (!p.pruneOnly) for (const r of mine) planOne(p, r, live.get(r.name), act, findings, unknown);
+    for (const r of mine) {
+      const seen = live.get(r.name);
+      // Retention only deletes: of what it keeps, only what could not be seen is said.
+      if (seen === UNKNOWN) unknown(keyOf(r), p.describe(r.spec));
+      else if (!p.pruneOnly) planOne(p, r, seen, act, findings);
+    }
     for (const [name, seen] of live) if (seen === UNKNOWN && !wanted.has(name)) unknown(keyOf({ kind: p.kind, name }), 'absent');
     if (blind(live) || (p.retireAfter ?? []).some((k) => blind(o.resources.get(k)))) continue;
     for (const [name, seen] of live) {
@@ -123,14 +128,8 @@ function planResources(
   }
 }
 
-/** One desired resource against what was seen of it. */
-function planOne(
-  p: PlannedProvider, r: DesiredApp['resources'][number], seen: unknown, act: Act, findings: DriftFinding[], unknown: (resource: string, desired: string) => void,
-): void {
-  if (seen === UNKNOWN) {
-    unknown(keyOf(r), p.describe(r.spec));
-    return;
-  }
+/** One desired resource against what was seen of it (not UNKNOWN). */
+function planOne(p: PlannedProvider, r: DesiredApp['resources'][number], seen: unknown, act: Act, findings: DriftFinding[]): void {
   if (seen == null) {
     const resource = keyOf(r);
     act(p.phase, { type: 'resource', kind: p.kind, name: r.name, resource, desired: r.spec, op: 'create', live: null }, { resource, kind: 'missing', desired: p.describe(r.spec), observed: 'absent' });

@@ -809,6 +809,15 @@ describe('plan: resources of providers, paired by key', () => {
     expect(p.actions[0]!.drift).toBeUndefined();
   });
 
+  it('pruneOnly: a kept resource that could not be seen is reported, and nothing of its kind is pruned', () => {
+    const KEEP = { ...provider('dir'), pruneOnly: true };
+    const d = withCerts({ resources: [res('dir', 'v2', { v: 0 })] });
+    const o = withLive(d, 'dir', [['v1', { v: 0 }], ['v2', UNKNOWN]]);
+    const p = plan(d, o, [...PROVIDERS, KEEP]);
+    expect(brief(p.actions)).toEqual([]);
+    expect(p.findings).toEqual([expect.objectContaining({ resource: 'dir:v2', kind: 'unknown', action: 'reported' })]);
+  });
+
   it('phases order a rollout: sync resources before the health gate, switch resources with the site, deletes after the switch', () => {
     const o = observedOf(desired());
     const d = desired({
