@@ -20,7 +20,7 @@ function blind(live: Seen): boolean {
 /** Every resource of `kind` that could not be seen is one no longer desired. */
 function onlyUndesiredUnseen(kind: string, resources: DesiredApp['resources'], live: Seen): boolean {
   if (live === UNKNOWN || live === undefined) return false;
-  const wanted = new Set(resources.filter((r) => r.kind === kind).map((r) => r.name));
+  const wanted = ofKind(resources, kind).names;
   return [...live].every(([name, v]) => v !== UNKNOWN || !wanted.has(name));
 }
 

@@ -395,8 +395,7 @@ export class Reconciler {
       observedGeneration: error === null && complete ? app.generation : fresh.observedGeneration,
       currentRelease: target?.status === 'live' ? target.version : fresh.currentRelease,
     };
-    const same = fresh.sync === next.sync && fresh.health === next.health && fresh.message === next.message
-      && fresh.observedGeneration === next.observedGeneration && fresh.currentRelease === next.currentRelease;
+    const same = (Object.keys(next) as (keyof typeof next)[]).every((k) => fresh[k] === next[k]);
     if (!same) this.d.store.setStatus(app.name, next);
     return health;
   }
